@@ -1,0 +1,96 @@
+"""The command line: click only. Parse, build a context, call one function, render the result.
+
+Sub-commands live in their own modules under ``repair.cli`` and are imported only when used, so
+that ``repair check`` does not pay for ``repair install``'s imports.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from repair import __version__
+from repair.cli.common import handle_errors, install_options, pipeline_options
+
+# name -> (module, attribute, short help). Order is the order shown in --help.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "check": ("repair.cli.check", "check", "Inspect the install and report what is wrong."),
+    "backup": ("repair.cli.backup", "backup", "Create, list, restore and prune snapshots."),
+    "install": ("repair.cli.install", "install", "Install a web UI from nothing, verified."),
+    "diagnose": ("repair.cli.diagnose", "diagnose", "Read a crash log: cause, remedy, whether a rebuild helps."),
+    "schedule": ("repair.cli.schedule", "schedule", "A recurring or pre-update health check."),
+    "manifests": ("repair.cli.manifests", "manifests", "List, show and validate application manifests."),
+    "demo": ("repair.cli.demo", "demo", "Build a throwaway broken install, then check and repair it."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name, (module, _, _) in COMMANDS.items() if _module_exists(module)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = COMMANDS.get(cmd_name)
+        if spec is None or not _module_exists(spec[0]):
+            return None
+        module = importlib.import_module(spec[0])
+        command = getattr(module, spec[1])
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _module_exists(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+@click.group(
+    cls=LazyGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, prog_name="webui-repair")
+@install_options
+@pipeline_options
+@click.pass_context
+def cli(ctx: click.Context, **options: Any) -> None:
+    """Repair the Python environment of a Stable Diffusion web UI.
+
+    With no command, runs the repair pipeline on the install: check, plan the smallest fix,
+    back up, act, verify, report. `repair check` only looks.
+
+    \b
+    Examples:
+      repair check                      what is wrong here?
+      repair --dry-run                  what would a repair do?
+      repair --clean-venv               delete and recreate the venv, safely
+      repair check --json --dir PATH    a report for scripts
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["group_options"] = options
+    if ctx.invoked_subcommand is None:
+        from repair.cli.run import run_pipeline
+
+        run_pipeline(ctx, options)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    with handle_errors():
+        cli.main(args=argv, prog_name="repair", standalone_mode=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

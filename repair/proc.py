@@ -1,0 +1,119 @@
+"""Every subprocess goes through here: a cleaned environment, timeouts, secrets redacted, and a
+missing program reported as a result, never a crash."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from repair.errors import ProcessError
+
+# user:token@ in URLs, and the usual token-bearing query parameters.
+_CRED_RE = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<cred>[^/@\s:]+(?::[^/@\s]*)?)@")
+_TOKEN_RE = re.compile(r"(?i)((?:token|password|passwd|secret|api[_-]?key)=)[^&\s]+")
+
+# Variables of the tool's own interpreter that would leak into the venv's python.
+_PYTHON_VARS = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONEXECUTABLE", "__PYVENV_LAUNCHER__")
+
+
+def redact(text: str) -> str:
+    """Hide credentials in URLs (``https://user:token@host`` -> ``https://****@host``)."""
+    text = _CRED_RE.sub(lambda m: f"{m.group('scheme')}****@", text)
+    return _TOKEN_RE.sub(lambda m: f"{m.group(1)}****", text)
+
+
+def clean_env(
+    extra: Mapping[str, str] | None = None, *, venv: Path | None = None, keep_pip: bool = True
+) -> dict[str, str]:
+    """The environment for a child process: the tool's own venv and Python variables removed.
+
+    ``keep_pip`` keeps the user's ``PIP_*`` settings (the tool honours the user's pip
+    configuration); tests that need isolation pass their own through ``extra``.
+    """
+    env = dict(os.environ)
+    for name in _PYTHON_VARS:
+        env.pop(name, None)
+    env.pop("VIRTUAL_ENV", None)
+    env.pop("CONDA_PREFIX", None)
+    if not keep_pip:
+        for name in list(env):
+            if name.startswith("PIP_"):
+                del env[name]
+    env.setdefault("PYTHONIOENCODING", "utf-8")
+    env["PYTHONUTF8"] = "1"
+    if venv is not None:
+        env["VIRTUAL_ENV"] = str(venv)
+    if extra:
+        env.update(extra)
+    return env
+
+
+@dataclass(frozen=True)
+class Result:
+    args: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def run(
+    args: Sequence[str | os.PathLike[str]],
+    *,
+    timeout: float | None = 60.0,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    input: str | None = None,
+    check: bool = False,
+) -> Result:
+    """Run a program and capture its output as text.
+
+    A program that cannot be started or times out raises ``ProcessError``; a non-zero exit raises
+    only with ``check=True``.
+    """
+    argv = tuple(os.fspath(a) for a in args)
+    shown = redact(" ".join(argv))
+    try:
+        proc = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=timeout,
+            env=dict(env) if env is not None else clean_env(),
+            cwd=cwd,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
+    except FileNotFoundError as exc:
+        raise ProcessError(f"program not found: {argv[0]}") from exc
+    except PermissionError as exc:
+        raise ProcessError(f"cannot run {argv[0]}: permission denied") from exc
+    except OSError as exc:
+        raise ProcessError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise ProcessError(f"timed out after {timeout:g}s: {shown}") from exc
+    result = Result(argv, proc.returncode, proc.stdout or "", proc.stderr or "")
+    if check and not result.ok:
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        tail = redact(lines[-1]) if lines else ""
+        raise ProcessError(
+            f"{shown} failed with exit code {result.returncode}" + (f": {tail}" if tail else ""),
+            returncode=result.returncode,
+            output=redact(result.stdout + result.stderr),
+        )
+    return result
+
+
+def which(name: str, path: str | None = None) -> str | None:
+    import shutil
+
+    return shutil.which(name, path=path)
