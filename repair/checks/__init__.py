@@ -1,0 +1,1 @@
+"""The checks: one module per family, each check a plain function of the context -> findings."""

@@ -1,0 +1,135 @@
+"""A static registry of finding types and checks.
+
+A finding type has a permanent kebab-case id that names the problem (never the fix), a title, a
+default severity and fix, and a documentation entry in ``repair/data/findings/<id>.md``. A check is
+a plain function ``(ctx) -> Iterable[Finding]`` registered with the ids it can emit and the option
+that gates it (``None``: always runs).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from repair.model import Finding, Fix, Severity
+
+if TYPE_CHECKING:
+    from repair.context import Context
+
+_ID_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+FINDING_TYPES: dict[str, FindingType] = {}
+CHECKS: list[Check] = []
+
+# Modules whose import registers checks, in the order their checks run.
+CHECK_MODULES = (
+    "repair.checks.venv",
+    "repair.checks.site",
+    "repair.checks.requirements",
+)
+
+
+class RegistryError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class FindingType:
+    id: str
+    title: str
+    severity: Severity
+    fix: Fix
+    restart_required: bool = False
+
+    def __call__(
+        self,
+        subject: str,
+        message: str,
+        remedy: str,
+        *,
+        severity: Severity | None = None,
+        fix: Fix | None = None,
+        restart_required: bool | None = None,
+        **details: Any,
+    ) -> Finding:
+        return Finding(
+            id=self.id,
+            severity=severity or self.severity,
+            subject=subject,
+            message=message,
+            remedy=remedy,
+            fix=fix or self.fix,
+            restart_required=self.restart_required if restart_required is None else restart_required,
+            details=details,
+        )
+
+
+def finding_type(
+    id: str, title: str, severity: Severity, fix: Fix, *, restart_required: bool = False
+) -> FindingType:
+    """Register a finding type. Refuses duplicate and ill-formed ids."""
+    if not _ID_RE.match(id):
+        raise RegistryError(f"finding id {id!r} is not kebab-case")
+    if id in FINDING_TYPES:
+        raise RegistryError(f"finding id {id!r} is registered twice")
+    if not title or title.endswith("."):
+        raise RegistryError(f"finding id {id!r} needs a short title without a full stop")
+    ftype = FindingType(id, title, severity, fix, restart_required)
+    FINDING_TYPES[id] = ftype
+    return ftype
+
+
+CheckFunc = Callable[["Context"], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    func: CheckFunc
+    ids: tuple[str, ...]
+    option: str | None  # the context option that must be true for this check to run
+
+    def enabled(self, options: dict[str, Any]) -> bool:
+        return self.option is None or bool(options.get(self.option))
+
+
+def check(*types: FindingType, option: str | None = None) -> Callable[[CheckFunc], CheckFunc]:
+    """Register a check function that emits findings of ``types``."""
+
+    def register(func: CheckFunc) -> CheckFunc:
+        name = func.__name__
+        if any(c.name == name and c.func.__module__ == func.__module__ for c in CHECKS):
+            raise RegistryError(f"check {name} is registered twice")
+        for t in types:
+            if t.id not in FINDING_TYPES:
+                raise RegistryError(f"check {name} emits unregistered id {t.id!r}")
+        CHECKS.append(Check(name, func, tuple(t.id for t in types), option))
+        return func
+
+    return register
+
+
+def load_all() -> list[Check]:
+    """Import every check module (registering its checks) and return the checks in order."""
+    import importlib
+
+    for module in CHECK_MODULES:
+        importlib.import_module(module)
+    return list(CHECKS)
+
+
+def all_finding_types() -> dict[str, FindingType]:
+    """Every finding id the tool knows, including those emitted outside ``check`` (pipeline,
+    preflight, ...). Modules that define ids outside the check modules are listed here."""
+    import importlib
+
+    load_all()
+    for module in EXTRA_ID_MODULES:
+        importlib.import_module(module)
+    return dict(FINDING_TYPES)
+
+
+# Modules that define finding ids but are not check modules.
+EXTRA_ID_MODULES: tuple[str, ...] = ()
