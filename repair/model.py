@@ -83,3 +83,44 @@ class Summary:
 def sort_findings(findings: list[Finding]) -> list[Finding]:
     """Errors first, then warnings, then infos; stable within a severity."""
     return sorted(findings, key=lambda f: f.severity.rank)
+
+
+SCHEMA = "repair.report/1"
+
+
+@dataclass
+class Report:
+    """The result of ``check`` (and of the pipeline, which adds plan, steps and backup)."""
+
+    target: dict[str, Any]
+    findings: list[Finding]
+    duration_ms: int = 0
+    strict: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> Summary:
+        return Summary.of(self.findings, strict=self.strict)
+
+    @property
+    def restart_required(self) -> bool:
+        return any(f.id == "restart-required" for f in self.findings) or bool(
+            self.extra.get("restart_required")
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        from repair import __version__
+
+        out: dict[str, Any] = {
+            "schema": SCHEMA,
+            "tool": {"name": "webui-repair", "version": __version__},
+            "target": self.target,
+            "findings": [f.to_json() for f in self.findings],
+            "summary": self.summary.to_json(),
+            "restart_required": self.restart_required,
+            "duration_ms": self.duration_ms,
+        }
+        for key, value in self.extra.items():
+            if key != "restart_required":
+                out[key] = value
+        return out

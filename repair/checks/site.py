@@ -1,0 +1,288 @@
+"""Checks of site-packages as files: residue of interrupted (un)installs, two versions of one
+project, files nobody owns, files RECORD lists that are gone, and (``--verify-files``) files whose
+content differs from RECORD."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from repair.checks.registry import check, finding_type
+from repair.model import Finding, Fix, Severity
+
+if TYPE_CHECKING:
+    from repair.context import Context
+    from repair.dists import Dist
+
+STALE_RESIDUE = finding_type(
+    "stale-residue", "Leftovers of an interrupted install or uninstall", Severity.ERROR, Fix.REMOVE
+)
+DUPLICATE_DISTRIBUTION = finding_type(
+    "duplicate-distribution", "Two metadata folders for one project", Severity.ERROR, Fix.REINSTALL,
+    restart_required=True,
+)
+ORPHAN_FILES = finding_type(
+    "orphan-files", "Files in site-packages that no installed distribution owns", Severity.WARNING,
+    Fix.REINSTALL,
+)
+MISSING_FILE = finding_type(
+    "missing-file", "A file listed in RECORD is absent", Severity.ERROR, Fix.REINSTALL,
+    restart_required=True,
+)
+RECORD_MISMATCH = finding_type(
+    "record-mismatch", "A file's content differs from its RECORD hash", Severity.ERROR,
+    Fix.REINSTALL, restart_required=True,
+)
+
+# Top-level entries that belong to the venv, not to a distribution.
+_VENV_OWNED = {"__pycache__", "_virtualenv.py", "_virtualenv.pth", "README.txt", "README",
+               "easy-install.pth", "sitecustomize.py", "usercustomize.py"}
+_MAX_EXAMPLES = 5
+_NT = os.name == "nt"
+
+
+def _norm(rel: str) -> str:
+    rel = rel.replace("\\", "/")
+    while rel.startswith("./"):
+        rel = rel[2:]
+    return rel.lower() if _NT else rel
+
+
+def _is_bytecode(rel: str) -> bool:
+    return rel.endswith((".pyc", ".pyo")) or "/__pycache__/" in f"/{rel}"
+
+
+def _examples(paths: list[str]) -> str:
+    shown = ", ".join(paths[:_MAX_EXAMPLES])
+    more = len(paths) - _MAX_EXAMPLES
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+@dataclass
+class Ownership:
+    """Which files of site-packages each distribution owns, and which exist on disk."""
+
+    owner: dict[str, Dist] = field(default_factory=dict)  # normalised rel path -> dist
+    tops: dict[str, Dist] = field(default_factory=dict)  # top-level entry name -> dist
+    outside: dict[str, Dist] = field(default_factory=dict)  # "../" paths (scripts, headers)
+    existing: set[str] = field(default_factory=set)  # every file found under an owned top
+    extra: dict[str, list[str]] = field(default_factory=dict)  # top -> unowned files inside it
+    unreadable: list[tuple[Dist, str]] = field(default_factory=list)
+
+
+def _walk(base: str, prefix: str, out: list[str]) -> None:
+    try:
+        it = os.scandir(base)
+    except OSError:
+        return
+    with it:
+        for entry in it:
+            rel = f"{prefix}/{entry.name}"
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name != "__pycache__":
+                        _walk(entry.path, rel, out)
+                else:
+                    out.append(rel)
+            except OSError:
+                continue
+
+
+def ownership(ctx: Context) -> Ownership:
+    """Computed once per context and shared by the checks below."""
+    cached = ctx.__dict__.get("_ownership")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    from repair.dists import MetadataError
+
+    own = Ownership()
+    for dist in ctx.scan.dists:
+        try:
+            entries = dist.record
+        except MetadataError as exc:
+            own.unreadable.append((dist, str(exc)))
+            continue
+        if not entries and dist.kind == "egg-info":
+            for top in dist.top_level:
+                own.tops.setdefault(_norm(top), dist)
+                own.tops.setdefault(_norm(top) + ".py", dist)
+            continue
+        for entry in entries:
+            rel = _norm(entry.path)
+            if rel.startswith("../") or rel.startswith("/"):
+                own.outside[rel] = dist
+                continue
+            own.owner[rel] = dist
+            own.tops.setdefault(rel.split("/", 1)[0], dist)
+    for dist in ctx.scan.dists:
+        if dist.path.is_dir():
+            meta: list[str] = []
+            _walk(str(dist.path), dist.path.name, meta)
+            own.existing.update(_norm(rel) for rel in meta)
+    for entry in ctx.scan.entries:
+        name = _norm(entry.name)
+        if name not in own.tops:
+            continue
+        try:
+            is_dir = entry.is_dir(follow_symlinks=False)
+        except OSError:
+            continue
+        if not is_dir:
+            own.existing.add(name)
+            continue
+        files: list[str] = []
+        _walk(entry.path, name, files)
+        for rel in files:
+            rel = _norm(rel)
+            own.existing.add(rel)
+            if rel not in own.owner and not _is_bytecode(rel) and own.tops[name].kind == "dist-info":
+                own.extra.setdefault(name, []).append(rel)
+    ctx.__dict__["_ownership"] = own
+    return own
+
+
+@check(STALE_RESIDUE)
+def stale_residue(ctx: Context) -> Iterator[Finding]:
+    """Leftovers of an interrupted install or uninstall: pip's ``~name`` temporary folders, and
+    metadata folders that lost their METADATA or RECORD."""
+    if not ctx.scan.exists:
+        return
+    for path in ctx.scan.residue:
+        yield STALE_RESIDUE(
+            path.name,
+            f"'{path.name}' in site-packages is left from an interrupted install or uninstall",
+            "run 'repair' to remove it (pip leaves these when a file was locked, often by a running "
+            "web UI); stop the web UI first",
+            path=str(path),
+        )
+    for dist in ctx.scan.dists:
+        if dist.problems:
+            subject = dist.name or dist.path.name
+            yield STALE_RESIDUE(
+                subject,
+                f"{dist.path.name}: {'; '.join(dist.problems)}",
+                f"run 'repair' to reinstall {subject} (its metadata folder is half-removed)",
+                fix=Fix.REINSTALL,
+                path=str(dist.path),
+            )
+    for dist, problem in ownership(ctx).unreadable:
+        yield STALE_RESIDUE(
+            dist.name or dist.path.name,
+            f"{dist.path.name}: RECORD unreadable: {problem}",
+            f"run 'repair' to reinstall {dist.name}",
+            fix=Fix.REINSTALL,
+            path=str(dist.path),
+        )
+
+
+@check(DUPLICATE_DISTRIBUTION)
+def duplicate_distribution(ctx: Context) -> Iterator[Finding]:
+    """Two metadata folders for one project: two versions side by side, each owning some files."""
+    for key, group in ctx.scan.by_key().items():
+        if len(group) < 2:
+            continue
+        versions = [d.version or "?" for d in group]
+        folders = [d.path.name for d in group]
+        yield DUPLICATE_DISTRIBUTION(
+            group[0].name,
+            f"{len(group)} versions of {group[0].name} are installed side by side "
+            f"({', '.join(versions)}): {', '.join(folders)}",
+            f"run 'repair' to remove them all and reinstall the one version the application needs",
+            versions=versions,
+            folders=[str(d.path) for d in group],
+        )
+
+
+@check(ORPHAN_FILES)
+def orphan_files(ctx: Context) -> Iterator[Finding]:
+    """Files in site-packages that no installed distribution owns: extra files inside a package's
+    folders (pieces of another version mixed in), and whole modules whose metadata is gone."""
+    if not ctx.scan.exists:
+        return
+    own = ownership(ctx)
+    for entry in ctx.scan.entries:
+        name = entry.name
+        norm = _norm(name)
+        if norm in own.tops or name in _VENV_OWNED or name.endswith((".egg-link", ".egg")):
+            continue
+        if name.endswith(".pth") or name.startswith("__editable__"):
+            # .pth files of editable installs are owned through RECORD; a stray one is harmless
+            # enough to leave to the user.
+            continue
+        yield ORPHAN_FILES(
+            name,
+            f"'{name}' in site-packages belongs to no installed distribution (its metadata is gone)",
+            f"if a package needs it, reinstall that package; otherwise run 'repair' to remove it",
+            fix=Fix.REMOVE,
+            path=entry.path,
+        )
+    for top, files in sorted(own.extra.items()):
+        dist = own.tops[top]
+        yield ORPHAN_FILES(
+            dist.name,
+            f"{len(files)} file(s) inside {top}/ are not in {dist.name} {dist.version}'s RECORD, "
+            f"pieces of another version mixed in: {_examples(files)}",
+            f"run 'repair' to reinstall {dist.name} cleanly (uninstall, remove the folder, install)",
+            files=files[:50],
+            count=len(files),
+        )
+
+
+@check(MISSING_FILE)
+def missing_file(ctx: Context) -> Iterator[Finding]:
+    """A file that RECORD lists is absent: the install was interrupted or files were deleted."""
+    if not ctx.scan.exists:
+        return
+    own = ownership(ctx)
+    missing: dict[str, list[str]] = {}
+    dists: dict[str, Dist] = {}
+    for rel, dist in own.owner.items():
+        if rel in own.existing or _is_bytecode(rel) or rel.endswith("/"):
+            continue
+        missing.setdefault(dist.path.name, []).append(rel)
+        dists[dist.path.name] = dist
+    site = str(ctx.site)
+    for rel, dist in own.outside.items():
+        if _is_bytecode(rel):
+            continue
+        if not os.path.lexists(os.path.normpath(os.path.join(site, rel))):
+            missing.setdefault(dist.path.name, []).append(rel)
+            dists[dist.path.name] = dist
+    for folder, files in sorted(missing.items()):
+        dist = dists[folder]
+        files.sort()
+        yield MISSING_FILE(
+            dist.name,
+            f"{len(files)} file(s) of {dist.name} {dist.version} listed in RECORD are missing: "
+            f"{_examples(files)}",
+            f"run 'repair' to reinstall {dist.name}",
+            files=files[:50],
+            count=len(files),
+        )
+
+
+@check(RECORD_MISMATCH, option="verify_files")
+def record_mismatch(ctx: Context) -> Iterator[Finding]:
+    """With ``--verify-files``: a file's content differs from the hash in RECORD (a damaged or
+    hand-edited file, or a file of another version)."""
+    if not ctx.scan.exists:
+        return
+    from repair.verify import verify_hashes
+
+    own = ownership(ctx)
+    result = verify_hashes(ctx.site, ctx.scan.dists, own.existing, ctx.reporter,
+                           workers=ctx.options.get("jobs"))
+    ctx.__dict__["verify_stats"] = result.stats
+    for folder, files in sorted(result.mismatched.items()):
+        dist = result.dists[folder]
+        files.sort()
+        yield RECORD_MISMATCH(
+            dist.name,
+            f"{len(files)} file(s) of {dist.name} {dist.version} differ from RECORD: "
+            f"{_examples(files)}",
+            f"run 'repair' to reinstall {dist.name}",
+            files=files[:50],
+            count=len(files),
+        )

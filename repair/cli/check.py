@@ -1,0 +1,60 @@
+"""``repair check``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from repair.cli.common import echo_json, install_options, merged_install_options, use_color
+
+
+@click.command("check")
+@install_options
+@click.option("--json", "as_json", is_flag=True, help="Print the contract's JSON report on stdout.")
+@click.option("--verify-files", is_flag=True, help="Hash every file against its RECORD.")
+@click.option("--deep", is_flag=True, help="Import the key modules in the venv's python.")
+@click.option("--pre-update", is_flag=True, help="Also predict what an update would change.")
+@click.option("--online", is_flag=True, help="Ask the package index whether a rebuild could finish.")
+@click.option("--log", "log", metavar="FILE", default=None, help="Add the diagnosis of a crash log.")
+@click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
+@click.option("--list", "list_ids", is_flag=True, help="List every finding id with its title.")
+@click.option("--explain", metavar="ID", default=None, help="Show the documentation of a finding id.")
+@click.option("--backend", default=None, metavar="NAME", help="The GPU backend to check against.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None,
+              help="Threads for --verify-files.")
+@click.option("-v", "--verbose", is_flag=True, help="Say where each setting came from.")
+@click.pass_context
+def check(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
+          as_json: bool, list_ids: bool, explain: str | None, verbose: bool,
+          **options: Any) -> None:
+    """Inspect the install and report what is wrong. Changes nothing.
+
+    Exit status: 0 healthy, 1 problems found, 2 bad usage or input.
+    """
+    if list_ids:
+        from repair.docs import list_text
+
+        click.echo(list_text(), nl=False)
+        return
+    if explain:
+        from repair.docs import explain_text
+
+        click.echo(explain_text(explain), nl=False)
+        return
+    from repair.commands.check import check as run_check
+    from repair.context import Context
+    from repair.install import resolve
+    from repair.progress import StreamReporter
+
+    install = resolve(**merged_install_options(ctx, dir, venv, manifest))
+    context = Context(install, options, reporter=StreamReporter(quiet=as_json))
+    report = run_check(context)
+    if as_json:
+        echo_json(report.to_json())
+    else:
+        from repair.render import report_text
+
+        click.echo(report_text(report, color=use_color(), verbose=verbose), nl=False)
+    sys.exit(0 if report.summary.healthy else 1)

@@ -1,0 +1,81 @@
+"""``repair check``: run the registered checks on an install and build the report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from repair.context import Context
+from repair.model import Finding, Fix, Report, Severity, sort_findings
+
+# Hooks that add to the target description (backend, torch build); filled in by other modules.
+TARGET_HOOKS: list[Callable[[Context, dict[str, Any]], None]] = []
+
+
+def describe_target(ctx: Context) -> dict[str, Any]:
+    install = ctx.install
+    python: dict[str, Any] = {"version": None, "executable": None}
+    if ctx.venv_exists:
+        info = ctx.python_info
+        python = {
+            "version": info.version if not info.estimated or ctx.cfg and ctx.cfg.version else None,
+            "executable": str(ctx.layout.python),
+        }
+    target: dict[str, Any] = {
+        "dir": str(install.dir),
+        "venv": str(install.venv),
+        "manifest": install.manifest.name,
+        "python": python,
+        "backend": {"machine": None, "torch": None},
+        "sources": dict(install.sources),
+    }
+    for hook in TARGET_HOOKS:
+        hook(ctx, target)
+    return target
+
+
+def run_checks(ctx: Context) -> list[Finding]:
+    """Every enabled check, in registry order. A check that crashes becomes a finding that says
+    so (with the error), never a silent gap in the report."""
+    from repair.checks.registry import FINDING_TYPES, load_all
+
+    checks = load_all()
+    findings: list[Finding] = []
+    for chk in checks:
+        if not chk.enabled(ctx.options):
+            continue
+        try:
+            findings.extend(chk.func(ctx))
+        except Exception as exc:  # noqa: BLE001 - reported as a finding, see docstring
+            ftype = FINDING_TYPES["check-failed"]
+            findings.append(ftype(
+                chk.name, f"the check '{chk.name}' failed: {type(exc).__name__}: {exc}",
+                "please report this as a bug, with the output of 'repair check --json'",
+                check=chk.name,
+            ))
+    return findings
+
+
+def check(ctx: Context, extra_findings: list[Finding] | None = None) -> Report:
+    started = time.perf_counter()
+    findings = run_checks(ctx)
+    if extra_findings:
+        findings.extend(extra_findings)
+    target = describe_target(ctx)
+    return Report(
+        target=target,
+        findings=sort_findings(findings),
+        duration_ms=int((time.perf_counter() - started) * 1000),
+        strict=bool(ctx.options.get("strict")),
+    )
+
+
+def _register_internal_ids() -> None:
+    from repair.checks.registry import FINDING_TYPES, finding_type
+
+    if "check-failed" not in FINDING_TYPES:
+        finding_type("check-failed", "A check could not run", Severity.ERROR, Fix.MANUAL)
+
+
+_register_internal_ids()

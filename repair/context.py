@@ -1,0 +1,151 @@
+"""The context passed to every check: the install, the options, and facts about the venv that are
+computed once, lazily, on first use."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from repair.install import Install
+from repair.progress import Reporter
+from repair.venv import PyvenvCfg, PyvenvCfgError, VenvLayout, read_pyvenv_cfg
+
+if TYPE_CHECKING:
+    from packaging.markers import Marker
+
+    from repair.dists import Dist, SiteScan
+    from repair.interp import InterpreterInfo
+    from repair.requirements import ReqSet
+
+
+class Context:
+    def __init__(
+        self, install: Install, options: dict[str, Any] | None = None,
+        reporter: Reporter | None = None,
+    ) -> None:
+        self.install = install
+        self.options = dict(options or {})
+        self.reporter = reporter or Reporter()
+
+    # -- the venv -----------------------------------------------------------------------------
+    @property
+    def venv(self) -> Path:
+        return self.install.venv
+
+    @cached_property
+    def layout(self) -> VenvLayout:
+        return VenvLayout.detect(self.venv)
+
+    @cached_property
+    def venv_exists(self) -> bool:
+        return self.venv.is_dir()
+
+    @cached_property
+    def _cfg(self) -> tuple[PyvenvCfg | None, str | None]:
+        path = self.layout.cfg_path
+        if not path.exists():
+            return None, "pyvenv.cfg is missing"
+        try:
+            return read_pyvenv_cfg(path), None
+        except PyvenvCfgError as exc:
+            return None, str(exc)
+
+    @property
+    def cfg(self) -> PyvenvCfg | None:
+        return self._cfg[0]
+
+    @property
+    def cfg_error(self) -> str | None:
+        return self._cfg[1]
+
+    @cached_property
+    def _probe(self) -> tuple[InterpreterInfo | None, str | None]:
+        from repair.interp import ProbeError, probe
+
+        if not self.venv_exists:
+            return None, "the venv does not exist"
+        if self.layout.is_foreign:
+            return None, None  # cannot run here; not a fault of the venv
+        python = self.layout.python
+        if not python.exists():
+            return None, f"{python.relative_to(self.venv)} is missing or a broken link"
+        try:
+            return probe(python), None
+        except ProbeError as exc:
+            return None, str(exc)
+
+    @property
+    def interp(self) -> InterpreterInfo | None:
+        """What the venv's python reported, or None when it could not run (see probe_error)."""
+        return self._probe[0]
+
+    @property
+    def probe_error(self) -> str | None:
+        return self._probe[1]
+
+    @cached_property
+    def python_info(self) -> InterpreterInfo:
+        """The interpreter's own answer, or an estimate from pyvenv.cfg and the layout."""
+        from repair.interp import estimate
+
+        if self.interp is not None:
+            return self.interp
+        version = self.cfg.version if self.cfg else None
+        if version is None:
+            from repair.venv import _version_from_lib
+
+            version = _version_from_lib(self.venv)
+        return estimate(version, windows=self.layout.kind == "windows")
+
+    @property
+    def markers(self) -> dict[str, str]:
+        return self.python_info.markers
+
+    # -- site-packages -------------------------------------------------------------------------
+    @cached_property
+    def site(self) -> Path:
+        return self.layout.site_packages(self.cfg.version if self.cfg else None)
+
+    @cached_property
+    def scan(self) -> SiteScan:
+        from repair.dists import scan_site
+
+        return scan_site(self.site)
+
+    @cached_property
+    def installed(self) -> dict[str, Dist]:
+        return self.scan.installed()
+
+    # -- the application's requirements --------------------------------------------------------
+    @cached_property
+    def app_requirements(self) -> ReqSet:
+        """The manifest's requirements files, then its constraint files, parsed as pip would."""
+        from repair.requirements import ReqSet, parse_file
+
+        result = ReqSet()
+        seen: set[Path] = set()
+        manifest = self.install.manifest
+        for rel in manifest.requirement_files:
+            path = self.install.dir / rel
+            if path.is_file():
+                parse_file(path, _set=result, _seen=seen)
+        for rel in manifest.constraint_files:
+            path = self.install.dir / rel
+            if path.is_file():
+                parse_file(path, constraint=True, _set=result, _seen=seen)
+        return result
+
+    def marker_matches(self, marker: Marker | None, extras: tuple[str, ...] = ("",)) -> bool:
+        """Evaluate a requirement's marker for the VENV's interpreter, for any of ``extras``."""
+        if marker is None:
+            return True
+        env = dict(self.markers)
+        for extra in extras:
+            env["extra"] = extra
+            try:
+                if marker.evaluate(env):
+                    return True
+            except Exception:  # noqa: BLE001 - an unknown marker variable never crashes a check
+                return False
+        return False

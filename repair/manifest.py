@@ -1,0 +1,306 @@
+"""Application manifests: what an app needs, as data (``manifests/*.toml``).
+
+Schema 1 (documented in ``manifests/SCHEMA.md``). Only ``schema``, ``name`` and ``title`` are required;
+everything else has a default. The loader validates and names the file, the key and the problem.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from repair.errors import UsageError
+
+SCHEMA_VERSION = 1
+BACKENDS = ("cuda", "rocm", "directml", "zluda", "openvino", "ipex", "cpu", "mps")
+
+
+class ManifestError(UsageError):
+    """A manifest that cannot be used: the message names the file, the key and the problem."""
+
+
+def _toml_loads(text: str) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10
+        import tomli as tomllib
+    return tomllib.loads(text)
+
+
+def _toml_error() -> type[Exception]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    return tomllib.TOMLDecodeError
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    title: str
+    data: dict[str, Any] = field(repr=False)
+    source: str = "built-in"  # the file it came from
+
+    def get(self, dotted: str, default: Any = None) -> Any:
+        node: Any = self.data
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    # The keys other code reads, with their defaults.
+    @property
+    def repository_url(self) -> str | None:
+        return self.get("repository.url")
+
+    @property
+    def branch(self) -> str:
+        return str(self.get("repository.branch", "main"))
+
+    @property
+    def venv_dirs(self) -> list[str]:
+        return list(self.get("venv.dirs", ["venv", ".venv"]))
+
+    @property
+    def venv_settings(self) -> list[str]:
+        """Names of webui-user variables that move the venv (``VENV_DIR``, ``venv_dir``)."""
+        return list(self.get("venv.settings", []))
+
+    @property
+    def python_supported(self) -> str:
+        return str(self.get("python.supported", ""))
+
+    @property
+    def python_recommended(self) -> str:
+        return str(self.get("python.recommended", ""))
+
+    @property
+    def requirement_files(self) -> list[str]:
+        return list(self.get("requirements.files", ["requirements.txt"]))
+
+    @property
+    def constraint_files(self) -> list[str]:
+        return list(self.get("requirements.constraints", []))
+
+    @property
+    def user_data(self) -> list[str]:
+        return list(self.get("user_data.paths", []))
+
+    @property
+    def restart_packages(self) -> list[str]:
+        return list(self.get("restart.packages", []))
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "schema": (int,),
+    "name": (str,),
+    "title": (str,),
+    "description": (str,),
+    "repository.url": (str,),
+    "repository.branch": (str,),
+    "detect.all": (list,),
+    "detect.any": (list,),
+    "detect.none": (list,),
+    "detect.priority": (int,),
+    "venv.dirs": (list,),
+    "venv.settings": (list,),
+    "python.supported": (str,),
+    "python.recommended": (str,),
+    "requirements.files": (list,),
+    "requirements.constraints": (list,),
+    "user_data.paths": (list,),
+    "restart.packages": (list,),
+}
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, dotted + "."))
+        out[dotted] = value
+    return out
+
+
+def validate(data: dict[str, Any]) -> list[str]:
+    """Problems with a manifest's data, each as ``key: problem``. Empty when valid."""
+    problems: list[str] = []
+    if "schema" not in data:
+        problems.append("schema: missing (this tool reads schema 1)")
+    elif data["schema"] != SCHEMA_VERSION:
+        problems.append(f"schema: {data['schema']!r} is not supported (this tool reads schema 1)")
+    for key in ("name", "title"):
+        if key not in data:
+            problems.append(f"{key}: missing")
+    flat = _flatten(data)
+    for key, types in _TYPES.items():
+        if key in flat and not isinstance(flat[key], types) or (
+            key in flat and isinstance(flat[key], bool) and bool not in types
+        ):
+            problems.append(f"{key}: expected {types[0].__name__}, got {type(flat[key]).__name__}")
+        elif key in flat and isinstance(flat[key], list):
+            if not all(isinstance(item, str) for item in flat[key]):
+                problems.append(f"{key}: expected a list of strings")
+    name = data.get("name")
+    if isinstance(name, str) and not name.replace("-", "").isalnum():
+        problems.append(f"name: {name!r} must be letters, digits and '-'")
+    spec = flat.get("python.supported")
+    if isinstance(spec, str) and spec:
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+        try:
+            SpecifierSet(spec)
+        except InvalidSpecifier:
+            problems.append(f"python.supported: {spec!r} is not a version specifier")
+    for extra in EXTRA_VALIDATORS:
+        problems.extend(extra(data))
+    return problems
+
+
+# Further validators (torch indexes, conflict rules, ...) append themselves here.
+EXTRA_VALIDATORS: list[Any] = []
+
+
+def parse_manifest(text: str, source: str) -> Manifest:
+    try:
+        data = _toml_loads(text)
+    except _toml_error() as exc:
+        raise ManifestError(f"{source}: not valid TOML: {exc}") from exc
+    problems = validate(data)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ManifestError(f"{source}: {problems[0]}{more}")
+    return Manifest(name=data["name"], title=data["title"], data=data, source=source)
+
+
+def load_file(path: Path) -> Manifest:
+    try:
+        raw = path.read_bytes()
+    except IsADirectoryError as exc:
+        raise ManifestError(f"{path}: is a folder, not a manifest file") from exc
+    except FileNotFoundError as exc:
+        raise ManifestError(f"{path}: no such manifest file") from exc
+    except OSError as exc:
+        raise ManifestError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{path}: not UTF-8 text") from exc
+    return parse_manifest(text, str(path))
+
+
+# ---------------------------------------------------------------------------------------------
+# Where manifests live
+
+GENERIC = Manifest(
+    name="generic",
+    title="Any application with a requirements.txt and a venv",
+    data={
+        "schema": 1,
+        "name": "generic",
+        "title": "Any application with a requirements.txt and a venv",
+        "venv": {"dirs": ["venv", ".venv"]},
+        "requirements": {"files": ["requirements.txt"]},
+    },
+)
+
+
+def search_path() -> list[Path]:
+    """Folders searched for ``NAME.toml``, first wins: the user's own, then the shipped ones."""
+    paths: list[Path] = []
+    env = os.environ.get("WEBUI_REPAIR_MANIFESTS")
+    if env:
+        paths.extend(Path(p) for p in env.split(os.pathsep) if p)
+    try:
+        from platformdirs import user_config_dir
+
+        paths.append(Path(user_config_dir("webui-repair", appauthor=False)) / "manifests")
+    except ImportError:  # pragma: no cover
+        pass
+    here = Path(__file__).resolve().parent
+    paths.append(here.parent / "manifests")  # a source checkout or editable install
+    data = sysconfig.get_path("data")
+    if data:
+        paths.append(Path(data) / "share" / "webui-repair" / "manifests")
+    return paths
+
+
+def available() -> dict[str, Path]:
+    """Every manifest name found on the search path, with its file."""
+    found: dict[str, Path] = {}
+    for folder in search_path():
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.toml")):
+            found.setdefault(path.stem, path)
+    return found
+
+
+def load(name_or_file: str) -> Manifest:
+    """A manifest by name (searched) or by file path."""
+    looks_like_path = (
+        name_or_file.endswith(".toml") or os.sep in name_or_file or "/" in name_or_file
+    )
+    if looks_like_path:
+        return load_file(Path(name_or_file))
+    found = available()
+    if name_or_file in found:
+        return load_file(found[name_or_file])
+    if name_or_file == "generic":
+        return GENERIC
+    names = ", ".join(sorted(set(found) | {"generic"}))
+    raise ManifestError(f"unknown manifest {name_or_file!r} (known: {names})")
+
+
+def load_all() -> list[Manifest]:
+    manifests = [load_file(path) for path in available().values()]
+    if not any(m.name == "generic" for m in manifests):
+        manifests.append(GENERIC)
+    return manifests
+
+
+# ---------------------------------------------------------------------------------------------
+# Detection from marker files
+
+
+def _exists(root: Path, rel: str) -> bool:
+    return (root / rel).exists()
+
+
+def match_score(manifest: Manifest, root: Path) -> int | None:
+    """How well ``root`` fits the manifest's markers; None when it does not fit at all."""
+    all_of = manifest.get("detect.all", [])
+    any_of = manifest.get("detect.any", [])
+    none_of = manifest.get("detect.none", [])
+    if not all_of and not any_of:
+        return None
+    if not all(_exists(root, m) for m in all_of):
+        return None
+    hits = sum(1 for m in any_of if _exists(root, m))
+    if any_of and hits == 0:
+        return None
+    if any(_exists(root, m) for m in none_of):
+        return None
+    return 10 * len(all_of) + hits + int(manifest.get("detect.priority", 0)) * 100
+
+
+def detect(root: Path) -> Manifest:
+    """The manifest whose markers fit ``root`` best; ``generic`` when none fits."""
+    best: tuple[int, Manifest] | None = None
+    for manifest in load_all():
+        if manifest.name == "generic":
+            continue
+        score = match_score(manifest, root)
+        if score is not None and (best is None or score > best[0]):
+            best = (score, manifest)
+    return best[1] if best else next((m for m in load_all() if m.name == "generic"), GENERIC)
