@@ -131,6 +131,8 @@ def _venv_from_settings(root: Path, manifest: Manifest, files: list[Path]) -> tu
             if value and value != "-":
                 # webui.bat accepts %~dp0 (the app folder) in VENV_DIR.
                 value = value.replace("%~dp0", str(root) + os.sep)
+                if path.suffix.lower() == ".bat" and os.sep == "/":
+                    value = value.replace("\\", "/")  # a Windows install read from POSIX
                 candidate = Path(value).expanduser()
                 if not candidate.is_absolute():
                     candidate = root / candidate

@@ -51,7 +51,7 @@ def _norm(rel: str) -> str:
 
 
 def _is_bytecode(rel: str) -> bool:
-    return rel.endswith((".pyc", ".pyo")) or "/__pycache__/" in f"/{rel}"
+    return rel.endswith((".pyc", ".pyo", "__pycache__")) or "/__pycache__/" in f"/{rel}"
 
 
 def _examples(paths: list[str]) -> str:
@@ -205,7 +205,7 @@ def orphan_files(ctx: Context) -> Iterator[Finding]:
     for entry in ctx.scan.entries:
         name = entry.name
         norm = _norm(name)
-        if norm in own.tops or name in _VENV_OWNED or name.endswith((".egg-link", ".egg")):
+        if norm in own.tops or name in _VENV_OWNED or name.endswith((".egg-link", ".egg", ".virtualenv")):
             continue
         if name.endswith(".pth") or name.startswith("__editable__"):
             # .pth files of editable installs are owned through RECORD; a stray one is harmless
