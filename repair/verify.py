@@ -88,7 +88,7 @@ def verify_hashes(
     n = workers or min(32, (os.cpu_count() or 2) * 2)
     with reporter.progress("verifying files", total, unit="B") as bar, \
             ThreadPoolExecutor(max_workers=n) as pool:
-        for job, (ok, size) in zip(jobs, pool.map(work, jobs, chunksize=16)):
+        for job, (ok, size) in zip(jobs, pool.map(work, jobs, chunksize=16), strict=True):
             hashed_bytes += size
             bar.advance(size or job[4])
             if not ok:

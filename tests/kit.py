@@ -58,7 +58,7 @@ def build_wheel(
     contents: dict[str, bytes] = {}
     for path, data in (files or {f"{module}/__init__.py": f"__version__ = {version!r}\n"}).items():
         contents[path] = data.encode() if isinstance(data, str) else data
-    meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     if requires_python:
         meta.append(f"Requires-Python: {requires_python}")
     meta += [f"Requires-Dist: {r}" for r in requires]

@@ -180,7 +180,7 @@ def stale_residue(ctx: Context) -> Iterator[Finding]:
 @check(DUPLICATE_DISTRIBUTION)
 def duplicate_distribution(ctx: Context) -> Iterator[Finding]:
     """Two metadata folders for one project: two versions side by side, each owning some files."""
-    for key, group in ctx.scan.by_key().items():
+    for _key, group in ctx.scan.by_key().items():
         if len(group) < 2:
             continue
         versions = [d.version or "?" for d in group]
@@ -189,7 +189,7 @@ def duplicate_distribution(ctx: Context) -> Iterator[Finding]:
             group[0].name,
             f"{len(group)} versions of {group[0].name} are installed side by side "
             f"({', '.join(versions)}): {', '.join(folders)}",
-            f"run 'repair' to remove them all and reinstall the one version the application needs",
+            "run 'repair' to remove them all and reinstall the one version the application needs",
             versions=versions,
             folders=[str(d.path) for d in group],
         )
@@ -214,7 +214,7 @@ def orphan_files(ctx: Context) -> Iterator[Finding]:
         yield ORPHAN_FILES(
             name,
             f"'{name}' in site-packages belongs to no installed distribution (its metadata is gone)",
-            f"if a package needs it, reinstall that package; otherwise run 'repair' to remove it",
+            "if a package needs it, reinstall that package; otherwise run 'repair' to remove it",
             fix=Fix.REMOVE,
             path=entry.path,
         )

@@ -28,6 +28,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 class LazyGroup(click.Group):
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        # The one error handler wraps every entry (console script, python -m, CliRunner).
+        with handle_errors():
+            return super().main(*args, **kwargs)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [name for name, (module, _, _) in COMMANDS.items() if _module_exists(module)]
 
@@ -88,8 +93,7 @@ def cli(ctx: click.Context, **options: Any) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
-    with handle_errors():
-        cli.main(args=argv, prog_name="repair", standalone_mode=True)
+    cli.main(args=argv, prog_name="repair")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,58 @@
+"""Every finding id is well formed, registered once, documented, and listed."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from repair.checks.registry import RegistryError, all_finding_types, finding_type
+from repair.cli import cli
+from repair.docs import doc_text, documented_ids
+from repair.model import Fix, Severity
+
+CONTRACT_IDS = {
+    "venv-missing", "venv-interpreter-broken", "python-unsupported", "pip-missing",
+    "stale-residue", "duplicate-distribution", "orphan-files", "missing-file", "record-mismatch",
+    "requirement-unmet", "dependency-conflict",
+}
+
+
+def test_every_id_has_a_doc_entry_and_every_doc_an_id() -> None:
+    types = all_finding_types()
+    missing = sorted(i for i in types if doc_text(i) is None)
+    assert missing == [], f"finding ids without documentation: {missing}"
+    orphans = sorted(documented_ids() - set(types))
+    assert orphans == [], f"documentation for unknown ids: {orphans}"
+
+
+def test_docs_name_their_id_and_say_what_why_how() -> None:
+    for fid in all_finding_types():
+        text = doc_text(fid) or ""
+        assert text.startswith(f"# {fid}\n"), fid
+        for part in ("What it means", "Why it matters", "How it is fixed"):
+            assert part in text, f"{fid}: no '{part}'"
+
+
+def test_contract_ids_are_registered() -> None:
+    assert set(all_finding_types()) >= CONTRACT_IDS
+
+
+def test_registry_refuses_bad_and_duplicate_ids() -> None:
+    with pytest.raises(RegistryError):
+        finding_type("Not_Kebab", "Title", Severity.ERROR, Fix.NONE)
+    with pytest.raises(RegistryError):
+        finding_type("venv-missing", "Again", Severity.ERROR, Fix.NONE)
+
+
+def test_check_list_and_explain() -> None:
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["check", "--list"])
+    assert listed.exit_code == 0
+    for fid in all_finding_types():
+        assert re.search(rf"^{re.escape(fid)}\s", listed.output, re.M), fid
+    shown = runner.invoke(cli, ["check", "--explain", "stale-residue"])
+    assert shown.exit_code == 0 and "~umpy" in shown.output
+    bad = runner.invoke(cli, ["check", "--explain", "no-such-id"])
+    assert bad.exit_code == 2
