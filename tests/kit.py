@@ -11,91 +11,22 @@
 
 from __future__ import annotations
 
-import base64
-import csv
-import hashlib
-import io
 import os
 import shutil
 import subprocess
 import sys
-import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+from repair.wheelkit import build_wheel, unpack_wheel
+
+__all__ = ["build_wheel", "unpack_wheel"]
 
 WINDOWS_HOST = os.name == "nt"
 
 
-def _record_hash(data: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"sha256={digest}"
-
-
 def dist_folder_name(name: str) -> str:
     return name.replace("-", "_")
-
-
-def build_wheel(
-    dest: Path,
-    name: str,
-    version: str,
-    *,
-    requires: Iterable[str] = (),
-    extras: Mapping[str, Iterable[str]] | None = None,
-    files: Mapping[str, str | bytes] | None = None,
-    requires_python: str | None = None,
-    tag: str = "py3-none-any",
-) -> Path:
-    """Build ``name-version-tag.whl`` in ``dest`` and return its path.
-
-    ``files`` maps paths inside the wheel to content; by default the wheel holds one package
-    ``<name>/__init__.py`` that sets ``__version__``.
-    """
-    dest.mkdir(parents=True, exist_ok=True)
-    module = dist_folder_name(name).lower()
-    base = f"{dist_folder_name(name)}-{version}"
-    info = f"{base}.dist-info"
-    contents: dict[str, bytes] = {}
-    for path, data in (files or {f"{module}/__init__.py": f"__version__ = {version!r}\n"}).items():
-        contents[path] = data.encode() if isinstance(data, str) else data
-    meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
-    if requires_python:
-        meta.append(f"Requires-Python: {requires_python}")
-    meta += [f"Requires-Dist: {r}" for r in requires]
-    for extra, reqs in (extras or {}).items():
-        meta.append(f"Provides-Extra: {extra}")
-        meta += [f'Requires-Dist: {r}; extra == "{extra}"' for r in reqs]
-    contents[f"{info}/METADATA"] = ("\n".join(meta) + "\n\nA test distribution.\n").encode()
-    contents[f"{info}/WHEEL"] = (
-        f"Wheel-Version: 1.0\nGenerator: webui-repair-tests\nRoot-Is-Purelib: true\nTag: {tag}\n"
-    ).encode()
-    top = sorted({p.split("/", 1)[0].removesuffix(".py") for p in contents if not p.startswith(info)})
-    contents[f"{info}/top_level.txt"] = ("\n".join(top) + "\n").encode()
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    for path, data in contents.items():
-        writer.writerow([path, _record_hash(data), len(data)])
-    writer.writerow([f"{info}/RECORD", "", ""])
-    contents[f"{info}/RECORD"] = out.getvalue().encode()
-    wheel = dest / f"{base}-{tag}.whl"
-    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path, data in contents.items():
-            zf.writestr(path, data)
-    return wheel
-
-
-def unpack_wheel(wheel: Path, site: Path, *, installer: str = "pip") -> Path:
-    """Install ``wheel``'s files into ``site`` (no scripts, no compile) and return its
-    .dist-info folder. For synthetic trees only; real installs use ``pip_install``."""
-    site.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(wheel) as zf:
-        zf.extractall(site)
-        info = next(n.split("/")[0] for n in zf.namelist() if n.split("/")[0].endswith(".dist-info"))
-    record = site / info / "RECORD"
-    (site / info / "INSTALLER").write_text(installer + "\n")
-    with record.open("a", newline="") as f:
-        csv.writer(f, lineterminator="\n").writerow([f"{info}/INSTALLER", "", ""])
-    return site / info
 
 
 def pip_env(*find_links: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -177,6 +177,6 @@ def dependency_conflict(ctx: Context) -> Iterator[Finding]:
                 yield DEPENDENCY_CONFLICT(
                     target.name,
                     f"{who} requires {req}, but {target.name} {target.version} is installed",
-                    f"run 'repair' to install a {target.name} that fits both, or update {dist.name}",
+                    f"run 'repair' to install a version of {target.name} that fits both, or update {dist.name}",
                     required_by=dist.name, requirement=str(req), installed=target.version,
                 )
