@@ -320,6 +320,11 @@ def _required_literals(pattern: str, ignore_case: bool) -> tuple[str, ...]:
     parser = _sre_parser()
     consts = parser  # the opcodes are re-exported by the parser module
     tree = parser.parse(pattern)
+    repeats = tuple(
+        getattr(consts, name)
+        for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
+        if hasattr(consts, name)
+    )
 
     def best(options: list[tuple[str, ...]]) -> tuple[str, ...]:
         options = [o for o in options if o and all(o)]
@@ -356,9 +361,7 @@ def _required_literals(pattern: str, ignore_case: bool) -> tuple[str, ...]:
                 branches = [seq(b) for b in av[1]]
                 if all(branches):
                     candidates.append(tuple(s for b in branches for s in b))
-            elif op in (consts.MAX_REPEAT, consts.MIN_REPEAT) and av[0] >= 1:
-                candidates.append(seq(av[2]))
-            elif getattr(consts, "POSSESSIVE_REPEAT", None) is op and av[0] >= 1:
+            elif op in repeats and av[0] >= 1:
                 candidates.append(seq(av[2]))
             elif getattr(consts, "ATOMIC_GROUP", None) is op:
                 candidates.append(seq(av))
@@ -650,6 +653,12 @@ def _feed_long(matcher: Matcher, data: bytes) -> None:
 _BOMS = ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 
 
+def _recode(stream: IO[bytes], decoder: Any) -> Iterator[bytes]:
+    while data := stream.read(BLOCK_SIZE):
+        yield decoder.decode(data).encode("utf-8")
+    yield decoder.decode(b"", final=True).encode("utf-8")
+
+
 def _blocks(stream: IO[bytes]) -> Iterator[tuple[bytes, bool]]:
     """Blocks of whole lines from a binary stream, as (block, complete). A line longer than
     MAX_LINE is cut into pieces that overlap by WINDOW bytes. A UTF-16 log (what Windows
@@ -660,14 +669,7 @@ def _blocks(stream: IO[bytes]) -> Iterator[tuple[bytes, bool]]:
         if head == bom:
             import codecs
 
-            decoder = codecs.getincrementaldecoder(encoding)("replace")
-
-            def utf16() -> Iterator[bytes]:
-                while data := stream.read(BLOCK_SIZE):
-                    yield decoder.decode(data).encode("utf-8")
-                yield decoder.decode(b"", final=True).encode("utf-8")
-
-            chunks = utf16()
+            chunks = _recode(stream, codecs.getincrementaldecoder(encoding)("replace"))
             break
     else:
 

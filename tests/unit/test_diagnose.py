@@ -67,7 +67,8 @@ def test_accelerate_and_bitsandbytes_missing_need_a_restart() -> None:
 
 
 def test_directml_float_and_half_is_a_settings_problem() -> None:
-    matches = match_text("RuntimeError: mat1 and mat2 must have the same dtype, but got Float and Half")
+    matches = match_text(
+        "RuntimeError: mat1 and mat2 must have the same dtype, but got Float and Half")
     assert [m.signature.id for m in matches] == ["mat1-mat2-dtype-mismatch"]
     assert matches[0].signature.rebuild_fixes is RebuildHelps.NO
     assert "--no-half" in matches[0].signature.remedy
@@ -139,7 +140,8 @@ def test_utf16_log_from_powershell_is_read(tmp_path: Path) -> None:
     log = tmp_path / "ps.log"
     log.write_bytes("\ufeffok\r\nTorch not compiled with CUDA enabled\r\n".encode("utf-16-le"))
     result = diagnose_file(log)
-    assert [(c.lead.id, c.first_line) for c in result.causes] == [("torch-not-compiled-with-cuda", 2)]
+    got = [(c.lead.id, c.first_line) for c in result.causes]
+    assert got == [("torch-not-compiled-with-cuda", 2)]
 
 
 def test_cli_exit_codes_text_and_json(tmp_path: Path) -> None:
