@@ -306,7 +306,7 @@ class Diagnosis:
 
 def _sre_parser() -> Any:
     try:
-        import re._parser as parser  # type: ignore[import-not-found]  # 3.11+
+        import re._parser as parser  # 3.11+
     except ImportError:  # 3.10
         import sre_parse as parser
     return parser
