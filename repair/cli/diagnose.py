@@ -1,0 +1,80 @@
+"""``repair diagnose [LOG|-]``: match a start-up or crash log against the signature catalogue."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from repair.cli.common import echo_json, use_color
+from repair.errors import ExitCode, UsageError
+
+
+@click.command("diagnose")
+@click.argument("log", metavar="[LOG|-]", default="-", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print a repair.diagnosis/1 JSON object.")
+def diagnose(log: str, as_json: bool) -> None:
+    """Read a start-up or crash log (a file, or - for standard input) and say what is wrong,
+    what to do, and whether rebuilding the environment would help at all.
+
+    \b
+    Exit codes: 0 no known problem, 1 known problems found, 2 unreadable input.
+    Examples:
+      repair diagnose webui.log
+      python launch.py 2>&1 | repair diagnose -
+    """
+    from repair.diagnose import diagnose_file, diagnose_stream
+
+    if log == "-":
+        result = diagnose_stream(sys.stdin.buffer)
+    else:
+        import os
+
+        if os.path.isdir(log):
+            raise UsageError(f"{log} is a directory, not a log file")
+        try:
+            result = diagnose_file(log)
+        except FileNotFoundError as exc:
+            raise UsageError(f"no such log file: {log}") from exc
+        except OSError as exc:
+            raise UsageError(f"cannot read {log}: {exc.strerror or exc}") from exc
+    if as_json:
+        echo_json(result.to_json())
+    else:
+        _render(result)
+    sys.exit(ExitCode.OK if result.healthy else ExitCode.PROBLEMS)
+
+
+def _render(result: object) -> None:
+    from repair.diagnose import Diagnosis, RebuildHelps
+
+    assert isinstance(result, Diagnosis)
+    color = use_color()
+
+    def style(text: str, **kw: object) -> str:
+        return click.style(text, **kw) if color else text  # type: ignore[arg-type]
+
+    if result.healthy:
+        click.echo(f"{style('ok', fg='green')}: {result.verdict}")
+        return
+    for i, cause in enumerate(result.causes, 1):
+        helps = cause.rebuild_helps
+        mark = {RebuildHelps.YES: ("rebuild fixes it", "green"),
+                RebuildHelps.PARTLY: ("rebuild may help", "yellow"),
+                RebuildHelps.NO: ("rebuild will NOT help", "red")}[helps]
+        ids = ", ".join(s.id for s in cause.signatures)
+        click.echo(style(f"{i}. {ids}", bold=True) + f"  [{style(mark[0], fg=mark[1])}]")
+        for m in cause.matches:
+            click.echo(f"   line {m.line}: {m.text}")
+        more = cause.count - len(cause.matches)
+        if more > 0:
+            click.echo(f"   ... and {more} more matching line{'s' if more > 1 else ''}")
+        click.echo(f"   cause:  {cause.lead.cause}")
+        click.echo(f"   remedy: {cause.lead.remedy}")
+        if cause.command:
+            click.echo(f"   repair: {cause.command}")
+        if cause.restart_needed:
+            click.echo("   restart the application after the fix")
+        click.echo(f"   seen in: {cause.lead.source[0]}")
+        click.echo("")
+    click.echo(style("verdict: ", bold=True) + result.verdict)

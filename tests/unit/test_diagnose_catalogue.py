@@ -1,0 +1,126 @@
+"""Quality of the signature catalogue: compiles, matches its examples, stays apart, stays quiet
+on healthy logs, and runs in linear time."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from repair.diagnose import (
+    CatalogueError,
+    Matcher,
+    RebuildHelps,
+    diagnose_file,
+    load_catalogue,
+    parse_catalogue,
+)
+
+CATALOGUE = load_catalogue()
+HEALTHY = sorted((Path(__file__).parent.parent / "data" / "healthy-logs").glob("*.log"))
+SIGS = list(CATALOGUE)
+IDS = [s.id for s in SIGS]
+
+
+def test_catalogue_is_large_and_covers_the_families() -> None:
+    families = {s.family for s in CATALOGUE}
+    assert len(CATALOGUE) >= 60
+    assert {"numpy", "torch", "amd-gpu", "hf-stack", "pip-venv", "git", "system",
+            "extensions"} <= families
+
+
+@pytest.mark.parametrize("sig", SIGS, ids=IDS)
+def test_pattern_matches_each_of_its_examples(sig) -> None:  # type: ignore[no-untyped-def]
+    for example in sig.examples:
+        assert sig.regex.search(example), example
+    # Through the matcher too: the prefilter must let every example through.
+    assert {m.signature.id for m in _match(sig.examples)} >= {sig.id}
+
+
+@pytest.mark.parametrize("sig", SIGS, ids=IDS)
+def test_no_pattern_matches_another_entrys_examples_unless_related(sig) -> None:  # type: ignore[no-untyped-def]
+    for other in CATALOGUE:
+        if other.id == sig.id or CATALOGUE.related(sig.id, other.id):
+            continue
+        for example in other.examples:
+            assert not sig.regex.search(example), f"{sig.id} fires on {other.id}: {example}"
+
+
+@pytest.mark.parametrize("sig", SIGS, ids=IDS)
+def test_entry_is_complete(sig) -> None:  # type: ignore[no-untyped-def]
+    assert sig.cause and sig.remedy
+    assert all(u.startswith("https://") for u in sig.source)
+    assert isinstance(sig.rebuild_fixes, RebuildHelps)
+    for other in sig.related:
+        assert sig.id in CATALOGUE.get(other).related, f"{sig.id} -> {other} is one-way"
+
+
+@pytest.mark.parametrize("log", HEALTHY, ids=[p.name for p in HEALTHY])
+def test_nothing_fires_on_a_healthy_start_up_log(log: Path) -> None:
+    result = diagnose_file(log)
+    assert result.healthy, [(m.signature.id, m.text) for m in result.matches]
+    assert result.lines == len(log.read_bytes().splitlines())
+
+
+def test_healthy_corpus_covers_each_web_ui() -> None:
+    names = " ".join(p.name for p in HEALTHY)
+    for ui in ("a1111", "forge", "comfyui", "sdnext", "amdgpu"):
+        assert ui in names
+
+
+def _adversarial(sig) -> list[str]:  # type: ignore[no-untyped-def]
+    size = 100_000
+    lines = [c * size for c in "a \\'\"0.:/-_("]
+    for lit in sig.literals:
+        text = lit.decode("utf-8", "replace")
+        lines.append((text + " ") * (size // (len(text) + 1)))
+        lines.append(text + "x" * size)
+    for example in sig.examples:
+        head = example[: max(1, len(example) - 1)]
+        lines.append((head + " ") * (size // (len(head) + 1)))
+        lines.append(example[: len(example) // 2] + "a" * size)
+    return lines
+
+
+@pytest.mark.parametrize("sig", SIGS, ids=IDS)
+def test_linear_time_on_long_adversarial_lines(sig) -> None:  # type: ignore[no-untyped-def]
+    lines = _adversarial(sig)
+    start = time.perf_counter()
+    _match(lines)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 1.0, f"{sig.id}: {elapsed:.2f}s on {len(lines)} lines of 100k characters"
+
+
+def test_bad_catalogue_lines_are_refused() -> None:
+    good = ('{"id": "a-b", "family": "x", "pattern": "some error", "examples": ["some error"], '
+            '"cause": "c", "remedy": "r", "rebuild_fixes": "no", "restart_needed": false, '
+            '"source": ["https://example.org/1"]}')
+    assert len(parse_catalogue([good])) == 1
+    for bad, why in [
+        ("{", "not JSON"),
+        (good.replace('"some error", "ex', '"(", "ex'), "does not compile"),
+        (good.replace('"no"', '"maybe"'), "rebuild_fixes"),
+        (good.replace('"a-b"', '"A B"'), "kebab-case"),
+        (good.replace('"pattern": "some error"', '"pattern": "\\\\w+"'), "prefilter"),
+        (good.replace('"source": ["https://example.org/1"]', '"source": []'), "source"),
+    ]:
+        with pytest.raises(CatalogueError, match=why):
+            parse_catalogue([bad])
+    with pytest.raises(CatalogueError, match="twice"):
+        parse_catalogue([good, good])
+
+
+def _match(lines):  # type: ignore[no-untyped-def]
+    from repair.diagnose import diagnose_lines
+
+    return diagnose_lines(lines, CATALOGUE).matches
+
+
+def test_prefilter_keys_cover_every_literal() -> None:
+    exact, folded = CATALOGUE.keys
+    covered = {(s.id, lit) for _, pairs in exact + folded for s, lit in pairs}
+    assert covered == {(s.id, lit) for s in CATALOGUE for lit in s.literals}
+    # Far fewer passes than patterns.
+    assert len(exact) + len(folded) < len(CATALOGUE)
+    assert Matcher(CATALOGUE).catalogue is CATALOGUE
