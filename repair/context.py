@@ -75,6 +75,12 @@ class Context:
         except ProbeError as exc:
             return None, str(exc)
 
+    def start_probe(self) -> None:
+        """Run the interpreter probe in the background while the files are read."""
+        import threading
+
+        threading.Thread(target=lambda: self._probe, daemon=True).start()
+
     @property
     def interp(self) -> InterpreterInfo | None:
         """What the venv's python reported, or None when it could not run (see probe_error)."""

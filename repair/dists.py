@@ -49,6 +49,9 @@ def parse_headers(text: str) -> dict[str, list[str]]:
     """RFC 822 headers of a METADATA/PKG-INFO file, up to the first blank line. Fast and tolerant."""
     headers: dict[str, list[str]] = {}
     last: list[str] | None = None
+    end = text.find("\n\n")  # the body (a long description) is not needed
+    if end != -1:
+        text = text[:end]
     for line in text.splitlines():
         if not line.strip():
             break
@@ -135,8 +138,12 @@ class Dist:
             if not record.is_file():
                 return []
             text = read_text_file(record)
+            if '"' in text:  # quoted paths (commas in names): the csv module's job
+                rows = list(csv.reader(io.StringIO(text)))
+            else:  # the common case, several times faster than csv
+                rows = [line.rsplit(",", 2) for line in text.splitlines()]
             entries = []
-            for row in csv.reader(io.StringIO(text)):
+            for row in rows:
                 if not row or not row[0]:
                     continue
                 size: int | None = None

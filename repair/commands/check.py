@@ -41,6 +41,12 @@ def run_checks(ctx: Context) -> list[Finding]:
     from repair.checks.registry import FINDING_TYPES, load_all
 
     checks = load_all()
+    ctx.start_probe()
+    if ctx.venv_exists:
+        # Read site-packages while the interpreter probe runs in its thread.
+        from repair.checks.site import ownership
+
+        ownership(ctx)
     findings: list[Finding] = []
     for chk in checks:
         if not chk.enabled(ctx.options):
