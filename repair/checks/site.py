@@ -44,7 +44,8 @@ _NT = os.name == "nt"
 
 
 def _norm(rel: str) -> str:
-    rel = rel.replace("\\", "/")
+    if "\\" in rel:
+        rel = rel.replace("\\", "/")
     while rel.startswith("./"):
         rel = rel[2:]
     return rel.lower() if _NT else rel
@@ -120,7 +121,7 @@ def ownership(ctx: Context) -> Ownership:
         if dist.path.is_dir():
             meta: list[str] = []
             _walk(str(dist.path), dist.path.name, meta)
-            own.existing.update(_norm(rel) for rel in meta)
+            own.existing.update(_norm(rel) for rel in meta) if _NT else own.existing.update(meta)
     for entry in ctx.scan.entries:
         name = _norm(entry.name)
         if name not in own.tops:
@@ -134,9 +135,10 @@ def ownership(ctx: Context) -> Ownership:
             continue
         files: list[str] = []
         _walk(entry.path, name, files)
+        if _NT:
+            files = [_norm(rel) for rel in files]
+        own.existing.update(files)
         for rel in files:
-            rel = _norm(rel)
-            own.existing.add(rel)
             if rel not in own.owner and not _is_bytecode(rel) and own.tops[name].kind == "dist-info":
                 own.extra.setdefault(name, []).append(rel)
     ctx.__dict__["_ownership"] = own
