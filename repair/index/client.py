@@ -291,8 +291,7 @@ class IndexClient:
         cached = self._cache_load(url)
         if cached and cached.get("expires", 0) > time.time():
             self._count("fresh")
-            return Page(url, tuple(FileLink(**f) for f in cached["files"]), cached["found"],
-                        from_cache=True)
+            return Page(url, _from_cache(cached, source), cached["found"], from_cache=True)
         headers = {"Accept": ACCEPT}
         if cached:
             if cached.get("etag"):
@@ -314,15 +313,17 @@ class IndexClient:
         if response.status_code == 304 and cached:
             self._count("not_modified")
             self._refresh(url, cached, response)
-            return Page(url, tuple(FileLink(**f) for f in cached["files"]), cached["found"],
-                        from_cache=True, requests=1)
+            return Page(url, _from_cache(cached, source), cached["found"], from_cache=True,
+                        requests=1)
         self._count("bytes", len(response.content))
         if response.status_code in (404, 410):
             files: list[FileLink] = []
             found = False
         elif response.status_code >= 400:
-            raise IndexUnreachable(url, f"HTTP {response.status_code} {response.reason or ''}"
-                                   .strip(), network=False)
+            reason = f"HTTP {response.status_code} {response.reason or ''}".strip()
+            if response.status_code in RETRY_STATUS and self.config.retries:
+                reason += f" (after {self.config.retries} retries)"
+            raise IndexUnreachable(url, reason, network=False)
         else:
             found = True
             ctype = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
@@ -335,7 +336,10 @@ class IndexClient:
                                            network=False) from None
             else:
                 files = parse_html(response.text, page_url, source)
-        entry = {"v": 1, "url": redact(url), "found": found, "files": [asdict(f) for f in files]}
+        # Credentials stay out of the cache: file URLs are kept redacted (the preflight never
+        # downloads them) and the source is the caller's own on the way back.
+        entry = {"v": 1, "url": redact(url), "found": found,
+                 "files": [dict(asdict(f), url=redact(f.url), source="") for f in files]}
         self._refresh(url, entry, response)
         return Page(url, tuple(files), found, requests=1)
 
@@ -349,6 +353,10 @@ class IndexClient:
         entry["expires"] = time.time() + _max_age(response.headers.get("Cache-Control", ""))
         if entry.get("etag") or entry.get("last_modified") or entry["expires"] > time.time():
             self._cache_store(url, entry)
+
+
+def _from_cache(entry: dict[str, Any], source: str) -> tuple[FileLink, ...]:
+    return tuple(FileLink(**dict(f, source=source)) for f in entry["files"])
 
 
 def _max_age(header: str) -> float:

@@ -41,8 +41,8 @@ _KEYS = {
     "cert": "cert",
     "client-cert": "client_cert",
     "proxy": "proxy",
+    "default-timeout": "timeout",  # the older spelling; PIP_TIMEOUT wins when both are set
     "timeout": "timeout",
-    "default-timeout": "timeout",
     "retries": "retries",
 }
 _LISTS = {"extra_index_urls", "find_links", "trusted_hosts"}

@@ -445,7 +445,7 @@ def preflight(
         else:
             severity = Severity.WARNING
         findings.append(INDEX_UNREACHABLE(
-            redact(loc), f"{kind} {exc.url} does not answer: {exc.reason}",
+            redact(loc), f"{kind} {redact(loc)} does not answer: {exc.reason}",
             "Check the network, the proxy and certificate settings, or the address in the pip "
             "configuration; pass --offline to use only local caches and --find-links folders.",
             severity=severity, kind=kind, source=config.source_of(
