@@ -132,4 +132,4 @@ def all_finding_types() -> dict[str, FindingType]:
 
 
 # Modules that define finding ids but are not check modules.
-EXTRA_ID_MODULES: tuple[str, ...] = ()
+EXTRA_ID_MODULES: tuple[str, ...] = ("repair.index.preflight",)
