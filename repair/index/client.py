@@ -301,8 +301,9 @@ class IndexClient:
         verify = self._verify_for(url)
         try:
             self._count("requests")
-            response = self._session().get(url, headers=headers, timeout=self.config.timeout,
-                                           **({"verify": verify} if verify is not None else {}))
+            session = self._session()
+            response = session.get(url, headers=headers, timeout=self.config.timeout,
+                                   verify=session.verify if verify is None else verify)
         except requests.exceptions.RetryError as exc:
             raise IndexUnreachable(url, f"gave up after {self.config.retries} retries: "
                                    f"{_reason(exc)}", network=False) from None

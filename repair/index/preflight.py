@@ -336,7 +336,7 @@ def preflight(
     asked = {loc: (not offline or is_local(loc)) for loc, _ in sources}
 
     jobs: list[tuple[str, str, str]] = []
-    for loc, kind in finds:
+    for loc, _kind in finds:
         if asked[loc]:
             jobs.append(("find-links", loc, ""))
     for name in wanted:
@@ -359,7 +359,7 @@ def preflight(
 
     # Every parsed link per project, with the sources that answered for it.
     by_project: dict[str, list[_Cand]] = {}
-    for (loc, project), page in fetcher.pages.items():
+    for (_loc, project), page in fetcher.pages.items():
         for link in page.files:
             parsed = _parse_link(link)
             if parsed is None:
@@ -437,7 +437,7 @@ def preflight(
     for loc, kind in sources:
         if loc not in fetcher.errors:
             continue
-        exc = fetcher.errors[loc]
+        err = fetcher.errors[loc]
         if not online:
             severity = Severity.INFO
         elif loc in needed_errors or kind == "torch-index" or loc == torch_src:
@@ -445,7 +445,7 @@ def preflight(
         else:
             severity = Severity.WARNING
         findings.append(INDEX_UNREACHABLE(
-            redact(loc), f"{kind} {redact(loc)} does not answer: {exc.reason}",
+            redact(loc), f"{kind} {redact(loc)} does not answer: {err.reason}",
             "Check the network, the proxy and certificate settings, or the address in the pip "
             "configuration; pass --offline to use only local caches and --find-links folders.",
             severity=severity, kind=kind, source=config.source_of(
@@ -498,8 +498,10 @@ def _source_remedy(name: str, pythons: list[str], newest_wheel: str | None) -> s
     if pythons:
         parts.append(f"use Python {', '.join(pythons)}, for which this version has wheels")
     if not parts:
-        return "Make sure a compiler and the library's headers are installed, or pin another version."
-    return ("Either " if len(parts) > 1 else "") + " or ".join(parts).capitalize() + "."
+        return ("Make sure a compiler and the library's headers are installed, or pin another "
+                "version.")
+    text = " or ".join(parts)
+    return ("Either " + text if len(parts) > 1 else text[0].upper() + text[1:]) + "."
 
 
 def _unavailable(name: str, text: str, spec: SpecifierSet, cands: list[_Cand],

@@ -103,7 +103,7 @@ def normalize_platform(text: str) -> str:
     return text.strip().replace("-", "_").replace(".", "_").replace(" ", "_").lower()
 
 
-def target_from(facts: Mapping[str, Any]) -> Target:
+def target_from(facts: Mapping[str, Any] | Target) -> Target:
     """A ``Target`` from a dict of facts (see the module doc), or from ``InterpreterInfo``'s
     ``facts``/``markers``."""
     if isinstance(facts, Target):
