@@ -105,11 +105,14 @@ class LocalIndex:
         self.yanked: dict[str, str] = {}  # filename -> reason ("" for none)
         self.requires_python: dict[str, str] = {}  # filename -> specifier
         self.slow_seconds = slow_seconds
+        self.max_age: int | None = None  # sends Cache-Control: max-age=N when set
         self.fail_times = fail_times
         self.hits: Counter[str] = Counter()  # path -> requests
         self.status: Counter[int] = Counter()
         self.auth_seen: list[str] = []
         self._fails: Counter[str] = Counter()
+        self._listing: tuple[int, dict[str, list[Path]]] | None = None
+        self._pages: dict[tuple[object, ...], bytes | None] = {}
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -133,11 +136,28 @@ class LocalIndex:
 
     # --- pages ----------------------------------------------------------------------------
     def _files(self, project: str) -> list[Path]:
-        return sorted(p for p in self.folder.iterdir()
-                      if p.is_file() and not p.name.endswith(".metadata")
-                      and project_of(p.name) == project)
+        # Listed once per change of the folder: the server's own cost stays out of timings.
+        stamp = self.folder.stat().st_mtime_ns
+        if self._listing is None or self._listing[0] != stamp:
+            by_project: dict[str, list[Path]] = {}
+            for p in sorted(self.folder.iterdir()):
+                if p.is_file() and not p.name.endswith(".metadata"):
+                    by_project.setdefault(project_of(p.name), []).append(p)
+            self._listing = (stamp, by_project)
+        return self._listing[1].get(project, [])
 
     def _page(self, project: str, as_json: bool) -> bytes | None:
+        key = (project, as_json, tuple(sorted(self.yanked.items())),
+               tuple(sorted(self.requires_python.items())), self.folder.stat().st_mtime_ns)
+        with self._lock:
+            if key in self._pages:
+                return self._pages[key]
+        body = self._render(project, as_json)
+        with self._lock:
+            self._pages[key] = body
+        return body
+
+    def _render(self, project: str, as_json: bool) -> bytes | None:
         files = self._files(project)
         if not files:
             return None
@@ -242,6 +262,8 @@ class LocalIndex:
                 etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
                 headers = {"ETag": etag, "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT",
                            "Vary": "Accept"}
+                if index.max_age is not None:
+                    headers["Cache-Control"] = f"max-age={index.max_age}"
                 if self.headers.get("If-None-Match") == etag:
                     return self._send(304, headers=headers)
                 ctype = JSON_TYPE if as_json else ("text/html" if prefix == "/html"

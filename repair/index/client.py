@@ -345,15 +345,18 @@ class IndexClient:
         return Page(url, tuple(files), found, requests=1)
 
     def _refresh(self, url: str, entry: dict[str, Any], response: requests.Response) -> None:
+        before = (entry.get("etag"), entry.get("last_modified"), entry.get("expires"))
         etag = response.headers.get("ETag")
         modified = response.headers.get("Last-Modified")
         if etag:
             entry["etag"] = etag
         if modified:
             entry["last_modified"] = modified
-        entry["expires"] = time.time() + _max_age(response.headers.get("Cache-Control", ""))
-        if entry.get("etag") or entry.get("last_modified") or entry["expires"] > time.time():
-            self._cache_store(url, entry)
+        max_age = _max_age(response.headers.get("Cache-Control", ""))
+        entry["expires"] = time.time() + max_age if max_age else 0
+        after = (entry.get("etag"), entry.get("last_modified"), entry["expires"])
+        if after != before and (entry.get("etag") or entry.get("last_modified") or max_age):
+            self._cache_store(url, entry)  # a 304 that changes nothing writes nothing
 
 
 def _from_cache(entry: dict[str, Any], source: str) -> tuple[FileLink, ...]:

@@ -229,6 +229,15 @@ def test_etag_round_trip_makes_the_second_preflight_nearly_free(index, isolated)
     assert index.status[200] == 10
 
 
+def test_max_age_answers_from_the_cache_without_asking(index):
+    index.max_age = 600
+    cfg = isolated_config(index_url=index.simple())
+    preflight(["purelib"], WIN310, cfg)
+    again = preflight(["purelib"], WIN310, cfg)
+    assert again.stats == {"requests": 0, "not_modified": 0, "fresh": 1, "bytes": 0}
+    assert sum(index.hits.values()) == 1 and again.checked[0].version == "1.1"
+
+
 def test_credentials_in_urls_are_used_and_never_shown(index, isolated):
     private = index.simple("/private").replace("http://", f"http://{USER}:{SECRET}@")
     down = index.simple("/down").replace("http://", f"http://{USER}:{SECRET}@")
