@@ -13,6 +13,7 @@ process (interpreter start-up and imports included, as pip's figure is).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -35,10 +36,8 @@ N = 100
 
 def host_target() -> dict[str, str]:
     libc = ""
-    try:
+    with contextlib.suppress(AttributeError, OSError, ValueError):  # not glibc, or Windows
         libc = os.confstr("CS_GNU_LIBC_VERSION") or ""
-    except (AttributeError, OSError, ValueError):
-        pass
     return {"version": ".".join(map(str, sys.version_info[:3])), "sys_platform": sys.platform,
             "platform": sysconfig.get_platform(), "libc": libc}
 

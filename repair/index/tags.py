@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from packaging.tags import Tag
 
+    from repair.interp import InterpreterInfo
+
 # The CPython versions a "which Python would work" answer considers.
 KNOWN_PYTHONS = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
 _DEFAULT_GLIBC = (2, 17)
@@ -176,3 +178,11 @@ def _tags(xy: tuple[int, ...], platform: str, glibc: tuple[int, int] | None,
     tags = list(cpython_tags(xy, abis=abis, platforms=plats))
     tags += compatible_tags(xy, interpreter=f"cp{nodot}", platforms=plats)
     return frozenset(tags)
+
+
+def target_from_interpreter(info: InterpreterInfo) -> Target:
+    """The target of a venv whose python was probed (or estimated) by ``repair.interp``."""
+    facts: dict[str, Any] = dict(info.facts)
+    facts["version"] = info.version
+    facts["markers"] = dict(info.markers)
+    return target_from(facts)

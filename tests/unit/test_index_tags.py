@@ -51,3 +51,19 @@ def test_facts_from_the_interpreter_probe():
 def test_bad_target_facts(facts):
     with pytest.raises(TargetError):
         target_from(facts)
+
+
+def test_target_from_a_probed_and_an_estimated_interpreter():
+    import sys
+    from pathlib import Path
+
+    from repair.index.tags import target_from_interpreter
+    from repair.interp import estimate, probe
+
+    probed = target_from_interpreter(probe(Path(sys.executable)))
+    assert probed.version[:2] == sys.version_info[:2]
+    from packaging.tags import sys_tags
+
+    assert next(iter(sys_tags())) in probed.tags()  # the tool's best tag, from the facts alone
+    win = target_from_interpreter(estimate("3.10.6", windows=True))
+    assert "cp310-cp310-win_amd64" in {str(t) for t in win.tags()}
