@@ -308,3 +308,32 @@ def test_client_raises_one_error_type(tmp_path):
     client = IndexClient(isolated_config(), cache_dir=False)
     with pytest.raises(IndexUnreachable):
         client.find_links_page(str(tmp_path / "nope"))
+
+
+@pytest.mark.slow
+def test_the_choice_agrees_with_pip(index, torch_index, tmp_path):
+    """Real pip, same index, same interpreter: the preflight picks the files pip picks."""
+    import sys
+
+    from repair import proc
+    from repair.index.tags import target_from_interpreter
+    from repair.interp import probe
+
+    reqs = ["purelib", "oldlib", "newlib", "torch==2.1.2", "numpyish"]
+    env = proc.clean_env(keep_pip=False)
+    env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1",
+               PIP_CACHE_DIR=str(tmp_path / "pipcache"), NO_PROXY="127.0.0.1")
+    res = proc.run([sys.executable, "-m", "pip", "install", "--dry-run", "--report", "-", "-q",
+                    "--ignore-installed", "--no-deps", "--only-binary", "numpyish",
+                    "--index-url", index.simple(), "--extra-index-url", torch_index.simple(),
+                    *[r for r in reqs if r != "numpyish"]], env=env, timeout=120, check=True)
+    pip_chose = {i["metadata"]["name"]: i["metadata"]["version"]
+                 for i in json.loads(res.stdout)["install"]}
+    target = target_from_interpreter(probe(Path(sys.executable)))
+    cfg = isolated_config(index_url=index.simple(), extra_index_urls=(torch_index.simple(),))
+    r = preflight(reqs, target, cfg)
+    ours = {c.name: c.version for c in r.checked if c.version}
+    assert ours == {**pip_chose, "numpyish": "1.0"}
+    if sys.platform.startswith("linux") and sys.version_info[:2] in ((3, 10), (3, 11)):
+        assert pip_chose["torch"] == "2.1.2"  # the cu121 index has only Windows wheels
+        assert [f.id for f in r.findings] == ["source-build-required"]  # numpyish, an sdist
