@@ -1,0 +1,9 @@
+"""The package index as pip would see it: the user's pip configuration (``config``), a client of
+the simple repository API with a conditional-request cache (``client``), the tags a target
+interpreter installs (``tags``), and the preflight that asks the index whether a rebuild can
+finish (``preflight``).
+
+Nothing heavy is imported here: ``requests`` is imported only when an index is asked.
+"""
+
+from __future__ import annotations

@@ -1,0 +1,533 @@
+"""Preflight: ask the package index, before anything is changed, whether a rebuild can finish.
+
+For each requirement the rebuild would install, find the file pip would pick for the TARGET
+interpreter (its tags, its Python version, ``requires-python``, PEP 592 yanked files) across every
+source pip would use (indexes, ``--find-links``, the manifest's torch index for torch packages),
+and report what would stop the rebuild or make it go wrong:
+
+- ``wheel-unavailable``: nothing installable for this Python and platform (with the Pythons that
+  would work);
+- ``index-unreachable``: an index or find-links location does not answer;
+- ``yanked-pin``: the only matching files were yanked;
+- ``source-build-required``: pip would build from an sdist;
+- ``torch-index-fallback``: torch would come from another index than the backend's.
+
+Offline (``offline=True``, or no network at all) is a state: only local sources are read, and what
+could not be checked is listed (``unchecked``, and one ``preflight-unchecked`` info finding).
+
+Public API: ``preflight(...) -> PreflightResult``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from repair.checks.registry import finding_type
+from repair.dists import canonical
+from repair.index.config import PipConfig
+from repair.model import Finding, Fix, Severity, sort_findings
+from repair.proc import redact
+from repair.progress import Reporter
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+    from packaging.tags import Tag
+    from packaging.version import Version
+
+    from repair.index.client import FileLink, IndexClient, IndexUnreachable, Page
+    from repair.index.tags import Target
+
+TORCH_PACKAGES = frozenset({"torch", "torchvision", "torchaudio"})
+
+WHEEL_UNAVAILABLE = finding_type(
+    "wheel-unavailable", "No installable file for the target Python and platform",
+    Severity.ERROR, Fix.MANUAL)
+INDEX_UNREACHABLE = finding_type(
+    "index-unreachable", "A package index or find-links location does not answer",
+    Severity.ERROR, Fix.CONFIG)
+YANKED_PIN = finding_type(
+    "yanked-pin", "The pinned version was yanked from the index", Severity.WARNING, Fix.MANUAL)
+SOURCE_BUILD_REQUIRED = finding_type(
+    "source-build-required", "The install would build a package from source",
+    Severity.WARNING, Fix.MANUAL)
+TORCH_INDEX_FALLBACK = finding_type(
+    "torch-index-fallback", "Torch would come from another index than the backend's",
+    Severity.ERROR, Fix.CONFIG)
+PREFLIGHT_UNCHECKED = finding_type(
+    "preflight-unchecked", "Some requirements could not be checked against an index",
+    Severity.INFO, Fix.NONE)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A requirement checked against the sources: what pip would install (``version`` None when
+    nothing fits)."""
+
+    requirement: str
+    name: str
+    version: str | None = None
+    filename: str | None = None
+    source: str | None = None  # redacted
+    wheel: bool = False
+    yanked: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"requirement": self.requirement, "name": self.name, "version": self.version,
+                "filename": self.filename, "source": self.source, "wheel": self.wheel,
+                "yanked": self.yanked}
+
+
+@dataclass(frozen=True)
+class Unchecked:
+    requirement: str
+    reason: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"requirement": self.requirement, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    url: str  # redacted
+    kind: str  # index, find-links, torch-index
+    asked: bool  # False when offline and the source is remote
+    reachable: bool
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"url": self.url, "kind": self.kind, "asked": self.asked,
+                "reachable": self.reachable, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class PreflightResult:
+    findings: tuple[Finding, ...]
+    checked: tuple[Resolved, ...]
+    unchecked: tuple[Unchecked, ...]
+    skipped: tuple[str, ...]  # requirements whose markers do not apply to the target
+    sources: tuple[SourceStatus, ...]
+    target: str  # e.g. "cp310-win_amd64"
+    online: bool  # False: --offline, or no remote source could be reached
+    duration_ms: int = 0
+    stats: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def can_finish(self) -> bool:
+        """No error: a rebuild of this set is expected to finish (a stop needs ``--force``)."""
+        return not any(f.severity is Severity.ERROR for f in self.findings)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "online": self.online,
+            "can_finish": self.can_finish,
+            "findings": [f.to_json() for f in self.findings],
+            "checked": [r.to_json() for r in self.checked],
+            "unchecked": [u.to_json() for u in self.unchecked],
+            "skipped": list(self.skipped),
+            "sources": [s.to_json() for s in self.sources],
+            "duration_ms": self.duration_ms,
+        }
+
+
+@dataclass(frozen=True)
+class _Cand:
+    link: FileLink
+    version: Version
+    tags: frozenset[Tag] | None  # None: an sdist
+
+
+def _norm(url: str) -> str:
+    return url.rstrip("/")
+
+
+def _requirement(item: Requirement | str) -> Requirement:
+    from packaging.requirements import Requirement
+
+    return item if isinstance(item, Requirement) else Requirement(str(item))
+
+
+def _parse_link(link: FileLink) -> tuple[str, _Cand] | None:
+    from packaging.utils import (
+        InvalidSdistFilename,
+        InvalidWheelFilename,
+        parse_sdist_filename,
+        parse_wheel_filename,
+    )
+
+    try:
+        if link.is_wheel:
+            name, version, _build, tags = parse_wheel_filename(link.filename)
+            return str(name), _Cand(link, version, frozenset(tags))
+        name, version = parse_sdist_filename(link.filename)
+        return str(name), _Cand(link, version, None)
+    except (InvalidWheelFilename, InvalidSdistFilename, ValueError):
+        return None
+
+
+def _python_ok(requires: str | None, version: str) -> bool:
+    if not requires:
+        return True
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        return SpecifierSet(requires).contains(version, prereleases=True)
+    except InvalidSpecifier:
+        return True  # pip ignores a malformed requires-python
+
+
+def _pinned(spec: SpecifierSet) -> bool:
+    return any(s.operator in ("==", "===") and "*" not in s.version for s in spec)
+
+
+def _allowed(cands: list[_Cand], spec: SpecifierSet) -> list[_Cand]:
+    versions = {c.version for c in cands}
+    keep = set(spec.filter(versions))
+    return [c for c in cands if c.version in keep]
+
+
+def _installable(c: _Cand, target: Target, tagset: frozenset[Tag], pyversion: str) -> bool:
+    if not _python_ok(c.link.requires_python, pyversion):
+        return False
+    return c.tags is None or bool(c.tags & tagset)
+
+
+def _best(cands: list[_Cand]) -> _Cand | None:
+    # pip's order: not yanked first, then the newest version, then a wheel over an sdist.
+    if not cands:
+        return None
+    return max(cands, key=lambda c: (not c.link.yanked, c.version, c.tags is not None))
+
+
+def _working_pythons(cands: list[_Cand], target: Target) -> list[str]:
+    from repair.index.tags import KNOWN_PYTHONS
+
+    out = []
+    for xy in KNOWN_PYTHONS:
+        other = target.with_python(xy)
+        tagset = other.tags()
+        if any(c.tags is not None and not c.link.yanked
+               and _installable(c, other, tagset, f"{xy}.0") for c in cands):
+            out.append(xy)
+    return out
+
+
+def _tag_label(target: Target) -> str:
+    return f"cp{target.version[0]}{target.version[1]}-{target.platform}"
+
+
+class _Fetcher:
+    """Reads every source once (find-links pages) or once per project (indexes), in threads."""
+
+    def __init__(self, client: IndexClient, reporter: Reporter, workers: int) -> None:
+        self.client = client
+        self.reporter = reporter
+        self.workers = workers
+        self.errors: dict[str, IndexUnreachable] = {}
+        self.pages: dict[tuple[str, str], Page] = {}
+
+    def run(self, jobs: list[tuple[str, str, str]]) -> None:
+        """jobs: (kind, location, project); kind "index" or "find-links"."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from repair.index.client import IndexUnreachable
+
+        def one(job: tuple[str, str, str]) -> None:
+            kind, location, project = job
+            if location in self.errors:
+                return  # one failure per location is enough: do not wait on it again
+            try:
+                if kind == "index":
+                    page = self.client.project_page(location, project)
+                else:
+                    page = self.client.find_links_page(location)
+            except IndexUnreachable as exc:
+                self.errors.setdefault(location, exc)
+                return
+            self.pages[(location, project)] = page
+
+        if not jobs:
+            return
+        with self.reporter.progress("Asking the package index", len(jobs)) as bar:
+            if self.workers <= 1 or len(jobs) == 1:
+                for job in jobs:
+                    one(job)
+                    bar.advance()
+                return
+            with ThreadPoolExecutor(max_workers=min(self.workers, len(jobs))) as pool:
+                for _ in pool.map(one, jobs):
+                    bar.advance()
+
+
+def preflight(
+    requirements: Iterable[Requirement | str],
+    target: Mapping[str, Any] | Target,
+    config: PipConfig,
+    *,
+    torch_index: str | None = None,
+    offline: bool = False,
+    reporter: Reporter | None = None,
+    cache_dir: Path | None | bool = True,
+    client: IndexClient | None = None,
+    torch_packages: Iterable[str] = TORCH_PACKAGES,
+    workers: int = 16,
+) -> PreflightResult:
+    """Check that every requirement has a file the target interpreter can install.
+
+    ``target``: facts of the venv's interpreter (see ``repair.index.tags``). ``config``: the pip
+    configuration (``load_pip_config``). ``torch_index``: the manifest's index for the backend,
+    asked for ``torch_packages`` besides the configured ones. ``cache_dir``: ``True`` for the user
+    cache folder (``REPAIR_INDEX_CACHE`` overrides), ``False``/``None`` for none, or a folder.
+    Raises ``repair.index.tags.TargetError`` for unusable target facts; never raises for an
+    index that does not answer (that is a finding).
+    """
+    from repair.index.client import IndexClient, is_local
+    from repair.index.tags import target_from
+
+    started = time.monotonic()
+    reporter = reporter or Reporter()
+    tgt = target_from(target)
+    env = tgt.marker_env()
+    offline = offline or config.offline
+    client = client or IndexClient(config, cache_dir=cache_dir)
+    torch_names = {canonical(n) for n in torch_packages}
+
+    # Requirements that apply to the target, merged by name as pip merges them.
+    wanted: dict[str, tuple[Requirement, list[str]]] = {}
+    skipped: list[str] = []
+    unchecked: list[Unchecked] = []
+    from packaging.requirements import InvalidRequirement
+
+    for item in requirements:
+        try:
+            req = _requirement(item)
+        except InvalidRequirement as exc:
+            unchecked.append(Unchecked(redact(str(item)), f"not a requirement: {exc}"))
+            continue
+        text = redact(str(req))
+        if req.marker is not None and not req.marker.evaluate(env):
+            skipped.append(text)
+            continue
+        if req.url:
+            unchecked.append(Unchecked(text, "a direct reference, not taken from an index"))
+            continue
+        name = canonical(req.name)
+        if name in wanted:
+            first, texts = wanted[name]
+            first.specifier &= req.specifier
+            texts.append(text)
+        else:
+            wanted[name] = (_requirement(str(req)), [text])
+
+    # Sources: (location, kind). Remote ones are not asked offline.
+    indexes = [(u, "index") for u in config.index_urls]
+    torch_src = None
+    if torch_index and not config.no_index:
+        torch_src = torch_index
+        if _norm(torch_index) not in {_norm(u) for u in config.index_urls}:
+            indexes.append((torch_index, "torch-index"))
+    finds = [(loc, "find-links") for loc in config.find_links]
+    sources = indexes + finds
+    asked = {loc: (not offline or is_local(loc)) for loc, _ in sources}
+
+    jobs: list[tuple[str, str, str]] = []
+    for loc, _kind in finds:
+        if asked[loc]:
+            jobs.append(("find-links", loc, ""))
+    for name in wanted:
+        for loc, kind in indexes:
+            if not asked[loc]:
+                continue
+            if kind == "torch-index" and name not in torch_names:
+                continue
+            jobs.append(("index", loc, name))
+    reporter.step(f"Preflight: {len(wanted)} requirements for {_tag_label(tgt)}, "
+                  f"{sum(asked.values())} of {len(sources)} sources"
+                  + (" (offline)" if offline else ""))
+    fetcher = _Fetcher(client, reporter, workers)
+    fetcher.run(jobs)
+
+    remote = [loc for loc, _ in sources if not is_local(loc) and asked[loc]]
+    no_network = bool(remote) and all(
+        loc in fetcher.errors and fetcher.errors[loc].network for loc in remote)
+    online = not offline and not no_network
+
+    # Every parsed link per project, with the sources that answered for it.
+    by_project: dict[str, list[_Cand]] = {}
+    for (_loc, project), page in fetcher.pages.items():
+        for link in page.files:
+            parsed = _parse_link(link)
+            if parsed is None:
+                continue
+            pname, cand = parsed
+            if project and pname != project:
+                continue
+            by_project.setdefault(pname, []).append(cand)
+
+    findings: list[Finding] = []
+    checked: list[Resolved] = []
+    tagset = tgt.tags()
+    pyver = tgt.full_version
+    needed_errors: set[str] = set()
+    label = _tag_label(tgt)
+
+    for name, (req, texts) in wanted.items():
+        text = texts[0] if len(texts) == 1 else ", ".join(texts)
+        spec = req.specifier
+        relevant = [loc for loc, kind in sources
+                    if kind != "torch-index" or name in torch_names]
+        failed = [loc for loc in relevant if loc in fetcher.errors]
+        not_asked = [loc for loc in relevant if not asked[loc]]
+        cands = by_project.get(name, [])
+        allowed = _allowed(cands, spec)
+        usable = [c for c in allowed if _installable(c, tgt, tagset, pyver)]
+        best = _best(usable)
+        if best is None:
+            if not online or not_asked:
+                why = ("offline: not in the local sources" if offline else
+                       "no network: not in the local sources")
+                unchecked.append(Unchecked(text, why))
+                continue
+            if failed:
+                needed_errors.update(failed)
+                unchecked.append(Unchecked(text, "an index that might have it did not answer: "
+                                           + ", ".join(redact(u) for u in failed)))
+                continue
+            findings.append(_unavailable(name, text, spec, cands, allowed, tgt, label))
+            checked.append(Resolved(text, name))
+            continue
+        link = best.link
+        checked.append(Resolved(text, name, str(best.version), link.filename,
+                                redact(link.source), best.tags is not None, link.yanked))
+        if link.yanked:
+            reason = f" ({link.yanked_reason})" if link.yanked_reason else ""
+            findings.append(YANKED_PIN(
+                name, f"{text}: {name} {best.version} was yanked from "
+                f"{redact(link.source)}{reason}; pip installs it only because nothing else fits",
+                f"Pin a version that was not yanked (newest: "
+                f"{_newest_not_yanked(cands, tgt, tagset, pyver) or 'none for this target'}).",
+                version=str(best.version), reason=link.yanked_reason))
+        if best.tags is None:
+            wheel_pys = _working_pythons(allowed, tgt)
+            findings.append(SOURCE_BUILD_REQUIRED(
+                name, f"{text}: no wheel for {label}; pip would build {link.filename} from "
+                "source (slow, and it needs a compiler and headers: on Windows it often fails)",
+                _source_remedy(name, wheel_pys, _newest_wheel(cands, tgt, tagset, pyver)),
+                version=str(best.version), wheel_pythons=wheel_pys))
+        if (torch_src and name in torch_names
+                and _norm(link.source) != _norm(torch_src)):
+            on_torch = [c for c in usable if _norm(c.link.source) == _norm(torch_src)]
+            torch_failed = torch_src in fetcher.errors
+            why = ("did not answer" if torch_failed else
+                   f"has no {name} matching '{spec or 'any'}' for {label}" if not on_torch else
+                   "offers an older build")
+            findings.append(TORCH_INDEX_FALLBACK(
+                name, f"{text}: the backend's index {redact(torch_src)} {why}; pip would take "
+                f"{link.filename} from {redact(link.source)} instead (on Windows and macOS "
+                "PyPI's torch is a CPU build)",
+                f"Use a {name} version that {redact(torch_src)} carries for Python {tgt.xy}, "
+                "another Python, or the index of another backend.",
+                index=redact(torch_src), chosen=link.filename, source=redact(link.source)))
+
+    for loc, kind in sources:
+        if loc not in fetcher.errors:
+            continue
+        err = fetcher.errors[loc]
+        if not online:
+            severity = Severity.INFO
+        elif loc in needed_errors or kind == "torch-index" or loc == torch_src:
+            severity = Severity.ERROR
+        else:
+            severity = Severity.WARNING
+        findings.append(INDEX_UNREACHABLE(
+            redact(loc), f"{kind} {redact(loc)} does not answer: {err.reason}",
+            "Check the network, the proxy and certificate settings, or the address in the pip "
+            "configuration; pass --offline to use only local caches and --find-links folders.",
+            severity=severity, kind=kind, source=config.source_of(
+                {"index": "index_url", "find-links": "find_links"}.get(kind, "torch_index"))))
+
+    if unchecked:
+        names = ", ".join(u.requirement for u in unchecked[:10])
+        more = f" and {len(unchecked) - 10} more" if len(unchecked) > 10 else ""
+        findings.append(PREFLIGHT_UNCHECKED(
+            "preflight", f"{len(unchecked)} requirement(s) not checked against an index: "
+            f"{names}{more}",
+            "Run again with the network available, or add a --find-links folder that holds them.",
+            requirements=[u.to_json() for u in unchecked]))
+
+    statuses = tuple(
+        SourceStatus(redact(loc), kind, asked[loc], asked[loc] and loc not in fetcher.errors,
+                     fetcher.errors[loc].reason if loc in fetcher.errors else
+                     (None if asked[loc] else "offline"))
+        for loc, kind in sources)
+    return PreflightResult(
+        findings=tuple(sort_findings(findings)),
+        checked=tuple(checked),
+        unchecked=tuple(unchecked),
+        skipped=tuple(skipped),
+        sources=statuses,
+        target=label,
+        online=online,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        stats=dict(client.stats),
+    )
+
+
+def _newest_not_yanked(cands: list[_Cand], tgt: Target, tagset: frozenset[Tag],
+                       pyver: str) -> str | None:
+    ok = [c.version for c in cands if not c.link.yanked and _installable(c, tgt, tagset, pyver)]
+    return str(max(ok)) if ok else None
+
+
+def _newest_wheel(cands: list[_Cand], tgt: Target, tagset: frozenset[Tag],
+                  pyver: str) -> str | None:
+    ok = [c.version for c in cands if c.tags is not None and not c.link.yanked
+          and _installable(c, tgt, tagset, pyver)]
+    return str(max(ok)) if ok else None
+
+
+def _source_remedy(name: str, pythons: list[str], newest_wheel: str | None) -> str:
+    parts = []
+    if newest_wheel:
+        parts.append(f"pin {name}=={newest_wheel}, which has a wheel for this Python")
+    if pythons:
+        parts.append(f"use Python {', '.join(pythons)}, for which this version has wheels")
+    if not parts:
+        return ("Make sure a compiler and the library's headers are installed, or pin another "
+                "version.")
+    text = " or ".join(parts)
+    return ("Either " + text if len(parts) > 1 else text[0].upper() + text[1:]) + "."
+
+
+def _unavailable(name: str, text: str, spec: SpecifierSet, cands: list[_Cand],
+                 allowed: list[_Cand], tgt: Target, label: str) -> Finding:
+    if not cands:
+        return WHEEL_UNAVAILABLE(
+            name, f"{text}: no project named {name} on any configured index",
+            "Check the name, or add the index or --find-links folder that carries it.",
+            working_pythons=[], versions=[])
+    if not allowed:
+        versions = sorted({c.version for c in cands}, reverse=True)
+        shown = ", ".join(str(v) for v in versions[:5])
+        return WHEEL_UNAVAILABLE(
+            name, f"{text}: no version of {name} matches '{spec}' (the index has {shown}"
+            + (", ..." if len(versions) > 5 else "") + ")",
+            "Pin a version the index carries.",
+            working_pythons=[], versions=[str(v) for v in versions[:20]])
+    pythons = _working_pythons(allowed, tgt)
+    versions = sorted({c.version for c in allowed}, reverse=True)
+    if pythons:
+        remedy = (f"Use Python {', '.join(pythons)} for this venv (recreate it with --python), "
+                  f"or pin a {name} version that has wheels for Python {tgt.xy}.")
+    else:
+        remedy = (f"No Python has a wheel of {name} '{spec}' for {tgt.platform}: pin another "
+                  "version, or use an index that builds it for this platform.")
+    return WHEEL_UNAVAILABLE(
+        name, f"{text}: no file of {name} {versions[0]} installs on {label}"
+        + (f"; Python {', '.join(pythons)} would work" if pythons else ""),
+        remedy, working_pythons=pythons, versions=[str(v) for v in versions[:20]])
