@@ -7,11 +7,18 @@ from typing import Any
 
 import click
 
-from repair.cli.common import echo_json, install_options, merged_install_options, use_color
+from repair.cli.common import (
+    echo_json,
+    index_options,
+    install_options,
+    merged_install_options,
+    use_color,
+)
 
 
 @click.command("check")
 @install_options
+@index_options
 @click.option("--json", "as_json", is_flag=True, help="Print the contract's JSON report on stdout.")
 @click.option("--verify-files", is_flag=True, help="Hash every file against its RECORD.")
 @click.option("--deep", is_flag=True, help="Import the key modules in the venv's python.")

@@ -1,0 +1,62 @@
+"""``repair check --online``: the index preflight on the application's requirements: could a
+rebuild of this venv finish, from the indexes the user's pip would use?"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from repair.checks.registry import check
+from repair.index.preflight import (
+    INDEX_UNREACHABLE,
+    PREFLIGHT_UNCHECKED,
+    SOURCE_BUILD_REQUIRED,
+    TORCH_INDEX_FALLBACK,
+    WHEEL_UNAVAILABLE,
+    YANKED_PIN,
+)
+from repair.model import Finding
+
+if TYPE_CHECKING:
+    from repair.context import Context
+
+
+def torch_index(ctx: Context) -> str | None:
+    """The manifest's torch index for the backend asked for (or detected, where known)."""
+    backend = ctx.options.get("backend") or ctx.__dict__.get("machine_backend")
+    if not backend or backend == "auto":
+        return None
+    value = ctx.install.manifest.get(f"torch.{backend}.index_url")
+    return str(value) if value else None
+
+
+def run_preflight(ctx: Context):  # type: ignore[no-untyped-def]
+    """The preflight result for this install's requirements (shared with the pipeline)."""
+    from repair.index.config import load_pip_config
+    from repair.index.preflight import preflight
+    from repair.index.tags import TargetError, target_from_interpreter
+
+    from repair.errors import UsageError
+
+    reqs = ctx.app_requirements
+    wanted = [line.requirement for line in reqs.requirements
+              if line.requirement is not None and not line.url]
+    wanted += [line.requirement for line in reqs.constraints if line.requirement is not None]
+    config = load_pip_config(venv=ctx.venv if ctx.venv_exists else None, options=ctx.options,
+                             requirements_options=reqs.options)
+    try:
+        target = target_from_interpreter(ctx.python_info)
+    except TargetError as exc:
+        raise UsageError(f"cannot tell which wheels fit this venv: {exc}") from exc
+    return preflight(wanted, target, config, torch_index=torch_index(ctx),
+                     offline=bool(ctx.options.get("offline")), reporter=ctx.reporter)
+
+
+@check(WHEEL_UNAVAILABLE, INDEX_UNREACHABLE, YANKED_PIN, SOURCE_BUILD_REQUIRED,
+       TORCH_INDEX_FALLBACK, PREFLIGHT_UNCHECKED, option="online")
+def online_preflight(ctx: Context) -> Iterator[Finding]:
+    """Ask the package indexes whether every requirement has a file this venv's Python can
+    install (see the preflight finding ids)."""
+    result = run_preflight(ctx)
+    ctx.__dict__["preflight"] = result
+    yield from result.findings
