@@ -44,19 +44,12 @@ class PyvenvCfg:
 
 def read_pyvenv_cfg(path: Path) -> PyvenvCfg:
     """Parse ``key = value`` lines the way CPython's site.py does: tolerant of junk lines."""
+    from repair.dists import MetadataError, read_text_file
+
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise PyvenvCfgError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if b"\x00" in raw:
-        raise PyvenvCfgError(f"{path} is not a text file")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        try:
-            text = raw.decode("mbcs" if os.name == "nt" else "latin-1")
-        except (UnicodeDecodeError, LookupError) as exc:
-            raise PyvenvCfgError(f"{path} is not valid text") from exc
+        text = read_text_file(path)
+    except MetadataError as exc:
+        raise PyvenvCfgError(str(exc)) from exc
     text = text.lstrip("\ufeff")
     values: dict[str, str] = {}
     for line in text.splitlines():

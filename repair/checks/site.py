@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from repair.checks.registry import check, finding_type
+from repair.checks.registry import FindingType, check, finding_type
 from repair.model import Finding, Fix, Severity
 
 if TYPE_CHECKING:
@@ -53,6 +53,21 @@ def _norm(rel: str) -> str:
 
 def _is_bytecode(rel: str) -> bool:
     return rel.endswith((".pyc", ".pyo", "__pycache__")) or "/__pycache__/" in f"/{rel}"
+
+
+def _per_dist(ftype: FindingType, groups: dict[str, list[str]], dists: dict[str, Dist],
+              what: str) -> Iterator[Finding]:
+    """One finding per distribution, naming how many of its files are affected and a few."""
+    for folder, files in sorted(groups.items()):
+        dist = dists[folder]
+        files.sort()
+        yield ftype(
+            dist.name,
+            f"{len(files)} file(s) of {dist.name} {dist.version} {what}: {_examples(files)}",
+            f"run 'repair' to reinstall {dist.name}",
+            files=files[:50],
+            count=len(files),
+        )
 
 
 def _examples(paths: list[str]) -> str:
@@ -252,17 +267,7 @@ def missing_file(ctx: Context) -> Iterator[Finding]:
         if not os.path.lexists(os.path.normpath(os.path.join(site, rel))):
             missing.setdefault(dist.path.name, []).append(rel)
             dists[dist.path.name] = dist
-    for folder, files in sorted(missing.items()):
-        dist = dists[folder]
-        files.sort()
-        yield MISSING_FILE(
-            dist.name,
-            f"{len(files)} file(s) of {dist.name} {dist.version} listed in RECORD are missing: "
-            f"{_examples(files)}",
-            f"run 'repair' to reinstall {dist.name}",
-            files=files[:50],
-            count=len(files),
-        )
+    yield from _per_dist(MISSING_FILE, missing, dists, "listed in RECORD are missing")
 
 
 @check(RECORD_MISMATCH, option="verify_files")
@@ -277,14 +282,4 @@ def record_mismatch(ctx: Context) -> Iterator[Finding]:
     result = verify_hashes(ctx.site, ctx.scan.dists, own.existing, ctx.reporter,
                            workers=ctx.options.get("jobs"))
     ctx.__dict__["verify_stats"] = result.stats
-    for folder, files in sorted(result.mismatched.items()):
-        dist = result.dists[folder]
-        files.sort()
-        yield RECORD_MISMATCH(
-            dist.name,
-            f"{len(files)} file(s) of {dist.name} {dist.version} differ from RECORD: "
-            f"{_examples(files)}",
-            f"run 'repair' to reinstall {dist.name}",
-            files=files[:50],
-            count=len(files),
-        )
+    yield from _per_dist(RECORD_MISMATCH, result.mismatched, result.dists, "differ from RECORD")

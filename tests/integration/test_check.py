@@ -55,7 +55,7 @@ def test_pyvenv_cfg_binary(app: Path) -> None:
     (app / "venv" / "pyvenv.cfg").write_bytes(b"\x00\x01\x02garbage")
     code, report = run_check(app)
     found = [f for f in report["findings"] if f["id"] == "venv-interpreter-broken"]
-    assert found and "not a text file" in found[0]["message"]
+    assert found and "pyvenv.cfg is binary" in found[0]["message"]
 
 
 def test_python_does_not_run(app: Path) -> None:
