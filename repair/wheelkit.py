@@ -51,7 +51,8 @@ def build_wheel(
         meta += [f'Requires-Dist: {r}; extra == "{extra}"' for r in reqs]
     contents[f"{info}/METADATA"] = ("\n".join(meta) + "\n\nA small distribution.\n").encode()
     contents[f"{info}/WHEEL"] = (
-        f"Wheel-Version: 1.0\nGenerator: webui-repair\nRoot-Is-Purelib: true\nTag: {tag}\n"
+        f"Wheel-Version: 1.0\nGenerator: webui-repair\nRoot-Is-Purelib: "
+        f"{'true' if tag.endswith('-none-any') else 'false'}\nTag: {tag}\n"
     ).encode()
     tops = sorted({p.split("/", 1)[0].removesuffix(".py") for p in contents
                    if not p.startswith(info)})

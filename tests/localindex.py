@@ -31,6 +31,8 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from repair import wheelkit
+
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_TYPE = "application/vnd.pypi.simple.v1+html"
 USER, SECRET = "user", "s3cr3t-t0ken"
@@ -46,30 +48,9 @@ def _hash(data: bytes) -> str:
 
 def build_wheel(folder: Path, name: str, version: str, tag: str = "py3-none-any",
                 requires_python: str | None = None, requires: tuple[str, ...] = ()) -> Path:
-    dist = re.sub(r"[-_.]+", "_", name)
-    filename = f"{dist}-{version}-{tag}.whl"
-    info = f"{dist}-{version}.dist-info"
-    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
-    if requires_python:
-        meta += f"Requires-Python: {requires_python}\n"
-    meta += "".join(f"Requires-Dist: {r}\n" for r in requires)
-    pure = tag.endswith("-none-any")
-    wheel = (f"Wheel-Version: 1.0\nGenerator: localindex\nRoot-Is-Purelib: "
-             f"{'true' if pure else 'false'}\nTag: {tag}\n")
-    files = {
-        f"{dist}/__init__.py": f"__version__ = {version!r}\n".encode(),
-        f"{info}/METADATA": meta.encode(),
-        f"{info}/WHEEL": wheel.encode(),
-    }
-    record = "".join(f"{p},sha256={_hash(d)},{len(d)}\n" for p, d in files.items())
-    record += f"{info}/RECORD,,\n"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / filename
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for p, d in files.items():
-            zf.writestr(p, d)
-        zf.writestr(f"{info}/RECORD", record)
-    return path
+    """A wheel named for ``tag`` (a platform wheel when the tag says so)."""
+    return wheelkit.build_wheel(folder, name, version, requires=requires,
+                                requires_python=requires_python, tag=tag)
 
 
 def build_sdist(folder: Path, name: str, version: str) -> Path:
