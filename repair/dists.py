@@ -87,10 +87,21 @@ class Dist:
     extras: list[str] = field(default_factory=list)
     requires_python: str = ""
     problems: list[str] = field(default_factory=list)
+    listing: frozenset[str] = frozenset()  # names inside the metadata folder
 
-    @property
+    @cached_property
     def key(self) -> str:
         return canonical(self.name)
+
+    @cached_property
+    def parsed_version(self) -> Any:
+        """``packaging.version.Version`` of this distribution, or None when it is not valid."""
+        from packaging.version import InvalidVersion, Version
+
+        try:
+            return Version(self.version)
+        except InvalidVersion:
+            return None
 
     @property
     def has_metadata(self) -> bool:
@@ -123,9 +134,19 @@ class Dist:
         return [line.strip() for line in text.splitlines() if line.strip()]
 
     def has_record(self) -> bool:
-        if self.kind == "dist-info":
-            return self._file("RECORD").is_file()
-        return self._file("installed-files.txt").is_file()
+        return ("RECORD" if self.kind == "dist-info" else "installed-files.txt") in self.listing
+
+    @cached_property
+    def record_paths(self) -> list[str]:
+        """Just the paths of RECORD (what ownership needs), parsed without building entries."""
+        if self.kind != "dist-info":
+            return [e.path for e in self.record]
+        if "RECORD" not in self.listing:
+            return []
+        text = read_text_file(self._file("RECORD"))
+        if '"' in text:
+            return [e.path for e in self.record]
+        return [line.rsplit(",", 2)[0] for line in text.splitlines() if line and line[0] != ","]
 
     @cached_property
     def record(self) -> list[RecordEntry]:
@@ -195,15 +216,25 @@ def _name_from_folder(folder: str) -> tuple[str, str]:
 
 def load_dist(path: Path, site: Path) -> Dist:
     kind = "dist-info" if path.name.endswith(".dist-info") else "egg-info"
-    dist = Dist(path=path, site=site, kind=kind)
+    try:
+        listing = frozenset(os.listdir(path))
+        is_dir = True
+    except NotADirectoryError:  # an .egg-info may be a single file
+        listing, is_dir = frozenset(), False
+    except OSError:
+        listing, is_dir = frozenset(), True
+    dist = Dist(path=path, site=site, kind=kind, listing=listing)
     meta_name = "METADATA" if kind == "dist-info" else "PKG-INFO"
-    meta = path / meta_name if path.is_dir() else path  # an .egg-info may be a single file
+    meta = path / meta_name if is_dir else path
     folder_name, folder_version = _name_from_folder(path.name)
+    if is_dir and meta_name not in listing:
+        dist.problems.append(f"{meta_name} is missing")
+        dist.name, dist.version = folder_name, ""
+        return dist
     try:
         text = read_text_file(meta)
     except MetadataError as exc:
-        missing = not meta.exists()
-        dist.problems.append(f"{meta_name} is missing" if missing else str(exc))
+        dist.problems.append(str(exc))
         dist.name, dist.version = folder_name, ""
         return dist
     headers = parse_headers(text)
@@ -214,12 +245,12 @@ def load_dist(path: Path, site: Path) -> Dist:
     dist.requires = headers.get("requires-dist", [])
     dist.extras = headers.get("provides-extra", [])
     dist.requires_python = (headers.get("requires-python") or [""])[0]
-    if kind == "egg-info" and path.is_dir() and not dist.requires:
+    if kind == "egg-info" and "requires.txt" in listing and not dist.requires:
         try:
             dist.requires = _egg_requires(read_text_file(path / "requires.txt"))
         except MetadataError:
             pass
-    if kind == "dist-info" and not (path / "RECORD").is_file():
+    if kind == "dist-info" and "RECORD" not in listing:
         dist.problems.append("RECORD is missing")
     return dist
 

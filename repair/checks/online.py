@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from repair.checks.registry import check
-from repair.index.preflight import (
+from repair.index.findings import (
     INDEX_UNREACHABLE,
     PREFLIGHT_UNCHECKED,
     SOURCE_BUILD_REQUIRED,
@@ -32,11 +32,10 @@ def torch_index(ctx: Context) -> str | None:
 
 def run_preflight(ctx: Context):  # type: ignore[no-untyped-def]
     """The preflight result for this install's requirements (shared with the pipeline)."""
+    from repair.errors import UsageError
     from repair.index.config import load_pip_config
     from repair.index.preflight import preflight
     from repair.index.tags import TargetError, target_from_interpreter
-
-    from repair.errors import UsageError
 
     reqs = ctx.app_requirements
     wanted = [line.requirement for line in reqs.requirements

@@ -136,5 +136,5 @@ def all_finding_types() -> dict[str, FindingType]:
 EXTRA_ID_MODULES: tuple[str, ...] = (
     "repair.commands.check",
     "repair.diagnose",
-    "repair.index.preflight",
+    "repair.index.findings",
 )

@@ -33,11 +33,8 @@ REQUIREMENT_INVALID = finding_type(
 def _satisfied(req: Requirement, dist: Dist) -> bool:
     if not req.specifier:
         return True
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        version = Version(dist.version)
-    except InvalidVersion:
+    version = dist.parsed_version
+    if version is None:
         return False
     return req.specifier.contains(version, prereleases=True)
 

@@ -26,10 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from repair.checks.registry import finding_type
 from repair.dists import canonical
 from repair.index.config import PipConfig
-from repair.model import Finding, Fix, Severity, sort_findings
+from repair.model import Finding, Severity, sort_findings
 from repair.proc import redact
 from repair.progress import Reporter
 
@@ -44,23 +43,14 @@ if TYPE_CHECKING:
 
 TORCH_PACKAGES = frozenset({"torch", "torchvision", "torchaudio"})
 
-WHEEL_UNAVAILABLE = finding_type(
-    "wheel-unavailable", "No installable file for the target Python and platform",
-    Severity.ERROR, Fix.MANUAL)
-INDEX_UNREACHABLE = finding_type(
-    "index-unreachable", "A package index or find-links location does not answer",
-    Severity.ERROR, Fix.CONFIG)
-YANKED_PIN = finding_type(
-    "yanked-pin", "The pinned version was yanked from the index", Severity.WARNING, Fix.MANUAL)
-SOURCE_BUILD_REQUIRED = finding_type(
-    "source-build-required", "The install would build a package from source",
-    Severity.WARNING, Fix.MANUAL)
-TORCH_INDEX_FALLBACK = finding_type(
-    "torch-index-fallback", "Torch would come from another index than the backend's",
-    Severity.ERROR, Fix.CONFIG)
-PREFLIGHT_UNCHECKED = finding_type(
-    "preflight-unchecked", "Some requirements could not be checked against an index",
-    Severity.INFO, Fix.NONE)
+from repair.index.findings import (  # noqa: E402 - re-exported for callers
+    INDEX_UNREACHABLE,
+    PREFLIGHT_UNCHECKED,
+    SOURCE_BUILD_REQUIRED,
+    TORCH_INDEX_FALLBACK,
+    WHEEL_UNAVAILABLE,
+    YANKED_PIN,
+)
 
 
 @dataclass(frozen=True)
