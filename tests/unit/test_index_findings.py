@@ -11,7 +11,7 @@ IDS = ("wheel-unavailable", "index-unreachable", "yanked-pin", "source-build-req
 
 
 def test_preflight_ids_are_registered_with_docs():
-    assert "repair.index.preflight" in registry.EXTRA_ID_MODULES
+    assert "repair.index.findings" in registry.EXTRA_ID_MODULES
     docs = Path(repair.__file__).parent / "data" / "findings"
     for fid in IDS:
         assert registry.FINDING_TYPES[fid].id == fid
