@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from repair.dists import Dist
     from repair.progress import Reporter
 
-_CHUNK = 1 << 20
+_CHUNK = 1 << 20  # hashlib releases the GIL on buffers over 2 kB
 
 
 @dataclass
@@ -28,18 +29,27 @@ class VerifyResult:
     stats: dict[str, int] = field(default_factory=dict)
 
 
+_local = threading.local()
+
+
 def _digest(path: str, algo: str) -> tuple[str, int]:
     h = hashlib.new(algo)
     size = 0
     with open(path, "rb", buffering=0) as f:
-        buf = bytearray(_CHUNK)
-        view = memoryview(buf)
-        while True:
-            n = f.readinto(buf)
-            if not n:
-                break
-            h.update(view[:n])
-            size += n
+        first = f.read(_CHUNK)  # most files end here: no buffer to allocate
+        h.update(first)
+        size = len(first)
+        if size == _CHUNK:
+            buf = getattr(_local, "buf", None)
+            if buf is None:  # one reusable buffer per thread for big files
+                buf = _local.buf = bytearray(_CHUNK)
+            view = memoryview(buf)
+            while True:
+                n = f.readinto(buf)
+                if not n:
+                    break
+                h.update(view[:n])
+                size += n
     return base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode("ascii"), size
 
 
