@@ -75,8 +75,8 @@ APP_FILES = {
 
 # Every kind of user data, relative to the install: (path, content).
 USER_FILES = {
-    "models/Stable-diffusion/model.safetensors": b"\x00weights" * 1000,   # ignored, in a tracked folder
-    "models/Lora/style.safetensors": b"\x01lora" * 500,                     # ignored, untracked folder
+    "models/Stable-diffusion/model.safetensors": b"\x00weights" * 1000,  # ignored, tracked folder
+    "models/Lora/style.safetensors": b"\x01lora" * 500,  # ignored, in an untracked folder
     "models/VAE/old.ckpt": b"\x02pickle" * 100,
     "outputs/txt2img/00001.png": b"\x89PNG fake image",                    # ignored folder
     "config.json": '{"sd_model_checkpoint": "model.safetensors"}\n',       # ignored file

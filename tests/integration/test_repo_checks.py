@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from repair.cli import cli
-from tests.gitkit import GitInstall, commit_files, corrupt_object, git, git_install_novenv  # noqa: F401
+from tests.gitkit import GitInstall, commit_files, corrupt_object, git
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
