@@ -27,6 +27,8 @@ class Context:
         self.install = install
         self.options = dict(options or {})
         self.reporter = reporter or Reporter()
+        # What checks add to the report's JSON beside the findings (--pre-update's "update").
+        self.report_extra: dict[str, Any] = {}
 
     # -- the venv -----------------------------------------------------------------------------
     @property

@@ -29,6 +29,7 @@ CHECK_MODULES = (
     "repair.checks.site",
     "repair.checks.requirements",
     "repair.checks.online",
+    "repair.checks.repo",
 )
 
 

@@ -64,4 +64,8 @@ def check(ctx: click.Context, dir: str | None, venv: str | None, manifest: str |
         from repair.render import report_text
 
         click.echo(report_text(report, color=use_color(), verbose=verbose), nl=False)
+        if "update" in report.extra:
+            from repair.update import update_text
+
+            click.echo("\n" + update_text(report.extra["update"]), nl=False)
     sys.exit(0 if report.summary.healthy else 1)

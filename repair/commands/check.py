@@ -74,6 +74,7 @@ def check(ctx: Context, extra_findings: list[Finding] | None = None) -> Report:
         findings=sort_findings(findings),
         duration_ms=int((time.perf_counter() - started) * 1000),
         strict=bool(ctx.options.get("strict")),
+        extra=dict(ctx.report_extra),
     )
 
 

@@ -1,0 +1,183 @@
+"""``repair schedule install / remove / status`` (and the hidden ``run`` that a scheduler calls)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from repair.cli.common import echo_json, install_options, merged_install_options, use_color
+
+if TYPE_CHECKING:
+    from repair.schedule import Spec
+
+
+def _spec(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
+          **kw: Any) -> Spec:
+    from pathlib import Path
+
+    from repair.install import resolve
+    from repair.schedule import Spec
+
+    opts = merged_install_options(ctx, dir, venv, manifest)
+    install = resolve(**opts)
+    chosen = opts["manifest"]
+    if chosen and (chosen.endswith(".toml") or os.sep in chosen or "/" in chosen):
+        chosen = str(Path(chosen).resolve())
+    venv_opt = str(Path(opts["venv"]).resolve()) if opts["venv"] else None
+    return Spec(dir=install.dir, manifest=chosen, venv=venv_opt, **kw)
+
+
+def _scheduler(name: str) -> str:
+    from repair.errors import UsageError
+    from repair.schedule import detect
+
+    if name != "auto":
+        return name
+    found, why = detect()
+    if found is None:
+        raise UsageError(f"no scheduler found here: {why}",
+                         hint="install cron, or run in a systemd user session "
+                         "(loginctl enable-linger $USER)")
+    return found
+
+
+_SCHEDULER_CHOICE = click.Choice(["auto", "systemd", "cron", "schtasks", "launchd"])
+
+
+@click.group("schedule")
+def schedule() -> None:
+    """A recurring health check, or a pre-update check, with the platform's own scheduler
+    (systemd user timer, cron, Windows Task Scheduler, launchd)."""
+
+
+@schedule.command("install")
+@install_options
+@click.option("--every", type=click.Choice(["daily", "weekly"]), default="daily",
+              show_default=True, help="How often.")
+@click.option("--at", "at", default="03:30", show_default=True, metavar="HH:MM",
+              help="Time of day (weekly: on Sundays).")
+@click.option("--pre-update", is_flag=True, help="Run 'check --pre-update' (fetch upstream, "
+              "predict what an update changes, make sure a snapshot exists).")
+@click.option("--scheduler", type=_SCHEDULER_CHOICE, default="auto", show_default=True)
+@click.option("--dry-run", is_flag=True, help="Show the files and commands; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def install(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
+            every: str, at: str, pre_update: bool, scheduler: str, dry_run: bool,
+            as_json: bool) -> None:
+    """Schedule the check of this install."""
+    from repair.schedule import apply, plan
+
+    spec = _spec(ctx, dir, venv, manifest, every=every, at=at, pre_update=pre_update)
+    chosen = _scheduler(scheduler)
+    the_plan = plan(spec, chosen)
+    if dry_run:
+        if as_json:
+            echo_json(the_plan.to_json())
+        else:
+            _show_plan(the_plan)
+        return
+    result = apply(the_plan, spec)
+    if as_json:
+        echo_json(result.to_json())
+    elif result.done:
+        click.echo(f"scheduled: {spec.flavour} of {spec.dir}, {every} at {at} ({chosen}, "
+                   f"{spec.name})")
+    else:
+        _show_plan(the_plan)
+        click.echo(f"repair: error: not scheduled: {result.problem}", err=True)
+    sys.exit(0 if result.done else 1)
+
+
+def _show_plan(the_plan: Any) -> None:
+    for path, text in the_plan.files.items():
+        click.echo(f"# {'delete' if text is None else 'write'} {path}")
+        if text:
+            click.echo(text.rstrip())
+    if the_plan.crontab is not None:
+        click.echo(f"# crontab line\n{the_plan.crontab}")
+    for command in the_plan.commands:
+        click.echo("$ " + " ".join(command))
+
+
+@schedule.command("remove")
+@install_options
+@click.option("--pre-update", is_flag=True, help="Remove the pre-update check.")
+@click.option("--scheduler", type=_SCHEDULER_CHOICE, default="auto", show_default=True)
+@click.pass_context
+def remove(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
+           pre_update: bool, scheduler: str) -> None:
+    """Remove the scheduled check of this install."""
+    from repair.schedule import apply, plan
+
+    spec = _spec(ctx, dir, venv, manifest, pre_update=pre_update)
+    chosen = _scheduler(scheduler)
+    result = apply(plan(spec, chosen, remove=True), spec, remove=True)
+    if not result.done:
+        click.echo(f"repair: error: {result.problem}", err=True)
+        sys.exit(1)
+    click.echo(f"removed: {spec.name} ({chosen})")
+
+
+@schedule.command("status")
+@install_options
+@click.option("--pre-update", is_flag=True, help="The pre-update check's status.")
+@click.option("--scheduler", type=_SCHEDULER_CHOICE, default="auto", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.pass_context
+def status(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
+           pre_update: bool, scheduler: str, as_json: bool) -> None:
+    """Is a check scheduled for this install, and how did its last runs go?"""
+    from repair.schedule import detect
+    from repair.schedule import status as job_status
+
+    spec = _spec(ctx, dir, venv, manifest, pre_update=pre_update)
+    chosen = scheduler if scheduler != "auto" else detect()[0]
+    info = job_status(spec, chosen)
+    if as_json:
+        echo_json(info)
+        return
+    click.echo(f"{spec.name}: {'scheduled' if info['installed'] else 'not scheduled'} "
+               f"({chosen or 'no scheduler found'})")
+    click.echo(f"history: {info['history']}")
+    for entry in info["last_runs"]:
+        s = entry.get("summary", {})
+        click.echo(f"  {entry.get('time')}  exit {entry.get('exit')}  {s.get('errors', 0)} "
+                   f"error(s), {s.get('warnings', 0)} warning(s)")
+
+
+@schedule.command("run", hidden=True)
+@install_options
+@click.option("--pre-update", is_flag=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def run_scheduled(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
+                  pre_update: bool, as_json: bool) -> None:
+    """What the scheduler runs: the check, one line appended to the history, what is new."""
+    from repair.commands.check import check as run_check
+    from repair.context import Context
+    from repair.install import resolve
+    from repair.progress import StreamReporter
+    from repair.render import report_text
+    from repair.schedule import history_file, history_text, record_run
+
+    spec = _spec(ctx, dir, venv, manifest, pre_update=pre_update)
+    install_ = resolve(**merged_install_options(ctx, dir, venv, manifest))
+    context = Context(install_, {"pre_update": pre_update}, reporter=StreamReporter(quiet=True))
+    report = run_check(context)
+    code = 0 if report.summary.healthy else 1
+    change = record_run(history_file(spec), report,
+                        pre_update=pre_update, exit_code=code)
+    if as_json:
+        echo_json({**report.to_json(), "history": change})
+    else:
+        click.echo(report_text(report, color=use_color()), nl=False)
+        if "update" in report.extra:
+            from repair.update import update_text
+
+            click.echo("\n" + update_text(report.extra["update"]), nl=False)
+        click.echo("\n" + history_text(change), nl=False)
+    sys.exit(code)
