@@ -96,6 +96,38 @@ class Manifest:
     def restart_packages(self) -> list[str]:
         return list(self.get("restart.packages", []))
 
+    @property
+    def model_dirs(self) -> list[str]:
+        """Folders (relative to the app) that hold model files."""
+        return list(self.get("models.paths", ["models"]))
+
+    @property
+    def deep_modules(self) -> list[str]:
+        return list(self.get("deep.modules", []))
+
+    @property
+    def settings_files(self) -> list[str]:
+        return list(self.get("launch.settings_files", ["webui-user.bat", "webui-user.sh"]))
+
+    def torch_for(self, backend: str) -> dict[str, Any] | None:
+        """``[torch.<backend>]``: ``packages`` (requirement strings) and ``index_url``; None when
+        the application does not support the backend."""
+        value = self.get(f"torch.{backend}")
+        return dict(value) if isinstance(value, dict) else None
+
+    @property
+    def torch_backends(self) -> list[str]:
+        torch = self.get("torch", {})
+        return [b for b in BACKENDS if isinstance(torch, dict) and b in torch]
+
+    def recommended_args(self, backend: str) -> str:
+        return str(self.get(f"launch.recommended.{backend}", ""))
+
+    @property
+    def conflicts(self) -> list[dict[str, Any]]:
+        """Known-conflict rules: the manifest's own plus those of its ``include`` files."""
+        return list(self.get("conflicts", []))
+
 
 # ---------------------------------------------------------------------------------------------
 # Validation
@@ -119,6 +151,30 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "requirements.constraints": (list,),
     "user_data.paths": (list,),
     "restart.packages": (list,),
+    "models.paths": (list,),
+    "deep.modules": (list,),
+    "launch.settings_files": (list,),
+    "launch.recommended": (dict,),
+    "torch": (dict,),
+    "include": (list,),
+    "conflicts": (list,),
+}
+
+# Keys a manifest may have at the top level and in each table; anything else is a typo.
+_KNOWN_TABLES: dict[str, set[str]] = {
+    "": {"schema", "name", "title", "description", "repository", "detect", "venv", "python",
+         "requirements", "torch", "user_data", "restart", "deep", "launch", "models", "include",
+         "conflicts"},
+    "repository": {"url", "branch"},
+    "detect": {"all", "any", "none", "priority"},
+    "venv": {"dirs", "settings"},
+    "python": {"supported", "recommended"},
+    "requirements": {"files", "constraints"},
+    "user_data": {"paths"},
+    "restart": {"packages"},
+    "deep": {"modules"},
+    "launch": {"settings_files", "recommended"},
+    "models": {"paths"},
 }
 
 
@@ -144,6 +200,8 @@ def validate(data: dict[str, Any]) -> list[str]:
             problems.append(f"{key}: missing")
     flat = _flatten(data)
     for key, types in _TYPES.items():
+        if key == "conflicts" and isinstance(flat.get(key), list):
+            continue  # a list of tables; checked by the conflict-rule validator
         if key in flat and not isinstance(flat[key], types) or (
             key in flat and isinstance(flat[key], bool) and bool not in types
         ):
@@ -167,8 +225,101 @@ def validate(data: dict[str, Any]) -> list[str]:
     return problems
 
 
-# Further validators (torch indexes, conflict rules, ...) append themselves here.
-EXTRA_VALIDATORS: list[Any] = []
+def _validate_keys(data: dict[str, Any]) -> list[str]:
+    """Unknown keys: a typo in a manifest must not be silently ignored."""
+    problems: list[str] = []
+    for table, known in _KNOWN_TABLES.items():
+        node = data if not table else data.get(table)
+        if not isinstance(node, dict):
+            continue
+        for key in node:
+            if key not in known:
+                where = f"{table}.{key}" if table else key
+                problems.append(f"{where}: unknown key (see manifests/SCHEMA.md)")
+    return problems
+
+
+def _validate_torch(data: dict[str, Any]) -> list[str]:
+    torch = data.get("torch")
+    if not isinstance(torch, dict):
+        return []
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    problems: list[str] = []
+    for backend, spec in torch.items():
+        where = f"torch.{backend}"
+        if backend not in BACKENDS:
+            problems.append(f"{where}: unknown backend (one of {', '.join(BACKENDS)})")
+            continue
+        if not isinstance(spec, dict):
+            problems.append(f"{where}: expected a table with packages and index_url")
+            continue
+        for key in spec:
+            if key not in ("packages", "index_url", "extra_index_url", "note"):
+                problems.append(f"{where}.{key}: unknown key")
+        packages = spec.get("packages")
+        if not isinstance(packages, list) or not packages:
+            problems.append(f"{where}.packages: expected a non-empty list of requirements")
+        else:
+            for item in packages:
+                if not isinstance(item, str):
+                    problems.append(f"{where}.packages: expected a list of strings")
+                    break
+                try:
+                    Requirement(item)
+                except InvalidRequirement as exc:
+                    problems.append(f"{where}.packages: {item!r} is not a requirement ({exc})")
+        for key in ("index_url", "extra_index_url"):
+            url = spec.get(key)
+            if url is None:
+                continue
+            if not isinstance(url, str) or not url.startswith(("https://", "http://", "file:")):
+                problems.append(f"{where}.{key}: expected an http(s) URL, got {url!r}")
+    return problems
+
+
+def _validate_launch(data: dict[str, Any]) -> list[str]:
+    recommended = data.get("launch", {}).get("recommended") if isinstance(
+        data.get("launch"), dict) else None
+    if not isinstance(recommended, dict):
+        return []
+    problems = []
+    for backend, args in recommended.items():
+        if backend not in BACKENDS:
+            problems.append(f"launch.recommended.{backend}: unknown backend")
+        elif not isinstance(args, str):
+            problems.append(f"launch.recommended.{backend}: expected a string of arguments")
+    return problems
+
+
+def _validate_paths(data: dict[str, Any]) -> list[str]:
+    """Relative paths only, never out of the application folder."""
+    problems = []
+    for table, key in (("detect", "all"), ("detect", "any"), ("detect", "none"),
+                       ("user_data", "paths"), ("models", "paths"), ("venv", "dirs"),
+                       ("requirements", "files"), ("requirements", "constraints")):
+        node = data.get(table)
+        values = node.get(key) if isinstance(node, dict) else None
+        if not isinstance(values, list):
+            continue
+        for value in values:
+            if not isinstance(value, str):
+                continue
+            if not value or value.startswith(("/", "\\")) or ":" in value or ".." in value.split("/"):
+                problems.append(f"{table}.{key}: {value!r} must be a relative path inside the app")
+    return problems
+
+
+def _validate_conflicts(data: dict[str, Any]) -> list[str]:
+    from repair.conflicts import validate_rules
+
+    return validate_rules(data.get("conflicts"), "conflicts")
+
+
+# Further validators append themselves here; each takes the data and returns ``key: problem``s.
+EXTRA_VALIDATORS: list[Any] = [
+    _validate_keys, _validate_torch, _validate_launch, _validate_paths, _validate_conflicts,
+]
 
 
 def parse_manifest(text: str, source: str) -> Manifest:
@@ -184,6 +335,47 @@ def parse_manifest(text: str, source: str) -> Manifest:
 
 
 def load_file(path: Path) -> Manifest:
+    manifest = parse_manifest(_read_text(path), str(path))
+    includes = manifest.get("include", [])
+    if not includes:
+        return manifest
+    data = dict(manifest.data)
+    rules: list[Any] = []
+    for rel in includes:
+        rules.extend(load_rules_file(_find_include(rel, path)))
+    data["conflicts"] = rules + list(data.get("conflicts", []))
+    return Manifest(name=manifest.name, title=manifest.title, data=data, source=manifest.source)
+
+
+def _find_include(rel: str, owner: Path) -> Path:
+    """An included rules file: next to the manifest first, then on the search path."""
+    for folder in [owner.parent, *search_path()]:
+        candidate = folder / rel
+        if candidate.is_file():
+            return candidate
+    raise ManifestError(f"{owner}: include: no such rules file {rel!r}")
+
+
+def load_rules_file(path: Path) -> list[dict[str, Any]]:
+    """A shared rules file: ``schema = 1`` and a ``[[conflicts]]`` array, nothing else."""
+    text = _read_text(path)
+    try:
+        data = _toml_loads(text)
+    except _toml_error() as exc:
+        raise ManifestError(f"{path}: not valid TOML: {exc}") from exc
+    problems = []
+    if data.get("schema") != SCHEMA_VERSION:
+        problems.append("schema: missing or not 1")
+    for key in data:
+        if key not in ("schema", "conflicts", "description"):
+            problems.append(f"{key}: unknown key in a rules file (only schema and conflicts)")
+    problems.extend(_validate_conflicts(data))
+    if problems:
+        raise ManifestError(f"{path}: {problems[0]}")
+    return list(data.get("conflicts", []))
+
+
+def _read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
     except IsADirectoryError as exc:
@@ -196,7 +388,7 @@ def load_file(path: Path) -> Manifest:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ManifestError(f"{path}: not UTF-8 text") from exc
-    return parse_manifest(text, str(path))
+    return text
 
 
 # ---------------------------------------------------------------------------------------------

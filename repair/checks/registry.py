@@ -28,6 +28,10 @@ CHECK_MODULES = (
     "repair.checks.venv",
     "repair.checks.site",
     "repair.checks.requirements",
+    "repair.checks.torch",
+    "repair.checks.conflicts",
+    "repair.checks.launch",
+    "repair.checks.deep",
 )
 
 
