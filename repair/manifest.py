@@ -347,6 +347,41 @@ def load_file(path: Path) -> Manifest:
     return Manifest(name=manifest.name, title=manifest.title, data=data, source=manifest.source)
 
 
+def check_file(path: Path) -> list[str]:
+    """Every problem of a manifest file (or a shared rules file), each as ``FILE: key: problem``;
+    empty when it is valid. Included rules files are checked too."""
+    try:
+        text = _read_text(path)
+    except ManifestError as exc:
+        return [exc.message]
+    try:
+        data = _toml_loads(text)
+    except _toml_error() as exc:
+        return [f"{path}: not valid TOML: {exc}"]
+    if "name" not in data and "title" not in data and "conflicts" in data:
+        try:
+            load_rules_file(path)  # a shared rules file
+        except ManifestError as exc:
+            return [exc.message]
+        return []
+    problems = [f"{path}: {p}" for p in validate(data)]
+    includes = data.get("include")
+    if isinstance(includes, list) and not problems:
+        for rel in includes:
+            try:
+                load_rules_file(_find_include(str(rel), path))
+            except ManifestError as exc:
+                problems.append(exc.message)
+    return problems
+
+
+def describe(manifest: Manifest) -> dict[str, Any]:
+    """The manifest as JSON-ready data, with the included rules merged in."""
+    data = dict(manifest.data)
+    data["source"] = manifest.source
+    return data
+
+
 def _find_include(rel: str, owner: Path) -> Path:
     """An included rules file: next to the manifest first, then on the search path."""
     for folder in [owner.parent, *search_path()]:
@@ -452,6 +487,33 @@ def load(name_or_file: str) -> Manifest:
         return GENERIC
     names = ", ".join(sorted(set(found) | {"generic"}))
     raise ManifestError(f"unknown manifest {name_or_file!r} (known: {names})")
+
+
+def list_entries() -> list[dict[str, Any]]:
+    """Each manifest found: name, title, file, where it comes from, and any problem with it."""
+    user_dirs = search_path()[:-2]  # the env variable's and the user config folder's
+    rows: list[dict[str, Any]] = []
+    for name, path in sorted(available().items()):
+        origin = "user" if any(_is_in(path, d) for d in user_dirs) else "built-in"
+        row: dict[str, Any] = {"name": name, "title": None, "file": str(path), "origin": origin,
+                               "error": None}
+        try:
+            row["title"] = load_file(path).title
+        except ManifestError as exc:
+            row["error"] = exc.message
+        rows.append(row)
+    if "generic" not in available():
+        rows.append({"name": "generic", "title": GENERIC.title, "file": None,
+                     "origin": "built-in", "error": None})
+    return rows
+
+
+def _is_in(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except (ValueError, OSError):
+        return False
 
 
 def load_all() -> list[Manifest]:
