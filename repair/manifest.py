@@ -268,7 +268,8 @@ def _validate_torch(data: dict[str, Any]) -> list[str]:
                 try:
                     Requirement(item)
                 except InvalidRequirement as exc:
-                    problems.append(f"{where}.packages: {item!r} is not a requirement ({exc})")
+                    why = str(exc).splitlines()[0].strip()
+                    problems.append(f"{where}.packages: {item!r} is not a requirement ({why})")
         for key in ("index_url", "extra_index_url"):
             url = spec.get(key)
             if url is None:
