@@ -10,6 +10,7 @@ import os
 import sys
 import sysconfig
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -123,10 +124,15 @@ class Manifest:
     def recommended_args(self, backend: str) -> str:
         return str(self.get(f"launch.recommended.{backend}", ""))
 
-    @property
+    @cached_property
     def conflicts(self) -> list[dict[str, Any]]:
-        """Known-conflict rules: the manifest's own plus those of its ``include`` files."""
-        return list(self.get("conflicts", []))
+        """Known-conflict rules: those of the ``include`` files (read on first use, so that
+        detection does not pay for them), then the manifest's own."""
+        rules: list[dict[str, Any]] = []
+        owner = Path(self.source) if self.source != "built-in" else None
+        for rel in self.get("include", []):
+            rules.extend(load_rules_file(_find_include(str(rel), owner)))
+        return rules + list(self.get("conflicts", []))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -336,16 +342,7 @@ def parse_manifest(text: str, source: str) -> Manifest:
 
 
 def load_file(path: Path) -> Manifest:
-    manifest = parse_manifest(_read_text(path), str(path))
-    includes = manifest.get("include", [])
-    if not includes:
-        return manifest
-    data = dict(manifest.data)
-    rules: list[Any] = []
-    for rel in includes:
-        rules.extend(load_rules_file(_find_include(rel, path)))
-    data["conflicts"] = rules + list(data.get("conflicts", []))
-    return Manifest(name=manifest.name, title=manifest.title, data=data, source=manifest.source)
+    return parse_manifest(_read_text(path), str(path))
 
 
 def check_file(path: Path) -> list[str]:
@@ -379,17 +376,19 @@ def check_file(path: Path) -> list[str]:
 def describe(manifest: Manifest) -> dict[str, Any]:
     """The manifest as JSON-ready data, with the included rules merged in."""
     data = dict(manifest.data)
+    data["conflicts"] = manifest.conflicts
     data["source"] = manifest.source
     return data
 
 
-def _find_include(rel: str, owner: Path) -> Path:
+def _find_include(rel: str, owner: Path | None) -> Path:
     """An included rules file: next to the manifest first, then on the search path."""
-    for folder in [owner.parent, *search_path()]:
+    folders = ([owner.parent] if owner is not None else []) + search_path()
+    for folder in folders:
         candidate = folder / rel
         if candidate.is_file():
             return candidate
-    raise ManifestError(f"{owner}: include: no such rules file {rel!r}")
+    raise ManifestError(f"{owner or 'built-in'}: include: no such rules file {rel!r}")
 
 
 def load_rules_file(path: Path) -> list[dict[str, Any]]:
@@ -552,10 +551,11 @@ def match_score(manifest: Manifest, root: Path) -> int | None:
 def detect(root: Path) -> Manifest:
     """The manifest whose markers fit ``root`` best; ``generic`` when none fits."""
     best: tuple[int, Manifest] | None = None
-    for manifest in load_all():
+    every = load_all()
+    for manifest in every:
         if manifest.name == "generic":
             continue
         score = match_score(manifest, root)
         if score is not None and (best is None or score > best[0]):
             best = (score, manifest)
-    return best[1] if best else next((m for m in load_all() if m.name == "generic"), GENERIC)
+    return best[1] if best else next((m for m in every if m.name == "generic"), GENERIC)
