@@ -6,7 +6,8 @@ fit. Conditions are evaluated with ``packaging`` against the installed versions;
 imported from the venv.
 
 Condition keys (one table each):
-- ``package``: a name, or a list of names (any of them); the condition holds for the first one
+- ``package``: a name, or a list of names (any of them; the one found is the finding's subject);
+  the condition holds for the first one
   installed that passes the tests below.
 - ``version``: a specifier the installed version must satisfy (``">=2"``).
 - ``absent = true``: holds when none of ``package`` is installed.
@@ -268,6 +269,7 @@ def evaluate(rules: Iterable[Mapping[str, Any]], facts: Facts) -> list[Hit]:
         if rule.get("torch") and torch_kind not in rule["torch"]:
             continue
         matched: list[str] = []
+        chosen: str | None = None  # the package a list condition picked: the rule's subject
         ok = True
         for cond in rule["when"]:
             holds, name = _condition(cond, facts)
@@ -276,6 +278,8 @@ def evaluate(rules: Iterable[Mapping[str, Any]], facts: Facts) -> list[Hit]:
                 break
             if name:
                 matched.append(name)
+                if chosen is None and isinstance(cond.get("package"), list):
+                    chosen = name
         if not ok:
             continue
         values: dict[str, str] = {}
@@ -288,7 +292,7 @@ def evaluate(rules: Iterable[Mapping[str, Any]], facts: Facts) -> list[Hit]:
         values["torch_build"] = torch_kind or "none"
         if facts.torch is not None and facts.torch.cuda:
             values["torch_cuda"] = facts.torch.cuda
-        subject = matched[0] if matched else str(rule["rule"])
+        subject = chosen or (matched[0] if matched else str(rule["rule"]))
         values["subject"] = subject
         subject_dist = facts.installed.get(canonical(subject))
         values["subject_version"] = subject_dist.version if subject_dist else ""
