@@ -92,7 +92,8 @@ class _Prober:
             return None
         if not result.ok:
             lines = (result.stdout + result.stderr).strip().splitlines()
-            self.probes[key] = f"exit {result.returncode}" + (f": {lines[0][:160]}" if lines else "")
+            first = f": {lines[0][:160]}" if lines else ""
+            self.probes[key] = f"exit {result.returncode}{first}"
             return None
         self.probes[key] = "ok"
         return result.stdout
@@ -132,12 +133,13 @@ def parse_rocminfo(text: str) -> list[tuple[str, str]]:
     return gpus
 
 
-_LSPCI_GPU = re.compile(r"(VGA compatible controller|Display controller|3D controller)(?: \[\w+\])?:\s*(.+)")
+_LSPCI_GPU = re.compile(
+    r"(VGA compatible controller|Display controller|3D controller)(?: \[\w+\])?:\s*(.+)")
 
 
-def parse_lspci(text: str) -> list[tuple[str, str]]:
+def parse_lspci(text: str) -> list[tuple[str | None, str]]:
     """(vendor, description) of each display controller in ``lspci`` output."""
-    out = []
+    out: list[tuple[str | None, str]] = []
     for line in text.splitlines():
         m = _LSPCI_GPU.search(line)
         if not m:
@@ -225,8 +227,8 @@ def detect(
         info = p.run("rocminfo", [])
         gpus = parse_rocminfo(info or "")
         if gpus:
-            devices = tuple(f"{market} ({gfx})" if market else gfx for gfx, market in gpus)
-            return MachineBackend("rocm", "amd", "rocminfo", system, devices, rocm=rocm_version,
+            agents = tuple(f"{market} ({gfx})" if market else gfx for gfx, market in gpus)
+            return MachineBackend("rocm", "amd", "rocminfo", system, agents, rocm=rocm_version,
                                   probes=p.probes)
         smi = p.run("rocm-smi", ["--showproductname"])
         if smi and re.search(r"GPU\[\d+\]", smi):

@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from repair.backend import MachineBackend
     from repair.dists import Dist, SiteScan
     from repair.interp import InterpreterInfo
-    from repair.torchbuild import TorchBuild
     from repair.requirements import ReqSet
+    from repair.torchbuild import TorchBuild
 
 
 class Context:

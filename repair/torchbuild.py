@@ -90,7 +90,8 @@ def classify(
 
     if m is not None:
         if m.group("cu"):
-            return build("cuda", f"version tag +{local}", cuda=cuda or _cuda_from_tag(m.group("cu")))
+            tagged = cuda or _cuda_from_tag(m.group("cu"))
+            return build("cuda", f"version tag +{local}", cuda=tagged)
         if m.group("rocm"):
             return build("rocm", f"version tag +{local}", hip=hip or m.group("rocm"))
         if m.group("xpu"):

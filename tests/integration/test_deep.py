@@ -30,14 +30,16 @@ def deep_app(tmp_path: Path, template_venv: Path) -> Path:
                 files={"cv2/__init__.py": CV2_BROKEN})
     build_wheel(wheels, "accelerate", "1.2.0", requires=["numpy"],
                 files={"accelerate/__init__.py": "__version__ = '1.2.0'\nimport numpy\n"})
-    build_wheel(wheels, "myextra", "1.0", files={"myextra/__init__.py": "import sys\nsys.exit(3)\n"})
+    build_wheel(wheels, "myextra", "1.0",
+                files={"myextra/__init__.py": "import sys\nsys.exit(3)\n"})
     root = tmp_path / "app"
     root.mkdir()
     (root / "requirements.txt").write_text("numpy\nopencv-python\naccelerate\nmyextra\n")
     venv = copy_venv(template_venv, root / "venv")
     pip_install(venv, "numpy", "opencv-python", "accelerate", "myextra", find_links=[wheels])
     (tmp_path / "m.toml").write_text(
-        'schema = 1\nname = "deepapp"\ntitle = "Deep app"\n[deep]\nmodules = ["myextra", "gradio"]\n')
+        'schema = 1\nname = "deepapp"\ntitle = "Deep app"\n'
+        '[deep]\nmodules = ["myextra", "gradio"]\n')
     return root
 
 
@@ -51,7 +53,8 @@ def run(root: Path, *args: str) -> tuple[int, dict[str, Any]]:
 def test_deep_reports_the_module_that_fails(deep_app: Path, tmp_path: Path) -> None:
     code, report = run(deep_app, "--manifest", str(tmp_path / "m.toml"))
     assert not [f for f in report["findings"] if f["id"] == "import-failure"]  # only with --deep
-    code, report = run(deep_app, "--deep", "--backend", "cpu", "--manifest", str(tmp_path / "m.toml"))
+    manifest = str(tmp_path / "m.toml")
+    code, report = run(deep_app, "--deep", "--backend", "cpu", "--manifest", manifest)
     failures = {f["subject"]: f for f in report["findings"] if f["id"] == "import-failure"}
     assert set(failures) == {"cv2", "myextra"}, report["findings"]
     cv2 = failures["cv2"]

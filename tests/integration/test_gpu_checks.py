@@ -48,7 +48,8 @@ def gpu_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tool: str | None) 
     bin_dir = tmp_path / "fakebin"
     bin_dir.mkdir()
     if tool == "nvidia-smi":
-        script = (f'#!/bin/sh\ncase "$1" in --query-gpu*) {CAT} "{TOOLS}/nvidia-smi-h100-query.csv";'
+        script = (f'#!/bin/sh\ncase "$1" in --query-gpu*) '
+                  f'{CAT} "{TOOLS}/nvidia-smi-h100-query.csv";'
                   f' exit 0;; esac\n{CAT} "{TOOLS}/nvidia-smi-h100.txt"\n')
     elif tool == "rocminfo":
         script = f'#!/bin/sh\n{CAT} "{TOOLS}/rocminfo-rx6800xt.txt"\n'
@@ -80,7 +81,8 @@ def test_cpu_torch_on_nvidia_machine_hidden_by_skip_flag(
     assert report["target"]["manifest"] == "a1111"
     backend = report["target"]["backend"]
     assert (backend["machine"], backend["torch"]) == ("cuda", "cpu")
-    assert backend["devices"] == ["NVIDIA H100 80GB HBM3"] and backend["machine_source"] == "nvidia-smi"
+    assert backend["devices"] == ["NVIDIA H100 80GB HBM3"]
+    assert backend["machine_source"] == "nvidia-smi"
     mismatch = found(report, "torch-backend-mismatch")
     assert len(mismatch) == 1
     assert "--skip-torch-cuda-test" in mismatch[0]["message"]
