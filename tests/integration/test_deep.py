@@ -3,6 +3,7 @@ venv with real (test-built) packages, one of which fails to import."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,16 @@ from repair.cli import cli
 from tests.conftest import NUMPY1_FILES
 from tests.kit import build_wheel, copy_venv, pip_install
 
+TORCH_CPU = (
+    "__version__ = '2.1.2+cpu'\n"
+    "from torch import version\n"
+    "class cuda:\n"
+    "    @staticmethod\n"
+    "    def is_available():\n"
+    "        return False\n"
+)
+TORCH_VERSION_PY = ("__version__ = '2.1.2+cpu'\ndebug = False\ncuda = None\n"
+                    "git_version = 'a8e7c98cb95ff97bb30a728c6b2a1ce6bff946eb'\nhip = None\n")
 CV2_BROKEN = (
     "import numpy\n"
     "def _load():\n"
@@ -30,13 +41,16 @@ def deep_app(tmp_path: Path, template_venv: Path) -> Path:
                 files={"cv2/__init__.py": CV2_BROKEN})
     build_wheel(wheels, "accelerate", "1.2.0", requires=["numpy"],
                 files={"accelerate/__init__.py": "__version__ = '1.2.0'\nimport numpy\n"})
+    build_wheel(wheels, "torch", "2.1.2+cpu", files={"torch/__init__.py": TORCH_CPU,
+                                                     "torch/version.py": TORCH_VERSION_PY})
     build_wheel(wheels, "myextra", "1.0",
                 files={"myextra/__init__.py": "import sys\nsys.exit(3)\n"})
     root = tmp_path / "app"
     root.mkdir()
     (root / "requirements.txt").write_text("numpy\nopencv-python\naccelerate\nmyextra\n")
     venv = copy_venv(template_venv, root / "venv")
-    pip_install(venv, "numpy", "opencv-python", "accelerate", "myextra", find_links=[wheels])
+    pip_install(venv, "numpy", "opencv-python", "accelerate", "myextra", "torch",
+                find_links=[wheels])
     (tmp_path / "m.toml").write_text(
         'schema = 1\nname = "deepapp"\ntitle = "Deep app"\n'
         '[deep]\nmodules = ["myextra", "gradio"]\n')
@@ -63,6 +77,14 @@ def test_deep_reports_the_module_that_fails(deep_app: Path, tmp_path: Path) -> N
     assert cv2["details"]["last_line"].startswith("ImportError")
     assert failures["myextra"]["details"]["error_type"] == "SystemExit"
     assert code == 1
+    backend = report["target"]["backend"]
+    assert (backend["machine"], backend["torch"]) == ("cpu", "cpu")
+    sees = backend["torch_sees"]
+    assert sees["version"] == "2.1.2+cpu" and sees["cuda_available"] is False
+    assert sees["cuda"] is None and sees["mps_available"] is False
+    if importlib.util.find_spec("repair.diagnose") is not None:
+        # With the error-signature catalogue present, the cause is named.
+        assert cv2["details"]["signature"]["id"].startswith("numpy")
 
 
 def test_deep_probe_timeout_is_a_finding(tmp_path: Path, template_venv: Path) -> None:
