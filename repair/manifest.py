@@ -58,7 +58,8 @@ class Manifest:
     # The keys other code reads, with their defaults.
     @property
     def repository_url(self) -> str | None:
-        return self.get("repository.url")
+        url = self.get("repository.url")
+        return str(url) if url else None
 
     @property
     def branch(self) -> str:

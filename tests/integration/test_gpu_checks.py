@@ -103,6 +103,25 @@ def test_cuda_torch_on_nvidia_machine_is_fine(
     assert report["target"]["backend"]["torch"] == "cuda"
 
 
+def test_cuda_build_newer_than_the_driver(
+        tmp_path: Path, template_venv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = a1111_app(tmp_path / "app", template_venv,
+                    torch_wheel(tmp_path / "w", "2.9.0+cu130", cuda="13.0"))
+    gpu_path(tmp_path, monkeypatch, "nvidia-smi")
+    _, report = run_check(app)
+    assert not found(report, "torch-backend-mismatch")  # the H100 driver supports CUDA 13.0
+    # The same machine with a driver that supports CUDA 12.2 only.
+    header = tmp_path / "old-driver.txt"
+    header.write_text((TOOLS / "nvidia-smi-h100.txt").read_text().replace(
+        "CUDA Version: 13.0", "CUDA Version: 12.2"))
+    script = tmp_path / "fakebin" / "nvidia-smi"
+    script.write_text(script.read_text().replace(str(TOOLS / "nvidia-smi-h100.txt"), str(header)))
+    _, report = run_check(app)
+    mismatch = found(report, "torch-backend-mismatch")
+    assert mismatch and "supports CUDA up to 12.2" in mismatch[0]["message"]
+    assert mismatch[0]["fix"] == "manual"
+
+
 def test_cuda_torch_on_amd_linux_and_backend_override(
         tmp_path: Path, template_venv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     app = a1111_app(tmp_path / "app", template_venv,
