@@ -30,6 +30,10 @@ CHECK_MODULES = (
     "repair.checks.requirements",
     "repair.checks.online",
     "repair.checks.repo",
+    "repair.checks.torch",
+    "repair.checks.conflicts",
+    "repair.checks.launch",
+    "repair.checks.deep",
 )
 
 

@@ -1,0 +1,102 @@
+"""check --deep: one subprocess in the venv's python importing the key modules, against a real
+venv with real (test-built) packages, one of which fails to import."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from repair.cli import cli
+from tests.conftest import NUMPY1_FILES
+from tests.kit import build_wheel, copy_venv, pip_install
+
+TORCH_CPU = (
+    "__version__ = '2.1.2+cpu'\n"
+    "from torch import version\n"
+    "class cuda:\n"
+    "    @staticmethod\n"
+    "    def is_available():\n"
+    "        return False\n"
+)
+TORCH_VERSION_PY = ("__version__ = '2.1.2+cpu'\ndebug = False\ncuda = None\n"
+                    "git_version = 'a8e7c98cb95ff97bb30a728c6b2a1ce6bff946eb'\nhip = None\n")
+CV2_BROKEN = (
+    "import numpy\n"
+    "def _load():\n"
+    "    raise ImportError('numpy.core.multiarray failed to import')\n"
+    "_load()\n"
+)
+
+
+@pytest.fixture
+def deep_app(tmp_path: Path, template_venv: Path) -> Path:
+    wheels = tmp_path / "wheels"
+    build_wheel(wheels, "numpy", "1.26.4", files=NUMPY1_FILES)
+    build_wheel(wheels, "opencv-python", "4.12.0.88", requires=["numpy"],
+                files={"cv2/__init__.py": CV2_BROKEN})
+    build_wheel(wheels, "accelerate", "1.2.0", requires=["numpy"],
+                files={"accelerate/__init__.py": "__version__ = '1.2.0'\nimport numpy\n"})
+    build_wheel(wheels, "torch", "2.1.2+cpu", files={"torch/__init__.py": TORCH_CPU,
+                                                     "torch/version.py": TORCH_VERSION_PY})
+    build_wheel(wheels, "myextra", "1.0",
+                files={"myextra/__init__.py": "import sys\nsys.exit(3)\n"})
+    root = tmp_path / "app"
+    root.mkdir()
+    (root / "requirements.txt").write_text("numpy\nopencv-python\naccelerate\nmyextra\n")
+    venv = copy_venv(template_venv, root / "venv")
+    pip_install(venv, "numpy", "opencv-python", "accelerate", "myextra", "torch",
+                find_links=[wheels])
+    (tmp_path / "m.toml").write_text(
+        'schema = 1\nname = "deepapp"\ntitle = "Deep app"\n'
+        '[deep]\nmodules = ["myextra", "gradio"]\n')
+    return root
+
+
+def run(root: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    result = CliRunner().invoke(cli, ["check", "--json", "--dir", str(root), *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+@pytest.mark.slow
+def test_deep_reports_the_module_that_fails(deep_app: Path, tmp_path: Path) -> None:
+    code, report = run(deep_app, "--manifest", str(tmp_path / "m.toml"))
+    assert not [f for f in report["findings"] if f["id"] == "import-failure"]  # only with --deep
+    manifest = str(tmp_path / "m.toml")
+    code, report = run(deep_app, "--deep", "--backend", "cpu", "--manifest", manifest)
+    failures = {f["subject"]: f for f in report["findings"] if f["id"] == "import-failure"}
+    assert set(failures) == {"cv2", "myextra"}, report["findings"]
+    cv2 = failures["cv2"]
+    assert cv2["details"]["error_type"] == "ImportError"
+    assert "numpy.core.multiarray failed to import" in cv2["message"]
+    assert cv2["details"]["last_line"].startswith("ImportError")
+    assert failures["myextra"]["details"]["error_type"] == "SystemExit"
+    assert code == 1
+    backend = report["target"]["backend"]
+    assert (backend["machine"], backend["torch"]) == ("cpu", "cpu")
+    sees = backend["torch_sees"]
+    assert sees["version"] == "2.1.2+cpu" and sees["cuda_available"] is False
+    assert sees["cuda"] is None and sees["mps_available"] is False
+    if importlib.util.find_spec("repair.diagnose") is not None:
+        # With the error-signature catalogue present, the cause is named.
+        assert cv2["details"]["signature"]["id"].startswith("numpy")
+
+
+def test_deep_probe_timeout_is_a_finding(tmp_path: Path, template_venv: Path) -> None:
+    from repair.checks.deep import DeepError, run_probe
+    from repair.context import Context
+    from repair.install import resolve
+
+    root = tmp_path / "app"
+    root.mkdir()
+    venv = copy_venv(template_venv, root / "venv")
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    (site / "slowmod.py").write_text("import time\ntime.sleep(30)\n")
+    ctx = Context(resolve(dir=str(root)), {"deep": True})
+    with pytest.raises(DeepError, match="timed out"):
+        run_probe(ctx, ["slowmod"], timeout=1.0)
