@@ -159,6 +159,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "user_data.paths": (list,),
     "restart.packages": (list,),
     "models.paths": (list,),
+    "extensions.paths": (list,),
     "deep.modules": (list,),
     "launch.settings_files": (list,),
     "launch.recommended": (dict,),
@@ -171,7 +172,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
 _KNOWN_TABLES: dict[str, set[str]] = {
     "": {"schema", "name", "title", "description", "repository", "detect", "venv", "python",
          "requirements", "torch", "user_data", "restart", "deep", "launch", "models", "include",
-         "conflicts"},
+         "conflicts", "extensions"},
     "repository": {"url", "branch"},
     "detect": {"all", "any", "none", "priority"},
     "venv": {"dirs", "settings"},
@@ -182,6 +183,7 @@ _KNOWN_TABLES: dict[str, set[str]] = {
     "deep": {"modules"},
     "launch": {"settings_files", "recommended"},
     "models": {"paths"},
+    "extensions": {"paths"},
 }
 
 
