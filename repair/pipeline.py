@@ -431,6 +431,10 @@ def repair_install(ctx: Context, options: dict[str, Any] | None = None,
     options = dict(ctx.options if options is None else options)
     reporter = reporter or ctx.reporter
     install = ctx.install
+    if os.path.lexists(install.venv):
+        # Before anything else: the venv must be one the tool may replace (not the tool's own
+        # venv, not the app folder, not a folder that is not a venv, not a link).
+        fsops.check_deletable(install.venv, venv_root=install.venv, protect=[install.dir])
     with install_lock(install):
         recovered = [] if options.get("dry_run") else recover(install, reporter)
         if recovered:

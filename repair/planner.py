@@ -62,9 +62,7 @@ class Plan:
         return [s.to_json() for s in self.steps]
 
     def text(self) -> str:
-        if self.empty:
-            return "Nothing to do.\n"
-        lines = ["Plan:"]
+        lines = ["Nothing to do."] if self.empty else ["Plan:"]
         for n, step in enumerate(self.steps, 1):
             lines.append(f"  {n}. {step.summary}")
         if self.unresolved:
