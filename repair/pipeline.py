@@ -17,6 +17,7 @@ and ``after:<kind>`` around each plan step).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -435,7 +436,8 @@ def repair_install(ctx: Context, options: dict[str, Any] | None = None,
         # Before anything else: the venv must be one the tool may replace (not the tool's own
         # venv, not the app folder, not a folder that is not a venv, not a link).
         fsops.check_deletable(install.venv, venv_root=install.venv, protect=[install.dir])
-    with install_lock(install):
+    lock = contextlib.nullcontext() if options.get("dry_run") else install_lock(install)
+    with lock:
         recovered = [] if options.get("dry_run") else recover(install, reporter)
         if recovered:
             ctx = _fresh(ctx)
