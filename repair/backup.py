@@ -1,5 +1,5 @@
 """Backups of an install: a snapshot file, and the venv itself (moved aside by a rename, a
-hard-link clone, or a portable archive).
+copy, or a portable archive).
 
 Backups live beside the install, in ``<app folder>/.repair-backups/<id>/`` (git ignores the
 folder: it holds a ``.gitignore`` of ``*``), never inside the venv. A venv on another filesystem
@@ -52,7 +52,7 @@ class BackupInfo:
     snapshot_path: Path
     created: str
     has_venv: bool
-    kind: str = "snapshot"  # moved | linked | archive | snapshot
+    kind: str = "snapshot"  # moved | copy | archive | snapshot
     venv_path: Path | None = None  # where the venv copy is (folder or archive)
     reason: str = ""
 
@@ -142,16 +142,22 @@ def venv_home_for(install: Install, folder: Path, backup_id: str) -> Path:
     return install.venv.with_name(f".{install.venv.name}.repair-backup-{backup_id}")
 
 
-def _archive(venv: Path, dest: Path, reporter: Reporter) -> None:
-    files, size = fsops.tree_size(venv)
-    free = fsops.free_space(dest.parent)
+def _check_space(venv: Path, where: Path, what: str = "the copy") -> int:
+    """Raise ``BackupError`` before anything is written when ``where`` lacks room for ``venv``."""
+    _files, size = fsops.tree_size(venv)
+    free = fsops.free_space(where)
     need = size + (16 << 20)
     if free < need:
         raise BackupError(
-            f"not enough free space for the archive: {need // (1 << 20)} MB needed, "
-            f"{free // (1 << 20)} MB free on {dest.parent}",
-            hint="free some space, or back up by rename (without --archive)",
+            f"not enough free space for {what}: {need // (1 << 20)} MB needed, "
+            f"{free // (1 << 20)} MB free on {where}",
+            hint="free some space; the repair itself backs up by rename and needs none",
         )
+    return size
+
+
+def _archive(venv: Path, dest: Path, reporter: Reporter) -> None:
+    size = _check_space(venv, dest.parent, "the archive")
     part = dest.with_name(dest.name + ".part")
     limit = os.environ.get(DISK_FULL_ENV)
     try:
@@ -197,8 +203,8 @@ def create_backup(
     on_ready: Callable[[BackupInfo, Path], None] | None = None,
 ) -> BackupInfo:
     """Snapshot the install and keep its venv: moved aside (``move_venv``, the pipeline's way:
-    instant), archived (``archive``: portable, with a free-space check first), or by default a
-    hard-link clone (instant, no extra space: installers replace files, never edit them).
+    instant), archived (``archive``: portable), or by default copied; a copy or an archive is
+    preceded by a free-space check.
 
     ``on_ready(info, venv_dest)`` is called once the snapshot is written and before the venv
     is touched (the pipeline writes its journal there). On any failure the backup folder is
@@ -234,23 +240,27 @@ def create_backup(
                     moved = fsops.move_aside(install.venv, dest)
                     kind = "moved"
                 else:
-                    reporter.step(f"cloning {install.venv} (hard links)")
-                    fsops.link_clone(install.venv, dest)
-                    kind = "linked"
+                    _check_space(install.venv, dest.parent)
+                    reporter.step(f"copying {install.venv}")
+                    fsops.copy_tree(install.venv, dest)
+                    kind = "copy"
             info = BackupInfo(backup_id, folder, info.snapshot_path, created, True, kind, dest,
                               reason)
             write_meta(info, venv_origin=str(install.venv))
-    except BaseException:
+    except BaseException as exc:
         if moved is not None and not os.path.lexists(install.venv):
             fsops.move_aside(moved, install.venv)
         _discard(info, install)
+        if isinstance(exc, OSError):
+            raise BackupError(f"the backup could not be written: {exc.strerror or exc}; "
+                              "nothing was changed") from exc
         raise
     return info
 
 
 def _discard(info: BackupInfo, install: Install) -> None:
     """Remove a half-made backup (never the live venv)."""
-    if info.venv_path and info.kind == "linked" and info.venv_path.exists():
+    if info.venv_path and info.kind == "copy" and info.venv_path.exists():
         fsops.guarded_rmtree(info.venv_path, venv_root=info.venv_path, protect=[install.dir])
     fsops.remove_backup_folder(info.path, backups_root(install))
 
@@ -297,7 +307,7 @@ def restore_backup(install: Install, backup_id: str, reporter: Reporter | None =
         if info.kind == "archive":
             _extract(info.venv_path, install.venv)
         else:
-            fsops.link_clone(info.venv_path, install.venv)
+            fsops.copy_tree(info.venv_path, install.venv)
     except BaseException:
         if install.venv.exists():
             fsops.guarded_rmtree(install.venv, venv_root=install.venv, protect=[install.dir])

@@ -237,6 +237,18 @@ def link_clone(src: Path, dest: Path) -> int:
     return count
 
 
+def copy_tree(src: Path, dest: Path) -> None:
+    """An independent copy of ``src`` at ``dest`` (links kept as links, modes and times kept);
+    ``dest`` carries the partial marker until the copy is complete."""
+    dest.mkdir(parents=True)
+    marker = dest / PARTIAL_MARKER
+    marker.write_text("copy\n")
+    shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True)
+    if not (Path(src) / PARTIAL_MARKER).exists():
+        marker.unlink()
+    shutil.copystat(src, dest, follow_symlinks=False)
+
+
 def tree_size(path: Path) -> tuple[int, int]:
     """(files, bytes) under ``path``, links not followed."""
     files = size = 0
