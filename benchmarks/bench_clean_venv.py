@@ -70,7 +70,8 @@ def main() -> None:
 
         results: dict[str, list[float]] = {k: [] for k in
                                            ("pip -r (fresh venv)", "uv pip -r (fresh venv)",
-                                            "repair --clean-venv", "repair --clean-venv --installer uv")}
+                                            "repair --clean-venv",
+                                            "repair --clean-venv --installer uv")}
         for n in range(args.repeat):
             fresh = work / f"fresh-pip-{n}"
             results["pip -r (fresh venv)"].append(
@@ -91,16 +92,18 @@ def main() -> None:
             print(f"  {key:<38} {best(times):7.2f}  (median {statistics.median(times):.2f})")
         pip_t = best(results["pip -r (fresh venv)"])
         uv_t = best(results["uv pip -r (fresh venv)"])
-        print(f"  ratio repair(pip) / pip -r      {best(results['repair --clean-venv']) / pip_t:5.2f}")
+        rp = best(results["repair --clean-venv"])
+        print(f"  ratio repair(pip) / pip -r      {rp / pip_t:5.2f}")
         print(f"  ratio repair(uv)  / uv pip -r   "
               f"{best(results['repair --clean-venv --installer uv']) / uv_t:5.2f}")
 
         # Backup by rename: the same for 50 MB and for 5 GB.
-        from repair.context import Context
         from repair.backup import create_backup, restore_backup  # noqa: F401
+        from repair.context import Context
         from repair.install import resolve
 
-        for label, size in (("50 MB", 50 << 20), (f"{args.big_gb:g} GB", int(args.big_gb * (1 << 30)))):
+        sizes = (("50 MB", 50 << 20), (f"{args.big_gb:g} GB", int(args.big_gb * (1 << 30))))
+        for label, size in sizes:
             big = work / f"app-{label.replace(' ', '')}"
             big.mkdir()
             (big / "requirements.txt").write_text("")

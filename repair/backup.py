@@ -323,7 +323,8 @@ def _extract(archive: Path, venv: Path) -> None:
     (staging / fsops.PARTIAL_MARKER).write_text("extract\n")
     try:
         with tarfile.open(archive, "r:gz") as tar:
-            members = [m for m in tar.getmembers() if m.name == "venv" or m.name.startswith("venv/")]
+            members = [m for m in tar.getmembers()
+                       if m.name == "venv" or m.name.startswith("venv/")]
             if sys.version_info >= (3, 12) or hasattr(tarfile, "data_filter"):
                 tar.extractall(staging, members=members, filter="tar")
             else:  # pragma: no cover - old 3.10 patch releases
@@ -336,9 +337,8 @@ def _extract(archive: Path, venv: Path) -> None:
 
 def remove_backup(install: Install, info: BackupInfo) -> None:
     """Delete one backup: its venv copy (through the guarded delete) and its folder."""
-    if info.venv_path is not None and info.venv_path.exists():
-        if info.venv_path.is_dir():
-            fsops.guarded_rmtree(info.venv_path, venv_root=info.venv_path, protect=[install.dir])
+    if info.venv_path is not None and info.venv_path.is_dir():
+        fsops.guarded_rmtree(info.venv_path, venv_root=info.venv_path, protect=[install.dir])
     fsops.remove_backup_folder(info.path, backups_root(install))
 
 

@@ -8,6 +8,7 @@ folder, an application checkout, or the venv the tool itself runs from.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -103,7 +104,8 @@ def _on_error(func: Callable[..., Any], path: str, exc: BaseException) -> None:
     """Read-only files (Windows, and read-only folders anywhere): make writable and retry."""
     if isinstance(exc, FileNotFoundError):
         return
-    if isinstance(exc, PermissionError) or getattr(exc, "errno", None) in (errno.EACCES, errno.EPERM):
+    denied = getattr(exc, "errno", None) in (errno.EACCES, errno.EPERM)
+    if isinstance(exc, PermissionError) or denied:
         try:
             parent = os.path.dirname(path)
             os.chmod(parent, os.stat(parent).st_mode | stat.S_IWUSR | stat.S_IXUSR)
@@ -157,10 +159,8 @@ def atomic_write(path: Path, data: str | bytes) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
 
 

@@ -149,7 +149,7 @@ def _commit(journal: Journal, install: Install) -> None:
 def recover(install: Install, reporter: Reporter) -> list[str]:
     """Finish or roll back every unfinished repair of ``install`` (call with the lock held).
     Returns what was done, one line each."""
-    done = []
+    done: list[str] = []
     from repair.backup import backups_root
 
     root = backups_root(install)
@@ -276,9 +276,9 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
         args = list(p["requirements"])
         if p.get("force_reinstall"):
             args.append("--force-reinstall")
-        torch_index = IndexOptions(index_url=p["index_url"], extra_index_urls=tuple(
-            x for x in ([index.index_url] if index.index_url else []) + list(index.extra_index_urls)),
-            find_links=index.find_links, offline=index.offline)
+        others = ([index.index_url] if index.index_url else []) + list(index.extra_index_urls)
+        torch_index = IndexOptions(index_url=p["index_url"], extra_index_urls=tuple(others),
+                                   find_links=index.find_links, offline=index.offline)
         pip_install(python, args, log_path=_log(journal), reporter=reporter, installer=installer,
                     index=torch_index, label=f"installing torch for {p.get('backend')}")
         return ""
@@ -291,7 +291,7 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
                             + ", ".join(p["requirements"]))
         return f"{len(stats.installed)} installed"
     if step.kind == "install-requirements":
-        args: list[str] = []
+        args = []
         for f in p["files"]:
             args += ["-r", f]
         for c in p.get("constraints", []):
@@ -334,10 +334,47 @@ def _create_venv(ctx: Context, step: Step, old_python: Path | None, reporter: Re
     venv = install.venv
     venv.mkdir(parents=True)
     (venv / fsops.PARTIAL_MARKER).write_text("recreate\n")
+    if options_installer(ctx) == "uv" and _uv_venv(chosen.path, venv, chosen.xy):
+        return f"Python {chosen.version} (uv venv)"
     args = [sys.executable, "-m", "virtualenv", "-q", "--no-periodic-update", "--no-vcs-ignore",
             "-p", str(chosen.path), str(venv)]
     proc.run(args, timeout=600, env=proc.clean_env(), check=True)
     return f"Python {chosen.version}"
+
+
+def options_installer(ctx: Context) -> str:
+    return str(ctx.options.get("installer") or "pip")
+
+
+def _uv_venv(python: Path, venv: Path, xy: str) -> bool:
+    """``uv venv`` (far faster than virtualenv), seeded offline with virtualenv's own pip and
+    setuptools wheels. False (and nothing left behind but the marked folder) when it fails."""
+    from repair import proc
+    from repair.installer import find_uv
+
+    uv = find_uv()
+    if uv is None:
+        return False
+    try:
+        from virtualenv.seed.wheels.embed import get_embed_wheel
+
+        wheels = [w.path for w in (get_embed_wheel(n, xy) for n in ("pip", "setuptools"))
+                  if w is not None]
+        env = proc.clean_env(extra={"UV_NO_CONFIG": "1"})
+        proc.run([uv, "venv", "-q", "--allow-existing", "-p", str(python), str(venv)],
+                 timeout=300, env=env, check=True)
+        from repair.venv import VenvLayout
+
+        if wheels:
+            proc.run([uv, "pip", "install", "-q", "--no-index", "--no-deps", "--python",
+                      str(VenvLayout.detect(venv).python), *map(str, wheels)],
+                     timeout=300, env=env, check=True)
+        return True
+    except Exception:  # noqa: BLE001 - virtualenv is the fallback
+        for child in venv.iterdir():
+            if child.name != fsops.PARTIAL_MARKER:
+                fsops.guarded_rmtree(child, venv_root=venv)
+        return False
 
 
 def _base_python(ctx: Context) -> Path | None:
@@ -361,8 +398,8 @@ def _preflight(ctx: Context, plan: Plan, options: dict[str, Any], reporter: Repo
     if options.get("force") or not plan.recreates:
         return
     try:
-        from repair.index.config import load_pip_config  # type: ignore[import-not-found]
-        from repair.index.preflight import preflight  # type: ignore[import-not-found]
+        from repair.index.config import load_pip_config  # type: ignore[import-not-found,unused-ignore]
+        from repair.index.preflight import preflight  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return
     try:

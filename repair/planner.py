@@ -83,9 +83,10 @@ def _spec_for(ctx: Context, name: str, installed_version: str | None) -> str:
 
     key = canonical(name)
     for line in ctx.app_requirements.requirements:
-        if line.name == key and line.requirement is not None and not line.editable:
-            if ctx.marker_matches(line.requirement.marker):
-                return str(line.requirement).split(";")[0].strip()
+        req = line.requirement
+        if line.name == key and req is not None and not line.editable \
+                and ctx.marker_matches(req.marker):
+            return str(req).split(";")[0].strip()
     return f"{name}=={installed_version}" if installed_version else name
 
 
@@ -168,8 +169,8 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
             if f.fix is Fix.REMOVE and d.get("path"):
                 removes.append(str(d["path"]))
             else:
-                purge.setdefault(canonical(f.subject), {"folders": [], "tops": []})["folders"].append(
-                    str(d.get("path")))
+                entry = purge.setdefault(canonical(f.subject), {"folders": [], "tops": []})
+                entry["folders"].append(str(d.get("path")))
                 want(f.subject)
         elif f.id == "duplicate-distribution":
             entry = purge.setdefault(canonical(f.subject), {"folders": [], "tops": []})

@@ -61,9 +61,9 @@ def _candidates() -> list[tuple[Path, str]]:
         except ProcessError:
             pass
     pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
-    for p in sorted(glob.glob(str(pyenv_root / "versions" / "*" / "bin" / "python3*"))):
-        if re.search(r"python3(\.\d+)?$", p):
-            out.append((Path(p), "pyenv"))
+    for found in sorted(glob.glob(str(pyenv_root / "versions" / "*" / "bin" / "python3*"))):
+        if re.search(r"python3(\.\d+)?$", found):
+            out.append((Path(found), "pyenv"))
     for folder in ("/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"):
         for name in names[:-1]:
             p = Path(folder) / name

@@ -175,9 +175,9 @@ def take_snapshot(ctx: Context) -> dict[str, Any]:
                 extensions.append({"path": f"{rel}/{child.name}", "git": info})
     python: dict[str, Any] = {"version": None, "implementation": None}
     if ctx.venv_exists:
-        info = ctx.python_info
-        python = {"version": info.version, "estimated": info.estimated,
-                  "implementation": info.markers.get("implementation_name")}
+        interp = ctx.python_info
+        python = {"version": interp.version, "estimated": interp.estimated,
+                  "implementation": interp.markers.get("implementation_name")}
     return {
         "schema": SCHEMA,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

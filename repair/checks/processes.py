@@ -113,7 +113,8 @@ def restart_required(ctx: Context) -> Iterator[Finding]:
             continue
         parts = []
         if changed:
-            shown = ", ".join(changed[:8]) + (f" and {len(changed) - 8} more" if len(changed) > 8 else "")
+            more = f" and {len(changed) - 8} more" if len(changed) > 8 else ""
+            shown = ", ".join(changed[:8]) + more
             parts.append(f"packages installed or replaced after it started: {shown}")
         if p.deleted_maps:
             parts.append(f"it maps {len(p.deleted_maps)} file(s) since deleted or replaced")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from repair.backup import install_lock, list_backups
 from repair.cli import cli
 from repair.install import resolve
 from tests.conftest import NUMPY2_FILES
-from tests.kit import site_packages, tree_digest, unpack_wheel, build_wheel, venv_python
+from tests.kit import site_packages, tree_digest, venv_python
 
 
 class Outcome:
@@ -32,7 +31,8 @@ class Outcome:
         exc = result.exception
         if isinstance(exc, RepairError):
             self.exit_code = exc.exit_code
-            self.stderr += f"repair: error: {exc.message}\n" + (f"hint: {exc.hint}\n" if exc.hint else "")
+            self.stderr += f"repair: error: {exc.message}\n"
+            self.stderr += f"hint: {exc.hint}\n" if exc.hint else ""
         else:
             assert exc is None or isinstance(exc, SystemExit), (result.output, exc)
         self.output = self.stdout + self.stderr
@@ -103,7 +103,8 @@ def test_mixed_numpy_is_repaired_without_a_new_venv(app: Path, wheelhouse: Path,
     # numpy 2's files poured over numpy 1 (an interrupted upgrade): orphan files inside numpy/.
     (site / "numpy" / "_core").mkdir()
     (site / "numpy" / "_core" / "__init__.py").write_text("")
-    (site / "numpy" / "lib" / "stride_tricks.py").write_text(NUMPY2_FILES["numpy/lib/stride_tricks.py"])
+    stride = "numpy/lib/stride_tricks.py"
+    (site / stride).write_text(NUMPY2_FILES[stride])
     pyvenv_before = (app / "venv" / "pyvenv.cfg").read_text()
     code, report = run_repair(app, wheelhouse)
     assert code == 0, report
@@ -142,9 +143,11 @@ def test_two_runs_at_once_exit_6(app: Path, wheelhouse: Path) -> None:
 def test_two_processes_at_once(app: Path, wheelhouse: Path) -> None:
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from repair.backup import install_lock; from repair.install import resolve\n"
+         "import sys, time; from repair.backup import install_lock\n"
+         "from repair.install import resolve\n"
          "with install_lock(resolve(sys.argv[1])):\n print('locked', flush=True); time.sleep(30)",
-         str(app)], stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+         str(app)], stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": os.getcwd()})
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         result = invoke(["--yes", "--dir", str(app)])
@@ -160,7 +163,8 @@ def _sleeper(venv: Path) -> subprocess.Popen[bytes]:
     return proc
 
 
-def test_refuses_while_the_app_runs_and_the_plan_replaces_files(app: Path, wheelhouse: Path) -> None:
+def test_refuses_while_the_app_runs_and_the_plan_replaces_files(app: Path,
+                                                                 wheelhouse: Path) -> None:
     app_proc = _sleeper(app / "venv")
     try:
         before = tree_digest(app / "venv")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from repair.install import resolve
-from repair.pipeline import recover, journal_unfinished
-from repair.progress import Reporter
 from repair.backup import backups_root
+from repair.install import resolve
+from repair.pipeline import journal_unfinished, recover
+from repair.progress import Reporter
 from tests.kit import site_packages, tree_digest
 
 POINTS = ["journal", "moved", "venv-ready", "step:reinstall", "after:reinstall",
@@ -21,12 +21,14 @@ POINTS = ["journal", "moved", "venv-ready", "step:reinstall", "after:reinstall",
           "committed"]
 
 
-def run(app: Path, wheelhouse: Path, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(app: Path, wheelhouse: Path, crash_at: str | None = None
+        ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     if crash_at:
         env["WEBUI_REPAIR_TEST_CRASH_AT"] = crash_at
     return subprocess.run(
-        [sys.executable, "-m", "repair", "--yes", "--dir", str(app), "--find-links", str(wheelhouse)],
+        [sys.executable, "-m", "repair", "--yes", "--dir", str(app),
+         "--find-links", str(wheelhouse)],
         env=env, capture_output=True, text=True, timeout=120)
 
 
