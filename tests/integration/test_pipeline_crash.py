@@ -16,9 +16,10 @@ from repair.pipeline import journal_unfinished, recover
 from repair.progress import Reporter
 from tests.kit import site_packages, tree_digest
 
-POINTS = ["journal", "moved", "venv-ready", "step:reinstall", "after:reinstall",
-          "step:install-requirements", "after:install-requirements", "verify", "verified",
-          "committed"]
+# Every kind of transition: before the move, after it, with the new venv half-done, between plan
+# steps, before and after verification, after the commit.
+POINTS = ["journal", "moved", "venv-ready", "step:reinstall", "step:install-requirements",
+          "verify", "verified", "committed"]
 
 
 def run(app: Path, wheelhouse: Path, crash_at: str | None = None
