@@ -34,6 +34,7 @@ CHECK_MODULES = (
     "repair.checks.conflicts",
     "repair.checks.launch",
     "repair.checks.deep",
+    "repair.checks.processes",
 )
 
 

@@ -1,0 +1,130 @@
+"""Benchmark: ``repair --clean-venv`` against ``pip install -r`` and ``uv pip install -r`` into a
+fresh venv, on 200 small distributions whose wheels are already local; and backup by rename on a
+50 MB and a 5 GB venv (sparse files).
+
+Standalone: ``python benchmarks/bench_clean_venv.py [--n 200] [--repeat 3]``. Needs virtualenv
+and uv (on PATH or beside this interpreter). Prints the times and the ratios. Offline: the
+machine's pip/uv configuration is ignored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from repair.installer import find_uv  # noqa: E402
+from tests.kit import build_wheel, pip_env  # noqa: E402
+
+
+def timed(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> float:
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}")
+    return elapsed
+
+
+def best(times: list[float]) -> float:
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--big-gb", type=float, default=5.0)
+    args = parser.parse_args()
+    uv = find_uv()
+    if uv is None:
+        raise SystemExit("uv not found")
+    work = Path(tempfile.mkdtemp(prefix="bench-clean-venv-"))
+    try:
+        wheels = work / "wheels"
+        for i in range(args.n):
+            files = {f"bench_pkg_{i:03d}/__init__.py": f"VALUE = {i}\n" + "# pad\n" * 200,
+                     f"bench_pkg_{i:03d}/core.py": "def f():\n    return 1\n" * 50}
+            build_wheel(wheels, f"bench-pkg-{i:03d}", "1.0.0", files=files)
+        app = work / "app"
+        app.mkdir()
+        reqs = app / "requirements.txt"
+        reqs.write_text("".join(f"bench-pkg-{i:03d}==1.0.0\n" for i in range(args.n)))
+        env = pip_env(wheels, extra={"UV_CACHE_DIR": str(work / "uv-cache"),
+                                     "PYTHONPATH": str(ROOT)})
+        env.pop("PIP_NO_CACHE_DIR", None)
+        py = sys.executable
+        # The app's venv, and warm caches (pip's http cache is not used: wheels are local).
+        timed([py, "-m", "virtualenv", "-q", "--no-periodic-update", str(app / "venv")], env)
+        timed([uv, "pip", "install", "--python", str(app / "venv" / "bin" / "python"),
+               "-r", str(reqs), "--no-index", "--find-links", str(wheels)], env)
+
+        results: dict[str, list[float]] = {k: [] for k in
+                                           ("pip -r (fresh venv)", "uv pip -r (fresh venv)",
+                                            "repair --clean-venv",
+                                            "repair --clean-venv --installer uv")}
+        for n in range(args.repeat):
+            fresh = work / f"fresh-pip-{n}"
+            results["pip -r (fresh venv)"].append(
+                timed([py, "-m", "virtualenv", "-q", "--no-periodic-update", str(fresh)], env)
+                + timed([str(fresh / "bin" / "python"), "-m", "pip", "install", "-q",
+                         "--no-compile", "-r", str(reqs)], env))
+            fresh = work / f"fresh-uv-{n}"
+            results["uv pip -r (fresh venv)"].append(
+                timed([uv, "venv", "-q", str(fresh)], env)
+                + timed([uv, "pip", "install", "-q", "--python", str(fresh / "bin" / "python"),
+                         "-r", str(reqs), "--no-index", "--find-links", str(wheels)], env))
+            for key, extra in (("repair --clean-venv", []),
+                               ("repair --clean-venv --installer uv", ["--installer", "uv"])):
+                results[key].append(timed([py, "-m", "repair", "--clean-venv", "--yes",
+                                           "--dir", str(app), *extra], env))
+        print(f"{args.n} distributions, wheels local, best of {args.repeat} (seconds):")
+        for key, times in results.items():
+            print(f"  {key:<38} {best(times):7.2f}  (median {statistics.median(times):.2f})")
+        pip_t = best(results["pip -r (fresh venv)"])
+        uv_t = best(results["uv pip -r (fresh venv)"])
+        rp = best(results["repair --clean-venv"])
+        print(f"  ratio repair(pip) / pip -r      {rp / pip_t:5.2f}")
+        print(f"  ratio repair(uv)  / uv pip -r   "
+              f"{best(results['repair --clean-venv --installer uv']) / uv_t:5.2f}")
+
+        # Backup by rename: the same for 50 MB and for 5 GB.
+        from repair.backup import create_backup, restore_backup  # noqa: F401
+        from repair.context import Context
+        from repair.install import resolve
+
+        sizes = (("50 MB", 50 << 20), (f"{args.big_gb:g} GB", int(args.big_gb * (1 << 30))))
+        for label, size in sizes:
+            big = work / f"app-{label.replace(' ', '')}"
+            big.mkdir()
+            (big / "requirements.txt").write_text("")
+            venv = big / "venv"
+            shutil.copytree(app / "venv", venv, symlinks=True)
+            blob = venv / "lib" / "blob.bin"
+            with open(blob, "wb") as f:
+                f.truncate(size)  # sparse: the size is what a rename must not care about
+            times = []
+            for _ in range(args.repeat):
+                ctx = Context(resolve(str(big), None, "generic"))
+                started = time.perf_counter()
+                info = create_backup(ctx, move_venv=True)
+                times.append(time.perf_counter() - started)
+                assert info.venv_path is not None
+                os.rename(info.venv_path, venv)  # put it back for the next round
+            print(f"  backup by rename, {label:<8} venv: {best(times) * 1000:7.1f} ms "
+                  "(snapshot included)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
