@@ -393,29 +393,30 @@ def _base_python(ctx: Context) -> Path | None:
     return None
 
 
+class PreflightBlocked(RepairError):
+    """The preflight says the rebuild cannot finish: nothing was changed (exit 1)."""
+
+    exit_code = ExitCode.PROBLEMS
+
+
 def _preflight(ctx: Context, plan: Plan, options: dict[str, Any], reporter: Reporter) -> None:
     """The index preflight (when this build has it), before anything is changed."""
     if options.get("force") or not plan.recreates:
         return
+    from repair.checks.online import run_preflight
+
     try:
-        from repair.index.config import load_pip_config  # type: ignore[import-not-found,unused-ignore]
-        from repair.index.preflight import preflight  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return
-    try:
-        reqs = [str(line.requirement) for line in ctx.app_requirements.requirements
-                if line.requirement is not None]
-        target = dict(ctx.python_info.facts or {})
-        target.setdefault("markers", ctx.markers)
-        target.setdefault("version", ctx.python_info.version)
-        result = preflight(reqs, target, load_pip_config(), offline=bool(options.get("offline")),
-                           reporter=reporter)
+        result = run_preflight(ctx, options)
+    except RepairError:
+        raise
     except Exception as exc:  # noqa: BLE001 - a preflight that cannot run does not block
         reporter.warn(f"the index preflight could not run: {exc}")
         return
+    for line in getattr(result, "unchecked", [])[:5]:
+        reporter.warn(f"not checked against an index: {line}")
     blocking = [f for f in getattr(result, "findings", []) if f.severity is Severity.ERROR]
     if blocking:
-        raise RepairError(
+        raise PreflightBlocked(
             "the package index cannot provide what the rebuild needs: "
             + "; ".join(f.message for f in blocking[:3]),
             hint="nothing was changed; fix the package sources, or run again with --force",

@@ -4,7 +4,7 @@ rebuild of this venv finish, from the indexes the user's pip would use?"""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from repair.checks.registry import check
 from repair.index.findings import (
@@ -30,8 +30,10 @@ def torch_index(ctx: Context) -> str | None:
     return str(value) if value else None
 
 
-def run_preflight(ctx: Context):  # type: ignore[no-untyped-def]
-    """The preflight result for this install's requirements (shared with the pipeline)."""
+def run_preflight(ctx: Context, options: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
+    """The preflight result for this install's requirements (shared with the pipeline, which
+    passes its own options: index URLs, find-links, offline)."""
+    options = ctx.options if options is None else options
     from repair.errors import UsageError
     from repair.index.config import load_pip_config
     from repair.index.preflight import preflight
@@ -41,14 +43,14 @@ def run_preflight(ctx: Context):  # type: ignore[no-untyped-def]
     wanted = [line.requirement for line in reqs.requirements
               if line.requirement is not None and not line.url]
     wanted += [line.requirement for line in reqs.constraints if line.requirement is not None]
-    config = load_pip_config(venv=ctx.venv if ctx.venv_exists else None, options=ctx.options,
+    config = load_pip_config(venv=ctx.venv if ctx.venv_exists else None, options=options,
                              requirements_options=reqs.options)
     try:
         target = target_from_interpreter(ctx.python_info)
     except TargetError as exc:
         raise UsageError(f"cannot tell which wheels fit this venv: {exc}") from exc
     return preflight(wanted, target, config, torch_index=torch_index(ctx),
-                     offline=bool(ctx.options.get("offline")), reporter=ctx.reporter)
+                     offline=bool(options.get("offline")), reporter=ctx.reporter)
 
 
 @check(WHEEL_UNAVAILABLE, INDEX_UNREACHABLE, YANKED_PIN, SOURCE_BUILD_REQUIRED,

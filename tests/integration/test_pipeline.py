@@ -230,8 +230,18 @@ def test_no_suitable_python_names_what_was_found(tmp_path: Path, app: Path,
     manifest.write_text('schema = 1\nname = "old"\ntitle = "Old app"\n'
                         '[python]\nsupported = ">=3.10.6,<3.10.7"\nrecommended = "3.10.6"\n')
     before = tree_digest(app / "venv")
-    result = invoke(["--yes", "--clean-venv", "--dir", str(app),
-                                      "--manifest", str(manifest)])
+    result = invoke(["--yes", "--clean-venv", "--dir", str(app), "--find-links", str(wheelhouse),
+                     "--manifest", str(manifest)])
     assert result.exit_code == 4, result.output
     assert "Python 3.10.6" in result.stderr and "found:" in result.stderr
     assert tree_digest(app / "venv") == before
+
+
+def test_preflight_refuses_a_rebuild_that_cannot_finish(app: Path, wheelhouse: Path) -> None:
+    (app / "requirements.txt").write_text("numpy==1.26.4\nnot-on-any-index==9.9\n")
+    before = tree_digest(app / "venv")
+    result = invoke(["--yes", "--clean-venv", "--dir", str(app), "--find-links", str(wheelhouse)])
+    assert result.exit_code == 1, result.output
+    assert "not-on-any-index" in result.stderr and "--force" in result.stderr
+    assert tree_digest(app / "venv") == before
+    assert not (app / ".repair-backups").exists() or not list_backups(resolve(str(app)))
