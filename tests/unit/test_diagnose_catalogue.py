@@ -25,7 +25,7 @@ IDS = [s.id for s in SIGS]
 
 def test_catalogue_is_large_and_covers_the_families() -> None:
     families = {s.family for s in CATALOGUE}
-    assert len(CATALOGUE) >= 60
+    assert len(CATALOGUE) >= 120
     assert {"numpy", "torch", "amd-gpu", "hf-stack", "pip-venv", "git", "system",
             "extensions"} <= families
 
