@@ -7,10 +7,12 @@ the public reports it was seen in.
 
 Matching streams the log in blocks of bytes and never holds more than one block (plus one
 over-long line, capped) in memory. Each pattern is reduced, once, to the literal strings that any
-match of it must contain (its prefilter); a block is searched for those literals with
-``bytes.find`` and only the lines that contain one are decoded and matched with the full
-expression. Over-long lines are matched in bounded windows around each literal hit, so the cost of
-a line grows linearly with its length whatever the expression.
+match of it must contain; each literal is represented by a short search key (its substring that is
+rarest in ordinary start-up logs, starting with a rare byte), and all keys are compiled, once, into
+one trie-shaped alternation. One ``finditer`` pass of that expression over a block finds the
+candidate lines; only those are checked for the full literals, decoded and matched with the full
+expressions. Over-long lines are matched in bounded windows around each literal hit, so the cost
+of a line grows linearly with its length whatever the expression.
 """
 
 from __future__ import annotations
@@ -41,11 +43,9 @@ KEEP_PER_SIGNATURE = 3
 MAX_TEXT = 400
 # Shortest literal a pattern may be prefiltered on.
 MIN_LITERAL = 4
-# Lengths of the shared prefilter keys.
+# Longest and shortest prefilter key.
+KEY_LEN = 8
 KEY_MIN = 4
-KEY_MAX = 12
-# Cost of a key's occurrence per KB of ordinary text, in passes over a block.
-ORDINARY_WEIGHT = 6.0
 
 LOG_SIGNATURE = finding_type(
     "log-signature",
@@ -121,63 +121,104 @@ class Signature:
         return "repair --clean-venv"
 
 
-KeyTable = list[tuple[bytes, tuple[tuple[Signature, bytes], ...]]]
+Pair = tuple["Signature", bytes]
 
 
-def _cover(sigs: list[Signature]) -> KeyTable:
-    """Greedy set cover of the (signature, literal) pairs by substrings of the literals.
+@dataclass(frozen=True)
+class KeySet:
+    """Search keys for one case mode (exact, or lower-cased text): a compiled alternation of the
+    keys, and for each key the (signature, literal) pairs a line must then be checked for."""
 
-    A pass of ``bytes.find`` over a block costs about the same whatever the key, and every line
-    a key lets through costs a decode and a regex: a key's cost is one pass plus how often it
-    occurs in ordinary start-up lines. The greedy choice (lazy, with a heap) takes the key that
-    covers the most pairs per unit of cost."""
-    import heapq
-
-    pairs = [(sig, lit) for sig in sigs for lit in sig.literals]
-    ordinary = _ordinary_counts()
-    by_key: dict[bytes, set[int]] = {}
-    for i, (_, lit) in enumerate(pairs):
-        by_key.setdefault(lit, set()).add(i)  # the whole literal, so that every pair is covered
-        for n in range(KEY_MIN, min(KEY_MAX, len(lit)) + 1):
-            for j in range(len(lit) - n + 1):
-                by_key.setdefault(lit[j : j + n], set()).add(i)
-
-    def cost(key: bytes) -> float:
-        # Measured: a pass with a 4-byte key takes about three times one with a 30-byte key.
-        return 0.15 + 3.4 / len(key) + ORDINARY_WEIGHT * ordinary.get(key, 0)
-
-    heap = [(-len(ids) / cost(k), k) for k, ids in by_key.items()]
-    heapq.heapify(heap)
-    left = set(range(len(pairs)))
-    table: KeyTable = []
-    while left and heap:
-        score, key = heapq.heappop(heap)
-        got = by_key[key] & left
-        fresh = -len(got) / cost(key)
-        if not got:
-            continue
-        if heap and fresh > heap[0][0]:  # stale score: push back with the true one
-            heapq.heappush(heap, (fresh, key))
-            continue
-        left -= got
-        table.append((key, tuple(pairs[i] for i in sorted(got))))
-    return table
+    keys: tuple[bytes, ...]
+    regex: re.Pattern[bytes] | None
+    # key -> pairs of that key and of every key a match of it can hide (see _hidden)
+    pairs: dict[bytes, tuple[Pair, ...]]
 
 
-def _ordinary_counts() -> dict[bytes, float]:
-    """Occurrences per kilobyte of every 4..12-byte string in the lines of healthy start-up logs
-    shipped with the tool: how often a prefilter key would fire on an ordinary log."""
+def _ordinary_text() -> bytes:
+    """The lines of healthy start-up logs shipped with the tool: what a key should not match."""
     from importlib.resources import files
 
-    text = (files("repair") / "data" / "ordinary-lines.txt").read_bytes()
-    counts: dict[bytes, float] = {}
-    unit = 1024 / max(len(text), 1)
-    for line in text.splitlines():
-        for n in range(KEY_MIN, KEY_MAX + 1):
-            for j in range(len(line) - n + 1):
-                key = line[j : j + n]
-                counts[key] = counts.get(key, 0.0) + unit
-    return counts
+    return (files("repair") / "data" / "ordinary-lines.txt").read_bytes()
+
+
+def _anchors(lits: set[bytes], freq: list[int]) -> set[int]:
+    """Bytes that start the keys: a small set of bytes rare in ordinary lines of which every
+    literal holds one (greedy weighted set cover). The scan stops only at these bytes."""
+    starts = {lit: set(_key_starts(lit)) for lit in lits}
+    left = set(lits)
+    chosen: set[int] = set()
+    while left:
+        byte = max(
+            (b for b in range(256) if b not in chosen),
+            key=lambda b: (sum(1 for lit in left if b in starts[lit]) / (freq[b] + 1), -b),
+        )
+        chosen.add(byte)
+        left = {lit for lit in left if byte not in starts[lit]}
+    return chosen
+
+
+def _key_starts(lit: bytes) -> bytes:
+    """The bytes of ``lit`` that a key of KEY_MIN bytes (or the whole literal) can start at."""
+    return lit[: len(lit) - min(KEY_MIN, len(lit)) + 1]
+
+
+def _choose_key(lit: bytes, anchors: set[int], ordinary: bytes) -> bytes:
+    """The substring of ``lit`` to search for: it starts at an anchor byte, is as rare as
+    possible in ordinary lines (fewer candidate lines) and as long as possible."""
+    subs = {lit[j : j + KEY_LEN] for j, b in enumerate(_key_starts(lit)) if b in anchors}
+    return min(subs, key=lambda k: (ordinary.count(k), -len(k), k))
+
+
+def _trie_pattern(keys: list[bytes]) -> bytes:
+    """An alternation of ``keys`` shaped as a trie, so that the engine tries at most one branch
+    per byte and a match is the longest key at its position."""
+    trie: dict[int, Any] = {}
+    for key in keys:
+        node = trie
+        for byte in key:
+            node = node.setdefault(byte, {})
+        node[-1] = {}
+
+    def emit(node: dict[int, Any]) -> bytes:
+        alts = [re.escape(bytes([b])) + emit(child) for b, child in sorted(node.items()) if b >= 0]
+        if not alts:
+            return b""
+        body = alts[0] if len(alts) == 1 else b"(?:" + b"|".join(alts) + b")"
+        if -1 in node:
+            body = b"(?:" + body + b")?"
+        return body
+
+    return emit(trie)
+
+
+def _hidden(key: bytes, keys: list[bytes]) -> list[bytes]:
+    """The keys whose occurrence a match of ``key`` can hide from a left-to-right scan: keys
+    inside it, and keys that start inside it and run past its end."""
+    out = []
+    for other in keys:
+        if other in key or any(key.endswith(other[:n]) for n in range(1, len(other))):
+            out.append(other)
+    return out
+
+
+def _key_set(sigs: list[Signature], ordinary: bytes) -> KeySet:
+    freq = [0] * 256
+    for byte in ordinary:
+        freq[byte] += 1
+    anchors = _anchors({lit for sig in sigs for lit in sig.literals}, freq)
+    own: dict[bytes, list[Pair]] = {}
+    for sig in sigs:
+        for lit in sig.literals:
+            own.setdefault(_choose_key(lit, anchors, ordinary), []).append((sig, lit))
+    keys = sorted(own)
+    if not keys:
+        return KeySet((), None, {})
+    pairs = {
+        key: tuple(dict.fromkeys(p for other in _hidden(key, keys) for p in own[other]))
+        for key in keys
+    }
+    return KeySet(tuple(keys), re.compile(_trie_pattern(keys)), pairs)
 
 
 @dataclass(frozen=True)
@@ -200,12 +241,13 @@ class Catalogue:
         return b in self.get(a).related or a in self.get(b).related
 
     @functools.cached_property
-    def keys(self) -> tuple[KeyTable, KeyTable]:
-        """The prefilter: a few short strings that together occur in every pattern's required
-        literals, so that a block is searched a few times rather than once per pattern. Two
-        tables: keys searched as they are, and keys searched in the lower-cased block."""
-        return _cover([s for s in self if not s.ignore_case]), _cover(
-            [s for s in self if s.ignore_case]
+    def keys(self) -> tuple[KeySet, KeySet]:
+        """The prefilter, built once per catalogue: keys searched in the block as it is, and keys
+        (lower-case) searched in the lower-cased block for patterns that ignore case."""
+        ordinary = _ordinary_text()
+        return (
+            _key_set([s for s in self if not s.ignore_case], ordinary),
+            _key_set([s for s in self if s.ignore_case], ordinary.lower()),
         )
 
 
@@ -485,12 +527,11 @@ class Matcher:
         head of a line that goes on in the next block: its line is not counted as ended."""
         if not block:
             return
-        hits: dict[int, set[tuple[Signature, bytes]]] = {}  # line start -> (signature, literal)
-        spots: dict[tuple[int, str], list[int]] = {}  # (line start, sig id) -> hit offsets
-        self._scan(block, self._exact, hits, spots)
-        folded = block.lower() if self._folded else b""
-        if self._folded:
-            self._scan(folded, self._folded, hits, spots)
+        hits: dict[int, set[Pair]] = {}  # line start -> (signature, literal) pairs to check
+        self._scan(block, self._exact, hits)
+        folded = block.lower() if self._folded.regex is not None else b""
+        if folded:
+            self._scan(folded, self._folded, hits)
         if hits:
             base = self.lines
             counted = 0
@@ -505,39 +546,35 @@ class Matcher:
                 raw = block[start:end]
                 if raw.endswith(b"\r"):
                     raw = raw[:-1]
-                for sig, lit in sorted(hits[start], key=lambda c: c[0].id):
+                low = folded[start : start + len(raw)] if folded else b""
+                for sig, lit in sorted(hits[start], key=lambda c: (c[0].id, c[1])):
                     if self._last.get(sig.id) == line_no:
                         continue
-                    if lit not in (folded if sig.ignore_case else block)[start:end]:
+                    hay = low if sig.ignore_case else raw
+                    if lit not in hay:
                         continue
-                    text = self._search(sig, raw, [o - start for o in spots[(start, sig.id)]])
+                    text = self._search(sig, raw, _offsets(hay, lit))
                     if text is not None:
                         self._record(sig, line_no, text)
         newlines = block.count(b"\n")
         self.lines += newlines + (1 if complete and not block.endswith(b"\n") else 0)
 
     @staticmethod
-    def _scan(
-        data: bytes,
-        table: list[tuple[bytes, tuple[tuple[Signature, bytes], ...]]],
-        hits: dict[int, set[tuple[Signature, bytes]]],
-        spots: dict[tuple[int, str], list[int]],
-    ) -> None:
-        find = data.find
+    def _scan(data: bytes, keyset: KeySet, hits: dict[int, set[Pair]]) -> None:
+        """One pass of the key alternation over ``data``: the pairs to check, by line start."""
+        if keyset.regex is None:
+            return
         rfind = data.rfind
-        for key, sigs in table:
-            pos = find(key)
-            start = end = -1
-            while pos >= 0:
-                if pos >= end:  # a new line: find its bounds once, however many hits it has
-                    start = rfind(b"\n", 0, pos) + 1
-                    end = find(b"\n", pos)
-                    if end < 0:
-                        end = len(data)
-                    hits.setdefault(start, set()).update(sigs)
-                for sig, _ in sigs:
-                    spots.setdefault((start, sig.id), []).append(pos)
-                pos = find(key, pos + len(key))
+        pairs = keyset.pairs
+        line_start = line_end = -1
+        for m in keyset.regex.finditer(data):
+            pos = m.start()
+            if pos >= line_end:  # a new line: find its bounds once, however many hits it has
+                line_start = rfind(b"\n", 0, pos) + 1
+                line_end = data.find(b"\n", pos)
+                if line_end < 0:
+                    line_end = len(data)
+            hits.setdefault(line_start, set()).update(pairs[m.group()])
 
     @staticmethod
     def _search(sig: Signature, raw: bytes, offsets: list[int]) -> str | None:
@@ -570,6 +607,18 @@ class Matcher:
 
     def result(self) -> Diagnosis:
         return Diagnosis(_group(self.catalogue, self.kept, self.counts), self.lines)
+
+
+def _offsets(hay: bytes, lit: bytes) -> list[int]:
+    """Where ``lit`` occurs in a line; only over-long lines are searched around them."""
+    if len(hay) <= LONG_LINE:
+        return []
+    out = []
+    pos = hay.find(lit)
+    while pos >= 0:
+        out.append(pos)
+        pos = hay.find(lit, pos + 1)
+    return out
 
 
 def _clip(line: str, start: int, end: int) -> str:
@@ -705,6 +754,23 @@ def diagnose_file(path: str | Path, catalogue: Catalogue | None = None) -> Diagn
     """Match a log file. Raises OSError when it cannot be read."""
     with open(path, "rb") as fh:
         return diagnose_stream(fh, catalogue)
+
+
+def diagnose_log(path: str | Path, catalogue: Catalogue | None = None) -> Diagnosis:
+    """Match a log file named by the user: a missing, unreadable or directory path is a
+    UsageError (exit 2) with one line that says which."""
+    import os
+
+    from repair.errors import UsageError
+
+    if os.path.isdir(path):
+        raise UsageError(f"{path} is a directory, not a log file")
+    try:
+        return diagnose_file(path, catalogue)
+    except FileNotFoundError as exc:
+        raise UsageError(f"no such log file: {path}") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
 def match_text(text: str, catalogue: Catalogue | None = None) -> tuple[Match, ...]:

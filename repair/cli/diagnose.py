@@ -7,7 +7,7 @@ import sys
 import click
 
 from repair.cli.common import echo_json, use_color
-from repair.errors import ExitCode, UsageError
+from repair.errors import ExitCode
 
 
 @click.command("diagnose")
@@ -23,21 +23,9 @@ def diagnose(log: str, as_json: bool) -> None:
       repair diagnose webui.log
       python launch.py 2>&1 | repair diagnose -
     """
-    from repair.diagnose import diagnose_file, diagnose_stream
+    from repair.diagnose import diagnose_log, diagnose_stream
 
-    if log == "-":
-        result = diagnose_stream(sys.stdin.buffer)
-    else:
-        import os
-
-        if os.path.isdir(log):
-            raise UsageError(f"{log} is a directory, not a log file")
-        try:
-            result = diagnose_file(log)
-        except FileNotFoundError as exc:
-            raise UsageError(f"no such log file: {log}") from exc
-        except OSError as exc:
-            raise UsageError(f"cannot read {log}: {exc.strerror or exc}") from exc
+    result = diagnose_stream(sys.stdin.buffer) if log == "-" else diagnose_log(log)
     if as_json:
         echo_json(result.to_json())
     else:

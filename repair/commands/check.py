@@ -63,9 +63,21 @@ def run_checks(ctx: Context) -> list[Finding]:
     return findings
 
 
+def log_findings(ctx: Context) -> list[Finding]:
+    """``--log FILE``: one ``log-signature`` finding per known cause in the log. Read first, so
+    that a bad path fails (exit 2) before the checks run."""
+    log = ctx.options.get("log")
+    if not log:
+        return []
+    from repair.diagnose import diagnose_log, diagnosis_findings
+
+    return diagnosis_findings(diagnose_log(log))
+
+
 def check(ctx: Context, extra_findings: list[Finding] | None = None) -> Report:
     started = time.perf_counter()
-    findings = run_checks(ctx)
+    from_log = log_findings(ctx)
+    findings = run_checks(ctx) + from_log
     if extra_findings:
         findings.extend(extra_findings)
     target = describe_target(ctx)

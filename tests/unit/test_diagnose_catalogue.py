@@ -3,12 +3,14 @@ on healthy logs, and runs in linear time."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import pytest
 
 from repair.diagnose import (
+    KEY_LEN,
     CatalogueError,
     Matcher,
     RebuildHelps,
@@ -25,7 +27,7 @@ IDS = [s.id for s in SIGS]
 
 def test_catalogue_is_large_and_covers_the_families() -> None:
     families = {s.family for s in CATALOGUE}
-    assert len(CATALOGUE) >= 60
+    assert len(CATALOGUE) >= 120
     assert {"numpy", "torch", "amd-gpu", "hf-stack", "pip-venv", "git", "system",
             "extensions"} <= families
 
@@ -119,8 +121,33 @@ def _match(lines):  # type: ignore[no-untyped-def]
 
 def test_prefilter_keys_cover_every_literal() -> None:
     exact, folded = CATALOGUE.keys
-    covered = {(s.id, lit) for _, pairs in exact + folded for s, lit in pairs}
-    assert covered == {(s.id, lit) for s in CATALOGUE for lit in s.literals}
-    # Far fewer passes than patterns.
-    assert len(exact) + len(folded) < len(CATALOGUE)
+    for sig in CATALOGUE:
+        keyset = folded if sig.ignore_case else exact
+        for lit in sig.literals:
+            assert any(key in lit and (sig, lit) in keyset.pairs[key] for key in keyset.keys), (
+                sig.id, lit)
+    # One pass of one expression per case mode, whatever the size of the catalogue.
+    assert exact.regex is not None
+    assert all(len(key) <= KEY_LEN for key in exact.keys + folded.keys)
     assert Matcher(CATALOGUE).catalogue is CATALOGUE
+
+
+def _entry(sid: str, pattern: str) -> str:
+    return json.dumps({"id": sid, "family": "x", "pattern": pattern, "examples": [pattern],
+                       "cause": "c", "remedy": "r", "rebuild_fixes": "no",
+                       "restart_needed": False, "source": ["https://example.org/1"]})
+
+
+@pytest.mark.parametrize("line", [
+    "XQZW1234QRS and more",       # the second literal starts inside the first
+    "xx W1234QRS XQZW1234 yy",    # both, apart
+    "VXQZW1234QRSV",
+])
+def test_overlapping_keys_do_not_hide_each_other(line: str) -> None:
+    from repair.diagnose import diagnose_lines
+
+    cat = parse_catalogue([_entry("first", "XQZW1234"), _entry("second", "W1234QRS"),
+                           _entry("folded", "(?i)qzw1234")])
+    found = {m.signature.id for m in diagnose_lines([line], cat).matches}
+    assert found >= {"first", "second"}
+    assert ("folded" in found) == ("XQZW1234" in line)
