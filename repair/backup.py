@@ -218,7 +218,8 @@ def create_backup(
     backup_id = new_id()
     folder = root / backup_id
     folder.mkdir()
-    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    now = time.time()  # microseconds: two backups in one second still sort newest first
+    created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
     info = BackupInfo(backup_id, folder, folder / "snapshot.json", created, False, "snapshot",
                       None, reason)
     moved: Path | None = None
