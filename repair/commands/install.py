@@ -233,7 +233,7 @@ def _venv_python(venv: Path) -> Path:
 
 
 def _partial(path: Path, what: str) -> Path:
-    return path.with_name(f".{path.name}.{what}-partial")
+    return path.with_name(f".{path.name}.{what}")
 
 
 def plan_install(request: InstallRequest, reporter: Reporter | None = None) -> InstallPlan:
@@ -389,7 +389,7 @@ class _Runner:
 
     @property
     def building(self) -> Path:
-        return _partial(self.venv, "venv")
+        return _partial(self.venv, "partial")
 
     def work_venv(self) -> Path:
         """The venv the install steps work on: the one being built, else the one in place."""
@@ -459,7 +459,7 @@ class _Runner:
         if root.exists() and any(root.iterdir()):
             raise UsageError(f"{root} is not empty and is not a git checkout",
                              hint="choose a new or empty folder with --dir")
-        temp = _partial(root, "clone")
+        temp = _partial(root, "partial-clone")
         if temp.exists():
             shutil.rmtree(temp)  # a clone killed halfway: our own hidden folder
         import git
@@ -541,7 +541,7 @@ class _Runner:
                 if (target / ".git").exists():
                     repo = git.Repo(target)
                 else:
-                    temp = _partial(target, "clone")
+                    temp = _partial(target, "partial-clone")
                     shutil.rmtree(temp, ignore_errors=True)
                     repo = git.Repo.clone_from(str(remote), temp,
                                                env={"GIT_TERMINAL_PROMPT": "0"})
@@ -738,7 +738,7 @@ class _Runner:
         if not building.exists():
             return  # already in place (a run killed after the move)
         if self.venv.exists():
-            old = _partial(self.venv, "old")
+            old = _partial(self.venv, "replaced")
             if old.exists():
                 shutil.rmtree(old)
             os.rename(self.venv, old)
@@ -1017,7 +1017,7 @@ def _cleanup(runner: _Runner) -> list[str]:
         removed.append(f"venv ({building.name})")
         if runner.state.path is not None:
             runner.state.forget(*VENV_STEPS)
-    temp = _partial(runner.req.dir, "clone")
+    temp = _partial(runner.req.dir, "partial-clone")
     if temp.exists():
         shutil.rmtree(temp, ignore_errors=True)
         removed.append("clone")
