@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,3 +117,54 @@ def which(name: str, path: str | None = None) -> str | None:
     import shutil
 
     return shutil.which(name, path=path)
+
+
+def stream(
+    args: Sequence[str | os.PathLike[str]],
+    *,
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    timeout: float | None = None,
+    on_line: Callable[[str], None] | None = None,
+) -> int:
+    """Run a long program, appending its output (redacted) to ``log`` line by line as it comes;
+    ``on_line`` sees each line. Returns the exit code. A program that cannot start raises
+    ``ProcessError``; so does one that runs past ``timeout`` (it is killed). Ctrl-C kills the
+    child before propagating."""
+    import time
+
+    argv = [os.fspath(a) for a in args]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a", encoding="utf-8") as out:
+        out.write(f"$ {redact(' '.join(argv))}\n")
+        out.flush()
+        try:
+            child = subprocess.Popen(
+                argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=dict(env) if env is not None else clean_env(), cwd=cwd, text=True,
+                encoding="utf-8", errors="replace", bufsize=1,
+            )
+        except FileNotFoundError as exc:
+            raise ProcessError(f"program not found: {argv[0]}") from exc
+        except OSError as exc:
+            raise ProcessError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
+        started = time.monotonic()
+        try:
+            assert child.stdout is not None
+            for line in child.stdout:
+                line = redact(line)
+                out.write(line)
+                if on_line is not None:
+                    on_line(line.rstrip("\n"))
+                if timeout is not None and time.monotonic() - started > timeout:
+                    child.kill()
+                    raise ProcessError(f"timed out after {timeout:g}s: {redact(' '.join(argv))}")
+            code = child.wait()
+        except BaseException:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+            raise
+        out.write(f"[exit code {code}]\n")
+    return code

@@ -119,3 +119,22 @@ def make_windows_tree(venv: Path, wheels: Iterable[Path], *, version: str = "3.1
     for wheel in wheels:
         unpack_wheel(wheel, site)
     return venv
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """Every entry under ``root``: its kind, mode and content hash (links by their target).
+    Two trees with equal digests are byte-identical."""
+    out: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, root)
+            st = os.lstat(full)
+            if os.path.islink(full):
+                out[rel] = f"link:{os.readlink(full)}"
+            elif os.path.isdir(full):
+                out[rel] = f"dir:{oct(st.st_mode)}"
+            else:
+                with open(full, "rb") as f:
+                    out[rel] = f"file:{oct(st.st_mode)}:{hashlib.sha256(f.read()).hexdigest()}"
+    return out

@@ -28,6 +28,7 @@ CHECK_MODULES = (
     "repair.checks.venv",
     "repair.checks.site",
     "repair.checks.requirements",
+    "repair.checks.processes",
 )
 
 

@@ -1,0 +1,125 @@
+"""Processes running on the venv: what the pipeline must not pull the files from under, and what
+must be restarted before a change takes effect."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from repair.checks.registry import check, finding_type
+from repair.model import Finding, Fix, Severity
+
+if TYPE_CHECKING:
+    from repair.context import Context
+
+RESTART_REQUIRED = finding_type(
+    "restart-required", "The application must be restarted for a change to take effect",
+    Severity.WARNING, Fix.MANUAL, restart_required=True,
+)
+
+
+@dataclass(frozen=True)
+class VenvProcess:
+    pid: int
+    name: str
+    cmdline: str
+    started: float  # epoch seconds
+    deleted_maps: tuple[str, ...] = ()  # Linux: mapped files of the venv since deleted/replaced
+
+    def describe(self) -> str:
+        return f"{self.name} (pid {self.pid})"
+
+
+def _inside(path: str, roots: tuple[str, ...]) -> bool:
+    return any(path == r or path.startswith(r + os.sep) for r in roots)
+
+
+def processes_using(venv: Path) -> list[VenvProcess]:
+    """Processes whose executable, command, open files or mapped files are inside ``venv``
+    (this process excluded)."""
+    import psutil
+
+    roots = tuple(sorted({os.path.abspath(venv), os.path.realpath(venv)}))
+    me = os.getpid()
+    out: list[VenvProcess] = []
+    attrs = ["pid", "name", "exe", "cmdline", "create_time", "cwd"]
+    for p in psutil.process_iter(attrs):
+        info = p.info
+        if info["pid"] == me:
+            continue
+        cmd = info.get("cmdline") or []
+        hits = False
+        paths = [info.get("exe") or ""]
+        if cmd:
+            first = cmd[0]
+            if not os.path.isabs(first) and info.get("cwd"):
+                first = os.path.join(info["cwd"], first)
+            paths.append(os.path.abspath(first))
+        hits = any(x and _inside(x, roots) for x in paths)
+        looks_python = "python" in (info.get("name") or "").lower() or hits
+        deleted: list[str] = []
+        if looks_python:
+            try:
+                if not hits:
+                    hits = any(_inside(f.path, roots) for f in p.open_files())
+                if sys.platform.startswith("linux"):
+                    for m in p.memory_maps(grouped=True):
+                        path = m.path
+                        gone = path.endswith(" (deleted)")
+                        clean = path[: -len(" (deleted)")] if gone else path
+                        if _inside(clean, roots):
+                            hits = True
+                            if gone:
+                                deleted.append(clean)
+            except (psutil.Error, OSError):
+                pass
+        if hits:
+            out.append(VenvProcess(info["pid"], info.get("name") or "?", " ".join(cmd)[:200],
+                                   float(info.get("create_time") or 0.0), tuple(deleted)))
+    return out
+
+
+def installed_since(ctx: Context, when: float) -> list[str]:
+    """Distributions whose metadata folder was written after ``when`` (installed or replaced)."""
+    names = []
+    for dist in ctx.scan.dists:
+        try:
+            mtime = dist.path.stat().st_mtime
+        except OSError:
+            continue
+        if mtime > when and dist.name:
+            names.append(dist.name)
+    return sorted(set(names))
+
+
+@check(RESTART_REQUIRED)
+def restart_required(ctx: Context) -> Iterator[Finding]:
+    """A process runs on this venv that started before packages were installed or replaced (it
+    still has the old ones loaded, or cannot see the new ones), or (Linux) maps files of the
+    venv that have since been deleted or replaced."""
+    if not ctx.venv_exists or not ctx.scan.exists:
+        return
+    try:
+        procs = processes_using(ctx.venv)
+    except Exception:  # noqa: BLE001 - no process list is no finding, never a crash
+        return
+    for p in procs:
+        changed = installed_since(ctx, p.started)
+        if not changed and not p.deleted_maps:
+            continue
+        parts = []
+        if changed:
+            shown = ", ".join(changed[:8]) + (f" and {len(changed) - 8} more" if len(changed) > 8 else "")
+            parts.append(f"packages installed or replaced after it started: {shown}")
+        if p.deleted_maps:
+            parts.append(f"it maps {len(p.deleted_maps)} file(s) since deleted or replaced")
+        yield RESTART_REQUIRED(
+            p.describe(),
+            f"{p.describe()} runs on this venv; " + "; ".join(parts),
+            f"restart it ({p.cmdline or p.name}) so that it loads the packages now installed",
+            pid=p.pid, process=p.name, packages=changed, deleted=list(p.deleted_maps[:20]),
+        )

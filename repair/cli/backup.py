@@ -1,0 +1,106 @@
+"""``repair backup create / list / restore ID / prune --keep N``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from repair.cli.common import echo_json, install_options, merged_install_options
+
+
+def _install(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None) -> Any:
+    from repair.install import resolve
+
+    return resolve(**merged_install_options(ctx, dir, venv, manifest))
+
+
+@click.group("backup")
+def backup() -> None:
+    """Snapshots of the environment: create, list, restore, prune.
+
+    Backups live in <app folder>/.repair-backups/, never inside the venv.
+    """
+
+
+@backup.command("create")
+@install_options
+@click.option("--archive", is_flag=True, help="A portable .tar.gz of the venv (checks free space "
+              "first) instead of an instant hard-link copy.")
+@click.option("--json", "as_json", is_flag=True, help="Print {id, path, snapshot} as JSON.")
+@click.pass_context
+def create(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
+           archive: bool, as_json: bool) -> None:
+    """Snapshot the install and keep a copy of its venv."""
+    from repair.backup import create_backup, install_lock
+    from repair.context import Context
+    from repair.progress import StreamReporter
+
+    install = _install(ctx, dir, venv, manifest)
+    reporter = StreamReporter(quiet=as_json)
+    with install_lock(install):
+        info = create_backup(Context(install, reporter=reporter), archive=archive,
+                             reporter=reporter)
+    if as_json:
+        echo_json({"id": info.id, "path": str(info.path), "snapshot": str(info.snapshot_path),
+                   "kind": info.kind, "has_venv": info.has_venv})
+    else:
+        click.echo(f"Backup {info.id} ({info.kind}) in {info.path}")
+
+
+@backup.command("list")
+@install_options
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_context
+def list_(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
+          as_json: bool) -> None:
+    """List the backups of the install, newest first."""
+    from repair.backup import list_backups
+
+    infos = list_backups(_install(ctx, dir, venv, manifest))
+    if as_json:
+        echo_json([i.to_json() for i in infos])
+        return
+    if not infos:
+        click.echo("No backups.")
+    for i in infos:
+        click.echo(f"{i.id}  {i.created}  {i.kind:<8}  {i.reason}")
+
+
+@backup.command("restore")
+@install_options
+@click.argument("backup_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def restore(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
+            backup_id: str, as_json: bool) -> None:
+    """Put backup ID's venv back exactly (the current venv is kept as a new backup)."""
+    from repair.backup import install_lock, restore_backup
+    from repair.progress import StreamReporter
+
+    install = _install(ctx, dir, venv, manifest)
+    with install_lock(install):
+        before = restore_backup(install, backup_id, StreamReporter(quiet=as_json))
+    if as_json:
+        echo_json({"restored": backup_id, "previous": before.id, "path": str(before.path)})
+    else:
+        click.echo(f"Restored {backup_id}; the venv it replaced is backup {before.id}")
+
+
+@backup.command("prune")
+@install_options
+@click.option("--keep", type=click.IntRange(0), required=True, help="How many to keep (newest).")
+@click.option("--json", "as_json", is_flag=True, help="Print the removed ids as JSON.")
+@click.pass_context
+def prune(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
+          keep: int, as_json: bool) -> None:
+    """Delete all but the newest N backups."""
+    from repair.backup import install_lock, prune_backups
+
+    install = _install(ctx, dir, venv, manifest)
+    with install_lock(install):
+        removed = prune_backups(install, keep)
+    if as_json:
+        echo_json({"removed": [i.id for i in removed], "kept": keep})
+    else:
+        click.echo(f"Removed {len(removed)} backup(s).")

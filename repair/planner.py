@@ -1,0 +1,244 @@
+"""Findings -> the smallest plan that fixes them. The plan is data: ``--dry-run`` prints it,
+``--json`` carries it, and the executor runs exactly it.
+
+- residue is removed;
+- only broken or stale distributions are reinstalled (a mixed or duplicated one is purged first,
+  then the right version is force-reinstalled without touching its dependencies);
+- the venv is recreated only when it must be (missing, broken interpreter, unsupported Python,
+  ``--clean-venv``), and then torch (from the manifest's index, when known) and every requirement
+  are installed in the manifest's order;
+- ``--reinstall`` reinstalls every requirement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from repair.model import Finding, Fix, Severity
+
+if TYPE_CHECKING:
+    from repair.context import Context
+
+RECREATE_IDS = {"venv-missing", "venv-interpreter-broken", "python-unsupported"}
+# Step kinds that replace files a running application may have loaded.
+REPLACING = {"recreate-venv", "remove", "purge", "reinstall", "install-torch", "reclone"}
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str
+    summary: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def replaces_files(self) -> bool:
+        if self.kind == "install-requirements":
+            return bool(self.params.get("force_reinstall") or self.params.get("changes_versions"))
+        return self.kind in REPLACING
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "summary": self.summary, "params": self.params}
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[Step, ...] = ()
+    unresolved: tuple[Finding, ...] = ()  # findings no step fixes (manual, config, ...)
+
+    @property
+    def empty(self) -> bool:
+        return not self.steps
+
+    @property
+    def recreates(self) -> bool:
+        return any(s.kind == "recreate-venv" for s in self.steps)
+
+    @property
+    def replaces_files(self) -> bool:
+        return any(s.replaces_files for s in self.steps)
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [s.to_json() for s in self.steps]
+
+    def text(self) -> str:
+        lines = ["Nothing to do."] if self.empty else ["Plan:"]
+        for n, step in enumerate(self.steps, 1):
+            lines.append(f"  {n}. {step.summary}")
+        if self.unresolved:
+            lines.append("Not fixed automatically:")
+            for f in self.unresolved:
+                lines.append(f"  - {f.id}: {f.message} ({f.remedy})")
+        return "\n".join(lines) + "\n"
+
+
+def _opt(options: dict[str, Any], name: str) -> Any:
+    return options.get(name)
+
+
+def _spec_for(ctx: Context, name: str, installed_version: str | None) -> str:
+    """The requirement to reinstall ``name`` with: the application's own line when it has
+    one, else the installed version exactly."""
+    from repair.dists import canonical
+
+    key = canonical(name)
+    for line in ctx.app_requirements.requirements:
+        if line.name == key and line.requirement is not None and not line.editable:
+            if ctx.marker_matches(line.requirement.marker):
+                return str(line.requirement).split(";")[0].strip()
+    return f"{name}=={installed_version}" if installed_version else name
+
+
+def _files(ctx: Context) -> tuple[list[str], list[str]]:
+    reqs = [str(ctx.install.dir / r) for r in ctx.install.manifest.requirement_files
+            if (ctx.install.dir / r).is_file()]
+    cons = [str(ctx.install.dir / r) for r in ctx.install.manifest.constraint_files
+            if (ctx.install.dir / r).is_file()]
+    return reqs, cons
+
+
+def _torch_step(ctx: Context, force: bool) -> Step | None:
+    from repair.snapshot import torch_index
+
+    backend, index = torch_index(ctx)
+    if not index:
+        return None
+    packages = list(ctx.install.manifest.get("torch.packages", ["torch", "torchvision"]))
+    specs = [_spec_for(ctx, p, None) for p in packages]
+    return Step("install-torch", f"install {', '.join(specs)} for {backend} from {index}",
+                {"requirements": specs, "index_url": index, "backend": backend,
+                 "force_reinstall": force})
+
+
+def _install_all(ctx: Context, *, force: bool, extra: list[str] | None = None,
+                 changes_versions: bool = True) -> Step:
+    reqs, cons = _files(ctx)
+    names = ", ".join(ctx.install.manifest.requirement_files)
+    what = ("reinstall every requirement" if force else "install the requirements")
+    if extra:
+        what += f" and {', '.join(extra)}"
+    return Step("install-requirements", f"{what} ({names})",
+                {"files": reqs, "constraints": cons, "extra": extra or [],
+                 "force_reinstall": force, "changes_versions": changes_versions})
+
+
+def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) -> Plan:
+    """The smallest plan for ``findings`` under the pipeline ``options``."""
+    ids = {f.id for f in findings}
+    steps: list[Step] = []
+    unresolved: list[Finding] = []
+    if _opt(options, "reclone"):
+        steps.append(Step("reclone", "reclone the application, keeping user data"))
+    recreate_for = sorted(ids & RECREATE_IDS)
+    if _opt(options, "clean_venv") or recreate_for:
+        why = "--clean-venv" if _opt(options, "clean_venv") else ", ".join(recreate_for)
+        python = options.get("python")
+        steps.append(Step("recreate-venv", f"recreate the venv ({why})",
+                          {"reason": why, "python": python}))
+        torch = _torch_step(ctx, force=False)
+        if torch:
+            steps.append(torch)
+        steps.append(_install_all(ctx, force=False))
+        for f in findings:
+            if f.id not in RECREATE_IDS and f.fix in (Fix.MANUAL, Fix.CONFIG):
+                unresolved.append(f)
+        return Plan(tuple(steps), tuple(unresolved))
+
+    removes: list[str] = []
+    purge: dict[str, dict[str, Any]] = {}  # name -> {"folders": [...], "tops": [...]}
+    reinstall: dict[str, str] = {}  # canonical name -> requirement
+    install_missing = False
+    changes_versions = False
+    extra: list[str] = []
+    ensure_pip = False
+    from repair.dists import canonical
+
+    installed = ctx.installed if ctx.venv_exists else {}
+
+    def want(name: str) -> None:
+        key = canonical(name)
+        dist = installed.get(key)
+        reinstall[key] = _spec_for(ctx, name, dist.version if dist else None)
+
+    for f in findings:
+        d = f.details
+        if f.id == "restart-required" or f.severity is Severity.INFO and f.fix is Fix.NONE:
+            continue
+        if f.id == "stale-residue":
+            if f.fix is Fix.REMOVE and d.get("path"):
+                removes.append(str(d["path"]))
+            else:
+                purge.setdefault(canonical(f.subject), {"folders": [], "tops": []})["folders"].append(
+                    str(d.get("path")))
+                want(f.subject)
+        elif f.id == "duplicate-distribution":
+            entry = purge.setdefault(canonical(f.subject), {"folders": [], "tops": []})
+            entry["folders"] += list(d.get("folders", []))
+            entry["record_files"] = True
+            want(f.subject)
+        elif f.id == "orphan-files":
+            if f.fix is Fix.REMOVE and d.get("path"):
+                removes.append(str(d["path"]))
+            else:
+                dist = installed.get(canonical(f.subject))
+                entry = purge.setdefault(canonical(f.subject), {"folders": [], "tops": []})
+                if dist is not None:
+                    entry["folders"].append(str(dist.path))
+                entry["record_files"] = True
+                entry["tops"] += sorted({p.split("/", 1)[0] for p in d.get("files", [])})
+                want(f.subject)
+        elif f.id in ("missing-file", "record-mismatch"):
+            want(f.subject)
+        elif f.id == "requirement-unmet":
+            install_missing = True
+            changes_versions |= d.get("installed") is not None
+        elif f.id == "dependency-conflict":
+            install_missing = True
+            changes_versions |= d.get("installed") is not None
+            if d.get("requirement"):
+                extra.append(str(d["requirement"]))
+        elif f.id == "pip-missing":
+            ensure_pip = True
+        elif f.id == "torch-backend-mismatch":
+            torch = _torch_step(ctx, force=True)
+            if torch:
+                steps.append(torch)
+            else:
+                unresolved.append(f)
+        elif f.fix is Fix.REINSTALL and f.subject and not f.subject.startswith(("python ", "/")):
+            req = d.get("requirement")
+            if req:
+                reinstall[canonical(f.subject)] = str(req)
+            else:
+                want(f.subject)
+        elif f.fix is Fix.REMOVE and d.get("path"):
+            removes.append(str(d["path"]))
+        elif f.fix is Fix.RECLONE and _opt(options, "reclone"):
+            continue
+        elif f.severity is not Severity.INFO or f.fix is not Fix.NONE:
+            unresolved.append(f)
+
+    if ensure_pip:
+        steps.append(Step("ensure-pip", "install pip into the venv (ensurepip)"))
+    if removes:
+        shown = ", ".join(sorted({p.rsplit("/", 1)[-1] for p in removes}))
+        steps.append(Step("remove", f"remove residue: {shown}", {"paths": sorted(set(removes))}))
+    if purge:
+        steps.append(Step("purge", f"remove every trace of {', '.join(sorted(purge))}",
+                          {"dists": {k: {"folders": sorted(set(v["folders"])),
+                                         "tops": sorted(set(v["tops"])),
+                                         "record_files": bool(v.get("record_files"))}
+                                     for k, v in sorted(purge.items())}}))
+    if reinstall:
+        reqs = [reinstall[k] for k in sorted(reinstall)]
+        _, cons = _files(ctx)
+        steps.append(Step("reinstall", f"reinstall {', '.join(reqs)} (forced, dependencies kept)",
+                          {"requirements": reqs, "constraints": cons}))
+    if _opt(options, "reinstall"):
+        torch = _torch_step(ctx, force=False)
+        if torch and not any(s.kind == "install-torch" for s in steps):
+            steps.append(torch)
+        steps.append(_install_all(ctx, force=True, extra=extra))
+    elif install_missing:
+        steps.append(_install_all(ctx, force=False, extra=extra, changes_versions=changes_versions))
+    return Plan(tuple(steps), tuple(unresolved))

@@ -1,0 +1,225 @@
+"""A snapshot of an install, self-contained JSON (schema ``repair.snapshot/1``): every
+distribution with its exact version, where it came from and the hash of its RECORD, the app's and
+each extension's git commit, the Python and the platform, the package indexes and the torch index.
+``repair install --from-snapshot`` reproduces it on another machine.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import platform
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from repair.proc import redact
+
+if TYPE_CHECKING:
+    from repair.context import Context
+    from repair.dists import Dist
+
+SCHEMA = "repair.snapshot/1"
+EXTENSION_DIRS = ("extensions", "custom_nodes")
+
+
+def _record_hash(dist: Dist) -> str | None:
+    record = dist.path / ("RECORD" if dist.kind == "dist-info" else "installed-files.txt")
+    try:
+        digest = hashlib.sha256(record.read_bytes()).digest()
+    except OSError:
+        return None
+    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _redact_obj(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_obj(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_obj(v) for v in value]
+    return value
+
+
+def pip_sources(ctx: Context) -> dict[str, Any]:
+    """The package sources the install uses: the options, else PIP_* variables, else the pip
+    configuration files (global, user, the venv's own), as pip reads them."""
+    import configparser
+
+    opts = ctx.options
+    found: dict[str, Any] = {"index_url": None, "extra_index_urls": [], "find_links": []}
+    files: list[Path] = []
+    if os.environ.get("PIP_CONFIG_FILE") not in (None, os.devnull):
+        files.append(Path(os.environ["PIP_CONFIG_FILE"]))
+    elif "PIP_CONFIG_FILE" not in os.environ:
+        home = Path.home()
+        appdata = os.environ.get("APPDATA")
+        xdg = os.environ.get("XDG_CONFIG_HOME") or str(home / ".config")
+        files += [Path("/etc/pip.conf"), Path(xdg) / "pip" / "pip.conf", home / ".pip" / "pip.conf"]
+        if appdata:
+            files.append(Path(appdata) / "pip" / "pip.ini")
+        files += [ctx.venv / "pip.conf", ctx.venv / "pip.ini"]
+    for path in files:
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read(path, encoding="utf-8")
+        except (configparser.Error, OSError, UnicodeDecodeError):
+            continue
+        for section in ("global", "install"):
+            if not parser.has_section(section):
+                continue
+            for key, dest in (("index-url", "index_url"), ("extra-index-url", "extra_index_urls"),
+                              ("find-links", "find_links")):
+                if parser.has_option(section, key):
+                    value = parser.get(section, key)
+                    found[dest] = value.split() if dest != "index_url" else value.strip()
+    env = os.environ
+    if env.get("PIP_INDEX_URL"):
+        found["index_url"] = env["PIP_INDEX_URL"]
+    if env.get("PIP_EXTRA_INDEX_URL"):
+        found["extra_index_urls"] = env["PIP_EXTRA_INDEX_URL"].split()
+    if env.get("PIP_FIND_LINKS"):
+        found["find_links"] = env["PIP_FIND_LINKS"].split()
+    if opts.get("index_url"):
+        found["index_url"] = opts["index_url"]
+    if opts.get("extra_index_urls"):
+        found["extra_index_urls"] = list(opts["extra_index_urls"])
+    if opts.get("find_links"):
+        found["find_links"] = list(opts["find_links"])
+    if found["index_url"] is None:
+        found["index_url"] = "https://pypi.org/simple"
+    return dict(_redact_obj(found))
+
+
+def torch_index(ctx: Context) -> tuple[str | None, str | None]:
+    """(backend, index URL) for torch, from the options and the manifest, when known."""
+    manifest = ctx.install.manifest
+    backend = ctx.options.get("backend") or manifest.get("torch.default_backend")
+    if backend in (None, "auto"):
+        backend = None
+    index = None
+    if backend:
+        index = manifest.get(f"torch.backends.{backend}.index_url") or manifest.get(
+            f"torch.{backend}.index_url")
+    return backend, index
+
+
+def _git_commit(folder: Path) -> dict[str, Any] | None:
+    if not (folder / ".git").exists():
+        return None
+    try:
+        import git
+
+        repo = git.Repo(folder)
+        info: dict[str, Any] = {"commit": repo.head.commit.hexsha}
+        try:
+            info["branch"] = repo.active_branch.name
+        except (TypeError, ValueError):
+            info["branch"] = None
+        try:
+            info["remote"] = redact(repo.remotes.origin.url) if repo.remotes else None
+        except (AttributeError, ValueError):
+            info["remote"] = None
+        return info
+    except Exception as exc:  # noqa: BLE001 - a damaged repo is recorded, not fatal
+        return {"commit": None, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def _source(dist: Dist, indexes: dict[str, Any]) -> dict[str, Any]:
+    direct = dist.direct_url
+    if direct:
+        out: dict[str, Any] = {"type": "direct", "url": redact(str(direct.get("url", "")))}
+        if "vcs_info" in direct:
+            out["type"] = "vcs"
+            out["vcs"] = direct["vcs_info"].get("vcs")
+            out["commit"] = direct["vcs_info"].get("commit_id")
+        elif direct.get("dir_info", {}).get("editable"):
+            out["type"] = "editable"
+        elif "archive_info" in direct:
+            out["hash"] = direct["archive_info"].get("hash") or direct["archive_info"].get("hashes")
+        return out
+    return {"type": "index", "index_url": indexes.get("index_url")}
+
+
+def take_snapshot(ctx: Context) -> dict[str, Any]:
+    """Describe the install as it is now (schema ``repair.snapshot/1``)."""
+    install = ctx.install
+    indexes = pip_sources(ctx)
+    backend, t_index = torch_index(ctx)
+    dists: list[dict[str, Any]] = []
+    if ctx.venv_exists and ctx.scan.exists:
+        for dist in ctx.scan.dists:
+            if not dist.has_metadata:
+                continue
+            entry: dict[str, Any] = {
+                "name": dist.name,
+                "version": dist.version,
+                "installer": dist.installer or None,
+                "source": _source(dist, indexes),
+                "record_hash": _record_hash(dist),
+            }
+            if dist.key in ("torch", "torchvision", "torchaudio") and t_index:
+                entry["source"] = {"type": "index", "index_url": redact(t_index)}
+            dists.append(entry)
+    extensions: list[dict[str, Any]] = []
+    dirs = install.manifest.get("extensions.dirs", list(EXTENSION_DIRS))
+    for rel in dirs:
+        folder = install.dir / rel
+        if not folder.is_dir():
+            continue
+        for child in sorted(folder.iterdir()):
+            if child.is_dir():
+                info = _git_commit(child)
+                extensions.append({"path": f"{rel}/{child.name}", "git": info})
+    python: dict[str, Any] = {"version": None, "implementation": None}
+    if ctx.venv_exists:
+        info = ctx.python_info
+        python = {"version": info.version, "estimated": info.estimated,
+                  "implementation": info.markers.get("implementation_name")}
+    return {
+        "schema": SCHEMA,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "app": {
+            "manifest": install.manifest.name,
+            "dir": str(install.dir),
+            "venv": os.path.relpath(install.venv, install.dir)
+            if _inside(install.venv, install.dir) else str(install.venv),
+            "git": _git_commit(install.dir),
+            "launch_args": install.launch_args or None,
+        },
+        "extensions": extensions,
+        "python": python,
+        "platform": {
+            "system": ctx.markers.get("platform_system") or platform.system(),
+            "machine": ctx.markers.get("platform_machine") or platform.machine(),
+            "sys_platform": ctx.markers.get("sys_platform"),
+        },
+        "sources": indexes,
+        "torch": {"backend": backend, "index_url": redact(t_index) if t_index else None},
+        "distributions": dists,
+    }
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    try:
+        child.relative_to(parent)
+        return True
+    except ValueError:
+        return False
+
+
+def requirements_from_snapshot(snapshot: dict[str, Any]) -> list[str]:
+    """The pinned requirement lines that reproduce the snapshot's distributions."""
+    out = []
+    for dist in snapshot.get("distributions", []):
+        source = dist.get("source") or {}
+        if source.get("type") == "vcs" and source.get("url"):
+            out.append(f"{dist['name']} @ {source.get('vcs', 'git')}+{source['url']}"
+                       f"@{source.get('commit')}")
+        elif source.get("type") == "direct" and source.get("url"):
+            out.append(f"{dist['name']} @ {source['url']}")
+        else:
+            out.append(f"{dist['name']}=={dist['version']}")
+    return out
