@@ -14,8 +14,10 @@ from repair.venv import PyvenvCfg, PyvenvCfgError, VenvLayout, read_pyvenv_cfg
 if TYPE_CHECKING:
     from packaging.markers import Marker
 
+    from repair.backend import MachineBackend
     from repair.dists import Dist, SiteScan
     from repair.interp import InterpreterInfo
+    from repair.torchbuild import TorchBuild
     from repair.requirements import ReqSet
 
 
@@ -27,6 +29,8 @@ class Context:
         self.install = install
         self.options = dict(options or {})
         self.reporter = reporter or Reporter()
+        # Results one check leaves for another, or for the report (e.g. "deep").
+        self.facts: dict[str, Any] = {}
 
     # -- the venv -----------------------------------------------------------------------------
     @property
@@ -149,3 +153,42 @@ class Context:
             except Exception:  # noqa: BLE001 - an unknown marker variable never crashes a check
                 return False
         return False
+
+    # -- the GPU backend and the torch build ----------------------------------------------------
+    @cached_property
+    def machine_backend(self) -> MachineBackend:
+        """The machine's backend (or ``--backend``). Runs probes: ask only when the answer is
+        needed (torch installed, --backend or --deep)."""
+        from repair.backend import detect
+
+        return detect(self.options.get("backend"))
+
+    @property
+    def backend_wanted(self) -> bool:
+        """Whether the machine's backend is worth probing for in this run."""
+        return bool(self.options.get("backend") or self.options.get("deep")
+                    or (self.venv_exists and "torch" in self.installed))
+
+    @cached_property
+    def torch_build(self) -> TorchBuild | None:
+        """The installed torch build, from its metadata (None when torch is not installed)."""
+        if not self.venv_exists:
+            return None
+        dist = self.installed.get("torch")
+        if dist is None:
+            return None
+        from repair.torchbuild import from_dist
+
+        markers = self.markers
+
+        def marker_ok(text: str) -> bool:
+            from packaging.requirements import InvalidRequirement, Requirement
+
+            try:
+                return self.marker_matches(Requirement(text).marker)
+            except InvalidRequirement:
+                return False
+
+        return from_dist(dist, self.installed, sys_platform=markers.get("sys_platform", ""),
+                         platform_machine=markers.get("platform_machine", ""),
+                         marker_ok=marker_ok)

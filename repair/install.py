@@ -98,7 +98,7 @@ def resolve(
 
     settings: dict[str, str] = {}
     settings_file: Path | None = None
-    files = webui_user_files(root)
+    files = [f for f in webui_user_files(root) if f.name in chosen.settings_files]
     if files:
         settings_file = files[0]
         settings = read_webui_user(settings_file)

@@ -10,6 +10,7 @@ import os
 import sys
 import sysconfig
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,43 @@ class Manifest:
     def restart_packages(self) -> list[str]:
         return list(self.get("restart.packages", []))
 
+    @property
+    def model_dirs(self) -> list[str]:
+        """Folders (relative to the app) that hold model files."""
+        return list(self.get("models.paths", ["models"]))
+
+    @property
+    def deep_modules(self) -> list[str]:
+        return list(self.get("deep.modules", []))
+
+    @property
+    def settings_files(self) -> list[str]:
+        return list(self.get("launch.settings_files", ["webui-user.bat", "webui-user.sh"]))
+
+    def torch_for(self, backend: str) -> dict[str, Any] | None:
+        """``[torch.<backend>]``: ``packages`` (requirement strings) and ``index_url``; None when
+        the application does not support the backend."""
+        value = self.get(f"torch.{backend}")
+        return dict(value) if isinstance(value, dict) else None
+
+    @property
+    def torch_backends(self) -> list[str]:
+        torch = self.get("torch", {})
+        return [b for b in BACKENDS if isinstance(torch, dict) and b in torch]
+
+    def recommended_args(self, backend: str) -> str:
+        return str(self.get(f"launch.recommended.{backend}", ""))
+
+    @cached_property
+    def conflicts(self) -> list[dict[str, Any]]:
+        """Known-conflict rules: those of the ``include`` files (read on first use, so that
+        detection does not pay for them), then the manifest's own."""
+        rules: list[dict[str, Any]] = []
+        owner = Path(self.source) if self.source != "built-in" else None
+        for rel in self.get("include", []):
+            rules.extend(load_rules_file(_find_include(str(rel), owner)))
+        return rules + list(self.get("conflicts", []))
+
 
 # ---------------------------------------------------------------------------------------------
 # Validation
@@ -119,6 +157,30 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "requirements.constraints": (list,),
     "user_data.paths": (list,),
     "restart.packages": (list,),
+    "models.paths": (list,),
+    "deep.modules": (list,),
+    "launch.settings_files": (list,),
+    "launch.recommended": (dict,),
+    "torch": (dict,),
+    "include": (list,),
+    "conflicts": (list,),
+}
+
+# Keys a manifest may have at the top level and in each table; anything else is a typo.
+_KNOWN_TABLES: dict[str, set[str]] = {
+    "": {"schema", "name", "title", "description", "repository", "detect", "venv", "python",
+         "requirements", "torch", "user_data", "restart", "deep", "launch", "models", "include",
+         "conflicts"},
+    "repository": {"url", "branch"},
+    "detect": {"all", "any", "none", "priority"},
+    "venv": {"dirs", "settings"},
+    "python": {"supported", "recommended"},
+    "requirements": {"files", "constraints"},
+    "user_data": {"paths"},
+    "restart": {"packages"},
+    "deep": {"modules"},
+    "launch": {"settings_files", "recommended"},
+    "models": {"paths"},
 }
 
 
@@ -144,6 +206,8 @@ def validate(data: dict[str, Any]) -> list[str]:
             problems.append(f"{key}: missing")
     flat = _flatten(data)
     for key, types in _TYPES.items():
+        if key == "conflicts" and isinstance(flat.get(key), list):
+            continue  # a list of tables; checked by the conflict-rule validator
         if key in flat and not isinstance(flat[key], types) or (
             key in flat and isinstance(flat[key], bool) and bool not in types
         ):
@@ -167,8 +231,102 @@ def validate(data: dict[str, Any]) -> list[str]:
     return problems
 
 
-# Further validators (torch indexes, conflict rules, ...) append themselves here.
-EXTRA_VALIDATORS: list[Any] = []
+def _validate_keys(data: dict[str, Any]) -> list[str]:
+    """Unknown keys: a typo in a manifest must not be silently ignored."""
+    problems: list[str] = []
+    for table, known in _KNOWN_TABLES.items():
+        node = data if not table else data.get(table)
+        if not isinstance(node, dict):
+            continue
+        for key in node:
+            if key not in known:
+                where = f"{table}.{key}" if table else key
+                problems.append(f"{where}: unknown key (see manifests/SCHEMA.md)")
+    return problems
+
+
+def _validate_torch(data: dict[str, Any]) -> list[str]:
+    torch = data.get("torch")
+    if not isinstance(torch, dict):
+        return []
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    problems: list[str] = []
+    for backend, spec in torch.items():
+        where = f"torch.{backend}"
+        if backend not in BACKENDS:
+            problems.append(f"{where}: unknown backend (one of {', '.join(BACKENDS)})")
+            continue
+        if not isinstance(spec, dict):
+            problems.append(f"{where}: expected a table with packages and index_url")
+            continue
+        for key in spec:
+            if key not in ("packages", "index_url", "extra_index_url", "note"):
+                problems.append(f"{where}.{key}: unknown key")
+        packages = spec.get("packages")
+        if not isinstance(packages, list) or not packages:
+            problems.append(f"{where}.packages: expected a non-empty list of requirements")
+        else:
+            for item in packages:
+                if not isinstance(item, str):
+                    problems.append(f"{where}.packages: expected a list of strings")
+                    break
+                try:
+                    Requirement(item)
+                except InvalidRequirement as exc:
+                    why = str(exc).splitlines()[0].strip()
+                    problems.append(f"{where}.packages: {item!r} is not a requirement ({why})")
+        for key in ("index_url", "extra_index_url"):
+            url = spec.get(key)
+            if url is None:
+                continue
+            if not isinstance(url, str) or not url.startswith(("https://", "http://", "file:")):
+                problems.append(f"{where}.{key}: expected an http(s) URL, got {url!r}")
+    return problems
+
+
+def _validate_launch(data: dict[str, Any]) -> list[str]:
+    recommended = data.get("launch", {}).get("recommended") if isinstance(
+        data.get("launch"), dict) else None
+    if not isinstance(recommended, dict):
+        return []
+    problems = []
+    for backend, args in recommended.items():
+        if backend not in BACKENDS:
+            problems.append(f"launch.recommended.{backend}: unknown backend")
+        elif not isinstance(args, str):
+            problems.append(f"launch.recommended.{backend}: expected a string of arguments")
+    return problems
+
+
+def _validate_paths(data: dict[str, Any]) -> list[str]:
+    """Relative paths only, never out of the application folder."""
+    problems = []
+    for table, key in (("detect", "all"), ("detect", "any"), ("detect", "none"),
+                       ("user_data", "paths"), ("models", "paths"), ("venv", "dirs"),
+                       ("requirements", "files"), ("requirements", "constraints")):
+        node = data.get(table)
+        values = node.get(key) if isinstance(node, dict) else None
+        if not isinstance(values, list):
+            continue
+        for value in values:
+            if not isinstance(value, str):
+                continue
+            if not value or value.startswith(("/", "\\")) or ":" in value or ".." in value.split("/"):
+                problems.append(f"{table}.{key}: {value!r} must be a relative path inside the app")
+    return problems
+
+
+def _validate_conflicts(data: dict[str, Any]) -> list[str]:
+    from repair.conflicts import validate_rules
+
+    return validate_rules(data.get("conflicts"), "conflicts")
+
+
+# Further validators append themselves here; each takes the data and returns ``key: problem``s.
+EXTRA_VALIDATORS: list[Any] = [
+    _validate_keys, _validate_torch, _validate_launch, _validate_paths, _validate_conflicts,
+]
 
 
 def parse_manifest(text: str, source: str) -> Manifest:
@@ -184,6 +342,75 @@ def parse_manifest(text: str, source: str) -> Manifest:
 
 
 def load_file(path: Path) -> Manifest:
+    return parse_manifest(_read_text(path), str(path))
+
+
+def check_file(path: Path) -> list[str]:
+    """Every problem of a manifest file (or a shared rules file), each as ``FILE: key: problem``;
+    empty when it is valid. Included rules files are checked too."""
+    try:
+        text = _read_text(path)
+    except ManifestError as exc:
+        return [exc.message]
+    try:
+        data = _toml_loads(text)
+    except _toml_error() as exc:
+        return [f"{path}: not valid TOML: {exc}"]
+    if "name" not in data and "title" not in data and "conflicts" in data:
+        try:
+            load_rules_file(path)  # a shared rules file
+        except ManifestError as exc:
+            return [exc.message]
+        return []
+    problems = [f"{path}: {p}" for p in validate(data)]
+    includes = data.get("include")
+    if isinstance(includes, list) and not problems:
+        for rel in includes:
+            try:
+                load_rules_file(_find_include(str(rel), path))
+            except ManifestError as exc:
+                problems.append(exc.message)
+    return problems
+
+
+def describe(manifest: Manifest) -> dict[str, Any]:
+    """The manifest as JSON-ready data, with the included rules merged in."""
+    data = dict(manifest.data)
+    data["conflicts"] = manifest.conflicts
+    data["source"] = manifest.source
+    return data
+
+
+def _find_include(rel: str, owner: Path | None) -> Path:
+    """An included rules file: next to the manifest first, then on the search path."""
+    folders = ([owner.parent] if owner is not None else []) + search_path()
+    for folder in folders:
+        candidate = folder / rel
+        if candidate.is_file():
+            return candidate
+    raise ManifestError(f"{owner or 'built-in'}: include: no such rules file {rel!r}")
+
+
+def load_rules_file(path: Path) -> list[dict[str, Any]]:
+    """A shared rules file: ``schema = 1`` and a ``[[conflicts]]`` array, nothing else."""
+    text = _read_text(path)
+    try:
+        data = _toml_loads(text)
+    except _toml_error() as exc:
+        raise ManifestError(f"{path}: not valid TOML: {exc}") from exc
+    problems = []
+    if data.get("schema") != SCHEMA_VERSION:
+        problems.append("schema: missing or not 1")
+    for key in data:
+        if key not in ("schema", "conflicts", "description"):
+            problems.append(f"{key}: unknown key in a rules file (only schema and conflicts)")
+    problems.extend(_validate_conflicts(data))
+    if problems:
+        raise ManifestError(f"{path}: {problems[0]}")
+    return list(data.get("conflicts", []))
+
+
+def _read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
     except IsADirectoryError as exc:
@@ -196,7 +423,7 @@ def load_file(path: Path) -> Manifest:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ManifestError(f"{path}: not UTF-8 text") from exc
-    return parse_manifest(text, str(path))
+    return text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,6 +489,33 @@ def load(name_or_file: str) -> Manifest:
     raise ManifestError(f"unknown manifest {name_or_file!r} (known: {names})")
 
 
+def list_entries() -> list[dict[str, Any]]:
+    """Each manifest found: name, title, file, where it comes from, and any problem with it."""
+    user_dirs = search_path()[:-2]  # the env variable's and the user config folder's
+    rows: list[dict[str, Any]] = []
+    for name, path in sorted(available().items()):
+        origin = "user" if any(_is_in(path, d) for d in user_dirs) else "built-in"
+        row: dict[str, Any] = {"name": name, "title": None, "file": str(path), "origin": origin,
+                               "error": None}
+        try:
+            row["title"] = load_file(path).title
+        except ManifestError as exc:
+            row["error"] = exc.message
+        rows.append(row)
+    if "generic" not in available():
+        rows.append({"name": "generic", "title": GENERIC.title, "file": None,
+                     "origin": "built-in", "error": None})
+    return rows
+
+
+def _is_in(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except (ValueError, OSError):
+        return False
+
+
 def load_all() -> list[Manifest]:
     manifests = [load_file(path) for path in available().values()]
     if not any(m.name == "generic" for m in manifests):
@@ -297,10 +551,11 @@ def match_score(manifest: Manifest, root: Path) -> int | None:
 def detect(root: Path) -> Manifest:
     """The manifest whose markers fit ``root`` best; ``generic`` when none fits."""
     best: tuple[int, Manifest] | None = None
-    for manifest in load_all():
+    every = load_all()
+    for manifest in every:
         if manifest.name == "generic":
             continue
         score = match_score(manifest, root)
         if score is not None and (best is None or score > best[0]):
             best = (score, manifest)
-    return best[1] if best else next((m for m in load_all() if m.name == "generic"), GENERIC)
+    return best[1] if best else next((m for m in every if m.name == "generic"), GENERIC)

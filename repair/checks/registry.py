@@ -29,6 +29,10 @@ CHECK_MODULES = (
     "repair.checks.site",
     "repair.checks.requirements",
     "repair.checks.processes",
+    "repair.checks.torch",
+    "repair.checks.conflicts",
+    "repair.checks.launch",
+    "repair.checks.deep",
 )
 
 

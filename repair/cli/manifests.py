@@ -1,0 +1,66 @@
+"""``repair manifests list / show NAME / validate FILE``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from repair.cli.common import echo_json
+
+
+@click.group("manifests")
+def manifests() -> None:
+    """The application manifests: what each web UI needs, as data.
+
+    Built-in manifests ship with the tool; your own go in the user config folder
+    (see 'repair manifests list') or are given by path with --manifest FILE.
+    """
+
+
+@manifests.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+def list_cmd(as_json: bool) -> None:
+    """List the manifests found, with the file each comes from."""
+    from repair import manifest as m
+    from repair.render import manifests_text
+
+    rows = m.list_entries()
+    if as_json:
+        echo_json({"manifests": rows, "search_path": [str(p) for p in m.search_path()]})
+        return
+    click.echo(manifests_text(rows, m.search_path()), nl=False)
+
+
+@manifests.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+def show(name: str, as_json: bool) -> None:
+    """Show one manifest (a name or a FILE), with its included rules."""
+    from repair import manifest as m
+    from repair.render import manifest_text
+
+    manifest = m.load(name)
+    if as_json:
+        echo_json(m.describe(manifest))
+        return
+    click.echo(manifest_text(manifest), nl=False)
+
+
+@manifests.command("validate")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+def validate(files: tuple[str, ...]) -> None:
+    """Check manifest files against the schema. Exit 2 with 'FILE: key: problem' lines."""
+    from repair import manifest as m
+
+    failed = False
+    for name in files:
+        problems = m.check_file(Path(name))
+        for line in problems:
+            click.echo(line, err=True)
+        if problems:
+            failed = True
+        else:
+            click.echo(f"{name}: ok")
+    sys.exit(2 if failed else 0)
