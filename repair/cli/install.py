@@ -57,7 +57,7 @@ def install(app: str, dir: str, backend: str | None, repo_url: str | None, ref: 
     from repair.errors import UsageError
     from repair.progress import StreamReporter
 
-    reporter = StreamReporter(quiet=as_json)
+    reporter = StreamReporter()  # narration goes to stderr, with --json too
     request = InstallRequest(
         app=app, dir=Path(os.path.abspath(Path(dir).expanduser())), backend=backend,
         repo_url=repo_url, ref=ref, python=python, snapshot=snapshot, installer=installer,

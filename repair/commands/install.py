@@ -1005,7 +1005,8 @@ def _failed(runner: _Runner, exc: RepairError) -> RepairError:
         kept = f"; the checkout {runner.req.dir} is kept, and the next run goes on from there"
     message = (f"install failed at step '{failed}': {exc.message}"
                + (f"; removed the half-built {', '.join(removed)}" if removed else "") + kept)
-    hint = exc.hint or (f"the log is {runner.req.log_path}" if runner.req.log_path else None)
+    log = runner.req.log_path
+    hint = exc.hint or (f"the log is {log}" if log is not None and log.exists() else None)
     return RolledBackError(message, hint=hint)
 
 

@@ -28,7 +28,7 @@ TORCH_BUILDS = {
     "zluda": ("2.1.2+cu118", "'11.8'", "None"),
 }
 LAUNCH = {
-    "cpu": "--use-cpu all --no-half --skip-torch-cuda-test",
+    "cpu": "--use-cpu all --no-half",
     "cuda": "--xformers",
     "rocm": "",
     "directml": "--use-directml --opt-sub-quad-attention --no-half --disable-nan-check",
@@ -80,6 +80,8 @@ def make_world(root: Path, *, requirements: str = REQUIREMENTS) -> World:
     build_wheel(wheels, "einops", "0.8.0")
     for backend in TORCH_BUILDS:
         make_torch(root / "torch" / backend, backend)
+    build_wheel(root / "torch" / "directml", "torch-directml", "0.2.0.dev230426",
+                requires=["torch==2.0.0"])
 
     work = root / "upstream-work"
     work.mkdir(parents=True)
@@ -104,7 +106,8 @@ def make_world(root: Path, *, requirements: str = REQUIREMENTS) -> World:
     ]
     for backend in TORCH_BUILDS:
         version = TORCH_BUILDS[backend][0]
-        lines += [f"[torch.{backend}]", f'packages = ["torch=={version}"]',
+        packages = f'"torch=={version}"' + (', "torch-directml"' if backend == "directml" else "")
+        lines += [f"[torch.{backend}]", f"packages = [{packages}]",
                   f'index_url = "{(root / "torch" / backend).as_uri()}"']
     lines.append("[launch.recommended]")
     lines += [f'{backend} = "{args}"' for backend, args in LAUNCH.items()]
