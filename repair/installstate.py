@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from repair.fsops import atomic_write
 
 SCHEMA = "repair.install-state/1"
 STATE_NAME = "install.json"
@@ -26,25 +27,6 @@ KILL_ENV = "WEBUI_REPAIR_TEST_KILL_AT"
 def kill_point(step: str) -> None:
     if os.environ.get(KILL_ENV) == step:
         os._exit(137)
-
-
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write to a temporary file beside ``path``, flush it to disk, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def state_dir(app_dir: Path) -> Path | None:
@@ -97,7 +79,7 @@ class InstallState:
 
     def done(self, step: str, key: str) -> bool:
         entry = self.steps.get(step)
-        return bool(entry) and entry.get("key") == key
+        return entry is not None and entry.get("key") == key
 
     def record(self, step: str, key: str, seconds: float, **facts: Any) -> None:
         self.steps[step] = {"key": key, "seconds": round(seconds, 3),

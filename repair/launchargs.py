@@ -111,7 +111,7 @@ def write_launch_args(root: Path, wanted: list[str], *, windows: bool | None = N
     """Put ``wanted`` into the webui-user files of ``root``: each one that exists, and the
     host's own (``.bat`` on Windows, ``.sh`` elsewhere) created when missing. Returns the files
     that changed. A file whose content would not change is not touched."""
-    from repair.installstate import atomic_write
+    from repair.fsops import atomic_write
 
     windows = os.name == "nt" if windows is None else windows
     own = root / ("webui-user.bat" if windows else "webui-user.sh")

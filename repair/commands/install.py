@@ -989,7 +989,7 @@ def _all_steps(plan: InstallPlan) -> list[str]:
 def _with_log(plan: InstallPlan, log: Path) -> InstallPlan:
     from dataclasses import replace
 
-    plan.request = replace(plan.request, log_path=log)  # type: ignore[misc]
+    plan.request = replace(plan.request, log_path=log)
     return plan
 
 
