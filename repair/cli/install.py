@@ -1,0 +1,106 @@
+"""``repair install APP --dir PATH``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from repair.cli.common import echo_json, index_options
+
+
+@click.command("install")
+@click.argument("app", metavar="APP")
+@click.option("--dir", "dir", metavar="PATH", required=True,
+              help="Where the application goes (a new or empty folder, or an earlier install "
+              "to finish).")
+@click.option("--backend", default=None, metavar="NAME",
+              help="GPU backend: auto, cuda, rocm, directml, zluda, openvino, ipex, cpu, mps.")
+@click.option("--repo-url", default=None, metavar="URL", help="Clone this instead of the "
+              "manifest's repository.")
+@click.option("--ref", default=None, metavar="REF", help="Branch, tag or commit to check out.")
+@click.option("--python", "python", default=None, metavar="PATH|X.Y",
+              help="Interpreter for the venv. Default: the best one the app supports.")
+@click.option("--from-snapshot", "snapshot", default=None, metavar="FILE",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Reproduce a snapshot (repair backup create) exactly.")
+@click.option("--installer", type=click.Choice(["pip", "uv"]), default="pip", show_default=True,
+              help="What installs packages.")
+@index_options
+@click.option("--yes", is_flag=True, help="Do not ask (scripted use).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON result on stdout.")
+def install(app: str, dir: str, backend: str | None, repo_url: str | None, ref: str | None,
+            python: str | None, snapshot: Path | None, installer: str, index_url: str | None,
+            extra_index_urls: tuple[str, ...], find_links: tuple[str, ...], offline: bool,
+            yes: bool, as_json: bool) -> None:
+    """Install APP (a manifest name or file) from nothing into --dir, verified.
+
+    Clone, pick a Python, create the venv, install torch for the GPU backend and the
+    requirements, write the launch arguments, then 'repair check --deep'. Run it again to
+    finish an interrupted install; on a finished one it changes nothing.
+
+    \b
+    Exit status: 0 installed and healthy, 1 installed but the check found errors, 2 bad usage,
+    4 a step failed (the half-built venv or clone was removed), 6 another install is running.
+    """
+    import os
+
+    from repair.commands.install import (
+        IndexOptions,
+        InstallPlan,
+        InstallRequest,
+        plan_install,
+        run_install,
+    )
+    from repair.errors import UsageError
+    from repair.progress import StreamReporter
+
+    reporter = StreamReporter()  # narration goes to stderr, with --json too
+    request = InstallRequest(
+        app=app, dir=Path(os.path.abspath(Path(dir).expanduser())), backend=backend,
+        repo_url=repo_url, ref=ref, python=python, snapshot=snapshot, installer=installer,
+        index=IndexOptions(index_url, tuple(extra_index_urls), tuple(find_links), offline),
+    )
+    plan = plan_install(request, reporter)
+
+    def confirm(p: InstallPlan) -> bool:
+        click.echo(f"repair install {p.manifest.name} into {p.request.dir}:", err=True)
+        for line in p.describe():
+            click.echo(f"  {line}", err=True)
+        if not sys.stdin or not sys.stdin.isatty():
+            raise UsageError("no terminal to ask for confirmation: pass --yes to install")
+        return click.confirm("Go ahead?", default=True, err=True)
+
+    result = run_install(plan, reporter, None if yes else confirm)
+    if as_json:
+        echo_json(result.to_json())
+    else:
+        click.echo(_summary(result), nl=False)
+    sys.exit(0 if result.healthy else 1)
+
+
+def _summary(result: Any) -> str:
+    lines = []
+    if result.already_installed:
+        lines.append(f"Already installed: {result.plan.request.dir} (nothing changed).")
+    else:
+        lines.append(f"Installed {result.plan.manifest.name} in {result.plan.request.dir}"
+                     + ("" if result.healthy else " (the check found problems)"))
+        for step in result.steps:
+            lines.append(f"  {step.name:<13} {step.status:<8} {step.seconds:7.1f}s"
+                         + (f"  {step.detail}" if step.detail and step.status != "skipped"
+                            else ""))
+        lines.append(f"  total {result.duration_ms / 1000:.1f}s")
+    for note in result.plan.notes:
+        lines.append(f"note: {note}")
+    for item in result.plan.not_reproduced:
+        lines.append(f"not reproduced: {item['what']} ({item['why']}); instead: {item['instead']}")
+    if result.report is not None and not result.healthy:
+        from repair.render import report_text
+
+        lines.append(report_text(result.report, color=False).rstrip())
+    if result.plan.request.log_path:
+        lines.append(f"log: {result.plan.request.log_path}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1052 @@
+"""``repair install APP --dir PATH``: from nothing to a verified install, idempotent and resumable.
+
+Steps, in order: ``clone`` (the app at the manifest's URL or ``--repo-url``, at ``--ref``),
+``extensions`` (only from a snapshot), ``python`` (one the app supports), ``venv`` (built under a
+hidden temporary name), ``backend`` (detected, or ``--backend``), ``torch`` (from the manifest's
+index for the backend), ``requirements`` (then the venv is renamed into place), ``launch-args``
+(``COMMANDLINE_ARGS`` in webui-user.sh/.bat), ``verify`` (``check --deep``).
+
+Each finished step is recorded in the install state (``repair.installstate``) with the inputs it
+finished with. A second run skips what is done; a run killed halfway goes on where it stopped; a
+failed run removes the half-built venv (and a half-made clone), so nothing is left that the web UI
+or a later run would take for an install.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import platform
+import re
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from repair import proc
+from repair.errors import BusyError, ProcessError, RepairError, RolledBackError, UsageError
+from repair.installstate import InstallState, kill_point, state_dir
+from repair.manifest import Manifest
+from repair.progress import Reporter
+
+STEPS = ("clone", "extensions", "python", "venv", "backend", "torch", "requirements",
+         "launch-args", "verify")
+VENV_STEPS = ("venv", "torch", "requirements")
+TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
+# Seeded by virtualenv into every venv; a snapshot's versions of them are not reproduced.
+SEED_PACKAGES = ("pip", "setuptools", "wheel", "distribute")
+# Wheels that only exist for one OS or GPU stack: dropped when the snapshot came from another.
+PLATFORM_ONLY = re.compile(r"^(nvidia-.*|triton|pytorch-triton.*|torch-directml|intel-.*|"
+                           r"onnxruntime-(gpu|directml|openvino))$")
+SNAPSHOT_SCHEMA = "repair.snapshot/1"
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    """The user's package sources (``--index-url`` ...), passed through to pip."""
+
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    offline: bool = False
+
+    def pip_args(self, *, index_as_extra: bool = False) -> list[str]:
+        args: list[str] = []
+        if self.index_url:
+            args += ["--extra-index-url" if index_as_extra else "--index-url", self.index_url]
+        for url in self.extra_index_urls:
+            args += ["--extra-index-url", url]
+        for link in self.find_links:
+            args += ["--find-links", link]
+        if self.offline:
+            args.append("--no-index")
+        return args
+
+
+@dataclass(frozen=True)
+class InstallRequest:
+    app: str  # manifest name or file
+    dir: Path
+    backend: str | None = None
+    repo_url: str | None = None
+    ref: str | None = None
+    python: str | None = None
+    snapshot: Path | None = None
+    installer: str = "pip"
+    index: IndexOptions = IndexOptions()
+    log_path: Path | None = None
+
+
+@dataclass
+class StepResult:
+    name: str
+    status: str  # "done", "skipped" (already done), "not-needed", "failed"
+    seconds: float = 0.0
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "seconds": round(self.seconds, 3),
+                "detail": self.detail}
+
+
+@dataclass
+class InstallPlan:
+    request: InstallRequest
+    manifest: Manifest
+    repo_url: str
+    ref: str | None
+    venv: Path
+    state: InstallState
+    todo: list[str]  # the steps this run will do, in order
+    snapshot: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)  # what was chosen instead, and why
+    not_reproduced: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return not self.todo
+
+    def describe(self) -> list[str]:
+        """The plan, one line per step (what the prompt shows)."""
+        req = self.request
+        what = {
+            "clone": f"clone {proc.redact(self.repo_url)}"
+            + (f" at {self.ref}" if self.ref else "") + f" into {req.dir}",
+            "extensions": "clone the snapshot's extensions at their recorded commits",
+            "python": "pick a Python the app supports"
+            + (f" ({self.manifest.python_supported})" if self.manifest.python_supported else "")
+            + (f", asked for {req.python}" if req.python else ""),
+            "venv": f"create the venv {self.venv} (built aside, moved into place when complete)",
+            "backend": f"GPU backend: {req.backend}" if req.backend and req.backend != "auto"
+            else "detect the GPU backend",
+            "torch": "install torch for the backend from the manifest's index"
+            + (" (the snapshot's versions)" if self.snapshot else ""),
+            "requirements": "install the snapshot's exact versions" if self.snapshot
+            else "install the app's requirements",
+            "launch-args": "write the launch arguments into webui-user.sh/.bat",
+            "verify": "verify: repair check --deep",
+        }
+        return [f"{i}. {what[step]}" for i, step in enumerate(self.todo, 1)]
+
+
+@dataclass
+class InstallResult:
+    plan: InstallPlan
+    steps: list[StepResult]
+    backend: str | None = None
+    python: dict[str, Any] = field(default_factory=dict)
+    launch_args: list[str] = field(default_factory=list)
+    changed_files: list[str] = field(default_factory=list)
+    report: Any = None  # repair.model.Report of the verify step
+    duration_ms: int = 0
+
+    @property
+    def already_installed(self) -> bool:
+        return self.plan.finished
+
+    @property
+    def healthy(self) -> bool:
+        return self.report is None or bool(self.report.summary.healthy)
+
+    def to_json(self) -> dict[str, Any]:
+        from repair import __version__
+
+        plan = self.plan
+        return {
+            "schema": "repair.install/1",
+            "tool": {"name": "webui-repair", "version": __version__},
+            "app": plan.manifest.name,
+            "dir": str(plan.request.dir),
+            "venv": str(plan.venv),
+            "repository": {"url": proc.redact(plan.repo_url), "ref": plan.ref},
+            "backend": self.backend,
+            "python": self.python,
+            "launch_args": self.launch_args,
+            "already_installed": self.already_installed,
+            "steps": [s.to_json() for s in self.steps],
+            "notes": list(plan.notes),
+            "not_reproduced": list(plan.not_reproduced),
+            "log": str(plan.request.log_path) if plan.request.log_path else None,
+            "report": self.report.to_json() if self.report is not None else None,
+            "healthy": self.healthy,
+            "duration_ms": self.duration_ms,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Snapshots
+
+
+def load_snapshot(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise UsageError(f"--from-snapshot: no such file: {path}") from exc
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--from-snapshot: {path} is not a readable JSON file ({exc})") from exc
+    if not isinstance(data, dict) or data.get("schema") != SNAPSHOT_SCHEMA:
+        raise UsageError(f"--from-snapshot: {path} is not a snapshot ({SNAPSHOT_SCHEMA})")
+    if not isinstance(data.get("distributions", []), list):
+        raise UsageError(f"--from-snapshot: {path}: 'distributions' is not a list")
+    return data
+
+
+def _canon(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def snapshot_pin(dist: dict[str, Any]) -> str:
+    """The requirement line that reproduces one of a snapshot's distributions: ``name==version``,
+    or its recorded URL / VCS source (at the recorded commit)."""
+    source = dist.get("source") or {}
+    name, version = str(dist["name"]), str(dist["version"])
+    url = str(source.get("url") or "")
+    if source.get("type") == "vcs" and url and "****" not in url:
+        commit = source.get("commit")
+        return f"{name} @ {source.get('vcs') or 'git'}+{url}" + (f"@{commit}" if commit else "")
+    if source.get("type") in ("direct", "archive") and url and "****" not in url:
+        return f"{name} @ {url}"
+    return f"{name}=={version}"
+
+
+def _git_info(node: Any) -> dict[str, Any]:
+    return node if isinstance(node, dict) else {}
+
+
+# ---------------------------------------------------------------------------------------------
+# Planning
+
+
+def _state_key(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _venv_python(venv: Path) -> Path:
+    from repair.venv import VenvLayout
+
+    return VenvLayout.detect(venv).python
+
+
+def _partial(path: Path, what: str) -> Path:
+    return path.with_name(f".{path.name}.{what}")
+
+
+def plan_install(request: InstallRequest, reporter: Reporter | None = None) -> InstallPlan:
+    """What this run will do. Reads the manifest, the snapshot and the install state; changes
+    nothing. Bad input raises ``UsageError``."""
+    from repair import manifest as manifests
+
+    manifest = manifests.load(request.app)
+    snapshot = load_snapshot(request.snapshot) if request.snapshot else None
+    notes: list[str] = []
+    root = request.dir
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"--dir {root} is a file, not a folder")
+
+    repo_url = request.repo_url
+    ref = request.ref
+    if snapshot is not None:
+        git = _git_info(_git_info(snapshot.get("app")).get("git"))
+        remote = git.get("remote")
+        if not repo_url and isinstance(remote, str) and remote and "****" not in remote:
+            repo_url = remote
+        if not ref and git.get("commit"):
+            ref = str(git["commit"])
+    if not repo_url:
+        repo_url = manifest.repository_url
+        if repo_url and not ref and manifest.get("repository.branch"):
+            ref = manifest.branch
+    if not repo_url:
+        raise UsageError(f"the manifest {manifest.name!r} names no repository: pass --repo-url")
+
+    state = InstallState.load(root) if root.is_dir() else InstallState(None)
+    venv = _venv_path(root, manifest)
+    plan = InstallPlan(request, manifest, repo_url, ref, venv, state, [], snapshot, notes)
+    plan.todo = _todo(plan)
+    return plan
+
+
+def _venv_path(root: Path, manifest: Manifest) -> Path:
+    if root.is_dir():
+        from repair.install import resolve
+
+        try:
+            return resolve(str(root), None, manifest.source if manifest.source != "built-in"
+                           else manifest.name).venv
+        except UsageError:
+            pass
+    dirs = manifest.venv_dirs
+    return Path(os.path.abspath(root / (dirs[0] if dirs else "venv")))
+
+
+def _todo(plan: InstallPlan) -> list[str]:
+    """Every step from the first one that is not done (with the same inputs) to the end."""
+    req, state = plan.request, plan.state
+    steps = [s for s in STEPS if s != "extensions" or plan.snapshot is not None]
+    keys = _static_keys(plan)
+    first = len(steps)
+    for i, step in enumerate(steps):
+        key = keys.get(step)
+        if key is None or not state.done(step, key):
+            first = i
+            break
+    # Reality beats the record: a venv that is gone (or still aside) redoes the venv steps.
+    if first > steps.index("requirements") and not _venv_python(plan.venv).exists():
+        first = min(first, steps.index("venv"))
+    if first >= steps.index("python") and req.python and state.facts.get("python_requested") \
+            != req.python:
+        first = min(first, steps.index("python"))
+    return steps[first:]
+
+
+def _static_keys(plan: InstallPlan) -> dict[str, str | None]:
+    """Keys of the steps whose inputs are known before the run; the others (``None``) are
+    compared with what the run chooses, by ``_Runner.key``."""
+    req, state = plan.request, plan.state
+    facts = state.facts
+    snap_key = _state_key(plan.snapshot) if plan.snapshot else ""
+    backend = req.backend if req.backend and req.backend != "auto" else facts.get("backend")
+    python_key = facts.get("python_key")
+    return {
+        "clone": _state_key(plan.repo_url, plan.ref),
+        "extensions": _state_key(snap_key),
+        "python": python_key if (not req.python or facts.get("python_requested") == req.python)
+        else None,
+        "venv": _state_key(python_key, str(plan.venv)),
+        "backend": _state_key(backend) if backend else None,
+        "torch": _state_key(backend, _torch_spec(plan, backend)) if backend else None,
+        "requirements": facts.get("requirements_key"),
+        "launch-args": _state_key(backend, _launch_args(plan.manifest, backend))
+        if backend else None,
+        "verify": _state_key("deep"),
+    }
+
+
+def _launch_args(manifest: Manifest, backend: str | None) -> list[str]:
+    from repair.launchargs import recommended_args
+
+    return recommended_args(manifest, backend) if backend else []
+
+
+def _torch_spec(plan: InstallPlan, backend: str | None) -> dict[str, Any] | None:
+    """``{"packages": [...], "index_url": ..., "extra_index_url": ...}`` for the backend; None
+    when the manifest installs no torch (``generic``)."""
+    manifest = plan.manifest
+    table = manifest.get("torch")
+    if not isinstance(table, dict) or not table or backend is None:
+        return None
+    spec = table.get(backend)
+    if not isinstance(spec, dict):
+        known = ", ".join(sorted(k for k, v in table.items() if isinstance(v, dict)))
+        raise UsageError(f"the manifest {manifest.name!r} has no torch for the backend "
+                         f"{backend!r} (it knows: {known})",
+                         hint="choose one of those with --backend")
+    out = {"packages": list(spec.get("packages", [])), "index_url": spec.get("index_url"),
+           "extra_index_url": spec.get("extra_index_url")}
+    snap = plan.snapshot
+    if snap is not None:
+        torch = _git_info(snap.get("torch"))
+        if torch.get("backend") in (None, backend):
+            pins = [snapshot_pin(d) for d in snap.get("distributions", [])
+                    if _canon(str(d.get("name", ""))) in TORCH_FAMILY]
+            if pins:
+                out["packages"] = pins
+                if torch.get("index_url") and "****" not in str(torch["index_url"]):
+                    out["index_url"] = torch["index_url"]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+class _Runner:
+    def __init__(self, plan: InstallPlan, reporter: Reporter,
+                 confirm: Callable[[InstallPlan], bool] | None) -> None:
+        self.plan = plan
+        self.req = plan.request
+        self.reporter = reporter
+        self.confirm = confirm
+        self.state = plan.state
+        self.results: list[StepResult] = []
+        self.redo = False  # once a step runs, every later one runs too
+        self.backend: str | None = None
+        self.devices: tuple[str, ...] = ()
+        self.python: dict[str, Any] = {}
+        self.launch: list[str] = []
+        self.changed: list[str] = []
+        self.report: Any = None
+
+    # -- helpers -------------------------------------------------------------------------------
+    @property
+    def venv(self) -> Path:
+        return self.plan.venv
+
+    @property
+    def building(self) -> Path:
+        return _partial(self.venv, "partial")
+
+    def work_venv(self) -> Path:
+        """The venv the install steps work on: the one being built, else the one in place."""
+        return self.building if self.building.exists() else self.venv
+
+    def log(self) -> Path:
+        assert self.req.log_path is not None
+        return self.req.log_path
+
+    def step(self, name: str, key: str | Callable[[], str], func: Callable[[], str]) -> None:
+        """Run one step unless it is done with the same inputs; ``key`` may be a function,
+        evaluated after the step (for steps whose inputs are what they choose)."""
+        if not self.redo and name in self.plan.todo:
+            self.redo = True
+        if not self.redo and isinstance(key, str) and self.state.done(name, key):
+            self.results.append(StepResult(name, "skipped", 0.0, "already done"))
+            return
+        self.redo = True
+        self.reporter.step(f"{name}: {self._title(name)}")
+        started = time.monotonic()
+        try:
+            detail = func()
+        except BaseException:
+            self.results.append(StepResult(name, "failed", time.monotonic() - started))
+            raise
+        seconds = time.monotonic() - started
+        kill_point(name)
+        self.state.record(name, key if isinstance(key, str) else key(), seconds)
+        self.results.append(StepResult(name, "done", seconds, detail))
+        if detail:
+            self.reporter.info(detail)
+
+    @staticmethod
+    def _title(name: str) -> str:
+        return {"clone": "getting the application", "extensions": "extensions",
+                "python": "choosing Python", "venv": "creating the venv",
+                "backend": "GPU backend", "torch": "installing torch",
+                "requirements": "installing the requirements",
+                "launch-args": "launch arguments", "verify": "repair check --deep"}[name]
+
+    def pip(self, args: list[str], label: str) -> None:
+        pip_install(self.work_venv(), args, log_path=self.log(), reporter=self.reporter,
+                    installer=self.req.installer, label=label)
+
+    # -- the steps -----------------------------------------------------------------------------
+    def run(self) -> None:
+        plan = self.plan
+        self.step("clone", _state_key(plan.repo_url, plan.ref), self.clone)
+        self.state.attach(self.req.dir)
+        if plan.snapshot is not None:
+            self.step("extensions", _state_key(_state_key(plan.snapshot)), self.extensions)
+        self.choose_python()
+        self.step("venv", _state_key(self.state.facts.get("python_key"), str(self.venv)),
+                  self.create_venv)
+        self.choose_backend()
+        spec = _torch_spec(plan, self.backend)
+        self.step("torch", _state_key(self.backend, spec), lambda: self.install_torch(spec))
+        self.install_requirements()
+        self.launch = _launch_args(plan.manifest, self.backend)
+        self.step("launch-args", _state_key(self.backend, self.launch), self.write_launch)
+        self.step("verify", _state_key("deep"), self.verify)
+
+    def clone(self) -> str:
+        root = self.req.dir
+        if root.is_dir() and (root / ".git").exists():
+            return self._adopt_checkout(root)
+        if root.exists() and any(root.iterdir()):
+            raise UsageError(f"{root} is not empty and is not a git checkout",
+                             hint="choose a new or empty folder with --dir")
+        temp = _partial(root, "partial-clone")
+        if temp.exists():
+            shutil.rmtree(temp)  # a clone killed halfway: our own hidden folder
+        import git
+
+        env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "GCM_INTERACTIVE": "never"}
+        self.reporter.info(f"cloning {proc.redact(self.plan.repo_url)}")
+        try:
+            repo = git.Repo.clone_from(self.plan.repo_url, temp, env=env)
+            if self.plan.ref:
+                self._checkout(repo, self.plan.ref)
+        except (git.GitCommandError, git.GitError) as exc:
+            shutil.rmtree(temp, ignore_errors=True)
+            raise ProcessError(f"cannot clone {proc.redact(self.plan.repo_url)}: "
+                               f"{_git_message(exc)}") from exc
+        except BaseException:
+            shutil.rmtree(temp, ignore_errors=True)
+            raise
+        commit = repo.head.commit.hexsha
+        repo.close()
+        kill_point("clone-rename")
+        if root.exists():
+            root.rmdir()  # empty (checked above)
+        root.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(temp, root)
+        self.state.attach(root)
+        return f"{root} at {commit[:12]}"
+
+    def _adopt_checkout(self, root: Path) -> str:
+        import git
+
+        try:
+            repo = git.Repo(root)
+            if self.plan.ref:
+                head = repo.head.commit.hexsha
+                try:
+                    wanted = repo.commit(self.plan.ref).hexsha
+                except (git.BadName, ValueError):
+                    wanted = None
+                if wanted != head:
+                    if repo.is_dirty(untracked_files=False):
+                        raise UsageError(f"{root} has local changes; cannot check out "
+                                         f"{self.plan.ref}", hint="commit or stash them first")
+                    self._checkout(repo, self.plan.ref)
+            commit = repo.head.commit.hexsha
+            self.state.attach(root)
+        except (git.GitCommandError, git.InvalidGitRepositoryError, ValueError) as exc:
+            raise UsageError(f"{root} is a broken git checkout: {_git_message(exc)}",
+                             hint="run 'repair check' on it, or choose another --dir") from exc
+        return f"existing checkout {root} at {commit[:12]}"
+
+    def _checkout(self, repo: Any, ref: str) -> None:
+        import git
+
+        try:
+            repo.git.checkout(ref)
+        except git.GitCommandError:
+            repo.git.fetch("origin", ref)
+            repo.git.checkout("FETCH_HEAD")
+
+    def extensions(self) -> str:
+        import git
+
+        snap = self.plan.snapshot or {}
+        done, missed = 0, []
+        for ext in snap.get("extensions", []):
+            rel = str(ext.get("path", ""))
+            info = _git_info(ext.get("git"))
+            remote, commit = info.get("remote"), info.get("commit")
+            target = (self.req.dir / rel).resolve()
+            if not rel or not target.is_relative_to(self.req.dir.resolve()):
+                continue
+            if not remote or "****" in str(remote) or not commit:
+                missed.append(rel)
+                self.plan.not_reproduced.append(
+                    {"what": rel, "why": "the snapshot has no usable remote or commit for it",
+                     "instead": "not installed"})
+                continue
+            try:
+                if (target / ".git").exists():
+                    repo = git.Repo(target)
+                else:
+                    temp = _partial(target, "partial-clone")
+                    shutil.rmtree(temp, ignore_errors=True)
+                    repo = git.Repo.clone_from(str(remote), temp,
+                                               env={"GIT_TERMINAL_PROMPT": "0"})
+                    repo.close()
+                    os.rename(temp, target)
+                    repo = git.Repo(target)
+                if repo.head.commit.hexsha != commit:
+                    self._checkout(repo, str(commit))
+                repo.close()
+                done += 1
+            except (git.GitCommandError, git.GitError, OSError) as exc:
+                missed.append(rel)
+                self.plan.not_reproduced.append(
+                    {"what": rel, "why": f"cannot clone or check out: {_git_message(exc)}",
+                     "instead": "not installed"})
+        return f"{done} extension(s) at their recorded commits" + (
+            f"; not reproduced: {', '.join(missed)}" if missed else "")
+
+    def choose_python(self) -> None:
+        facts = self.state.facts
+        recorded = facts.get("python")
+        if (not self.redo and "python" not in self.plan.todo and isinstance(recorded, dict)
+                and Path(recorded.get("path", "")).exists()):
+            self.python = recorded
+            self.results.append(StepResult("python", "skipped", 0.0, "already done"))
+            return
+
+        def pick() -> str:
+            requested = self.req.python
+            snap = self.plan.snapshot
+            recommended = self.plan.manifest.python_recommended or None
+            if snap is not None and not requested:
+                version = _git_info(snap.get("python")).get("version")
+                if version:
+                    xy = ".".join(str(version).split(".")[:2])
+                    try:
+                        info = choose_python(self.plan.manifest.python_supported or None, xy,
+                                             recommended)
+                    except UsageError:
+                        info = choose_python(self.plan.manifest.python_supported or None, None,
+                                             recommended)
+                        self.plan.notes.append(
+                            f"the snapshot used Python {version}; none found here, so Python "
+                            f"{info['version']} was chosen instead")
+                        self.plan.not_reproduced.append(
+                            {"what": f"Python {version}", "why": "not found on this machine",
+                             "instead": f"Python {info['version']}"})
+                    return self._set_python(info)
+            info = choose_python(self.plan.manifest.python_supported or None, requested,
+                                 recommended)
+            return self._set_python(info)
+
+        self.step("python", lambda: str(self.state.facts.get("python_key")), pick)
+
+    def _set_python(self, info: dict[str, Any]) -> str:
+        self.python = info
+        self.state.facts.update(python=info, python_key=_state_key(info["path"], info["version"]),
+                                python_requested=self.req.python)
+        return f"Python {info['version']} ({info['path']})"
+
+    def create_venv(self) -> str:
+        building = self.building
+        if building.exists():
+            shutil.rmtree(building)  # a venv killed while being built: our own hidden folder
+        if self.venv.exists():
+            from repair.venv import VenvLayout
+
+            if not VenvLayout.detect(self.venv).looks_like_venv():
+                raise UsageError(f"{self.venv} exists and is not a venv",
+                                 hint="move it away, or pass another --dir")
+            # A venv from an earlier, unrecorded install: built anew beside it, swapped at the
+            # end of the requirements step.
+        self.state.forget("torch", "requirements")
+        python = str(self.python["path"])
+        proc.run([sys.executable, "-m", "virtualenv", "-q", "--no-periodic-update",
+                  "--prompt", self.venv.name, "-p", python, str(building)],
+                 timeout=600, check=True)
+        return f"built aside in {building.name}"
+
+    def choose_backend(self) -> None:
+        facts = self.state.facts
+        asked = self.req.backend if self.req.backend and self.req.backend != "auto" else None
+        if asked is None and self.plan.snapshot is not None and not facts.get("backend"):
+            asked = None  # the machine decides; the snapshot's backend is compared below
+
+        def detect() -> str:
+            machine = detect_backend(asked)
+            backend, devices, source = machine
+            snap_backend = _git_info((self.plan.snapshot or {}).get("torch")).get("backend")
+            if snap_backend and asked is None and snap_backend != backend:
+                self.plan.notes.append(
+                    f"the snapshot's torch was built for {snap_backend}; this machine has "
+                    f"{backend}: torch for {backend} is installed from the manifest instead")
+                self.plan.not_reproduced.append(
+                    {"what": f"torch for {snap_backend}", "why": f"this machine is {backend}",
+                     "instead": f"torch for {backend} from the manifest"})
+            self.backend, self.devices = backend, tuple(devices)
+            facts.update(backend=backend, devices=list(devices))
+            return f"{backend} ({source}" + (f": {', '.join(devices)}" if devices else "") + ")"
+
+        if not self.redo and facts.get("backend") and (asked in (None, facts["backend"])):
+            self.backend = str(facts["backend"])
+            self.devices = tuple(facts.get("devices", []))
+            self.results.append(StepResult("backend", "skipped", 0.0, "already done"))
+            return
+        self.step("backend", lambda: _state_key(self.backend), detect)
+
+    def install_torch(self, spec: dict[str, Any] | None) -> str:
+        if spec is None:
+            return "the manifest installs no torch"
+        args = list(spec["packages"])
+        for key, flag in (("index_url", "--index-url"), ("extra_index_url", "--extra-index-url")):
+            url = spec.get(key)
+            if not url:
+                continue
+            local = _local_folder(str(url))
+            args += ["--find-links", str(local)] if local else [flag, str(url)]
+        # The user's own index becomes an extra one: torch comes from the backend's index.
+        args += self.req.index.pip_args(index_as_extra=bool(spec.get("index_url")))
+        self.pip(args, f"torch for {self.backend}")
+        return " ".join(spec["packages"])
+
+    def install_requirements(self) -> None:
+        root, manifest = self.req.dir, self.plan.manifest
+        if self.plan.snapshot is not None:
+            pins, skipped = self._snapshot_pins()
+            content = "\n".join(pins)
+            files: list[Path] = []
+            constraints: list[Path] = []
+        else:
+            pins, skipped = [], []
+            files = [root / f for f in manifest.requirement_files if (root / f).is_file()]
+            constraints = [root / f for f in manifest.constraint_files if (root / f).is_file()]
+            content = "\n".join(p.read_text(encoding="utf-8", errors="replace")
+                                for p in files + constraints)
+        key = _state_key(content, self.backend)
+
+        def install() -> str:
+            args: list[str] = []
+            if pins:
+                folder = state_dir(self.req.dir) or self.req.dir
+                pin_file = folder / "snapshot-requirements.txt"
+                pin_file.parent.mkdir(parents=True, exist_ok=True)
+                pin_file.write_text("\n".join(pins) + "\n", encoding="utf-8")
+                args += ["-r", str(pin_file)]
+            for f in files:
+                args += ["-r", str(f)]
+            for f in constraints:
+                args += ["-c", str(f)]
+            if args:
+                self.pip(args + self.req.index.pip_args(), "requirements")
+            kill_point("requirements-installed")
+            self._put_venv_in_place()
+            if self.plan.snapshot is not None:
+                return f"{len(pins)} exact version(s)" + (
+                    f"; left out: {', '.join(skipped)}" if skipped else "")
+            if not files:
+                self.reporter.warn("the app has none of its requirement files "
+                                   f"({', '.join(manifest.requirement_files)})")
+            return f"from {', '.join(f.name for f in files) or 'nothing'}"
+
+        self.state.facts["requirements_key"] = key
+        self.step("requirements", key, install)
+
+    def _snapshot_pins(self) -> tuple[list[str], list[str]]:
+        snap = self.plan.snapshot or {}
+        system = _git_info(snap.get("platform")).get("system")
+        other_os = bool(system) and system != platform.system()
+        snap_backend = _git_info(snap.get("torch")).get("backend")
+        other_backend = bool(snap_backend) and snap_backend != self.backend
+        if other_os:
+            self.plan.notes.append(f"the snapshot comes from {system}; this is "
+                                   f"{platform.system()}: wheels made for one system only are "
+                                   "left out")
+        pins, skipped = [], []
+        for dist in snap.get("distributions", []):
+            name = _canon(str(dist.get("name", "")))
+            if not name or name in TORCH_FAMILY:
+                continue
+            if name in SEED_PACKAGES:
+                continue
+            if (other_os or other_backend) and PLATFORM_ONLY.match(name):
+                skipped.append(f"{name}=={dist.get('version')}")
+                why = f"made for {system}" if other_os else f"part of torch for {snap_backend}"
+                self.plan.not_reproduced.append(
+                    {"what": f"{name}=={dist.get('version')}", "why": why,
+                     "instead": "what torch for this machine needs"})
+                continue
+            pins.append(snapshot_pin(dist))
+        return pins, skipped
+
+    def _put_venv_in_place(self) -> None:
+        building = self.building
+        if not building.exists():
+            return  # already in place (a run killed after the move)
+        if self.venv.exists():
+            old = _partial(self.venv, "replaced")
+            if old.exists():
+                shutil.rmtree(old)
+            os.rename(self.venv, old)
+            os.rename(building, self.venv)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(building, self.venv)
+        relocate_venv(self.venv, building)
+
+    def write_launch(self) -> str:
+        from repair.launchargs import card_advice, write_launch_args
+
+        for note in card_advice(self.backend or "", self.devices):
+            self.plan.notes.append(note)
+            self.reporter.info(note)
+        changed = write_launch_args(self.req.dir, self.launch)
+        self.changed = [str(p) for p in changed]
+        args = " ".join(self.launch) or "(none needed)"
+        where = ", ".join(p.name for p in changed) or "unchanged"
+        return f"{args} -> {where}"
+
+    def verify(self) -> str:
+        from repair.commands.check import check
+        from repair.context import Context
+        from repair.install import resolve
+
+        manifest = self.plan.manifest
+        ctx = Context(resolve(str(self.req.dir), str(self.venv),
+                              manifest.source if manifest.source != "built-in" else manifest.name),
+                      {"deep": True, "backend": self.backend}, self.reporter)
+        self.report = check(ctx)
+        summary = self.report.summary
+        if not summary.healthy:
+            ids = ", ".join(sorted({f.id for f in self.report.findings
+                                    if f.severity.value == "error"}))
+            raise _Unhealthy(f"the check found {summary.errors} error(s): {ids}")
+        return f"healthy ({summary.warnings} warning(s), {summary.infos} info)"
+
+
+class _Unhealthy(Exception):
+    pass
+
+
+def _git_message(exc: BaseException) -> str:
+    text = str(getattr(exc, "stderr", "") or exc).strip()
+    lines = [ln.strip().removeprefix("stderr:").strip(" '") for ln in text.splitlines()
+             if ln.strip()]
+    fatal = [ln for ln in lines if "fatal:" in ln or "error:" in ln]
+    return proc.redact((fatal or lines or [type(exc).__name__])[-1])
+
+
+def _local_folder(url: str) -> Path | None:
+    """A ``file:`` URL or a path naming a local folder of wheels (passed as ``--find-links``)."""
+    if url.startswith("file:"):
+        from urllib.parse import unquote, urlparse
+
+        path = Path(unquote(urlparse(url).path))
+    elif "://" in url:
+        return None
+    else:
+        path = Path(url)
+    return path if path.is_dir() and not (path / "index.html").exists() else None
+
+
+def relocate_venv(venv: Path, old: Path) -> int:
+    """A venv moved from ``old`` to ``venv``: rewrite the old path in its scripts (activate,
+    console-script shebangs, Windows launchers) and ``pyvenv.cfg``. Returns the files changed.
+
+    Windows launchers keep their zip archive intact: only the shebang before it changes, and the
+    launcher finds the archive from its end."""
+    from repair.venv import VenvLayout
+
+    old_b, new_b = os.fsencode(str(old)), os.fsencode(str(venv))
+    changed = 0
+    files = [venv / "pyvenv.cfg"]
+    bin_dir = VenvLayout.detect(venv).bin_dir
+    if bin_dir.is_dir():
+        files += [p for p in bin_dir.iterdir() if p.is_file() and not p.is_symlink()]
+    for path in files:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if old_b not in data:
+            continue
+        mode = path.stat().st_mode
+        path.write_bytes(data.replace(old_b, new_b))
+        os.chmod(path, mode)
+        changed += 1
+    return changed
+
+
+# ---------------------------------------------------------------------------------------------
+# The pieces shared with other commands (Python, backend, pip), with their fallbacks.
+
+
+def choose_python(spec: str | None, requested: str | None, recommended: str | None
+                  ) -> dict[str, Any]:
+    """``{"path", "version"}`` of the interpreter for the venv (``repair.pythons``)."""
+    pythons = _optional("repair.pythons")
+    if pythons is not None:
+        info = pythons.choose_python(spec, requested, recommended)
+        return {"path": str(info.path), "version": str(info.version)}
+    return _choose_python_fallback(spec, requested)
+
+
+_VERSION_PROBE = "import platform; print(platform.python_version())"
+
+
+def _choose_python_fallback(spec: str | None, requested: str | None) -> dict[str, Any]:
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    candidates: list[str] = []
+    if requested and (os.sep in requested or "/" in requested or Path(requested).exists()):
+        candidates = [requested]
+    elif requested:
+        found = proc.which(f"python{requested}")
+        candidates = [found] if found else []
+    else:
+        candidates = [getattr(sys, "_base_executable", sys.executable), sys.executable]
+        candidates += [p for m in range(14, 9, -1) if (p := proc.which(f"python3.{m}"))]
+    seen = []
+    for cand in candidates:
+        try:
+            result = proc.run([cand, "-I", "-c", _VERSION_PROBE], timeout=15)
+        except ProcessError:
+            continue
+        if not result.ok:
+            continue
+        version = result.stdout.strip()
+        seen.append(f"{version} ({cand})")
+        if not spec or Version(version) in SpecifierSet(spec):
+            return {"path": cand, "version": version}
+    need = f"a Python {spec}" if spec else "Python 3"
+    if requested:
+        need = f"Python {requested}" + (f" (the app supports {spec})" if spec else "")
+    raise UsageError(f"no suitable Python found: this needs {need}; found: "
+                     f"{', '.join(seen) or 'none'}",
+                     hint=f"install {need}, then run again with --python <path to it>")
+
+
+def detect_backend(override: str | None) -> tuple[str, list[str], str]:
+    """(backend, devices, how it was found) through ``repair.backend``, else a small fallback."""
+    backend_mod = _optional("repair.backend")
+    if backend_mod is not None:
+        machine = backend_mod.detect(override)
+        return str(machine.backend), list(machine.devices), str(machine.source)
+    from repair.manifest import BACKENDS
+
+    if override:
+        if override not in BACKENDS:
+            raise UsageError(f"--backend: {override!r} is not one of auto, {', '.join(BACKENDS)}")
+        return override, [], "--backend"
+    if proc.which("nvidia-smi"):
+        return "cuda", [], "nvidia-smi"
+    if platform.system() == "Darwin" and platform.machine() == "arm64":
+        return "mps", [], "platform"
+    return "cpu", [], "no GPU found"
+
+
+def pip_install(venv: Path, args: list[str], *, log_path: Path, reporter: Reporter,
+                installer: str = "pip", label: str = "installing") -> None:
+    """One install step into ``venv`` (``repair.installer`` when present)."""
+    python = _venv_python(venv)
+    installer_mod = _optional("repair.installer")
+    if installer_mod is not None:
+        installer_mod.pip_install(python, args, log_path=log_path, reporter=reporter,
+                                  installer=installer, label=label)
+        return
+    reporter.info(f"{label}: pip install {proc.redact(' '.join(args))}")
+    argv = [str(python), "-m", "pip", "install", "--no-input", "--progress-bar", "off",
+            "--disable-pip-version-check", *args]
+    started = time.monotonic()
+    result = proc.run(argv, timeout=3600, env=proc.clean_env(venv=venv))
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write(f"$ {proc.redact(' '.join(argv))}\n{proc.redact(result.stdout)}"
+                  f"{proc.redact(result.stderr)}[exit code {result.returncode}]\n")
+    if not result.ok:
+        lines = [ln for ln in (result.stderr + result.stdout).splitlines()
+                 if ln.startswith("ERROR:")]
+        tail = proc.redact(lines[-1]) if lines else ""
+        raise ProcessError(f"{label} failed (pip exit code {result.returncode})"
+                           + (f": {tail}" if tail else ""), returncode=result.returncode,
+                           hint=f"pip's output is in {log_path}")
+    reporter.info(f"{label}: done in {time.monotonic() - started:.1f}s")
+
+
+def _optional(module: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The entry point
+
+
+def default_log_path() -> Path:
+    from platformdirs import user_log_dir
+
+    folder = Path(user_log_dir("webui-repair", appauthor=False))
+    return folder / f"install-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+
+
+def run_install(plan: InstallPlan, reporter: Reporter,
+                confirm: Callable[[InstallPlan], bool] | None = None) -> InstallResult:
+    """Do the plan. Asks ``confirm`` once (when given) before changing anything.
+
+    Raises ``UsageError`` (bad input, exit 2), ``BusyError`` (another install runs, 6) and
+    ``RolledBackError`` (a step failed; the half-built venv or clone was removed, 4)."""
+    started = time.monotonic()
+    if plan.finished:
+        reporter.step(f"{plan.request.dir} is already installed; nothing to do")
+        result = InstallResult(plan, [StepResult(s, "skipped", 0.0, "already done")
+                                      for s in _all_steps(plan)])
+        result.backend = plan.state.facts.get("backend")
+        result.python = dict(plan.state.facts.get("python") or {})
+        result.launch_args = _launch_args(plan.manifest, result.backend)
+        result.duration_ms = int((time.monotonic() - started) * 1000)
+        return result
+    if confirm is not None and not confirm(plan):
+        raise UsageError("nothing was changed (the plan was not confirmed)")
+    if plan.request.log_path is None:
+        plan = _with_log(plan, default_log_path())
+    runner = _Runner(plan, reporter, confirm)
+    with _lock(plan.request.dir):
+        try:
+            runner.run()
+        except _Unhealthy as exc:
+            reporter.warn(str(exc))
+        except RepairError as exc:
+            raise _failed(runner, exc) from exc
+        except OSError as exc:
+            raise _failed(runner, RepairError(f"{type(exc).__name__}: {exc}")) from exc
+    result = InstallResult(plan, runner.results, runner.backend, runner.python, runner.launch,
+                           runner.changed, runner.report)
+    result.duration_ms = int((time.monotonic() - started) * 1000)
+    return result
+
+
+def _all_steps(plan: InstallPlan) -> list[str]:
+    return [s for s in STEPS if s != "extensions" or plan.snapshot is not None]
+
+
+def _with_log(plan: InstallPlan, log: Path) -> InstallPlan:
+    from dataclasses import replace
+
+    plan.request = replace(plan.request, log_path=log)
+    return plan
+
+
+def _failed(runner: _Runner, exc: RepairError) -> RepairError:
+    """Clean up after a failed step: no half-built venv or clone stays behind."""
+    if isinstance(exc, UsageError | BusyError):
+        _cleanup(runner)
+        return exc
+    failed = next((r.name for r in reversed(runner.results) if r.status == "failed"), "?")
+    removed = _cleanup(runner)
+    kept = ""
+    if (runner.req.dir / ".git").exists():
+        kept = f"; the checkout {runner.req.dir} is kept, and the next run goes on from there"
+    message = (f"install failed at step '{failed}': {exc.message}"
+               + (f"; removed the half-built {', '.join(removed)}" if removed else "") + kept)
+    log = runner.req.log_path
+    hint = exc.hint or (f"the log is {log}" if log is not None and log.exists() else None)
+    return RolledBackError(message, hint=hint)
+
+
+def _cleanup(runner: _Runner) -> list[str]:
+    removed = []
+    building = runner.building
+    if building.exists():
+        shutil.rmtree(building, ignore_errors=True)
+        removed.append(f"venv ({building.name})")
+        if runner.state.path is not None:
+            runner.state.forget(*VENV_STEPS)
+    temp = _partial(runner.req.dir, "partial-clone")
+    if temp.exists():
+        shutil.rmtree(temp, ignore_errors=True)
+        removed.append("clone")
+    return removed
+
+
+class _lock:
+    """One install at a time per folder (a lock file beside it)."""
+
+    def __init__(self, root: Path) -> None:
+        from filelock import FileLock
+
+        root.parent.mkdir(parents=True, exist_ok=True)
+        self.path = root.with_name(f".{root.name}.repair-install.lock")
+        self.lock = FileLock(str(self.path), timeout=0)
+
+    def __enter__(self) -> None:
+        from filelock import Timeout
+
+        try:
+            self.lock.acquire()
+        except Timeout as exc:
+            raise BusyError(f"another 'repair install' is working on {self.path.parent}") \
+                from exc
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
+        try:
+            self.path.unlink()
+        except OSError:
+            pass
