@@ -21,18 +21,23 @@ def demo(keep: bool, where: Path | None, no_repair: bool) -> None:
     Touches nothing but its own temporary folder.
     """
     from repair.commands.demo import run_demo
+    from repair.model import Report
     from repair.progress import StreamReporter
     from repair.render import report_text
 
     reporter = StreamReporter(sys.stdout)
-    result = run_demo(reporter, where=where, keep=keep, repair=not no_repair)
     color = use_color()
-    click.echo()
-    click.echo(report_text(result.before, color=color), nl=False)
-    if result.after is not None:
+
+    def show(stage: str, report: Report) -> None:
         click.echo()
-        click.echo("After the repair:")
-        click.echo(report_text(result.after, color=color), nl=False)
+        if stage == "after":
+            click.echo("After the repair:")
+        click.echo(report_text(report, color=color), nl=False)
+        click.echo()
+
+    result = run_demo(reporter, where=where, keep=keep, repair=not no_repair, on_report=show)
     if keep:
         click.echo(f"\nThe demo install is kept in {result.root / 'webui'}")
     click.echo("\nTry it on your own web UI: repair check --dir PATH")
+    if result.after is not None and not result.after.summary.healthy:
+        sys.exit(1)  # the repair did not end healthy: a bug worth reporting

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,10 @@ def build_broken_install(root: Path, reporter: Reporter) -> Path:
 
 
 def run_demo(reporter: Reporter, *, where: Path | None = None, keep: bool = False,
-             repair: bool = True) -> DemoResult:
+             repair: bool = True,
+             on_report: Callable[[str, Report], None] | None = None) -> DemoResult:
+    """Build, check and (with ``repair``) repair the demo install. ``on_report(stage, report)``
+    is called with each report as soon as it exists (stage ``before`` or ``after``)."""
     from repair.commands.check import check
     from repair.context import Context
     from repair.install import resolve
@@ -119,8 +123,12 @@ def run_demo(reporter: Reporter, *, where: Path | None = None, keep: bool = Fals
         ctx = Context(resolve(str(app)), {}, reporter)
         before = check(ctx)
         result = DemoResult(root=root, before=before, kept=keep)
+        if on_report:
+            on_report("before", before)
         if repair:
             _repair(app, result, reporter)
+            if on_report and result.after is not None:
+                on_report("after", result.after)
         return result
     except (OSError, subprocess.SubprocessError, RepairError) as exc:
         keep = True
@@ -132,13 +140,10 @@ def run_demo(reporter: Reporter, *, where: Path | None = None, keep: bool = Fals
 
 
 def _repair(app: Path, result: DemoResult, reporter: Reporter) -> None:
-    """Repair with the pipeline when this build has one."""
-    try:
-        from repair.pipeline import repair_install  # type: ignore[attr-defined]
-    except ImportError:
-        return
+    """Repair with the pipeline, from the demo's own wheels only."""
     from repair.context import Context
     from repair.install import resolve
+    from repair.pipeline import repair_install
 
     reporter.step("Repairing it: repair --yes")
     wheels = app.parent / "wheels"
@@ -155,5 +160,6 @@ def _repair(app: Path, result: DemoResult, reporter: Reporter) -> None:
                 os.environ[k] = v
     result.exit_code = outcome.exit_code
     reporter.step("Checking it again: repair check")
-    result.after = __import__("repair.commands.check", fromlist=["check"]).check(
-        Context(resolve(str(app)), {}, reporter))
+    from repair.commands.check import check
+
+    result.after = check(Context(resolve(str(app)), {}, reporter))

@@ -22,3 +22,16 @@ def test_demo_finds_every_breakage_it_made(tmp_path: Path) -> None:
 def test_demo_cleans_up_after_itself(tmp_path: Path) -> None:
     run_demo(Reporter(), where=tmp_path, keep=False, repair=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_repairs_what_it_broke(tmp_path: Path) -> None:
+    seen: list[str] = []
+    result = run_demo(Reporter(), where=tmp_path, keep=True, repair=True,
+                      on_report=lambda stage, report: seen.append(stage))
+    assert seen == ["before", "after"]
+    assert not result.before.summary.healthy
+    assert result.after is not None and result.after.summary.healthy, result.after.findings
+    assert result.exit_code in (0, 3)
+    site = next((result.root / "webui" / "venv" / "lib").glob("python3*/site-packages"))
+    assert not (site / "~umpy").exists()
+    assert (result.root / "webui" / "models" / "README.txt").is_file()  # user data untouched
