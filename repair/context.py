@@ -81,11 +81,20 @@ class Context:
         except ProbeError as exc:
             return None, str(exc)
 
-    def start_probe(self) -> None:
-        """Run the interpreter probe in the background while the files are read."""
+    def start_background(self, *names: str) -> None:
+        """Compute these cached facts in threads (they wait on subprocesses: the interpreter
+        probe, nvidia-smi) while the caller reads files; ``join_background`` waits for them."""
         import threading
 
-        threading.Thread(target=lambda: self._probe, daemon=True).start()
+        threads = self.__dict__.setdefault("_threads", [])
+        for name in names:
+            thread = threading.Thread(target=getattr, args=(self, name), daemon=True)
+            thread.start()
+            threads.append(thread)
+
+    def join_background(self) -> None:
+        for thread in self.__dict__.pop("_threads", []):
+            thread.join()
 
     @property
     def interp(self) -> InterpreterInfo | None:

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 def torch_index(ctx: Context) -> str | None:
     """The manifest's torch index for the backend asked for (or detected, where known)."""
-    backend = ctx.options.get("backend") or ctx.__dict__.get("machine_backend")
+    machine = ctx.__dict__.get("machine_backend")
+    backend = ctx.options.get("backend") or (machine.backend if machine is not None else None)
     if not backend or backend == "auto":
         return None
     value = ctx.install.manifest.get(f"torch.{backend}.index_url")

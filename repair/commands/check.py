@@ -41,12 +41,15 @@ def run_checks(ctx: Context) -> list[Finding]:
     from repair.checks.registry import FINDING_TYPES, load_all
 
     checks = load_all()
-    ctx.start_probe()
+    ctx.start_background("_probe")
     if ctx.venv_exists:
-        # Read site-packages while the interpreter probe runs in its thread.
+        if ctx.backend_wanted:
+            ctx.start_background("machine_backend")
+        # Read site-packages while the probes run in their threads.
         from repair.checks.site import ownership
 
         ownership(ctx)
+    ctx.join_background()
     findings: list[Finding] = []
     for chk in checks:
         if not chk.enabled(ctx.options):
