@@ -21,6 +21,13 @@ _CANON_RE = re.compile(r"[-_.]+")
 _SECTION_RE = re.compile(r"^\[(?P<extra>[^:\]]*)(?::(?P<marker>.*))?\]$")
 
 
+def _norm_rel(rel: str) -> str:
+    rel = rel.replace("\\", "/")
+    while rel.startswith("./"):
+        rel = rel[2:]
+    return rel.lower() if os.name == "nt" else rel
+
+
 def canonical(name: str) -> str:
     """PEP 503 normalisation (what ``packaging.utils.canonicalize_name`` does), without the import."""
     return _CANON_RE.sub("-", name).lower()
@@ -137,16 +144,28 @@ class Dist:
         return ("RECORD" if self.kind == "dist-info" else "installed-files.txt") in self.listing
 
     @cached_property
-    def record_paths(self) -> list[str]:
-        """Just the paths of RECORD (what ownership needs), parsed without building entries."""
-        if self.kind != "dist-info":
-            return [e.path for e in self.record]
-        if "RECORD" not in self.listing:
-            return []
-        text = read_text_file(self._file("RECORD"))
-        if '"' in text:
-            return [e.path for e in self.record]
-        return [line.rsplit(",", 2)[0] for line in text.splitlines() if line and line[0] != ","]
+    def record_paths(self) -> tuple[list[str], list[str]]:
+        """The paths of RECORD as ownership compares them: ``/``-separated, no ``./``, lower
+        case on Windows; split into those inside site-packages and those outside (``../bin``).
+        Parsed from the whole text at once, without building an entry per line."""
+        if self.kind != "dist-info" or '"' in self._record_text:
+            raw = [e.path for e in self.record]
+        else:
+            raw = [line.rsplit(",", 2)[0] for line in self._record_text.splitlines()
+                   if line and line[0] != ","]
+        text = self._record_text
+        if os.name == "nt" or "\\" in text or "./" in text or "\n/" in "\n" + text:
+            raw = [_norm_rel(p) for p in raw]
+            outside = [p for p in raw if p.startswith(("../", "/"))]
+            if outside:
+                return [p for p in raw if not p.startswith(("../", "/"))], outside
+        return raw, []
+
+    @cached_property
+    def _record_text(self) -> str:
+        if self.kind != "dist-info" or "RECORD" not in self.listing:
+            return ""
+        return read_text_file(self._file("RECORD"))
 
     @cached_property
     def record(self) -> list[RecordEntry]:

@@ -345,7 +345,84 @@ def parse_manifest(text: str, source: str) -> Manifest:
 
 
 def load_file(path: Path) -> Manifest:
-    return parse_manifest(_read_text(path), str(path))
+    """A manifest file, parsed and validated, or taken from the cache of files already
+    validated (keyed by path, size and modification time; TOML parsing is the slow part of
+    ``repair check``'s start-up)."""
+    cache = _ParsedCache.get()
+    data = cache.lookup(path)
+    if data is not None:
+        return Manifest(name=data["name"], title=data["title"], data=data, source=str(path))
+    manifest = parse_manifest(_read_text(path), str(path))
+    cache.store(path, manifest.data)
+    return manifest
+
+
+class _ParsedCache:
+    """Validated manifest data in one JSON file in the user cache folder."""
+
+    _instance: _ParsedCache | None = None
+
+    def __init__(self, file: Path | None) -> None:
+        self.file = file
+        self.entries: dict[str, Any] = {}
+        if file is None:
+            return
+        import json
+
+        try:
+            entries = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            entries = {}
+        self.entries = entries if isinstance(entries, dict) else {}
+
+    @staticmethod
+    def _file() -> Path | None:
+        try:
+            from platformdirs import user_cache_dir
+        except ImportError:  # pragma: no cover
+            return None
+        from repair import __version__
+
+        folder = Path(user_cache_dir("webui-repair", appauthor=False))
+        return folder / f"manifests-{__version__}.json"
+
+    @classmethod
+    def get(cls) -> _ParsedCache:
+        # One per process and cache file (the tests move the cache folder between runs).
+        file = cls._file()
+        if cls._instance is None or cls._instance.file != file:
+            cls._instance = cls(file)
+        return cls._instance
+
+    @staticmethod
+    def _key(path: Path) -> str | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+
+    def lookup(self, path: Path) -> dict[str, Any] | None:
+        key = self._key(path)
+        value = self.entries.get(key) if key else None
+        return value if isinstance(value, dict) else None
+
+    def store(self, path: Path, data: dict[str, Any]) -> None:
+        key = self._key(path)
+        if key is None or self.file is None:
+            return
+        import json
+
+        self.entries = {k: v for k, v in self.entries.items()
+                        if not k.startswith(f"{path.resolve()}|")}
+        self.entries[key] = data
+        try:
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.file.with_name(f"{self.file.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(self.entries), encoding="utf-8")
+            os.replace(tmp, self.file)
+        except (OSError, TypeError, ValueError):
+            pass  # a cache that cannot be written costs time, never correctness
 
 
 def check_file(path: Path) -> list[str]:
