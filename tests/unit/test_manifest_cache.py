@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,9 @@ def test_changed_manifest_is_read_again(tmp_path: Path) -> None:
     path = tmp_path / "mine.toml"
     write(path, "First")
     assert manifest.load_file(path).title == "First"
-    cache_files = list((Path(os.environ["XDG_CACHE_HOME"]) / "webui-repair").glob("manifests-*"))
+    from platformdirs import user_cache_dir
+
+    cache_files = list(Path(user_cache_dir("webui-repair", appauthor=False)).glob("manifests-*"))
     assert cache_files, "the parsed manifest was not cached"
     assert manifest.load_file(path).title == "First"  # from the cache
     write(path, "Second, longer")
