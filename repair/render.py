@@ -28,7 +28,11 @@ def _finding_lines(f: Finding, color: bool) -> list[str]:
     return lines
 
 
-def report_text(report: Report, *, color: bool = False, verbose: bool = False) -> str:
+CHECK_HINT = "Run 'repair --dry-run' to see what a repair would do."
+
+
+def report_text(report: Report, *, color: bool = False, verbose: bool = False,
+                hint: str | None = CHECK_HINT) -> str:
     t = report.target
     python = (t.get("python") or {}).get("version") or "unknown"
     backend = t.get("backend") or {}
@@ -67,8 +71,8 @@ def report_text(report: Report, *, color: bool = False, verbose: bool = False) -
             f"{s.errors} error(s), {s.warnings} warning(s), {s.infos} note(s): "
             + paint(verdict, "ok" if s.healthy else "error", color)
         )
-        if not s.healthy:
-            lines.append("Run 'repair --dry-run' to see what a repair would do.")
+        if not s.healthy and hint:
+            lines.append(hint)
     if report.restart_required:
         lines.append(paint("Restart the web UI for the changes to take effect.", "warning", color))
     return "\n".join(lines).rstrip() + "\n"

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from repair.cli.common import echo_json, use_color
+from repair.errors import UsageError
 
 
 def run_pipeline(ctx: click.Context, options: dict[str, Any]) -> None:
@@ -23,9 +24,13 @@ def run_pipeline(ctx: click.Context, options: dict[str, Any]) -> None:
     reporter = StreamReporter(quiet=as_json)
     context = Context(install, options, reporter=reporter)
 
+    if not (options.get("yes") or options.get("dry_run")) and not sys.stdin.isatty():
+        # No one can answer a prompt: a script or a schedule says so with --yes.
+        raise UsageError("repair changes the venv and needs a yes: run it at a terminal, "
+                         "or pass --yes (or --dry-run to only see the plan)")
+
     def confirm(plan: Plan) -> bool:
-        # Only a person at a terminal is asked; scripts and schedules pass --yes (or no tty).
-        if options.get("yes") or as_json or not sys.stdin.isatty():
+        if options.get("yes"):
             return True
         click.echo(plan.text(), err=True, nl=False)
         return click.confirm("Go ahead? (the venv is backed up first)", default=True, err=True)
@@ -34,12 +39,20 @@ def run_pipeline(ctx: click.Context, options: dict[str, Any]) -> None:
     if as_json:
         echo_json(result.report.to_json())
     else:
-        click.echo(result.plan.text() if options.get("dry_run") or result.plan.empty
-                   else _steps_text(result), nl=False)
-        if result.plan.empty or options.get("dry_run") or result.exit_code not in (4, 5):
-            click.echo(report_text(result.report, color=use_color()), nl=False)
-        if result.backup is not None:
-            click.echo(f"Backup: {result.backup.id} ({result.backup.path})")
+        color = use_color()
+        if options.get("dry_run"):
+            click.echo(report_text(result.report, color=color, hint=None), nl=False)
+            click.echo()
+            click.echo(result.plan.text(), nl=False)
+            if not result.plan.empty:
+                click.echo("Nothing was changed (--dry-run). Run 'repair' to carry out this plan.")
+        else:
+            click.echo(result.plan.text() if result.plan.empty else _steps_text(result), nl=False)
+            if result.plan.empty or result.exit_code not in (4, 5):
+                click.echo()
+                click.echo(report_text(result.report, color=color, hint=None), nl=False)
+            if result.backup is not None:
+                click.echo(f"Backup: {result.backup.id} ({result.backup.path})")
     if result.error:
         click.echo(f"repair: error: {result.error}", err=True)
     sys.exit(result.exit_code)

@@ -245,3 +245,13 @@ def test_preflight_refuses_a_rebuild_that_cannot_finish(app: Path, wheelhouse: P
     assert "not-on-any-index" in result.stderr and "--force" in result.stderr
     assert tree_digest(app / "venv") == before
     assert not (app / ".repair-backups").exists() or not list_backups(resolve(str(app)))
+
+
+def test_without_a_terminal_and_without_yes_nothing_is_changed(app: Path) -> None:
+    before = tree_digest(app / "venv")
+    result = invoke(["--clean-venv", "--dir", str(app)])  # CliRunner's stdin is no terminal
+    assert result.exit_code == 2
+    assert "--yes" in result.stderr
+    assert tree_digest(app / "venv") == before
+    dry = invoke(["--dry-run", "--dir", str(app)])
+    assert dry.exit_code == 0 and "Nothing to do." in dry.stdout
