@@ -488,6 +488,11 @@ def repair_install(ctx: Context, options: dict[str, Any] | None = None,
             code = ExitCode.PROBLEMS if (options.get("dry_run") and not plan.empty) \
                 else _exit_for(before)
             return PipelineResult(report, code, plan, recovered=recovered)
+        if ctx.venv_exists and ctx.layout.is_foreign:
+            kind = "Windows" if ctx.layout.kind == "windows" else "Linux/macOS"
+            raise UsageError(
+                f"{ctx.venv} is a {kind} venv: its python cannot run on this machine",
+                hint="run repair on the machine the web UI runs on; 'repair check' works here")
         if ctx.venv_exists and (plan.replaces_files or os.name == "nt"):
             from repair.checks.processes import processes_using
 

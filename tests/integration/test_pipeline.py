@@ -255,3 +255,19 @@ def test_without_a_terminal_and_without_yes_nothing_is_changed(app: Path) -> Non
     assert tree_digest(app / "venv") == before
     dry = invoke(["--dry-run", "--dir", str(app)])
     assert dry.exit_code == 0 and "Nothing to do." in dry.stdout
+
+
+def test_a_venv_of_another_os_is_checked_but_never_changed(tmp_path: Path, wheelhouse: Path) -> None:
+    from tests.kit import make_windows_tree
+
+    root = tmp_path / "webui"
+    root.mkdir()
+    (root / "requirements.txt").write_text("numpy==1.26.4\neinops\n")
+    foreign = make_windows_tree(root / "venv", [wheelhouse / "numpy-1.26.4-py3-none-any.whl"])
+    if os.name == "nt":
+        pytest.skip("a Windows venv is not foreign on Windows")
+    before = tree_digest(foreign)
+    result = invoke(["--yes", "--dir", str(root), "--find-links", str(wheelhouse)])
+    assert result.exit_code == 2 and "cannot run on this machine" in result.stderr
+    assert tree_digest(foreign) == before
+    assert list_backups(resolve(str(root))) == []
