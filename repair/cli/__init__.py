@@ -70,7 +70,7 @@ def _module_exists(module: str) -> bool:
 @install_options
 @pipeline_options
 @click.pass_context
-def cli(ctx: click.Context, **options: Any) -> None:
+def cli(ctx: click.Context, /, **options: Any) -> None:
     """Repair the Python environment of a Stable Diffusion web UI.
 
     With no command, runs the repair pipeline on the install: check, plan the smallest fix,

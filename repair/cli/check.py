@@ -33,7 +33,7 @@ from repair.cli.common import (
               help="Threads for --verify-files.")
 @click.option("-v", "--verbose", is_flag=True, help="Say where each setting came from.")
 @click.pass_context
-def check(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
+def check(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: str | None,
           as_json: bool, list_ids: bool, explain: str | None, verbose: bool,
           **options: Any) -> None:
     """Inspect the install and report what is wrong. Changes nothing.
