@@ -135,7 +135,10 @@ def parse_requirement(text: str, source: Path, lineno: int, *, constraint: bool 
 
 def parse_file(path: Path, *, constraint: bool = False, _set: ReqSet | None = None,
                _seen: set[Path] | None = None) -> ReqSet:
-    """Parse ``path`` and everything it includes. A missing top file raises ``FileNotFoundError``."""
+    """Parse ``path`` and everything it includes.
+
+    A missing top file raises ``FileNotFoundError``.
+    """
     result = _set if _set is not None else ReqSet()
     seen = _seen if _seen is not None else set()
     resolved = path.resolve()

@@ -23,11 +23,14 @@ from repair.cli.common import (
 @click.option("--verify-files", is_flag=True, help="Hash every file against its RECORD.")
 @click.option("--deep", is_flag=True, help="Import the key modules in the venv's python.")
 @click.option("--pre-update", is_flag=True, help="Also predict what an update would change.")
-@click.option("--online", is_flag=True, help="Ask the package index whether a rebuild could finish.")
-@click.option("--log", "log", metavar="FILE", default=None, help="Add the diagnosis of a crash log.")
+@click.option("--online", is_flag=True,
+              help="Ask the package index whether a rebuild could finish.")
+@click.option("--log", "log", metavar="FILE", default=None,
+              help="Add the diagnosis of a crash log.")
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
 @click.option("--list", "list_ids", is_flag=True, help="List every finding id with its title.")
-@click.option("--explain", metavar="ID", default=None, help="Show the documentation of a finding id.")
+@click.option("--explain", metavar="ID", default=None,
+              help="Show the documentation of a finding id.")
 @click.option("--backend", default=None, metavar="NAME", help="The GPU backend to check against.")
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None,
               help="Threads for --verify-files.")

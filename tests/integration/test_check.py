@@ -100,7 +100,8 @@ def test_stale_residue_tilde_folder_and_lost_metadata(app: Path) -> None:
     assert code == 1
 
 
-def test_duplicate_distribution_numpy_side_by_side(app: Path, wheelhouse: Path, tmp_path: Path) -> None:
+def test_duplicate_distribution_numpy_side_by_side(app: Path, wheelhouse: Path,
+                                                   tmp_path: Path) -> None:
     # What an interrupted upgrade leaves: numpy 2's files and metadata over numpy 1's.
     other = tmp_path / "target"
     pip_install(app / "venv", "--target", str(other), "--no-deps", "numpy==2.1.0",

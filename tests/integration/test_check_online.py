@@ -21,7 +21,8 @@ def test_online_reports_a_pin_without_wheels_for_this_python(
                           ("safetensors", "0.4.3"), ("einops", "0.8.0")]:
         build_wheel(wheels, name, version)
     build_wheel(wheels, "oldtorch", "2.1.2", tag="cp38-cp38-manylinux1_x86_64")
-    (app / "requirements.txt").write_text((app / "requirements.txt").read_text() + "oldtorch==2.1.2\n")
+    reqs = app / "requirements.txt"
+    reqs.write_text(reqs.read_text() + "oldtorch==2.1.2\n")
     with LocalIndex(wheels) as index:
         result = CliRunner().invoke(cli, ["check", "--json", "--online", "--dir", str(app),
                                           "--index-url", index.simple()])
