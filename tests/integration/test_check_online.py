@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from repair.cli import cli
+from tests.cli import invoke
 from tests.localindex import LocalIndex, build_wheel
 
 
@@ -24,8 +23,8 @@ def test_online_reports_a_pin_without_wheels_for_this_python(
     reqs = app / "requirements.txt"
     reqs.write_text(reqs.read_text() + "oldtorch==2.1.2\n")
     with LocalIndex(wheels) as index:
-        result = CliRunner().invoke(cli, ["check", "--json", "--online", "--dir", str(app),
-                                          "--index-url", index.simple()])
+        result = invoke("check", "--json", "--online", "--dir", str(app),
+                        "--index-url", index.simple())
     report = json.loads(result.stdout)
     unavailable = [f for f in report["findings"] if f["id"] == "wheel-unavailable"]
     assert [f["subject"] for f in unavailable] == ["oldtorch"], report["findings"]
@@ -33,7 +32,7 @@ def test_online_reports_a_pin_without_wheels_for_this_python(
 
 
 def test_without_online_nothing_is_asked(app: Path) -> None:
-    result = CliRunner().invoke(cli, ["check", "--json", "--dir", str(app),
-                                      "--index-url", "http://127.0.0.1:9/simple/"])
+    result = invoke("check", "--json", "--dir", str(app),
+                    "--index-url", "http://127.0.0.1:9/simple/")
     report = json.loads(result.stdout)
     assert report["findings"] == []
