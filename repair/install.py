@@ -66,7 +66,9 @@ class Install:
 
 def webui_user_files(root: Path) -> list[Path]:
     """The webui-user files that apply, the host platform's own first."""
-    names = ["webui-user.bat", "webui-user.sh"] if os.name == "nt" else ["webui-user.sh", "webui-user.bat"]
+    names = ["webui-user.sh", "webui-user.bat"]
+    if os.name == "nt":
+        names.reverse()
     return [root / n for n in names if (root / n).is_file()]
 
 
@@ -94,7 +96,8 @@ def resolve(
         sources["manifest"] = "--manifest"
     else:
         chosen = manifests.detect(root)
-        sources["manifest"] = "detected from marker files" if chosen.name != "generic" else "default"
+        sources["manifest"] = ("detected from marker files" if chosen.name != "generic"
+                               else "default")
 
     settings: dict[str, str] = {}
     settings_file: Path | None = None

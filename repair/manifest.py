@@ -1,7 +1,8 @@
 """Application manifests: what an app needs, as data (``manifests/*.toml``).
 
-Schema 1 (documented in ``manifests/SCHEMA.md``). Only ``schema``, ``name`` and ``title`` are required;
-everything else has a default. The loader validates and names the file, the key and the problem.
+Schema 1 (documented in ``manifests/SCHEMA.md``). Only ``schema``, ``name`` and ``title`` are
+required; everything else has a default. The loader validates and names the file, the key and the
+problem.
 """
 
 from __future__ import annotations
@@ -315,7 +316,8 @@ def _validate_paths(data: dict[str, Any]) -> list[str]:
         for value in values:
             if not isinstance(value, str):
                 continue
-            if not value or value.startswith(("/", "\\")) or ":" in value or ".." in value.split("/"):
+            escapes = value.startswith(("/", "\\")) or ":" in value or ".." in value.split("/")
+            if not value or escapes:
                 problems.append(f"{table}.{key}: {value!r} must be a relative path inside the app")
     return problems
 

@@ -17,7 +17,9 @@ _CRED_RE = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<cred>[^/@\s:]+
 _TOKEN_RE = re.compile(r"(?i)((?:token|password|passwd|secret|api[_-]?key)=)[^&\s]+")
 
 # Variables of the tool's own interpreter that would leak into the venv's python.
-_PYTHON_VARS = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONEXECUTABLE", "__PYVENV_LAUNCHER__")
+_PYTHON_VARS = (
+    "PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONEXECUTABLE", "__PYVENV_LAUNCHER__",
+)
 
 
 def redact(text: str) -> str:

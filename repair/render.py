@@ -85,7 +85,8 @@ def manifests_text(rows: list[dict[str, Any]], search_path: list[Path]) -> str:
     for r in rows:
         text = r["error"] if r["error"] else r["title"]
         origin = r["origin"] if not r["error"] else f"{r['origin']}, INVALID"
-        lines.append(f"{r['name']:<{width}}  {text}  ({origin}{', ' + r['file'] if r['file'] else ''})")
+        where = f"{origin}, {r['file']}" if r["file"] else origin
+        lines.append(f"{r['name']:<{width}}  {text}  ({where})")
     lines.append("")
     lines.append("Searched, first wins: " + os.pathsep.join(str(p) for p in search_path))
     return "\n".join(lines) + "\n"

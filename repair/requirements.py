@@ -135,7 +135,10 @@ def parse_requirement(text: str, source: Path, lineno: int, *, constraint: bool 
 
 def parse_file(path: Path, *, constraint: bool = False, _set: ReqSet | None = None,
                _seen: set[Path] | None = None) -> ReqSet:
-    """Parse ``path`` and everything it includes. A missing top file raises ``FileNotFoundError``."""
+    """Parse ``path`` and everything it includes.
+
+    A missing top file raises ``FileNotFoundError``.
+    """
     result = _set if _set is not None else ReqSet()
     seen = _seen if _seen is not None else set()
     resolved = path.resolve()
@@ -161,6 +164,13 @@ def parse_file(path: Path, *, constraint: bool = False, _set: ReqSet | None = No
     return result
 
 
+def _add_option_value(result: ReqSet, key: str, value: str) -> None:
+    """Options that may repeat (``--extra-index-url``, remote ``-r``) collect a list of values."""
+    values = result.options.setdefault(key, [])
+    assert isinstance(values, list)
+    values.append(value)
+
+
 def _parse_option(line: str, path: Path, lineno: int, constraint: bool, result: ReqSet,
                   seen: set[Path]) -> None:
     try:
@@ -178,7 +188,7 @@ def _parse_option(line: str, path: Path, lineno: int, constraint: bool, result: 
             result.lines.append(ReqLine(path, lineno, line, error=f"{opt} needs a file name"))
             return
         if value.lower().startswith(_URL_SCHEMES[:2]):
-            result.options.setdefault("remote_includes", []).append(value)  # type: ignore[union-attr]
+            _add_option_value(result, "remote_includes", value)
             return
         child = (path.parent / value) if not os.path.isabs(value) else Path(value)
         if not child.is_file():
@@ -193,7 +203,7 @@ def _parse_option(line: str, path: Path, lineno: int, constraint: bool, result: 
     elif opt in _VALUE_OPTIONS:
         key = _VALUE_OPTIONS[opt]
         if key in ("extra_index_urls", "find_links", "trusted_hosts"):
-            result.options.setdefault(key, []).append(value)  # type: ignore[union-attr]
+            _add_option_value(result, key, value)
         elif key:
             result.options[key] = value
     elif opt in _FLAG_OPTIONS:

@@ -150,10 +150,8 @@ def run_probe(ctx: Context, modules: list[str], timeout: float = DEEP_TIMEOUT) -
 
 def _signature(text: str) -> dict[str, Any] | None:
     """The first signature of the catalogue that matches ``text``, as JSON (None when none)."""
-    try:
-        from repair.diagnose import match_text  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        return None
+    from repair.diagnose import match_text
+
     try:
         matches = match_text(text)
     except Exception:  # noqa: BLE001 - a catalogue problem must not hide the import failure

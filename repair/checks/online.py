@@ -19,6 +19,7 @@ from repair.model import Finding
 
 if TYPE_CHECKING:
     from repair.context import Context
+    from repair.index.preflight import PreflightResult
 
 
 def torch_index(ctx: Context) -> str | None:
@@ -31,7 +32,7 @@ def torch_index(ctx: Context) -> str | None:
     return str(value) if value else None
 
 
-def run_preflight(ctx: Context, options: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
+def run_preflight(ctx: Context, options: dict[str, Any] | None = None) -> PreflightResult:
     """The preflight result for this install's requirements (shared with the pipeline, which
     passes its own options: index URLs, find-links, offline)."""
     options = ctx.options if options is None else options

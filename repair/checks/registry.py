@@ -68,7 +68,8 @@ class FindingType:
             message=message,
             remedy=remedy,
             fix=fix or self.fix,
-            restart_required=self.restart_required if restart_required is None else restart_required,
+            restart_required=(self.restart_required if restart_required is None
+                              else restart_required),
             details=details,
         )
 

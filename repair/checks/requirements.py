@@ -167,13 +167,15 @@ def dependency_conflict(ctx: Context) -> Iterator[Finding]:
                 yield DEPENDENCY_CONFLICT(
                     req.name,
                     f"{who} requires {req}, which is not installed",
-                    f"run 'repair' to install it, or '{ctx.layout.python} -m pip install \"{req}\"'",
+                    f"run 'repair' to install it, "
+                    f"or '{ctx.layout.python} -m pip install \"{req}\"'",
                     required_by=dist.name, requirement=str(req), installed=None,
                 )
             elif not _satisfied(req, target):
                 yield DEPENDENCY_CONFLICT(
                     target.name,
                     f"{who} requires {req}, but {target.name} {target.version} is installed",
-                    f"run 'repair' to install a version of {target.name} that fits both, or update {dist.name}",
+                    f"run 'repair' to install a version of {target.name} that fits both, "
+                    f"or update {dist.name}",
                     required_by=dist.name, requirement=str(req), installed=target.version,
                 )

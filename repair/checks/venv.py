@@ -37,7 +37,8 @@ def venv_missing(ctx: Context) -> Iterator[Finding]:
     yield VENV_MISSING(
         str(ctx.venv),
         f"no virtual environment at {ctx.venv} ({source})",
-        "run 'repair' to create it and install the requirements, or point --venv at the right folder",
+        "run 'repair' to create it and install the requirements, "
+        "or point --venv at the right folder",
         path=str(ctx.venv),
     )
 

@@ -20,10 +20,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "check": ("repair.cli.check", "check", "Inspect the install and report what is wrong."),
     "backup": ("repair.cli.backup", "backup", "Create, list, restore and prune snapshots."),
     "install": ("repair.cli.install", "install", "Install a web UI from nothing, verified."),
-    "diagnose": ("repair.cli.diagnose", "diagnose", "Read a crash log: cause, remedy, whether a rebuild helps."),
+    "diagnose": ("repair.cli.diagnose", "diagnose",
+                 "Read a crash log: cause, remedy, whether a rebuild helps."),
     "schedule": ("repair.cli.schedule", "schedule", "A recurring or pre-update health check."),
-    "manifests": ("repair.cli.manifests", "manifests", "List, show and validate application manifests."),
-    "demo": ("repair.cli.demo", "demo", "Build a throwaway broken install, then check and repair it."),
+    "manifests": ("repair.cli.manifests", "manifests",
+                  "List, show and validate application manifests."),
+    "demo": ("repair.cli.demo", "demo",
+             "Build a throwaway broken install, then check and repair it."),
 }
 
 
@@ -70,7 +73,7 @@ def _module_exists(module: str) -> bool:
 @install_options
 @pipeline_options
 @click.pass_context
-def cli(ctx: click.Context, **options: Any) -> None:
+def cli(ctx: click.Context, /, **options: Any) -> None:
     """Repair the Python environment of a Stable Diffusion web UI.
 
     With no command, runs the repair pipeline on the install: check, plan the smallest fix,

@@ -23,17 +23,20 @@ from repair.cli.common import (
 @click.option("--verify-files", is_flag=True, help="Hash every file against its RECORD.")
 @click.option("--deep", is_flag=True, help="Import the key modules in the venv's python.")
 @click.option("--pre-update", is_flag=True, help="Also predict what an update would change.")
-@click.option("--online", is_flag=True, help="Ask the package index whether a rebuild could finish.")
-@click.option("--log", "log", metavar="FILE", default=None, help="Add the diagnosis of a crash log.")
+@click.option("--online", is_flag=True,
+              help="Ask the package index whether a rebuild could finish.")
+@click.option("--log", "log", metavar="FILE", default=None,
+              help="Add the diagnosis of a crash log.")
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
 @click.option("--list", "list_ids", is_flag=True, help="List every finding id with its title.")
-@click.option("--explain", metavar="ID", default=None, help="Show the documentation of a finding id.")
+@click.option("--explain", metavar="ID", default=None,
+              help="Show the documentation of a finding id.")
 @click.option("--backend", default=None, metavar="NAME", help="The GPU backend to check against.")
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None,
               help="Threads for --verify-files.")
 @click.option("-v", "--verbose", is_flag=True, help="Say where each setting came from.")
 @click.pass_context
-def check(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
+def check(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: str | None,
           as_json: bool, list_ids: bool, explain: str | None, verbose: bool,
           **options: Any) -> None:
     """Inspect the install and report what is wrong. Changes nothing.

@@ -47,7 +47,8 @@ def install_options(func: F) -> F:
 
 def index_options(func: F) -> F:
     """Package-source options that pass through to pip."""
-    func = click.option("--offline", is_flag=True, help="Use only local caches and --find-links.")(func)
+    func = click.option("--offline", is_flag=True,
+                        help="Use only local caches and --find-links.")(func)
     func = click.option("--find-links", "find_links", multiple=True, metavar="URL|DIR",
                         help="Passed to pip (repeatable).")(func)
     func = click.option("--extra-index-url", "extra_index_urls", multiple=True, metavar="URL",

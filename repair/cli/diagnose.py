@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -39,8 +40,8 @@ def _render(result: object) -> None:
     assert isinstance(result, Diagnosis)
     color = use_color()
 
-    def style(text: str, **kw: object) -> str:
-        return click.style(text, **kw) if color else text  # type: ignore[arg-type]
+    def style(text: str, **kw: Any) -> str:
+        return click.style(text, **kw) if color else text
 
     if result.healthy:
         click.echo(f"{style('ok', fg='green')}: {result.verdict}")

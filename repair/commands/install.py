@@ -15,7 +15,6 @@ or a later run would take for an install.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 import platform
@@ -24,12 +23,14 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from repair import proc
+from repair import backend as backend_mod
+from repair import proc, pythons
 from repair.errors import BusyError, ProcessError, RepairError, RolledBackError, UsageError
+from repair.installer import IndexOptions, pip_install
 from repair.installstate import InstallState, kill_point, state_dir
 from repair.manifest import Manifest
 from repair.progress import Reporter
@@ -44,28 +45,6 @@ SEED_PACKAGES = ("pip", "setuptools", "wheel", "distribute")
 PLATFORM_ONLY = re.compile(r"^(nvidia-.*|triton|pytorch-triton.*|torch-directml|intel-.*|"
                            r"onnxruntime-(gpu|directml|openvino))$")
 SNAPSHOT_SCHEMA = "repair.snapshot/1"
-
-
-@dataclass(frozen=True)
-class IndexOptions:
-    """The user's package sources (``--index-url`` ...), passed through to pip."""
-
-    index_url: str | None = None
-    extra_index_urls: tuple[str, ...] = ()
-    find_links: tuple[str, ...] = ()
-    offline: bool = False
-
-    def pip_args(self, *, index_as_extra: bool = False) -> list[str]:
-        args: list[str] = []
-        if self.index_url:
-            args += ["--extra-index-url" if index_as_extra else "--index-url", self.index_url]
-        for url in self.extra_index_urls:
-            args += ["--extra-index-url", url]
-        for link in self.find_links:
-            args += ["--find-links", link]
-        if self.offline:
-            args.append("--no-index")
-        return args
 
 
 @dataclass(frozen=True)
@@ -431,8 +410,8 @@ class _Runner:
                 "launch-args": "launch arguments", "verify": "repair check --deep"}[name]
 
     def pip(self, args: list[str], label: str) -> None:
-        pip_install(self.work_venv(), args, log_path=self.log(), reporter=self.reporter,
-                    installer=self.req.installer, label=label)
+        pip_install(_venv_python(self.work_venv()), args, log_path=self.log(),
+                    reporter=self.reporter, installer=self.req.installer, label=label)
 
     # -- the steps -----------------------------------------------------------------------------
     def run(self) -> None:
@@ -628,8 +607,8 @@ class _Runner:
             asked = None  # the machine decides; the snapshot's backend is compared below
 
         def detect() -> str:
-            machine = detect_backend(asked)
-            backend, devices, source = machine
+            machine = backend_mod.detect(asked)
+            backend, devices, source = machine.backend, machine.devices, machine.source
             snap_backend = _git_info((self.plan.snapshot or {}).get("torch")).get("backend")
             if snap_backend and asked is None and snap_backend != backend:
                 self.plan.notes.append(
@@ -659,8 +638,12 @@ class _Runner:
                 continue
             local = _local_folder(str(url))
             args += ["--find-links", str(local)] if local else [flag, str(url)]
-        # The user's own index becomes an extra one: torch comes from the backend's index.
-        args += self.req.index.pip_args(index_as_extra=bool(spec.get("index_url")))
+        index = self.req.index
+        if spec.get("index_url") and index.index_url:
+            # The user's own index becomes an extra one: torch comes from the backend's index.
+            index = replace(index, index_url=None,
+                            extra_index_urls=(index.index_url, *index.extra_index_urls))
+        args += index.pip_args()
         self.pip(args, f"torch for {self.backend}")
         return " ".join(spec["packages"])
 
@@ -832,107 +815,14 @@ def relocate_venv(venv: Path, old: Path) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# The pieces shared with other commands (Python, backend, pip), with their fallbacks.
+# The pieces shared with other commands (Python, backend, pip).
 
 
 def choose_python(spec: str | None, requested: str | None, recommended: str | None
                   ) -> dict[str, Any]:
     """``{"path", "version"}`` of the interpreter for the venv (``repair.pythons``)."""
-    pythons = _optional("repair.pythons")
-    if pythons is not None:
-        info = pythons.choose_python(spec, requested, recommended)
-        return {"path": str(info.path), "version": str(info.version)}
-    return _choose_python_fallback(spec, requested)
-
-
-_VERSION_PROBE = "import platform; print(platform.python_version())"
-
-
-def _choose_python_fallback(spec: str | None, requested: str | None) -> dict[str, Any]:
-    from packaging.specifiers import SpecifierSet
-    from packaging.version import Version
-
-    candidates: list[str] = []
-    if requested and (os.sep in requested or "/" in requested or Path(requested).exists()):
-        candidates = [requested]
-    elif requested:
-        found = proc.which(f"python{requested}")
-        candidates = [found] if found else []
-    else:
-        candidates = [getattr(sys, "_base_executable", sys.executable), sys.executable]
-        candidates += [p for m in range(14, 9, -1) if (p := proc.which(f"python3.{m}"))]
-    seen = []
-    for cand in candidates:
-        try:
-            result = proc.run([cand, "-I", "-c", _VERSION_PROBE], timeout=15)
-        except ProcessError:
-            continue
-        if not result.ok:
-            continue
-        version = result.stdout.strip()
-        seen.append(f"{version} ({cand})")
-        if not spec or Version(version) in SpecifierSet(spec):
-            return {"path": cand, "version": version}
-    need = f"a Python {spec}" if spec else "Python 3"
-    if requested:
-        need = f"Python {requested}" + (f" (the app supports {spec})" if spec else "")
-    raise UsageError(f"no suitable Python found: this needs {need}; found: "
-                     f"{', '.join(seen) or 'none'}",
-                     hint=f"install {need}, then run again with --python <path to it>")
-
-
-def detect_backend(override: str | None) -> tuple[str, list[str], str]:
-    """(backend, devices, how it was found) through ``repair.backend``, else a small fallback."""
-    backend_mod = _optional("repair.backend")
-    if backend_mod is not None:
-        machine = backend_mod.detect(override)
-        return str(machine.backend), list(machine.devices), str(machine.source)
-    from repair.manifest import BACKENDS
-
-    if override:
-        if override not in BACKENDS:
-            raise UsageError(f"--backend: {override!r} is not one of auto, {', '.join(BACKENDS)}")
-        return override, [], "--backend"
-    if proc.which("nvidia-smi"):
-        return "cuda", [], "nvidia-smi"
-    if platform.system() == "Darwin" and platform.machine() == "arm64":
-        return "mps", [], "platform"
-    return "cpu", [], "no GPU found"
-
-
-def pip_install(venv: Path, args: list[str], *, log_path: Path, reporter: Reporter,
-                installer: str = "pip", label: str = "installing") -> None:
-    """One install step into ``venv`` (``repair.installer`` when present)."""
-    python = _venv_python(venv)
-    installer_mod = _optional("repair.installer")
-    if installer_mod is not None:
-        installer_mod.pip_install(python, args, log_path=log_path, reporter=reporter,
-                                  installer=installer, label=label)
-        return
-    reporter.info(f"{label}: pip install {proc.redact(' '.join(args))}")
-    argv = [str(python), "-m", "pip", "install", "--no-input", "--progress-bar", "off",
-            "--disable-pip-version-check", *args]
-    started = time.monotonic()
-    result = proc.run(argv, timeout=3600, env=proc.clean_env(venv=venv))
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "a", encoding="utf-8") as log:
-        log.write(f"$ {proc.redact(' '.join(argv))}\n{proc.redact(result.stdout)}"
-                  f"{proc.redact(result.stderr)}[exit code {result.returncode}]\n")
-    if not result.ok:
-        lines = [ln for ln in (result.stderr + result.stdout).splitlines()
-                 if ln.startswith("ERROR:")]
-        tail = proc.redact(lines[-1]) if lines else ""
-        raise ProcessError(f"{label} failed (pip exit code {result.returncode})"
-                           + (f": {tail}" if tail else ""), returncode=result.returncode,
-                           hint=f"pip's output is in {log_path}")
-    reporter.info(f"{label}: done in {time.monotonic() - started:.1f}s")
-
-
-def _optional(module: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
+    info = pythons.choose_python(spec, requested, recommended)
+    return {"path": str(info.path), "version": str(info.version)}
 
 
 # ---------------------------------------------------------------------------------------------

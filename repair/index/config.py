@@ -170,32 +170,34 @@ class _Builder:
         field_name = _KEYS.get(key, key)
         value: Any
         if field_name in _LISTS:
-            items = _split(raw) if isinstance(raw, str) else list(raw)  # type: ignore[arg-type]
+            assert not isinstance(raw, bool), f"{key} takes a list of values"
+            items = _split(raw) if isinstance(raw, str) else list(raw)
             value = [*self.values.get(field_name, []), *items] if add else items
             for item in items:
                 self.origins.append(Origin(field_name, redact(item), source))
             self.values[field_name] = value
             return
+        value = raw
         if field_name == "no_index" and not isinstance(raw, bool):
             text = str(raw).strip().lower()
             if text not in _TRUE | _FALSE:
                 self.problems.append(f"{source}: no-index = {raw!r} is not a yes/no value")
                 return
-            raw = text in _TRUE
+            value = text in _TRUE
         elif field_name == "timeout":
             try:
-                raw = float(str(raw))  # type: ignore[assignment]
+                value = float(str(raw))
             except ValueError:
                 self.problems.append(f"{source}: timeout = {raw!r} is not a number")
                 return
         elif field_name == "retries":
             try:
-                raw = int(str(raw))  # type: ignore[assignment]
+                value = int(str(raw))
             except ValueError:
                 self.problems.append(f"{source}: retries = {raw!r} is not a whole number")
                 return
-        self.values[field_name] = raw
-        self.origins.append(Origin(field_name, redact(str(raw)), source))
+        self.values[field_name] = value
+        self.origins.append(Origin(field_name, redact(str(value)), source))
 
 
 def load_pip_config(

@@ -5,22 +5,9 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
-from click.testing import CliRunner
-
-from repair.cli import cli
+from tests.cli import finding_ids, run_check
 from tests.kit import make_windows_tree, pip_install, site_packages
-
-
-def run_check(root: Path, *args: str) -> tuple[int, dict[str, Any]]:
-    result = CliRunner().invoke(cli, ["check", "--json", "--dir", str(root), *args])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    return result.exit_code, json.loads(result.stdout)
-
-
-def ids(report: dict[str, Any]) -> list[str]:
-    return [f["id"] for f in report["findings"]]
 
 
 def test_healthy_install_reports_nothing(app: Path) -> None:
@@ -35,7 +22,7 @@ def test_healthy_install_reports_nothing(app: Path) -> None:
 def test_venv_missing(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text("numpy\n")
     code, report = run_check(tmp_path)
-    assert ids(report) == ["venv-missing"]
+    assert finding_ids(report) == ["venv-missing"]
     assert code == 1
 
 
@@ -47,7 +34,7 @@ def test_pyvenv_cfg_home_gone(app: Path) -> None:
     )
     cfg.write_text(text + "\n")
     code, report = run_check(app)
-    assert "venv-interpreter-broken" in ids(report)
+    assert "venv-interpreter-broken" in finding_ids(report)
     assert code == 1
 
 
@@ -83,7 +70,7 @@ def test_pip_missing(app: Path) -> None:
     for path in site.glob("pip*"):
         shutil.rmtree(path) if path.is_dir() else path.unlink()
     code, report = run_check(app)
-    assert ids(report) == ["pip-missing"]
+    assert finding_ids(report) == ["pip-missing"]
     assert code == 0  # a warning alone is healthy...
     code, _ = run_check(app, "--strict")
     assert code == 1  # ...unless --strict
@@ -100,7 +87,8 @@ def test_stale_residue_tilde_folder_and_lost_metadata(app: Path) -> None:
     assert code == 1
 
 
-def test_duplicate_distribution_numpy_side_by_side(app: Path, wheelhouse: Path, tmp_path: Path) -> None:
+def test_duplicate_distribution_numpy_side_by_side(app: Path, wheelhouse: Path,
+                                                   tmp_path: Path) -> None:
     # What an interrupted upgrade leaves: numpy 2's files and metadata over numpy 1's.
     other = tmp_path / "target"
     pip_install(app / "venv", "--target", str(other), "--no-deps", "numpy==2.1.0",
@@ -138,7 +126,7 @@ def test_record_mismatch_only_with_verify_files(app: Path) -> None:
     target = site_packages(app / "venv") / "accelerate" / "__init__.py"
     target.write_text("__version__ = 'tampered'\n")
     _, report = run_check(app)
-    assert "record-mismatch" not in ids(report)
+    assert "record-mismatch" not in finding_ids(report)
     code, report = run_check(app, "--verify-files")
     found = [f for f in report["findings"] if f["id"] == "record-mismatch"]
     assert found and found[0]["subject"] == "accelerate"
@@ -194,7 +182,7 @@ def test_windows_layout_synthetic_tree(tmp_path: Path, wheelhouse: Path) -> None
     code, report = run_check(root)
     assert report["target"]["python"]["version"] == "3.10.6"
     assert report["target"]["python"]["executable"].endswith("python.exe")
-    found = ids(report)
+    found = finding_ids(report)
     assert "stale-residue" in found and "requirement-unmet" in found
     assert "venv-interpreter-broken" not in found  # a foreign venv is read, not run
 

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from repair.cli import cli
+from tests.cli import invoke, run_check
 
 HEALTHY = Path(__file__).parent.parent / "data" / "healthy-logs" / "a1111.log"
-
-
-def run(root: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["check", "--json", "--dir", str(root), *args])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_log_causes_become_findings(app: Path, tmp_path: Path) -> None:
@@ -27,8 +18,7 @@ def test_log_causes_become_findings(app: Path, tmp_path: Path) -> None:
         "\"hipErrorNoBinaryForGpu: Unable to find code object for all current devices!\"\n",
         encoding="utf-8",
     )
-    code, out, _ = run(app, "--log", str(log))
-    report = json.loads(out)
+    code, report = run_check(app, "--log", str(log))
     log_findings = [f for f in report["findings"] if f["id"] == "log-signature"]
     assert [f["details"]["signatures"] for f in log_findings] == [
         ["torchvision-functional-tensor-missing"], ["rocm-no-binary-for-gpu"]]
@@ -39,15 +29,16 @@ def test_log_causes_become_findings(app: Path, tmp_path: Path) -> None:
 
 
 def test_healthy_log_adds_nothing(app: Path) -> None:
-    code, out, _ = run(app, "--log", str(HEALTHY))
-    assert json.loads(out)["findings"] == []
+    code, report = run_check(app, "--log", str(HEALTHY))
+    assert report["findings"] == []
     assert code == 0
 
 
 def test_bad_log_path_is_a_usage_error(app: Path, tmp_path: Path) -> None:
     for path, words in [(tmp_path / "missing.log", "no such log file"),
                         (tmp_path, "is a directory")]:
-        code, out, err = run(app, "--log", str(path))
-        assert code == 2
-        assert out == ""
+        result = invoke("check", "--json", "--dir", str(app), "--log", str(path))
+        assert result.exit_code == 2
+        assert result.stdout == ""
+        err = result.stderr
         assert words in err and len(err.strip().splitlines()) == 1, err

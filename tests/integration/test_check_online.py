@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from repair.cli import cli
+from tests.cli import invoke
 from tests.localindex import LocalIndex, build_wheel
 
 
@@ -21,10 +20,11 @@ def test_online_reports_a_pin_without_wheels_for_this_python(
                           ("safetensors", "0.4.3"), ("einops", "0.8.0")]:
         build_wheel(wheels, name, version)
     build_wheel(wheels, "oldtorch", "2.1.2", tag="cp38-cp38-manylinux1_x86_64")
-    (app / "requirements.txt").write_text((app / "requirements.txt").read_text() + "oldtorch==2.1.2\n")
+    reqs = app / "requirements.txt"
+    reqs.write_text(reqs.read_text() + "oldtorch==2.1.2\n")
     with LocalIndex(wheels) as index:
-        result = CliRunner().invoke(cli, ["check", "--json", "--online", "--dir", str(app),
-                                          "--index-url", index.simple()])
+        result = invoke("check", "--json", "--online", "--dir", str(app),
+                        "--index-url", index.simple())
     report = json.loads(result.stdout)
     unavailable = [f for f in report["findings"] if f["id"] == "wheel-unavailable"]
     assert [f["subject"] for f in unavailable] == ["oldtorch"], report["findings"]
@@ -32,7 +32,7 @@ def test_online_reports_a_pin_without_wheels_for_this_python(
 
 
 def test_without_online_nothing_is_asked(app: Path) -> None:
-    result = CliRunner().invoke(cli, ["check", "--json", "--dir", str(app),
-                                      "--index-url", "http://127.0.0.1:9/simple/"])
+    result = invoke("check", "--json", "--dir", str(app),
+                    "--index-url", "http://127.0.0.1:9/simple/")
     report = json.loads(result.stdout)
     assert report["findings"] == []

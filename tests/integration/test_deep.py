@@ -4,14 +4,11 @@ venv with real (test-built) packages, one of which fails to import."""
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from repair.cli import cli
+from tests.cli import run_check
 from tests.conftest import NUMPY1_FILES
 from tests.kit import build_wheel, copy_venv, pip_install
 
@@ -57,18 +54,12 @@ def deep_app(tmp_path: Path, template_venv: Path) -> Path:
     return root
 
 
-def run(root: Path, *args: str) -> tuple[int, dict[str, Any]]:
-    result = CliRunner().invoke(cli, ["check", "--json", "--dir", str(root), *args])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    return result.exit_code, json.loads(result.stdout)
-
-
 @pytest.mark.slow
 def test_deep_reports_the_module_that_fails(deep_app: Path, tmp_path: Path) -> None:
-    code, report = run(deep_app, "--manifest", str(tmp_path / "m.toml"))
+    code, report = run_check(deep_app, "--manifest", str(tmp_path / "m.toml"))
     assert not [f for f in report["findings"] if f["id"] == "import-failure"]  # only with --deep
     manifest = str(tmp_path / "m.toml")
-    code, report = run(deep_app, "--deep", "--backend", "cpu", "--manifest", manifest)
+    code, report = run_check(deep_app, "--deep", "--backend", "cpu", "--manifest", manifest)
     failures = {f["subject"]: f for f in report["findings"] if f["id"] == "import-failure"}
     assert set(failures) == {"cv2", "myextra"}, report["findings"]
     cv2 = failures["cv2"]

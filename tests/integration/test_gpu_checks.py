@@ -3,16 +3,14 @@ files: real venvs, real wheels, fake GPU tools on PATH printing real captured ou
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from repair.cli import cli
+from tests.cli import invoke, run_check
 from tests.kit import build_wheel, copy_venv, pip_install, site_packages, unpack_wheel
 
 TOOLS = Path(__file__).resolve().parents[1] / "data" / "tools"
@@ -61,12 +59,6 @@ def gpu_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tool: str | None) 
     monkeypatch.setenv("PATH", str(bin_dir))
 
 
-def run_check(root: Path, *args: str) -> tuple[int, dict[str, Any]]:
-    result = CliRunner().invoke(cli, ["check", "--json", "--dir", str(root), *args])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    return result.exit_code, json.loads(result.stdout)
-
-
 def found(report: dict[str, Any], fid: str) -> list[dict[str, Any]]:
     return [f for f in report["findings"] if f["id"] == fid]
 
@@ -89,7 +81,7 @@ def test_cpu_torch_on_nvidia_machine_hidden_by_skip_flag(
     assert "download.pytorch.org/whl/cu121" in mismatch[0]["remedy"]
     args = {f["subject"] for f in found(report, "launch-args")}
     assert {"--skip-torch-cuda-test", "--xformers"} <= args
-    text = CliRunner().invoke(cli, ["check", "--dir", str(app)]).stdout
+    text = invoke("check", "--dir", str(app)).stdout
     assert "backend  machine: cuda (NVIDIA H100 80GB HBM3), torch: cpu (2.1.2+cpu)" in text
 
 

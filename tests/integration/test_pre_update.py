@@ -4,15 +4,13 @@ requirement changes, pip's own prediction of what moves, and the exit status tha
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from repair.cli import cli
+from tests.cli import finding_ids, invoke, run_check
 from tests.gitkit import GitInstall, commit_files, git
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
@@ -27,14 +25,7 @@ def inst(git_install: GitInstall, wheelhouse: Path, monkeypatch: pytest.MonkeyPa
 
 
 def pre_update(inst: GitInstall, *args: str) -> tuple[int, dict[str, Any]]:
-    result = CliRunner().invoke(cli, ["check", "--pre-update", "--json", "--dir", str(inst.root),
-                                      "--manifest", str(inst.manifest), *args])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    return result.exit_code, json.loads(result.stdout)
-
-
-def ids(report: dict[str, Any]) -> list[str]:
-    return [f["id"] for f in report["findings"]]
+    return run_check(inst.root, "--pre-update", "--manifest", str(inst.manifest), *args)
 
 
 def test_up_to_date_is_safe(inst: GitInstall) -> None:
@@ -60,7 +51,7 @@ def test_numpy_major_bump_is_predicted_and_flagged(inst: GitInstall) -> None:
     assert moves["numpy"]["risky"] and "numpy 1 -> 2" in moves["numpy"]["reason"]
     assert moves["accelerate"]["risky"]  # on the manifest's restart list
     assert sorted(update["risky"]) == ["accelerate", "numpy"]
-    assert "repo-behind" in ids(report) and "update-risky" in ids(report)
+    assert "repo-behind" in finding_ids(report) and "update-risky" in finding_ids(report)
     assert code == 0 and update["safe"]  # risky is a warning ...
     code, _ = pre_update(inst, "--strict")
     assert code == 1  # ... that --strict turns into a failure
@@ -92,7 +83,7 @@ def subprocess_ok(root: Path, *args: str) -> bool:
 def test_unresolvable_requirements_fail(inst: GitInstall) -> None:
     commit_files(inst.seed, {"requirements.txt": REQS + "numpy==9.9.9\n"}, "impossible")
     code, report = pre_update(inst)
-    assert "update-unresolvable" in ids(report)
+    assert "update-unresolvable" in finding_ids(report)
     assert code == 1
 
 
@@ -102,10 +93,10 @@ def test_diverged_and_detached_refuse(inst: GitInstall) -> None:
     git(inst.root, "add", "mine.txt")
     git(inst.root, "commit", "-q", "-m", "local")
     code, report = pre_update(inst)
-    assert "repo-diverged" in ids(report) and code == 1
+    assert "repo-diverged" in finding_ids(report) and code == 1
     git(inst.root, "checkout", "-q", "--detach", "HEAD")
     code, report = pre_update(inst)
-    assert "repo-detached" in ids(report) and code == 1
+    assert "repo-detached" in finding_ids(report) and code == 1
 
 
 def test_offline_says_so_and_goes_on(inst: GitInstall) -> None:
@@ -121,8 +112,8 @@ def test_offline_says_so_and_goes_on(inst: GitInstall) -> None:
 
 def test_text_report_has_the_update_section(inst: GitInstall) -> None:
     commit_files(inst.seed, {"requirements.txt": REQS.replace("einops", "einops==0.8.0")}, "pin")
-    result = CliRunner().invoke(cli, ["check", "--pre-update", "--dir", str(inst.root),
-                                      "--manifest", str(inst.manifest)])
+    result = invoke("check", "--pre-update", "--dir", str(inst.root),
+                    "--manifest", str(inst.manifest))
     assert "behind   1 commit(s)" in result.stdout
     assert "require  einops: any -> ==0.8.0" in result.stdout
     assert "verdict  safe to update" in result.stdout

@@ -11,25 +11,23 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from repair.cli import cli
 from repair.schedule import Spec, detect, history_file, read_history, systemd_user_dir
+from tests.cli import invoke
 from tests.gitkit import GitInstall, commit_files, git
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
 
-def invoke(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+def run(*args: str) -> tuple[int, str]:
+    result = invoke(*args)
     return result.exit_code, result.stdout
 
 
 def test_systemd_install_writes_the_units(git_install_novenv: GitInstall) -> None:
     inst = git_install_novenv
-    code, out = invoke("schedule", "install", "--dir", str(inst.root), "--scheduler", "systemd",
+    code, out = run("schedule", "install", "--dir", str(inst.root), "--scheduler", "systemd",
                        "--every", "weekly", "--pre-update", "--json")
     data = json.loads(out)
     name = Spec(dir=inst.root, pre_update=True).name
@@ -40,10 +38,10 @@ def test_systemd_install_writes_the_units(git_install_novenv: GitInstall) -> Non
     # where no systemd user session runs (containers, CI) it says so and fails cleanly
     assert code == (0 if data["done"] else 1)
     assert data["done"] or "systemctl" in data["problem"]
-    code, out = invoke("schedule", "status", "--dir", str(inst.root), "--scheduler", "systemd",
+    code, out = run("schedule", "status", "--dir", str(inst.root), "--scheduler", "systemd",
                        "--pre-update", "--json")
     assert json.loads(out)["installed"] is True
-    invoke("schedule", "remove", "--dir", str(inst.root), "--scheduler", "systemd",
+    run("schedule", "remove", "--dir", str(inst.root), "--scheduler", "systemd",
            "--pre-update")
     assert not timer.exists()
 
@@ -62,16 +60,16 @@ def test_scheduled_runs_keep_a_history_and_say_what_is_new(
     inst = git_install_novenv
     args = ("schedule", "run", "--dir", str(inst.root), "--manifest", str(inst.manifest),
             "--json")
-    code, out = invoke(*args)
+    code, out = run(*args)
     first = json.loads(out)
     assert first["history"]["previous"] is None
     (inst.root / "launch.py").write_text("print('edited')\n")
-    code, out = invoke(*args)
+    code, out = run(*args)
     second = json.loads(out)
     assert second["history"]["new"] == ["repo-dirty:app"]
     assert second["history"]["previous"] is not None
     git(inst.root, "checkout", "--", "launch.py")
-    code, out = invoke(*args[:-1])  # the text form
+    code, out = run(*args[:-1])  # the text form
     assert "resolved  repo-dirty:app" in out
     entries = read_history(history_file(Spec(dir=inst.root)))
     assert len(entries) == 3
@@ -80,7 +78,7 @@ def test_scheduled_runs_keep_a_history_and_say_what_is_new(
     # a line cut short by a crash does not break the next run
     with history_file(Spec(dir=inst.root)).open("a") as f:
         f.write('{"time": "cut sho')
-    code, out = invoke(*args)
+    code, out = run(*args)
     assert json.loads(out)["history"]["new"] == []
 
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from click.testing import CliRunner
-
 from repair.checks.registry import EXTRA_ID_MODULES, FINDING_TYPES
-from repair.cli import cli
 from repair.diagnose import (
     BLOCK_SIZE,
     MAX_LINE,
@@ -19,6 +16,7 @@ from repair.diagnose import (
     match_text,
 )
 from repair.model import Fix
+from tests.cli import invoke
 
 HEALTHY = Path(__file__).parent.parent / "data" / "healthy-logs" / "a1111.log"
 
@@ -145,19 +143,18 @@ def test_utf16_log_from_powershell_is_read(tmp_path: Path) -> None:
 
 
 def test_cli_exit_codes_text_and_json(tmp_path: Path) -> None:
-    runner = CliRunner()
-    ok = runner.invoke(cli, ["diagnose", str(HEALTHY)])
+    ok = invoke("diagnose", str(HEALTHY))
     assert ok.exit_code == 0, ok.output
     assert "No known problem" in ok.output
 
     bad = tmp_path / "crash.log"
     bad.write_text("Launching Web UI with arguments:\nAssertionError: Torch not compiled with CUDA "
                    "enabled\n", encoding="utf-8")
-    text = runner.invoke(cli, ["diagnose", str(bad)])
+    text = invoke("diagnose", str(bad))
     assert text.exit_code == 1
     assert "line 2:" in text.output and "verdict:" in text.output
 
-    js = runner.invoke(cli, ["diagnose", "--json", str(bad)])
+    js = invoke("diagnose", "--json", str(bad))
     assert js.exit_code == 1
     data = json.loads(js.output)
     assert data["schema"] == "repair.diagnosis/1"
@@ -168,12 +165,11 @@ def test_cli_exit_codes_text_and_json(tmp_path: Path) -> None:
 
 
 def test_cli_reads_stdin() -> None:
-    runner = CliRunner()
-    res = runner.invoke(cli, ["diagnose", "-", "--json"],
-                        input="fatal: detected dubious ownership in repository at 'C:/sd'\n")
+    res = invoke("diagnose", "-", "--json",
+                 input="fatal: detected dubious ownership in repository at 'C:/sd'\n")
     assert res.exit_code == 1
     assert json.loads(res.output)["matches"][0]["id"] == "git-dubious-ownership"
-    empty = runner.invoke(cli, ["diagnose"], input="")
+    empty = invoke("diagnose", input="")
     assert empty.exit_code == 0
 
 

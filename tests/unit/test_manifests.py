@@ -8,10 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from repair import manifest as manifests
-from repair.cli import cli
+from tests.cli import invoke
 
 SHIPPED = Path(__file__).resolve().parents[2] / "manifests"
 HEAD = 'schema = 1\nname = "mine"\ntitle = "Mine"\n'
@@ -90,7 +89,7 @@ BAD = [
 def test_validate_names_file_key_and_problem(tmp_path: Path, text: str, problem: str) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(text)
-    result = CliRunner().invoke(cli, ["manifests", "validate", str(path)])
+    result = invoke("manifests", "validate", str(path))
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert lines and all(line.startswith(f"{path}: ") for line in lines)
@@ -101,8 +100,8 @@ def test_validate_names_file_key_and_problem(tmp_path: Path, text: str, problem:
 def test_validate_binary_and_missing_files(tmp_path: Path) -> None:
     binary = tmp_path / "bin.toml"
     binary.write_bytes(b"\xff\xfe\x00garbage")
-    result = CliRunner().invoke(cli, ["manifests", "validate", str(binary),
-                                      str(tmp_path / "nope.toml"), str(tmp_path)])
+    result = invoke("manifests", "validate", str(binary),
+                    str(tmp_path / "nope.toml"), str(tmp_path))
     assert result.exit_code == 2
     assert f"{binary}: not UTF-8 text" in result.stderr
     assert "nope.toml: no such manifest file" in result.stderr
@@ -112,7 +111,7 @@ def test_validate_binary_and_missing_files(tmp_path: Path) -> None:
 def test_validate_missing_include(tmp_path: Path) -> None:
     path = tmp_path / "m.toml"
     path.write_text(HEAD + 'include = ["rules/nothere.toml"]\n')
-    result = CliRunner().invoke(cli, ["manifests", "validate", str(path)])
+    result = invoke("manifests", "validate", str(path))
     assert result.exit_code == 2
     assert f"{path}: include: no such rules file 'rules/nothere.toml'" in result.stderr
 
@@ -123,7 +122,7 @@ def test_validate_bad_rule_in_included_file(tmp_path: Path) -> None:
         'schema = 1\n[[conflicts]]\nrule = "r"\nmessage = "m"\nremedy = "x"\nwhen = [{}]\n')
     path = tmp_path / "m.toml"
     path.write_text(HEAD + 'include = ["rules/r.toml"]\n')
-    result = CliRunner().invoke(cli, ["manifests", "validate", str(path)])
+    result = invoke("manifests", "validate", str(path))
     assert result.exit_code == 2
     assert "r.toml: conflicts[0] (r).when[0]: needs package" in result.stderr
 
@@ -132,7 +131,7 @@ def test_shipped_manifests_and_rules_are_valid() -> None:
     files = sorted(SHIPPED.glob("*.toml")) + sorted((SHIPPED / "rules").glob("*.toml"))
     assert {p.stem for p in SHIPPED.glob("*.toml")} >= {
         "a1111", "sdnext", "forge", "amdgpu", "comfyui", "generic"}
-    result = CliRunner().invoke(cli, ["manifests", "validate", *map(str, files)])
+    result = invoke("manifests", "validate", *map(str, files))
     assert result.exit_code == 0, result.output
     assert result.stdout.count(": ok") == len(files)
 
@@ -161,17 +160,17 @@ def test_a1111_family_keeps_pkg_resources_rule() -> None:
 
 
 def test_list_and_show() -> None:
-    result = CliRunner().invoke(cli, ["manifests", "list"])
+    result = invoke("manifests", "list")
     assert result.exit_code == 0
     for name in ("a1111", "sdnext", "forge", "amdgpu", "comfyui", "generic"):
         assert name in result.stdout
-    result = CliRunner().invoke(cli, ["manifests", "list", "--json"])
+    result = invoke("manifests", "list", "--json")
     data = json.loads(result.stdout)
     assert {r["name"] for r in data["manifests"]} >= {"a1111", "comfyui"}
-    result = CliRunner().invoke(cli, ["manifests", "show", "amdgpu"])
+    result = invoke("manifests", "show", "amdgpu")
     assert result.exit_code == 0
     assert "torch directml" in result.stdout and "numpy2-opencv-numpy1" in result.stdout
-    result = CliRunner().invoke(cli, ["manifests", "show", "forge", "--json"])
+    result = invoke("manifests", "show", "forge", "--json")
     data = json.loads(result.stdout)
     assert data["name"] == "forge" and data["conflicts"]
 
@@ -192,7 +191,7 @@ def test_user_manifest_from_config_folder(tmp_path: Path) -> None:
     (folder / "myui.toml").write_text(
         'schema = 1\nname = "myui"\ntitle = "My UI"\ninclude = ["rules/common.toml"]\n'
         '[detect]\nall = ["myui.py"]\n')
-    result = CliRunner().invoke(cli, ["manifests", "list", "--json"])
+    result = invoke("manifests", "list", "--json")
     rows = {r["name"]: r for r in json.loads(result.stdout)["manifests"]}
     assert rows["myui"]["origin"] == "user"
     # The shared rules resolve from the shipped folder.
@@ -206,5 +205,5 @@ def test_user_manifest_from_config_folder(tmp_path: Path) -> None:
 def test_user_manifest_by_path(tmp_path: Path) -> None:
     path = tmp_path / "own.toml"
     path.write_text('schema = 1\nname = "own"\ntitle = "Own"\n')
-    result = CliRunner().invoke(cli, ["manifests", "show", str(path)])
+    result = invoke("manifests", "show", str(path))
     assert result.exit_code == 0 and "own: Own" in result.stdout

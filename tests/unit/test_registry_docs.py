@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from click.testing import CliRunner
 
 from repair.checks.registry import RegistryError, all_finding_types, finding_type
-from repair.cli import cli
 from repair.docs import doc_text, documented_ids
 from repair.model import Fix, Severity
+from tests.cli import invoke
 
 CONTRACT_IDS = {
     "venv-missing", "venv-interpreter-broken", "python-unsupported", "pip-missing",
@@ -47,12 +46,11 @@ def test_registry_refuses_bad_and_duplicate_ids() -> None:
 
 
 def test_check_list_and_explain() -> None:
-    runner = CliRunner()
-    listed = runner.invoke(cli, ["check", "--list"])
+    listed = invoke("check", "--list")
     assert listed.exit_code == 0
     for fid in all_finding_types():
         assert re.search(rf"^{re.escape(fid)}\s", listed.output, re.M), fid
-    shown = runner.invoke(cli, ["check", "--explain", "stale-residue"])
+    shown = invoke("check", "--explain", "stale-residue")
     assert shown.exit_code == 0 and "~umpy" in shown.output
-    bad = runner.invoke(cli, ["check", "--explain", "no-such-id"])
+    bad = invoke("check", "--explain", "no-such-id")
     assert bad.exit_code == 2

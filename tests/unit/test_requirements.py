@@ -14,7 +14,8 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def test_includes_constraints_options_markers_and_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_includes_constraints_options_markers_and_urls(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TORCH_VERSION", "2.1.2")
     write(tmp_path / "base.txt", "numpy==1.26.4 # pinned\nsafetensors\n")
     write(tmp_path / "constraints.txt", "protobuf<4\n")
@@ -54,9 +55,12 @@ pkg --hash=sha256:abcd
 
 
 def test_errors_are_kept_with_line_numbers(tmp_path: Path) -> None:
-    req = write(tmp_path / "requirements.txt", "ok-pkg\nnot a valid line\n-r nowhere.txt\n--bogus-option\n")
+    req = write(tmp_path / "requirements.txt",
+                "ok-pkg\nnot a valid line\n-r nowhere.txt\n--bogus-option\n")
     result = parse_file(req)
-    assert [(e.lineno, e.error is not None) for e in result.errors] == [(2, True), (3, True), (4, True)]
+    assert [(e.lineno, e.error is not None) for e in result.errors] == [
+        (2, True), (3, True), (4, True),
+    ]
     assert "included file not found" in result.errors[1].error
 
 

@@ -9,9 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from repair.cli import cli
 from repair.errors import UsageError
 from repair.schedule import (
     Spec,
@@ -22,6 +20,7 @@ from repair.schedule import (
     schtasks_create,
     systemd_units,
 )
+from tests.cli import invoke
 
 APP = Path("/srv/my webui/stable-diffusion-webui")
 PROGRAM = ("/opt/tools/bin/python3", "-m", "repair")
@@ -127,7 +126,7 @@ def test_cli_bad_time_is_one_line(tmp_path: Path) -> None:
 
 
 def test_cli_dry_run_shows_the_cron_line(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["schedule", "install", "--dir", str(tmp_path), "--every",
-                                      "weekly", "--scheduler", "cron", "--dry-run"])
+    result = invoke("schedule", "install", "--dir", str(tmp_path), "--every",
+                    "weekly", "--scheduler", "cron", "--dry-run")
     assert result.exit_code == 0
     assert "# crontab line\n30 3 * * 0 " in result.output
