@@ -29,7 +29,7 @@ def _norm_rel(rel: str) -> str:
 
 
 def canonical(name: str) -> str:
-    """PEP 503 normalisation (what ``packaging.utils.canonicalize_name`` does), without the import."""
+    """PEP 503 normalisation, as ``packaging.utils.canonicalize_name`` does, without the import."""
     return _CANON_RE.sub("-", name).lower()
 
 
@@ -53,7 +53,7 @@ def read_text_file(path: Path) -> str:
 
 
 def parse_headers(text: str) -> dict[str, list[str]]:
-    """RFC 822 headers of a METADATA/PKG-INFO file, up to the first blank line. Fast and tolerant."""
+    """RFC 822 headers of a METADATA/PKG-INFO file, up to the first blank line; tolerant."""
     headers: dict[str, list[str]] = {}
     last: list[str] | None = None
     end = text.find("\n\n")  # the body (a long description) is not needed
@@ -205,7 +205,8 @@ class Dist:
 
 
 def _egg_requires(text: str) -> list[str]:
-    """requires.txt sections (``[extra]``, ``[:marker]``, ``[extra:marker]``) as Requires-Dist strings."""
+    """requires.txt sections (``[extra]``, ``[:marker]``, ``[extra:marker]``) as Requires-Dist
+    strings."""
     out: list[str] = []
     extra = marker = ""
     for line in text.splitlines():

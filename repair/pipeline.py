@@ -226,11 +226,10 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
     if step.kind == "recreate-venv":
         return ""  # done before the steps (the venv had to exist first)
     if step.kind == "reclone":
-        try:
-            from repair import reclone as reclone_mod  # type: ignore[attr-defined]
-        except ImportError as exc:
-            raise UsageError("--reclone is not available in this build") from exc
-        reclone_mod.reclone(ctx, reporter=reporter)
+        from repair import reclone as reclone_mod
+
+        reclone_mod.reclone(ctx, ref=ctx.options.get("ref"), repo_url=ctx.options.get("repo_url"),
+                            reporter=reporter)
         return ""
     if step.kind == "ensure-pip":
         from repair import proc

@@ -40,6 +40,8 @@ RECORD_MISMATCH = finding_type(
 # Top-level entries that belong to the venv, not to a distribution.
 _VENV_OWNED = {"__pycache__", "_virtualenv.py", "_virtualenv.pth", "README.txt", "README",
                "easy-install.pth", "sitecustomize.py", "usercustomize.py"}
+# Legacy eggs and virtualenv's own markers (pip-26.3.virtualenv) sit at the top level too.
+_VENV_SUFFIXES = (".egg-link", ".egg", ".virtualenv")
 _MAX_EXAMPLES = 5
 _NT = os.name == "nt"
 
@@ -174,8 +176,8 @@ def stale_residue(ctx: Context) -> Iterator[Finding]:
         yield STALE_RESIDUE(
             path.name,
             f"'{path.name}' in site-packages is left from an interrupted install or uninstall",
-            "run 'repair' to remove it (pip leaves these when a file was locked, often by a running "
-            "web UI); stop the web UI first",
+            "run 'repair' to remove it (pip leaves these when a file was locked, often by a "
+            "running web UI); stop the web UI first",
             path=str(path),
         )
     for dist in ctx.scan.dists:
@@ -226,7 +228,7 @@ def orphan_files(ctx: Context) -> Iterator[Finding]:
     for entry in ctx.scan.entries:
         name = entry.name
         norm = _norm(name)
-        if norm in own.tops or name in _VENV_OWNED or name.endswith((".egg-link", ".egg", ".virtualenv")):
+        if norm in own.tops or name in _VENV_OWNED or name.endswith(_VENV_SUFFIXES):
             continue
         if name.endswith(".pth") or name.startswith("__editable__"):
             # .pth files of editable installs are owned through RECORD; a stray one is harmless
@@ -234,7 +236,8 @@ def orphan_files(ctx: Context) -> Iterator[Finding]:
             continue
         yield ORPHAN_FILES(
             name,
-            f"'{name}' in site-packages belongs to no installed distribution (its metadata is gone)",
+            f"'{name}' in site-packages belongs to no installed distribution "
+            "(its metadata is gone)",
             "if a package needs it, reinstall that package; otherwise run 'repair' to remove it",
             fix=Fix.REMOVE,
             path=entry.path,
@@ -245,7 +248,8 @@ def orphan_files(ctx: Context) -> Iterator[Finding]:
             dist.name,
             f"{len(files)} file(s) inside {top}/ are not in {dist.name} {dist.version}'s RECORD, "
             f"pieces of another version mixed in: {_examples(files)}",
-            f"run 'repair' to reinstall {dist.name} cleanly (uninstall, remove the folder, install)",
+            f"run 'repair' to reinstall {dist.name} cleanly "
+            "(uninstall, remove the folder, install)",
             files=files[:50],
             count=len(files),
         )

@@ -74,6 +74,12 @@ def pipeline_options(func: F) -> F:
         func = click.option(decl, is_flag=True, help=help_text)(func)
     func = click.option("--python", "python", metavar="PATH|X.Y", default=None,
                         help="Interpreter for a recreated venv.")(func)
+    func = click.option("--ref", default=None, metavar="REF",
+                        help="With --reclone: the commit, branch or tag to check out "
+                        "(default: the commit the install is on).")(func)
+    func = click.option("--repo-url", "repo_url", default=None, metavar="URL",
+                        help="With --reclone: clone this URL (default: the checkout's remote, "
+                        "else the manifest's repository).")(func)
     func = click.option("--installer", type=click.Choice(["pip", "uv"]), default="pip",
                         show_default=True, help="What installs packages.")(func)
     func = click.option("--backend", default=None, metavar="NAME",

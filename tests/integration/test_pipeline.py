@@ -257,7 +257,8 @@ def test_without_a_terminal_and_without_yes_nothing_is_changed(app: Path) -> Non
     assert dry.exit_code == 0 and "Nothing to do." in dry.stdout
 
 
-def test_a_venv_of_another_os_is_checked_but_never_changed(tmp_path: Path, wheelhouse: Path) -> None:
+def test_a_venv_of_another_os_is_checked_but_never_changed(tmp_path: Path,
+                                                           wheelhouse: Path) -> None:
     from tests.kit import make_windows_tree
 
     root = tmp_path / "webui"

@@ -179,3 +179,22 @@ def test_reclone_interrupted_at_each_step(git_install_novenv: GitInstall, step: 
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert tree_hashes(inst.root) == before
+
+
+def test_repair_reclone_through_the_pipeline(git_install: GitInstall, wheelhouse: Path) -> None:
+    """`repair --reclone --yes` end to end: the command line, the plan, the reclone step."""
+    from tests.cli import invoke
+
+    inst = git_install
+    head = inst.head()
+    corrupt_object(inst.root, "HEAD")
+    before = user_files(inst)
+    result = invoke("--reclone", "--yes", "--dir", str(inst.root), "--manifest",
+                    str(inst.manifest), "--repo-url", str(inst.upstream),
+                    "--find-links", str(wheelhouse))
+    assert "reclone" in result.output.lower(), result.output
+    assert inst.head() == head
+    assert_sound(inst)
+    after = {k: v for k, v in user_files(inst).items() if not k.startswith(".repair-backups/")}
+    assert after == before
+    assert list(inst.root.parent.glob("app.repair-old-*")), "the old checkout is kept aside"
