@@ -118,11 +118,11 @@ def _info_from(folder: Path, data: dict[str, Any]) -> BackupInfo:
     )
 
 
-def write_meta(info: BackupInfo, **extra: Any) -> None:
+def write_meta(info: BackupInfo, durable: bool = True, **extra: Any) -> None:
     data = info.to_json()
     data["venv_path"] = data.pop("venv")
     data.update(extra)
-    fsops.atomic_write(info.path / META, json.dumps(data, indent=2))
+    fsops.atomic_write(info.path / META, json.dumps(data, indent=2), durable=durable)
 
 
 def read_meta(folder: Path) -> dict[str, Any] | None:

@@ -101,8 +101,9 @@ def pip_install(
         argv += _uv_env_args() + index.pip_args()
         tool = "uv"
     else:
+        # --no-compile: like uv, no bytecode at install time (Python writes it on first import).
         argv = [str(venv_python), "-m", "pip", "install", "--no-input", "--progress-bar", "off",
-                "--disable-pip-version-check", *args, *index.pip_args()]
+                "--disable-pip-version-check", "--no-compile", *args, *index.pip_args()]
         tool = "pip"
     stats = InstallStats()
 

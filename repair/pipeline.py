@@ -91,14 +91,17 @@ class Journal:
     def state(self) -> str:
         return str(self.data.get("state"))
 
-    def set(self, **values: Any) -> None:
+    def set(self, durable: bool = True, **values: Any) -> None:
+        """Record ``values``. ``durable=False`` (no fsync) is for what happens after the bulk
+        of the work: losing such a write to a power cut only leaves an earlier state, from which
+        recovery rolls back (or, from "verified", commits); see ``fsops.atomic_write``."""
         self.data.update(values)
         self.data["updated"] = time.time()
-        fsops.atomic_write(self.path, json.dumps(self.data, indent=2))
+        fsops.atomic_write(self.path, json.dumps(self.data, indent=2), durable=durable)
 
     def step(self, index: int, status: str) -> None:
         self.data["steps"][index]["status"] = status
-        self.set()
+        self.set(durable=False)  # progress only: recovery never reads the steps
 
     @classmethod
     def load(cls, folder: Path) -> Journal | None:
@@ -143,7 +146,7 @@ def _commit(journal: Journal, install: Install) -> None:
     marker = install.venv / fsops.PARTIAL_MARKER
     if marker.exists():
         marker.unlink()
-    journal.set(state="committed")
+    journal.set(state="committed", durable=False)  # lost: "verified" is committed again
 
 
 def recover(install: Install, reporter: Reporter) -> list[str]:
@@ -561,7 +564,7 @@ def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
             results[idx].duration_ms = int((time.monotonic() - started) * 1000)
             journal.step(idx, "done")
             _crash_point(f"after:{step.kind}")
-        journal.set(state="verifying")
+        journal.set(state="verifying", durable=False)
         _crash_point("verify")
         reporter.step("verifying")
         after = _report(_fresh(ctx))
@@ -570,7 +573,7 @@ def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
                and (f.id, f.subject) not in was]
         if new:
             raise _VerifyFailed("; ".join(f"{f.id}: {f.message}" for f in new[:3]))
-        journal.set(state="verified")
+        journal.set(state="verified", durable=False)
         _crash_point("verified")
         _commit(journal, install)
         _crash_point("committed")
@@ -594,7 +597,7 @@ def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
         report = _decorate(_report(_fresh(ctx)), plan, results, backup, {**extra, "error": message})
         return PipelineResult(report, ExitCode.ROLLED_BACK, plan, results, backup, message,
                               recovered)
-    write_meta(backup, venv_origin=str(venv), repaired=True)
+    write_meta(backup, durable=False, venv_origin=str(venv), repaired=True)
     report = _decorate(after, plan, results, backup, extra)
     return PipelineResult(report, _exit_for(after), plan, results, backup, None, recovered)
 
