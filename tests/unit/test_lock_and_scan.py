@@ -30,15 +30,13 @@ def test_the_lock_and_filelock_see_each_other(tmp_path: Path) -> None:
     with install_lock(install) as path:
         with pytest.raises(Timeout):
             FileLock(str(path), timeout=0).acquire()
-        with pytest.raises(BusyError, match="another repair is running"):
-            with install_lock(install):
-                pass
+        with pytest.raises(BusyError, match="another repair is running"), install_lock(install):
+            pass
     other = FileLock(str(path), timeout=0)
     other.acquire()
     try:
-        with pytest.raises(BusyError):
-            with install_lock(install):
-                pass
+        with pytest.raises(BusyError), install_lock(install):
+            pass
     finally:
         other.release()
     with install_lock(install):  # free again once released
