@@ -2,9 +2,12 @@
 fresh venv, on 200 small distributions whose wheels are already local; and backup by rename on a
 50 MB and a 5 GB venv (sparse files).
 
-Standalone: ``python benchmarks/bench_clean_venv.py [--n 200] [--repeat 3]``. Needs virtualenv
-and uv (on PATH or beside this interpreter). Prints the times and the ratios. Offline: the
-machine's pip/uv configuration is ignored.
+Standalone: ``python benchmarks/bench_clean_venv.py [--n 200] [--repeat 5] [--before DIR]``.
+Needs virtualenv and uv (on PATH or beside this interpreter). The variants run in turn, round
+after round, and the medians are compared. ``--before DIR`` times the repair from another
+checkout of the tool too (an older commit), in the same rounds. The tool's own modules are
+compiled to bytecode first, as an installed tool's are. Offline: the machine's pip/uv
+configuration is ignored.
 """
 
 from __future__ import annotations
@@ -36,13 +39,15 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> float
 
 
 def best(times: list[float]) -> float:
-    return min(times)
+    return statistics.median(times)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=200)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--before", type=Path, default=None,
+                        help="another checkout of the tool, timed in the same rounds")
     parser.add_argument("--big-gb", type=float, default=5.0)
     args = parser.parse_args()
     uv = find_uv()
@@ -63,15 +68,22 @@ def main() -> None:
                                      "PYTHONPATH": str(ROOT)})
         env.pop("PIP_NO_CACHE_DIR", None)
         py = sys.executable
+        trees = {"": ROOT}
+        if args.before is not None:
+            trees[" (before)"] = args.before.resolve()
+        for tree in trees.values():  # bytecode of the tool itself, as an installed tool has
+            timed([py, "-m", "compileall", "-q", str(tree / "repair")], env)
         # The app's venv, and warm caches (pip's http cache is not used: wheels are local).
         timed([py, "-m", "virtualenv", "-q", "--no-periodic-update", str(app / "venv")], env)
         timed([uv, "pip", "install", "--python", str(app / "venv" / "bin" / "python"),
                "-r", str(reqs), "--no-index", "--find-links", str(wheels)], env)
 
+        variants = [(f"repair --clean-venv{label}", tree, []) for label, tree in trees.items()]
+        variants += [(f"repair --clean-venv --installer uv{label}", tree, ["--installer", "uv"])
+                     for label, tree in trees.items()]
         results: dict[str, list[float]] = {k: [] for k in
                                            ("pip -r (fresh venv)", "uv pip -r (fresh venv)",
-                                            "repair --clean-venv",
-                                            "repair --clean-venv --installer uv")}
+                                            *(v[0] for v in variants))}
         for n in range(args.repeat):
             fresh = work / f"fresh-pip-{n}"
             results["pip -r (fresh venv)"].append(
@@ -83,19 +95,22 @@ def main() -> None:
                 timed([uv, "venv", "-q", str(fresh)], env)
                 + timed([uv, "pip", "install", "-q", "--python", str(fresh / "bin" / "python"),
                          "-r", str(reqs), "--no-index", "--find-links", str(wheels)], env))
-            for key, extra in (("repair --clean-venv", []),
-                               ("repair --clean-venv --installer uv", ["--installer", "uv"])):
+            for key, tree, extra in variants:
                 results[key].append(timed([py, "-m", "repair", "--clean-venv", "--yes",
-                                           "--dir", str(app), *extra], env))
-        print(f"{args.n} distributions, wheels local, best of {args.repeat} (seconds):")
+                                           "--dir", str(app), *extra],
+                                          {**env, "PYTHONPATH": str(tree)}, cwd=tree))
+        print(f"{args.n} distributions, wheels local, median of {args.repeat} (seconds):")
         for key, times in results.items():
-            print(f"  {key:<38} {best(times):7.2f}  (median {statistics.median(times):.2f})")
+            print(f"  {key:<47} {best(times):7.2f}  (best {min(times):.2f})")
         pip_t = best(results["pip -r (fresh venv)"])
         uv_t = best(results["uv pip -r (fresh venv)"])
         rp = best(results["repair --clean-venv"])
         print(f"  ratio repair(pip) / pip -r      {rp / pip_t:5.2f}")
         print(f"  ratio repair(uv)  / uv pip -r   "
               f"{best(results['repair --clean-venv --installer uv']) / uv_t:5.2f}")
+        if args.before is not None:
+            print(f"  ratio before: repair(pip) {best(results[variants[1][0]]) / pip_t:5.2f}, "
+                  f"repair(uv) {best(results[variants[3][0]]) / uv_t:5.2f}")
 
         # Backup by rename: the same for 50 MB and for 5 GB.
         from repair.backup import create_backup, restore_backup  # noqa: F401

@@ -86,22 +86,43 @@ def _ensure_root(install: Install) -> Path:
 @contextlib.contextmanager
 def install_lock(install: Install) -> Iterator[Path]:
     """One lock per install (a file in the backups folder). A second holder gets exit 6."""
-    from filelock import FileLock, Timeout
-
     path = _ensure_root(install) / LOCK_NAME
-    lock = FileLock(str(path), timeout=0)
+    busy = BusyError(
+        f"another repair is running on {install.dir} (it holds {path})",
+        hint="wait for it to finish; if none is running, the lock is released when its "
+        "process ends",
+    )
+    if os.name == "nt":
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(path), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout as exc:
+            raise busy from exc
+        try:
+            yield path
+        finally:
+            lock.release()
+        return
+    # POSIX: flock(2) on the file, as filelock's UnixFileLock does (the two see each other's
+    # locks), without importing filelock, whose import (asyncio) costs more than the lock.
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        lock.acquire()
-    except Timeout as exc:
-        raise BusyError(
-            f"another repair is running on {install.dir} (it holds {path})",
-            hint="wait for it to finish; if none is running, the lock is released when its "
-            "process ends",
-        ) from exc
-    try:
-        yield path
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
+                raise
+            raise busy from exc
+        try:
+            yield path
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
-        lock.release()
+        os.close(fd)
 
 
 def new_id() -> str:
@@ -118,11 +139,11 @@ def _info_from(folder: Path, data: dict[str, Any]) -> BackupInfo:
     )
 
 
-def write_meta(info: BackupInfo, **extra: Any) -> None:
+def write_meta(info: BackupInfo, durable: bool = True, **extra: Any) -> None:
     data = info.to_json()
     data["venv_path"] = data.pop("venv")
     data.update(extra)
-    fsops.atomic_write(info.path / META, json.dumps(data, indent=2))
+    fsops.atomic_write(info.path / META, json.dumps(data, indent=2), durable=durable)
 
 
 def read_meta(folder: Path) -> dict[str, Any] | None:

@@ -141,8 +141,13 @@ def guarded_rmtree(path: Path, *, venv_root: Path, protect: Iterable[Path] = ())
         shutil.rmtree(path, onerror=lambda f, p, info: _on_error(f, p, info[1]))
 
 
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write to a temporary file beside ``path``, flush to disk, then rename over it."""
+def atomic_write(path: Path, data: str | bytes, *, durable: bool = True) -> None:
+    """Write to a temporary file beside ``path``, flush to disk, then rename over it.
+
+    ``durable=False`` leaves out the fsync: the rename still makes the write all-or-nothing for
+    any reader, but after a power cut the file may hold its previous content. Right after a
+    large install an fsync waits for every file the installer wrote, which is seconds on a slow
+    disk; use it for records whose loss only makes recovery more cautious."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
@@ -156,7 +161,8 @@ def atomic_write(path: Path, data: str | bytes) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -101,8 +101,12 @@ def pip_install(
         argv += _uv_env_args() + index.pip_args()
         tool = "uv"
     else:
+        # --no-compile: like uv, no bytecode at install time (Python writes it on first import).
+        # --no-warn-conflicts: pip's own scan of every installed distribution after the install;
+        # the check that follows each repair reports conflicts as findings.
         argv = [str(venv_python), "-m", "pip", "install", "--no-input", "--progress-bar", "off",
-                "--disable-pip-version-check", *args, *index.pip_args()]
+                "--disable-pip-version-check", "--no-compile", "--no-warn-conflicts", *args,
+                *index.pip_args()]
         tool = "pip"
     stats = InstallStats()
 

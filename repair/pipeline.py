@@ -91,14 +91,17 @@ class Journal:
     def state(self) -> str:
         return str(self.data.get("state"))
 
-    def set(self, **values: Any) -> None:
+    def set(self, durable: bool = True, **values: Any) -> None:
+        """Record ``values``. ``durable=False`` (no fsync) is for what happens after the bulk
+        of the work: losing such a write to a power cut only leaves an earlier state, from which
+        recovery rolls back (or, from "verified", commits); see ``fsops.atomic_write``."""
         self.data.update(values)
         self.data["updated"] = time.time()
-        fsops.atomic_write(self.path, json.dumps(self.data, indent=2))
+        fsops.atomic_write(self.path, json.dumps(self.data, indent=2), durable=durable)
 
     def step(self, index: int, status: str) -> None:
         self.data["steps"][index]["status"] = status
-        self.set()
+        self.set(durable=False)  # progress only: recovery never reads the steps
 
     @classmethod
     def load(cls, folder: Path) -> Journal | None:
@@ -143,7 +146,7 @@ def _commit(journal: Journal, install: Install) -> None:
     marker = install.venv / fsops.PARTIAL_MARKER
     if marker.exists():
         marker.unlink()
-    journal.set(state="committed")
+    journal.set(state="committed", durable=False)  # lost: "verified" is committed again
 
 
 def recover(install: Install, reporter: Reporter) -> list[str]:
@@ -306,21 +309,61 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
     raise UsageError(f"unknown plan step {step.kind!r}")
 
 
-def _create_venv(ctx: Context, step: Step, old_python: Path | None, reporter: Reporter) -> str:
+class _Later:
+    """A function run in a thread while the caller goes on (it waits on a subprocess or on
+    imports); ``get`` joins it and returns its value or raises its exception."""
+
+    def __init__(self, func: Callable[..., Any], *args: Any) -> None:
+        import threading
+
+        self._box: list[tuple[bool, Any]] = []
+        self._thread = threading.Thread(target=self._run, args=(func, args), daemon=True)
+        self._thread.start()
+
+    def _run(self, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            self._box.append((True, func(*args)))
+        except Exception as exc:  # noqa: BLE001 - raised again in get()
+            self._box.append((False, exc))
+
+    def get(self) -> Any:
+        self._thread.join()
+        ok, value = self._box[0]
+        if not ok:
+            raise value
+        return value
+
+
+def _probe_old_python(ctx: Context, plan: Plan) -> _Later | None:
+    """Start asking the old venv's base interpreter for its version (a subprocess), when a
+    recreate may reuse it: the answer is ready by the time the venv is built."""
+    step = next((s for s in plan.steps if s.kind == "recreate-venv"), None)
+    if step is None or step.params.get("python"):
+        return None
+    old_python = _base_python(ctx)
+    if old_python is None:
+        return None
+    from repair.pythons import probe_python
+
+    return _Later(probe_python, old_python, "the old venv")
+
+
+def _create_venv(ctx: Context, step: Step, old_probe: _Later | None, reporter: Reporter) -> str:
     """A new venv at the venv path (which carries the partial marker until it is done)."""
     import sys
 
     from repair import proc
-    from repair.pythons import choose_python, probe_python
+    from repair.pythons import choose_python
 
     install = ctx.install
     manifest = install.manifest
     spec = manifest.python_supported or None
     recommended = manifest.python_recommended or None
     requested = step.params.get("python")
+    seeds = _Later(_seed_wheels) if options_installer(ctx) == "uv" else None
     chosen = None
-    if not requested and old_python is not None:
-        info = probe_python(old_python, "the old venv")
+    if not requested and old_probe is not None:
+        info = old_probe.get()
         if info is not None:
             from repair.pythons import _fits
 
@@ -333,7 +376,7 @@ def _create_venv(ctx: Context, step: Step, old_python: Path | None, reporter: Re
     venv = install.venv
     venv.mkdir(parents=True)
     (venv / fsops.PARTIAL_MARKER).write_text("recreate\n")
-    if options_installer(ctx) == "uv" and _uv_venv(chosen.path, venv, chosen.xy):
+    if seeds is not None and _uv_venv(chosen.path, venv, chosen.xy, seeds):
         return f"Python {chosen.version} (uv venv)"
     args = [sys.executable, "-m", "virtualenv", "-q", "--no-periodic-update", "--no-vcs-ignore",
             "-p", str(chosen.path), str(venv)]
@@ -345,7 +388,15 @@ def options_installer(ctx: Context) -> str:
     return str(ctx.options.get("installer") or "pip")
 
 
-def _uv_venv(python: Path, venv: Path, xy: str) -> bool:
+def _seed_wheels() -> Any:
+    """virtualenv's embedded wheels module (its import takes a while: done in a thread while
+    the interpreter is chosen and ``uv venv`` runs)."""
+    from virtualenv.seed.wheels import embed
+
+    return embed
+
+
+def _uv_venv(python: Path, venv: Path, xy: str, seeds: _Later) -> bool:
     """``uv venv`` (far faster than virtualenv), seeded offline with virtualenv's own pip and
     setuptools wheels. False (and nothing left behind but the marked folder) when it fails."""
     from repair import proc
@@ -355,13 +406,12 @@ def _uv_venv(python: Path, venv: Path, xy: str) -> bool:
     if uv is None:
         return False
     try:
-        from virtualenv.seed.wheels.embed import get_embed_wheel
-
-        wheels = [w.path for w in (get_embed_wheel(n, xy) for n in ("pip", "setuptools"))
-                  if w is not None]
         env = proc.clean_env(extra={"UV_NO_CONFIG": "1"})
         proc.run([uv, "venv", "-q", "--allow-existing", "-p", str(python), str(venv)],
                  timeout=300, env=env, check=True)
+        embed = seeds.get()
+        wheels = [w.path for w in (embed.get_embed_wheel(n, xy) for n in ("pip", "setuptools"))
+                  if w is not None]
         from repair.venv import VenvLayout
 
         if wheels:
@@ -431,10 +481,24 @@ def _report(ctx: Context) -> Report:
     return check(ctx)
 
 
-def _fresh(ctx: Context) -> Context:
+# Facts of a context that no plan step changes: the machine's GPU backend (its probe runs
+# nvidia-smi and the like) and the application's requirements files (not for a reclone).
+_UNCHANGED = ("machine_backend", "app_requirements")
+
+
+def _fresh(ctx: Context, plan: Plan | None = None) -> Context:
+    """A new context on the same install: the venv's facts are read again; with ``plan``, what
+    the plan cannot have changed is taken over from ``ctx`` rather than probed again."""
     from repair.context import Context
 
-    return Context(ctx.install, ctx.options, reporter=ctx.reporter)
+    new = Context(ctx.install, ctx.options, reporter=ctx.reporter)
+    if plan is not None:
+        keep = [k for k in _UNCHANGED
+                if not (k == "app_requirements" and any(s.kind == "reclone" for s in plan.steps))]
+        for key in keep:
+            if key in ctx.__dict__:
+                new.__dict__[key] = ctx.__dict__[key]
+    return new
 
 
 def _exit_for(report: Report) -> int:
@@ -492,6 +556,7 @@ def repair_install(ctx: Context, options: dict[str, Any] | None = None,
             raise UsageError(
                 f"{ctx.venv} is a {kind} venv: its python cannot run on this machine",
                 hint="run repair on the machine the web UI runs on; 'repair check' works here")
+        old_probe = _probe_old_python(ctx, plan)
         if ctx.venv_exists and (plan.replaces_files or os.name == "nt"):
             from repair.checks.processes import processes_using
 
@@ -503,16 +568,16 @@ def repair_install(ctx: Context, options: dict[str, Any] | None = None,
         _preflight(ctx, plan, options, reporter)
         if confirm is not None and not confirm(plan):
             raise UsageError("cancelled: nothing was changed")
-        return _execute(ctx, before, plan, options, reporter, recovered)
+        return _execute(ctx, before, plan, options, reporter, recovered, old_probe)
 
 
 def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
-             reporter: Reporter, recovered: list[str]) -> PipelineResult:
+             reporter: Reporter, recovered: list[str],
+             old_probe: _Later | None = None) -> PipelineResult:
     install = ctx.install
     venv = install.venv
     results = [StepResult(s.kind, s.summary) for s in plan.steps]
     journal_box: list[Journal] = []
-    old_python = _base_python(ctx) if plan.recreates else None
     extra = {"recovered": recovered} if recovered else {}
 
     def on_ready(info: BackupInfo, dest: Path) -> None:
@@ -539,7 +604,7 @@ def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
             started = time.monotonic()
             idx = plan.steps.index(step)
             journal.set(created=True)
-            results[idx].detail = _create_venv(ctx, step, old_python, reporter)
+            results[idx].detail = _create_venv(ctx, step, old_probe, reporter)
             results[idx].status = "done"
             results[idx].duration_ms = int((time.monotonic() - started) * 1000)
             journal.step(idx, "done")
@@ -548,7 +613,7 @@ def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
             journal.set(created=True)
             fsops.link_clone(backup.venv_path, venv)
         _crash_point("venv-ready")
-        work = _fresh(ctx)
+        work = _fresh(ctx, plan)
         for idx, step in enumerate(plan.steps):
             if results[idx].status == "done":
                 continue
@@ -565,16 +630,16 @@ def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
             results[idx].duration_ms = int((time.monotonic() - started) * 1000)
             journal.step(idx, "done")
             _crash_point(f"after:{step.kind}")
-        journal.set(state="verifying")
+        journal.set(state="verifying", durable=False)
         _crash_point("verify")
         reporter.step("verifying")
-        after = _report(_fresh(ctx))
+        after = _report(_fresh(ctx, plan))
         was = {(f.id, f.subject) for f in before.findings}
         new = [f for f in after.findings if f.severity is Severity.ERROR
                and (f.id, f.subject) not in was]
         if new:
             raise _VerifyFailed("; ".join(f"{f.id}: {f.message}" for f in new[:3]))
-        journal.set(state="verified")
+        journal.set(state="verified", durable=False)
         _crash_point("verified")
         _commit(journal, install)
         _crash_point("committed")
@@ -595,10 +660,11 @@ def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
             return PipelineResult(report, ExitCode.ROLLBACK_FAILED, plan, results, backup,
                                   message, recovered)
         message = f"the repair failed ({reason}); the venv was rolled back to how it was"
-        report = _decorate(_report(_fresh(ctx)), plan, results, backup, {**extra, "error": message})
+        report = _decorate(_report(_fresh(ctx, plan)), plan, results, backup,
+                           {**extra, "error": message})
         return PipelineResult(report, ExitCode.ROLLED_BACK, plan, results, backup, message,
                               recovered)
-    write_meta(backup, venv_origin=str(venv), repaired=True)
+    write_meta(backup, durable=False, venv_origin=str(venv), repaired=True)
     report = _decorate(after, plan, results, backup, extra)
     return PipelineResult(report, _exit_for(after), plan, results, backup, None, recovered)
 

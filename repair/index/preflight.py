@@ -309,10 +309,12 @@ def preflight(
         name = canonical(req.name)
         if name in wanted:
             first, texts = wanted[name]
+            if len(texts) == 1:  # merge into a copy: the caller's requirement stays as it was
+                first = _requirement(str(first))
             first.specifier &= req.specifier
-            texts.append(text)
+            wanted[name] = (first, texts + [text])
         else:
-            wanted[name] = (_requirement(str(req)), [text])
+            wanted[name] = (req, [text])
 
     # Sources: (location, kind). Remote ones are not asked offline.
     indexes = [(u, "index") for u in config.index_urls]

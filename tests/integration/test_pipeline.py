@@ -95,6 +95,8 @@ def test_clean_venv_on_a_broken_venv(app: Path, wheelhouse: Path) -> None:
     assert {d["name"]: d["version"] for d in snapshot["distributions"]}["numpy"] == "1.26.4"
     assert tree_digest(app / "models") == data_before and model.exists()
     assert not (app / "venv" / ".webui-repair-partial").exists()
+    # pip installs without compiling (as uv does): Python writes the bytecode on first import.
+    assert not list((site_packages(app / "venv") / "numpy").rglob("*.pyc"))
 
 
 def test_mixed_numpy_is_repaired_without_a_new_venv(app: Path, wheelhouse: Path,
