@@ -153,9 +153,10 @@ class Dist:
         else:
             raw = [line.rsplit(",", 2)[0] for line in self._record_text.splitlines()
                    if line and line[0] != ","]
-        text = self._record_text
-        if os.name == "nt" or "\\" in text or "./" in text or "\n/" in "\n" + text:
+        text = "\n" + self._record_text
+        if os.name == "nt" or "\\" in text or "\n./" in text:
             raw = [_norm_rel(p) for p in raw]
+        if "\n../" in text or "\n/" in text:  # scripts and headers outside site-packages
             outside = [p for p in raw if p.startswith(("../", "/"))]
             if outside:
                 return [p for p in raw if not p.startswith(("../", "/"))], outside

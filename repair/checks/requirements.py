@@ -4,6 +4,7 @@ own requirements files."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -95,6 +96,28 @@ def requirement_unmet(ctx: Context) -> Iterator[Finding]:
             )
 
 
+_EXTRA_RE = re.compile(r"""extra\s*==\s*['"]([^'"]+)['"]""")
+
+
+def _needs_extra(text: str) -> str | None:
+    """The extra a Requires-Dist line applies to, read from its text without parsing it
+    (``foo; extra == "dev"``), or None when it applies without one or cannot be told apart
+    cheaply. Most lines of big packages are for extras nobody asked for: skipping them unparsed
+    is what keeps this check fast on a torch venv."""
+    _, sep, marker = text.partition(";")
+    if not sep or "extra" not in marker or " or " in marker:
+        return None
+    m = _EXTRA_RE.search(marker)
+    return m.group(1) if m else None
+
+
+def _skip(text: str, extras: tuple[str, ...]) -> bool:
+    from repair.dists import canonical
+
+    extra = _needs_extra(text)
+    return extra is not None and canonical(extra) not in extras
+
+
 class _ReqCache:
     """Parses each distinct Requires-Dist string once."""
 
@@ -132,6 +155,8 @@ def requested_extras(ctx: Context, reqs: _ReqCache) -> dict[str, set[str]]:
         for key, dist in installed.items():
             extras = ("",) + tuple(sorted(wanted.get(key, ())))
             for text in dist.requires:
+                if "[" not in text.partition(";")[0] or _skip(text, extras):
+                    continue
                 req = reqs.get(text)
                 if req is None or not req.extras or not ctx.marker_matches(req.marker, extras):
                     continue
@@ -158,6 +183,8 @@ def dependency_conflict(ctx: Context) -> Iterator[Finding]:
     for key, dist in sorted(installed.items()):
         extras = ("",) + tuple(sorted(wanted.get(key, ())))
         for text in dist.requires:
+            if _skip(text, extras):
+                continue
             req = reqs.get(text)
             if req is None or not ctx.marker_matches(req.marker, extras):
                 continue
