@@ -54,3 +54,11 @@ def test_check_list_and_explain() -> None:
     assert shown.exit_code == 0 and "~umpy" in shown.output
     bad = invoke("check", "--explain", "no-such-id")
     assert bad.exit_code == 2
+
+
+def test_readme_lists_every_finding_id() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    missing = sorted(fid for fid in all_finding_types() if f"`{fid}`" not in readme)
+    assert missing == [], f"README's findings table lacks: {missing}"
