@@ -48,6 +48,13 @@ class RollbackFailedError(RepairError):
     exit_code = ExitCode.ROLLBACK_FAILED
 
 
+class PreflightError(RepairError):
+    """The package index cannot provide what a rebuild or install needs: nothing was changed
+    (exit 1; ``--force`` goes on anyway)."""
+
+    exit_code = ExitCode.PROBLEMS
+
+
 class ProcessError(RepairError):
     """A subprocess could not be started, timed out, or failed."""
 

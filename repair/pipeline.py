@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from repair import fsops
 from repair.backup import BackupInfo, create_backup, install_lock, list_backups, write_meta
-from repair.errors import BusyError, ExitCode, RepairError, UsageError
+from repair.errors import BusyError, ExitCode, PreflightError, RepairError, UsageError
 from repair.model import Report, Severity
 from repair.planner import Plan, Step, make_plan
 from repair.progress import Reporter
@@ -442,12 +442,6 @@ def _base_python(ctx: Context) -> Path | None:
     return None
 
 
-class PreflightBlocked(RepairError):
-    """The preflight says the rebuild cannot finish: nothing was changed (exit 1)."""
-
-    exit_code = ExitCode.PROBLEMS
-
-
 def _preflight(ctx: Context, plan: Plan, options: dict[str, Any], reporter: Reporter) -> None:
     """The index preflight (when this build has it), before anything is changed."""
     if options.get("force") or not plan.recreates:
@@ -465,7 +459,7 @@ def _preflight(ctx: Context, plan: Plan, options: dict[str, Any], reporter: Repo
         reporter.warn(f"not checked against an index: {line}")
     blocking = [f for f in getattr(result, "findings", []) if f.severity is Severity.ERROR]
     if blocking:
-        raise PreflightBlocked(
+        raise PreflightError(
             "the package index cannot provide what the rebuild needs: "
             + "; ".join(f.message for f in blocking[:3]),
             hint="nothing was changed; fix the package sources, or run again with --force",

@@ -30,11 +30,13 @@ from repair.cli.common import echo_json, index_options
               help="What installs packages.")
 @index_options
 @click.option("--yes", is_flag=True, help="Do not ask (scripted use).")
+@click.option("--force", is_flag=True,
+              help="Go on even when the index preflight says the install cannot finish.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON result on stdout.")
 def install(app: str, dir: str, backend: str | None, repo_url: str | None, ref: str | None,
             python: str | None, snapshot: Path | None, installer: str, index_url: str | None,
             extra_index_urls: tuple[str, ...], find_links: tuple[str, ...], offline: bool,
-            yes: bool, as_json: bool) -> None:
+            yes: bool, force: bool, as_json: bool) -> None:
     """Install APP (a manifest name or file) from nothing into --dir, verified.
 
     Clone, pick a Python, create the venv, install torch for the GPU backend and the
@@ -57,6 +59,7 @@ def install(app: str, dir: str, backend: str | None, repo_url: str | None, ref: 
         app=app, dir=Path(os.path.abspath(Path(dir).expanduser())), backend=backend,
         repo_url=repo_url, ref=ref, python=python, snapshot=snapshot, installer=installer,
         index=IndexOptions(index_url, tuple(extra_index_urls), tuple(find_links), offline),
+        force=force,
     )
     plan = plan_install(request, reporter)
 

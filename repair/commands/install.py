@@ -29,10 +29,18 @@ from typing import Any
 
 from repair import backend as backend_mod
 from repair import proc, pythons
-from repair.errors import BusyError, ProcessError, RepairError, RolledBackError, UsageError
+from repair.errors import (
+    BusyError,
+    PreflightError,
+    ProcessError,
+    RepairError,
+    RolledBackError,
+    UsageError,
+)
 from repair.installer import IndexOptions, pip_install
 from repair.installstate import InstallState, kill_point, state_dir
 from repair.manifest import Manifest
+from repair.model import Severity
 from repair.progress import Reporter
 
 STEPS = ("clone", "extensions", "python", "venv", "backend", "torch", "requirements",
@@ -59,6 +67,7 @@ class InstallRequest:
     installer: str = "pip"
     index: IndexOptions = IndexOptions()
     log_path: Path | None = None
+    force: bool = False  # go on when the preflight says the install cannot finish
 
 
 @dataclass
@@ -421,6 +430,7 @@ class _Runner:
         if plan.snapshot is not None:
             self.step("extensions", _state_key(_state_key(plan.snapshot)), self.extensions)
         self.choose_python()
+        self.preflight()
         self.step("venv", _state_key(self.state.facts.get("python_key"), str(self.venv)),
                   self.create_venv)
         self.choose_backend()
@@ -574,6 +584,48 @@ class _Runner:
             return self._set_python(info)
 
         self.step("python", lambda: str(self.state.facts.get("python_key")), pick)
+
+    def preflight(self) -> None:
+        """Before the venv is made: can the index provide every requirement for this Python?
+        Stops with exit 1 (nothing built) when it cannot, unless ``--force``."""
+        if self.req.force or self.plan.snapshot is not None:
+            return
+        if not self.redo and not ({"venv", "requirements"} & set(self.plan.todo)):
+            return  # the requirements are already in
+        from repair.index.config import load_pip_config
+        from repair.index.preflight import TORCH_PACKAGES, preflight
+        from repair.index.tags import target_from_interpreter
+        from repair.interp import ProbeError, probe
+        from repair.requirements import ReqSet, parse_file
+
+        reqs, seen = ReqSet(), set[Path]()
+        for rel in self.plan.manifest.requirement_files:
+            path = self.req.dir / rel
+            if path.is_file():
+                parse_file(path, _set=reqs, _seen=seen)
+        # torch comes from the manifest's index for the backend, in its own step.
+        wanted = [line.requirement for line in reqs.requirements
+                  if line.requirement is not None and not line.url
+                  and line.name not in TORCH_PACKAGES]
+        if not wanted:
+            return
+        try:
+            target = target_from_interpreter(probe(Path(str(self.python["path"]))))
+        except (ProbeError, ValueError) as exc:
+            self.reporter.warn(f"the index preflight could not run: {exc}")
+            return
+        index = self.req.index
+        options = {"index_url": index.index_url, "extra_index_urls": index.extra_index_urls,
+                   "find_links": index.find_links, "offline": index.offline}
+        config = load_pip_config(options=options, requirements_options=reqs.options)
+        result = preflight(wanted, target, config, offline=index.offline,
+                           reporter=self.reporter)
+        blocking = [f for f in result.findings if f.severity is Severity.ERROR]
+        if blocking:
+            raise PreflightError(
+                "the package index cannot provide what the install needs: "
+                + "; ".join(f.message for f in blocking[:3]),
+                hint="nothing was built; fix the package sources, or run again with --force")
 
     def _set_python(self, info: dict[str, Any]) -> str:
         self.python = info
@@ -885,7 +937,7 @@ def _with_log(plan: InstallPlan, log: Path) -> InstallPlan:
 
 def _failed(runner: _Runner, exc: RepairError) -> RepairError:
     """Clean up after a failed step: no half-built venv or clone stays behind."""
-    if isinstance(exc, UsageError | BusyError):
+    if isinstance(exc, UsageError | BusyError | PreflightError):
         _cleanup(runner)
         return exc
     failed = next((r.name for r in reversed(runner.results) if r.status == "failed"), "?")

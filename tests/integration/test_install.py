@@ -145,12 +145,25 @@ def test_unreachable_repository_fails_cleanly(world: World, tmp_path: Path) -> N
 
 
 @pytest.mark.slow
-def test_unsatisfiable_requirement_fails_cleanly(world: World, tmp_path: Path) -> None:
+def test_unsatisfiable_requirement_stops_before_anything_is_built(world: World,
+                                                                  tmp_path: Path) -> None:
     target = tmp_path / "webui"
     code, out, err = invoke(install_args(world, target, "--ref", "broken"))
+    assert code == 1, err  # the index preflight: nothing built
+    assert "cannot provide what the install needs" in err and "no-such-package" in err
+    assert "--force" in err
+    assert not (target / "venv").exists()  # nothing the web UI would take for an install
+    assert leftovers(target) == []
+    state = json.loads((target / ".git" / "webui-repair" / "install.json").read_text())
+    assert "venv" not in state["steps"] and "requirements" not in state["steps"]
+
+
+def test_unsatisfiable_requirement_with_force_fails_cleanly(world: World, tmp_path: Path) -> None:
+    target = tmp_path / "webui"
+    code, out, err = invoke(install_args(world, target, "--ref", "broken", "--force"))
     assert code == 4, err
     assert "install failed at step 'requirements'" in err and "no-such-package" in err
-    assert not (target / "venv").exists()  # nothing the web UI would take for an install
+    assert not (target / "venv").exists()
     assert leftovers(target) == []
     state = json.loads((target / ".git" / "webui-repair" / "install.json").read_text())
     assert "venv" not in state["steps"] and "requirements" not in state["steps"]
