@@ -220,12 +220,13 @@ class _LimitedWriter:
 
 def create_backup(
     ctx: Context, *, move_venv: bool = False, archive: bool = False,
-    reporter: Reporter | None = None, reason: str = "manual",
+    snapshot_only: bool = False, reporter: Reporter | None = None, reason: str = "manual",
     on_ready: Callable[[BackupInfo, Path], None] | None = None,
 ) -> BackupInfo:
     """Snapshot the install and keep its venv: moved aside (``move_venv``, the pipeline's way:
     instant), archived (``archive``: portable), or by default copied; a copy or an archive is
-    preceded by a free-space check.
+    preceded by a free-space check. ``snapshot_only`` writes the snapshot file alone (what
+    ``check --pre-update`` keeps: cheap whatever the venv's size).
 
     ``on_ready(info, venv_dest)`` is called once the snapshot is written and before the venv
     is touched (the pipeline writes its journal there). On any failure the backup folder is
@@ -250,7 +251,7 @@ def create_backup(
         write_meta(info, venv_origin=str(install.venv))
         if on_ready is not None:
             on_ready(info, venv_home_for(install, folder, backup_id))
-        if install.venv.exists():
+        if install.venv.exists() and not snapshot_only:
             if archive:
                 dest = folder / "venv.tar.gz"
                 reporter.step(f"archiving {install.venv}")

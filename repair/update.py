@@ -198,7 +198,7 @@ def ensure_snapshot(ctx: Context) -> dict[str, Any]:
         if _created(info) >= changed:
             return {"status": "fresh", "id": str(getattr(info, "id", "")),
                     "path": str(getattr(info, "path", ""))}
-    info = create_backup(ctx, move_venv=False, reporter=ctx.reporter)
+    info = create_backup(ctx, snapshot_only=True, reporter=ctx.reporter, reason="pre-update")
     return {"status": "created", "id": str(getattr(info, "id", "")),
             "path": str(getattr(info, "path", ""))}
 

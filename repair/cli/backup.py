@@ -27,10 +27,12 @@ def backup() -> None:
 @install_options
 @click.option("--archive", is_flag=True, help="A portable .tar.gz of the venv (checks free space "
               "first) instead of an instant hard-link copy.")
+@click.option("--snapshot-only", is_flag=True, help="Only the snapshot file (versions, sources, "
+              "hashes, commits): what 'repair install --from-snapshot' reproduces.")
 @click.option("--json", "as_json", is_flag=True, help="Print {id, path, snapshot} as JSON.")
 @click.pass_context
 def create(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
-           archive: bool, as_json: bool) -> None:
+           archive: bool, snapshot_only: bool, as_json: bool) -> None:
     """Snapshot the install and keep a copy of its venv."""
     from repair.backup import create_backup, install_lock
     from repair.context import Context
@@ -40,7 +42,7 @@ def create(ctx: click.Context, dir: str | None, venv: str | None, manifest: str 
     reporter = StreamReporter(quiet=as_json)
     with install_lock(install):
         info = create_backup(Context(install, reporter=reporter), archive=archive,
-                             reporter=reporter)
+                             snapshot_only=snapshot_only, reporter=reporter)
     if as_json:
         echo_json({"id": info.id, "path": str(info.path), "snapshot": str(info.snapshot_path),
                    "kind": info.kind, "has_venv": info.has_venv})

@@ -81,3 +81,14 @@ def test_full_disk_during_archive_leaves_everything_as_it_was(
     assert list_backups(resolve(str(app))) == []
     assert sorted(p.name for p in (app / ".repair-backups").iterdir()) == [".gitignore",
                                                                          "repair.lock"]
+
+
+def test_snapshot_only_keeps_no_venv_and_cannot_be_restored(app: Path) -> None:
+    original = tree_digest(app / "venv")
+    code, created, _ = backup_cmd(app, "create", "--snapshot-only")
+    assert code == 0 and isinstance(created, dict)
+    assert created["has_venv"] is False and Path(created["snapshot"]).is_file()
+    assert not (Path(created["path"]) / "venv").exists()
+    assert tree_digest(app / "venv") == original
+    code, _, err = backup_cmd(app, "restore", created["id"])
+    assert code == 2 and "only a snapshot" in err and "--from-snapshot" in err

@@ -117,3 +117,16 @@ def test_text_report_has_the_update_section(inst: GitInstall) -> None:
     assert "behind   1 commit(s)" in result.stdout
     assert "require  einops: any -> ==0.8.0" in result.stdout
     assert "verdict  safe to update" in result.stdout
+
+
+def test_pre_update_keeps_a_fresh_snapshot_not_a_copy_of_the_venv(inst: GitInstall) -> None:
+    from repair.backup import list_backups
+    from repair.install import resolve
+
+    code, report = pre_update(inst)
+    snap = report["update"].get("snapshot") or {}
+    assert snap.get("status") in ("created", "fresh"), report["update"]
+    backups = list_backups(resolve(str(inst.root), manifest=str(inst.manifest)))
+    assert backups and backups[0].kind == "snapshot" and not backups[0].has_venv
+    _, again = pre_update(inst)
+    assert (again["update"].get("snapshot") or {}).get("status") == "fresh"
