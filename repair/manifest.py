@@ -123,6 +123,16 @@ class Manifest:
         torch = self.get("torch", {})
         return [b for b in BACKENDS if isinstance(torch, dict) and b in torch]
 
+    @property
+    def launch_scripts(self) -> list[str]:
+        """Launchers whose command line takes the arguments where no settings file does."""
+        return list(self.get("launch.scripts", []))
+
+    def launch_flag(self, purpose: str) -> str:
+        """``[launch.flags]``: the arguments for a purpose (cpu, low_vram, fp32_vae, full_precision,
+        no_xformers) in this application, or "" when it has none."""
+        return str(self.get(f"launch.flags.{purpose}", ""))
+
     def recommended_args(self, backend: str) -> str:
         return str(self.get(f"launch.recommended.{backend}", ""))
 
@@ -164,6 +174,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "deep.modules": (list,),
     "launch.settings_files": (list,),
     "launch.recommended": (dict,),
+    "launch.scripts": (list,),
+    "launch.flags": (dict,),
     "torch": (dict,),
     "include": (list,),
     "conflicts": (list,),
@@ -182,7 +194,7 @@ _KNOWN_TABLES: dict[str, set[str]] = {
     "user_data": {"paths"},
     "restart": {"packages"},
     "deep": {"modules"},
-    "launch": {"settings_files", "recommended"},
+    "launch": {"settings_files", "recommended", "scripts", "flags"},
     "models": {"paths"},
     "extensions": {"paths"},
 }

@@ -7,26 +7,49 @@ from typing import Any
 
 import click
 
-from repair.cli.common import echo_json, use_color
+from repair.cli.common import echo_json, install_options, merged_install_options, use_color
 from repair.errors import ExitCode
 
 
 @click.command("diagnose")
+@install_options
 @click.argument("log", metavar="[LOG|-]", default="-", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print a repair.diagnosis/1 JSON object.")
-def diagnose(log: str, as_json: bool) -> None:
+@click.pass_context
+def diagnose(ctx: click.Context, /, log: str, as_json: bool, dir: str | None, venv: str | None,
+             manifest: str | None) -> None:
     """Read a start-up or crash log (a file, or - for standard input) and say what is wrong,
-    what to do, and whether rebuilding the environment would help at all.
+    what to do, and whether rebuilding the environment would help at all. With --dir (or
+    --venv), each cause is tied to that install: the distribution that owns the module, its
+    version, which requirement asks for which, and the remedy for that install; with --manifest
+    alone, remedies are worded for that application.
 
     \b
     Exit codes: 0 no known problem, 1 known problems found, 2 unreadable input.
     Examples:
       repair diagnose webui.log
+      repair diagnose --dir ~/ComfyUI comfyui.log
       python launch.py 2>&1 | repair diagnose -
     """
     from repair.diagnose import diagnose_log, diagnose_stream
 
+    where = merged_install_options(ctx, dir, venv, manifest)
+    install = None
+    if where["dir"] or where["venv"]:
+        from repair.install import resolve
+
+        install = resolve(**where)  # a bad --dir is a usage error before the log is read
     result = diagnose_stream(sys.stdin.buffer) if log == "-" else diagnose_log(log)
+    if install is not None:
+        from repair.context import Context
+        from repair.diagnose.environment import tie
+
+        result = tie(result, Context(install, {}))
+    elif where["manifest"]:
+        from repair.diagnose.environment import for_app
+        from repair.manifest import load
+
+        result = for_app(result, load(where["manifest"]))
     if as_json:
         echo_json(result.to_json())
     else:
@@ -52,14 +75,25 @@ def _render(result: object) -> None:
                 RebuildHelps.PARTLY: ("rebuild may help", "yellow"),
                 RebuildHelps.NO: ("rebuild will NOT help", "red")}[helps]
         ids = ", ".join(s.id for s in cause.signatures)
+        if cause.lead.shape:
+            ids += f" '{cause.subject}'"
         click.echo(style(f"{i}. {ids}", bold=True) + f"  [{style(mark[0], fg=mark[1])}]")
         for m in cause.matches:
             click.echo(f"   line {m.line}: {m.text}")
         more = cause.count - len(cause.matches)
         if more > 0:
             click.echo(f"   ... and {more} more matching line{'s' if more > 1 else ''}")
-        click.echo(f"   cause:  {cause.lead.cause}")
-        click.echo(f"   remedy: {cause.lead.remedy}")
+        click.echo(f"   cause:  {cause.cause}")
+        tie = cause.tie
+        if tie is not None and tie.distribution:
+            state = (f"{tie.version} installed" if tie.installed else "not installed")
+            click.echo(f"   owner:  {tie.distribution} ({state}"
+                       + (", mixed" if tie.mixed else "") + ")")
+            for line in tie.wanted[:5]:
+                click.echo(f"           {line}")
+        if cause.node:
+            click.echo(f"   node:   {cause.node}")
+        click.echo(f"   remedy: {cause.remedy}")
         if cause.command:
             click.echo(f"   repair: {cause.command}")
         if cause.restart_needed:

@@ -67,14 +67,16 @@ def run_checks(ctx: Context) -> list[Finding]:
 
 
 def log_findings(ctx: Context) -> list[Finding]:
-    """``--log FILE``: one ``log-signature`` finding per known cause in the log. Read first, so
-    that a bad path fails (exit 2) before the checks run."""
+    """``--log FILE``: one ``log-signature`` finding per known cause in the log, each tied to this
+    install (the distribution, its version, who asks for which). Read first, so that a bad path
+    fails (exit 2) before the checks run."""
     log = ctx.options.get("log")
     if not log:
         return []
     from repair.diagnose import diagnose_log, diagnosis_findings
+    from repair.diagnose.environment import tie
 
-    return diagnosis_findings(diagnose_log(log))
+    return diagnosis_findings(tie(diagnose_log(log), ctx))
 
 
 def check(ctx: Context, extra_findings: list[Finding] | None = None) -> Report:
