@@ -228,6 +228,40 @@ _RAW: list[dict[str, Any]] = [
         "rebuild_fixes": "no",
     },
     {
+        "id": "shape-wheel-build-failed",
+        "kind": "build",
+        "family": "pip-venv",
+        "pattern": rf"(?:Failed building wheel for|Could not build wheels for) (?P<req>{_DIST})"
+                   rf"|Building (?:wheel|editable) for (?P<req2>{_DIST}) \([\w.]+\) did not run "
+                   r"successfully",
+        "examples": [
+            "ERROR: Failed building wheel for pycocotools",
+            "  × Building wheel for basicsr (setup.py) did not run successfully.",
+        ],
+        "cause": "pip had no wheel of '{req}' for this Python and platform and could not build it "
+                 "from source (no compiler, no Python headers, or a build script that no longer "
+                 "works with current setuptools).",
+        "remedy": "Use a Python for which '{req}' ships wheels (the application's recommended "
+                  "Python), install a prebuilt wheel, or install the build tools it needs; a "
+                  "rebuild with the same Python fails the same way.",
+        "rebuild_fixes": "no",
+    },
+    {
+        "id": "shape-missing-argument",
+        "kind": "api",
+        "family": "python-deps",
+        "pattern": r"(?P<func>[\w.]+)\(\) missing \d+ required (?:positional |keyword-only )?"
+                   rf"arguments?: {_Q}(?P<name>\w+){_Q}",
+        "examples": [
+            "TypeError: Thing.__init__() missing 1 required positional argument: 'config'",
+        ],
+        "cause": "'{func}' needs '{name}' and the caller does not pass it: the caller and the "
+                 "code it calls come from different versions.",
+        "remedy": "Update the node or extension that makes the call (or the application, when "
+                  "the traceback is inside it); plain 'repair' when a library's version is off.",
+        "rebuild_fixes": "partly",
+    },
+    {
         "id": "shape-undefined-symbol",
         "kind": "path",
         "family": "python-deps",
