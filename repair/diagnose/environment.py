@@ -64,6 +64,7 @@ FLAG_REMEDIES = {
     "torch-cannot-use-gpu-startup-check": ("cpu", "to run on the CPU on purpose", _GPU),
     "half-precision-on-cpu": ("cpu", "to run on the CPU on purpose", _GPU),
     "cuda-out-of-memory": ("low_vram", "to trade speed for GPU memory", _VRAM),
+    "torch-oom-allocation-on-device": ("low_vram", "to trade speed for GPU memory", _VRAM),
     "hip-out-of-memory": ("low_vram", "to trade speed for GPU memory", _VRAM),
     "directml-could-not-allocate-tensor": ("low_vram", "to trade speed for GPU memory", _VRAM),
     "nans-produced-in-vae": ("fp32_vae", "to decode in full precision",

@@ -214,10 +214,14 @@ _RAW: list[dict[str, Any]] = [
         "id": "shape-no-matching-distribution",
         "kind": VERSION,
         "family": "pip-venv",
-        "pattern": rf"No matching distribution found for (?P<req>{_DIST})(?P<spec>[<>=!~][^\s]*)?",
+        "pattern": rf"No matching distribution found for (?P<req>{_DIST})(?P<spec>[<>=!~][^\s]*)?"
+                   rf"|Could not find a version that satisfies the requirement (?P<req2>{_DIST})"
+                   r"(?P<spec2>[<>=!~][^\s]*)?",
         "examples": [
             "ERROR: No matching distribution found for torch==2.1.2",
             "ERROR: No matching distribution found for mediapipe",
+            "ERROR: Could not find a version that satisfies the requirement xformers==0.0.99 (from "
+            "versions: none)",
         ],
         "cause": "pip found no file of '{req}{spec}' for this Python and platform on the "
                  "indexes it was given: the version is too old or too new for the Python, the "

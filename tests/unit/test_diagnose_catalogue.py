@@ -4,6 +4,7 @@ on healthy logs, and runs in linear time."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -168,3 +169,35 @@ def test_heldout_lines_stay_out_of_the_catalogue_and_are_recognised() -> None:
 
     found = sum(1 for r in rows if not diagnose_lines([r["line"]], CATALOGUE).healthy)
     assert found / len(rows) >= 0.9, f"recall {found}/{len(rows)}"
+
+
+def _variants(line: str) -> list[str]:
+    """Unseen variants of an example: other versions, other drives, users and folders."""
+    import re
+
+    def bump(m: re.Match[str]) -> str:
+        parts = m.group().split(".")
+        return ".".join(parts[:-1] + [str(int(parts[-1]) + 3)])
+
+    out = [re.sub(r"(?<![\w.])\d+(?:\.\d+)+(?![\w.])", bump, line),
+           re.sub(r"\b[A-Z]:\\", r"Q:\\", line),
+           re.sub(r"(?i)\\Users\\[^\\]+\\", r"\\Users\\Some One\\", line),
+           re.sub(r"/home/[^/]+/", "/home/someone/", line),
+           line.replace("stable-diffusion-webui", "sd webui 2").replace("ComfyUI", "Comfy_2")]
+    return [v for v in dict.fromkeys(out) if v != line]
+
+
+# Patterns that name a version or a folder on purpose (the versions that fail, MSVC 14.0).
+_LITERAL = re.compile(r"\d\\\.\d")
+
+
+@pytest.mark.parametrize("sig", SIGS, ids=IDS)
+def test_pattern_generalises_over_versions_and_paths(sig) -> None:  # type: ignore[no-untyped-def]
+    if _LITERAL.search(sig.pattern):
+        return
+    from repair.diagnose import diagnose_lines
+
+    for example in sig.examples:
+        for variant in _variants(example):
+            found = {m.signature.id for m in diagnose_lines([variant], CATALOGUE).matches}
+            assert sig.id in found, variant
