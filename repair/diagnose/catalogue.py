@@ -56,7 +56,7 @@ _FIELDS = ("id", "family", "pattern", "examples", "cause", "remedy", "rebuild_fi
            "restart_needed", "source")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity: hashed per candidate line, it must be cheap
 class Signature:
     id: str
     family: str

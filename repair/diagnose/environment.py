@@ -270,6 +270,12 @@ def _tie_cause(cause: Cause, env: Install) -> Cause:
             return replace(cause, tie=replace(tie, note=note, remedy=remedy, command=None,
                                               rebuild_helps=RebuildHelps.NO))
         note = f"'{top}' is part of the application itself, not a package."
+        tie = replace(tie, distribution=None, installed=None)
+        if "No module named" not in cause.matches[0].text:
+            remedy = (f"The code that imports from '{top}' ({ask}) was written for another "
+                      "version of the application: update the application and then it.")
+            return replace(cause, tie=replace(tie, note=note, remedy=remedy, command=None,
+                                              rebuild_helps=RebuildHelps.NO))
         remedy = (f"Start the application from its own folder with its own launcher; when "
                   f"'{top}' is missing from the application's folder, 'repair --reclone' "
                   "restores the application's files (user data kept).")
@@ -315,6 +321,10 @@ def _tie_cause(cause: Cause, env: Install) -> Cause:
         remedy = f"Plain 'repair' installs '{name}' as the requirements ask."
         return replace(cause, tie=replace(tie, note=note, remedy=remedy, command="repair",
                                           rebuild_helps=RebuildHelps.YES))
+    if kind == "module" and top and "No module named" not in cause.matches[0].text:
+        note = (f"'{name}' is not installed in this install's venv: the log may come from "
+                "another Python or another venv.")
+        return replace(cause, tie=replace(tie, note=note))
     if kind in ("module", "") and top:
         note = (f"'{name}' is not installed, and no requirement file of the application or of "
                 "any node declares it: a rebuild will not install it.")

@@ -33,6 +33,8 @@ KEEP_PER_SIGNATURE = 3
 # Distinct names kept per structural matcher (one cause each): a log that fails on every module
 # of a venv still tells the first few.
 KEEP_PER_SHAPE = 20
+# Literal hits of an over-long line that a structural matcher searches around.
+SHAPE_WINDOWS = 8
 # How many lines after a traceback frame inside a node or an extension an error is still its
 FRAME_REACH = 3
 # Longest text of a matched line kept in a report.
@@ -87,7 +89,13 @@ class Matcher:
                     hay = low if sig.ignore_case else raw
                     if lit not in hay:
                         continue
-                    found = self._search(sig, raw, _offsets(hay, lit))
+                    offsets = _offsets(hay, lit)
+                    if sig.shape:
+                        # A general shape looks at the first few hits of an over-long line only:
+                        # its literals ("No module named") are common, and the catalogue entry
+                        # that shares them still searches the whole line.
+                        offsets = offsets[:SHAPE_WINDOWS]
+                    found = self._search(sig, raw, offsets)
                     if found is not None:
                         self._record(sig, line_no, *found)
         newlines = block.count(b"\n")

@@ -92,3 +92,20 @@ def test_a_bad_dir_is_a_usage_error(tmp_path: Path) -> None:
     log.write_text("ok\n", encoding="utf-8")
     result = invoke("diagnose", "--dir", str(tmp_path / "nope"), str(log))
     assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_mixed_numpy_is_plain_repair_never_clean_venv(app: Path, tmp_path: Path) -> None:
+    site = next((app / "venv").glob("lib/python3*/site-packages"))
+    extra = site / "numpy-2.0.0.dist-info"
+    extra.mkdir()
+    (extra / "METADATA").write_text("Metadata-Version: 2.1\nName: numpy\nVersion: 2.0.0\n",
+                                    encoding="utf-8")
+    log = tmp_path / "webui.log"
+    log.write_text("ImportError: cannot import name 'broadcast_to' from 'numpy.lib.stride_tricks' "
+                   f"({site}/numpy/lib/stride_tricks.py)\n", encoding="utf-8")
+    result = invoke("diagnose", "--json", "--dir", str(app), str(log))
+    [cause] = json.loads(result.stdout)["causes"]
+    assert cause["environment"]["mixed"] is True
+    assert cause["environment"]["distribution"] == "numpy"
+    assert cause["command"] == "repair" and cause["rebuild_helps"] == "yes"
+    assert "--clean-venv" not in result.stdout

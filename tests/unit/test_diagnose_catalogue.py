@@ -201,3 +201,12 @@ def test_pattern_generalises_over_versions_and_paths(sig) -> None:  # type: igno
         for variant in _variants(example):
             found = {m.signature.id for m in diagnose_lines([variant], CATALOGUE).matches}
             assert sig.id in found, variant
+
+
+def test_no_remedy_loses_what_the_user_installed() -> None:
+    for sig in list(CATALOGUE) + list(CATALOGUE.shapes):
+        text = sig.remedy.lower()
+        assert "--clean-venv" not in text and "delete the venv" not in text, sig.id
+        assert "delete and recreate the venv" not in text, sig.id
+        assert sig.repair_command in (None, "repair") or "--clean-venv" not in str(
+            sig.repair_command), sig.id
