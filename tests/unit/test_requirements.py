@@ -33,13 +33,15 @@ accelerate \\
     >=0.21
 git+https://github.com/openai/CLIP.git@d50d76d#egg=clip
 https://example.com/pkgs/open_clip_torch-2.20.0-py3-none-any.whl
--e ./local-extension#egg=local_ext
+-e ./local-extension
 pkg --hash=sha256:abcd
 """)
+    (tmp_path / "local-extension").mkdir()
+    write(tmp_path / "local-extension" / "setup.py", "")
     result = parse_file(req)
     names = [r.name for r in result.requirements]
     assert names == ["numpy", "safetensors", "torch", "transformers", "accelerate", "clip",
-                     "open-clip-torch", "local-ext", "pkg"]
+                     "open-clip-torch", "pkg"]
     assert [c.name for c in result.constraints] == ["protobuf"]
     torch = next(r for r in result.requirements if r.name == "torch")
     assert str(torch.requirement.specifier) == "==2.1.2"
@@ -50,8 +52,8 @@ pkg --hash=sha256:abcd
     assert result.options["find_links"] == ["./wheels"]
     assert result.options["prefer_binary"] is True
     assert result.errors == []
-    editable = next(r for r in result.requirements if r.name == "local-ext")
-    assert editable.editable
+    editable = next(r for r in result.lines if r.editable)
+    assert editable.url and editable.url.startswith("file://") and editable.name is None
 
 
 def test_errors_are_kept_with_line_numbers(tmp_path: Path) -> None:
