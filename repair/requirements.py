@@ -407,6 +407,9 @@ def _line_parts(text: str, cwd: Path) -> tuple[Requirement | None, str | None, f
             if os.path.isfile(path) or not at or _looks_like_path(before):
                 url = _path_to_url(path)
     req_text: str | None = name
+    if url is not None and url[:5].lower() == "file:" and "../" in url:
+        # A relative file: URL becomes an absolute one, as pip makes it.
+        url = _path_to_url(os.path.join(cwd, urllib.parse.unquote(urllib.parse.urlsplit(url).path)))
     if url is not None:
         filename = _url_filename(url)
         req_text = _wheel_pin(filename) if filename.endswith(".whl") else _egg(url)
@@ -440,8 +443,8 @@ def _editable_parts(text: str, cwd: Path) -> tuple[Requirement | None, str, froz
     if os.path.isdir(os.path.join(cwd, bare)):
         bare = _path_to_url(os.path.join(cwd, bare))
     if bare.lower().startswith("file:"):
-        name = _egg(bare)
-        return (_requirement(name) if name else None), bare, extras, None
+        egg = _egg(bare)
+        return (_requirement(egg) if egg else None), bare, extras, None
     for vcs in _VCS:
         if url.lower().startswith(f"{vcs}:"):
             url = f"{vcs}+{url}"
@@ -453,17 +456,18 @@ def _editable_parts(text: str, cwd: Path) -> tuple[Requirement | None, str, froz
     if scheme not in _VCS_SCHEMES:
         raise LineError(f"{text} is not a valid editable requirement: it should be a path to a "
                         f"local project or a VCS URL (git+https://...)")
-    name = _egg(url)
-    if not name:
+    egg = _egg(url)
+    if not egg:
         raise LineError(f"cannot tell the project's name of {text!r}: write it as "
                         f"'name @ URL'")
-    return _requirement(name), url, frozenset(), None
+    return _requirement(egg), url, frozenset(), None
 
 
 def parse_requirement(text: str, source: Path, lineno: int, *, constraint: bool = False,
                       editable: bool = False, cwd: Path | None = None) -> ReqLine:
     """One requirement (PEP 508, URL, path or VCS) -> ReqLine, read as pip reads it."""
     base = cwd if cwd is not None else source.parent
+    url: str | None
     try:
         if editable:
             if constraint:

@@ -53,6 +53,10 @@ def read_files(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             LinkCollector(session, SearchScope.create([], [], no_index=False)),
             SelectionPreferences(allow_yanked=True),
         )
+        with contextlib.suppress(ImportError):  # pip >= 26: as `pip install` sets it up
+            from pip._internal.models.release_control import ReleaseControl
+
+            finder.set_release_control(ReleaseControl())
         entry: dict[str, Any] = {"error": None, "reqs": []}
         try:
             for parsed in parse_requirements(job["path"], session, finder=finder,
