@@ -286,16 +286,36 @@ _FLAG_OPTIONS = ("no_index", "prefer_binary", "require_hashes", "no_require_hash
 
 
 def _apply_options(values: optparse.Values, result: ReqSet) -> None:
-    if values.index_url:
-        result.options["index_url"] = values.index_url
+    """Record an option line's options. Indexes as pip's finder takes them: ``--no-index``
+    drops every index for good, ``--index-url`` replaces the indexes named before it."""
+    options = result.options
+    if values.no_index:
+        options["no_index"] = True
+        options.pop("index_url", None)
+        options.pop("extra_index_urls", None)
+    if values.index_url and not options.get("no_index"):
+        options["index_url"] = values.index_url
+        options.pop("extra_index_urls", None)
     for key in _LIST_OPTIONS:
+        if key == "extra_index_urls" and options.get("no_index"):
+            continue
         for value in getattr(values, key) or ():
-            listed = result.options.setdefault(key, [])
+            listed = options.setdefault(key, [])
             assert isinstance(listed, list)
             listed.append(value)
     for key in _FLAG_OPTIONS:
         if getattr(values, key):
-            result.options[key] = True
+            options[key] = True
+
+
+def index_urls(options: dict[str, object]) -> list[str]:
+    """The indexes a file's options leave pip with (before the command line's own)."""
+    if options.get("no_index"):
+        return []
+    first = [str(options["index_url"])] if options.get("index_url") else []
+    extra = options.get("extra_index_urls") or []
+    assert isinstance(extra, list)
+    return first + [str(u) for u in extra]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -215,6 +215,10 @@ FIELD_CASES = [
     _case("requirement-and-include", "foo -r other.txt\n"),
     _case("dash-r-no-space", "-rother.txt\n"),
     _case("option-positional", "--pre foo\n"),
+    _case("extra-index-then-index", "--extra-index-url https://e.e/a\n-i https://i.e/b\n"
+          "--extra-index-url https://e.e/c\nfoo\n"),
+    _case("no-index-then-index", "--no-index\n-i https://i.e/b\n--extra-index-url https://e/c\n"),
+    _case("index-and-extra-on-one-line", "-i https://i.e/b --extra-index-url https://e.e/c\n"),
 ]
 
 _NAMES = ["Foo", "foo_bar", "Foo.Bar-baz", "torch", "TORCH", "a", "x1", "Pillow", "opencv-python"]

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from repair.requirements import parse_file
+from repair.requirements import index_urls, parse_file
 from tests.integration.reqcorpus import (
     FIELD_CASES,
     PIP_CASES,
@@ -60,7 +60,8 @@ def _norm_spec(text: str) -> str:
     return str(SpecifierSet(text))
 
 
-def _tool_entries(top: Path, cwd: Path, constraint: bool) -> tuple[bool, list[dict[str, Any]]]:
+def _tool_entries(top: Path, cwd: Path, constraint: bool
+                  ) -> tuple[bool, list[dict[str, Any]], list[str]]:
     from repair.dists import canonical
 
     result = parse_file(top, constraint=constraint, cwd=cwd)
@@ -78,7 +79,7 @@ def _tool_entries(top: Path, cwd: Path, constraint: bool) -> tuple[bool, list[di
             "editable": line.editable,
             "constraint": line.constraint,
         })
-    return bool(result.errors), entries
+    return bool(result.errors), entries, index_urls(result.options)
 
 
 def _pip_entries(answer: dict[str, Any]) -> list[dict[str, Any]]:
@@ -113,19 +114,25 @@ def test_requirements_files_agree_with_pip(tmp_path: Path, template_venv: Path,
     tally: Counter[str] = Counter()
     wrong = []
     for case, job, answer in zip(cases, jobs, answers, strict=True):
-        tool_error, tool = _tool_entries(Path(job["path"]), Path(job["cwd"]), case.constraint)
+        tool_error, tool, indexes = _tool_entries(Path(job["path"]), Path(job["cwd"]),
+                                                  case.constraint)
         pip_error = answer["error"] is not None
         if tool_error != pip_error:
             wrong.append(f"{case.name}: tool error={tool_error}, pip: {answer['error']}")
         elif not pip_error and tool != _pip_entries(answer):
             wrong.append(f"{case.name}: tool {tool} != pip {_pip_entries(answer)}")
+        elif not pip_error and indexes != answer["index_urls"]:
+            wrong.append(f"{case.name}: tool indexes {indexes} != pip {answer['index_urls']}")
         else:
             tally["agree"] += 1
     print(f"requirements files: {len(cases)}, agree: {tally['agree']}, differ: {len(wrong)}")
     assert wrong == [], "\n".join(wrong)
 
 
-def test_environments_agree_with_pip_check(tmp_path: Path, template_venv: Path) -> None:
+@pytest.mark.parametrize("backend", ["pkg_resources", "importlib"])
+def test_environments_agree_with_pip_check(tmp_path: Path, template_venv: Path,
+                                           backend: str) -> None:
+    """Both of pip's metadata backends (pkg_resources is the default below Python 3.11)."""
     from repair.conflicts import (
         bad_requires,
         requested_extras,
@@ -140,7 +147,9 @@ def test_environments_agree_with_pip_check(tmp_path: Path, template_venv: Path) 
     sites = [write_env(dists, tmp_path / f"e{i:02d}" / "site-packages")
              for i, dists in enumerate(envs)]
     python = venv_python(template_venv)
-    answers = _oracle(python, {"envs": [str(s) for s in sites]})
+    flag = "1" if backend == "importlib" else "0"
+    answers = _oracle(python, {"envs": [str(s) for s in sites]},
+                      pip_env(extra={"_PIP_USE_IMPORTLIB_METADATA": flag}))
     info = probe(python)
     tags = target_from_interpreter(info).tags()
     tally: Counter[str] = Counter()
@@ -177,12 +186,14 @@ def test_environments_agree_with_pip_check(tmp_path: Path, template_venv: Path) 
             diffs.append(("unsupported", (sorted(tool_unsupported), answer["unsupported"])))
         if bool(bad) != answer["problems"]:
             diffs.append(("unparsable-report", (sorted(bad), answer["problems"])))
+        tally["pip reports"] += len(pip_missing) + len(pip_conflict) + len(answer["unsupported"])
+        tally["unsupported"] += len(answer["unsupported"])
         classes = {c for c, _ in diffs}
         tally.update(classes or {"agree"})
         unexplained = [d for d in diffs if d[0] not in KNOWN]
         if unexplained:
             wrong.append(f"{site}: {unexplained}")
-    print(f"environments: {len(envs)}, by class: {dict(tally)}")
+    print(f"environments ({backend}): {len(envs)}, by class: {dict(tally)}")
     assert tally["agree"] >= 25
     assert wrong == [], "\n".join(wrong)
 
