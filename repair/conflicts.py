@@ -443,11 +443,31 @@ def satisfies(req: Requirement, dist: Dist) -> bool:
     return version is not None and req.specifier.contains(version, prereleases=True)
 
 
+_V = r"(?:\d+!)?\d+(?:\.\d+)*(?:(?:a|b|rc)\d+)?(?:\.post\d+)?(?:\.dev\d+)?"
+_LOCAL = r"(?:\+[a-z0-9]+(?:\.[a-z0-9]+)*)?"
+_SPEC = rf"(?:(?:==|!=)\s*{_V}(?:\.\*|{_LOCAL})|(?:<=|>=|<|>|~=)\s*{_V})"
+_VAR = (r"(?:python_version|python_full_version|os_name|sys_platform|platform_release"
+        r"|platform_system|platform_version|platform_machine|platform_python_implementation"
+        r"|implementation_name|implementation_version|extra)")
+_TEST = rf"""{_VAR}\s*(?:==|!=|<=|>=|<|>|~=|not\s+in|in)\s*(?:"[^"]*"|'[^']*')"""
+_ATOM = rf"(?:{_TEST}|\(\s*{_TEST}\s*\))"
+# Requires-Dist lines of the common shapes that are certainly valid: they need no parsing to
+# know it (most lines of a big venv). Anything else is parsed.
+_SURELY_VALID_RE = re.compile(  # each optional part starts with its own mandatory token, so
+    # that runs of spaces cannot be split in many ways (linear time on any line)
+    rf"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+    rf"(?:\s*\[\s*[A-Za-z0-9._-]+(?:\s*,\s*[A-Za-z0-9._-]+)*\s*\])?"
+    rf"(?:\s*{_SPEC}(?:\s*,\s*{_SPEC})*|\s*\(\s*{_SPEC}(?:\s*,\s*{_SPEC})*\s*\))?"
+    rf"(?:\s*;\s*{_ATOM}(?:\s+(?:and|or)\s+{_ATOM})*)?\s*")
+
+
 def bad_requires(installed: Mapping[str, Dist]) -> list[BadRequires]:
     """Requires-Dist lines that cannot be read, with their distribution."""
     out = []
     for _, dist in sorted(installed.items()):
         for text in dist.requires:
+            if _SURELY_VALID_RE.fullmatch(text):
+                continue
             req = parse_requires(text)
             if isinstance(req, str):
                 out.append(BadRequires(dist, text, req))

@@ -53,3 +53,41 @@ def test_wheel_for_another_platform_is_unsupported(tmp_path: Path) -> None:
     tags = target_from({"version": "3.10.6", "platform": "linux_x86_64", "glibc": "2.35"}).tags()
     assert sorted(d.name for d in unsupported_wheels(scan_site(tmp_path).installed(), tags)) == [
         "notags", "py311", "windows"]
+
+
+INVALID = ["foo (>=1.0", "foo>=1.0.*", "foo==1.0abc", "foo; python_version >",
+           "foo; bogus_var == '1'", "foo[bar", "foo; extra == 'a' and",
+           "foo; (python_version > '3'",
+           "foo; python_version > '3')", "foo>=1.0)", "(foo>=1.0)", "foo; extra == 'a' or",
+           "foo==", "-foo", "foo bar", "foo; python_version >= \"3\" or os_name"]
+VALID = ["numpy>=1.17", "torch (>=2.0,<3)", "Foo.Bar_baz[x, y] ==1.0.*; extra == 'gpu'",
+         'nvidia-cudnn-cu12==9.1.0.70; platform_system == "Linux" and platform_machine == '
+         '"x86_64"', "foo; (extra == 'a') or sys_platform not in 'win32 cygwin'",
+         "torch==2.1.2+cu121", "a!=1.0.post1.dev2", "b~=1.4"]
+
+
+def test_unreadable_lines_are_found_whatever_their_shape(tmp_path: Path) -> None:
+    """The shortcut that skips parsing lines of common shapes never lets a bad one through."""
+    from packaging.requirements import Requirement
+
+    from repair.conflicts import _SURELY_VALID_RE
+
+    for text in VALID:
+        Requirement(text)
+    dist(tmp_path, "many", "1.0", INVALID + VALID)
+    bad = bad_requires(scan_site(tmp_path).installed())
+    assert [b.line for b in bad] == INVALID
+    assert all(_SURELY_VALID_RE.fullmatch(t) for t in VALID)
+
+
+def test_the_shortcut_takes_linear_time_on_hostile_lines(tmp_path: Path) -> None:
+    import time
+
+    hostile = ["a" * 20000 + " " * 20000 + "!", "a>=1" + " ,  >=1" * 5000 + " !",
+               "a; python_version == '3'" + " " * 40000 + "!",
+               "a" + " " * 30000 + "[x" + " " * 30000]
+    dist(tmp_path, "hostile", "1.0", hostile)
+    start = time.perf_counter()
+    bad = bad_requires(scan_site(tmp_path).installed())
+    assert time.perf_counter() - start < 5.0
+    assert len(bad) == len(hostile)
