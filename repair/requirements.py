@@ -563,13 +563,12 @@ def _parse(path: Path, constraint: bool, cwd: Path, result: ReqSet, seen: set[Pa
             result.lines.append(ReqLine(path, lineno, line, constraint=constraint,
                                         error=str(exc)))
             continue
-        if args:
-            result.lines.append(parse_requirement(args, path, lineno, constraint=constraint,
-                                                  cwd=cwd))
-        elif values.editables:
-            result.lines.append(parse_requirement(values.editables[0], path, lineno,
-                                                  constraint=constraint, editable=True,
-                                                  cwd=cwd))
+        if args or values.editables:
+            # With -e anywhere on the line, the requirement is editable (pip's rule), even one
+            # written before the option.
+            result.lines.append(parse_requirement(args or values.editables[0], path, lineno,
+                                                  constraint=constraint,
+                                                  editable=bool(values.editables), cwd=cwd))
         elif values.requirements or values.constraints:
             nested = values.requirements[0] if values.requirements else values.constraints[0]
             _include(path, lineno, line, nested, not values.requirements, cwd, result, seen,

@@ -218,6 +218,8 @@ FIELD_CASES = [
     _case("extra-index-then-index", "--extra-index-url https://e.e/a\n-i https://i.e/b\n"
           "--extra-index-url https://e.e/c\nfoo\n"),
     _case("no-index-then-index", "--no-index\n-i https://i.e/b\n--extra-index-url https://e/c\n"),
+    _case("requirement-then-editable", "foo -e git+https://g.e/x/y.git#egg=y\n"),
+    _case("url-then-editable", "git+https://g.e/x/y.git#egg=y -e ./elsewhere\n"),
     _case("index-and-extra-on-one-line", "-i https://i.e/b --extra-index-url https://e.e/c\n"),
 ]
 
@@ -237,7 +239,8 @@ _URLS = ["name @ https://e.com/pkg-1.0.tar.gz", "https://e.com/foo-1.0-py3-none-
 _REQ_OPTIONS = ["", "", "", " --hash=sha256:abc", " --pre", " -i https://i.e/simple",
                 " --extra-index-url https://e.e/simple", " --extra-index https://e.e",
                 " --no-deps", " --global-option=x", " --config-settings k=v", " -C k",
-                " --bogus", " --hash=md5:abc", " --hash abc"]
+                " --bogus", " --hash=md5:abc", " --hash abc", " -e git+https://g.e/x/w.git#egg=w",
+                " -r common.txt", " -c cons.txt"]
 _OPTION_LINES = ["--pre", "-i https://a.e/simple", "--index-url=https://a.e/simple",
                  "--extra-index-url https://b.e/simple", "--no-index", "--prefer-binary",
                  "--only-binary :all:", "--no-binary=foo", "-f ./wheels", "--trusted-host h.e",
