@@ -285,9 +285,24 @@ _LIST_OPTIONS = ("extra_index_urls", "find_links", "trusted_hosts", "no_binary",
 _FLAG_OPTIONS = ("no_index", "prefer_binary", "require_hashes", "no_require_hashes", "pre")
 
 
+def _check_host(host: str) -> None:
+    """A ``--trusted-host`` value pip can use (``host`` or ``host:port``)."""
+    netloc = f"[{host}]" if host.count(":") >= 2 and "@" not in host and "[" not in host else host
+    try:
+        parsed = urllib.parse.urlparse(f"https://{netloc}")
+        hostname, _ = parsed.hostname, parsed.port
+    except ValueError as exc:
+        raise LineError(f"--trusted-host {host!r}: {exc}") from exc
+    if hostname is None:
+        raise LineError(f"--trusted-host {host!r} has no host part")
+
+
 def _apply_options(values: optparse.Values, result: ReqSet) -> None:
     """Record an option line's options. Indexes as pip's finder takes them: ``--no-index``
-    drops every index for good, ``--index-url`` replaces the indexes named before it."""
+    drops every index for good, ``--index-url`` replaces the indexes named before it.
+    Raises ``LineError`` for a value pip cannot use."""
+    for host in values.trusted_hosts or ():
+        _check_host(host)
     options = result.options
     if values.no_index:
         options["no_index"] = True
@@ -325,8 +340,8 @@ def index_urls(options: dict[str, object]) -> list[str]:
 def _is_url(text: str) -> bool:
     try:
         scheme = urllib.parse.urlsplit(text).scheme
-    except ValueError:
-        return False
+    except ValueError as exc:  # pip stops on it too
+        raise LineError(f"not a valid URL: {exc}") from exc
     return scheme in _URL_SCHEMES
 
 
@@ -373,6 +388,11 @@ def _requirement(text: str) -> Requirement:
         raise LineError(f"{str(exc).splitlines()[0]}{hint}") from exc
 
 
+def _extras(text: str) -> frozenset[str]:
+    """``[a,b]`` after a path, read as pip reads it (as a requirement's extras)."""
+    return frozenset(canonical(e) for e in _requirement("placeholder" + text.lower()).extras)
+
+
 def _marker(text: str) -> Marker | None:
     from packaging.markers import InvalidMarker, Marker
 
@@ -414,8 +434,7 @@ def _line_parts(text: str, cwd: Path) -> tuple[Requirement | None, str | None, f
         m = _EXTRAS_RE.match(path)
         if m:
             path = m.group(1).rstrip()
-            extras = frozenset(canonical(e.strip()) for e in m.group(2)[1:-1].split(",")
-                               if e.strip())
+            extras = _extras(m.group(2))
         if _looks_like_path(name) and os.path.isdir(path):
             if not (os.path.isfile(os.path.join(path, "pyproject.toml"))
                     or os.path.isfile(os.path.join(path, "setup.py"))):
@@ -427,7 +446,7 @@ def _line_parts(text: str, cwd: Path) -> tuple[Requirement | None, str | None, f
             if os.path.isfile(path) or not at or _looks_like_path(before):
                 url = _path_to_url(path)
     req_text: str | None = name
-    if url is not None and url[:5].lower() == "file:" and "../" in url:
+    if url is not None and "../" in url and urllib.parse.urlsplit(url).scheme == "file":
         # A relative file: URL becomes an absolute one, as pip makes it.
         url = _path_to_url(os.path.join(cwd, urllib.parse.unquote(urllib.parse.urlsplit(url).path)))
     if url is not None:
@@ -442,6 +461,17 @@ def _line_parts(text: str, cwd: Path) -> tuple[Requirement | None, str | None, f
     return req, url, extras, marker
 
 
+def _editable_url(text: str, url: str) -> None:
+    """An editable must be a local project (``file:``) or a VCS URL."""
+    try:
+        scheme = urllib.parse.urlsplit(url).scheme
+    except ValueError:
+        scheme = ""
+    if scheme not in _VCS_SCHEMES and not url.lower().startswith("file:"):
+        raise LineError(f"{text} is not a valid editable requirement: it should be a path to a "
+                        f"local project or a VCS URL (git+https://...)")
+
+
 def _editable_parts(text: str, cwd: Path) -> tuple[Requirement | None, str, frozenset[str],
                                                        Marker | None]:
     from packaging.requirements import InvalidRequirement, Requirement
@@ -451,6 +481,7 @@ def _editable_parts(text: str, cwd: Path) -> tuple[Requirement | None, str, froz
     except InvalidRequirement:
         direct = None
     if direct is not None and direct.url:
+        _editable_url(text, direct.url)
         req = _requirement(direct.name)
         return req, direct.url, frozenset(canonical(e) for e in direct.extras), direct.marker
     url = text
@@ -459,7 +490,7 @@ def _editable_parts(text: str, cwd: Path) -> tuple[Requirement | None, str, froz
     bare = url
     if m:
         bare = m.group(1).rstrip()
-        extras = frozenset(canonical(e.strip()) for e in m.group(2)[1:-1].split(",") if e.strip())
+        extras = _extras(m.group(2))
     if os.path.isdir(os.path.join(cwd, bare)):
         bare = _path_to_url(os.path.join(cwd, bare))
     if bare.lower().startswith("file:"):
@@ -469,13 +500,7 @@ def _editable_parts(text: str, cwd: Path) -> tuple[Requirement | None, str, froz
         if url.lower().startswith(f"{vcs}:"):
             url = f"{vcs}+{url}"
             break
-    try:
-        scheme = urllib.parse.urlsplit(url).scheme
-    except ValueError:
-        scheme = ""
-    if scheme not in _VCS_SCHEMES:
-        raise LineError(f"{text} is not a valid editable requirement: it should be a path to a "
-                        f"local project or a VCS URL (git+https://...)")
+    _editable_url(text, url)
     egg = _egg(url)
     if not egg:
         raise LineError(f"cannot tell the project's name of {text!r}: write it as "
@@ -574,7 +599,11 @@ def _parse(path: Path, constraint: bool, cwd: Path, result: ReqSet, seen: set[Pa
             _include(path, lineno, line, nested, not values.requirements, cwd, result, seen,
                      chain)
         else:
-            _apply_options(values, result)
+            try:
+                _apply_options(values, result)
+            except LineError as exc:
+                result.lines.append(ReqLine(path, lineno, line, constraint=constraint,
+                                            error=str(exc)))
 
 
 def _include(path: Path, lineno: int, line: str, target: str, constraint: bool, cwd: Path,

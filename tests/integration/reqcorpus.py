@@ -218,6 +218,13 @@ FIELD_CASES = [
     _case("extra-index-then-index", "--extra-index-url https://e.e/a\n-i https://i.e/b\n"
           "--extra-index-url https://e.e/c\nfoo\n"),
     _case("no-index-then-index", "--no-index\n-i https://i.e/b\n--extra-index-url https://e/c\n"),
+    _case("trusted-host-bad-port", "--trusted-host=host2:80*80\n"),
+    FileCase("local-dir-bad-extras", {"requirements.txt": "./pkg[GPU--&]\n",
+                                      "pkg/setup.py": ""}),
+    _case("file-url-with-tab", "fil\te:../foo-1.0-py3-none-any.whl\n"),
+    _case("editable-pep508-not-vcs", "-e foo @ https://e.com/foo-1.0.tar.gz\n"),
+    _case("editable-pep508-file", "-e foo @ file:///nowhere/foo\n"),
+    _case("url-unbalanced-bracket", "https://example.com]=foo.tar.gz\n"),
     _case("requirement-then-editable", "foo -e git+https://g.e/x/y.git#egg=y\n"),
     _case("url-then-editable", "git+https://g.e/x/y.git#egg=y -e ./elsewhere\n"),
     _case("index-and-extra-on-one-line", "-i https://i.e/b --extra-index-url https://e.e/c\n"),
