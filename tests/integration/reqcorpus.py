@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -319,6 +320,7 @@ class DistSpec:
     version: str
     requires: tuple[str, ...] = ()
     tags: tuple[str, ...] | None = None  # WHEEL's Tag lines; None: no WHEEL file
+    egg: bool = False  # an .egg-info folder with requires.txt instead of a .dist-info
 
 
 _SPELLINGS = {"alpha": ["alpha", "Alpha", "ALPHA"],
@@ -355,8 +357,9 @@ def generated_envs(count: int, seed: int = 4086) -> list[list[DistSpec]]:
             if rnd.random() < 0.12:
                 reqs.append(rnd.choice(_BAD_LINES))
             tags = rnd.choice(_TAGS) if rnd.random() < 0.6 else None
+            egg = rnd.random() < 0.2
             dists.append(DistSpec(rnd.choice(_SPELLINGS[key]), rnd.choice(_VERSIONS),
-                                  tuple(reqs), tags))
+                                  tuple(reqs), None if egg else tags, egg))
         out.append(dists)
     return out
 
@@ -364,6 +367,9 @@ def generated_envs(count: int, seed: int = 4086) -> list[list[DistSpec]]:
 def write_env(dists: list[DistSpec], site: Path) -> Path:
     site.mkdir(parents=True, exist_ok=True)
     for d in dists:
+        if d.egg:
+            _write_egg(d, site)
+            continue
         folder = site / f"{d.name.replace('-', '_')}-{d.version}.dist-info"
         folder.mkdir()
         meta = ["Metadata-Version: 2.1", f"Name: {d.name}", f"Version: {d.version}"]
@@ -376,3 +382,30 @@ def write_env(dists: list[DistSpec], site: Path) -> Path:
             wheel += [f"Tag: {t}" for t in d.tags]
             (folder / "WHEEL").write_text("\n".join(wheel) + "\n", encoding="utf-8")
     return site
+
+
+def _write_egg(d: DistSpec, site: Path) -> None:
+    """An .egg-info folder (setup.py develop, old setuptools): PKG-INFO and requires.txt, whose
+    sections (``[extra]``, ``[:marker]``, ``[extra:marker]``) carry the markers."""
+    folder = site / f"{d.name.replace('-', '_')}-{d.version}-py3.10.egg-info"
+    folder.mkdir()
+    (folder / "PKG-INFO").write_text(f"Metadata-Version: 1.2\nName: {d.name}\n"
+                                     f"Version: {d.version}\n\n", encoding="utf-8")
+    sections: dict[str, list[str]] = {}
+    for req in d.requires:
+        text, _, marker = req.partition(";")
+        marker = marker.strip()
+        m = re.fullmatch(r"""\(?extra\s*==\s*["']([^"']+)["']\)?""", marker)
+        if m:
+            head = f"[{m.group(1)}]"
+        elif marker and "extra" not in marker:
+            head = f"[:{marker}]"
+        elif marker:
+            continue  # an extra joined to other tests has no requires.txt spelling
+        else:
+            head = ""
+        sections.setdefault(head, []).append(text.strip())
+    lines = list(sections.pop("", []))
+    for head, reqs in sections.items():
+        lines += ["", head, *reqs]
+    (folder / "requires.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
