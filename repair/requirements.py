@@ -1,7 +1,7 @@
 """Requirements files read as pip 26 reads them.
 
 What pip does, and so what this module does (pip's own parser is the oracle of the differential
-tests in ``tests/unit/test_reqfile_vs_pip.py``):
+tests in ``tests/integration/test_pip_differential.py``):
 
 - decoding: a UTF-8/UTF-16/UTF-32 byte-order mark wins (Notepad, PowerShell 5's ``>``), then a
   PEP 263 ``# coding=`` comment on one of the first two lines, then UTF-8, then the locale's
