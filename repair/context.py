@@ -159,17 +159,9 @@ class Context:
 
     def marker_matches(self, marker: Marker | None, extras: tuple[str, ...] = ("",)) -> bool:
         """Evaluate a requirement's marker for the VENV's interpreter, for any of ``extras``."""
-        if marker is None:
-            return True
-        env = dict(self.markers)
-        for extra in extras:
-            env["extra"] = extra
-            try:
-                if marker.evaluate(env):
-                    return True
-            except Exception:  # noqa: BLE001 - an unknown marker variable never crashes a check
-                return False
-        return False
+        from repair.conflicts import marker_holds
+
+        return marker_holds(marker, self.markers, extras)
 
     # -- the GPU backend and the torch build ----------------------------------------------------
     @cached_property

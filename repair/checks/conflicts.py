@@ -17,8 +17,14 @@ KNOWN_CONFLICT = finding_type(
     "known-conflict", "A combination of packages known to break", Severity.ERROR, Fix.REINSTALL,
     restart_required=True,
 )
-
-
+REQUIRES_DIST_INVALID = finding_type(
+    "requires-dist-invalid", "An installed distribution's metadata has a requirement that "
+    "cannot be read", Severity.WARNING, Fix.MANUAL,
+)
+WHEEL_UNSUPPORTED = finding_type(
+    "wheel-unsupported", "An installed wheel was built for another platform or Python",
+    Severity.ERROR, Fix.REINSTALL, restart_required=True,
+)
 
 def app_specs(ctx: Context) -> dict[str, SpecifierSet]:
     """The application's own version specifiers per package (requirements and constraints, with
@@ -59,4 +65,54 @@ def known_conflict(ctx: Context) -> Iterator[Finding]:
             hit.subject, hit.message, hit.remedy,
             severity=Severity(hit.severity), fix=Fix(hit.fix), restart_required=hit.restart,
             **details,
+        )
+
+
+@check(REQUIRES_DIST_INVALID)
+def requires_dist_invalid(ctx: Context) -> Iterator[Finding]:
+    """A ``Requires-Dist`` line of an installed distribution's METADATA (or its ``requires.txt``)
+    that cannot be read as a requirement. ``pip check`` stops checking that distribution and
+    counts it as missing for everything that needs it; this tool checks the distribution's other
+    lines and names the line, so that the package (usually an old or hand-built one) can be
+    upgraded or reported to its maintainers."""
+    if not ctx.venv_exists or not ctx.scan.exists:
+        return
+    from repair.conflicts import bad_requires
+
+    for bad in bad_requires(ctx.installed):
+        where = f"{bad.dist.path.name}/{'METADATA' if bad.dist.kind == 'dist-info' else 'PKG-INFO'}"
+        yield REQUIRES_DIST_INVALID(
+            bad.dist.name,
+            f"{bad.dist.name} {bad.dist.version}: Requires-Dist {bad.line!r} cannot be read "
+            f"({bad.error}); its dependencies are checked without it",
+            f"upgrade {bad.dist.name}, or report the line to its maintainers",
+            line=bad.line, error=bad.error, file=where,
+        )
+
+
+@check(WHEEL_UNSUPPORTED)
+def wheel_unsupported(ctx: Context) -> Iterator[Finding]:
+    """An installed distribution whose ``WHEEL`` file names only tags the venv's Python does not
+    support (a wheel for another platform, Python version or ABI, copied in or installed with
+    ``--platform``/``--target``): what ``pip check`` reports as "not supported on this platform".
+    Its compiled modules fail to import. Checked only when the venv's python answered the probe
+    (an estimate could be wrong about the platform)."""
+    if not ctx.venv_exists or not ctx.scan.exists or ctx.interp is None:
+        return
+    from repair.conflicts import unsupported_wheels
+    from repair.index.tags import TargetError, target_from_interpreter
+    from repair.requirements import shell_arg
+
+    try:
+        tags = target_from_interpreter(ctx.interp).tags()
+    except TargetError:
+        return
+    for dist in unsupported_wheels(ctx.installed, tags):
+        yield WHEEL_UNSUPPORTED(
+            dist.name,
+            f"{dist.name} {dist.version} is not supported on this platform (its WHEEL names no "
+            f"tag that Python {ctx.interp.version} here accepts)",
+            f"run 'repair' to reinstall it, or {shell_arg(str(ctx.layout.python))} -m pip install "
+            f"--force-reinstall {shell_arg(f'{dist.name}=={dist.version}')}",
+            requirement=f"{dist.name}=={dist.version}",
         )

@@ -4,7 +4,6 @@ own requirements files."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -32,12 +31,9 @@ REQUIREMENT_INVALID = finding_type(
 
 
 def _satisfied(req: Requirement, dist: Dist) -> bool:
-    if not req.specifier:
-        return True
-    version = dist.parsed_version
-    if version is None:
-        return False
-    return req.specifier.contains(version, prereleases=True)
+    from repair.conflicts import satisfies
+
+    return satisfies(req, dist)
 
 
 @check(REQUIREMENT_INVALID)
@@ -60,6 +56,8 @@ def requirement_unmet(ctx: Context) -> Iterator[Finding]:
     version that a constraints file forbids."""
     if not ctx.venv_exists or not ctx.scan.exists:
         return
+    from repair.requirements import shell_arg
+
     installed = ctx.installed
     for line in ctx.app_requirements.lines:
         if line.error is not None or not line.name:
@@ -83,8 +81,8 @@ def requirement_unmet(ctx: Context) -> Iterator[Finding]:
             yield REQUIREMENT_UNMET(
                 shown,
                 f"{shown} is required ({line.where}: {line.raw}) but not installed",
-                f"run 'repair' to install it, or '{ctx.layout.python} -m pip install "
-                f"\"{line.raw}\"'",
+                f"run 'repair' to install it, or {shell_arg(str(ctx.layout.python))} -m pip "
+                f"install {shell_arg(req if req is not None else line.raw)}",
                 requirement=line.raw, installed=None, where=line.where,
             )
         elif req is not None and not _satisfied(req, dist):
@@ -96,77 +94,16 @@ def requirement_unmet(ctx: Context) -> Iterator[Finding]:
             )
 
 
-_EXTRA_RE = re.compile(r"""extra\s*==\s*['"]([^'"]+)['"]""")
-
-
-def _needs_extra(text: str) -> str | None:
-    """The extra a Requires-Dist line applies to, read from its text without parsing it
-    (``foo; extra == "dev"``), or None when it applies without one or cannot be told apart
-    cheaply. Most lines of big packages are for extras nobody asked for: skipping them unparsed
-    is what keeps this check fast on a torch venv."""
-    _, sep, marker = text.partition(";")
-    if not sep or "extra" not in marker or " or " in marker:
-        return None
-    m = _EXTRA_RE.search(marker)
-    return m.group(1) if m else None
-
-
-def _skip(text: str, extras: tuple[str, ...]) -> bool:
-    from repair.dists import canonical
-
-    extra = _needs_extra(text)
-    return extra is not None and canonical(extra) not in extras
-
-
-class _ReqCache:
-    """Parses each distinct Requires-Dist string once."""
-
-    def __init__(self) -> None:
-        self.cache: dict[str, Requirement | None] = {}
-
-    def get(self, text: str) -> Requirement | None:
-        try:
-            return self.cache[text]
-        except KeyError:
-            pass
-        from packaging.requirements import InvalidRequirement, Requirement
-
-        try:
-            req: Requirement | None = Requirement(text)
-        except InvalidRequirement:
-            req = None
-        self.cache[text] = req
-        return req
-
-
-def requested_extras(ctx: Context, reqs: _ReqCache) -> dict[str, set[str]]:
+def requested_extras(ctx: Context) -> dict[str, set[str]]:
     """Which extras of each installed distribution something asks for (the application or another
     distribution), followed through chains of extras."""
-    from repair.dists import canonical
+    from repair.conflicts import requested_extras as follow
 
     wanted: dict[str, set[str]] = {}
     for line in ctx.app_requirements.requirements:
-        if line.requirement is not None and line.requirement.extras:
-            wanted.setdefault(line.name or "", set()).update(
-                canonical(e) for e in line.requirement.extras)
-    installed = ctx.installed
-    for _ in range(10):  # chains of extras are short; bounded against cycles
-        changed = False
-        for key, dist in installed.items():
-            extras = ("",) + tuple(sorted(wanted.get(key, ())))
-            for text in dist.requires:
-                if "[" not in text.partition(";")[0] or _skip(text, extras):
-                    continue
-                req = reqs.get(text)
-                if req is None or not req.extras or not ctx.marker_matches(req.marker, extras):
-                    continue
-                target = canonical(req.name)
-                before = len(wanted.setdefault(target, set()))
-                wanted[target].update(canonical(e) for e in req.extras)
-                changed |= len(wanted[target]) != before
-        if not changed:
-            break
-    return wanted
+        if line.extras:
+            wanted.setdefault(line.name or "", set()).update(line.extras)
+    return follow(ctx.installed, ctx.markers, wanted)
 
 
 @check(DEPENDENCY_CONFLICT)
@@ -175,34 +112,25 @@ def dependency_conflict(ctx: Context) -> Iterator[Finding]:
     fit (what ``pip check`` reports), with markers and requested extras evaluated for the venv."""
     if not ctx.venv_exists or not ctx.scan.exists:
         return
-    from repair.dists import canonical
+    from repair.conflicts import unmet_dependencies
+    from repair.requirements import shell_arg
 
-    reqs = _ReqCache()
-    installed = ctx.installed
-    wanted = requested_extras(ctx, reqs)
-    for key, dist in sorted(installed.items()):
-        extras = ("",) + tuple(sorted(wanted.get(key, ())))
-        for text in dist.requires:
-            if _skip(text, extras):
-                continue
-            req = reqs.get(text)
-            if req is None or not ctx.marker_matches(req.marker, extras):
-                continue
-            target = installed.get(canonical(req.name))
-            who = f"{dist.name} {dist.version}"
-            if target is None:
-                yield DEPENDENCY_CONFLICT(
-                    req.name,
-                    f"{who} requires {req}, which is not installed",
-                    f"run 'repair' to install it, "
-                    f"or '{ctx.layout.python} -m pip install \"{req}\"'",
-                    required_by=dist.name, requirement=str(req), installed=None,
-                )
-            elif not _satisfied(req, target):
-                yield DEPENDENCY_CONFLICT(
-                    target.name,
-                    f"{who} requires {req}, but {target.name} {target.version} is installed",
-                    f"run 'repair' to install a version of {target.name} that fits both, "
-                    f"or update {dist.name}",
-                    required_by=dist.name, requirement=str(req), installed=target.version,
-                )
+    for unmet in unmet_dependencies(ctx.installed, ctx.markers, requested_extras(ctx)):
+        dist, req, target = unmet.dist, unmet.requirement, unmet.target
+        who = f"{dist.name} {dist.version}"
+        if target is None:
+            yield DEPENDENCY_CONFLICT(
+                req.name,
+                f"{who} requires {req}, which is not installed",
+                f"run 'repair' to install it, "
+                f"or {shell_arg(str(ctx.layout.python))} -m pip install {shell_arg(req)}",
+                required_by=dist.name, requirement=str(req), installed=None,
+            )
+        else:
+            yield DEPENDENCY_CONFLICT(
+                target.name,
+                f"{who} requires {req}, but {target.name} {target.version} is installed",
+                f"run 'repair' to install a version of {target.name} that fits both, "
+                f"or update {dist.name}",
+                required_by=dist.name, requirement=str(req), installed=target.version,
+            )

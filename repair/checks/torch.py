@@ -49,9 +49,10 @@ def torch_command(ctx: Context, backend: str) -> str | None:
     spec = ctx.install.manifest.torch_for(backend)
     if not spec:
         return None
-    packages = " ".join(f'"{p}"' if any(c in p for c in "<>=!~ ;") else p
-                        for p in spec.get("packages", []))
-    cmd = f"{ctx.layout.python} -m pip install --force-reinstall {packages}"
+    from repair.requirements import shell_arg
+
+    packages = " ".join(shell_arg(p) for p in spec.get("packages", []))
+    cmd = f"{shell_arg(str(ctx.layout.python))} -m pip install --force-reinstall {packages}"
     if spec.get("index_url"):
         cmd += f" --index-url {spec['index_url']}"
     if spec.get("extra_index_url"):

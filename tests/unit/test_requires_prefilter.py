@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from repair.checks.requirements import _needs_extra, _skip
+from repair.conflicts import needs_extra as _needs_extra
+from repair.conflicts import skip_for_extras as _skip
 
 
 @pytest.mark.parametrize("text, extra", [
@@ -14,6 +15,9 @@ from repair.checks.requirements import _needs_extra, _skip
     ("numpy>=1.17", None),
     ('colorama; os_name == "nt"', None),
     ('foo; extra == "a" or python_version < "3.8"', None),  # cannot tell: parse it
+    ('foo; extra == "gpu"or sys_platform == "linux"', None),  # "or" without spaces
+    ('foo; extra\t==\t"gpu"\tor\tsys_platform == "linux"', None),  # tabs
+    ('foo; (extra=="gpu")and sys_platform == "linux"', "gpu"),
 ])
 def test_needs_extra(text: str, extra: str | None) -> None:
     assert _needs_extra(text) == extra
