@@ -455,9 +455,14 @@ def _preflight(ctx: Context, plan: Plan, options: dict[str, Any], reporter: Repo
     except Exception as exc:  # noqa: BLE001 - a preflight that cannot run does not block
         reporter.warn(f"the index preflight could not run: {exc}")
         return
-    for line in getattr(result, "unchecked", [])[:5]:
-        reporter.warn(f"not checked against an index: {line}")
     blocking = [f for f in getattr(result, "findings", []) if f.severity is Severity.ERROR]
+    unchecked = list(getattr(result, "unchecked", []))
+    if unchecked and not blocking:
+        # One line: the unreachable source is named once, not once per requirement.
+        from repair.render import fold
+
+        reporter.warn(f"{len(unchecked)} requirement(s) not checked against an index "
+                      f"({unchecked[0].reason}): {fold([u.requirement for u in unchecked])}")
     if blocking:
         raise PreflightError(
             "the package index cannot provide what the rebuild needs: "

@@ -68,7 +68,8 @@ class Plan:
         if self.unresolved:
             lines.append("Not fixed automatically:")
             for f in self.unresolved:
-                lines.append(f"  - {f.id}: {f.message} ({f.remedy})")
+                lines.append(f"  - {f.id}: {f.message}")
+                lines.append(f"    what to do: {f.remedy}")
         return "\n".join(lines) + "\n"
 
 
@@ -163,7 +164,10 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
 
     for f in findings:
         d = f.details
-        if f.id == "restart-required" or f.severity is Severity.INFO and f.fix is Fix.NONE:
+        if f.id == "restart-required":
+            unresolved.append(f)  # no step restarts the app: the dry run says what to do
+            continue
+        if f.severity is Severity.INFO and f.fix is Fix.NONE:
             continue
         if f.id == "stale-residue":
             if f.fix is Fix.REMOVE and d.get("path"):

@@ -15,6 +15,16 @@ _COLORS = {"error": "31", "warning": "33", "info": "36", "ok": "32", "dim": "2",
 _LABEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "info"}
 
 
+def fold(items: list[str] | tuple[str, ...], shown: int = 3) -> str:
+    """``a, b, c and 36 more``: a list cut to its first ``shown`` items; all when ``shown`` is 0."""
+    items = list(items)
+    if not shown or len(items) <= shown + 1:
+        if len(items) > 1:
+            return ", ".join(items[:-1]) + " and " + items[-1]
+        return "".join(items)
+    return ", ".join(items[:shown]) + f" and {len(items) - shown} more"
+
+
 def paint(text: str, style: str, color: bool) -> str:
     return f"\033[{_COLORS[style]}m{text}\033[0m" if color else text
 

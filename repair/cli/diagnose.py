@@ -8,13 +8,13 @@ from typing import Any
 import click
 
 from repair.cli.common import echo_json, use_color
-from repair.errors import ExitCode
+from repair.errors import ExitCode, UsageError
 
 
 @click.command("diagnose")
-@click.argument("log", metavar="[LOG|-]", default="-", required=False)
+@click.argument("log", metavar="[LOG|-]", default=None, required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print a repair.diagnosis/1 JSON object.")
-def diagnose(log: str, as_json: bool) -> None:
+def diagnose(log: str | None, as_json: bool) -> None:
     """Read a start-up or crash log (a file, or - for standard input) and say what is wrong,
     what to do, and whether rebuilding the environment would help at all.
 
@@ -26,6 +26,17 @@ def diagnose(log: str, as_json: bool) -> None:
     """
     from repair.diagnose import diagnose_log, diagnose_stream
 
+    if log is None:
+        if sys.stdin.isatty():
+            # Nothing piped in and no file named: say how, rather than wait for a paste.
+            raise UsageError("name a log file, or pipe one in: 'repair diagnose webui.log' or "
+                             "'python launch.py 2>&1 | repair diagnose -'",
+                             hint="'repair diagnose -' reads a pasted log (end it with Ctrl-D, "
+                             "Ctrl-Z Enter on Windows)")
+        log = "-"
+    elif log == "-" and sys.stdin.isatty() and not as_json:
+        click.echo("reading the log from standard input: paste it, then press Ctrl-D "
+                   "(Ctrl-Z Enter on Windows)", err=True)
     result = diagnose_stream(sys.stdin.buffer) if log == "-" else diagnose_log(log)
     if as_json:
         echo_json(result.to_json())

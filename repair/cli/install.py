@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from repair.cli.common import echo_json, index_options
+from repair.cli.common import check_python_option, echo_json, index_options
 
 
 @click.command("install")
@@ -22,6 +22,7 @@ from repair.cli.common import echo_json, index_options
               "manifest's repository.")
 @click.option("--ref", default=None, metavar="REF", help="Branch, tag or commit to check out.")
 @click.option("--python", "python", default=None, metavar="PATH|X.Y",
+              callback=check_python_option,
               help="Interpreter for the venv. Default: the best one the app supports.")
 @click.option("--from-snapshot", "snapshot", default=None, metavar="FILE",
               type=click.Path(dir_okay=False, path_type=Path),

@@ -33,9 +33,16 @@ def run_pipeline(ctx: click.Context, options: dict[str, Any]) -> None:
         if options.get("yes"):
             return True
         click.echo(plan.text(), err=True, nl=False)
-        return click.confirm("Go ahead? (the venv is backed up first)", default=True, err=True)
+        if click.confirm("Go ahead? (the venv is backed up first)", default=True, err=True):
+            return True
+        raise _Declined
 
-    result = repair_install(context, options, reporter, confirm=confirm)
+    try:
+        result = repair_install(context, options, reporter, confirm=confirm)
+    except _Declined:
+        # A "no" is an answer, not an error: the lock is released, nothing was touched.
+        click.echo("Nothing was changed.", err=True)
+        sys.exit(0)
     if as_json:
         echo_json(result.report.to_json())
     else:
@@ -56,6 +63,10 @@ def run_pipeline(ctx: click.Context, options: dict[str, Any]) -> None:
     if result.error:
         click.echo(f"repair: error: {result.error}", err=True)
     sys.exit(result.exit_code)
+
+
+class _Declined(Exception):
+    """The person at the prompt said no."""
 
 
 def _steps_text(result: Any) -> str:
