@@ -234,6 +234,11 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
         reclone_mod.reclone(ctx, ref=ctx.options.get("ref"), repo_url=ctx.options.get("repo_url"),
                             reporter=reporter)
         return ""
+    if step.kind == "relink-venv":
+        from repair.venv import relink_venv
+
+        done = relink_venv(ctx.venv, Path(str(step.params["python"])))
+        return "; ".join(done) or "already pointed there"
     if step.kind == "ensure-pip":
         from repair import proc
 
