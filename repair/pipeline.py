@@ -652,7 +652,12 @@ def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
         for r in results:
             if r.status in ("pending", "running"):
                 r.status = "skipped"
-        reporter.warn(f"the repair failed ({reason}); rolling back")
+        if isinstance(exc, KeyboardInterrupt):
+            # Say what happens now: a second Ctrl-C mid-rollback is what loses a venv.
+            reporter.warn("interrupted: rolling back, so that the venv is as it was before; "
+                          "this takes a moment, let it finish")
+        else:
+            reporter.warn(f"the repair failed ({reason}); rolling back")
         try:
             _rollback(journal, install)
         except Exception as exc2:  # noqa: BLE001 - reported as exit 5 with the backup's place

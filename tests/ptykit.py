@@ -31,7 +31,6 @@ def run_in_pty(argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: s
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     env = dict(os.environ if env is None else env, COLUMNS=str(columns), TERM="xterm")
-    env.pop("NO_COLOR", None)
     started = time.monotonic()
     proc = subprocess.Popen(list(argv), stdin=slave, stdout=slave, stderr=slave, env=env,
                             cwd=cwd, start_new_session=True, close_fds=True)
