@@ -139,9 +139,17 @@ CHECK_HINT = "Run 'repair --dry-run' to see what a repair would do."
 
 
 def report_text(report: Report, *, color: bool = False, verbose: bool = False,
-                hint: str | None = CHECK_HINT, width: int = 0) -> str:
+                hint: str | None = CHECK_HINT, width: int = 0,
+                findings_only: bool = False) -> str:
     """The text report. Findings of one cause are one entry with their list folded (``-v``:
-    every finding on its own); lines are wrapped at ``width`` (0: not wrapped)."""
+    every finding on its own); lines are wrapped at ``width`` (0: not wrapped).
+    ``findings_only``: the findings without the install's head (a part of a larger report)."""
+    if findings_only:
+        lines: list[str] = []
+        for part in ([[f] for f in report.findings] if verbose
+                     else group_findings(report.findings)):
+            lines.extend(_group_lines(part, color, width))
+        return "\n".join(lines) + "\n"
     t = report.target
     python = (t.get("python") or {}).get("version") or "unknown"
     backend = t.get("backend") or {}
@@ -161,7 +169,7 @@ def report_text(report: Report, *, color: bool = False, verbose: bool = False,
         if backend.get("torch_version"):
             torch += f" ({backend['torch_version']})"
         head.append(f"  backend  machine: {machine}, torch: {torch}")
-    lines = head + [""]
+    lines = [*head, ""]
     if not report.findings:
         lines.append(paint("No problems found.", "ok", color))
     else:
