@@ -19,7 +19,7 @@ from pathlib import Path
 
 from repair import proc
 from repair.errors import ProcessError
-from repair.progress import Progress, Reporter
+from repair.progress import Progress, Reporter, human
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,9 @@ class _InstallWatch:
     "installing n of N: name", counted from the metadata folders that appear in site-packages
     (pip says nothing while it unpacks)."""
 
-    def __init__(self, bar: Progress, venv_python: Path) -> None:
+    def __init__(self, bar: Progress, venv_python: Path, *, raw: bool = False) -> None:
         self.bar = bar
+        self.raw = raw
         self.venv_python = venv_python
         self.collected = 0
         self.current = ""
@@ -129,7 +130,12 @@ class _InstallWatch:
             size = int(float(m.group(2)) * _UNITS[m.group(3)]) if m.group(2) else 0
             self.current = _short(m.group(1))
             self.bar.unit = "B"
-            self.bar.update(label=f"downloading {self.current}", total=size, done=0, note="")
+            if self.raw:  # pip counts the bytes: a bar against the size
+                self.bar.update(label=f"downloading {self.current}", total=size, done=0,
+                                note="")
+            else:  # no count to come: the size and the time spent, not a bar stuck at 0%
+                self.bar.update(label=f"downloading {self.current}", total=0, done=0,
+                                note=f"({human(size, 'B')})" if size else "")
             return
         m = _INSTALLING.match(line)
         if m:
@@ -250,7 +256,7 @@ def pip_install(
     started = time.monotonic()
     venv = venv_python.parent.parent
     with reporter.progress("resolving", 0) as bar:
-        watch = _InstallWatch(bar, venv_python)
+        watch = _InstallWatch(bar, venv_python, raw=raw)
         try:
             code = proc.stream(argv, log=log_path, env=proc.clean_env(venv=venv),
                                timeout=timeout, on_line=on_line,

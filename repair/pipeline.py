@@ -246,10 +246,16 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
                  env=proc.clean_env(venv=venv), check=True)
         return ""
     if step.kind == "remove":
-        for path in p["paths"]:
-            target = _translate(path, None, venv)
-            reporter.info(f"removing {target}")
-            fsops.guarded_rmtree(target, venv_root=venv, protect=[install.dir])
+        from repair.render import fold
+
+        # One line for them all (the plan names each); a count on a terminal.
+        names = [str(path).replace("\\", "/").rsplit("/", 1)[-1] for path in p["paths"]]
+        reporter.info(f"removing {fold(names)}")
+        with reporter.progress("removing", len(p["paths"])) as bar:
+            for path in p["paths"]:
+                target = _translate(path, None, venv)
+                fsops.guarded_rmtree(target, venv_root=venv, protect=[install.dir])
+                bar.advance()
         return f"{len(p['paths'])} removed"
     if step.kind == "purge":
         from repair.dists import load_dist

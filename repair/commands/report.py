@@ -281,9 +281,10 @@ def copy_to_clipboard(text: str) -> str | None:
         import subprocess
 
         try:
-            done = subprocess.run(argv, input=text.encode("utf-16-le" if argv == ["clip"]
-                                                          else "utf-8"),
-                                  capture_output=True, timeout=10)
+            # clip.exe reads the console's code page unless the text says it is UTF-16
+            data = ("\ufeff" + text).encode("utf-16-le") if argv == ["clip"] \
+                else text.encode("utf-8")
+            done = subprocess.run(argv, input=data, capture_output=True, timeout=10)
         except (OSError, subprocess.SubprocessError):
             continue
         if done.returncode == 0:
