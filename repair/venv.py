@@ -192,8 +192,8 @@ def relink_venv(venv: Path, python: Path) -> list[str]:
             if not link.is_symlink() or link.name.endswith("-config"):
                 continue
             target = os.readlink(link)
-            if os.path.exists(link) and os.path.dirname(target) in ("", "."):
-                continue  # python3 -> python: a link inside bin/, still right
+            if os.path.dirname(target) in ("", "."):
+                continue  # python -> python3.10: a link inside bin/, right once that one is
             tmp = link.with_name(f".{link.name}.relink")
             if os.path.lexists(tmp):
                 os.unlink(tmp)
