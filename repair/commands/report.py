@@ -157,16 +157,16 @@ def build_report(ctx: Context, *, log: str | None = None,
 
     started = time.perf_counter()
     scrubber = scrubber or Scrubber()
-    report = check(ctx)
-    plan = make_plan(ctx, report.findings, {})
     log_path = Path(log) if log else find_log(ctx.install.dir)
     diagnosis: dict[str, Any] | None = None
-    if log_path is not None:
+    if log_path is not None:  # first: a log named wrong is one line, before any work
         from repair.diagnose import diagnose_log
 
         d = diagnose_log(log_path)
         diagnosis = {"log": str(log_path), "modified": time.strftime(
             "%Y-%m-%d %H:%M", time.localtime(log_path.stat().st_mtime)), **d.to_json()}
+    report = check(ctx)
+    plan = make_plan(ctx, report.findings, {})
     install = _install_facts(ctx)
     launch = scrubber.args([str(a) for a in install.pop("launch_args")])
     data: dict[str, Any] = {

@@ -103,3 +103,9 @@ def test_scrubber() -> None:
     assert s.text(f"token {TOKEN}") == "token hf_****"
     assert s.args(["--listen", "--gradio-auth", "me:pw", "--api-auth=me:pw", "--xformers"]) \
         == ["--listen", "--gradio-auth", "****", "--api-auth=****", "--xformers"]
+
+
+def test_a_missing_log_is_one_line(app: Path, tmp_path: Path) -> None:
+    result = invoke("report", "--dir", str(app), "--log", str(tmp_path / "nope.log"))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("repair: error: no such log file")
