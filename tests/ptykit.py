@@ -19,12 +19,14 @@ class Seen:
 
 def run_in_pty(argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: str | None = None,
                answers: Sequence[tuple[str, str]] = (), columns: int = 80,
-               timeout: float = 120.0) -> Seen:
+               interrupt_on: str | None = None, timeout: float = 120.0) -> Seen:
     """Run ``argv`` with stdin, stdout and stderr on one pseudo-terminal of ``columns`` columns.
-    ``answers``: (text to wait for, text to type) pairs, in order. The process is killed after
-    ``timeout`` seconds (its return code is then -9)."""
+    ``answers``: (text to wait for, text to type) pairs, in order. ``interrupt_on``: when this
+    text appears, Ctrl-C: SIGINT to the whole process group, as a terminal sends it. The process
+    is killed after ``timeout`` seconds (its return code is then -9)."""
     import fcntl
     import pty
+    import signal
     import struct
     import termios
 
@@ -58,6 +60,9 @@ def run_in_pty(argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: s
                 text += piece
                 while pending and pending[0][0] in text:
                     os.write(master, pending.pop(0)[1].encode())
+                if interrupt_on is not None and interrupt_on in text:
+                    interrupt_on = None
+                    os.killpg(proc.pid, signal.SIGINT)
             elif proc.poll() is not None:
                 break
     finally:

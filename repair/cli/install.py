@@ -72,7 +72,14 @@ def install(app: str, dir: str, backend: str | None, repo_url: str | None, ref: 
             raise UsageError("no terminal to ask for confirmation: pass --yes to install")
         return click.confirm("Go ahead?", default=True, err=True)
 
-    result = run_install(plan, reporter, None if yes else confirm)
+    try:
+        result = run_install(plan, reporter, None if yes else confirm)
+    except KeyboardInterrupt:
+        # What happens next: the finished steps are recorded, the half-built parts are hidden
+        # (.venv.partial); the same command goes on from where it stopped.
+        click.echo("repair: interrupted: the finished steps are kept; run the same command "
+                   "again to go on from where it stopped", err=True)
+        sys.exit(130)
     if as_json:
         echo_json(result.to_json())
     else:

@@ -7,22 +7,25 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from repair import wheelkit
+from tests.integration.installkit import World, install_args, make_world
 from tests.localindex import LocalIndex
 from tests.ptykit import run_in_pty
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="pseudo-terminals are POSIX")
 SMALL = ["tinyone", "tinytwo", "tinythree", "tinyfour"]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    return make_world(tmp_path_factory.mktemp("install-world"))
 
 
 def screen(output: str) -> list[str]:
@@ -120,46 +123,28 @@ def test_without_a_terminal_one_line_per_step(index_app) -> None:  # type: ignor
 
 def test_ctrl_c_says_what_happens_next(index_app) -> None:  # type: ignore[no-untyped-def]
     app, index = index_app
-    index.file_rate = 200_000  # 15 s: time to press Ctrl-C during the download
+    index.file_rate = 200_000  # 15 s: Ctrl-C comes during the download
     before = sorted(p.name for p in (app / "venv").rglob("*.dist-info"))
-    result: dict[str, object] = {}
-
-    def interrupt() -> None:
-        # the child runs in its own session: find it by its command line and send SIGINT
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            out = subprocess.run(["pgrep", "-f", f"repair --yes --dir {app}"],
-                                 capture_output=True, text=True).stdout.split()
-            if out and result.get("downloading"):
-                for pid in out:
-                    os.kill(int(pid), signal.SIGINT)
-                return
-            time.sleep(0.2)
-
-    if subprocess.run(["which", "pgrep"], capture_output=True).returncode != 0:
-        pytest.skip("no pgrep")
-    killer = threading.Thread(target=interrupt, daemon=True)
-
-    def watch_for_download() -> None:
-        deadline = time.monotonic() + 120
-        log_dir = app / ".repair-backups"
-        while time.monotonic() < deadline:
-            logs = list(log_dir.rglob("install.log")) if log_dir.exists() else []
-            if any("bigpkg" in p.read_text(errors="replace") for p in logs):
-                result["downloading"] = True
-                return
-            time.sleep(0.2)
-
-    threading.Thread(target=watch_for_download, daemon=True).start()
-    killer.start()
-    seen = run_in_pty(_argv(app, index), env=_env(), columns=100, timeout=300)
-    killer.join(5)
-    lines = screen(seen.output)
-    text = "\n".join(lines)
+    seen = run_in_pty(_argv(app, index), env=_env(), columns=100,
+                      interrupt_on="downloading bigpkg", timeout=300)
+    text = "\n".join(screen(seen.output))
     assert "interrupted: rolling back" in text, text[-3000:]
     assert seen.returncode == 4, text[-2000:]
     assert "the venv was rolled back to how it was" in text
     assert sorted(p.name for p in (app / "venv").rglob("*.dist-info")) == before
+
+
+def test_ctrl_c_during_an_install_says_how_to_go_on(world: World, tmp_path: Path) -> None:
+    target = tmp_path / "webui"
+    argv = [sys.executable, "-m", "repair", *install_args(world, target)]
+    seen = run_in_pty(argv, env=_env(), columns=100, interrupt_on="==> torch:", timeout=300)
+    text = "\n".join(screen(seen.output))
+    assert seen.returncode == 130, text[-2000:]
+    assert "interrupted: the finished steps are kept; run the same command again" in text
+    assert "Traceback" not in text
+    again = run_in_pty(argv, env=_env(), columns=100, timeout=300)
+    assert again.returncode == 0, again.output[-2000:]
+    assert "clone         skipped" in "\n".join(screen(again.output))
 
 
 def test_verify_files_bar_leaves_nothing_behind(app: Path) -> None:
