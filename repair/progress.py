@@ -142,7 +142,7 @@ def progress_line(progress: Progress, width: int) -> str:
     if not progress.total:
         parts.append(f"({duration(progress.elapsed)})")
     line = "  ".join(parts)
-    return line if len(line) < width else line[: max(width - 2, 10)] + "…"
+    return line if len(line) < width else line[: max(width - 4, 10)] + "..."
 
 
 class StreamReporter(Reporter):
