@@ -265,7 +265,7 @@ def create_backup(
                 else:
                     _check_space(install.venv, dest.parent)
                     reporter.step(f"copying {install.venv}")
-                    fsops.copy_tree(install.venv, dest)
+                    _copy_with_progress(install.venv, dest, reporter, "copying the venv")
                     kind = "copy"
             info = BackupInfo(backup_id, folder, info.snapshot_path, created, True, kind, dest,
                               reason)
@@ -328,9 +328,9 @@ def restore_backup(install: Install, backup_id: str, reporter: Reporter | None =
     try:
         reporter.step(f"restoring {backup_id} to {install.venv}")
         if info.kind == "archive":
-            _extract(info.venv_path, install.venv)
+            _extract(info.venv_path, install.venv, reporter)
         else:
-            fsops.copy_tree(info.venv_path, install.venv)
+            _copy_with_progress(info.venv_path, install.venv, reporter, "restoring")
     except BaseException:
         if install.venv.exists():
             fsops.guarded_rmtree(install.venv, venv_root=install.venv, protect=[install.dir])
@@ -340,7 +340,15 @@ def restore_backup(install: Install, backup_id: str, reporter: Reporter | None =
     return before
 
 
-def _extract(archive: Path, venv: Path) -> None:
+def _copy_with_progress(src: Path, dest: Path, reporter: Reporter, label: str) -> None:
+    """A copy of the venv with a bar on a terminal (the walk that sizes it is cheap beside the
+    copy)."""
+    with reporter.progress(label, fsops.tree_size(src)[1], unit="B") as bar:
+        fsops.copy_tree(src, dest, on_file=bar.advance)
+
+
+def _extract(archive: Path, venv: Path, reporter: Reporter | None = None) -> None:
+    reporter = reporter or Reporter()
     staging = venv.with_name(f".{venv.name}.repair-extract")
     staging.mkdir()
     (staging / fsops.PARTIAL_MARKER).write_text("extract\n")
@@ -348,10 +356,17 @@ def _extract(archive: Path, venv: Path) -> None:
         with tarfile.open(archive, "r:gz") as tar:
             members = [m for m in tar.getmembers()
                        if m.name == "venv" or m.name.startswith("venv/")]
-            if sys.version_info >= (3, 12) or hasattr(tarfile, "data_filter"):
-                tar.extractall(staging, members=members, filter="tar")
-            else:  # pragma: no cover - old 3.10 patch releases
-                tar.extractall(staging, members=members)
+            bar = reporter.progress("restoring", sum(m.size for m in members), unit="B")
+
+            def counted() -> Iterator[tarfile.TarInfo]:
+                for m in members:
+                    yield m
+                    bar.advance(m.size)
+            with bar:
+                if sys.version_info >= (3, 12) or hasattr(tarfile, "data_filter"):
+                    tar.extractall(staging, members=counted(), filter="tar")
+                else:  # pragma: no cover - old 3.10 patch releases
+                    tar.extractall(staging, members=counted())
         os.rename(staging / "venv", venv)
     finally:
         if staging.exists():

@@ -243,13 +243,21 @@ def link_clone(src: Path, dest: Path) -> int:
     return count
 
 
-def copy_tree(src: Path, dest: Path) -> None:
+def copy_tree(src: Path, dest: Path, on_file: Callable[[int], None] | None = None) -> None:
     """An independent copy of ``src`` at ``dest`` (links kept as links, modes and times kept);
-    ``dest`` carries the partial marker until the copy is complete."""
+    ``dest`` carries the partial marker until the copy is complete. ``on_file`` hears the size
+    of each file copied (a progress bar)."""
     dest.mkdir(parents=True)
     marker = dest / PARTIAL_MARKER
     marker.write_text("copy\n")
-    shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True)
+
+    def copy(a: str, b: str) -> str:
+        out = shutil.copy2(a, b)
+        if on_file is not None:
+            on_file(os.lstat(b).st_size)
+        return str(out)
+
+    shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True, copy_function=copy)
     if not (Path(src) / PARTIAL_MARKER).exists():
         marker.unlink()
     shutil.copystat(src, dest, follow_symlinks=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from repair import proc
 from repair.errors import ProcessError
-from repair.progress import Reporter
+from repair.progress import Progress, Reporter, human
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,129 @@ _UV_RENAME = {"--force-reinstall": "--reinstall"}
 _COLLECT = re.compile(r"^(?:Collecting|Processing|Obtaining)\s+(\S+)")
 _DONE = re.compile(r"^Successfully installed (.*)$")
 _UV_DONE = re.compile(r"^\s*\+\s+(\S+)")
+_DOWNLOAD = re.compile(r"^\s*Downloading\s+(\S+)(?:\s+\(([\d.]+)\s*([kMG]?B)\))?")
+_RAW = re.compile(r"^Progress (\d+) of (\d+)$")
+_INSTALLING = re.compile(r"^Installing collected packages: (.*)$")
+_UNINSTALL = re.compile(r"^\s*Attempting uninstall: (\S+)")
+_UV_PHASE = re.compile(r"^(Resolved|Prepared|Installed|Uninstalled|Audited) (\d+) packages?")
+_UNITS = {"B": 1, "kB": 1000, "MB": 1000**2, "GB": 1000**3}
+
+
+def pip_version(venv_python: Path) -> tuple[int, ...]:
+    """The venv's pip version, read from its metadata folder (no process); () when unknown."""
+    from repair.venv import VenvLayout
+
+    try:
+        site = VenvLayout.detect(venv_python.parent.parent).site_packages()
+        for info in site.glob("pip-*.dist-info"):
+            m = re.match(r"pip-(\d+)\.(\d+)", info.name)
+            if m:
+                return (int(m.group(1)), int(m.group(2)))
+    except (OSError, ValueError):
+        pass
+    return ()
+
+
+def _short(filename: str) -> str:
+    """``torch-2.1.2+cu121-cp310-cp310-linux_x86_64.whl`` -> ``torch 2.1.2+cu121``."""
+    name = filename.rsplit("/", 1)[-1]
+    parts = name.split("-")
+    if name.endswith(".whl") and len(parts) >= 3:
+        return f"{parts[0]} {parts[1]}"
+    return name
+
+
+class _InstallWatch:
+    """What pip (or uv) says, as a live line: the package being collected or downloaded (with
+    its bytes and the time left when pip tells them: ``--progress-bar raw``, pip 24.1+), then
+    "installing n of N: name", counted from the metadata folders that appear in site-packages
+    (pip says nothing while it unpacks)."""
+
+    def __init__(self, bar: Progress, venv_python: Path, *, raw: bool = False) -> None:
+        self.bar = bar
+        self.raw = raw
+        self.venv_python = venv_python
+        self.collected = 0
+        self.current = ""
+        self.to_install: list[str] = []
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+
+    def line(self, line: str) -> None:
+        m = _RAW.match(line)
+        if m:
+            done, total = int(m.group(1)), int(m.group(2))
+            self.bar.update(done=done, total=total)
+            return
+        m = _COLLECT.match(line)
+        if m:
+            self.collected += 1
+            self.bar.update(label="collecting", total=0, done=0,
+                            note=f"{self.collected}: {m.group(1)}")
+            return
+        m = _DOWNLOAD.match(line)
+        if m and m.group(1).endswith(".metadata"):
+            self.bar.update(note=f"{self.collected}: metadata of {_short(m.group(1)[:-9])}")
+            return
+        if m:
+            size = int(float(m.group(2)) * _UNITS[m.group(3)]) if m.group(2) else 0
+            self.current = _short(m.group(1))
+            self.bar.unit = "B"
+            if self.raw:  # pip counts the bytes: a bar against the size
+                self.bar.update(label=f"downloading {self.current}", total=size, done=0,
+                                note="")
+            else:  # no count to come: the size and the time spent, not a bar stuck at 0%
+                self.bar.update(label=f"downloading {self.current}", total=0, done=0,
+                                note=f"({human(size, 'B')})" if size else "")
+            return
+        m = _INSTALLING.match(line)
+        if m:
+            self.to_install = [n.strip() for n in m.group(1).split(",") if n.strip()]
+            self.bar.unit = ""
+            self.bar.update(label="installing", total=len(self.to_install), done=0,
+                            note=self.to_install[0] if self.to_install else "")
+            self._start_poller()
+            return
+        m = _UNINSTALL.match(line)
+        if m:
+            self.bar.update(note=f"replacing {m.group(1)}")
+            return
+        m = _UV_PHASE.match(line)
+        if m:
+            self.bar.update(note=f"{m.group(1).lower()} {m.group(2)} packages")
+
+    def _start_poller(self) -> None:
+        if self._poller is not None or len(self.to_install) < 2:
+            return
+        self._poller = threading.Thread(target=self._poll, daemon=True)
+        self._poller.start()
+
+    def _poll(self) -> None:
+        from repair.dists import canonical
+        from repair.venv import VenvLayout
+
+        try:
+            site = VenvLayout.detect(self.venv_python.parent.parent).site_packages()
+        except (OSError, ValueError):
+            return
+        since = time.time() - 1.0
+        wanted = [canonical(n) for n in self.to_install]
+        while not self._stop.wait(0.3):
+            done: set[str] = set()
+            try:
+                for entry in os.scandir(site):
+                    if entry.name.endswith(".dist-info") and entry.stat().st_mtime >= since:
+                        done.add(canonical(entry.name.split("-", 1)[0]))
+            except OSError:
+                continue
+            finished = [n for n in wanted if n in done]
+            left = [n for n, w in zip(self.to_install, wanted, strict=True) if w not in done]
+            self.bar.update(done=len(finished), note=left[0] if left else "")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.join(timeout=2)
 
 
 def _uv_env_args() -> list[str]:
@@ -109,8 +233,13 @@ def pip_install(
                 *index.pip_args()]
         tool = "pip"
     stats = InstallStats()
+    raw = tool == "pip" and pip_version(venv_python) >= (24, 1)
+    if raw:
+        # Bytes as they come, one line each: what the live line's size and time left come from.
+        argv[argv.index("--progress-bar") + 1] = "raw"
 
     def on_line(line: str) -> None:
+        watch.line(line)
         m = _COLLECT.match(line)
         if m:
             stats.collected.append(m.group(1))
@@ -126,8 +255,14 @@ def pip_install(
     reporter.step(f"{label} ({tool})")
     started = time.monotonic()
     venv = venv_python.parent.parent
-    code = proc.stream(argv, log=log_path, env=proc.clean_env(venv=venv), timeout=timeout,
-                       on_line=on_line)
+    with reporter.progress("resolving", 0) as bar:
+        watch = _InstallWatch(bar, venv_python, raw=raw)
+        try:
+            code = proc.stream(argv, log=log_path, env=proc.clean_env(venv=venv),
+                               timeout=timeout, on_line=on_line,
+                               log_line=lambda line: not _RAW.match(line))
+        finally:
+            watch.stop()
     stats.seconds = time.monotonic() - started
     if code != 0:
         tail = _last_error(log_path)

@@ -234,6 +234,11 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
         reclone_mod.reclone(ctx, ref=ctx.options.get("ref"), repo_url=ctx.options.get("repo_url"),
                             reporter=reporter)
         return ""
+    if step.kind == "relink-venv":
+        from repair.venv import relink_venv
+
+        done = relink_venv(ctx.venv, Path(str(step.params["python"])))
+        return "; ".join(done) or "already pointed there"
     if step.kind == "ensure-pip":
         from repair import proc
 
@@ -241,10 +246,16 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
                  env=proc.clean_env(venv=venv), check=True)
         return ""
     if step.kind == "remove":
-        for path in p["paths"]:
-            target = _translate(path, None, venv)
-            reporter.info(f"removing {target}")
-            fsops.guarded_rmtree(target, venv_root=venv, protect=[install.dir])
+        from repair.render import fold
+
+        # One line for them all (the plan names each); a count on a terminal.
+        names = [str(path).replace("\\", "/").rsplit("/", 1)[-1] for path in p["paths"]]
+        reporter.info(f"removing {fold(names)}")
+        with reporter.progress("removing", len(p["paths"])) as bar:
+            for path in p["paths"]:
+                target = _translate(path, None, venv)
+                fsops.guarded_rmtree(target, venv_root=venv, protect=[install.dir])
+                bar.advance()
         return f"{len(p['paths'])} removed"
     if step.kind == "purge":
         from repair.dists import load_dist
@@ -455,9 +466,14 @@ def _preflight(ctx: Context, plan: Plan, options: dict[str, Any], reporter: Repo
     except Exception as exc:  # noqa: BLE001 - a preflight that cannot run does not block
         reporter.warn(f"the index preflight could not run: {exc}")
         return
-    for line in getattr(result, "unchecked", [])[:5]:
-        reporter.warn(f"not checked against an index: {line}")
     blocking = [f for f in getattr(result, "findings", []) if f.severity is Severity.ERROR]
+    unchecked = list(getattr(result, "unchecked", []))
+    if unchecked and not blocking:
+        # One line: the unreachable source is named once, not once per requirement.
+        from repair.render import fold
+
+        reporter.warn(f"{len(unchecked)} requirement(s) not checked against an index "
+                      f"({unchecked[0].reason}): {fold([u.requirement for u in unchecked])}")
     if blocking:
         raise PreflightError(
             "the package index cannot provide what the rebuild needs: "
@@ -642,7 +658,12 @@ def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
         for r in results:
             if r.status in ("pending", "running"):
                 r.status = "skipped"
-        reporter.warn(f"the repair failed ({reason}); rolling back")
+        if isinstance(exc, KeyboardInterrupt):
+            # Say what happens now: a second Ctrl-C mid-rollback is what loses a venv.
+            reporter.warn("interrupted: rolling back, so that the venv is as it was before; "
+                          "this takes a moment, let it finish")
+        else:
+            reporter.warn(f"the repair failed ({reason}); rolling back")
         try:
             _rollback(journal, install)
         except Exception as exc2:  # noqa: BLE001 - reported as exit 5 with the backup's place

@@ -68,7 +68,8 @@ class Plan:
         if self.unresolved:
             lines.append("Not fixed automatically:")
             for f in self.unresolved:
-                lines.append(f"  - {f.id}: {f.message} ({f.remedy})")
+                lines.append(f"  - {f.id}: {f.message}")
+                lines.append(f"    what to do: {f.remedy}")
         return "\n".join(lines) + "\n"
 
 
@@ -141,7 +142,8 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
             steps.append(torch)
         steps.append(_install_all(ctx, force=False))
         for f in findings:
-            if f.id not in RECREATE_IDS and f.fix in (Fix.MANUAL, Fix.CONFIG):
+            if f.id not in RECREATE_IDS | {"venv-home-moved"} and f.fix in (Fix.MANUAL,
+                                                                             Fix.CONFIG):
                 unresolved.append(f)
         return Plan(tuple(steps), tuple(unresolved))
 
@@ -163,9 +165,17 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
 
     for f in findings:
         d = f.details
-        if f.id == "restart-required" or f.severity is Severity.INFO and f.fix is Fix.NONE:
+        if f.id == "restart-required":
+            unresolved.append(f)  # no step restarts the app: the dry run says what to do
             continue
-        if f.id == "stale-residue":
+        if f.severity is Severity.INFO and f.fix is Fix.NONE:
+            continue
+        if f.id == "venv-home-moved":
+            # Before any other step: the venv's python must run for pip to.
+            steps.insert(0, Step("relink-venv", f"point the venv at {d.get('python')} "
+                                 "(pyvenv.cfg's home and the python links; no rebuild)",
+                                 {"python": d.get("python"), "home": d.get("home")}))
+        elif f.id == "stale-residue":
             if f.fix is Fix.REMOVE and d.get("path"):
                 removes.append(str(d["path"]))
             else:

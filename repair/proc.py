@@ -129,9 +129,11 @@ def stream(
     cwd: str | os.PathLike[str] | None = None,
     timeout: float | None = None,
     on_line: Callable[[str], None] | None = None,
+    log_line: Callable[[str], bool] | None = None,
 ) -> int:
     """Run a long program, appending its output (redacted) to ``log`` line by line as it comes;
-    ``on_line`` sees each line. Returns the exit code. A program that cannot start raises
+    ``on_line`` sees each line; ``log_line`` (when given) says which lines the log keeps.
+    Returns the exit code. A program that cannot start raises
     ``ProcessError``; so does one that runs past ``timeout`` (it is killed). Ctrl-C kills the
     child before propagating."""
     import time
@@ -156,7 +158,8 @@ def stream(
             assert child.stdout is not None
             for line in child.stdout:
                 line = redact(line)
-                out.write(line)
+                if log_line is None or log_line(line):
+                    out.write(line)
                 if on_line is not None:
                     on_line(line.rstrip("\n"))
                 if timeout is not None and time.monotonic() - started > timeout:

@@ -15,24 +15,141 @@ _COLORS = {"error": "31", "warning": "33", "info": "36", "ok": "32", "dim": "2",
 _LABEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "info"}
 
 
+def fold(items: list[str] | tuple[str, ...], shown: int = 3) -> str:
+    """``a, b, c and 36 more``: a list cut to its first ``shown`` items; all when ``shown`` is 0."""
+    items = list(items)
+    if not shown or len(items) <= shown + 1:
+        if len(items) > 1:
+            return ", ".join(items[:-1]) + " and " + items[-1]
+        return "".join(items)
+    return ", ".join(items[:shown]) + f" and {len(items) - shown} more"
+
+
 def paint(text: str, style: str, color: bool) -> str:
     return f"\033[{_COLORS[style]}m{text}\033[0m" if color else text
 
 
-def _finding_lines(f: Finding, color: bool) -> list[str]:
-    label = paint(f"{_LABEL[f.severity]:<7}", f.severity.value, color)
-    lines = [f"  {label} {paint(f.id, 'bold', color)}  {f.message}"]
-    lines.append(f"          {paint('fix:', 'dim', color)} {f.remedy}")
-    if f.restart_required:
-        lines.append(f"          {paint('then restart the web UI', 'dim', color)}")
-    return lines
+def terminal_width(stream: Any = None) -> int:
+    """The width to wrap text at: the terminal's columns (``COLUMNS`` wins), 0 (no wrapping)
+    when the output is not a terminal, so that a pipe or a file gets whole lines to grep."""
+    import shutil
+    import sys
+
+    stream = stream or sys.stdout
+    if not getattr(stream, "isatty", lambda: False)():
+        return 0
+    return max(shutil.get_terminal_size((100, 24)).columns, 40)
+
+
+def _wrap(text: str, width: int, first: str, rest: str) -> list[str]:
+    """``text`` after the prefix ``first``, continued under ``rest``; unwrapped when width 0.
+    Long words (paths, URLs) are never broken: they overflow rather than become uncopyable."""
+    if not width:
+        return [first + text]
+    import textwrap
+
+    return textwrap.wrap(text, width=max(width - 1, 20), initial_indent=first,
+                         subsequent_indent=rest, break_long_words=False,
+                         break_on_hyphens=False) or [first]
+
+
+_INDENT = " " * 10
+# Groups of findings with one id told as one line: (phrase for n of them, remedy for them all).
+_GROUP_TEXT = {
+    ("requirement-unmet", "missing"): ("{n} requirements are not installed",
+                                       "run 'repair' to install them"),
+    ("requirement-unmet", "version"): ("{n} requirements are installed at versions that do not "
+                                       "fit", "run 'repair' to install versions that fit"),
+    ("dependency-conflict", ""): ("{n} installed distributions need what is missing or at the "
+                                  "wrong version", "run 'repair' to install what they need"),
+    ("orphan-files", ""): ("{n} files or folders in site-packages belong to no installed "
+                           "distribution", None),
+    ("missing-file", ""): ("{n} distributions miss files listed in their RECORD",
+                           "run 'repair' to reinstall them"),
+    ("stale-residue", ""): ("{n} leftovers of interrupted installs or uninstalls", None),
+    ("duplicate-distribution", ""): ("{n} projects have two metadata folders", None),
+    ("mixed-version", ""): ("{n} distributions hold files of another version", None),
+}
+_FIX_TEXT = {
+    "reinstall": "run 'repair' to reinstall them",
+    "remove": "run 'repair' to remove them",
+    "recreate-venv": "run 'repair --clean-venv' to recreate the venv",
+    "reclone": "run 'repair --reclone'",
+}
+
+
+def _group_key(f: Finding) -> tuple[str, str, str]:
+    kind = ""
+    if f.id == "requirement-unmet":
+        kind = "missing" if f.details.get("installed") is None else "version"
+    return (f.id, f.severity.value, kind)
+
+
+def _item(f: Finding) -> str:
+    """How one finding of a group is named in the folded list."""
+    if f.id == "requirement-unmet":
+        req = str(f.details.get("requirement") or f.subject)
+        installed = f.details.get("installed")
+        return f"{req} (has {installed})" if installed else req
+    if f.id == "dependency-conflict" and f.details.get("required_by"):
+        return f"{f.details['required_by']} needs {f.details.get('requirement') or f.subject}"
+    return f.subject
+
+
+def group_findings(findings: list[Finding]) -> list[list[Finding]]:
+    """One group per cause: findings of one id (and, for requirements, one kind), in the order
+    of their first member."""
+    groups: dict[tuple[str, str, str], list[Finding]] = {}
+    for f in findings:
+        groups.setdefault(_group_key(f), []).append(f)
+    return list(groups.values())
+
+
+def _group_lines(group: list[Finding], color: bool, width: int) -> list[str]:
+    f = group[0]
+    label = f"{_LABEL[f.severity]:<7}"
+    if len(group) == 1:
+        message, remedy = f.message, f.remedy
+    else:
+        key = _group_key(f)
+        phrase, remedy_text = _GROUP_TEXT.get((key[0], key[2]), (None, None))
+        if phrase is None:
+            from repair.checks.registry import all_finding_types
+
+            ftype = all_finding_types().get(f.id)
+            title = ftype.title if ftype else f.id
+            phrase = f"{title} ({{n}})"
+        items = list(dict.fromkeys(_item(g) for g in group))  # once each, in order
+        message = phrase.format(n=len(group)) + ": " + fold(items)
+        remedies = {g.remedy for g in group}
+        remedy = (remedy_text or (f.remedy if len(remedies) == 1 else None)
+                  or _FIX_TEXT.get(f.fix.value)
+                  or f"{f.remedy} (and the like for the others: -v shows each)")
+    lines = _wrap(f"{f.id}  {message}", width, f"  {label} ", _INDENT)
+    if color:
+        lines[0] = lines[0].replace(label, paint(label, f.severity.value, color), 1)
+        lines[0] = lines[0].replace(f.id, paint(f.id, "bold", color), 1)
+    fix = _wrap(remedy, width, _INDENT + "fix: ", _INDENT + "     ")
+    if color:
+        fix[0] = fix[0].replace("fix:", paint("fix:", "dim", color), 1)
+    return lines + fix
 
 
 CHECK_HINT = "Run 'repair --dry-run' to see what a repair would do."
 
 
 def report_text(report: Report, *, color: bool = False, verbose: bool = False,
-                hint: str | None = CHECK_HINT) -> str:
+                hint: str | None = CHECK_HINT, width: int = 0,
+                findings_only: bool = False) -> str:
+    """The text report. Findings of one cause are one entry with their list folded (``-v``:
+    every finding on its own); lines are wrapped at ``width`` (0: not wrapped).
+    ``findings_only``: the findings without the install's head (a part of a larger report)."""
+    if findings_only:
+        lines: list[str] = []
+        for part in ([[f] for f in report.findings] if verbose
+                     else group_findings(report.findings)):
+            lines.extend(_group_lines(part, color, width))
+        return "\n".join(lines) + "\n"
     t = report.target
     python = (t.get("python") or {}).get("version") or "unknown"
     backend = t.get("backend") or {}
@@ -52,7 +169,7 @@ def report_text(report: Report, *, color: bool = False, verbose: bool = False,
         if backend.get("torch_version"):
             torch += f" ({backend['torch_version']})"
         head.append(f"  backend  machine: {machine}, torch: {torch}")
-    lines = head + [""]
+    lines = [*head, ""]
     if not report.findings:
         lines.append(paint("No problems found.", "ok", color))
     else:
@@ -62,20 +179,88 @@ def report_text(report: Report, *, color: bool = False, verbose: bool = False,
                 continue
             title = {"error": "Errors", "warning": "Warnings", "info": "Notes"}[severity.value]
             lines.append(paint(f"{title} ({len(group)})", severity.value, color))
-            for f in group:
-                lines.extend(_finding_lines(f, color))
+            parts = [[f] for f in group] if verbose else group_findings(group)
+            for part in parts:
+                lines.extend(_group_lines(part, color, width))
             lines.append("")
         s = report.summary
         verdict = "healthy" if s.healthy else "not healthy"
-        lines.append(
-            f"{s.errors} error(s), {s.warnings} warning(s), {s.infos} note(s): "
-            + paint(verdict, "ok" if s.healthy else "error", color)
-        )
+        summary = _wrap(f"{s.errors} error(s), {s.warnings} warning(s), {s.infos} note(s): "
+                        f"{verdict}", width, "", "")
+        summary[-1] = summary[-1].replace(
+            verdict, paint(verdict, "ok" if s.healthy else "error", color), 1)
+        lines.extend(summary)
         if not s.healthy and hint:
-            lines.append(hint)
+            lines.extend(_wrap(hint, width, "", ""))
+        running = report.extra.get("running") or []
+        if running and any(f.restart_required for f in report.findings) \
+                and not report.restart_required:
+            # Said once, and only when the web UI runs on this venv now.
+            lines.extend(_wrap(f"The web UI is running ({fold(running)}): restart it after "
+                               "the repair.", width, "", ""))
     if report.restart_required:
-        lines.append(paint("Restart the web UI for the changes to take effect.", "warning", color))
+        lines.extend(paint(line, "warning", color) for line in _wrap(
+            "Restart the web UI for the changes to take effect.", width, "", ""))
     return "\n".join(lines).rstrip() + "\n"
+
+
+def markdown_text(md: str, *, width: int = 0, color: bool = False) -> str:
+    """The small Markdown of the finding docs as terminal text: the heading bold, ``**``, back
+    quotes and link syntax dropped, paragraphs and list items wrapped at ``width`` (0: each
+    paragraph on one line), code blocks kept as they are, indented."""
+    import re
+
+    def inline(text: str) -> str:
+        text = re.sub(r"\*\*(.+?)\*\*", r"\1", text)
+        text = re.sub(r"(?<![\w`])\*(\S.*?)\*(?!\w)", r"\1", text)
+        text = re.sub(r"\[([^\]]+)\]\(([^)]+)\)", r"\1 (\2)", text)
+        return re.sub(r"`([^`]+)`", r"\1", text)
+
+    out: list[str] = []
+    para: list[str] = []
+    bullet: str | None = None
+
+    def flush() -> None:
+        nonlocal bullet
+        if para:
+            text = inline(" ".join(p.strip() for p in para))
+            if bullet is not None:
+                out.extend(_wrap(text, width, f"  {bullet} ", "    "))
+            else:
+                out.extend(_wrap(text, width, "", ""))
+            para.clear()
+        bullet = None
+
+    lines = md.splitlines()
+    in_code = False
+    for line in lines:
+        if line.strip().startswith("```"):
+            flush()
+            in_code = not in_code
+            continue
+        if in_code:
+            out.append("    " + line)
+            continue
+        heading = re.match(r"^(#{1,6})\s+(.*)$", line)
+        item = re.match(r"^\s*([-*]|\d+\.)\s+(.*)$", line)
+        if heading:
+            flush()
+            if out and out[-1] != "":
+                out.append("")
+            out.append(paint(inline(heading.group(2)), "bold", color))
+            out.append("")
+        elif not line.strip():
+            flush()
+            if out and out[-1] != "":
+                out.append("")
+        elif item:
+            flush()
+            bullet = "-" if item.group(1) in "-*" else item.group(1)
+            para.append(item.group(2))
+        else:
+            para.append(line)
+    flush()
+    return "\n".join(out).strip() + "\n"
 
 
 def manifests_text(rows: list[dict[str, Any]], search_path: list[Path]) -> str:

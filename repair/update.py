@@ -234,6 +234,7 @@ def pre_update_findings(ctx: Context) -> Iterator[Finding]:
         "upstream": None, "upstream_commit": None, "behind": None, "ahead": None,
         "files_changed": [], "requirements": [], "packages": [], "risky": [],
         "prediction": None, "snapshot": None, "refused": [], "safe": False,
+        "compared": False, "not_compared": None,
     }
     ctx.report_extra["update"] = update
     state = inspect(root)
@@ -274,8 +275,14 @@ def pre_update_findings(ctx: Context) -> Iterator[Finding]:
         if state.dirty:
             yield REPO_DIRTY(subject, f"{len(state.dirty)} tracked file(s) changed",
                              "commit or stash them ('git stash')", files=list(state.dirty[:100]))
-        update["safe"] = not refused
+        # Nothing to compare with: no remote, never fetched, or no upstream branch. That is not
+        # "safe to update": the update's effect is unknown.
+        update["not_compared"] = (
+            f"no upstream state of {remote} to compare with ({error})" if not fetched and error
+            else f"no upstream branch found ({remote}/{manifest.branch})")
+        update["safe"] = False
         return
+    update["compared"] = True
     counts = git(root, "rev-list", "--left-right", "--count", f"HEAD...{upstream_commit}")
     ahead, _, behind = counts.stdout.strip().partition("\t")
     update["ahead"], update["behind"] = int(ahead or 0), int(behind or 0)
@@ -367,5 +374,12 @@ def update_text(update: dict[str, Any]) -> str:
                                                              else ""))
     for reason in update.get("refused", []):
         lines.append(f"  refused  {reason}")
-    lines.append("  verdict  " + ("safe to update" if update.get("safe") else "do not update yet"))
+    if update.get("not_compared") or (not update.get("compared") and not update.get("refused")):
+        verdict = ("nothing could be compared: " + (update.get("not_compared") or "no upstream")
+                   + "; what an update would change is unknown")
+    elif update.get("safe"):
+        verdict = "safe to update" + ("" if update.get("fetched") else " (as of the last fetch)")
+    else:
+        verdict = "do not update yet"
+    lines.append("  verdict  " + verdict)
     return "\n".join(lines) + "\n"

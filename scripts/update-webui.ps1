@@ -1,6 +1,7 @@
 # Update a web UI safely: check, update, repair - in that order, stopping at the first problem.
 #
 #   powershell -ExecutionPolicy Bypass -File scripts\update-webui.ps1 [-Dir APP_DIR] [-Repair "repair"]
+#   powershell -ExecutionPolicy Bypass -File scripts\update-webui.ps1 -Help   (also --help, -h, /?)
 #
 # 1. repair check --pre-update   fetches upstream, predicts what the update changes, makes sure a
 #                                snapshot exists; exit 1 when the update would break or be refused
@@ -8,8 +9,13 @@
 # 3. repair --yes                repairs what the update changed (new requirements, ...)
 param(
     [string]$Dir = ".",
-    [string]$Repair = "repair"
+    [string]$Repair = "repair",
+    [switch]$Help
 )
+if ($Help -or $Dir -in "--help", "-h", "/?") {
+    Get-Content $PSCommandPath | Select-Object -Skip 1 -First 8 | ForEach-Object { $_ -replace "^# ?", "" }
+    exit 0
+}
 $parts = $Repair -split " "
 $exe = $parts[0]
 $pre = @()

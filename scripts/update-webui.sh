@@ -9,7 +9,16 @@
 # 3. repair --yes                repairs what the update changed (new requirements, ...)
 #
 # REPAIR names the tool (default: repair), e.g. REPAIR="python -m repair".
+# -h, --help prints this and does nothing else.
 set -u
+case "${1:-}" in
+    -h|--help)
+        sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+        exit 0 ;;
+    -*)
+        echo "update-webui: unknown option $1 (see --help)" >&2
+        exit 2 ;;
+esac
 dir=${1:-.}
 repair=${REPAIR:-repair}
 

@@ -87,6 +87,7 @@ class LocalIndex:
         self.requires_python: dict[str, str] = {}  # filename -> specifier
         self.slow_seconds = slow_seconds
         self.max_age: int | None = None  # sends Cache-Control: max-age=N when set
+        self.file_rate: int | None = None  # bytes per second for files (a slow download)
         self.fail_times = fail_times
         self.hits: Counter[str] = Counter()  # path -> requests
         self.status: Counter[int] = Counter()
@@ -201,6 +202,19 @@ class LocalIndex:
                     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                         self.wfile.write(body)
 
+            def _trickle(self, body: bytes, rate: int) -> None:
+                """A file at ``rate`` bytes a second: what a download looks like."""
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                chunk = max(rate // 20, 1024)
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    for start in range(0, len(body), chunk):
+                        self.wfile.write(body[start:start + chunk])
+                        self.wfile.flush()
+                        time.sleep(chunk / rate)
+
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 path = self.path.split("?", 1)[0]
                 with index._lock:
@@ -216,6 +230,8 @@ class LocalIndex:
                         if wheel.is_file():
                             return self._send(200, wheel_metadata(wheel))
                     if target.is_file() and "/" not in name:
+                        if index.file_rate:
+                            return self._trickle(target.read_bytes(), index.file_rate)
                         return self._send(200, target.read_bytes(), "application/octet-stream")
                     return self._send(404)
                 if not m:

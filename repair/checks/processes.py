@@ -130,6 +130,8 @@ def restart_required(ctx: Context) -> Iterator[Finding]:
         procs = processes_using(ctx.venv)
     except Exception:  # noqa: BLE001 - no process list is no finding, never a crash
         return
+    if procs:  # the report says "restart" only when something runs
+        ctx.report_extra["running"] = [p.describe() for p in procs[:5]]
     for p in procs:
         changed = installed_since(ctx, p.started)
         if not changed and not p.deleted_maps:

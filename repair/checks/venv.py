@@ -21,6 +21,10 @@ VENV_INTERPRETER_BROKEN = finding_type(
     "venv-interpreter-broken", "The venv's interpreter is missing or does not run", Severity.ERROR,
     Fix.RECREATE_VENV,
 )
+VENV_HOME_MOVED = finding_type(
+    "venv-home-moved", "The venv's base Python moved; a Python of the same version can take its "
+    "place", Severity.ERROR, Fix.CONFIG,
+)
 PYTHON_UNSUPPORTED = finding_type(
     "python-unsupported", "The venv's Python version is not supported by the application",
     Severity.ERROR, Fix.RECREATE_VENV,
@@ -43,7 +47,7 @@ def venv_missing(ctx: Context) -> Iterator[Finding]:
     )
 
 
-@check(VENV_INTERPRETER_BROKEN)
+@check(VENV_INTERPRETER_BROKEN, VENV_HOME_MOVED)
 def venv_interpreter(ctx: Context) -> Iterator[Finding]:
     """pyvenv.cfg is missing or unreadable, its home names a Python that is gone, or the venv's
     python does not run."""
@@ -58,6 +62,10 @@ def venv_interpreter(ctx: Context) -> Iterator[Finding]:
     windows = ctx.layout.kind == "windows"
     if cfg is not None and cfg.home and not ctx.layout.is_foreign:
         if not home_python_exists(cfg.home, windows=windows):
+            moved = _home_moved(ctx, cfg.home)
+            if moved is not None:
+                yield moved
+                return
             yield VENV_INTERPRETER_BROKEN(
                 "pyvenv.cfg",
                 f"pyvenv.cfg names a base Python at {cfg.home} that no longer exists",
@@ -69,6 +77,54 @@ def venv_interpreter(ctx: Context) -> Iterator[Finding]:
         yield VENV_INTERPRETER_BROKEN(
             str(ctx.layout.python), ctx.probe_error, remedy, path=str(ctx.layout.python)
         )
+
+
+def _home_moved(ctx: Context, home: str) -> Finding | None:
+    """The smallest fix for a base Python that moved: the venv still starts (its python link
+    resolves somewhere that works), or a Python of the venv's version exists elsewhere. Then
+    rewriting ``home`` (and the links) is enough; no rebuild."""
+    import os
+    from pathlib import Path
+
+    cfg_version = ctx.cfg.version if ctx.cfg is not None else None
+    starts = ctx.probe_error is None and ctx.interp is not None
+    version = ctx.interp.version if starts and ctx.interp is not None else cfg_version
+    if not version:
+        return None
+    xy = ".".join(version.split(".")[:2])
+    target: Path | None = None
+    if starts:
+        real = Path(os.path.realpath(ctx.layout.python))
+        if real != ctx.layout.python.absolute() and real.is_file():
+            target = real
+    if target is None:
+        from repair.pythons import find_pythons
+
+        # Not a venv's python (this venv's, or the tool's own): a base installation.
+        found = [p for p in find_pythons() if not _inside(p.path, ctx.venv)
+                 and not (p.path.parent.parent / "pyvenv.cfg").is_file()]
+        exact = [p for p in found if p.version == version]
+        same = [p for p in found if p.xy == xy]
+        if not (exact or same):
+            return None
+        target = (exact or same)[0].path
+    severity = Severity.WARNING if starts else Severity.ERROR
+    state = "the venv still starts" if starts else "the venv does not start"
+    return VENV_HOME_MOVED(
+        "pyvenv.cfg",
+        f"pyvenv.cfg names a base Python at {home} that no longer exists ({state}); Python "
+        f"{xy} at {target} can take its place",
+        f"run 'repair' to point the venv at {target} (pyvenv.cfg's home and the venv's python "
+        "links): no rebuild needed",
+        severity=severity, home=home, python=str(target), version=version, starts=starts,
+    )
+
+
+def _inside(path: object, root: object) -> bool:
+    import os
+
+    real, base = os.path.realpath(str(path)), os.path.realpath(str(root))
+    return real == base or real.startswith(base + os.sep)
 
 
 def _version_str(ctx: Context) -> str | None:

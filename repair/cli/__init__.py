@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "install": ("repair.cli.install", "install", "Install a web UI from nothing, verified."),
     "diagnose": ("repair.cli.diagnose", "diagnose",
                  "Read a crash log: cause, remedy, whether a rebuild helps."),
+    "report": ("repair.cli.report", "report",
+               "A support report to paste into an issue or a thread, secrets hidden."),
     "schedule": ("repair.cli.schedule", "schedule", "A recurring or pre-update health check."),
     "manifests": ("repair.cli.manifests", "manifests",
                   "List, show and validate application manifests."),

@@ -50,8 +50,11 @@ def check(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: st
         return
     if explain:
         from repair.docs import explain_text
+        from repair.render import markdown_text, terminal_width
 
-        click.echo(explain_text(explain), nl=False)
+        # Markdown for a terminal is noise: rendered as text (--json keeps nothing else here).
+        click.echo(markdown_text(explain_text(explain), width=terminal_width(),
+                                 color=use_color()), nl=False)
         return
     from repair.commands.check import check as run_check
     from repair.context import Context
@@ -64,9 +67,10 @@ def check(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: st
     if as_json:
         echo_json(report.to_json())
     else:
-        from repair.render import report_text
+        from repair.render import report_text, terminal_width
 
-        click.echo(report_text(report, color=use_color(), verbose=verbose), nl=False)
+        click.echo(report_text(report, color=use_color(), verbose=verbose,
+                               width=terminal_width()), nl=False)
         if "update" in report.extra:
             from repair.update import update_text
 

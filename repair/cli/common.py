@@ -57,6 +57,38 @@ def index_options(func: F) -> F:
     return func
 
 
+def check_python_option(ctx: click.Context, param: click.Parameter, value: str | None
+                        ) -> str | None:
+    """``--python PATH|X.Y``, checked when it is given rather than when a venv is built: a path
+    must exist, a version must be one that CPython has and that this machine has."""
+    if not value:
+        return value
+    import re
+
+    from repair.errors import UsageError
+
+    if os.sep in value or "/" in value or value.endswith(".exe") or Path(value).exists():
+        if not Path(value).exists():
+            raise UsageError(f"--python {value}: no such file")
+        return value
+    m = re.fullmatch(r"(\d+)(?:\.(\d+))?(?:\.\d+)?", value)
+    if m is None:
+        raise UsageError(f"--python {value}: give a path or a version such as 3.10")
+    major, minor = int(m.group(1)), int(m.group(2) or 0)
+    if major != 3 or (m.group(2) is not None and not 6 <= minor <= 30):
+        raise UsageError(f"--python {value}: not a Python version the web UIs run on "
+                         "(give a version such as 3.10, or a path)")
+    from repair.pythons import find_pythons
+
+    found = find_pythons()
+    if not any(p.version == value or p.version.startswith(value + ".") for p in found):
+        shown = ", ".join(sorted({p.xy for p in found}, reverse=True,
+                                  key=lambda v: tuple(int(x) for x in v.split(".")))) or "none"
+        raise UsageError(f"--python {value}: no such Python on this machine (found: {shown})",
+                         hint="install it (python.org, or pyenv), or give its path")
+    return value
+
+
 def pipeline_options(func: F) -> F:
     """Options of the repair pipeline (``repair`` with no command)."""
     func = index_options(func)
@@ -73,6 +105,7 @@ def pipeline_options(func: F) -> F:
     ):
         func = click.option(decl, is_flag=True, help=help_text)(func)
     func = click.option("--python", "python", metavar="PATH|X.Y", default=None,
+                        callback=check_python_option,
                         help="Interpreter for a recreated venv.")(func)
     func = click.option("--ref", default=None, metavar="REF",
                         help="With --reclone: the commit, branch or tag to check out "

@@ -23,7 +23,7 @@ def demo(keep: bool, where: Path | None, no_repair: bool) -> None:
     from repair.commands.demo import run_demo
     from repair.model import Report
     from repair.progress import StreamReporter
-    from repair.render import report_text
+    from repair.render import report_text, terminal_width
 
     reporter = StreamReporter(sys.stdout)
     color = use_color()
@@ -32,7 +32,7 @@ def demo(keep: bool, where: Path | None, no_repair: bool) -> None:
         click.echo()
         if stage == "after":
             click.echo("After the repair:")
-        click.echo(report_text(report, color=color), nl=False)
+        click.echo(report_text(report, color=color, width=terminal_width()), nl=False)
         click.echo()
 
     result = run_demo(reporter, where=where, keep=keep, repair=not no_repair, on_report=show)

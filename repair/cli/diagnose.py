@@ -8,15 +8,15 @@ from typing import Any
 import click
 
 from repair.cli.common import echo_json, install_options, merged_install_options, use_color
-from repair.errors import ExitCode
+from repair.errors import ExitCode, UsageError
 
 
 @click.command("diagnose")
 @install_options
-@click.argument("log", metavar="[LOG|-]", default="-", required=False)
+@click.argument("log", metavar="[LOG|-]", default=None, required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print a repair.diagnosis/1 JSON object.")
 @click.pass_context
-def diagnose(ctx: click.Context, /, log: str, as_json: bool, dir: str | None, venv: str | None,
+def diagnose(ctx: click.Context, /, log: str | None, as_json: bool, dir: str | None, venv: str | None,
              manifest: str | None) -> None:
     """Read a start-up or crash log (a file, or - for standard input) and say what is wrong,
     what to do, and whether rebuilding the environment would help at all. With --dir (or
@@ -39,6 +39,17 @@ def diagnose(ctx: click.Context, /, log: str, as_json: bool, dir: str | None, ve
         from repair.install import resolve
 
         install = resolve(**where)  # a bad --dir is a usage error before the log is read
+    if log is None:
+        if sys.stdin.isatty():
+            # Nothing piped in and no file named: say how, rather than wait for a paste.
+            raise UsageError("name a log file, or pipe one in: 'repair diagnose webui.log' or "
+                             "'python launch.py 2>&1 | repair diagnose -'",
+                             hint="'repair diagnose -' reads a pasted log (end it with Ctrl-D, "
+                             "Ctrl-Z Enter on Windows)")
+        log = "-"
+    elif log == "-" and sys.stdin.isatty() and not as_json:
+        click.echo("reading the log from standard input: paste it, then press Ctrl-D "
+                   "(Ctrl-Z Enter on Windows)", err=True)
     result = diagnose_stream(sys.stdin.buffer) if log == "-" else diagnose_log(log)
     if install is not None:
         from repair.context import Context

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from repair.cli.common import echo_json, index_options
+from repair.cli.common import check_python_option, echo_json, index_options
 
 
 @click.command("install")
@@ -22,6 +22,7 @@ from repair.cli.common import echo_json, index_options
               "manifest's repository.")
 @click.option("--ref", default=None, metavar="REF", help="Branch, tag or commit to check out.")
 @click.option("--python", "python", default=None, metavar="PATH|X.Y",
+              callback=check_python_option,
               help="Interpreter for the venv. Default: the best one the app supports.")
 @click.option("--from-snapshot", "snapshot", default=None, metavar="FILE",
               type=click.Path(dir_okay=False, path_type=Path),
@@ -71,7 +72,14 @@ def install(app: str, dir: str, backend: str | None, repo_url: str | None, ref: 
             raise UsageError("no terminal to ask for confirmation: pass --yes to install")
         return click.confirm("Go ahead?", default=True, err=True)
 
-    result = run_install(plan, reporter, None if yes else confirm)
+    try:
+        result = run_install(plan, reporter, None if yes else confirm)
+    except KeyboardInterrupt:
+        # What happens next: the finished steps are recorded, the half-built parts are hidden
+        # (.venv.partial); the same command goes on from where it stopped.
+        click.echo("repair: interrupted: the finished steps are kept; run the same command "
+                   "again to go on from where it stopped", err=True)
+        sys.exit(130)
     if as_json:
         echo_json(result.to_json())
     else:

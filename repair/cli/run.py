@@ -17,7 +17,7 @@ def run_pipeline(ctx: click.Context, options: dict[str, Any]) -> None:
     from repair.pipeline import repair_install
     from repair.planner import Plan
     from repair.progress import StreamReporter
-    from repair.render import report_text
+    from repair.render import report_text, terminal_width
 
     as_json = bool(options.get("json"))
     install = resolve(options.get("dir"), options.get("venv"), options.get("manifest"))
@@ -33,15 +33,23 @@ def run_pipeline(ctx: click.Context, options: dict[str, Any]) -> None:
         if options.get("yes"):
             return True
         click.echo(plan.text(), err=True, nl=False)
-        return click.confirm("Go ahead? (the venv is backed up first)", default=True, err=True)
+        if click.confirm("Go ahead? (the venv is backed up first)", default=True, err=True):
+            return True
+        raise _Declined
 
-    result = repair_install(context, options, reporter, confirm=confirm)
+    try:
+        result = repair_install(context, options, reporter, confirm=confirm)
+    except _Declined:
+        # A "no" is an answer, not an error: the lock is released, nothing was touched.
+        click.echo("Nothing was changed.", err=True)
+        sys.exit(0)
     if as_json:
         echo_json(result.report.to_json())
     else:
         color = use_color()
+        width = terminal_width()
         if options.get("dry_run"):
-            click.echo(report_text(result.report, color=color, hint=None), nl=False)
+            click.echo(report_text(result.report, color=color, hint=None, width=width), nl=False)
             click.echo()
             click.echo(result.plan.text(), nl=False)
             if not result.plan.empty:
@@ -50,12 +58,17 @@ def run_pipeline(ctx: click.Context, options: dict[str, Any]) -> None:
             click.echo(result.plan.text() if result.plan.empty else _steps_text(result), nl=False)
             if result.plan.empty or result.exit_code not in (4, 5):
                 click.echo()
-                click.echo(report_text(result.report, color=color, hint=None), nl=False)
+                click.echo(report_text(result.report, color=color, hint=None, width=width),
+                           nl=False)
             if result.backup is not None:
                 click.echo(f"Backup: {result.backup.id} ({result.backup.path})")
     if result.error:
         click.echo(f"repair: error: {result.error}", err=True)
     sys.exit(result.exit_code)
+
+
+class _Declined(Exception):
+    """The person at the prompt said no."""
 
 
 def _steps_text(result: Any) -> str:

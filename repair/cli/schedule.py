@@ -161,7 +161,7 @@ def run_scheduled(ctx: click.Context, dir: str | None, venv: str | None, manifes
     from repair.context import Context
     from repair.install import resolve
     from repair.progress import StreamReporter
-    from repair.render import report_text
+    from repair.render import report_text, terminal_width
     from repair.schedule import history_file, history_text, record_run
 
     spec = _spec(ctx, dir, venv, manifest, pre_update=pre_update)
@@ -174,7 +174,7 @@ def run_scheduled(ctx: click.Context, dir: str | None, venv: str | None, manifes
     if as_json:
         echo_json({**report.to_json(), "history": change})
     else:
-        click.echo(report_text(report, color=use_color()), nl=False)
+        click.echo(report_text(report, color=use_color(), width=terminal_width()), nl=False)
         if "update" in report.extra:
             from repair.update import update_text
 

@@ -317,7 +317,12 @@ def preflight(
             wanted[name] = (req, [text])
 
     # Sources: (location, kind). Remote ones are not asked offline.
-    indexes = [(u, "index") for u in config.index_urls]
+    # One source per location: an index named twice (in pip.conf and on the command line, with
+    # and without its trailing slash) is asked, and reported, once.
+    indexes: list[tuple[str, str]] = []
+    for u in config.index_urls:
+        if _norm(u) not in {_norm(seen) for seen, _ in indexes}:
+            indexes.append((u, "index"))
     torch_src = None
     if torch_index and not config.no_index:
         torch_src = torch_index

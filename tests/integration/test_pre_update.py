@@ -130,3 +130,25 @@ def test_pre_update_keeps_a_fresh_snapshot_not_a_copy_of_the_venv(inst: GitInsta
     assert backups and backups[0].kind == "snapshot" and not backups[0].has_venv
     _, again = pre_update(inst)
     assert (again["update"].get("snapshot") or {}).get("status") == "fresh"
+
+
+def test_no_remote_says_nothing_could_be_compared(inst: GitInstall) -> None:
+    git(inst.root, "remote", "remove", "origin")
+    code, report = pre_update(inst)
+    update = report["update"]
+    assert not update["compared"] and not update["safe"] and update["not_compared"]
+    result = invoke("check", "--pre-update", "--dir", str(inst.root),
+                    "--manifest", str(inst.manifest))
+    assert "nothing could be compared" in result.stdout
+    assert "safe to update" not in result.stdout
+
+
+def test_unreachable_remote_never_fetched_is_not_safe(inst: GitInstall) -> None:
+    git(inst.root, "remote", "set-url", "origin", "http://127.0.0.1:9/app.git")
+    git(inst.root, "branch", "--unset-upstream")
+    for ref in git(inst.root, "for-each-ref", "--format=%(refname)",
+                   "refs/remotes").split():
+        git(inst.root, "update-ref", "-d", ref)
+    result = invoke("check", "--pre-update", "--dir", str(inst.root),
+                    "--manifest", str(inst.manifest))
+    assert "verdict  nothing could be compared: no upstream state of origin" in result.stdout
