@@ -16,8 +16,8 @@ from repair.errors import ExitCode, UsageError
 @click.argument("log", metavar="[LOG|-]", default=None, required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print a repair.diagnosis/1 JSON object.")
 @click.pass_context
-def diagnose(ctx: click.Context, /, log: str | None, as_json: bool, dir: str | None, venv: str | None,
-             manifest: str | None) -> None:
+def diagnose(ctx: click.Context, /, log: str | None, as_json: bool, dir: str | None,
+             venv: str | None, manifest: str | None) -> None:
     """Read a start-up or crash log (a file, or - for standard input) and say what is wrong,
     what to do, and whether rebuilding the environment would help at all. With --dir (or
     --venv), each cause is tied to that install: the distribution that owns the module, its
