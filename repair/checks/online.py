@@ -22,16 +22,6 @@ if TYPE_CHECKING:
     from repair.index.preflight import PreflightResult
 
 
-def torch_index(ctx: Context) -> str | None:
-    """The manifest's torch index for the backend asked for (or detected, where known)."""
-    machine = ctx.__dict__.get("machine_backend")
-    backend = ctx.options.get("backend") or (machine.backend if machine is not None else None)
-    if not backend or backend == "auto":
-        return None
-    value = ctx.install.manifest.get(f"torch.{backend}.index_url")
-    return str(value) if value else None
-
-
 def run_preflight(ctx: Context, options: dict[str, Any] | None = None) -> PreflightResult:
     """The preflight result for this install's requirements (shared with the pipeline, which
     passes its own options: index URLs, find-links, offline)."""
@@ -51,7 +41,16 @@ def run_preflight(ctx: Context, options: dict[str, Any] | None = None) -> Prefli
         target = target_from_interpreter(ctx.python_info)
     except TargetError as exc:
         raise UsageError(f"cannot tell which wheels fit this venv: {exc}") from exc
-    return preflight(wanted, target, config, torch_index=torch_index(ctx),
+    from repair.rebuild import manifest_torch
+
+    machine = ctx.__dict__.get("machine_backend")  # probed only when already known
+    backend = options.get("backend") or (machine.backend if machine is not None else None)
+    try:
+        spec = manifest_torch(ctx.install.manifest, backend) if backend != "auto" else None
+    except UsageError:
+        spec = None
+    torch_index = str(spec["index_url"]) if spec and spec.get("index_url") else None
+    return preflight(wanted, target, config, torch_index=torch_index,
                      offline=bool(options.get("offline")), reporter=ctx.reporter)
 
 
