@@ -305,18 +305,15 @@ def torch_index(choice: TorchChoice, user: IndexOptions, user_index_url: str | N
 
 
 def _local_folder(url: str | None) -> Path | None:
-    """A ``file:`` URL or a path naming a local folder of wheels (passed as ``--find-links``)."""
+    """A ``file:`` URL or a path naming a local folder of wheels (passed as ``--find-links``;
+    a folder with an index.html is an index)."""
     if not url:
         return None
-    if url.startswith("file:"):
-        from urllib.parse import unquote, urlparse
+    from repair.index.client import _local_folder as local
 
-        path = Path(unquote(urlparse(url).path))
-    elif "://" in url:
-        return None
-    else:
-        path = Path(url)
-    return path if path.is_dir() and not (path / "index.html").exists() else None
+    path = local(url)
+    return path if path is not None and path.is_dir() and not (path / "index.html").exists() \
+        else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -650,7 +647,8 @@ def verify_set(venv: Path, expect: Mapping[str, str], moves: Iterable[Mapping[st
 
 def preflight(requirements: Iterable[Any], python: str | Path, options: Mapping[str, Any], *,
               torch: Mapping[str, Any] | None, reporter: Reporter, requirement_options: Any = None,
-              venv: Path | None = None, hint: str = "nothing was changed") -> None:
+              venv: Path | None = None, hint: str = "nothing was changed",
+              needs: str = "the rebuild") -> None:
     """Can the package sources provide what the rebuild installs (``requirements``: strings or
     ``Requirement`` objects, and the torch step's ``torch`` parameters), for the interpreter the
     rebuild uses (probed: this machine's real platform and C library)? Raises
@@ -675,10 +673,15 @@ def preflight(requirements: Iterable[Any], python: str | Path, options: Mapping[
     except (ProbeError, TargetError, ValueError) as exc:
         reporter.warn(f"the index preflight could not run: {exc}")
         return
-    config = load_pip_config(venv=venv, options=dict(options),
+    options = dict(options)
+    folder = _local_folder(torch_url)
+    if folder is not None:  # a folder of wheels: pip gets it as --find-links
+        options["find_links"] = [*(options.get("find_links") or ()), str(folder)]
+        torch_url = None
+    config = load_pip_config(venv=venv, options=options,
                              requirements_options=requirement_options)
     try:
-        result = run(wanted, target, config, torch_index=_remote(torch_url),
+        result = run(wanted, target, config, torch_index=torch_url,
                      offline=bool(options.get("offline")), reporter=reporter,
                      torch_packages=torch_names or TORCH_FAMILY)
     except Exception as exc:  # noqa: BLE001 - a preflight that cannot run does not block
@@ -689,10 +692,6 @@ def preflight(requirements: Iterable[Any], python: str | Path, options: Mapping[
     blocking = [f for f in result.findings if f.severity is Severity.ERROR]
     if blocking:
         raise PreflightError(
-            "the package index cannot provide what the rebuild needs: "
+            f"the package index cannot provide what {needs} needs: "
             + "; ".join(f.message for f in blocking[:3]),
             hint=f"{hint}; fix the package sources, or run again with --force")
-
-
-def _remote(url: str | None) -> str | None:
-    return None if url is None or _local_folder(url) is not None else url
