@@ -276,12 +276,10 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
     index = _index(options)
     if step.kind == "install-torch":
         from repair import rebuild
-        from repair.snapshot import pip_sources
 
         return rebuild.install_torch(
             python, p, work=journal.folder / "rebuild", keep=_planned_set(journal),
-            index=index, user_index_url=pip_sources(ctx)["index_url"], log=_log(journal),
-            reporter=reporter, installer=installer)
+            index=index, log=_log(journal), reporter=reporter, installer=installer)
     if step.kind == "reinstall":
         args = ["--force-reinstall", "--no-deps", *p["requirements"]]
         for c in p.get("constraints", []):

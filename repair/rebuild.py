@@ -34,6 +34,7 @@ from repair.errors import PreflightError, UsageError
 
 if TYPE_CHECKING:
     from repair.context import Context
+    from repair.index.preflight import PreflightResult
     from repair.installer import IndexOptions
     from repair.manifest import Manifest
     from repair.model import Finding
@@ -282,26 +283,19 @@ def _req_name(text: str) -> str:
     return re.split(r"[\s\[(<>=!~;@]", text.strip(), maxsplit=1)[0]
 
 
-def torch_index(choice: TorchChoice, user: IndexOptions, user_index_url: str | None
-                ) -> IndexOptions:
-    """The package sources of the torch step: the build's index first, the user's index as an
-    extra one (torch's own dependencies come from it)."""
+def torch_index(choice: TorchChoice, user: IndexOptions) -> IndexOptions:
+    """The package sources of the torch step: the user's own (torch's dependencies come from
+    there) and the build's index as an extra one, listed first (uv asks extra indexes first and
+    takes a package from the first index that has it; pip takes the best match of all)."""
     from dataclasses import replace
 
-    if not choice.index_url and not choice.extra_index_url:
+    extras = [u for u in (choice.index_url, choice.extra_index_url) if u]
+    if not extras:
         return user
-    extras = list(user.extra_index_urls)
-    if choice.index_url:
-        mine = user.index_url or user_index_url
-        extras = ([mine] if mine else []) + extras
-    if choice.extra_index_url:
-        extras.append(choice.extra_index_url)
-    local = _local_folder(choice.index_url) if choice.index_url else None
-    if local is not None:
-        return replace(user, index_url=user.index_url, find_links=(*user.find_links, str(local)),
-                       extra_index_urls=tuple(user.extra_index_urls))
-    return replace(user, index_url=choice.index_url or user.index_url,
-                   extra_index_urls=tuple(dict.fromkeys(extras)))
+    folders = [str(f) for f in map(_local_folder, extras) if f is not None]
+    urls = [u for u in extras if _local_folder(u) is None]
+    return replace(user, find_links=(*user.find_links, *folders),
+                   extra_index_urls=tuple(dict.fromkeys([*urls, *user.extra_index_urls])))
 
 
 def _local_folder(url: str | None) -> Path | None:
@@ -543,8 +537,8 @@ def exact_pins(expect: Mapping[str, str], pins: Iterable[str]) -> list[str]:
 
 
 def install_torch(python: Path, params: Mapping[str, Any], *, work: Path, keep: Mapping[str, Any]
-                  | None, index: IndexOptions, user_index_url: str | None, log: Path,
-                  reporter: Reporter, installer: str) -> str:
+                  | None, index: IndexOptions, log: Path, reporter: Reporter,
+                  installer: str) -> str:
     """The torch step: its packages first, the kept set's versions as constraints for its
     dependencies (so that they come back at the versions they had)."""
     from repair.installer import pip_install
@@ -558,7 +552,7 @@ def install_torch(python: Path, params: Mapping[str, Any], *, work: Path, keep: 
     if params.get("force_reinstall"):
         args.append("--force-reinstall")
     stats = pip_install(python, args, log_path=log, reporter=reporter, installer=installer,
-                        index=torch_index(choice, index, user_index_url),
+                        index=torch_index(choice, index),
                         label=f"installing torch for {choice.backend or 'this machine'}")
     return f"{len(stats.installed)} installed"
 
@@ -645,34 +639,24 @@ def verify_set(venv: Path, expect: Mapping[str, str], moves: Iterable[Mapping[st
 # Preflight
 
 
-def preflight(requirements: Iterable[Any], python: str | Path, options: Mapping[str, Any], *,
-              torch: Mapping[str, Any] | None, reporter: Reporter, requirement_options: Any = None,
-              venv: Path | None = None, hint: str = "nothing was changed",
-              needs: str = "the rebuild") -> None:
-    """Can the package sources provide what the rebuild installs (``requirements``: strings or
-    ``Requirement`` objects, and the torch step's ``torch`` parameters), for the interpreter the
-    rebuild uses (probed: this machine's real platform and C library)? Raises
-    ``PreflightError`` (exit 1) when they cannot; a preflight that cannot run is a warning."""
+def index_preflight(requirements: Iterable[Any], target: Any, options: Mapping[str, Any], *,
+                    torch: Mapping[str, Any] | None, reporter: Reporter,
+                    requirement_options: Any = None, venv: Path | None = None) -> PreflightResult:
+    """The index preflight of ``requirements`` (strings or ``Requirement`` objects) and of the
+    torch step's packages (``torch``: its parameters) for ``target`` (``repair.index.tags``),
+    from the sources pip would use with ``options``. Shared by ``check --online``, the pipeline
+    and ``repair install``."""
     from repair.index.config import load_pip_config
     from repair.index.preflight import preflight as run
-    from repair.index.tags import TargetError, target_from_interpreter
-    from repair.interp import ProbeError, probe
-    from repair.model import Severity
 
-    packages = [str(p) for p in (torch or {}).get("requirements", [])]
-    torch_url = (torch or {}).get("index_url") or (torch or {}).get("extra_index_url")
+    torch = torch or {}
+    packages = [str(p) for p in torch.get("requirements", [])]
+    torch_url = torch.get("index_url") or torch.get("extra_index_url")
     torch_names = {canonical(_req_name(p)) for p in packages}
     wanted: list[Any] = [r for r in requirements
-                         if canonical(_req_name(str(r) if not hasattr(r, "name") else r.name))
+                         if canonical(r.name if hasattr(r, "name") else _req_name(str(r)))
                          not in torch_names and not str(r).startswith("-e ")]
     wanted += packages
-    if not wanted:
-        return
-    try:
-        target = target_from_interpreter(probe(Path(python)))
-    except (ProbeError, TargetError, ValueError) as exc:
-        reporter.warn(f"the index preflight could not run: {exc}")
-        return
     options = dict(options)
     folder = _local_folder(torch_url)
     if folder is not None:  # a folder of wheels: pip gets it as --find-links
@@ -680,15 +664,38 @@ def preflight(requirements: Iterable[Any], python: str | Path, options: Mapping[
         torch_url = None
     config = load_pip_config(venv=venv, options=options,
                              requirements_options=requirement_options)
+    return run(wanted, target, config, torch_index=torch_url,
+               offline=bool(options.get("offline")), reporter=reporter,
+               torch_packages=torch_names or TORCH_FAMILY)
+
+
+def preflight(requirements: Iterable[Any], python: str | Path, options: Mapping[str, Any], *,
+              torch: Mapping[str, Any] | None, reporter: Reporter, requirement_options: Any = None,
+              venv: Path | None = None, hint: str = "nothing was changed",
+              needs: str = "the rebuild") -> None:
+    """Before anything is built: can the package sources provide what the rebuild installs, for
+    the interpreter the rebuild uses (probed: this machine's real platform and C library)?
+    Raises ``PreflightError`` (exit 1) when they cannot; a preflight that cannot run is a
+    warning."""
+    from repair.index.tags import TargetError, target_from_interpreter
+    from repair.interp import ProbeError, probe
+    from repair.model import Severity
+
+    requirements = list(requirements)
+    if not requirements and not (torch or {}).get("requirements"):
+        return
     try:
-        result = run(wanted, target, config, torch_index=torch_url,
-                     offline=bool(options.get("offline")), reporter=reporter,
-                     torch_packages=torch_names or TORCH_FAMILY)
-    except Exception as exc:  # noqa: BLE001 - a preflight that cannot run does not block
+        target = target_from_interpreter(probe(Path(python)))
+        result = index_preflight(requirements, target, options, torch=torch, reporter=reporter,
+                                 requirement_options=requirement_options, venv=venv)
+    except (ProbeError, TargetError, ValueError) as exc:
         reporter.warn(f"the index preflight could not run: {exc}")
         return
+    except Exception as exc:  # noqa: BLE001 - a preflight that cannot run does not block
+        reporter.warn(f"the index preflight could not run: {type(exc).__name__}: {exc}")
+        return
     for line in result.unchecked[:5]:
-        reporter.warn(f"not checked against an index: {line}")
+        reporter.warn(f"not checked against an index: {line.requirement} ({line.reason})")
     blocking = [f for f in result.findings if f.severity is Severity.ERROR]
     if blocking:
         raise PreflightError(

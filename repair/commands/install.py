@@ -649,7 +649,7 @@ class _Runner:
         from repair.rebuild import install_torch
 
         install_torch(_venv_python(self.work_venv()), spec, work=self.venv.parent, keep=None,
-                      index=self.req.index, user_index_url=None, log=self.log(),
+                      index=self.req.index, log=self.log(),
                       reporter=self.reporter, installer=self.req.installer)
         return " ".join(spec["requirements"])
 
