@@ -245,10 +245,20 @@ def choose_torch(ctx: Context, *, backend: str | None = None) -> TorchChoice | N
     torch = installed.get("torch")
     build = ctx.torch_build if torch is not None else None
     machine = ctx.machine_backend
+    explicit = backend is not None  # --backend: a manifest without it is an error
+
+    def manifest_choice(wanted: str, **kw: Any) -> TorchChoice | None:
+        try:
+            return from_manifest(manifest, wanted, **kw)
+        except UsageError:
+            if explicit:
+                raise
+            return None  # the manifest has no torch for the machine: the old one stays
+
     if torch is None or build is None:
-        return from_manifest(manifest, backend or machine.backend,
-                             reason="the old venv has no torch" if ctx.venv_exists
-                             else "there is no old venv")
+        return manifest_choice(backend or machine.backend,
+                               reason="the old venv has no torch" if ctx.venv_exists
+                               else "there is no old venv")
     kind = effective_torch(ctx) or build.kind
     family = [installed[n] for n in TORCH_FAMILY if n in installed]
     parts = sorted(d.name for d in installed.values() if BUILD_PARTS.match(d.key)
@@ -257,18 +267,15 @@ def choose_torch(ctx: Context, *, backend: str | None = None) -> TorchChoice | N
     accepts = machine.accepts()
     where = "asked for with --backend" if machine.overridden else f"found by {machine.source}"
     if build.kind == "unknown":
-        choice = from_manifest(manifest, backend or machine.backend, was=was, drop=parts,
-                               reason=f"the build of {was} is not known")
+        choice = manifest_choice(backend or machine.backend, was=was, drop=parts,
+                                 reason=f"the build of {was} is not known")
         if choice is not None:
             return choice
     elif accepts and kind not in accepts:
         wanted = machine.backend if machine.backend in accepts else accepts[0]
-        try:
-            choice = from_manifest(manifest, wanted, was=was, drop=parts,
-                                   reason=f"{was} does not fit the backend {machine.backend}, "
-                                   f"{where}")
-        except UsageError:
-            choice = None
+        choice = manifest_choice(wanted, was=was, drop=parts,
+                                 reason=f"{was} does not fit the backend {machine.backend}, "
+                                 f"{where}")
         if choice is not None:
             return choice
     # Keep the build: the same versions (local tags included) from the index that serves them.
