@@ -338,7 +338,8 @@ def _create_venv(ctx: Context, step: Step, reporter: Reporter) -> str:
     venv = ctx.install.venv
     venv.mkdir(parents=True)
     (venv / fsops.PARTIAL_MARKER).write_text("recreate\n")
-    how = rebuild.create_venv(python, venv, installer=str(ctx.options.get("installer") or "pip"))
+    how = rebuild.create_venv(python, venv, installer=str(ctx.options.get("installer") or "pip"),
+                              version=version)
     return f"Python {version} ({how})"
 
 

@@ -484,18 +484,19 @@ def virtualenv_args(python: str | Path, dest: Path, *, prompt: str | None = None
 
 
 def create_venv(python: str | Path, dest: Path, *, prompt: str | None = None,
-                installer: str = "pip") -> str:
-    """A new venv at ``dest`` (which may exist, empty or holding only the partial marker)."""
+                installer: str = "pip", version: str | None = None) -> str:
+    """A new venv at ``dest`` (which may exist, empty or holding only the partial marker).
+    ``version``: the interpreter's, when known (spares a probe)."""
     from repair import proc
 
-    if installer == "uv" and _uv_venv(Path(python), dest):
+    if installer == "uv" and _uv_venv(Path(python), dest, version):
         return "uv venv"
     proc.run(virtualenv_args(python, dest, prompt=prompt), timeout=600, env=proc.clean_env(),
              check=True)
     return "virtualenv"
 
 
-def _uv_venv(python: Path, venv: Path) -> bool:
+def _uv_venv(python: Path, venv: Path, version: str | None) -> bool:
     """``uv venv`` (far faster than virtualenv), seeded offline with virtualenv's own pip and
     setuptools wheels. False (and nothing left behind but what was there) when it fails."""
     from repair import fsops, proc
@@ -510,10 +511,13 @@ def _uv_venv(python: Path, venv: Path) -> bool:
         env = proc.clean_env(extra={"UV_NO_CONFIG": "1"})
         proc.run([uv, "venv", "-q", "--allow-existing", "-p", str(python), str(venv)],
                  timeout=300, env=env, check=True)
-        info = probe_python(python)
+        if version is None:
+            info = probe_python(python)
+            here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+            version = info.version if info is not None else here
         from virtualenv.seed.wheels import embed
 
-        xy = info.xy if info is not None else f"{sys.version_info[0]}.{sys.version_info[1]}"
+        xy = ".".join(version.split(".")[:2])
         wheels = [w.path for w in (embed.get_embed_wheel(n, xy) for n in ("pip", "setuptools"))
                   if w is not None]
         from repair.venv import VenvLayout

@@ -612,7 +612,7 @@ class _Runner:
 
         building.mkdir(parents=True)
         how = create_venv(str(self.python["path"]), building, prompt=self.venv.name,
-                          installer=self.req.installer)
+                          installer=self.req.installer, version=str(self.python["version"]))
         return f"built aside in {building.name} ({how})"
 
     def choose_backend(self) -> None:

@@ -198,3 +198,19 @@ def test_virtualenv_writes_nothing_beside_the_venv(tmp_path: Path) -> None:
     create_venv(sys.executable, tmp_path / "venv")
     assert sorted(os.listdir(tmp_path)) == ["pyproject.toml", "venv"]
     assert (site_packages(tmp_path / "venv")).is_dir()
+
+
+def test_with_uv_the_same_torch_build_comes_back(
+        app: Path, indexes: tuple[LocalIndex, LocalIndex]) -> None:
+    from repair.installer import find_uv
+
+    if find_uv() is None:
+        pytest.skip("uv is not installed")
+    _, pypi = indexes
+    before = installed_versions(app / "venv")
+    code, report, err = repair(app, pypi, "--clean-venv", "--installer", "uv")
+    assert code == 0, err
+    after = installed_versions(app / "venv")
+    assert after["torch"] == "2.1.2+cu121" and after["handmade"] == "1.0"
+    assert {k: v for k, v in after.items() if k not in ("pip", "setuptools")} == \
+        {k: v for k, v in before.items() if k not in ("pip", "setuptools")}
