@@ -460,7 +460,14 @@ def repair_install(ctx: Context, options: dict[str, Any] | None = None,
         _preflight(ctx, plan, options, reporter)
         if confirm is not None and not confirm(plan):
             raise UsageError("cancelled: nothing was changed")
-        return _execute(ctx, before, plan, options, reporter, recovered)
+        if not plan.recreates:
+            return _execute(ctx, before, plan, options, reporter, recovered)
+        from repair.rebuild import app_folder_written
+
+        entries = set(os.listdir(install.dir))
+        result = _execute(ctx, before, plan, options, reporter, recovered)
+        result.report.extra["written_outside_venv"] = app_folder_written(install, entries, reporter)
+        return result
 
 
 def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],

@@ -535,6 +535,22 @@ def _uv_venv(python: Path, venv: Path, version: str | None) -> bool:
         return False
 
 
+def app_folder_written(install: Any, before: set[str], reporter: Reporter) -> list[str]:
+    """What a rebuild left in the app folder besides the venv and its backup (names at the top
+    level, against ``before``); said either way."""
+    from repair.backup import backups_root
+
+    allowed = {install.venv.name, backups_root(install).name}
+    aside = f".{install.venv.name}.repair-backup-"  # a backup kept beside a venv on another disk
+    new = sorted(n for n in set(os.listdir(install.dir)) - before - allowed
+                 if not n.startswith(aside))
+    if new:
+        reporter.warn(f"the rebuild left {', '.join(new)} in {install.dir}")
+    else:
+        reporter.info(f"nothing was written into {install.dir} but the venv and its backup")
+    return new
+
+
 def write_lines(path: Path, lines: Iterable[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
