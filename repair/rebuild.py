@@ -278,12 +278,25 @@ def choose_torch(ctx: Context, *, backend: str | None = None) -> TorchChoice | N
                                  f"{where}")
         if choice is not None:
             return choice
+    elif kind == "cuda" and machine.vendor == "nvidia" and _major(build.cuda) > _major(
+            machine.cuda) > 0:
+        choice = manifest_choice("cuda", was=was, drop=parts,
+                                 reason=f"{was} needs CUDA {build.cuda}; the NVIDIA driver "
+                                 f"{machine.driver or ''} supports CUDA up to {machine.cuda}")
+        if choice is not None and choice.packages != tuple(
+                f"{d.name}=={d.version}" for d in family):
+            return choice
     # Keep the build: the same versions (local tags included) from the index that serves them.
     tag = torch.version.partition("+")[2]
     index = index_for_build(manifest, build.kind, tag) if tag else None
     pins = tuple(f"{d.name}=={d.version}" for d in family)
     return TorchChoice(build.kind if build.kind != "unknown" else machine.backend, pins, index,
                        None, keep=True, reason=f"keeps {was}", was=was)
+
+
+def _major(version: str | None) -> int:
+    m = re.match(r"\d+", version or "")
+    return int(m.group(0)) if m else 0
 
 
 def _req_name(text: str) -> str:

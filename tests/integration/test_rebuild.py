@@ -213,3 +213,25 @@ def test_with_uv_the_same_torch_build_comes_back(
     assert after["torch"] == "2.1.2+cu121" and after["handmade"] == "1.0"
     assert {k: v for k, v in after.items() if k not in ("pip", "setuptools")} == \
         {k: v for k, v in before.items() if k not in ("pip", "setuptools")}
+
+
+@pytest.mark.skipif(os.name == "nt", reason="the fake nvidia-smi is a POSIX shell script")
+def test_a_driver_too_old_for_the_build_is_a_reason_to_change_it(
+        app: Path, indexes: tuple[LocalIndex, LocalIndex], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    tools = Path(__file__).resolve().parents[1] / "data" / "tools"
+    header = tmp_path / "nvidia-smi.txt"
+    header.write_text((tools / "nvidia-smi-h100.txt").read_text().replace(
+        "CUDA Version: 13.0", "CUDA Version: 11.8"))
+    fake = tmp_path / "fakebin"
+    fake.mkdir()
+    (fake / "nvidia-smi").write_text(
+        f'#!/bin/sh\ncase "$1" in --query-gpu*) cat "{tools}/nvidia-smi-h100-query.csv"; '
+        f'exit 0;; esac\ncat "{header}"\n')
+    (fake / "nvidia-smi").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ.get('PATH', '')}")
+    _, pypi = indexes
+    code, report, err = repair(app, pypi, "--clean-venv", "--dry-run")
+    torch = next(s for s in report["plan"] if s["kind"] == "install-torch")
+    assert not torch["params"]["keep"], torch
+    assert "supports CUDA up to 11.8" in torch["summary"] and "2.1.2+cu121" in torch["summary"]
