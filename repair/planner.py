@@ -5,8 +5,9 @@
 - only broken or stale distributions are reinstalled (a mixed or duplicated one is purged first,
   then the right version is force-reinstalled without touching its dependencies);
 - the venv is recreated only when it must be (missing, broken interpreter, unsupported Python,
-  ``--clean-venv``), and then torch (from the manifest's index, when known) and every requirement
-  are installed in the manifest's order;
+  ``--clean-venv``), on the old venv's Python, with its torch build and its working set
+  (``repair.rebuild``: the plan names the interpreter, a torch change and its reason, and what
+  moves from which version to which);
 - ``--reinstall`` reinstalls every requirement.
 """
 
