@@ -360,9 +360,11 @@ def _preflight(ctx: Context, plan: Plan, options: dict[str, Any], reporter: Repo
                          if line.requirement is not None and not line.url]
     wanted += [p for p in work.get("pins", []) if " @ " not in p and not p.startswith("-e ")]
     wanted += [m["requirement"] for m in work.get("moves", []) if m.get("requirement")]
+    hint = "nothing was changed" if work.get("fresh") or not work.get("pins") else \
+        "nothing was changed; --fresh leaves the old versions behind and resolves anew"
     rebuild.preflight(wanted, python, options, torch=steps.get("install-torch"),
                       reporter=reporter, requirement_options=reqs.options,
-                      venv=ctx.venv if ctx.venv_exists else None)
+                      venv=ctx.venv if ctx.venv_exists else None, hint=hint)
 
 
 # ---------------------------------------------------------------------------------------------
