@@ -142,19 +142,16 @@ class Context:
     @cached_property
     def app_requirements(self) -> ReqSet:
         """The manifest's requirements files, then its constraint files, parsed as pip would."""
+        from repair.rebuild import requirement_files
         from repair.requirements import ReqSet, parse_file
 
         result = ReqSet()
         seen: set[Path] = set()
-        manifest = self.install.manifest
-        for rel in manifest.requirement_files:
-            path = self.install.dir / rel
-            if path.is_file():
-                parse_file(path, _set=result, _seen=seen)
-        for rel in manifest.constraint_files:
-            path = self.install.dir / rel
-            if path.is_file():
-                parse_file(path, constraint=True, _set=result, _seen=seen)
+        files, constraints = requirement_files(self.install.dir, self.install.manifest)
+        for path in files:
+            parse_file(path, _set=result, _seen=seen)
+        for path in constraints:
+            parse_file(path, constraint=True, _set=result, _seen=seen)
         return result
 
     def marker_matches(self, marker: Marker | None, extras: tuple[str, ...] = ("",)) -> bool:

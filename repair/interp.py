@@ -142,7 +142,20 @@ def estimate(version: str | None, *, windows: bool) -> InterpreterInfo:
             "python_version": xy,
         }
     )
-    return InterpreterInfo(version=full, markers=markers, estimated=True)
+    # A POSIX venv seen here runs on this machine: its C library is this machine's (wheel tags
+    # need it; without it a guess of glibc 2.17 would rule out most manylinux wheels).
+    facts: dict[str, Any] = {} if windows else {"libc": host_libc()}
+    return InterpreterInfo(version=full, markers=markers, estimated=True, facts=facts)
+
+
+def host_libc() -> str:
+    """This machine's C library, as the probe reports it (``glibc 2.35``), or ``""``."""
+    import os
+
+    try:
+        return os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (AttributeError, OSError, ValueError):
+        return ""
 
 
 def _host_sys_platform() -> str:

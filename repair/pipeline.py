@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from repair import fsops
 from repair.backup import BackupInfo, create_backup, install_lock, list_backups, write_meta
-from repair.errors import BusyError, ExitCode, PreflightError, RepairError, UsageError
+from repair.errors import BusyError, ExitCode, RepairError, UsageError
 from repair.model import Report, Severity
 from repair.planner import Plan, Step, make_plan
 from repair.progress import Reporter
@@ -218,7 +218,7 @@ def _translate(path: str, old: Path | None, venv: Path) -> Path:
 
 def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any],
               reporter: Reporter) -> str:
-    from repair.installer import IndexOptions, pip_install
+    from repair.installer import pip_install
     from repair.venv import VenvLayout
 
     install = ctx.install
@@ -286,15 +286,11 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
         return f"{count} file(s) removed"
     index = _index(options)
     if step.kind == "install-torch":
-        args = list(p["requirements"])
-        if p.get("force_reinstall"):
-            args.append("--force-reinstall")
-        others = ([index.index_url] if index.index_url else []) + list(index.extra_index_urls)
-        torch_index = IndexOptions(index_url=p["index_url"], extra_index_urls=tuple(others),
-                                   find_links=index.find_links, offline=index.offline)
-        pip_install(python, args, log_path=_log(journal), reporter=reporter, installer=installer,
-                    index=torch_index, label=f"installing torch for {p.get('backend')}")
-        return ""
+        from repair import rebuild
+
+        return rebuild.install_torch(
+            python, p, work=journal.folder / "rebuild", keep=_planned_set(journal),
+            index=index, log=_log(journal), reporter=reporter, installer=installer)
     if step.kind == "reinstall":
         args = ["--force-reinstall", "--no-deps", *p["requirements"]]
         for c in p.get("constraints", []):
@@ -303,6 +299,16 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
                             installer=installer, index=index, label="reinstalling "
                             + ", ".join(p["requirements"]))
         return f"{len(stats.installed)} installed"
+    if step.kind == "install-requirements" and "expect" in p:
+        from repair import rebuild
+
+        saved = journal.data.get("venv_backup")
+        torch: dict[str, Any] = next((s.get("params", {}) for s in journal.data.get("plan", [])
+                                      if s.get("kind") == "install-torch"), {})
+        return rebuild.install_set(python, p, work=journal.folder / "rebuild",
+                                   old_venv=Path(saved) if saved else None, index=index,
+                                   log=_log(journal), reporter=reporter, installer=installer,
+                                   torch_pins=torch.get("requirements", []))
     if step.kind == "install-requirements":
         args = []
         for f in p["files"]:
@@ -320,166 +326,56 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
     raise UsageError(f"unknown plan step {step.kind!r}")
 
 
-class _Later:
-    """A function run in a thread while the caller goes on (it waits on a subprocess or on
-    imports); ``get`` joins it and returns its value or raises its exception."""
-
-    def __init__(self, func: Callable[..., Any], *args: Any) -> None:
-        import threading
-
-        self._box: list[tuple[bool, Any]] = []
-        self._thread = threading.Thread(target=self._run, args=(func, args), daemon=True)
-        self._thread.start()
-
-    def _run(self, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        try:
-            self._box.append((True, func(*args)))
-        except Exception as exc:  # noqa: BLE001 - raised again in get()
-            self._box.append((False, exc))
-
-    def get(self) -> Any:
-        self._thread.join()
-        ok, value = self._box[0]
-        if not ok:
-            raise value
-        return value
-
-
-def _probe_old_python(ctx: Context, plan: Plan) -> _Later | None:
-    """Start asking the old venv's base interpreter for its version (a subprocess), when a
-    recreate may reuse it: the answer is ready by the time the venv is built."""
-    step = next((s for s in plan.steps if s.kind == "recreate-venv"), None)
-    if step is None or step.params.get("python"):
-        return None
-    old_python = _base_python(ctx)
-    if old_python is None:
-        return None
-    from repair.pythons import probe_python
-
-    return _Later(probe_python, old_python, "the old venv")
-
-
-def _create_venv(ctx: Context, step: Step, old_probe: _Later | None, reporter: Reporter) -> str:
-    """A new venv at the venv path (which carries the partial marker until it is done)."""
-    import sys
-
-    from repair import proc
-    from repair.pythons import choose_python
-
-    install = ctx.install
-    manifest = install.manifest
-    spec = manifest.python_supported or None
-    recommended = manifest.python_recommended or None
-    requested = step.params.get("python")
-    seeds = _Later(_seed_wheels) if options_installer(ctx) == "uv" else None
-    chosen = None
-    if not requested and old_probe is not None:
-        info = old_probe.get()
-        if info is not None:
-            from repair.pythons import _fits
-
-            if _fits(info, spec) and (not recommended or info.xy == recommended.rsplit(".", 1)[0]
-                                      or recommended.count(".") < 1):
-                chosen = info
-    if chosen is None:
-        chosen = choose_python(spec, requested, recommended)
-    reporter.step(f"creating the venv with Python {chosen.version} ({chosen.path})")
-    venv = install.venv
-    venv.mkdir(parents=True)
-    (venv / fsops.PARTIAL_MARKER).write_text("recreate\n")
-    if seeds is not None and _uv_venv(chosen.path, venv, chosen.xy, seeds):
-        return f"Python {chosen.version} (uv venv)"
-    args = [sys.executable, "-m", "virtualenv", "-q", "--no-periodic-update", "--no-vcs-ignore",
-            "-p", str(chosen.path), str(venv)]
-    proc.run(args, timeout=600, env=proc.clean_env(), check=True)
-    return f"Python {chosen.version}"
-
-
-def options_installer(ctx: Context) -> str:
-    return str(ctx.options.get("installer") or "pip")
-
-
-def _seed_wheels() -> Any:
-    """virtualenv's embedded wheels module (its import takes a while: done in a thread while
-    the interpreter is chosen and ``uv venv`` runs)."""
-    from virtualenv.seed.wheels import embed
-
-    return embed
-
-
-def _uv_venv(python: Path, venv: Path, xy: str, seeds: _Later) -> bool:
-    """``uv venv`` (far faster than virtualenv), seeded offline with virtualenv's own pip and
-    setuptools wheels. False (and nothing left behind but the marked folder) when it fails."""
-    from repair import proc
-    from repair.installer import find_uv
-
-    uv = find_uv()
-    if uv is None:
-        return False
-    try:
-        env = proc.clean_env(extra={"UV_NO_CONFIG": "1"})
-        proc.run([uv, "venv", "-q", "--allow-existing", "-p", str(python), str(venv)],
-                 timeout=300, env=env, check=True)
-        embed = seeds.get()
-        wheels = [w.path for w in (embed.get_embed_wheel(n, xy) for n in ("pip", "setuptools"))
-                  if w is not None]
-        from repair.venv import VenvLayout
-
-        if wheels:
-            proc.run([uv, "pip", "install", "-q", "--no-index", "--no-deps", "--python",
-                      str(VenvLayout.detect(venv).python), *map(str, wheels)],
-                     timeout=300, env=env, check=True)
-        return True
-    except Exception:  # noqa: BLE001 - virtualenv is the fallback
-        for child in venv.iterdir():
-            if child.name != fsops.PARTIAL_MARKER:
-                fsops.guarded_rmtree(child, venv_root=venv)
-        return False
-
-
-def _base_python(ctx: Context) -> Path | None:
-    """The interpreter the old venv was made from, when it still runs."""
-    info = ctx.interp
-    if info is None:
-        return None
-    base = info.facts.get("base_prefix")
-    if not base:
-        return None
-    xy = info.xy
-    for rel in (f"bin/python{xy}", "bin/python3", "python.exe"):
-        cand = Path(base) / rel
-        if cand.exists():
-            return cand
+def _planned_set(journal: Journal) -> dict[str, Any] | None:
+    """The working set a rebuild plans (the install-requirements step's parameters)."""
+    for step in journal.data.get("plan", []):
+        if step.get("kind") == "install-requirements" and "expect" in step.get("params", {}):
+            return dict(step["params"])
     return None
 
 
+def _create_venv(ctx: Context, step: Step, reporter: Reporter) -> str:
+    """A new venv at the venv path (which carries the partial marker until it is done), with the
+    interpreter the plan names."""
+    from repair import rebuild
+
+    python, version = step.params.get("python"), step.params.get("version")
+    if not python or not version:  # a plan made without a choice (an older journal)
+        old_version, old_interpreter = rebuild.old_python(ctx)
+        chosen = rebuild.choose_python(ctx.install.manifest, requested=python,
+                                       old_version=old_version, old_interpreter=old_interpreter)
+        python, version = chosen.path, chosen.version
+    reporter.step(f"creating the venv with Python {version} ({python})")
+    venv = ctx.install.venv
+    venv.mkdir(parents=True)
+    (venv / fsops.PARTIAL_MARKER).write_text("recreate\n")
+    how = rebuild.create_venv(python, venv, installer=str(ctx.options.get("installer") or "pip"),
+                              version=version)
+    return f"Python {version} ({how})"
+
+
 def _preflight(ctx: Context, plan: Plan, options: dict[str, Any], reporter: Reporter) -> None:
-    """The index preflight (when this build has it), before anything is changed."""
+    """The index preflight, before anything is changed, for the interpreter the rebuild uses."""
     if options.get("force") or not plan.recreates:
         return
-    from repair.checks.online import run_preflight
+    from repair import rebuild
 
-    try:
-        result = run_preflight(ctx, options)
-    except RepairError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a preflight that cannot run does not block
-        reporter.warn(f"the index preflight could not run: {exc}")
+    steps = {s.kind: s.params for s in plan.steps}
+    python = steps["recreate-venv"].get("python") or (ctx.layout.python if ctx.venv_exists
+                                                      else None)
+    if python is None:
         return
-    blocking = [f for f in getattr(result, "findings", []) if f.severity is Severity.ERROR]
-    unchecked = list(getattr(result, "unchecked", []))
-    if unchecked and not blocking:
-        # One line: the unreachable source is named once, not once per requirement.
-        from repair.render import fold
-
-        reporter.warn(f"{len(unchecked)} requirement(s) not checked against an index "
-                      f"({unchecked[0].reason}): {fold([u.requirement for u in unchecked])}")
-    if blocking:
-        raise PreflightError(
-            "the package index cannot provide what the rebuild needs: "
-            + "; ".join(f.message for f in blocking[:3]),
-            hint="nothing was changed; fix the package sources, or run again with --force",
-        )
+    work = steps.get("install-requirements", {})
+    reqs = ctx.app_requirements
+    wanted: list[Any] = [line.requirement for line in reqs.requirements
+                         if line.requirement is not None and not line.url]
+    wanted += [p for p in work.get("pins", []) if " @ " not in p and not p.startswith("-e ")]
+    wanted += [m["requirement"] for m in work.get("moves", []) if m.get("requirement")]
+    hint = "nothing was changed" if work.get("fresh") or not work.get("pins") else \
+        "nothing was changed; --fresh leaves the old versions behind and resolves anew"
+    rebuild.preflight(wanted, python, options, torch=steps.get("install-torch"),
+                      reporter=reporter, requirement_options=reqs.options,
+                      venv=ctx.venv if ctx.venv_exists else None, hint=hint)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -566,7 +462,6 @@ def repair_install(ctx: Context, options: dict[str, Any] | None = None,
             raise UsageError(
                 f"{ctx.venv} is a {kind} venv: its python cannot run on this machine",
                 hint="run repair on the machine the web UI runs on; 'repair check' works here")
-        old_probe = _probe_old_python(ctx, plan)
         if ctx.venv_exists and (plan.replaces_files or os.name == "nt"):
             from repair.checks.processes import processes_using
 
@@ -578,12 +473,18 @@ def repair_install(ctx: Context, options: dict[str, Any] | None = None,
         _preflight(ctx, plan, options, reporter)
         if confirm is not None and not confirm(plan):
             raise UsageError("cancelled: nothing was changed")
-        return _execute(ctx, before, plan, options, reporter, recovered, old_probe)
+        if not plan.recreates:
+            return _execute(ctx, before, plan, options, reporter, recovered)
+        from repair.rebuild import app_folder_written
+
+        entries = set(os.listdir(install.dir))
+        result = _execute(ctx, before, plan, options, reporter, recovered)
+        result.report.extra["written_outside_venv"] = app_folder_written(install, entries, reporter)
+        return result
 
 
 def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
-             reporter: Reporter, recovered: list[str],
-             old_probe: _Later | None = None) -> PipelineResult:
+             reporter: Reporter, recovered: list[str]) -> PipelineResult:
     install = ctx.install
     venv = install.venv
     results = [StepResult(s.kind, s.summary) for s in plan.steps]
@@ -614,7 +515,7 @@ def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
             started = time.monotonic()
             idx = plan.steps.index(step)
             journal.set(created=True)
-            results[idx].detail = _create_venv(ctx, step, old_probe, reporter)
+            results[idx].detail = _create_venv(ctx, step, reporter)
             results[idx].status = "done"
             results[idx].duration_ms = int((time.monotonic() - started) * 1000)
             journal.step(idx, "done")
@@ -643,6 +544,7 @@ def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
         journal.set(state="verifying", durable=False)
         _crash_point("verify")
         reporter.step("verifying")
+        _verify_set(journal, venv)
         after = _report(_fresh(ctx, plan))
         was = {(f.id, f.subject) for f in before.findings}
         new = [f for f in after.findings if f.severity is Severity.ERROR
@@ -688,7 +590,30 @@ class _VerifyFailed(Exception):
     pass
 
 
+class _NotAsPlanned(_VerifyFailed):
+    pass
+
+
+def _verify_set(journal: Journal, venv: Path) -> None:
+    """A rebuild must give the working set it planned: every planned distribution at its
+    version (``repair.rebuild.verify_set``)."""
+    planned = _planned_set(journal)
+    if planned is None:
+        return
+    from repair.rebuild import verify_set
+
+    torch: dict[str, Any] = next((s.get("params", {}) for s in journal.data.get("plan", [])
+                                  if s.get("kind") == "install-torch"), {})
+    problems = verify_set(venv, planned.get("expect", {}), planned.get("moves", []),
+                          torch.get("requirements", []))
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise _NotAsPlanned("; ".join(problems[:5]) + more)
+
+
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, _NotAsPlanned):
+        return f"the new venv is not as planned: {exc}"
     if isinstance(exc, _VerifyFailed):
         return f"the check after it found new problems: {exc}"
     if isinstance(exc, RepairError):

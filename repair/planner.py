@@ -5,8 +5,9 @@
 - only broken or stale distributions are reinstalled (a mixed or duplicated one is purged first,
   then the right version is force-reinstalled without touching its dependencies);
 - the venv is recreated only when it must be (missing, broken interpreter, unsupported Python,
-  ``--clean-venv``), and then torch (from the manifest's index, when known) and every requirement
-  are installed in the manifest's order;
+  ``--clean-venv``), on the old venv's Python, with its torch build and its working set
+  (``repair.rebuild``: the plan names the interpreter, a torch change and its reason, and what
+  moves from which version to which);
 - ``--reinstall`` reinstalls every requirement.
 """
 
@@ -62,9 +63,12 @@ class Plan:
         return [s.to_json() for s in self.steps]
 
     def text(self) -> str:
+        from repair.rebuild import move_text
+
         lines = ["Nothing to do."] if self.empty else ["Plan:"]
         for n, step in enumerate(self.steps, 1):
             lines.append(f"  {n}. {step.summary}")
+            lines += [f"     - {move_text(m)}" for m in step.params.get("moves", [])]
         if self.unresolved:
             lines.append("Not fixed automatically:")
             for f in self.unresolved:
@@ -92,24 +96,22 @@ def _spec_for(ctx: Context, name: str, installed_version: str | None) -> str:
 
 
 def _files(ctx: Context) -> tuple[list[str], list[str]]:
-    reqs = [str(ctx.install.dir / r) for r in ctx.install.manifest.requirement_files
-            if (ctx.install.dir / r).is_file()]
-    cons = [str(ctx.install.dir / r) for r in ctx.install.manifest.constraint_files
-            if (ctx.install.dir / r).is_file()]
-    return reqs, cons
+    from repair.rebuild import requirement_files
+
+    reqs, cons = requirement_files(ctx.install.dir, ctx.install.manifest)
+    return [str(p) for p in reqs], [str(p) for p in cons]
 
 
-def _torch_step(ctx: Context, force: bool) -> Step | None:
-    from repair.snapshot import torch_index
+def _torch_step(ctx: Context, options: dict[str, Any], *, force: bool,
+                changes_only: bool = False) -> Step | None:
+    """The torch step (``repair.rebuild.choose_torch``); ``changes_only``: only when the build
+    changes (the old one does not fit the backend)."""
+    from repair.rebuild import choose_torch
 
-    backend, index = torch_index(ctx)
-    if not index:
+    choice = choose_torch(ctx, backend=options.get("backend"))
+    if choice is None or (changes_only and choice.keep):
         return None
-    packages = list(ctx.install.manifest.get("torch.packages", ["torch", "torchvision"]))
-    specs = [_spec_for(ctx, p, None) for p in packages]
-    return Step("install-torch", f"install {', '.join(specs)} for {backend} from {index}",
-                {"requirements": specs, "index_url": index, "backend": backend,
-                 "force_reinstall": force})
+    return Step("install-torch", choice.summary(), choice.to_params(force))
 
 
 def _install_all(ctx: Context, *, force: bool, extra: list[str] | None = None,
@@ -124,6 +126,39 @@ def _install_all(ctx: Context, *, force: bool, extra: list[str] | None = None,
                  "force_reinstall": force, "changes_versions": changes_versions})
 
 
+def _rebuild_steps(ctx: Context, findings: list[Finding], options: dict[str, Any],
+                   why: str) -> list[Step]:
+    """A new venv: its Python, torch, the working set (``repair.rebuild``)."""
+    from repair import rebuild
+
+    manifest = ctx.install.manifest
+    old_version, old_interpreter = rebuild.old_python(ctx)
+    python = rebuild.choose_python(manifest, requested=options.get("python"),
+                                   old_version=old_version, old_interpreter=old_interpreter)
+    steps = [Step("recreate-venv",
+                  f"recreate the venv ({why}) with Python {python.version} ({python.path}: "
+                  f"{python.reason})",
+                  {"reason": why, "python": python.path, "version": python.version,
+                   "why_python": python.reason, "old_version": old_version})]
+    torch = rebuild.choose_torch(ctx, backend=options.get("backend"))
+    if torch is not None:
+        steps.append(Step("install-torch", torch.summary(), torch.to_params()))
+    work = rebuild.plan_working_set(ctx, findings, torch, fresh=bool(options.get("fresh")))
+    reqs, cons = _files(ctx)
+    names = ", ".join(manifest.requirement_files) or "no requirement files"
+    if work.fresh or not work.pins:
+        summary = f"install the requirements anew ({names})"
+    else:
+        summary = (f"install the {len(work.pins)} distributions of the old venv at their "
+                   f"versions")
+        if work.moves:
+            summary += f"; {len(work.moves)} move on purpose, then the requirements ({names})"
+    steps.append(Step("install-requirements", summary,
+                      {"files": reqs, "constraints": cons, "extra": [], "force_reinstall": False,
+                       "changes_versions": True, **work.to_params()}))
+    return steps
+
+
 def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) -> Plan:
     """The smallest plan for ``findings`` under the pipeline ``options``."""
     ids = {f.id for f in findings}
@@ -134,13 +169,7 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
     recreate_for = sorted(ids & RECREATE_IDS)
     if _opt(options, "clean_venv") or recreate_for:
         why = "--clean-venv" if _opt(options, "clean_venv") else ", ".join(recreate_for)
-        python = options.get("python")
-        steps.append(Step("recreate-venv", f"recreate the venv ({why})",
-                          {"reason": why, "python": python}))
-        torch = _torch_step(ctx, force=False)
-        if torch:
-            steps.append(torch)
-        steps.append(_install_all(ctx, force=False))
+        steps += _rebuild_steps(ctx, findings, options, why)
         for f in findings:
             if f.id not in RECREATE_IDS | {"venv-home-moved"} and f.fix in (Fix.MANUAL,
                                                                              Fix.CONFIG):
@@ -211,7 +240,7 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
         elif f.id == "pip-missing":
             ensure_pip = True
         elif f.id == "torch-backend-mismatch":
-            torch = _torch_step(ctx, force=True)
+            torch = _torch_step(ctx, options, force=True, changes_only=True)
             if torch:
                 steps.append(torch)
             else:
@@ -246,7 +275,7 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
         steps.append(Step("reinstall", f"reinstall {', '.join(reqs)} (forced, dependencies kept)",
                           {"requirements": reqs, "constraints": cons}))
     if _opt(options, "reinstall"):
-        torch = _torch_step(ctx, force=False)
+        torch = _torch_step(ctx, options, force=False, changes_only=True)
         if torch and not any(s.kind == "install-torch" for s in steps):
             steps.append(torch)
         steps.append(_install_all(ctx, force=True, extra=extra))

@@ -93,17 +93,17 @@ def pip_sources(ctx: Context) -> dict[str, Any]:
     return dict(_redact_obj(found))
 
 
-def torch_index(ctx: Context) -> tuple[str | None, str | None]:
-    """(backend, index URL) for torch, from the options and the manifest, when known."""
-    manifest = ctx.install.manifest
-    backend = ctx.options.get("backend") or manifest.get("torch.default_backend")
-    if backend in (None, "auto"):
-        backend = None
-    index = None
-    if backend:
-        index = manifest.get(f"torch.backends.{backend}.index_url") or manifest.get(
-            f"torch.{backend}.index_url")
-    return backend, index
+def torch_source(ctx: Context) -> dict[str, Any]:
+    """The installed torch build and the index that serves it (``repair.rebuild``)."""
+    build = ctx.torch_build if ctx.venv_exists else None
+    if build is None:
+        return {"backend": None, "index_url": None, "version": None}
+    from repair.rebuild import index_for_build
+
+    tag = build.version.partition("+")[2]
+    index = index_for_build(ctx.install.manifest, build.kind, tag) if tag else None
+    return {"backend": build.kind if build.kind != "unknown" else None,
+            "index_url": redact(index) if index else None, "version": build.version}
 
 
 def _git_commit(folder: Path) -> dict[str, Any] | None:
@@ -127,10 +127,11 @@ def _git_commit(folder: Path) -> dict[str, Any] | None:
         return {"commit": None, "error": f"{type(exc).__name__}: {exc}"}
 
 
-def _source(dist: Dist, indexes: dict[str, Any]) -> dict[str, Any]:
+def _source(dist: Dist, indexes: dict[str, Any], redacted: bool = True) -> dict[str, Any]:
     direct = dist.direct_url
     if direct:
-        out: dict[str, Any] = {"type": "direct", "url": redact(str(direct.get("url", "")))}
+        url = str(direct.get("url", ""))
+        out: dict[str, Any] = {"type": "direct", "url": redact(url) if redacted else url}
         if "vcs_info" in direct:
             out["type"] = "vcs"
             out["vcs"] = direct["vcs_info"].get("vcs")
@@ -143,26 +144,39 @@ def _source(dist: Dist, indexes: dict[str, Any]) -> dict[str, Any]:
     return {"type": "index", "index_url": indexes.get("index_url")}
 
 
+def distributions(ctx: Context, *, redacted: bool = True,
+                  indexes: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Every distribution of the venv: name, exact version, installer, source, RECORD hash.
+    ``redacted=False`` keeps credentials in URLs (for a rebuild on this machine, never
+    written to a file)."""
+    dists: list[dict[str, Any]] = []
+    if not (ctx.venv_exists and ctx.scan.exists):
+        return dists
+    indexes = indexes if indexes is not None else {"index_url": None}
+    torch_index = None
+    for dist in ctx.scan.dists:
+        if not dist.has_metadata:
+            continue
+        entry: dict[str, Any] = {
+            "name": dist.name,
+            "version": dist.version,
+            "installer": dist.installer or None,
+            "source": _source(dist, indexes, redacted),
+            "record_hash": _record_hash(dist),
+        }
+        if dist.key in ("torch", "torchvision", "torchaudio") and "+" in dist.version:
+            torch_index = torch_index or torch_source(ctx)["index_url"]
+            if torch_index:
+                entry["source"] = {"type": "index", "index_url": torch_index}
+        dists.append(entry)
+    return dists
+
+
 def take_snapshot(ctx: Context) -> dict[str, Any]:
     """Describe the install as it is now (schema ``repair.snapshot/1``)."""
     install = ctx.install
     indexes = pip_sources(ctx)
-    backend, t_index = torch_index(ctx)
-    dists: list[dict[str, Any]] = []
-    if ctx.venv_exists and ctx.scan.exists:
-        for dist in ctx.scan.dists:
-            if not dist.has_metadata:
-                continue
-            entry: dict[str, Any] = {
-                "name": dist.name,
-                "version": dist.version,
-                "installer": dist.installer or None,
-                "source": _source(dist, indexes),
-                "record_hash": _record_hash(dist),
-            }
-            if dist.key in ("torch", "torchvision", "torchaudio") and t_index:
-                entry["source"] = {"type": "index", "index_url": redact(t_index)}
-            dists.append(entry)
+    dists = distributions(ctx, indexes=indexes)
     extensions: list[dict[str, Any]] = []
     dirs = install.manifest.get("extensions.dirs", list(EXTENSION_DIRS))
     for rel in dirs:
@@ -197,7 +211,7 @@ def take_snapshot(ctx: Context) -> dict[str, Any]:
             "sys_platform": ctx.markers.get("sys_platform"),
         },
         "sources": indexes,
-        "torch": {"backend": backend, "index_url": redact(t_index) if t_index else None},
+        "torch": torch_source(ctx),
         "distributions": dists,
     }
 
@@ -212,14 +226,7 @@ def _inside(child: Path, parent: Path) -> bool:
 
 def requirements_from_snapshot(snapshot: dict[str, Any]) -> list[str]:
     """The pinned requirement lines that reproduce the snapshot's distributions."""
-    out = []
-    for dist in snapshot.get("distributions", []):
-        source = dist.get("source") or {}
-        if source.get("type") == "vcs" and source.get("url"):
-            out.append(f"{dist['name']} @ {source.get('vcs', 'git')}+{source['url']}"
-                       f"@{source.get('commit')}")
-        elif source.get("type") == "direct" and source.get("url"):
-            out.append(f"{dist['name']} @ {source['url']}")
-        else:
-            out.append(f"{dist['name']}=={dist['version']}")
-    return out
+    from repair.rebuild import pin_line
+
+    return [pin_line(str(d["name"]), str(d["version"]), d.get("source"))
+            for d in snapshot.get("distributions", [])]

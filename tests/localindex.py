@@ -223,7 +223,9 @@ class LocalIndex:
                         index.auth_seen.append(self.headers["Authorization"])
                 m = re.match(r"^(/[a-z]+)?/simple/([^/]+)/?$", path)
                 if path.startswith("/files/"):
-                    name = path[len("/files/"):]
+                    from urllib.parse import unquote
+
+                    name = unquote(path[len("/files/"):])  # "+" of a local version: %2B
                     target = index.folder / name
                     if name.endswith(".metadata"):
                         wheel = index.folder / name[: -len(".metadata")]

@@ -22,37 +22,33 @@ if TYPE_CHECKING:
     from repair.index.preflight import PreflightResult
 
 
-def torch_index(ctx: Context) -> str | None:
-    """The manifest's torch index for the backend asked for (or detected, where known)."""
-    machine = ctx.__dict__.get("machine_backend")
-    backend = ctx.options.get("backend") or (machine.backend if machine is not None else None)
-    if not backend or backend == "auto":
-        return None
-    value = ctx.install.manifest.get(f"torch.{backend}.index_url")
-    return str(value) if value else None
-
-
 def run_preflight(ctx: Context, options: dict[str, Any] | None = None) -> PreflightResult:
-    """The preflight result for this install's requirements (shared with the pipeline, which
-    passes its own options: index URLs, find-links, offline)."""
+    """The preflight result for this install's requirements and the manifest's torch for the
+    backend asked for (or detected, where already known), for this venv's Python."""
     options = ctx.options if options is None else options
     from repair.errors import UsageError
-    from repair.index.config import load_pip_config
-    from repair.index.preflight import preflight
     from repair.index.tags import TargetError, target_from_interpreter
+    from repair.rebuild import index_preflight, manifest_torch
 
     reqs = ctx.app_requirements
     wanted = [line.requirement for line in reqs.requirements
               if line.requirement is not None and not line.url]
     wanted += [line.requirement for line in reqs.constraints if line.requirement is not None]
-    config = load_pip_config(venv=ctx.venv if ctx.venv_exists else None, options=options,
-                             requirements_options=reqs.options)
     try:
         target = target_from_interpreter(ctx.python_info)
     except TargetError as exc:
         raise UsageError(f"cannot tell which wheels fit this venv: {exc}") from exc
-    return preflight(wanted, target, config, torch_index=torch_index(ctx),
-                     offline=bool(options.get("offline")), reporter=ctx.reporter)
+    machine = ctx.__dict__.get("machine_backend")  # probed only when already known
+    backend = options.get("backend") or (machine.backend if machine is not None else None)
+    try:
+        spec = manifest_torch(ctx.install.manifest, backend) if backend != "auto" else None
+    except UsageError:
+        spec = None
+    # The index only: which torch packages the requirements ask for is theirs to say.
+    torch = {"index_url": spec.get("index_url")} if spec else None
+    return index_preflight(wanted, target, options, torch=torch, reporter=ctx.reporter,
+                           requirement_options=reqs.options,
+                           venv=ctx.venv if ctx.venv_exists else None)
 
 
 @check(WHEEL_UNAVAILABLE, INDEX_UNREACHABLE, YANKED_PIN, SOURCE_BUILD_REQUIRED,

@@ -95,6 +95,8 @@ def pipeline_options(func: F) -> F:
     for decl, help_text in reversed(
         [
             ("--clean-venv", "Delete and recreate the venv (the old one is kept as a backup)."),
+            ("--fresh", "With a new venv: resolve anew from the requirement files rather than "
+             "bring back the old venv's versions."),
             ("--reinstall", "Reinstall all requirements."),
             ("--reclone", "Reclone the repository, keeping user data."),
             ("--dry-run", "Print the plan and change nothing."),

@@ -81,8 +81,9 @@ def build_broken_install(root: Path, reporter: Reporter) -> Path:
     reporter.step("Creating the web UI's venv with virtualenv")
     venv = app / "venv"
     env = _isolated_pip_env(wheels)
-    proc.run([sys.executable, "-m", "virtualenv", "-q", "--no-periodic-update", str(venv)],
-             env=env, timeout=300, check=True)
+    from repair.rebuild import virtualenv_args
+
+    proc.run(virtualenv_args(sys.executable, venv), env=env, timeout=300, check=True)
     python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     reporter.step("Installing its requirements with pip, from the demo's wheels")
     proc.run([python, "-m", "pip", "install", "-q", "--no-compile", "numpy==1.26.4",

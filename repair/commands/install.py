@@ -20,7 +20,6 @@ import os
 import platform
 import re
 import shutil
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -40,10 +39,9 @@ from repair.errors import (
 from repair.installer import IndexOptions, pip_install
 from repair.installstate import InstallState, kill_point, state_dir
 from repair.manifest import Manifest
-from repair.model import Severity
 from repair.progress import Reporter
 
-STEPS = ("clone", "extensions", "python", "venv", "backend", "torch", "requirements",
+STEPS = ("clone", "extensions", "python", "backend", "venv", "torch", "requirements",
          "launch-args", "verify")
 VENV_STEPS = ("venv", "torch", "requirements")
 TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
@@ -188,20 +186,6 @@ def _canon(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def snapshot_pin(dist: dict[str, Any]) -> str:
-    """The requirement line that reproduces one of a snapshot's distributions: ``name==version``,
-    or its recorded URL / VCS source (at the recorded commit)."""
-    source = dist.get("source") or {}
-    name, version = str(dist["name"]), str(dist["version"])
-    url = str(source.get("url") or "")
-    if source.get("type") == "vcs" and url and "****" not in url:
-        commit = source.get("commit")
-        return f"{name} @ {source.get('vcs') or 'git'}+{url}" + (f"@{commit}" if commit else "")
-    if source.get("type") in ("direct", "archive") and url and "****" not in url:
-        return f"{name} @ {url}"
-    return f"{name}=={version}"
-
-
 def _git_info(node: Any) -> dict[str, Any]:
     return node if isinstance(node, dict) else {}
 
@@ -322,28 +306,25 @@ def _launch_args(manifest: Manifest, backend: str | None) -> list[str]:
 
 
 def _torch_spec(plan: InstallPlan, backend: str | None) -> dict[str, Any] | None:
-    """``{"packages": [...], "index_url": ..., "extra_index_url": ...}`` for the backend; None
-    when the manifest installs no torch (``generic``)."""
-    manifest = plan.manifest
-    table = manifest.get("torch")
-    if not isinstance(table, dict) or not table or backend is None:
+    """The torch step's parameters for the backend (``repair.rebuild.manifest_torch``), the
+    snapshot's exact versions when it was taken on the same backend; None when the manifest
+    installs no torch (``generic``)."""
+    from repair.rebuild import manifest_torch, pin_line
+
+    spec = manifest_torch(plan.manifest, backend)
+    if spec is None:
         return None
-    spec = table.get(backend)
-    if not isinstance(spec, dict):
-        known = ", ".join(sorted(k for k, v in table.items() if isinstance(v, dict)))
-        raise UsageError(f"the manifest {manifest.name!r} has no torch for the backend "
-                         f"{backend!r} (it knows: {known})",
-                         hint="choose one of those with --backend")
-    out = {"packages": list(spec.get("packages", [])), "index_url": spec.get("index_url"),
-           "extra_index_url": spec.get("extra_index_url")}
+    out = {"requirements": list(spec["packages"]), "index_url": spec["index_url"],
+           "extra_index_url": spec["extra_index_url"], "backend": backend}
     snap = plan.snapshot
     if snap is not None:
         torch = _git_info(snap.get("torch"))
         if torch.get("backend") in (None, backend):
-            pins = [snapshot_pin(d) for d in snap.get("distributions", [])
+            pins = [pin_line(str(d["name"]), str(d["version"]), None)
+                    for d in snap.get("distributions", [])
                     if _canon(str(d.get("name", ""))) in TORCH_FAMILY]
             if pins:
-                out["packages"] = pins
+                out["requirements"] = pins
                 if torch.get("index_url") and "****" not in str(torch["index_url"]):
                     out["index_url"] = torch["index_url"]
     return out
@@ -430,11 +411,11 @@ class _Runner:
         if plan.snapshot is not None:
             self.step("extensions", _state_key(_state_key(plan.snapshot)), self.extensions)
         self.choose_python()
-        self.preflight()
-        self.step("venv", _state_key(self.state.facts.get("python_key"), str(self.venv)),
-                  self.create_venv)
         self.choose_backend()
         spec = _torch_spec(plan, self.backend)
+        self.preflight(spec)
+        self.step("venv", _state_key(self.state.facts.get("python_key"), str(self.venv)),
+                  self.create_venv)
         self.step("torch", _state_key(self.backend, spec), lambda: self.install_torch(spec))
         self.install_requirements()
         self.launch = _launch_args(plan.manifest, self.backend)
@@ -585,47 +566,28 @@ class _Runner:
 
         self.step("python", lambda: str(self.state.facts.get("python_key")), pick)
 
-    def preflight(self) -> None:
-        """Before the venv is made: can the index provide every requirement for this Python?
-        Stops with exit 1 (nothing built) when it cannot, unless ``--force``."""
+    def preflight(self, torch: dict[str, Any] | None) -> None:
+        """Before the venv is made: can the indexes provide torch and every requirement, for
+        this Python on this machine? Stops with exit 1 (nothing built) when they cannot, unless
+        ``--force``."""
         if self.req.force or self.plan.snapshot is not None:
             return
-        if not self.redo and not ({"venv", "requirements"} & set(self.plan.todo)):
+        if not self.redo and not ({"venv", "torch", "requirements"} & set(self.plan.todo)):
             return  # the requirements are already in
-        from repair.index.config import load_pip_config
-        from repair.index.preflight import TORCH_PACKAGES, preflight
-        from repair.index.tags import target_from_interpreter
-        from repair.interp import ProbeError, probe
+        from repair.rebuild import preflight, requirement_files
         from repair.requirements import ReqSet, parse_file
 
         reqs, seen = ReqSet(), set[Path]()
-        for rel in self.plan.manifest.requirement_files:
-            path = self.req.dir / rel
-            if path.is_file():
-                parse_file(path, _set=reqs, _seen=seen)
-        # torch comes from the manifest's index for the backend, in its own step.
+        for path in requirement_files(self.req.dir, self.plan.manifest)[0]:
+            parse_file(path, _set=reqs, _seen=seen)
         wanted = [line.requirement for line in reqs.requirements
-                  if line.requirement is not None and not line.url
-                  and line.name not in TORCH_PACKAGES]
-        if not wanted:
-            return
-        try:
-            target = target_from_interpreter(probe(Path(str(self.python["path"]))))
-        except (ProbeError, ValueError) as exc:
-            self.reporter.warn(f"the index preflight could not run: {exc}")
-            return
+                  if line.requirement is not None and not line.url]
         index = self.req.index
         options = {"index_url": index.index_url, "extra_index_urls": index.extra_index_urls,
                    "find_links": index.find_links, "offline": index.offline}
-        config = load_pip_config(options=options, requirements_options=reqs.options)
-        result = preflight(wanted, target, config, offline=index.offline,
-                           reporter=self.reporter)
-        blocking = [f for f in result.findings if f.severity is Severity.ERROR]
-        if blocking:
-            raise PreflightError(
-                "the package index cannot provide what the install needs: "
-                + "; ".join(f.message for f in blocking[:3]),
-                hint="nothing was built; fix the package sources, or run again with --force")
+        preflight(wanted, str(self.python["path"]), options, torch=torch,
+                  reporter=self.reporter, requirement_options=reqs.options,
+                  hint="nothing was built", needs="the install")
 
     def _set_python(self, info: dict[str, Any]) -> str:
         self.python = info
@@ -646,11 +608,12 @@ class _Runner:
             # A venv from an earlier, unrecorded install: built anew beside it, swapped at the
             # end of the requirements step.
         self.state.forget("torch", "requirements")
-        python = str(self.python["path"])
-        proc.run([sys.executable, "-m", "virtualenv", "-q", "--no-periodic-update",
-                  "--prompt", self.venv.name, "-p", python, str(building)],
-                 timeout=600, check=True)
-        return f"built aside in {building.name}"
+        from repair.rebuild import create_venv
+
+        building.mkdir(parents=True)
+        how = create_venv(str(self.python["path"]), building, prompt=self.venv.name,
+                          installer=self.req.installer, version=str(self.python["version"]))
+        return f"built aside in {building.name} ({how})"
 
     def choose_backend(self) -> None:
         facts = self.state.facts
@@ -683,23 +646,16 @@ class _Runner:
     def install_torch(self, spec: dict[str, Any] | None) -> str:
         if spec is None:
             return "the manifest installs no torch"
-        args = list(spec["packages"])
-        for key, flag in (("index_url", "--index-url"), ("extra_index_url", "--extra-index-url")):
-            url = spec.get(key)
-            if not url:
-                continue
-            local = _local_folder(str(url))
-            args += ["--find-links", str(local)] if local else [flag, str(url)]
-        index = self.req.index
-        if spec.get("index_url") and index.index_url:
-            # The user's own index becomes an extra one: torch comes from the backend's index.
-            index = replace(index, index_url=None,
-                            extra_index_urls=(index.index_url, *index.extra_index_urls))
-        args += index.pip_args()
-        self.pip(args, f"torch for {self.backend}")
-        return " ".join(spec["packages"])
+        from repair.rebuild import install_torch
+
+        install_torch(_venv_python(self.work_venv()), spec, work=self.venv.parent, keep=None,
+                      index=self.req.index, log=self.log(),
+                      reporter=self.reporter, installer=self.req.installer)
+        return " ".join(spec["requirements"])
 
     def install_requirements(self) -> None:
+        from repair.rebuild import requirement_files
+
         root, manifest = self.req.dir, self.plan.manifest
         if self.plan.snapshot is not None:
             pins, skipped = self._snapshot_pins()
@@ -708,8 +664,7 @@ class _Runner:
             constraints: list[Path] = []
         else:
             pins, skipped = [], []
-            files = [root / f for f in manifest.requirement_files if (root / f).is_file()]
-            constraints = [root / f for f in manifest.constraint_files if (root / f).is_file()]
+            files, constraints = requirement_files(root, manifest)
             content = "\n".join(p.read_text(encoding="utf-8", errors="replace")
                                 for p in files + constraints)
         key = _state_key(content, self.backend)
@@ -742,6 +697,8 @@ class _Runner:
         self.step("requirements", key, install)
 
     def _snapshot_pins(self) -> tuple[list[str], list[str]]:
+        from repair.rebuild import pin_line
+
         snap = self.plan.snapshot or {}
         system = _git_info(snap.get("platform")).get("system")
         other_os = bool(system) and system != platform.system()
@@ -765,7 +722,7 @@ class _Runner:
                     {"what": f"{name}=={dist.get('version')}", "why": why,
                      "instead": "what torch for this machine needs"})
                 continue
-            pins.append(snapshot_pin(dist))
+            pins.append(pin_line(str(dist["name"]), str(dist["version"]), dist.get("source")))
         return pins, skipped
 
     def _put_venv_in_place(self) -> None:
@@ -823,19 +780,6 @@ def _git_message(exc: BaseException) -> str:
              if ln.strip()]
     fatal = [ln for ln in lines if "fatal:" in ln or "error:" in ln]
     return proc.redact((fatal or lines or [type(exc).__name__])[-1])
-
-
-def _local_folder(url: str) -> Path | None:
-    """A ``file:`` URL or a path naming a local folder of wheels (passed as ``--find-links``)."""
-    if url.startswith("file:"):
-        from urllib.parse import unquote, urlparse
-
-        path = Path(unquote(urlparse(url).path))
-    elif "://" in url:
-        return None
-    else:
-        path = Path(url)
-    return path if path.is_dir() and not (path / "index.html").exists() else None
 
 
 def relocate_venv(venv: Path, old: Path) -> int:
@@ -929,7 +873,6 @@ def _all_steps(plan: InstallPlan) -> list[str]:
 
 
 def _with_log(plan: InstallPlan, log: Path) -> InstallPlan:
-    from dataclasses import replace
 
     plan.request = replace(plan.request, log_path=log)
     return plan

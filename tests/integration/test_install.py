@@ -78,7 +78,7 @@ def test_install_from_nothing_then_again_changes_nothing(world: World, tmp_path:
     data = json.loads(out)
     assert data["healthy"] and not data["already_installed"]
     assert [s["name"] for s in data["steps"]] == [
-        "clone", "python", "venv", "backend", "torch", "requirements", "launch-args", "verify"]
+        "clone", "python", "backend", "venv", "torch", "requirements", "launch-args", "verify"]
     assert all(s["status"] == "done" for s in data["steps"])
     assert data["report"]["summary"]["errors"] == 0
     assert Path(data["log"]).is_file()
@@ -110,7 +110,7 @@ def test_launch_arguments_written_for_the_backend(world: World, tmp_path: Path,
     assert version == {"directml": "2.0.0", "cuda": "2.1.2+cu121"}[backend]
 
 
-STEPS_TO_KILL = ["clone-rename", "clone", "python", "venv", "backend", "torch",
+STEPS_TO_KILL = ["clone-rename", "clone", "python", "backend", "venv", "torch",
                  "requirements-installed", "requirements", "launch-args", "verify"]
 
 
