@@ -1,0 +1,93 @@
+"""Benchmark: ``repair check`` cold and warm (the check's cache), the launch guard cold and warm,
+against ``pip check`` and ``uv pip check``, on one install (a real one: ``--dir``).
+
+Runs alternate (A, B, C, ..., A, B, C, ...) in one process; medians are reported with ratios.
+"Cold" is an empty check cache (the files themselves are in the page cache for every tool);
+"warm" is the cache left by the run before. ``uv`` is used when it is on PATH or given with
+``--uv``, else its column is left out.
+
+    python benchmarks/bench_warm.py --dir PATH [--venv PATH] [--rounds 9] [--uv PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def env_for(cache: Path | str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
+    env.update(PIP_CONFIG_FILE=os.devnull, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1",
+               UV_NO_CONFIG="1", PYTHONPATH=str(ROOT), NO_COLOR="1",
+               WEBUI_REPAIR_CACHE_DIR=str(cache))
+    return env
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dir", required=True, help="the install (app folder)")
+    ap.add_argument("--venv", default=None, help="its venv (default: DIR/venv)")
+    ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--uv", default=shutil.which("uv"), help="a uv binary (default: on PATH)")
+    args = ap.parse_args()
+    app = Path(args.dir).resolve()
+    venv = Path(args.venv).resolve() if args.venv else app / "venv"
+    python = str(venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
+    # An installed tool has its bytecode; a checkout run with PYTHONDONTWRITEBYTECODE has not.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "repair")],
+                   env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""}, stdout=subprocess.DEVNULL)
+    tool = [sys.executable, "-m", "repair"]
+    target = ["--dir", str(app), "--venv", str(venv)]
+    with tempfile.TemporaryDirectory() as tmp:
+        warm_cache = Path(tmp) / "warm"
+        cmds: dict[str, tuple[list[str], str]] = {
+            "repair check (cold)": ([*tool, "check", "--json", *target], "cold"),
+            "repair check (warm)": ([*tool, "check", "--json", *target], "warm"),
+            "guard run (cold)": ([*tool, "guard", "run", *target], "cold"),
+            "guard run (warm)": ([*tool, "guard", "run", *target], "warm"),
+            "python -c pass": ([sys.executable, "-c", "pass"], "warm"),
+            "pip check": ([python, "-m", "pip", "check"], "warm"),
+        }
+        if args.uv:
+            cmds["uv pip check"] = ([args.uv, "pip", "check", "--python", python], "warm")
+        for cmd, _ in cmds.values():  # warm the page cache and the check cache
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env=env_for(warm_cache))
+        times: dict[str, list[float]] = {name: [] for name in cmds}
+        for n in range(args.rounds):
+            for name, (cmd, kind) in cmds.items():
+                cache = warm_cache if kind == "warm" else Path(tmp) / f"cold-{n}-{len(name)}"
+                times[name].append(timed(cmd, env_for(cache)))
+    med = {name: statistics.median(v) for name, v in times.items()}
+    print(f"{app} ({venv}), {args.rounds} rounds, {os.cpu_count()} cores, medians:")
+    for name, value in med.items():
+        print(f"  {name:22s} {value * 1000:8.1f} ms")
+    pip = med["pip check"]
+    print("ratios:")
+    for name in ("repair check (cold)", "repair check (warm)", "guard run (warm)"):
+        line = f"  {name:22s} {pip / med[name]:5.1f}x faster than pip check"
+        if "uv pip check" in med:
+            line += f", {med[name] / med['uv pip check']:5.1f}x uv pip check's time"
+        print(line)
+    added = med["guard run (warm)"]
+    print(f"  the guard adds {added * 1000:.0f} ms to a launch "
+          f"({(added - med['python -c pass']) * 1000:.0f} ms over a bare python start-up)")
+
+
+if __name__ == "__main__":
+    main()
