@@ -5,7 +5,8 @@ from the old venv, nothing downloaded) against ``pip install`` (and ``uv pip ins
 Use it on a copy of a real venv (the copy is only read; the benchmark checks that it stays byte
 for byte as it was, by size and modification time of every file, and by hash with ``--hash``):
 
-    python benchmarks/bench_reuse.py --old COPY_OF_VENV --python PYTHON [--rounds 3] [--pip] [--uv UV]
+    python benchmarks/bench_reuse.py --old COPY_OF_VENV --python PYTHON [--rounds 3] \
+        [--pip] [--uv UV] [--hash]
 
 Each reuse round builds a fresh venv with ``PYTHON -m venv --without-pip`` and reuses all the
 distributions (pip included); the first round's venv is then checked with

@@ -18,24 +18,18 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.bench_check import isolated_env, timed  # noqa: E402
+
+
 def env_for(cache: Path | str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
-    env.update(PIP_CONFIG_FILE=os.devnull, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1",
-               UV_NO_CONFIG="1", PYTHONPATH=str(ROOT), NO_COLOR="1",
-               WEBUI_REPAIR_CACHE_DIR=str(cache))
-    return env
-
-
-def timed(cmd: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    return time.perf_counter() - start
+    return {**isolated_env(), "WEBUI_REPAIR_CACHE_DIR": str(cache)}
 
 
 def main() -> None:
