@@ -18,15 +18,20 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from repair.cache import StatKey, Store, stat_key
+from repair.cache import StatKey, Store, fingerprint_ok, stat_key
 
 if TYPE_CHECKING:
+    from repair.checks.registry import Check
     from repair.context import Context
     from repair.dists import Dist
     from repair.interp import InterpreterInfo
     from repair.model import Finding
 
-# The checks whose findings depend only on the files the memo stamps.
+# The modules whose checks depend only on the venv's files and the requirement files: their
+# findings are kept with the stat of everything they read (``env_stamp``).
+ENV_MODULES = ("repair.checks.venv", "repair.checks.site", "repair.checks.requirements",
+               "repair.checks.conflicts")
+# The checks whose findings depend only on the files the site memo stamps.
 MEMO_CHECKS = ("stale_residue", "duplicate_distribution", "orphan_files", "missing_file")
 _CACHED_TYPES: dict[str, type] = {"str": str, "list[str]": list, "frozenset[str]": frozenset}
 
@@ -262,6 +267,90 @@ def memo_store(ctx: Context, produced: dict[str, list[Finding]]) -> None:
     ctx.__dict__["memo_dirs"] = ordered
     findings = {name: [f.to_json() for f in produced[name]] for name in MEMO_CHECKS}
     store.put("memo", "site", stamp, {"dirs": ordered, "findings": findings})
+
+
+# -- the findings of every check of the venv's files ---------------------------------------------
+def _env_key(ctx: Context) -> str:
+    return f"env\0{ctx.install.dir}\0{ctx.install.manifest.name}"
+
+
+def env_lookup(ctx: Context) -> dict[str, list[Finding]] | None:
+    """The findings of the checks of ``ENV_MODULES`` from the last run, when every file and
+    folder they read is as it was."""
+    store = ctx.__dict__.get("cache_store")
+    if store is None or ctx.options.get("verify_files"):
+        return None
+    key = _env_key(ctx)
+    entry = store.section("memo").get(key)
+    if not isinstance(entry, list) or len(entry) != 2 or not fingerprint_ok(entry[0]):
+        return None
+    value = store.get("memo", key, entry[0])
+    try:
+        found = {name: [_finding(item) for item in items]
+                 for name, items in value["findings"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    store.keep_section("dists")
+    store.keep_section("memo")
+    return found
+
+
+def env_store(ctx: Context, produced: dict[str, list[Finding]], checks: list[Check]) -> None:
+    store = ctx.__dict__.get("cache_store")
+    if store is None or ctx.options.get("verify_files"):
+        return
+    names = [c.name for c in checks if c.func.__module__ in ENV_MODULES and c.option is None]
+    if any(name not in produced for name in names):
+        return
+    stamp = env_stamp(ctx)
+    if stamp is not None:
+        findings = {name: [f.to_json() for f in produced[name]] for name in names}
+        store.put("memo", _env_key(ctx), stamp, {"findings": findings})
+
+
+def env_stamp(ctx: Context, manifest: str | None = None) -> list[Any] | None:
+    """``[path, follow, stat]`` of everything the checks of ``ENV_MODULES`` read; None when the
+    run did not go through the cache (then there is nothing to compare against next time)."""
+    cache = ctx.__dict__.get("dist_cache")
+    out: list[Any] = []
+
+    def add(path: Path | str, follow: bool = True) -> None:
+        out.append([str(path), follow, stat_key(path, follow=follow)])
+
+    install = ctx.install
+    add(install.dir)
+    for name in install.manifest.settings_files:
+        add(install.dir / name)
+    if manifest and (os.path.sep in manifest or "/" in manifest or manifest.endswith(".toml")):
+        add(os.path.abspath(manifest))
+    add(ctx.venv)
+    if not ctx.venv_exists:
+        return out
+    if cache is None:
+        return None
+    add(ctx.layout.python)
+    add(ctx.layout.python, False)
+    add(ctx.layout.cfg_path)
+    if ctx.cfg is not None and ctx.cfg.home:
+        add(ctx.cfg.home)
+    add(ctx.site)
+    for dist in ctx.scan.dists:
+        stamp = cache.stamps.get(dist.path.name)
+        if stamp is None:
+            return None
+        out.append([str(dist.path), True, stamp[0]])
+        out.extend([str(dist.path / name), True, key] for name, key in stamp[1:])
+    if ctx.scan.exists and "memo_dirs" not in ctx.__dict__:
+        return None  # the folders the file checks walked are not known
+    out.extend([d, False, stat_key(d, follow=False)] for d in ctx.__dict__.get("memo_dirs", ()))
+    paths = [install.dir / rel for rel in
+             [*install.manifest.requirement_files, *install.manifest.constraint_files]]
+    if "app_requirements" in ctx.__dict__:
+        paths += ctx.app_requirements.files
+    for path in dict.fromkeys(paths):
+        add(path)
+    return out
+
 
 
 def _finding(data: dict[str, Any]) -> Finding:

@@ -49,12 +49,13 @@ def run_checks(ctx: Context, select: Callable[[Check], bool] | None = None) -> l
     if store is not None:
         ctx.__dict__["dist_cache"] = cache.DistCache(store)
     ctx.start_background("_probe")
-    memo = None
+    env = cache.env_lookup(ctx)
+    memo = env
     if ctx.venv_exists:
         if ctx.backend_wanted:
             ctx.start_background("machine_backend")
         # Read site-packages while the probes run in their threads.
-        memo = cache.memo_lookup(ctx)
+        memo = memo if memo is not None else cache.memo_lookup(ctx)
         if memo is None:
             from repair.checks.site import ownership
 
@@ -82,6 +83,8 @@ def run_checks(ctx: Context, select: Callable[[Check], bool] | None = None) -> l
             ))
     if memo is None:
         cache.memo_store(ctx, produced)
+    if env is None:
+        cache.env_store(ctx, produced, checks)
     cache.finish(ctx)
     return findings
 

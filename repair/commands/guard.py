@@ -25,11 +25,10 @@ from repair.errors import UsageError
 
 if TYPE_CHECKING:
     from repair.checks.registry import Check
-    from repair.context import Context
     from repair.install import Install
 
-GUARD_MODULES = ("repair.checks.venv", "repair.checks.site", "repair.checks.requirements",
-                 "repair.checks.conflicts")
+from repair.cache.site import ENV_MODULES as GUARD_MODULES
+
 MARK = " -m repair guard run "
 _WINDOWS = os.name == "nt"
 
@@ -50,6 +49,7 @@ def fix_command(args: dict[str, Any]) -> str:
 def run_verdict(args: dict[str, Any]) -> dict[str, Any]:
     """Run the guard's checks, store the verdict with what it read, return it."""
     from repair.cache import verdict
+    from repair.cache.site import env_stamp
     from repair.commands.check import run_checks
     from repair.context import Context
     from repair.install import resolve
@@ -60,55 +60,10 @@ def run_verdict(args: dict[str, Any]) -> dict[str, Any]:
     findings = run_checks(ctx, select=guarded)
     errors = [f"{f.message} [{f.id}]" for f in findings if f.severity is Severity.ERROR]
     fix = fix_command(args)
-    stamp = collect_stamp(ctx, args)
+    stamp = env_stamp(ctx, args.get("manifest"))
     if stamp is not None:
         verdict.store(args, stamp, errors, fix)
     return {"errors": errors, "fix": fix}
-
-
-def collect_stamp(ctx: Context, args: dict[str, Any]) -> list[Any] | None:
-    """``[path, follow, stat]`` of everything the guard's checks read; None when the run did not
-    go through the cache (then there is nothing to compare against next time)."""
-    from repair.cache import stat_key
-
-    cache = ctx.__dict__.get("dist_cache")
-    out: list[Any] = []
-
-    def add(path: Path | str, follow: bool = True) -> None:
-        out.append([str(path), follow, stat_key(path, follow=follow)])
-
-    install = ctx.install
-    add(install.dir)
-    for name in install.manifest.settings_files:
-        add(install.dir / name)
-    manifest = args.get("manifest")
-    if manifest and os.path.sep in str(manifest) or str(manifest or "").endswith(".toml"):
-        add(os.path.abspath(str(manifest)))
-    add(ctx.venv)
-    if not ctx.venv_exists:
-        return out
-    if cache is None:
-        return None
-    add(ctx.layout.python)
-    add(ctx.layout.python, False)
-    add(ctx.layout.cfg_path)
-    if ctx.cfg is not None and ctx.cfg.home:
-        add(ctx.cfg.home)
-    add(ctx.site)
-    for dist in ctx.scan.dists:
-        stamp = cache.stamps.get(dist.path.name)
-        if stamp is None:
-            return None
-        out.append([str(dist.path), True, stamp[0]])
-        out.extend([str(dist.path / name), True, key] for name, key in stamp[1:])
-    out.extend([d, False, stat_key(d, follow=False)] for d in ctx.__dict__.get("memo_dirs", ()))
-    paths = [install.dir / rel for rel in
-             [*install.manifest.requirement_files, *install.manifest.constraint_files]]
-    if "app_requirements" in ctx.__dict__:
-        paths += ctx.app_requirements.files
-    for path in dict.fromkeys(paths):
-        add(path)
-    return out
 
 
 # -- the launcher line --------------------------------------------------------------------------

@@ -91,6 +91,20 @@ def test_same_findings_cold_and_warm(tmp_path: Path, tree: str, template_app_ven
     missing = [f for f in _findings(cold) if f["id"] == "missing-file"]
     assert missing and missing[0]["details"]["files"] == ["numpy/lib/twodim_base.py"]
 
+    # A requirement file changed (the venv did not): seen warm too.
+    monkeypatch.setenv(cache.ENV_DIR, str(tmp_path / "cache"))
+    _age(root)
+    _check(root)
+    manifest = manifests.detect(root)
+    for rel in manifest.requirement_files:
+        with (root / rel).open("a") as f:
+            f.write("sentencepiece==0.2.0\n")
+    code_warm, warm = _check(root)
+    monkeypatch.setenv(cache.ENV_DIR, "off")
+    code_cold, cold = _check(root)
+    assert (code_warm, _findings(warm)) == (code_cold, _findings(cold))
+    assert any("sentencepiece" in f["message"] for f in _findings(cold))
+
 
 def test_only_changed_metadata_is_read_again(app: Path, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
