@@ -126,7 +126,7 @@ def _reflink(src: str, dst: str) -> bool:
         import fcntl
 
         ficlone = 0x40049409
-        with open(src, "rb") as s, open(dst, "wb") as d:
+        with open(src, "rb") as s, open(dst, "xb") as d:
             fcntl.ioctl(d.fileno(), ficlone, s.fileno())
         shutil.copystat(src, dst)
         return True
@@ -159,6 +159,8 @@ def _place(src: str, dst: str, result: ReuseResult, size: int) -> None:
         if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP,
                              errno.EACCES):
             raise
+    if os.path.lexists(dst):
+        raise FileExistsError(errno.EEXIST, "already in the new venv", dst)
     if not _reflink(src, dst):
         shutil.copy2(src, dst)
     result.bytes_copied += size
@@ -240,11 +242,11 @@ def _plan(dist: Dist, old: _Layout, new: _Layout, verify_hashes: bool) -> _Plan 
         if rel == record_name:
             continue
         if _inside(src, old_site):
-            dst = os.path.join(str(new.site), os.path.relpath(src, old_site))
+            dst = str(new.site) + src[len(old_site):]
         elif _inside(src, old_scripts):
-            dst = os.path.join(str(new.scripts), os.path.relpath(src, old_scripts))
+            dst = str(new.scripts) + src[len(old_scripts):]
         else:
-            dst = os.path.join(str(new.root), os.path.relpath(src, str(old.root)))
+            dst = str(new.root) + src[len(old_root):]
         bytecode = rel.endswith((".pyc", ".pyo"))
         try:
             st = os.lstat(src)
@@ -272,19 +274,23 @@ def _plan(dist: Dist, old: _Layout, new: _Layout, verify_hashes: bool) -> _Plan 
     return plan
 
 
-def _apply(plan: _Plan, new: _Layout, result: ReuseResult) -> None:
+def _apply(plan: _Plan, new: _Layout, result: ReuseResult, made: set[str]) -> None:
     """Link the files, write the scripts, then the metadata (RECORD last): a distribution is
     only installed once every file is in place."""
     created: list[str] = []
     rewritten: dict[str, tuple[str, int]] = {}
     try:
         for src, dst, size in plan.links:
-            if os.path.lexists(dst):
+            folder = os.path.dirname(dst)
+            if folder not in made:
+                os.makedirs(folder, exist_ok=True)
+                made.add(folder)
+            try:
+                _place(src, dst, result, size)
+            except FileExistsError:
                 if _same(src, dst):
                     continue  # a file two distributions share (a namespace's __init__.py)
-                raise FileExistsError(errno.EEXIST, "already in the new venv", dst)
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            _place(src, dst, result, size)
+                raise
             created.append(dst)
         for src, dst, rel in plan.scripts:
             if os.path.lexists(dst):
@@ -321,11 +327,22 @@ def _apply(plan: _Plan, new: _Layout, result: ReuseResult) -> None:
         created.append(plan.record_dst)
         result.files += len(created)
     except BaseException:
+        folders = set()
         for path in reversed(created):
             try:
                 os.unlink(path)
             except OSError:
                 pass
+            folders.add(os.path.dirname(path))
+        root, keep = str(new.root), {str(new.root), str(new.site), str(new.scripts)}
+        for folder in sorted(folders, key=len, reverse=True):
+            while _inside(folder, root) and folder not in keep:
+                try:
+                    os.rmdir(folder)  # only an empty one: folders others use stay
+                except OSError:
+                    break
+                made.discard(folder)
+                folder = os.path.dirname(folder)
         raise
 
 
@@ -342,6 +359,7 @@ def reuse_distributions(old_venv: Path | str, new_venv: Path | str,
             result.leave(name, version, f"the old venv's Python ({old.xy or 'unknown'}) is not "
                          f"the new one's ({new.xy or 'unknown'})")
         return result
+    made: set[str] = set()  # folders known to exist in the new venv
     installed = scan_site(old.site).by_key()
     present = scan_site(new.site).by_key()
     for name, version in wanted:
@@ -365,7 +383,7 @@ def reuse_distributions(old_venv: Path | str, new_venv: Path | str,
             result.leave(name, version, plan)
             continue
         try:
-            _apply(plan, new, result)
+            _apply(plan, new, result, made)
         except OSError as exc:
             result.leave(name, version, f"could not place its files: {exc.strerror or exc}")
             continue

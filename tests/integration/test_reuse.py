@@ -168,3 +168,18 @@ def test_record_escaping_the_venv_is_refused(tmp_path: Path, old_venv: Path,
     assert result.left_to_install == [("einops", "0.8.0")]
     assert "outside the venv" in result.reasons["einops"]
     assert not os.path.exists(site_packages(new) / "einops")
+
+
+def test_a_clash_midway_leaves_nothing_behind(tmp_path: Path, old_venv: Path,
+                                              template_venv: Path) -> None:
+    new = copy_venv(template_venv, tmp_path / "new")
+    site = site_packages(new)
+    (site / "numpy" / "lib").mkdir(parents=True)
+    (site / "numpy" / "lib" / "twodim_base.py").write_text("someone else's\n")
+    before = sorted(str(p.relative_to(new)) for p in new.rglob("*"))
+    result = reuse_distributions(old_venv, new, [("numpy", "1.26.4"), ("einops", "0.8.0")])
+    assert result.reused == [("einops", "0.8.0")]
+    assert "could not place" in result.reasons["numpy"]
+    after = sorted(str(p.relative_to(new)) for p in new.rglob("*")
+                   if "einops" not in str(p) and "/bin/" not in f"/{p.relative_to(new)}")
+    assert after == [p for p in before if "/bin/" not in f"/{p}"]
