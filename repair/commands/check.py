@@ -52,7 +52,7 @@ def run_checks(ctx: Context, select: Callable[[Check], bool] | None = None) -> l
     env = cache.env_lookup(ctx)
     memo = env
     if ctx.venv_exists:
-        if ctx.backend_wanted:
+        if ctx.backend_wanted and select is None:  # a selection computes it when it asks
             ctx.start_background("machine_backend")
         # Read site-packages while the probes run in their threads.
         memo = memo if memo is not None else cache.memo_lookup(ctx)
