@@ -108,7 +108,8 @@ def main() -> None:
         for label in ("pip install (filling the cache)", "venv + pip install (warm cache)"):
             target = scratch / "pip-venv"
             t = run([args.python, "-m", "venv", str(target)])
-            t += run([str(target / "bin" / "pip"), "install", "-q", "-r", str(frozen)], env=env)
+            t += run([str(target / "bin" / "pip"), "install", "-q", "-r", str(frozen)], env=env,
+                     stderr=subprocess.DEVNULL)
             times[label] = [t]
             shutil.rmtree(target)
     if args.uv:
