@@ -33,7 +33,8 @@ ENV_MODULES = ("repair.checks.venv", "repair.checks.site", "repair.checks.requir
                "repair.checks.conflicts")
 # The checks whose findings depend only on the files the site memo stamps.
 MEMO_CHECKS = ("stale_residue", "duplicate_distribution", "orphan_files", "missing_file")
-_CACHED_TYPES: dict[str, type] = {"str": str, "list[str]": list, "frozenset[str]": frozenset}
+_CACHED_TYPES: dict[str, type] = {"str": str, "list[str]": list, "frozenset[str]": frozenset,
+                                  "int": int, "bool": bool}
 
 
 def open_store(ctx: Context) -> Store | None:
@@ -107,8 +108,8 @@ class DistCache:
             kwargs: dict[str, Any] = {}
             for name, kind in self.fields:
                 item = value[name]
-                if kind is str:
-                    if not isinstance(item, str):
+                if kind in (str, int, bool):
+                    if type(item) is not kind:
                         return None
                 else:
                     if not isinstance(item, list) or not all(isinstance(s, str) for s in item):

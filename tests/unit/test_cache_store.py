@@ -151,3 +151,11 @@ def test_fingerprint(tmp_path: Path) -> None:
     assert not fingerprint_ok(stamp)
     for bad in (None, 5, [[1]], [["a", True]], "text"):
         assert not fingerprint_ok(bad)
+
+
+def test_every_field_of_a_distribution_can_be_cached() -> None:
+    """A field of a type the cache cannot hold turns the metadata cache off (correct, but every
+    check is then cold): extend ``_CACHED_TYPES`` with the new type."""
+    from repair.cache.site import _dist_fields
+
+    assert _dist_fields() is not None
