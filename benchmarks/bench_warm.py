@@ -28,6 +28,17 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bench_check import isolated_env, timed  # noqa: E402
 
 
+def cpu_of(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall-clock and CPU (user + system) seconds of one run: on a shared, loaded machine the
+    CPU time is the steadier figure."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = timed(cmd, env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
 def env_for(cache: Path | str) -> dict[str, str]:
     return {**isolated_env(), "WEBUI_REPAIR_CACHE_DIR": str(cache)}
 
@@ -63,14 +74,20 @@ def main() -> None:
             subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            env=env_for(warm_cache))
         times: dict[str, list[float]] = {name: [] for name in cmds}
+        cpu: dict[str, list[float]] = {name: [] for name in cmds}
         for n in range(args.rounds):
             for name, (cmd, kind) in cmds.items():
                 cache = warm_cache if kind == "warm" else Path(tmp) / f"cold-{n}-{len(name)}"
-                times[name].append(timed(cmd, env_for(cache)))
+                wall, used = cpu_of(cmd, env_for(cache))
+                times[name].append(wall)
+                cpu[name].append(used)
     med = {name: statistics.median(v) for name, v in times.items()}
-    print(f"{app} ({venv}), {args.rounds} rounds, {os.cpu_count()} cores, medians:")
+    med_cpu = {name: statistics.median(v) for name, v in cpu.items()}
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"{app} ({venv}), {args.rounds} rounds, {os.cpu_count()} cores, load {load:.1f}, "
+          "medians (wall, CPU):")
     for name, value in med.items():
-        print(f"  {name:22s} {value * 1000:8.1f} ms")
+        print(f"  {name:22s} {value * 1000:8.1f} ms  {med_cpu[name] * 1000:8.1f} ms CPU")
     pip = med["pip check"]
     print("ratios:")
     for name in ("repair check (cold)", "repair check (warm)", "guard run (warm)"):
@@ -80,7 +97,8 @@ def main() -> None:
         print(line)
     added = med["guard run (warm)"]
     print(f"  the guard adds {added * 1000:.0f} ms to a launch "
-          f"({(added - med['python -c pass']) * 1000:.0f} ms over a bare python start-up)")
+          f"({(added - med['python -c pass']) * 1000:.0f} ms over a bare python start-up; "
+          f"{med_cpu['guard run (warm)'] * 1000:.0f} ms of CPU)")
 
 
 if __name__ == "__main__":

@@ -272,7 +272,8 @@ def memo_store(ctx: Context, produced: dict[str, list[Finding]]) -> None:
 
 # -- the findings of every check of the venv's files ---------------------------------------------
 def _env_key(ctx: Context) -> str:
-    return f"env\0{ctx.install.dir}\0{ctx.install.manifest.name}"
+    manifest = ctx.install.manifest
+    return f"env\0{ctx.install.dir}\0{manifest.name}\0{manifest.source}"
 
 
 def env_lookup(ctx: Context) -> dict[str, list[Finding]] | None:
@@ -293,6 +294,7 @@ def env_lookup(ctx: Context) -> dict[str, list[Finding]] | None:
         return None
     store.keep_section("dists")
     store.keep_section("memo")
+    ctx.__dict__["env_stamp"] = entry[0]  # what they read, checked just now
     return found
 
 
@@ -309,9 +311,11 @@ def env_store(ctx: Context, produced: dict[str, list[Finding]], checks: list[Che
         store.put("memo", _env_key(ctx), stamp, {"findings": findings})
 
 
-def env_stamp(ctx: Context, manifest: str | None = None) -> list[Any] | None:
+def env_stamp(ctx: Context) -> list[Any] | None:
     """``[path, follow, stat]`` of everything the checks of ``ENV_MODULES`` read; None when the
     run did not go through the cache (then there is nothing to compare against next time)."""
+    if "env_stamp" in ctx.__dict__:
+        return ctx.__dict__["env_stamp"]  # type: ignore[no-any-return]
     cache = ctx.__dict__.get("dist_cache")
     out: list[Any] = []
 
@@ -322,8 +326,9 @@ def env_stamp(ctx: Context, manifest: str | None = None) -> list[Any] | None:
     add(install.dir)
     for name in install.manifest.settings_files:
         add(install.dir / name)
-    if manifest and (os.path.sep in manifest or "/" in manifest or manifest.endswith(".toml")):
-        add(os.path.abspath(manifest))
+    source = install.manifest.source
+    if source != "built-in":
+        add(os.path.abspath(source))
     add(ctx.venv)
     if not ctx.venv_exists:
         return out

@@ -60,7 +60,7 @@ def run_verdict(args: dict[str, Any]) -> dict[str, Any]:
     findings = run_checks(ctx, select=guarded)
     errors = [f"{f.message} [{f.id}]" for f in findings if f.severity is Severity.ERROR]
     fix = fix_command(args)
-    stamp = env_stamp(ctx, args.get("manifest"))
+    stamp = env_stamp(ctx)
     if stamp is not None:
         verdict.store(args, stamp, errors, fix)
     return {"errors": errors, "fix": fix}

@@ -160,3 +160,14 @@ def test_guard_never_blocks_on_its_own_failure(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "repair", "guard", "run", "--bogus"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "usage" in bad.stderr
+
+
+def test_guard_after_a_check_is_warm(app: Path) -> None:
+    """The check's cached findings serve the guard's first run, which then stores its own."""
+    from tests.cli import run_check
+
+    _age(app)
+    run_check(app)
+    run_check(app)
+    assert _run_guard(app).returncode == 0
+    assert verdict.lookup({"dir": str(app), "venv": None, "manifest": None}) is not None
