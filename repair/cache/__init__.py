@@ -114,7 +114,7 @@ class Store:
 
     def put(self, section: str, key: str, stamp: Any, value: Any) -> None:
         """Store ``value``; not when a stat in ``stamp`` is too recent to be trusted."""
-        if _has_racy(stamp, self.now_ns):
+        if isinstance(stamp, list) and _has_racy(stamp, self.now_ns):
             self.dirty = True  # the old entry, if any, is stale: leave it out
             return
         self._new.setdefault(section, {})[key] = [stamp, value]
@@ -148,10 +148,16 @@ class Store:
 
 
 def _has_racy(stamp: Any, now_ns: int) -> bool:
-    if isinstance(stamp, list):
-        if len(stamp) == 4 and all(type(v) is int for v in stamp):
-            return is_racy(stamp, now_ns)
-        return any(_has_racy(item, now_ns) for item in stamp)
+    """Whether any stat key nested in ``stamp`` is too recent to trust."""
+    limit = now_ns - RACY_NS
+    stack = [stamp]
+    while stack:
+        item = stack.pop()
+        if len(item) == 4 and type(item[0]) is int and type(item[1]) is int:
+            if item[1] > limit:
+                return True
+        else:
+            stack.extend(x for x in item if type(x) is list)
     return False
 
 

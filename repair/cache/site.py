@@ -227,6 +227,7 @@ def memo_lookup(ctx: Context) -> dict[str, list[Finding]] | None:
     if value is None:
         return None
     ctx.__dict__["memo_dirs"] = dirs
+    ctx.__dict__["memo_dir_keys"] = stamp[2] if stamp else None
     try:
         return {name: [_finding(item) for item in value["findings"][name]]
                 for name in MEMO_CHECKS}
@@ -257,6 +258,9 @@ def memo_store(ctx: Context, produced: dict[str, list[Finding]]) -> None:
     for rel in own.outside:
         dirs.add(os.path.dirname(os.path.normpath(os.path.join(site, rel))))
     for dist, inside in own.owned:
+        stamp = cache.stamps.get(dist.path.name) or []
+        if not any(isinstance(k, list) and k[1] and k[1][3] for k in stamp[1:]):
+            continue  # no folder inside the metadata folder
         prefix = dist.path.name + "/"
         for rel in inside:
             if rel.startswith(prefix) and "/" in rel[len(prefix):]:
@@ -266,6 +270,7 @@ def memo_store(ctx: Context, produced: dict[str, list[Finding]]) -> None:
     if stamp is None:
         return
     ctx.__dict__["memo_dirs"] = ordered
+    ctx.__dict__["memo_dir_keys"] = stamp[2]
     findings = {name: [f.to_json() for f in produced[name]] for name in MEMO_CHECKS}
     store.put("memo", "site", stamp, {"dirs": ordered, "findings": findings})
 
@@ -348,7 +353,9 @@ def env_stamp(ctx: Context) -> list[Any] | None:
         out.extend([str(dist.path / name), True, key] for name, key in stamp[1:])
     if ctx.scan.exists and "memo_dirs" not in ctx.__dict__:
         return None  # the folders the file checks walked are not known
-    out.extend([d, False, stat_key(d, follow=False)] for d in ctx.__dict__.get("memo_dirs", ()))
+    dirs = ctx.__dict__.get("memo_dirs", [])
+    keys = ctx.__dict__.get("memo_dir_keys") or [stat_key(d, follow=False) for d in dirs]
+    out.extend([d, False, key] for d, key in zip(dirs, keys, strict=True))
     paths = [install.dir / rel for rel in
              [*install.manifest.requirement_files, *install.manifest.constraint_files]]
     if "app_requirements" in ctx.__dict__:
