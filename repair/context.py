@@ -67,7 +67,8 @@ class Context:
 
     @cached_property
     def _probe(self) -> tuple[InterpreterInfo | None, str | None]:
-        from repair.interp import ProbeError, probe
+        from repair.cache.site import probe
+        from repair.interp import ProbeError
 
         if not self.venv_exists:
             return None, "the venv does not exist"
@@ -77,7 +78,7 @@ class Context:
         if not python.exists():
             return None, f"{python.relative_to(self.venv)} is missing or a broken link"
         try:
-            return probe(python), None
+            return probe(self, self.__dict__.get("cache_store")), None
         except ProbeError as exc:
             return None, str(exc)
 
@@ -130,9 +131,10 @@ class Context:
 
     @cached_property
     def scan(self) -> SiteScan:
-        from repair.dists import scan_site
+        from repair.dists import load_dist, scan_site
 
-        return scan_site(self.site)
+        cache = self.__dict__.get("dist_cache")  # set by the check (repair.cache.site)
+        return scan_site(self.site, cache.load if cache is not None else load_dist)
 
     @cached_property
     def installed(self) -> dict[str, Dist]:

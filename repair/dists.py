@@ -11,7 +11,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -305,8 +305,9 @@ class SiteScan:
         return iter(self.dists)
 
 
-def scan_site(site: Path) -> SiteScan:
-    """List the distributions and the rest of the top level of ``site``."""
+def scan_site(site: Path, load: Callable[[Path, Path], Dist] = load_dist) -> SiteScan:
+    """List the distributions and the rest of the top level of ``site``; ``load`` reads one
+    metadata folder (``load_dist``, or a cache in front of it)."""
     dists: list[Dist] = []
     residue: list[Path] = []
     entries: list[os.DirEntry[str]] = []
@@ -320,7 +321,7 @@ def scan_site(site: Path) -> SiteScan:
             if name.startswith("~"):
                 residue.append(Path(entry.path))
             elif name.endswith(".dist-info") or name.endswith(".egg-info"):
-                dists.append(load_dist(Path(entry.path), site))
+                dists.append(load(Path(entry.path), site))
             else:
                 entries.append(entry)
     dists.sort(key=lambda d: d.path.name.lower())

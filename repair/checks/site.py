@@ -87,9 +87,11 @@ class Ownership:
     existing: set[str] = field(default_factory=set)  # every file found under an owned top
     extra: dict[str, list[str]] = field(default_factory=dict)  # top -> unowned files inside it
     unreadable: list[tuple[Dist, str]] = field(default_factory=list)
+    dirs: list[str] = field(default_factory=list)  # every folder walked (for the check's cache)
 
 
-def _walk(base: str, prefix: str, out: list[str]) -> None:
+def _walk(base: str, prefix: str, out: list[str], dirs: list[str]) -> None:
+    dirs.append(base)
     try:
         it = os.scandir(base)
     except OSError:
@@ -100,7 +102,7 @@ def _walk(base: str, prefix: str, out: list[str]) -> None:
             try:
                 if entry.is_dir(follow_symlinks=False):
                     if entry.name != "__pycache__":
-                        _walk(entry.path, rel, out)
+                        _walk(entry.path, rel, out, dirs)
                 else:
                     out.append(rel)
             except OSError:
@@ -155,7 +157,7 @@ def ownership(ctx: Context) -> Ownership:
             own.existing.add(name)
             continue
         files: list[str] = []
-        _walk(entry.path, name, files)
+        _walk(entry.path, name, files, own.dirs)
         found = {_norm(rel) for rel in files} if _NT else set(files)
         own.existing |= found
         if own.tops[name].kind == "dist-info":

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "report": ("repair.cli.report", "report",
                "A support report to paste into an issue or a thread, secrets hidden."),
     "schedule": ("repair.cli.schedule", "schedule", "A recurring or pre-update health check."),
+    "guard": ("repair.cli.guard", "guard", "A check before every launch, in the launcher."),
     "manifests": ("repair.cli.manifests", "manifests",
                   "List, show and validate application manifests."),
     "demo": ("repair.cli.demo", "demo",
@@ -98,6 +99,11 @@ def cli(ctx: click.Context, /, **options: Any) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:2] == ["guard", "run"]:  # the launch guard: no click, no checks when warm
+        from repair.cache.verdict import main as guard_run
+
+        sys.exit(guard_run(args[2:]))
     cli.main(args=argv, prog_name="repair")
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from repair.context import Context
 from repair.model import Finding, Fix, Report, Severity, sort_findings
+
+if TYPE_CHECKING:
+    from repair.checks.registry import Check
 
 # Hooks that add to the target description (backend, torch build); filled in by other modules.
 TARGET_HOOKS: list[Callable[[Context, dict[str, Any]], None]] = []
@@ -35,27 +38,42 @@ def describe_target(ctx: Context) -> dict[str, Any]:
     return target
 
 
-def run_checks(ctx: Context) -> list[Finding]:
-    """Every enabled check, in registry order. A check that crashes becomes a finding that says
-    so (with the error), never a silent gap in the report."""
+def run_checks(ctx: Context, select: Callable[[Check], bool] | None = None) -> list[Finding]:
+    """Every enabled check (that ``select`` accepts), in registry order. A check that crashes
+    becomes a finding that says so (with the error), never a silent gap in the report."""
+    from repair.cache import site as cache
     from repair.checks.registry import FINDING_TYPES, load_all
 
     checks = load_all()
+    store = ctx.__dict__["cache_store"] = cache.open_store(ctx)
+    if store is not None:
+        ctx.__dict__["dist_cache"] = cache.DistCache(store)
     ctx.start_background("_probe")
+    env = cache.env_lookup(ctx)
+    memo = env
     if ctx.venv_exists:
-        if ctx.backend_wanted:
+        if ctx.backend_wanted and select is None:  # a selection computes it when it asks
             ctx.start_background("machine_backend")
         # Read site-packages while the probes run in their threads.
-        from repair.checks.site import ownership
+        memo = memo if memo is not None else cache.memo_lookup(ctx)
+        if memo is None:
+            from repair.checks.site import ownership
 
-        ownership(ctx)
+            cache.records(ctx)
+            ownership(ctx)
     ctx.join_background()
     findings: list[Finding] = []
+    produced: dict[str, list[Finding]] = {}
     for chk in checks:
-        if not chk.enabled(ctx.options):
+        if not chk.enabled(ctx.options) or (select is not None and not select(chk)):
+            continue
+        if memo is not None and chk.name in memo:
+            findings.extend(memo[chk.name])
             continue
         try:
-            findings.extend(chk.func(ctx))
+            found = list(chk.func(ctx))
+            produced[chk.name] = found
+            findings.extend(found)
         except Exception as exc:  # noqa: BLE001 - reported as a finding, see docstring
             ftype = FINDING_TYPES["check-failed"]
             findings.append(ftype(
@@ -63,6 +81,11 @@ def run_checks(ctx: Context) -> list[Finding]:
                 "please report this as a bug, with the output of 'repair check --json'",
                 check=chk.name,
             ))
+    if memo is None:
+        cache.memo_store(ctx, produced)
+    if env is None:
+        cache.env_store(ctx, produced, checks)
+    cache.finish(ctx)
     return findings
 
 

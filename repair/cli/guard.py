@@ -1,0 +1,95 @@
+"""``repair guard install / remove / status`` (and ``run``, which the launcher line calls)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from repair.cli.common import echo_json, install_options, merged_install_options
+
+
+def _resolve(ctx: click.Context, dir: str | None, venv: str | None,
+             manifest: str | None) -> tuple[Any, str | None]:
+    from repair.install import resolve
+
+    opts = merged_install_options(ctx, dir, venv, manifest)
+    chosen = opts["manifest"]
+    if chosen and (chosen.endswith(".toml") or os.sep in chosen or "/" in chosen):
+        chosen = str(Path(chosen).resolve())
+    return resolve(**opts), chosen
+
+
+def _print(result: Any, as_json: bool) -> None:
+    from repair.commands.guard import result_text
+
+    if as_json:
+        echo_json(result.to_json())
+    else:
+        click.echo(result_text(result), nl=False)
+
+
+_LAUNCHER = click.option("--launcher", metavar="FILE", default=None,
+                         help="The launcher file (default: the app's, for this system).")
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+@click.group("guard")
+def guard() -> None:
+    """A check before every launch: one line in the app's launcher runs a cached check of the
+    venv and stops the launch on an error, naming the command that fixes it."""
+
+
+@guard.command("install")
+@install_options
+@_LAUNCHER
+@click.option("--warn", is_flag=True, help="On an error, warn and go on (default: stop).")
+@_JSON
+@click.pass_context
+def install(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: str | None,
+            launcher: str | None, warn: bool, as_json: bool) -> None:
+    """Add the guard line to the launcher."""
+    from repair.commands.guard import install_guard
+
+    inst, chosen = _resolve(ctx, dir, venv, manifest)
+    _print(install_guard(inst, launcher=launcher, warn=warn, manifest_arg=chosen), as_json)
+
+
+@guard.command("remove")
+@install_options
+@_LAUNCHER
+@_JSON
+@click.pass_context
+def remove(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: str | None,
+           launcher: str | None, as_json: bool) -> None:
+    """Take the guard line out (the launcher is byte for byte as before)."""
+    from repair.commands.guard import remove_guard
+
+    inst, _ = _resolve(ctx, dir, venv, manifest)
+    _print(remove_guard(inst, launcher=launcher), as_json)
+
+
+@guard.command("status")
+@install_options
+@_LAUNCHER
+@_JSON
+@click.pass_context
+def status(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: str | None,
+           launcher: str | None, as_json: bool) -> None:
+    """Which launchers carry the guard line."""
+    from repair.commands.guard import guard_status
+
+    inst, _ = _resolve(ctx, dir, venv, manifest)
+    _print(guard_status(inst, launcher=launcher), as_json)
+
+
+@guard.command("run", context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def run(args: tuple[str, ...]) -> None:
+    """The check the launcher line runs: exit 1 with one line on an error (--warn: exit 0)."""
+    from repair.cache.verdict import main
+
+    sys.exit(main(list(args)))
