@@ -202,3 +202,25 @@ def extension_checkouts(root: Path, folders: list[str]) -> list[Path]:
             if entry.is_dir(follow_symlinks=False) and (Path(entry.path) / ".git").exists():
                 found.append(Path(entry.path))
     return found
+
+
+def tracked_files(path: Path, files: list[Path], *, timeout: float = 30.0) -> set[Path]:
+    """Those of ``files`` that the checkout at ``path`` tracks (``git ls-files``): files the
+    application ships in its own repository. Empty when there is no git or no checkout."""
+    if not files or not (path / ".git").exists():
+        return set()
+    rels: dict[str, Path] = {}
+    for f in files:
+        try:
+            rels[f.relative_to(path).as_posix()] = f
+        except ValueError:
+            continue
+    if not rels:
+        return set()
+    try:
+        res = git(path, "ls-files", "-z", "--", *rels, timeout=timeout)
+    except ProcessError:
+        return set()
+    if res.returncode != 0:
+        return set()
+    return {rels[name] for name in res.stdout.split("\0") if name in rels}

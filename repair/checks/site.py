@@ -32,6 +32,14 @@ MISSING_FILE = finding_type(
     "missing-file", "A file listed in RECORD is absent", Severity.ERROR, Fix.REINSTALL,
     restart_required=True,
 )
+MIXED_VERSION = finding_type(
+    "mixed-version", "A distribution's folders hold files of another version", Severity.ERROR,
+    Fix.REINSTALL, restart_required=True,
+)
+SHARED_FILES = finding_type(
+    "shared-files", "Several distributions own the same files", Severity.ERROR, Fix.REINSTALL,
+    restart_required=True,
+)
 RECORD_MISMATCH = finding_type(
     "record-mismatch", "A file's content differs from its RECORD hash", Severity.ERROR,
     Fix.REINSTALL, restart_required=True,
@@ -61,7 +69,8 @@ def _per_dist(ftype: FindingType, groups: dict[str, list[str]], dists: dict[str,
         files.sort()
         yield ftype(
             dist.name,
-            f"{len(files)} file(s) of {dist.name} {dist.version} {what}: {_examples(files)}",
+            f"{len(files)} file(s) of {dist.name} {dist.version} "
+            f"{what.format(file=dist.record_label)}: {_examples(files)}",
             f"run 'repair' to reinstall {dist.name}",
             files=files[:50],
             count=len(files),
@@ -83,13 +92,19 @@ class Ownership:
     owned: list[tuple[Dist, set[str]]] = field(default_factory=list)  # inside site-packages
     all_owned: set[str] = field(default_factory=set)
     tops: dict[str, Dist] = field(default_factory=dict)  # top-level entry name -> dist
+    top_owners: dict[str, set[str]] = field(default_factory=dict)  # top -> metadata folders
     outside: dict[str, Dist] = field(default_factory=dict)  # "../" paths (scripts, headers)
     existing: set[str] = field(default_factory=set)  # every file found under an owned top
+    sizes: dict[str, int] = field(default_factory=dict)  # size on disk of each file found
     extra: dict[str, list[str]] = field(default_factory=dict)  # top -> unowned files inside it
     unreadable: list[tuple[Dist, str]] = field(default_factory=list)
+    # Paths that several distributions of different names list with different content.
+    shared: dict[str, list[Dist]] = field(default_factory=dict)
 
 
-def _walk(base: str, prefix: str, out: list[str]) -> None:
+def _walk(base: str, prefix: str, out: dict[str, int]) -> None:
+    """Every file below ``base`` (``__pycache__`` skipped) with its size: one ``stat`` each,
+    which is what the size comparison with RECORD needs."""
     try:
         it = os.scandir(base)
     except OSError:
@@ -102,7 +117,7 @@ def _walk(base: str, prefix: str, out: list[str]) -> None:
                     if entry.name != "__pycache__":
                         _walk(entry.path, rel, out)
                 else:
-                    out.append(rel)
+                    out[rel] = entry.stat(follow_symlinks=False).st_size
             except OSError:
                 continue
 
@@ -116,6 +131,7 @@ def ownership(ctx: Context) -> Ownership:
 
     own = Ownership()
     site = str(ctx.site)
+    first_owner: dict[str, Dist] = {}
     for dist in ctx.scan.dists:
         try:
             paths, outside = dist.record_paths
@@ -130,6 +146,10 @@ def ownership(ctx: Context) -> Ownership:
         for rel in outside:
             own.outside[rel] = dist
         inside = set(paths)
+        overlap = inside & own.all_owned
+        if overlap:
+            _note_shared(own, dist, overlap, first_owner)
+        first_owner.update(dict.fromkeys(inside - own.all_owned, dist))
         own.owned.append((dist, inside))
         own.all_owned |= inside
         meta_prefix = _norm(dist.path.name) + "/"
@@ -137,6 +157,7 @@ def ownership(ctx: Context) -> Ownership:
         for top in {p.partition("/")[0] for p in inside}:
             if top + "/" != meta_prefix:
                 own.tops.setdefault(top, dist)
+                own.top_owners.setdefault(top, set()).add(dist.path.name)
         # The metadata folder was listed when it was scanned: no walk needed for its files.
         own.existing.update(meta_prefix + name for name in listing)
         for rel in inside:
@@ -149,21 +170,45 @@ def ownership(ctx: Context) -> Ownership:
             continue
         try:
             is_dir = entry.is_dir(follow_symlinks=False)
+            if not is_dir:
+                own.existing.add(name)
+                own.sizes[name] = entry.stat(follow_symlinks=False).st_size
+                continue
         except OSError:
             continue
-        if not is_dir:
-            own.existing.add(name)
-            continue
-        files: list[str] = []
+        files: dict[str, int] = {}
         _walk(entry.path, name, files)
-        found = {_norm(rel) for rel in files} if _NT else set(files)
-        own.existing |= found
-        if own.tops[name].kind == "dist-info":
-            extra = [rel for rel in found - own.all_owned if not _is_bytecode(rel)]
+        if _NT:
+            files = {_norm(rel): size for rel, size in files.items()}
+        own.existing.update(files)
+        own.sizes.update(files)
+        if own.tops[name].has_record():
+            extra = [rel for rel in files.keys() - own.all_owned if not _is_bytecode(rel)]
             if extra:
                 own.extra[name] = sorted(extra)
     ctx.__dict__["_ownership"] = own
     return own
+
+
+def _note_shared(own: Ownership, dist: Dist, overlap: set[str],
+                 first_owner: dict[str, Dist]) -> None:
+    """Record the paths ``dist`` shares with a distribution of another name whose RECORD gives
+    them other content. Equal hashes (the empty ``__init__.py`` of a namespace package that
+    every ``nvidia-*`` wheel ships) are no conflict; two versions of one name are
+    ``duplicate-distribution``'s."""
+    mine = dist.record_hashes
+    for rel in overlap:
+        other = first_owner.get(rel)
+        if other is None or other.key == dist.key or _is_bytecode(rel):
+            continue
+        a, b = mine.get(rel, ""), other.record_hashes.get(rel, "")
+        if a and b and a == b:
+            continue
+        if not a and not b:
+            continue  # no hashes to compare (legacy egg-info lists): no evidence
+        owners = own.shared.setdefault(rel, [other])
+        if dist not in owners:
+            owners.append(dist)
 
 
 @check(STALE_RESIDUE)
@@ -220,8 +265,8 @@ def duplicate_distribution(ctx: Context) -> Iterator[Finding]:
 
 @check(ORPHAN_FILES)
 def orphan_files(ctx: Context) -> Iterator[Finding]:
-    """Files in site-packages that no installed distribution owns: extra files inside a package's
-    folders (pieces of another version mixed in), and whole modules whose metadata is gone."""
+    """Whole modules and folders in site-packages that no installed distribution owns: their
+    metadata is gone. (Unowned files inside a distribution's own folders are ``mixed-version``.)"""
     if not ctx.scan.exists:
         return
     own = ownership(ctx)
@@ -242,17 +287,124 @@ def orphan_files(ctx: Context) -> Iterator[Finding]:
             fix=Fix.REMOVE,
             path=entry.path,
         )
-    for top, files in sorted(own.extra.items()):
-        dist = own.tops[top]
-        yield ORPHAN_FILES(
+
+
+def _owner_of(own: Ownership, rel: str) -> Dist:
+    """The distribution whose folders hold ``rel``: the owner of the nearest folder above it
+    that a RECORD lists files in (a namespace folder such as ``nvidia/`` has many owners)."""
+    folders = own.__dict__.get("_folders")
+    if folders is None:
+        folders = {}
+        for dist, inside in own.owned:
+            for path in inside:
+                folders.setdefault(path.rpartition("/")[0], dist)
+        own.__dict__["_folders"] = folders
+    parent = rel.rpartition("/")[0]
+    while parent:
+        if parent in folders:
+            return folders[parent]  # type: ignore[no-any-return]
+        parent = parent.rpartition("/")[0]
+    return own.tops[rel.partition("/")[0]]
+
+
+@check(MIXED_VERSION)
+def mixed_version(ctx: Context) -> Iterator[Finding]:
+    """A distribution's own package folders hold files of another version: files that no
+    installed RECORD lists, or files whose size differs from what RECORD lists (one ``stat``
+    per file, no hashing). Python imports them as one package, and the import fails in ways no
+    plain ``pip install`` fixes (numpy 2 modules inside numpy 1.26: ``cannot import name
+    'broadcast_to'``). Files several distributions claim are ``shared-files``' evidence."""
+    if not ctx.scan.exists:
+        return
+    own = ownership(ctx)
+    extra: dict[str, list[str]] = {}
+    changed: dict[str, list[str]] = {}
+    dists: dict[str, Dist] = {}
+    for _top, files in sorted(own.extra.items()):
+        for rel in files:
+            dist = _owner_of(own, rel)
+            extra.setdefault(dist.path.name, []).append(rel)
+            dists[dist.path.name] = dist
+    sizes = own.sizes
+    for dist, _inside in own.owned:
+        if dist.kind != "dist-info":
+            continue
+        bad = [rel for rel, size in dist.record_sizes.items()
+               if sizes.get(rel, size) != size and rel not in own.shared
+               and not _is_bytecode(rel)]
+        if bad:
+            changed[dist.path.name] = bad
+            dists[dist.path.name] = dist
+    for folder in sorted(dists):
+        dist = dists[folder]
+        new, diff = sorted(extra.get(folder, [])), sorted(changed.get(folder, []))
+        parts = []
+        if new:
+            parts.append(f"{len(new)} file(s) that no RECORD lists ({_examples(new)})")
+        if diff:
+            parts.append(f"{len(diff)} file(s) whose size differs from {dist.record_label} "
+                         f"({_examples(diff)})")
+        files = new + diff
+        tops = sorted({rel.partition("/")[0] for rel in files
+                       if own.top_owners.get(rel.partition("/")[0]) == {folder}})
+        yield MIXED_VERSION(
             dist.name,
-            f"{len(files)} file(s) inside {top}/ are not in {dist.name} {dist.version}'s RECORD, "
-            f"pieces of another version mixed in: {_examples(files)}",
-            f"run 'repair' to reinstall {dist.name} cleanly "
-            "(uninstall, remove the folder, install)",
-            files=files[:50],
-            count=len(files),
+            f"{dist.name} {dist.version} on disk is not the version its metadata declares: its "
+            f"folders hold {' and '.join(parts)}",
+            f"run 'repair' to reinstall {dist.name} cleanly (remove its files and folders, "
+            "then install it again)",
+            files=files[:50], count=len(files), unlisted=len(new), size_differs=len(diff),
+            tops=tops, folder=str(dist.path), version=dist.version,
         )
+
+
+@check(SHARED_FILES)
+def shared_files(ctx: Context) -> Iterator[Finding]:
+    """Several distributions of different names own the same files with different content
+    (opencv-python, opencv-python-headless and opencv-contrib-python in one ``cv2/``): only one
+    version of each file can be on disk, so every other owner is broken, and uninstalling any of
+    them removes files the others need."""
+    if not ctx.scan.exists:
+        return
+    own = ownership(ctx)
+    if not own.shared:
+        return
+    groups: dict[tuple[str, ...], list[str]] = {}
+    by_folder: dict[str, Dist] = {}
+    for rel, owners in own.shared.items():
+        key = tuple(sorted(d.path.name for d in owners))
+        groups.setdefault(key, []).append(rel)
+        by_folder.update((d.path.name, d) for d in owners)
+    wanted = {line.name for line in ctx.app_requirements.requirements if line.name} \
+        if ctx.venv_exists else set()
+    for key, files in sorted(groups.items()):
+        files.sort()
+        owners = [by_folder[f] for f in key]
+        keep = _keeper(owners, files, own, wanted)
+        names = ", ".join(f"{d.name} {d.version}" for d in owners)
+        yield SHARED_FILES(
+            owners[0].name,
+            f"{len(owners)} distributions own the same {len(files)} file(s) with different "
+            f"content ({names}): {_examples(files)}; the files on disk are {keep.name}'s",
+            f"run 'repair' to remove them all and reinstall only {keep.name}; install one of "
+            "them only (custom nodes that ask for another flavour share its module)",
+            dists=[d.name for d in owners], folders=[str(d.path) for d in owners],
+            keep=keep.name, keep_version=keep.version, files=files[:50], count=len(files),
+        )
+
+
+def _keeper(owners: list[Dist], files: list[str], own: Ownership, wanted: set[str]) -> Dist:
+    """The one to keep: the one the application's requirements name, else the one whose RECORD
+    sizes the files on disk have."""
+    named = [d for d in owners if d.key in wanted]
+    if len(named) == 1:
+        return named[0]
+
+    def score(d: Dist) -> int:
+        sizes = d.record_sizes
+        return sum(1 for rel in files if rel in sizes and own.sizes.get(rel) == sizes[rel])
+
+    return max(owners, key=score)
 
 
 @check(MISSING_FILE)
@@ -276,7 +428,7 @@ def missing_file(ctx: Context) -> Iterator[Finding]:
         if not os.path.lexists(os.path.normpath(os.path.join(site, rel))):
             missing.setdefault(dist.path.name, []).append(rel)
             dists[dist.path.name] = dist
-    yield from _per_dist(MISSING_FILE, missing, dists, "listed in RECORD are missing")
+    yield from _per_dist(MISSING_FILE, missing, dists, "listed in {file} are missing")
 
 
 @check(RECORD_MISMATCH, option="verify_files")
@@ -291,4 +443,5 @@ def record_mismatch(ctx: Context) -> Iterator[Finding]:
     result = verify_hashes(ctx.site, ctx.scan.dists, own.existing, ctx.reporter,
                            workers=ctx.options.get("jobs"))
     ctx.__dict__["verify_stats"] = result.stats
-    yield from _per_dist(RECORD_MISMATCH, result.mismatched, result.dists, "differ from RECORD")
+    yield from _per_dist(RECORD_MISMATCH, result.mismatched, result.dists,
+                         "differ from the hash in {file}")
