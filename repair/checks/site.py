@@ -196,16 +196,18 @@ def _note_shared(own: Ownership, dist: Dist, overlap: set[str],
     them other content. Equal hashes (the empty ``__init__.py`` of a namespace package that
     every ``nvidia-*`` wheel ships) are no conflict; two versions of one name are
     ``duplicate-distribution``'s."""
-    mine = dist.record_hashes
     for rel in overlap:
         other = first_owner.get(rel)
         if other is None or other.key == dist.key or _is_bytecode(rel):
             continue
-        a, b = mine.get(rel, ""), other.record_hashes.get(rel, "")
-        if a and b and a == b:
-            continue
-        if not a and not b:
-            continue  # no hashes to compare (legacy egg-info lists): no evidence
+        a, b = dist.record_hashes.get(rel, ""), other.record_hashes.get(rel, "")
+        if a and b:
+            if a == b:
+                continue
+        else:  # a RECORD without hashes: the sizes tell, else there is no evidence
+            sa, sb = dist.record_sizes.get(rel), other.record_sizes.get(rel)
+            if sa is None or sb is None or sa == sb:
+                continue
         owners = own.shared.setdefault(rel, [other])
         if dist not in owners:
             owners.append(dist)
@@ -289,6 +291,16 @@ def orphan_files(ctx: Context) -> Iterator[Finding]:
         )
 
 
+def _where(files: list[str]) -> str:
+    """The folders that hold most of ``files``: ``numpy/_core/ 297, numpy/ 12``."""
+    counts: dict[str, int] = {}
+    for rel in files:
+        folder = "/".join(rel.split("/")[:2][:-1] if rel.count("/") < 2 else rel.split("/")[:2])
+        counts[folder + "/"] = counts.get(folder + "/", 0) + 1
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    return "in " + ", ".join(f"{folder} {n}" for folder, n in top)
+
+
 def _owner_of(own: Ownership, rel: str) -> Dist:
     """The distribution whose folders hold ``rel``: the owner of the nearest folder above it
     that a RECORD lists files in (a namespace folder such as ``nvidia/`` has many owners)."""
@@ -340,7 +352,8 @@ def mixed_version(ctx: Context) -> Iterator[Finding]:
         new, diff = sorted(extra.get(folder, [])), sorted(changed.get(folder, []))
         parts = []
         if new:
-            parts.append(f"{len(new)} file(s) that no RECORD lists ({_examples(new)})")
+            parts.append(f"{len(new)} file(s) that no RECORD lists ({_where(new)}: "
+                         f"{_examples(new)})")
         if diff:
             parts.append(f"{len(diff)} file(s) whose size differs from {dist.record_label} "
                          f"({_examples(diff)})")
@@ -369,23 +382,29 @@ def shared_files(ctx: Context) -> Iterator[Finding]:
     own = ownership(ctx)
     if not own.shared:
         return
-    groups: dict[tuple[str, ...], list[str]] = {}
+    # One finding per set of distributions that share files with each other (opencv-python
+    # shares cv2/ with -headless, which shares more with -contrib: one finding for the three).
+    groups: list[tuple[set[str], list[str]]] = []
     by_folder: dict[str, Dist] = {}
     for rel, owners in own.shared.items():
-        key = tuple(sorted(d.path.name for d in owners))
-        groups.setdefault(key, []).append(rel)
+        names = {d.path.name for d in owners}
         by_folder.update((d.path.name, d) for d in owners)
+        joined = [g for g in groups if g[0] & names]
+        for g in joined:
+            groups.remove(g)
+            names |= g[0]
+        groups.append((names, [rel] + [p for g in joined for p in g[1]]))
     wanted = {line.name for line in ctx.app_requirements.requirements if line.name} \
         if ctx.venv_exists else set()
-    for key, files in sorted(groups.items()):
+    for key, files in sorted(groups, key=lambda g: sorted(g[0])):
         files.sort()
-        owners = [by_folder[f] for f in key]
+        owners = [by_folder[f] for f in sorted(key)]
         keep = _keeper(owners, files, own, wanted)
-        names = ", ".join(f"{d.name} {d.version}" for d in owners)
+        listed = ", ".join(f"{d.name} {d.version}" for d in owners)
         yield SHARED_FILES(
             owners[0].name,
             f"{len(owners)} distributions own the same {len(files)} file(s) with different "
-            f"content ({names}): {_examples(files)}; the files on disk are {keep.name}'s",
+            f"content ({listed}): {_examples(files)}; the files on disk are {keep.name}'s",
             f"run 'repair' to remove them all and reinstall only {keep.name}; install one of "
             "them only (custom nodes that ask for another flavour share its module)",
             dists=[d.name for d in owners], folders=[str(d.path) for d in owners],
