@@ -116,6 +116,32 @@ def test_mixed_numpy_is_repaired_without_a_new_venv(app: Path, wheelhouse: Path,
     assert (app / "venv" / "pyvenv.cfg").read_text() == pyvenv_before
 
 
+def test_one_module_of_another_version_is_repaired(app: Path, wheelhouse: Path) -> None:
+    # Only numpy/lib/stride_tricks.py of numpy 2: nothing but its size tells.
+    site = site_packages(app / "venv")
+    stride = "numpy/lib/stride_tricks.py"
+    (site / stride).write_text("def sliding_window_view(x, shape=None):\n    return x\n")
+    code, report = run_repair(app, wheelhouse, "--dry-run")
+    assert code == 1 and "mixed-version" in ids(report)
+    code, report = run_repair(app, wheelhouse)
+    assert code == 0, report
+    assert "broadcast_to" in (site / stride).read_text()
+    assert ids(report) == []
+
+
+def test_repair_verify_files_passes_through(app: Path, wheelhouse: Path) -> None:
+    # Same size, other content: only the hash tells, and only with --verify-files.
+    target = site_packages(app / "venv") / "numpy" / "lib" / "stride_tricks.py"
+    text = target.read_text()
+    target.write_text(text.replace("return a", "return b"))
+    code, report = run_repair(app, wheelhouse)
+    assert code == 0 and report["plan"] == []
+    code, report = run_repair(app, wheelhouse, "--verify-files")
+    assert code == 0, report
+    assert [s["kind"] for s in report["plan"]] == ["reinstall"]
+    assert target.read_text() == text
+
+
 def test_failure_mid_install_rolls_back_to_a_byte_identical_venv(
         app: Path, wheelhouse: Path) -> None:
     site = site_packages(app / "venv")
