@@ -660,10 +660,11 @@ def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
                               recovered)
     write_meta(backup, durable=False, venv_origin=str(venv), repaired=True)
     unfixed = unfixed_errors(before, after, plan)
+    done: dict[str, Any] = dict(extra)
     if unfixed:
-        extra = {**extra, "unfixed": [{"id": f.id, "subject": f.subject} for f in unfixed]}
-    report = _decorate(after, plan, results, backup, extra)
-    message = None
+        done["unfixed"] = [{"id": f.id, "subject": f.subject} for f in unfixed]
+    report = _decorate(after, plan, results, backup, done)
+    message: str | None = None
     if unfixed:
         shown = ", ".join(f"{f.id} ({f.subject})" for f in unfixed[:5])
         message = (f"the repair ran but {len(unfixed)} of the errors it set out to fix remain: "
