@@ -664,12 +664,12 @@ def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
     if unfixed:
         done["unfixed"] = [{"id": f.id, "subject": f.subject} for f in unfixed]
     report = _decorate(after, plan, results, backup, done)
-    message: str | None = None
+    remain = None
     if unfixed:
         shown = ", ".join(f"{f.id} ({f.subject})" for f in unfixed[:5])
-        message = (f"the repair ran but {len(unfixed)} of the errors it set out to fix remain: "
-                   f"{shown}")
-    return PipelineResult(report, _exit_for(after), plan, results, backup, message, recovered)
+        remain = (f"the repair ran but {len(unfixed)} of the errors it set out to fix remain: "
+                  f"{shown}")
+    return PipelineResult(report, _exit_for(after), plan, results, backup, remain, recovered)
 
 
 def unfixed_errors(before: Report, after: Report, plan: Plan) -> list[Finding]:
