@@ -222,6 +222,29 @@ def test_packages_added_under_a_running_app_exit_3(app: Path, wheelhouse: Path) 
         app_proc.wait()
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux start-time precision")
+def test_restart_only_for_what_changed_after_the_start(app: Path) -> None:
+    # Start times are precise to a second on Linux: an install that ended just before the start
+    # is no reason to restart; one well after it is.
+    import psutil
+
+    app_proc = _sleeper(app / "venv")
+    try:
+        started = psutil.Process(app_proc.pid).create_time()
+        dist = site_packages(app / "venv") / "einops-0.8.0.dist-info"
+        os.utime(dist, (started + 0.5, started + 0.5))
+        result = invoke(["check", "--json", "--dir", str(app)])
+        assert "restart-required" not in ids(json.loads(result.stdout))
+        os.utime(dist, (started + 5, started + 5))
+        result = invoke(["check", "--json", "--dir", str(app)])
+        found = [f for f in json.loads(result.stdout)["findings"]
+                 if f["id"] == "restart-required"]
+        assert found and found[0]["details"]["packages"] == ["einops"]
+    finally:
+        app_proc.kill()
+        app_proc.wait()
+
+
 def test_refuses_the_venv_the_tool_runs_from(app: Path, wheelhouse: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """The real check compares with sys.prefix; here the test venv stands in for it."""
