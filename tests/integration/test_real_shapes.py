@@ -1,5 +1,6 @@
 """The checks on the shapes of real installs, offline: the metadata of a real A1111 v1.10.1 venv
-(Python 3.10, torch 2.1.2, requirements_versions.txt; captured by ``tests/realshapes.py``) laid
+(Python 3.10, torch 2.1.2, requirements_versions.txt) and of a real ComfyUI venv (Python 3.12,
+its requirements and the current torch), captured by ``tests/realshapes.py``, laid
 out again with zero-filled payload of the recorded sizes, healthy and broken the ways the field
 breaks them (numpy 2 files over numpy 1.26, one numpy 2 module, three opencv flavours in one
 ``cv2/``, two metadata folders for one name, ``~`` residue)."""
@@ -65,6 +66,16 @@ def test_healthy_real_a1111_has_no_finding_at_all(real_a1111: Path,
     report = _check(real_a1111, shapes)
     assert report["findings"] == []
     assert report["summary"]["healthy"] is True
+
+
+def test_healthy_real_comfyui_has_no_finding_at_all(tmp_path: Path) -> None:
+    data = load("comfyui")
+    bare, _seed = make_upstream(tmp_path, "comfy", dict(data["app_files"]))
+    app = tmp_path / "ComfyUI"
+    git(tmp_path, "clone", "-q", str(bare), str(app))
+    lay_venv(data, app / "venv")
+    report = _check(app, data, "comfyui")
+    assert report["findings"] == []
 
 
 def test_legacy_egg_info_paths_are_relative_to_their_folder(real_a1111: Path,
