@@ -394,8 +394,7 @@ def shared_files(ctx: Context) -> Iterator[Finding]:
             groups.remove(g)
             names |= g[0]
         groups.append((names, [rel] + [p for g in joined for p in g[1]]))
-    wanted = {line.name for line in ctx.app_requirements.requirements if line.name} \
-        if ctx.venv_exists else set()
+    wanted = _wanted_names(ctx)
     for key, files in sorted(groups, key=lambda g: sorted(g[0])):
         files.sort()
         owners = [by_folder[f] for f in sorted(key)]
@@ -412,12 +411,34 @@ def shared_files(ctx: Context) -> Iterator[Finding]:
         )
 
 
+def _wanted_names(ctx: Context) -> set[str]:
+    """Names the application's requirements or an installed distribution's own requirements
+    (extras aside) ask for: facexlib asks for opencv-python, so that one is kept."""
+    import re
+
+    from repair.dists import canonical
+
+    wanted = {line.name for line in ctx.app_requirements.requirements if line.name} \
+        if ctx.venv_exists else set()
+    for dist in ctx.scan.dists:
+        for req in dist.requires:
+            if "extra" in req.partition(";")[2]:
+                continue
+            m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", req)
+            if m:
+                wanted.add(canonical(m.group(1)))
+    return wanted
+
+
 def _keeper(owners: list[Dist], files: list[str], own: Ownership, wanted: set[str]) -> Dist:
-    """The one to keep: the one the application's requirements name, else the one whose RECORD
-    sizes the files on disk have."""
+    """The one to keep: the one the application's requirements or the installed distributions
+    ask for, else (several or none asked for) the one whose RECORD sizes the files on disk
+    have."""
     named = [d for d in owners if d.key in wanted]
     if len(named) == 1:
         return named[0]
+    if named:
+        owners = named
 
     def score(d: Dist) -> int:
         sizes = d.record_sizes
