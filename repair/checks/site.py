@@ -250,18 +250,21 @@ def stale_residue(ctx: Context) -> Iterator[Finding]:
 @check(DUPLICATE_DISTRIBUTION)
 def duplicate_distribution(ctx: Context) -> Iterator[Finding]:
     """Two metadata folders for one project: two versions side by side, each owning some files."""
-    for _key, group in ctx.scan.by_key().items():
+    for key, group in ctx.scan.by_key().items():
         if len(group) < 2:
             continue
         versions = [d.version or "?" for d in group]
         folders = [d.path.name for d in group]
+        live = ctx.installed.get(key)
+        on_disk = f"; the files on disk are {live.version}'s" if live is not None else ""
         yield DUPLICATE_DISTRIBUTION(
             group[0].name,
             f"{len(group)} versions of {group[0].name} are installed side by side "
-            f"({', '.join(versions)}): {', '.join(folders)}",
+            f"({', '.join(versions)}): {', '.join(folders)}{on_disk}",
             "run 'repair' to remove them all and reinstall the one version the application needs",
             versions=versions,
             folders=[str(d.path) for d in group],
+            live=live.version if live is not None else None,
         )
 
 

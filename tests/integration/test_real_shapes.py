@@ -177,6 +177,7 @@ def test_two_dist_infos_live_version_is_the_one_on_disk(small: tuple[Path, Path]
     report = _check(app, shapes, "generic")
     dup = _by_id(report, "duplicate-distribution")
     assert dup and dup[0]["subject"] == "numpy"
+    assert dup[0]["details"]["live"] == "1.26.2"
     assert scan_site(site).installed()["numpy"].version == "1.26.2"
 
 
