@@ -294,6 +294,14 @@ def orphan_files(ctx: Context) -> Iterator[Finding]:
         )
 
 
+def _shadowed(ctx: Context, dist: Dist) -> bool:
+    """A metadata folder of a name installed twice whose files are not the ones on disk: its
+    absent and differing files are ``duplicate-distribution``'s evidence, not findings of
+    their own."""
+    live = ctx.installed.get(dist.key)
+    return live is not None and live is not dist
+
+
 def _where(files: list[str]) -> str:
     """The folders that hold most of ``files``: ``numpy/_core/ 297, numpy/ 12``."""
     counts: dict[str, int] = {}
@@ -342,7 +350,7 @@ def mixed_version(ctx: Context) -> Iterator[Finding]:
             dists[dist.path.name] = dist
     sizes = own.sizes
     for dist, _inside in own.owned:
-        if dist.kind != "dist-info":
+        if dist.kind != "dist-info" or _shadowed(ctx, dist):
             continue
         bad = [rel for rel, size in dist.record_sizes.items()
                if sizes.get(rel, size) != size and rel not in own.shared
@@ -459,6 +467,8 @@ def missing_file(ctx: Context) -> Iterator[Finding]:
     missing: dict[str, list[str]] = {}
     dists: dict[str, Dist] = {}
     for dist, inside in own.owned:
+        if _shadowed(ctx, dist):
+            continue
         gone = [rel for rel in inside - own.existing
                 if not _is_bytecode(rel) and not rel.endswith("/")]
         if gone:
@@ -466,7 +476,7 @@ def missing_file(ctx: Context) -> Iterator[Finding]:
             dists[dist.path.name] = dist
     site = str(ctx.site)
     for rel, dist in own.outside.items():
-        if _is_bytecode(rel):
+        if _is_bytecode(rel) or _shadowed(ctx, dist):
             continue
         if not os.path.lexists(os.path.normpath(os.path.join(site, rel))):
             missing.setdefault(dist.path.name, []).append(rel)

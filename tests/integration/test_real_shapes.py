@@ -178,6 +178,8 @@ def test_two_dist_infos_live_version_is_the_one_on_disk(small: tuple[Path, Path]
     dup = _by_id(report, "duplicate-distribution")
     assert dup and dup[0]["subject"] == "numpy"
     assert dup[0]["details"]["live"] == "1.26.2"
+    # numpy 2's absent and differing files are the duplicate's evidence, not findings of their own
+    assert {f["id"] for f in report["findings"]} & FILE_IDS == {"duplicate-distribution"}
     assert scan_site(site).installed()["numpy"].version == "1.26.2"
 
 
