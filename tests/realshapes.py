@@ -33,6 +33,9 @@ _HEADERS = ("metadata-version", "name", "version", "requires-dist", "provides-ex
             "requires-python")
 
 
+_CFG_KEEP = {"include-system-site-packages", "version", "version_info", "implementation"}
+
+
 def _headers_only(text: str) -> str:
     """The headers the checks read (name, version, requirements); the description and the
     classifiers are left out."""
@@ -104,7 +107,9 @@ def capture_venv(venv: Path, app: Path | None, name: str) -> Path:
             app_files[f.name] = f.read_text(encoding="utf-8")
     data = {
         "schema": 1, "name": name, "site": site.relative_to(venv).as_posix(),
-        "pyvenv": layout.cfg_path.read_text(encoding="utf-8"),
+        # Only what names no machine path: the base Python's folder is the test runner's.
+        "pyvenv": "".join(line + "\n" for line in layout.cfg_path.read_text(
+            encoding="utf-8").splitlines() if line.partition("=")[0].strip() in _CFG_KEEP),
         "python": {"version": info.version, "markers": info.markers},
         "app_files": app_files, "dists": dists, "pth": pth,
     }
@@ -193,7 +198,8 @@ def lay_venv(data: dict[str, Any], venv: Path, *, only: set[str] | None = None) 
     site-packages folder. Its ``bin/python`` is not laid: the captured interpreter answers are
     given to the context instead (``interpreter``)."""
     venv.mkdir(parents=True, exist_ok=True)
-    (venv / "pyvenv.cfg").write_text(data["pyvenv"], encoding="utf-8")
+    home = Path(getattr(sys, "_base_executable", "") or sys.executable).parent
+    (venv / "pyvenv.cfg").write_text(f"home = {home}\n" + data["pyvenv"], encoding="utf-8")
     site = venv / data["site"]
     site.mkdir(parents=True, exist_ok=True)
     for dist in data["dists"]:
