@@ -73,13 +73,13 @@ def ready(app: Path) -> bool:
 
 
 def find_python(xy: str) -> str:
-    for name in (f"python{xy}", f"py -{xy}"):
-        path = shutil.which(name.split()[0])
-        if path:
-            probe = subprocess.run([path, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                                   capture_output=True, text=True)
-            if probe.stdout.strip() == xy:
-                return path
+    """``pythonX.Y`` on PATH (it must say it is X.Y), else a pyenv install of X.Y."""
+    path = shutil.which(f"python{xy}")
+    if path:
+        probe = subprocess.run([path, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                               capture_output=True, text=True)
+        if probe.stdout.strip() == xy:
+            return path
     pyenv = Path.home() / ".pyenv" / "versions"
     for cand in sorted(pyenv.glob(f"{xy}.*"), reverse=True):
         exe = cand / "bin" / f"python{xy}"
