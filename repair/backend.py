@@ -35,6 +35,7 @@ class MachineBackend:
     cuda: str | None = None  # the highest CUDA version the NVIDIA driver supports
     rocm: str | None = None
     probes: dict[str, str] = field(default_factory=dict)  # tool -> what happened
+    compute_caps: tuple[str, ...] = ()  # NVIDIA: "12.0" per GPU (nvidia-smi compute_cap)
 
     @property
     def overridden(self) -> bool:
@@ -58,7 +59,8 @@ class MachineBackend:
     def to_json(self) -> dict[str, Any]:
         return {"backend": self.backend, "vendor": self.vendor, "source": self.source,
                 "devices": list(self.devices), "driver": self.driver, "cuda": self.cuda,
-                "rocm": self.rocm, "probes": dict(self.probes)}
+                "rocm": self.rocm, "probes": dict(self.probes),
+                "compute_caps": list(self.compute_caps)}
 
 
 class _Prober:
@@ -110,6 +112,12 @@ def parse_nvidia_query(text: str) -> tuple[list[str], str | None]:
         if len(parts) > 1 and parts[1]:
             driver = driver or parts[1]
     return devices, driver
+
+
+def parse_compute_caps(text: str) -> tuple[str, ...]:
+    """``compute_cap`` CSV lines (``12.0``), one per GPU; anything else is skipped."""
+    return tuple(line.strip() for line in text.splitlines()
+                 if re.fullmatch(r"\d+\.\d+", line.strip()))
 
 
 def parse_nvidia_header(text: str) -> tuple[str | None, str | None]:
@@ -207,8 +215,12 @@ def detect(
         if devices:
             header = p.run("nvidia-smi", [], key="nvidia-smi (header)", extra=system32)
             head_driver, cuda = parse_nvidia_header(header or "")
+            # A query of its own: drivers before 510 do not know the field and fail the query.
+            caps = p.run("nvidia-smi", ["--query-gpu=compute_cap", "--format=csv,noheader"],
+                         key="nvidia-smi (compute_cap)", extra=system32)
             return MachineBackend("cuda", "nvidia", "nvidia-smi", system, tuple(devices),
-                                  driver or head_driver, cuda, probes=p.probes)
+                                  driver or head_driver, cuda, probes=p.probes,
+                                  compute_caps=parse_compute_caps(caps or ""))
 
     names: list[tuple[str | None, str]] = []
     if windows:

@@ -140,27 +140,100 @@ class Dist:
             return []
         return [line.strip() for line in text.splitlines() if line.strip()]
 
+    @property
+    def record_file(self) -> str:
+        """The file that lists this distribution's files: ``RECORD`` for a ``.dist-info``,
+        ``installed-files.txt`` for a legacy ``.egg-info`` (``setup.py install``)."""
+        return "RECORD" if self.kind == "dist-info" else "installed-files.txt"
+
+    @property
+    def record_label(self) -> str:
+        """``<metadata folder>/<file>``, as messages name the file that lists a path."""
+        return f"{self.path.name}/{self.record_file}"
+
     def has_record(self) -> bool:
-        return ("RECORD" if self.kind == "dist-info" else "installed-files.txt") in self.listing
+        return self.record_file in self.listing
+
+    @cached_property
+    def _rows(self) -> list[tuple[str, str, str]] | list[list[str]]:
+        """(path, hash, size) per entry, paths relative to site-packages as written (egg-info
+        paths rebased from the metadata folder onto site-packages). Raises ``MetadataError``."""
+        if self.kind == "dist-info":
+            text = self._record_text
+            if not text:
+                return []
+            if '"' in text:  # quoted paths (commas in names): the csv module's job
+                return [(r[0], r[1] if len(r) > 1 else "", r[2] if len(r) > 2 else "")
+                        for r in csv.reader(io.StringIO(text)) if r and r[0]]
+            # The common case, several times faster than csv.
+            split = [line.rsplit(",", 2) for line in text.splitlines() if line and line[0] != ","]
+            if all(len(r) == 3 for r in split):
+                return split  # lists of three, read as (path, hash, size)
+            return [(r[0], r[1] if len(r) > 1 else "", r[2] if len(r) > 2 else "") for r in split]
+        if self.record_file not in self.listing:
+            return []
+        # installed-files.txt: one path a line, relative to the .egg-info folder itself
+        # ("../numpy/__init__.py", "../../../../bin/pygrun").
+        base = os.path.relpath(self.path, self.site)
+        out = []
+        for line in read_text_file(self._file(self.record_file)).splitlines():
+            line = line.strip()
+            if line:
+                if os.path.isabs(line):
+                    rel = line.replace(os.sep, "/")
+                else:
+                    rel = os.path.normpath(os.path.join(base, line)).replace(os.sep, "/")
+                out.append((rel, "", ""))
+        return out
 
     @cached_property
     def record_paths(self) -> tuple[list[str], list[str]]:
         """The paths of RECORD as ownership compares them: ``/``-separated, no ``./``, lower
-        case on Windows; split into those inside site-packages and those outside (``../bin``).
-        Parsed from the whole text at once, without building an entry per line."""
-        if self.kind != "dist-info" or '"' in self._record_text:
-            raw = [e.path for e in self.record]
-        else:
-            raw = [line.rsplit(",", 2)[0] for line in self._record_text.splitlines()
-                   if line and line[0] != ","]
-        text = "\n" + self._record_text
-        if os.name == "nt" or "\\" in text or "\n./" in text:
+        case on Windows; split into those inside site-packages and those outside (``../bin``,
+        absolute paths)."""
+        raw = [row[0] for row in self._rows]
+        if self._needs_norm:
             raw = [_norm_rel(p) for p in raw]
-        if "\n../" in text or "\n/" in text:  # scripts and headers outside site-packages
-            outside = [p for p in raw if p.startswith(("../", "/"))]
+        if self._may_leave:
+            outside = [p for p in raw if p.startswith(_LEAVING) and _is_outside(p)]
             if outside:
-                return [p for p in raw if not p.startswith(("../", "/"))], outside
+                gone = set(outside)
+                return [p for p in raw if p not in gone], outside
         return raw, []
+
+    @cached_property
+    def _may_leave(self) -> bool:
+        """Whether any path may lie outside site-packages; a text search spares a test per
+        path for the wheels that install no scripts or headers."""
+        if self.kind != "dist-info" or os.name == "nt":
+            return True
+        text = "\n" + self._record_text
+        return "\n../" in text or "\n/" in text or ":" in text
+
+    @cached_property
+    def record_sizes(self) -> dict[str, int]:
+        """Normalised path -> size, for the RECORD entries inside site-packages that give one."""
+        norm, leave = self._needs_norm, self._may_leave
+        out = {(_norm_rel(p) if norm else p): int(s) for p, _h, s in self._rows if s.isdigit()}
+        if leave:
+            for rel in [r for r in out if r.startswith(_LEAVING) and _is_outside(r)]:
+                del out[rel]
+        return out
+
+    @cached_property
+    def record_hashes(self) -> dict[str, str]:
+        """Normalised path -> hash (``sha256=...``), for the entries that give one."""
+        norm = self._needs_norm
+        return {(_norm_rel(p) if norm else p): h for p, h, _s in self._rows if h}
+
+    @cached_property
+    def _needs_norm(self) -> bool:
+        """Whether paths need ``_norm_rel`` (Windows, backslashes, ``./``): most RECORDs do not,
+        and skipping it saves a pass over ~50,000 paths."""
+        if os.name == "nt" or self.kind != "dist-info":
+            return True
+        text = self._record_text
+        return "\\" in text or "\n./" in "\n" + text
 
     @cached_property
     def _record_text(self) -> str:
@@ -174,35 +247,17 @@ class Dist:
 
         Raises ``MetadataError`` when the file is there but unreadable.
         """
-        if self.kind == "dist-info":
-            record = self._file("RECORD")
-            if not record.is_file():
-                return []
-            text = read_text_file(record)
-            if '"' in text:  # quoted paths (commas in names): the csv module's job
-                rows = list(csv.reader(io.StringIO(text)))
-            else:  # the common case, several times faster than csv
-                rows = [line.rsplit(",", 2) for line in text.splitlines()]
-            entries = []
-            for row in rows:
-                if not row or not row[0]:
-                    continue
-                size: int | None = None
-                if len(row) > 2 and row[2].strip().isdigit():
-                    size = int(row[2])
-                entries.append(RecordEntry(row[0], row[1] if len(row) > 1 else "", size))
-            return entries
-        files = self._file("installed-files.txt")
-        if not files.is_file():
-            return []
-        base = os.path.relpath(self.path, self.site)
-        out = []
-        for line in read_text_file(files).splitlines():
-            line = line.strip()
-            if line:
-                rel = os.path.normpath(os.path.join(base, line)).replace(os.sep, "/")
-                out.append(RecordEntry(rel, "", None))
-        return out
+        return [RecordEntry(p, h, int(s) if s.strip().isdigit() else None)
+                for p, h, s in self._rows]
+
+
+_LEAVING = ("../", "/") if os.name != "nt" else ("../", "/", *"abcdefghijklmnopqrstuvwxyz")
+
+
+def _is_outside(rel: str) -> bool:
+    """A RECORD path outside site-packages: scripts, headers, data (``../../../bin/x``) or an
+    absolute path."""
+    return rel.startswith(("../", "/")) or (len(rel) > 2 and rel[1] == ":" and rel[2] == "/")
 
 
 def _egg_requires(text: str) -> list[str]:
@@ -285,6 +340,9 @@ class SiteScan:
     residue: list[Path]  # "~" folders and files left by interrupted (un)installs
     entries: list[os.DirEntry[str]]  # everything else at the top level
     exists: bool = True
+    # Development installs whose metadata lives in the project, not in site-packages: legacy
+    # ``.egg-link`` files and directories that a ``.pth`` file adds to sys.path.
+    linked: list[Dist] = field(default_factory=list)
 
     def by_key(self) -> dict[str, list[Dist]]:
         out: dict[str, list[Dist]] = {}
@@ -294,15 +352,99 @@ class SiteScan:
         return out
 
     def installed(self) -> dict[str, Dist]:
-        """One distribution per name: the first with readable metadata."""
+        """One distribution per name. With two metadata folders for one name, the live one is
+        the one whose files are on disk as its RECORD lists them (see ``live_dist``)."""
         out: dict[str, Dist] = {}
+        for dist in self.linked:
+            if dist.has_metadata:
+                out.setdefault(dist.key, dist)
         for key, group in self.by_key().items():
             good = [d for d in group if d.has_metadata] or group
-            out[key] = good[0]
+            out[key] = good[0] if len(good) == 1 else live_dist(good)
         return out
 
     def iter_metadata(self) -> Iterator[Dist]:
         return iter(self.dists)
+
+
+def disk_match(dist: Dist, limit: int = 400) -> tuple[int, int]:
+    """(files on disk with the size RECORD gives, files compared) for up to ``limit`` of the
+    distribution's package files: a ``stat`` each, no hashing."""
+    try:
+        sizes = dist.record_sizes
+    except MetadataError:
+        return 0, 0
+    meta = _norm_rel(dist.path.name) + "/"
+    good = seen = 0
+    for rel, size in sizes.items():
+        if rel.startswith(meta):
+            continue
+        seen += 1
+        try:
+            if os.stat(os.path.join(dist.site, rel)).st_size == size:
+                good += 1
+        except OSError:
+            pass
+        if seen >= limit:
+            break
+    return good, seen
+
+
+def live_dist(group: list[Dist]) -> Dist:
+    """Of several metadata folders for one name, the one the files on disk belong to: the most
+    RECORD entries present with their size; on a tie, the highest version."""
+    def score(d: Dist) -> tuple[float, Any]:
+        good, seen = disk_match(d)
+        version = d.parsed_version
+        return (good / seen if seen else 0.0, (1, version) if version is not None else (0, None))
+
+    best = group[0]
+    best_score = score(best)
+    for d in group[1:]:
+        s = score(d)
+        if s[0] > best_score[0] or (s[0] == best_score[0] and s[1][0] and best_score[1][0]
+                                    and s[1][1] > best_score[1][1]):
+            best, best_score = d, s
+    return best
+
+
+def _project_dists(folder: Path, site: Path, seen: set[Path]) -> list[Dist]:
+    """``*.egg-info``/``*.dist-info`` folders directly in ``folder`` (a development checkout)."""
+    try:
+        real = folder.resolve()
+        if real in seen or real == site.resolve():
+            return []
+        seen.add(real)
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    return [load_dist(folder / n, folder) for n in sorted(names)
+            if n.endswith((".egg-info", ".dist-info"))]
+
+
+def _linked_dists(site: Path, entries: list[os.DirEntry[str]]) -> list[Dist]:
+    """Development installs: the project folder an ``.egg-link`` names, and the folders that
+    ``.pth`` files add to sys.path, each looked into for its metadata."""
+    out: list[Dist] = []
+    seen: set[Path] = set()
+    for entry in entries:
+        name = entry.name
+        if not name.endswith((".egg-link", ".pth")):
+            continue
+        try:
+            text = read_text_file(Path(entry.path))
+        except MetadataError:
+            continue
+        lines = [ln.strip() for ln in text.splitlines()]
+        if name.endswith(".egg-link"):
+            lines = lines[:1]
+        for line in lines:
+            if not line or line.startswith(("#", "import ", "import\t")):
+                continue
+            folder = Path(line) if os.path.isabs(line) else site / line
+            if folder.is_dir():
+                out.extend(_project_dists(folder, site, seen))
+    return out
 
 
 def scan_site(site: Path, load: Callable[[Path, Path], Dist] = load_dist) -> SiteScan:
@@ -315,6 +457,7 @@ def scan_site(site: Path, load: Callable[[Path, Path], Dist] = load_dist) -> Sit
         it = os.scandir(site)
     except FileNotFoundError:
         return SiteScan(site, [], [], [], exists=False)
+    linking = False
     with it:
         for entry in it:
             name = entry.name
@@ -324,7 +467,9 @@ def scan_site(site: Path, load: Callable[[Path, Path], Dist] = load_dist) -> Sit
                 dists.append(load(Path(entry.path), site))
             else:
                 entries.append(entry)
+                linking = linking or name.endswith((".egg-link", ".pth"))
     dists.sort(key=lambda d: d.path.name.lower())
     entries.sort(key=lambda e: e.name)
     residue.sort()
-    return SiteScan(site, dists, residue, entries)
+    linked = _linked_dists(site, entries) if linking else []
+    return SiteScan(site, dists, residue, entries, linked=linked)

@@ -202,3 +202,107 @@ def extension_checkouts(root: Path, folders: list[str]) -> list[Path]:
             if entry.is_dir(follow_symlinks=False) and (Path(entry.path) / ".git").exists():
                 found.append(Path(entry.path))
     return found
+
+
+def tracked_files(path: Path, files: list[Path], *, timeout: float = 30.0) -> set[Path]:
+    """Those of ``files`` that the checkout at ``path`` tracks (``git ls-files``): files the
+    application ships in its own repository. Empty when there is no git or no checkout."""
+    if not files or not (path / ".git").exists():
+        return set()
+    rels: dict[str, Path] = {}
+    for f in files:
+        try:
+            rels[f.relative_to(path).as_posix()] = f
+        except ValueError:
+            continue
+    if not rels:
+        return set()
+    try:
+        res = git(path, "ls-files", "-z", "--", *rels, timeout=timeout)
+    except ProcessError:
+        return set()
+    if res.returncode != 0:
+        return set()
+    return {rels[name] for name in res.stdout.split("\0") if name in rels}
+
+
+@dataclass(frozen=True)
+class GitFiles:
+    """What ``.git`` itself says, read as files: no object is needed, so this holds when the
+    object store is damaged and git cannot answer."""
+
+    url: str | None = None  # remote "origin" (else the first remote) from .git/config
+    head: str | None = None  # the commit HEAD names (through its branch ref, loose or packed)
+    branch: str | None = None  # None when detached
+
+
+def _git_dir(path: Path) -> Path | None:
+    dot = path / ".git"
+    if dot.is_dir():
+        return dot
+    if dot.is_file():  # a worktree or submodule: "gitdir: <path>"
+        try:
+            text = dot.read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            return None
+        if text.startswith("gitdir:"):
+            target = Path(text[len("gitdir:"):].strip())
+            return target if target.is_absolute() else (path / target)
+    return None
+
+
+def _remote_urls(config: str) -> dict[str, str]:
+    urls: dict[str, str] = {}
+    section = None
+    for raw in config.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("["):
+            head = line.strip("[]").strip()
+            name, _, sub = head.partition(" ")
+            section = sub.strip().strip('"') if name.lower() == "remote" else None
+            continue
+        key, sep, value = line.partition("=")
+        if section is not None and sep and key.strip().lower() == "url":
+            urls.setdefault(section, value.strip().strip('"'))
+    return urls
+
+
+def _is_sha(text: str) -> bool:
+    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
+
+
+def read_git_files(path: Path) -> GitFiles:
+    """The remote URL, HEAD's commit and branch of the checkout at ``path``, from ``.git/config``,
+    ``.git/HEAD``, the loose refs and ``packed-refs``."""
+    gdir = _git_dir(path)
+    if gdir is None:
+        return GitFiles()
+
+    def read(rel: str) -> str:
+        try:
+            return (gdir / rel).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    urls = _remote_urls(read("config"))
+    url = urls.get("origin") or next(iter(urls.values()), None)
+    head_text = read("HEAD").strip()
+    branch = None
+    head = None
+    if head_text.startswith("ref:"):
+        ref = head_text[4:].strip()
+        branch = ref[len("refs/heads/"):] if ref.startswith("refs/heads/") else None
+        loose = read(ref).strip()
+        if _is_sha(loose):
+            head = loose
+        else:
+            for line in read("packed-refs").splitlines():
+                sha, _, name = line.partition(" ")
+                if name.strip() == ref and _is_sha(sha):
+                    head = sha
+                    break
+    elif _is_sha(head_text):
+        head = head_text
+    return GitFiles(url=url, head=head, branch=branch)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from repair import fsops
 from repair.backup import BackupInfo, create_backup, install_lock, list_backups, write_meta
 from repair.errors import BusyError, ExitCode, RepairError, UsageError
-from repair.model import Report, Severity
+from repair.model import Finding, Report, Severity
 from repair.planner import Plan, Step, make_plan
 from repair.progress import Reporter
 
@@ -582,8 +582,29 @@ def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
         return PipelineResult(report, ExitCode.ROLLED_BACK, plan, results, backup, message,
                               recovered)
     write_meta(backup, durable=False, venv_origin=str(venv), repaired=True)
-    report = _decorate(after, plan, results, backup, extra)
-    return PipelineResult(report, _exit_for(after), plan, results, backup, None, recovered)
+    unfixed = unfixed_errors(before, after, plan)
+    done: dict[str, Any] = dict(extra)
+    if unfixed:
+        done["unfixed"] = [{"id": f.id, "subject": f.subject} for f in unfixed]
+    report = _decorate(after, plan, results, backup, done)
+    remain = None
+    if unfixed:
+        shown = ", ".join(f"{f.id} ({f.subject})" for f in unfixed[:5])
+        remain = (f"the repair ran but {len(unfixed)} of the errors it set out to fix remain: "
+                  f"{shown}")
+    return PipelineResult(report, _exit_for(after), plan, results, backup, remain, recovered)
+
+
+def unfixed_errors(before: Report, after: Report, plan: Plan) -> list[Finding]:
+    """The errors of ``before`` that the plan was to fix and that ``after`` still has: a repair
+    that ends with them is not a success, whatever it did."""
+    if plan.empty:
+        return []
+    left = {(f.id, f.subject) for f in plan.unresolved}
+    was = {(f.id, f.subject) for f in before.findings
+           if f.severity is Severity.ERROR and (f.id, f.subject) not in left}
+    return [f for f in after.findings
+            if f.severity is Severity.ERROR and (f.id, f.subject) in was]
 
 
 class _VerifyFailed(Exception):

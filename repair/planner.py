@@ -227,6 +227,20 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
                 entry["record_files"] = True
                 entry["tops"] += sorted({p.split("/", 1)[0] for p in d.get("files", [])})
                 want(f.subject)
+        elif f.id == "mixed-version":
+            entry = purge.setdefault(canonical(f.subject), {"folders": [], "tops": []})
+            entry["folders"].append(str(d.get("folder")))
+            entry["record_files"] = True
+            entry["tops"] += list(d.get("tops", []))
+            want(f.subject)
+        elif f.id == "shared-files":
+            # Every owner goes; only the one to keep comes back.
+            for name, folder in zip(d.get("dists", []), d.get("folders", []), strict=False):
+                entry = purge.setdefault(canonical(name), {"folders": [], "tops": []})
+                entry["folders"].append(str(folder))
+                entry["record_files"] = True
+            keep = str(d.get("keep") or f.subject)
+            reinstall[canonical(keep)] = _spec_for(ctx, keep, d.get("keep_version"))
         elif f.id in ("missing-file", "record-mismatch"):
             want(f.subject)
         elif f.id == "requirement-unmet":

@@ -40,7 +40,7 @@ from repair.errors import (
     RolledBackError,
     UsageError,
 )
-from repair.gitrepo import git, git_env, inspect, remote_url, rev_parse
+from repair.gitrepo import git, git_env, inspect, read_git_files, remote_url, rev_parse
 from repair.proc import redact, run
 from repair.progress import Reporter
 
@@ -251,7 +251,10 @@ def reclone(ctx: Context, *, ref: str | None = None, repo_url: str | None = None
         raise UsageError(f"git refuses {app}: {state.error}",
                          hint=f"git config --global --add safe.directory \"{app}\"")
     old_ok = state.ok
-    url = repo_url or (remote_url(app) if old_ok else None) or manifest.repository_url
+    # A damaged object store leaves .git/config, HEAD and the refs readable as files.
+    files = read_git_files(app) if not old_ok else None
+    url = repo_url or (remote_url(app) if old_ok else None) or (files.url if files else None) \
+        or manifest.repository_url
     if not url:
         raise UsageError("no repository URL: the old checkout has none and neither has the "
                          "manifest (pass --repo-url URL)")
@@ -260,6 +263,11 @@ def reclone(ctx: Context, *, ref: str | None = None, repo_url: str | None = None
         target, branch = ref, None
     elif old_ok and state.head:
         target, branch = state.head, state.branch
+    elif files is not None and files.head:
+        target, branch = files.head, files.branch
+        where = f"the branch '{files.branch}'" if files.branch else "a detached HEAD"
+        notes.append(f"the old repository is damaged: its commit {files.head[:12]} on {where} "
+                     "and its origin were read from the files in .git")
     else:
         target, branch = manifest.branch, manifest.branch
         notes.append(f"the old repository is unreadable, so its commit is unknown: checked out "

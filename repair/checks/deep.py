@@ -6,11 +6,13 @@ the message."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from repair.checks.registry import check, finding_type
+from repair.checks.site import MIXED_VERSION
 from repair.model import Finding, Fix, Severity
 
 if TYPE_CHECKING:
@@ -35,6 +37,8 @@ DEFAULT_MODULES: dict[str, tuple[str, ...]] = {
     "diffusers": ("diffusers",),
 }
 DEEP_TIMEOUT = 300.0
+_EXC_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning)\b.*")
+_ADDR = re.compile(r"0x[0-9a-fA-F]+")
 _MARK = "@@webui-repair-deep@@"
 
 PROBE = r"""
@@ -52,7 +56,8 @@ for name in mods:
     t = time.perf_counter()
     try:
         mod = importlib.import_module(name)
-        out["modules"][name] = {"ok": True, "version": str(getattr(mod, "__version__", "") or "")}
+        out["modules"][name] = {"ok": True, "version": str(getattr(mod, "__version__", "") or ""),
+                                "file": str(getattr(mod, "__file__", "") or "")}
         if name == "torchvision":
             import torchvision.ops
             import torch
@@ -164,7 +169,7 @@ def _signature(text: str) -> dict[str, Any] | None:
     return None
 
 
-@check(IMPORT_FAILURE, option="deep")
+@check(IMPORT_FAILURE, MIXED_VERSION, option="deep")
 def import_failure(ctx: Context) -> Iterator[Finding]:
     """With --deep: a key module (numpy, torch, torchvision ops, xformers, bitsandbytes,
     accelerate, cv2, transformers, diffusers, and the manifest's own) fails to import in the
@@ -186,21 +191,93 @@ def import_failure(ctx: Context) -> Iterator[Finding]:
         )
         return
     ctx.facts["deep"] = result
+    yield from _loaded_versions(ctx, result)
+    groups: dict[str, list[str]] = {}
     for name in modules:
         info = result.modules.get(name) or {}
-        if info.get("ok", False):
+        if not info.get("ok", False):
+            groups.setdefault(first_cause(info), []).append(name)
+    for cause, names in groups.items():
+        yield _failure(names, cause, result)
+
+
+def first_cause(info: dict[str, Any]) -> str:
+    """The exception an import failure started with: in a chained traceback the first one
+    printed ("During handling of the above exception..."), with addresses and line numbers
+    left out so that one cause reads the same from every module it breaks."""
+    text = str(info.get("traceback") or "")
+    for line in text.splitlines():
+        if _EXC_LINE.match(line):
+            return _ADDR.sub("0x?", line.strip())
+    return f"{info.get('type', 'Error')}: {info.get('message', '')}".strip()
+
+
+def _failure(names: list[str], cause: str, result: DeepResult) -> Finding:
+    """One finding for the modules that fail from one first cause; its subject is the module
+    the cause names (numpy, for cv2, torch and transformers failing on numpy), else the first."""
+    subject = next((n for n in names if re.search(rf"\b{re.escape(n)}\b", cause)), names[0])
+    info = result.modules.get(subject) or result.modules.get(names[0]) or {}
+    text = f"{info.get('traceback', '')}\n{info.get('type', '')}: {info.get('message', '')}"
+    signature = _signature(text)
+    error = f"{info.get('type', 'Error')}: {info.get('message', '')}".strip()
+    remedy = (signature or {}).get("remedy") or (
+        "run 'repair' (it reinstalls the package and what it needs); if it persists, "
+        "run 'repair --clean-venv'")
+    details: dict[str, Any] = {"module": subject, "error_type": info.get("type"),
+                               "error": info.get("message"), "last_line": info.get("last"),
+                               "first_cause": cause, "modules": names}
+    if signature:
+        details["signature"] = signature
+    message = f"import {subject} fails: {error.splitlines()[0][:300] if error else 'unknown'}"
+    others = [n for n in names if n != subject]
+    if others:
+        message += f"; {', '.join(others)} fail(s) from the same first cause"
+    if signature and signature.get("cause"):
+        message += f" ({signature['cause']})"
+    return IMPORT_FAILURE(subject, message, str(remedy), **details)
+
+
+def _same_release(loaded: str, declared: str) -> bool:
+    """Whether a module's ``__version__`` is the distribution's version: equal releases, one a
+    prefix of the other (cv2 says 4.11.0 for opencv-python 4.11.0.86), local tags aside."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        a, b = Version(loaded), Version(declared)
+    except InvalidVersion:
+        return loaded.split("+")[0] == declared.split("+")[0]
+    n = min(len(a.release), len(b.release))
+    return a.release[:n] == b.release[:n] and a.pre == b.pre
+
+
+def _loaded_versions(ctx: Context, result: DeepResult) -> Iterator[Finding]:
+    """What Python loaded against what the metadata says: a module whose ``__version__`` is not
+    its distribution's version, or that was loaded from outside the venv's site-packages."""
+    import os
+
+    installed = ctx.installed
+    site = os.path.realpath(ctx.site)
+    for module, dists in DEFAULT_MODULES.items():
+        info = result.modules.get(module) or {}
+        if not info.get("ok"):
             continue
-        text = f"{info.get('traceback', '')}\n{info.get('type', '')}: {info.get('message', '')}"
-        signature = _signature(text)
-        error = f"{info.get('type', 'Error')}: {info.get('message', '')}".strip()
-        remedy = (signature or {}).get("remedy") or (
-            "run 'repair' (it reinstalls the package and what it needs); if it persists, "
-            "run 'repair --clean-venv'")
-        details: dict[str, Any] = {"module": name, "error_type": info.get("type"),
-                                   "error": info.get("message"), "last_line": info.get("last")}
-        if signature:
-            details["signature"] = signature
-        message = f"import {name} fails: {error.splitlines()[0][:300] if error else 'unknown'}"
-        if signature and signature.get("cause"):
-            message += f" ({signature['cause']})"
-        yield IMPORT_FAILURE(name, message, str(remedy), **details)
+        dist = next((installed[d] for d in dists if d in installed), None)
+        if dist is None:
+            continue
+        loaded, where = str(info.get("version") or ""), str(info.get("file") or "")
+        outside = bool(where) and not os.path.realpath(where).startswith(site + os.sep)
+        if loaded and dist.version and not _same_release(loaded, dist.version):
+            message = (f"import {module} loads version {loaded}, but the installed metadata says "
+                       f"{dist.name} {dist.version}")
+        elif outside:
+            message = (f"import {module} loads {where}, outside the venv's site-packages, not "
+                       f"the installed {dist.name} {dist.version}")
+        else:
+            continue
+        yield MIXED_VERSION(
+            dist.name, message,
+            f"run 'repair' to reinstall {dist.name} cleanly; if the module comes from outside "
+            "the venv, remove what puts it on the path (PYTHONPATH, a .pth file, user site)",
+            loaded=loaded, file=where, version=dist.version, folder=str(dist.path), tops=[],
+            files=[], count=0, unlisted=0, size_differs=0,
+        )

@@ -138,13 +138,20 @@ def _inside(path: Path, folder: Path) -> bool:
 @check(PICKLE_MODELS)
 def pickle_models(ctx: Context) -> Iterator[Finding]:
     """.ckpt/.pt model files under the application's model folders: Python pickles, which can
-    run code when loaded. .safetensors holds the same weights without that risk."""
+    run code when loaded. .safetensors holds the same weights without that risk. Files the
+    application's own repository tracks (A1111 ships ``models/VAE-approx/model.pt``) are its
+    own, not a download: they are not reported."""
     found: list[Path] = []
     for folder in _model_roots(ctx):
         for dirpath, dirnames, filenames in os.walk(folder):
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]
             found.extend(Path(dirpath) / f for f in filenames
                          if f.lower().endswith(PICKLE_SUFFIXES))
+    if found:
+        from repair.gitrepo import tracked_files
+
+        shipped = tracked_files(ctx.install.dir, found)
+        found = [p for p in found if p not in shipped]
     if not found:
         return
     root = ctx.install.dir

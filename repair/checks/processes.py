@@ -29,6 +29,7 @@ class VenvProcess:
     cmdline: str
     started: float  # epoch seconds
     deleted_maps: tuple[str, ...] = ()  # Linux: mapped files of the venv since deleted/replaced
+    mapped: tuple[str, ...] = ()  # Linux: files of the venv it maps (extension modules, libs)
 
     def describe(self) -> str:
         return f"{self.name} (pid {self.pid})"
@@ -38,7 +39,13 @@ def _inside(path: str, roots: tuple[str, ...]) -> bool:
     return any(path == r or path.startswith(r + os.sep) for r in roots)
 
 
-def _mapped_inside(pid: int, roots: tuple[str, ...]) -> tuple[bool, list[str]]:
+# How precise a process's start time is. Linux derives it from the boot time, which /proc/stat
+# gives in whole seconds: a process started just after an install can look older than it.
+# Windows (FILETIME) and macOS (microseconds) are precise; a little slack covers clock reads.
+START_TIME_SLACK = 1.0 if sys.platform.startswith("linux") else 0.05
+
+
+def _mapped_inside(pid: int, roots: tuple[str, ...]) -> tuple[bool, list[str], list[str]]:
     """Linux: whether the process maps a file inside ``roots``, and those of them since
     deleted or replaced. Reads ``/proc/<pid>/maps`` (what psutil's ``memory_maps`` reads from
     ``smaps`` with page statistics on top, many times slower), and parses only when a root
@@ -47,8 +54,8 @@ def _mapped_inside(pid: int, roots: tuple[str, ...]) -> tuple[bool, list[str]]:
         data = f.read()
     needles = [os.fsencode(r + os.sep) for r in roots]
     if not any(n in data for n in needles):
-        return False, []
-    hits, deleted = False, []
+        return False, [], []
+    hits, deleted, mapped = False, [], []
     for raw in data.splitlines():
         if not any(n in raw for n in needles):
             continue
@@ -60,9 +67,11 @@ def _mapped_inside(pid: int, roots: tuple[str, ...]) -> tuple[bool, list[str]]:
         clean = path[: -len(" (deleted)")] if gone else path
         if _inside(clean, roots):
             hits = True
+            if clean not in mapped:
+                mapped.append(clean)
             if gone and clean not in deleted:
                 deleted.append(clean)
-    return hits, deleted
+    return hits, deleted, mapped
 
 
 def processes_using(venv: Path) -> list[VenvProcess]:
@@ -91,10 +100,11 @@ def processes_using(venv: Path) -> list[VenvProcess]:
         hits = any(x and _inside(x, roots) for x in paths)
         looks_python = "python" in (info.get("name") or "").lower() or hits
         deleted: list[str] = []
+        maps: list[str] = []
         if looks_python:
             try:
                 if linux:
-                    mapped, deleted = _mapped_inside(info["pid"], roots)
+                    mapped, deleted, maps = _mapped_inside(info["pid"], roots)
                     hits = hits or mapped
                 if not hits:
                     hits = any(_inside(f.path, roots) for f in p.open_files())
@@ -102,21 +112,48 @@ def processes_using(venv: Path) -> list[VenvProcess]:
                 pass
         if hits:
             out.append(VenvProcess(info["pid"], info.get("name") or "?", " ".join(cmd)[:200],
-                                   float(info.get("create_time") or 0.0), tuple(deleted)))
+                                   float(info.get("create_time") or 0.0), tuple(deleted),
+                                   tuple(maps)))
     return out
 
 
-def installed_since(ctx: Context, when: float) -> list[str]:
-    """Distributions whose metadata folder was written after ``when`` (installed or replaced)."""
+def installed_since(ctx: Context, when: float, slack: float = START_TIME_SLACK) -> list[str]:
+    """Distributions whose metadata folder was written after ``when`` (installed or replaced).
+    ``slack`` covers the precision of the start time: an install that ended within it before
+    the reported start is taken as before the start, not after."""
     names = []
     for dist in ctx.scan.dists:
         try:
             mtime = dist.path.stat().st_mtime
         except OSError:
             continue
-        if mtime > when and dist.name:
+        if mtime > when + slack and dist.name:
             names.append(dist.name)
     return sorted(set(names))
+
+
+def loaded_by(ctx: Context, names: list[str], mapped: tuple[str, ...]) -> list[str]:
+    """Those of ``names`` whose package folders hold a file the process maps: it runs their
+    old code until it restarts (an extension module or library cannot be reloaded)."""
+    if not mapped:
+        return []
+    site = os.path.realpath(ctx.site)
+    tops = {os.path.relpath(os.path.realpath(m), site).split(os.sep)[0] for m in mapped
+            if os.path.realpath(m).startswith(site + os.sep)}
+    by_key = ctx.scan.by_key()
+    from repair.dists import MetadataError, canonical
+
+    out = []
+    for name in names:
+        for dist in by_key.get(canonical(name), []):
+            try:
+                paths, _ = dist.record_paths
+            except MetadataError:
+                continue
+            if any(p.partition("/")[0] in tops for p in paths):
+                out.append(name)
+                break
+    return out
 
 
 @check(RESTART_REQUIRED)
@@ -137,15 +174,21 @@ def restart_required(ctx: Context) -> Iterator[Finding]:
         if not changed and not p.deleted_maps:
             continue
         parts = []
+        loaded = loaded_by(ctx, changed, p.mapped)
         if changed:
-            more = f" and {len(changed) - 8} more" if len(changed) > 8 else ""
-            shown = ", ".join(changed[:8]) + more
+            # The packages it has loaded first: those certainly run old code.
+            order = loaded + [n for n in changed if n not in loaded]
+            more = f" and {len(order) - 8} more" if len(order) > 8 else ""
+            shown = ", ".join(order[:8]) + more
             parts.append(f"packages installed or replaced after it started: {shown}")
+            if loaded:
+                parts.append(f"it has loaded {', '.join(loaded[:8])}")
         if p.deleted_maps:
             parts.append(f"it maps {len(p.deleted_maps)} file(s) since deleted or replaced")
         yield RESTART_REQUIRED(
             p.describe(),
             f"{p.describe()} runs on this venv; " + "; ".join(parts),
             f"restart it ({p.cmdline or p.name}) so that it loads the packages now installed",
-            pid=p.pid, process=p.name, packages=changed, deleted=list(p.deleted_maps[:20]),
+            pid=p.pid, process=p.name, packages=changed, loaded=loaded,
+            deleted=list(p.deleted_maps[:20]),
         )

@@ -32,6 +32,14 @@ MISSING_FILE = finding_type(
     "missing-file", "A file listed in RECORD is absent", Severity.ERROR, Fix.REINSTALL,
     restart_required=True,
 )
+MIXED_VERSION = finding_type(
+    "mixed-version", "A distribution's folders hold files of another version", Severity.ERROR,
+    Fix.REINSTALL, restart_required=True,
+)
+SHARED_FILES = finding_type(
+    "shared-files", "Several distributions own the same files", Severity.ERROR, Fix.REINSTALL,
+    restart_required=True,
+)
 RECORD_MISMATCH = finding_type(
     "record-mismatch", "A file's content differs from its RECORD hash", Severity.ERROR,
     Fix.REINSTALL, restart_required=True,
@@ -61,7 +69,8 @@ def _per_dist(ftype: FindingType, groups: dict[str, list[str]], dists: dict[str,
         files.sort()
         yield ftype(
             dist.name,
-            f"{len(files)} file(s) of {dist.name} {dist.version} {what}: {_examples(files)}",
+            f"{len(files)} file(s) of {dist.name} {dist.version} "
+            f"{what.format(file=dist.record_label)}: {_examples(files)}",
             f"run 'repair' to reinstall {dist.name}",
             files=files[:50],
             count=len(files),
@@ -83,14 +92,26 @@ class Ownership:
     owned: list[tuple[Dist, set[str]]] = field(default_factory=list)  # inside site-packages
     all_owned: set[str] = field(default_factory=set)
     tops: dict[str, Dist] = field(default_factory=dict)  # top-level entry name -> dist
+    top_owners: dict[str, set[str]] = field(default_factory=dict)  # top -> metadata folders
     outside: dict[str, Dist] = field(default_factory=dict)  # "../" paths (scripts, headers)
     existing: set[str] = field(default_factory=set)  # every file found under an owned top
+    sizes: dict[str, int] = field(default_factory=dict)  # size on disk of each file found
     extra: dict[str, list[str]] = field(default_factory=dict)  # top -> unowned files inside it
     unreadable: list[tuple[Dist, str]] = field(default_factory=list)
     dirs: list[str] = field(default_factory=list)  # every folder walked (for the check's cache)
+    # Paths that several distributions of different names list with different content.
+    shared: dict[str, list[Dist]] = field(default_factory=dict)
 
 
-def _walk(base: str, prefix: str, out: list[str], dirs: list[str]) -> None:
+# Files that only a build of an extension reads (torch alone ships ~8,000 headers): their size
+# is not compared, which spares a third of the stats of a torch venv.
+_BUILD_ONLY = (".h", ".hpp", ".hxx", ".cuh", ".inl", ".c", ".cc", ".cpp", ".pxd", ".pyx")
+
+
+def _walk(base: str, prefix: str, out: dict[str, int], dirs: list[str]) -> None:
+    """Every file below ``base`` (``__pycache__`` skipped) with its size: one ``stat`` each,
+    which is what the size comparison with RECORD needs (-1: not compared, see
+    ``_BUILD_ONLY``); every folder walked goes to ``dirs`` (for the check's cache)."""
     dirs.append(base)
     try:
         it = os.scandir(base)
@@ -104,7 +125,8 @@ def _walk(base: str, prefix: str, out: list[str], dirs: list[str]) -> None:
                     if entry.name != "__pycache__":
                         _walk(entry.path, rel, out, dirs)
                 else:
-                    out.append(rel)
+                    out[rel] = -1 if entry.name.endswith(_BUILD_ONLY) else \
+                        entry.stat(follow_symlinks=False).st_size
             except OSError:
                 continue
 
@@ -118,6 +140,7 @@ def ownership(ctx: Context) -> Ownership:
 
     own = Ownership()
     site = str(ctx.site)
+    first_owner: dict[str, Dist] = {}
     for dist in ctx.scan.dists:
         try:
             paths, outside = dist.record_paths
@@ -132,6 +155,10 @@ def ownership(ctx: Context) -> Ownership:
         for rel in outside:
             own.outside[rel] = dist
         inside = set(paths)
+        overlap = inside & own.all_owned
+        if overlap:
+            _note_shared(own, dist, overlap, first_owner)
+        first_owner.update(dict.fromkeys(inside - own.all_owned, dist))
         own.owned.append((dist, inside))
         own.all_owned |= inside
         meta_prefix = _norm(dist.path.name) + "/"
@@ -139,6 +166,7 @@ def ownership(ctx: Context) -> Ownership:
         for top in {p.partition("/")[0] for p in inside}:
             if top + "/" != meta_prefix:
                 own.tops.setdefault(top, dist)
+                own.top_owners.setdefault(top, set()).add(dist.path.name)
         # The metadata folder was listed when it was scanned: no walk needed for its files.
         own.existing.update(meta_prefix + name for name in listing)
         for rel in inside:
@@ -151,21 +179,47 @@ def ownership(ctx: Context) -> Ownership:
             continue
         try:
             is_dir = entry.is_dir(follow_symlinks=False)
+            if not is_dir:
+                own.existing.add(name)
+                own.sizes[name] = entry.stat(follow_symlinks=False).st_size
+                continue
         except OSError:
             continue
-        if not is_dir:
-            own.existing.add(name)
-            continue
-        files: list[str] = []
+        files: dict[str, int] = {}
         _walk(entry.path, name, files, own.dirs)
-        found = {_norm(rel) for rel in files} if _NT else set(files)
-        own.existing |= found
-        if own.tops[name].kind == "dist-info":
-            extra = [rel for rel in found - own.all_owned if not _is_bytecode(rel)]
+        if _NT:
+            files = {_norm(rel): size for rel, size in files.items()}
+        own.existing.update(files)
+        own.sizes.update(files)
+        if own.tops[name].has_record():
+            extra = [rel for rel in files.keys() - own.all_owned if not _is_bytecode(rel)]
             if extra:
                 own.extra[name] = sorted(extra)
     ctx.__dict__["_ownership"] = own
     return own
+
+
+def _note_shared(own: Ownership, dist: Dist, overlap: set[str],
+                 first_owner: dict[str, Dist]) -> None:
+    """Record the paths ``dist`` shares with a distribution of another name whose RECORD gives
+    them other content. Equal hashes (the empty ``__init__.py`` of a namespace package that
+    every ``nvidia-*`` wheel ships) are no conflict; two versions of one name are
+    ``duplicate-distribution``'s."""
+    for rel in overlap:
+        other = first_owner.get(rel)
+        if other is None or other.key == dist.key or _is_bytecode(rel):
+            continue
+        a, b = dist.record_hashes.get(rel, ""), other.record_hashes.get(rel, "")
+        if a and b:
+            if a == b:
+                continue
+        else:  # a RECORD without hashes: the sizes tell, else there is no evidence
+            sa, sb = dist.record_sizes.get(rel), other.record_sizes.get(rel)
+            if sa is None or sb is None or sa == sb:
+                continue
+        owners = own.shared.setdefault(rel, [other])
+        if dist not in owners:
+            owners.append(dist)
 
 
 @check(STALE_RESIDUE)
@@ -205,25 +259,28 @@ def stale_residue(ctx: Context) -> Iterator[Finding]:
 @check(DUPLICATE_DISTRIBUTION)
 def duplicate_distribution(ctx: Context) -> Iterator[Finding]:
     """Two metadata folders for one project: two versions side by side, each owning some files."""
-    for _key, group in ctx.scan.by_key().items():
+    for key, group in ctx.scan.by_key().items():
         if len(group) < 2:
             continue
         versions = [d.version or "?" for d in group]
         folders = [d.path.name for d in group]
+        live = ctx.installed.get(key)
+        on_disk = f"; the files on disk are {live.version}'s" if live is not None else ""
         yield DUPLICATE_DISTRIBUTION(
             group[0].name,
             f"{len(group)} versions of {group[0].name} are installed side by side "
-            f"({', '.join(versions)}): {', '.join(folders)}",
+            f"({', '.join(versions)}): {', '.join(folders)}{on_disk}",
             "run 'repair' to remove them all and reinstall the one version the application needs",
             versions=versions,
             folders=[str(d.path) for d in group],
+            live=live.version if live is not None else None,
         )
 
 
 @check(ORPHAN_FILES)
 def orphan_files(ctx: Context) -> Iterator[Finding]:
-    """Files in site-packages that no installed distribution owns: extra files inside a package's
-    folders (pieces of another version mixed in), and whole modules whose metadata is gone."""
+    """Whole modules and folders in site-packages that no installed distribution owns: their
+    metadata is gone. (Unowned files inside a distribution's own folders are ``mixed-version``.)"""
     if not ctx.scan.exists:
         return
     own = ownership(ctx)
@@ -244,17 +301,170 @@ def orphan_files(ctx: Context) -> Iterator[Finding]:
             fix=Fix.REMOVE,
             path=entry.path,
         )
-    for top, files in sorted(own.extra.items()):
-        dist = own.tops[top]
-        yield ORPHAN_FILES(
+
+
+def _shadowed(ctx: Context, dist: Dist) -> bool:
+    """A metadata folder of a name installed twice whose files are not the ones on disk: its
+    absent and differing files are ``duplicate-distribution``'s evidence, not findings of
+    their own."""
+    live = ctx.installed.get(dist.key)
+    return live is not None and live is not dist
+
+
+def _where(files: list[str]) -> str:
+    """The folders that hold most of ``files``: ``numpy/_core/ 297, numpy/ 12``."""
+    counts: dict[str, int] = {}
+    for rel in files:
+        folder = "/".join(rel.split("/")[:2][:-1] if rel.count("/") < 2 else rel.split("/")[:2])
+        counts[folder + "/"] = counts.get(folder + "/", 0) + 1
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    return "in " + ", ".join(f"{folder} {n}" for folder, n in top)
+
+
+def _owner_of(own: Ownership, rel: str) -> Dist:
+    """The distribution whose folders hold ``rel``: the owner of the nearest folder above it
+    that a RECORD lists files in (a namespace folder such as ``nvidia/`` has many owners)."""
+    folders = own.__dict__.get("_folders")
+    if folders is None:
+        folders = {}
+        for dist, inside in own.owned:
+            for path in inside:
+                folders.setdefault(path.rpartition("/")[0], dist)
+        own.__dict__["_folders"] = folders
+    parent = rel.rpartition("/")[0]
+    while parent:
+        if parent in folders:
+            return folders[parent]  # type: ignore[no-any-return]
+        parent = parent.rpartition("/")[0]
+    return own.tops[rel.partition("/")[0]]
+
+
+@check(MIXED_VERSION)
+def mixed_version(ctx: Context) -> Iterator[Finding]:
+    """A distribution's own package folders hold files of another version: files that no
+    installed RECORD lists, or files whose size differs from what RECORD lists (one ``stat``
+    per file, no hashing). Python imports them as one package, and the import fails in ways no
+    plain ``pip install`` fixes (numpy 2 modules inside numpy 1.26: ``cannot import name
+    'broadcast_to'``). Files several distributions claim are ``shared-files``' evidence."""
+    if not ctx.scan.exists:
+        return
+    own = ownership(ctx)
+    extra: dict[str, list[str]] = {}
+    changed: dict[str, list[str]] = {}
+    dists: dict[str, Dist] = {}
+    for _top, files in sorted(own.extra.items()):
+        for rel in files:
+            dist = _owner_of(own, rel)
+            extra.setdefault(dist.path.name, []).append(rel)
+            dists[dist.path.name] = dist
+    sizes = own.sizes
+    for dist, _inside in own.owned:
+        if dist.kind != "dist-info" or _shadowed(ctx, dist):
+            continue
+        bad = [rel for rel, size in dist.record_sizes.items()
+               if sizes.get(rel, size) not in (size, -1) and rel not in own.shared
+               and not _is_bytecode(rel)]
+        if bad:
+            changed[dist.path.name] = bad
+            dists[dist.path.name] = dist
+    for folder in sorted(dists):
+        dist = dists[folder]
+        new, diff = sorted(extra.get(folder, [])), sorted(changed.get(folder, []))
+        parts = []
+        if new:
+            parts.append(f"{len(new)} file(s) that no RECORD lists ({_where(new)}: "
+                         f"{_examples(new)})")
+        if diff:
+            parts.append(f"{len(diff)} file(s) whose size differs from {dist.record_label} "
+                         f"({_examples(diff)})")
+        files = new + diff
+        tops = sorted({rel.partition("/")[0] for rel in files
+                       if own.top_owners.get(rel.partition("/")[0]) == {folder}})
+        yield MIXED_VERSION(
             dist.name,
-            f"{len(files)} file(s) inside {top}/ are not in {dist.name} {dist.version}'s RECORD, "
-            f"pieces of another version mixed in: {_examples(files)}",
-            f"run 'repair' to reinstall {dist.name} cleanly "
-            "(uninstall, remove the folder, install)",
-            files=files[:50],
-            count=len(files),
+            f"{dist.name} {dist.version} on disk is not the version its metadata declares: its "
+            f"folders hold {' and '.join(parts)}",
+            f"run 'repair' to reinstall {dist.name} cleanly (remove its files and folders, "
+            "then install it again)",
+            files=files[:50], count=len(files), unlisted=len(new), size_differs=len(diff),
+            tops=tops, folder=str(dist.path), version=dist.version,
         )
+
+
+@check(SHARED_FILES)
+def shared_files(ctx: Context) -> Iterator[Finding]:
+    """Several distributions of different names own the same files with different content
+    (opencv-python, opencv-python-headless and opencv-contrib-python in one ``cv2/``): only one
+    version of each file can be on disk, so every other owner is broken, and uninstalling any of
+    them removes files the others need."""
+    if not ctx.scan.exists:
+        return
+    own = ownership(ctx)
+    if not own.shared:
+        return
+    # One finding per set of distributions that share files with each other (opencv-python
+    # shares cv2/ with -headless, which shares more with -contrib: one finding for the three).
+    groups: list[tuple[set[str], list[str]]] = []
+    by_folder: dict[str, Dist] = {}
+    for rel, owners in own.shared.items():
+        names = {d.path.name for d in owners}
+        by_folder.update((d.path.name, d) for d in owners)
+        joined = [g for g in groups if g[0] & names]
+        for g in joined:
+            groups.remove(g)
+            names |= g[0]
+        groups.append((names, [rel] + [p for g in joined for p in g[1]]))
+    wanted = _wanted_names(ctx)
+    for key, files in sorted(groups, key=lambda g: sorted(g[0])):
+        files.sort()
+        owners = [by_folder[f] for f in sorted(key)]
+        keep = _keeper(owners, files, own, wanted)
+        listed = ", ".join(f"{d.name} {d.version}" for d in owners)
+        yield SHARED_FILES(
+            owners[0].name,
+            f"{len(owners)} distributions own the same {len(files)} file(s) with different "
+            f"content ({listed}): {_examples(files)}; the files on disk are {keep.name}'s",
+            f"run 'repair' to remove them all and reinstall only {keep.name}; install one of "
+            "them only (custom nodes that ask for another flavour share its module)",
+            dists=[d.name for d in owners], folders=[str(d.path) for d in owners],
+            keep=keep.name, keep_version=keep.version, files=files[:50], count=len(files),
+        )
+
+
+def _wanted_names(ctx: Context) -> set[str]:
+    """Names the application's requirements or an installed distribution's own requirements
+    (extras aside) ask for: facexlib asks for opencv-python, so that one is kept."""
+    import re
+
+    from repair.dists import canonical
+
+    wanted = {line.name for line in ctx.app_requirements.requirements if line.name} \
+        if ctx.venv_exists else set()
+    for dist in ctx.scan.dists:
+        for req in dist.requires:
+            if "extra" in req.partition(";")[2]:
+                continue
+            m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", req)
+            if m:
+                wanted.add(canonical(m.group(1)))
+    return wanted
+
+
+def _keeper(owners: list[Dist], files: list[str], own: Ownership, wanted: set[str]) -> Dist:
+    """The one to keep: the one the application's requirements or the installed distributions
+    ask for, else (several or none asked for) the one whose RECORD sizes the files on disk
+    have."""
+    named = [d for d in owners if d.key in wanted]
+    if len(named) == 1:
+        return named[0]
+    if named:
+        owners = named
+
+    def score(d: Dist) -> int:
+        sizes = d.record_sizes
+        return sum(1 for rel in files if rel in sizes and own.sizes.get(rel) == sizes[rel])
+
+    return max(owners, key=score)
 
 
 @check(MISSING_FILE)
@@ -266,6 +476,8 @@ def missing_file(ctx: Context) -> Iterator[Finding]:
     missing: dict[str, list[str]] = {}
     dists: dict[str, Dist] = {}
     for dist, inside in own.owned:
+        if _shadowed(ctx, dist):
+            continue
         gone = [rel for rel in inside - own.existing
                 if not _is_bytecode(rel) and not rel.endswith("/")]
         if gone:
@@ -273,12 +485,12 @@ def missing_file(ctx: Context) -> Iterator[Finding]:
             dists[dist.path.name] = dist
     site = str(ctx.site)
     for rel, dist in own.outside.items():
-        if _is_bytecode(rel):
+        if _is_bytecode(rel) or _shadowed(ctx, dist):
             continue
         if not os.path.lexists(os.path.normpath(os.path.join(site, rel))):
             missing.setdefault(dist.path.name, []).append(rel)
             dists[dist.path.name] = dist
-    yield from _per_dist(MISSING_FILE, missing, dists, "listed in RECORD are missing")
+    yield from _per_dist(MISSING_FILE, missing, dists, "listed in {file} are missing")
 
 
 @check(RECORD_MISMATCH, option="verify_files")
@@ -293,4 +505,5 @@ def record_mismatch(ctx: Context) -> Iterator[Finding]:
     result = verify_hashes(ctx.site, ctx.scan.dists, own.existing, ctx.reporter,
                            workers=ctx.options.get("jobs"))
     ctx.__dict__["verify_stats"] = result.stats
-    yield from _per_dist(RECORD_MISMATCH, result.mismatched, result.dists, "differ from RECORD")
+    yield from _per_dist(RECORD_MISMATCH, result.mismatched, result.dists,
+                         "differ from the hash in {file}")

@@ -20,6 +20,37 @@ TORCH_BACKEND_MISMATCH = finding_type(
 )
 
 
+TORCH_GPU_UNSUPPORTED = finding_type(
+    "torch-gpu-unsupported", "The GPU's compute capability is not in the torch build",
+    Severity.ERROR, Fix.MANUAL, restart_required=True,
+)
+
+# The first CUDA version whose torch builds carry kernels for a compute capability (torch ships
+# sm_XY kernels only for the architectures its CUDA toolkit can build): Blackwell consumer
+# cards (RTX 50xx, 12.0) and data-centre Blackwell (10.0) need CUDA 12.8 builds.
+_MIN_CUDA = {(12, 0): (12, 8), (12, 1): (12, 9), (10, 0): (12, 8), (10, 1): (12, 8),
+             (10, 3): (12, 9), (9, 0): (11, 8), (8, 9): (11, 8), (8, 7): (11, 4),
+             (8, 6): (11, 1), (8, 0): (11, 0), (7, 5): (10, 0)}
+# CUDA 13 builds no longer carry kernels for Maxwell, Pascal and Volta (below 7.5).
+_CUDA13_MIN_CC = (7, 5)
+
+
+def gpu_unsupported(cc: str, cuda: str) -> tuple[str, str] | None:
+    """Why a CUDA ``cuda`` build of torch has no kernels for compute capability ``cc``, and the
+    CUDA version to install instead; None when it has them (or nothing is known)."""
+    have, build = _version_tuple(cc), _version_tuple(cuda)
+    if not have or not build or len(have) < 2:
+        return None
+    need = _MIN_CUDA.get((have[0], have[1]))
+    if need is not None and build < need:
+        return (f"compute capability {cc} (sm_{have[0]}{have[1]}) needs a CUDA "
+                f"{need[0]}.{need[1]} build or newer", f"{need[0]}.{need[1]}")
+    if build >= (13, 0) and have < _CUDA13_MIN_CC:
+        return (f"CUDA 13 builds dropped compute capability {cc} (sm_{have[0]}{have[1]}); "
+                "the newest build for it is CUDA 12.6", "12.6")
+    return None
+
+
 def launch_args(ctx: Context) -> list[str]:
     """COMMANDLINE_ARGS of webui-user.bat/.sh, split as the shell would."""
     text = ctx.install.launch_args
@@ -118,6 +149,36 @@ def torch_backend_mismatch(ctx: Context) -> Iterator[Finding]:
             )
 
 
+@check(TORCH_GPU_UNSUPPORTED)
+def torch_gpu_unsupported(ctx: Context) -> Iterator[Finding]:
+    """The NVIDIA GPU's compute capability (``nvidia-smi --query-gpu=compute_cap``) is not in
+    the CUDA build of torch: an RTX 50xx (12.0, sm_120) on a CUDA 12.6 or older build fails
+    with "no kernel image is available for execution on the device", and CUDA 13 builds no
+    longer run on GPUs older than Turing. The finding names the CUDA build to install."""
+    build = ctx.torch_build
+    if build is None or build.kind != "cuda" or not build.cuda or not ctx.backend_wanted:
+        return
+    machine = ctx.machine_backend
+    if machine.vendor != "nvidia" or not machine.compute_caps:
+        return
+    for n, cc in enumerate(machine.compute_caps):
+        why = gpu_unsupported(cc, build.cuda)
+        if why is None:
+            continue
+        reason, cuda = why
+        device = machine.devices[n] if n < len(machine.devices) else f"GPU {n}"
+        tag = "cu" + cuda.replace(".", "")
+        yield TORCH_GPU_UNSUPPORTED(
+            "torch",
+            f"torch {build.version} is a CUDA {build.cuda} build, but the {device}'s {reason}",
+            f"install a torch built for CUDA {cuda} or newer, with its matching torchvision: "
+            f"{ctx.layout.python} -m pip install --force-reinstall torch torchvision "
+            f"--index-url https://download.pytorch.org/whl/{tag}",
+            device=device, compute_cap=cc, torch_cuda=build.cuda, needs_cuda=cuda,
+        )
+        return
+
+
 def describe_backend(ctx: Context, target: dict[str, Any]) -> None:
     """``target.backend``: the machine's backend and the torch build (only probed when needed)."""
     backend: dict[str, Any] = dict(target.get("backend") or {})
@@ -131,6 +192,8 @@ def describe_backend(ctx: Context, target: dict[str, Any]) -> None:
             backend["driver"] = machine.driver
         if machine.cuda:
             backend["driver_cuda"] = machine.cuda
+        if machine.compute_caps:
+            backend["compute_caps"] = list(machine.compute_caps)
     build = ctx.torch_build if ctx.venv_exists else None
     if build is not None:
         backend["torch"] = effective_torch(ctx)

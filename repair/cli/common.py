@@ -103,6 +103,8 @@ def pipeline_options(func: F) -> F:
             ("--yes", "Answer yes to prompts (scheduled and scripted use)."),
             ("--json", "Print a JSON report on stdout."),
             ("--force", "Go on even when the preflight says the plan cannot finish."),
+            ("--verify-files", "Also hash every file against its RECORD, as 'check "
+             "--verify-files' does, and repair what differs."),
         ]
     ):
         func = click.option(decl, is_flag=True, help=help_text)(func)

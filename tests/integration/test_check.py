@@ -107,16 +107,30 @@ def test_duplicate_distribution_numpy_side_by_side(app: Path, wheelhouse: Path,
     assert "1.26.4" in dup[0]["message"] and "2.1.0" in dup[0]["message"]
 
 
-def test_orphan_files_mixed_versions_and_lost_dist_info(app: Path) -> None:
+def test_mixed_version_and_lost_dist_info(app: Path) -> None:
     site = site_packages(app / "venv")
     (site / "numpy" / "_core").mkdir()
     (site / "numpy" / "_core" / "__init__.py").write_text("# from numpy 2\n")
     shutil.rmtree(site / "safetensors-0.4.3.dist-info")
     code, report = run_check(app)
     orphans = {f["subject"]: f for f in report["findings"] if f["id"] == "orphan-files"}
-    assert "numpy" in orphans and "numpy/_core/__init__.py" in orphans["numpy"]["message"]
-    assert "safetensors" in orphans
-    assert orphans["numpy"]["severity"] == "warning"
+    assert "safetensors" in orphans and "numpy" not in orphans
+    mixed = {f["subject"]: f for f in report["findings"] if f["id"] == "mixed-version"}
+    assert "numpy/_core/__init__.py" in mixed["numpy"]["message"]
+    assert mixed["numpy"]["severity"] == "error" and mixed["numpy"]["details"]["unlisted"] == 1
+    assert code == 1
+
+
+def test_mixed_version_one_file_of_another_size(app: Path) -> None:
+    # One module of another version, same name: only its size tells (no hashing needed).
+    target = site_packages(app / "venv") / "einops" / "__init__.py"
+    target.write_text(target.read_text() + "\n# another version\n")
+    code, report = run_check(app)
+    mixed = [f for f in report["findings"] if f["id"] == "mixed-version"]
+    assert mixed and mixed[0]["subject"] == "einops"
+    assert mixed[0]["details"]["size_differs"] == 1
+    assert "einops/__init__.py" in mixed[0]["message"] and "RECORD" in mixed[0]["message"]
+    assert code == 1
 
 
 def test_missing_file(app: Path) -> None:

@@ -91,3 +91,43 @@ def test_deep_probe_timeout_is_a_finding(tmp_path: Path, template_venv: Path) ->
     ctx = Context(resolve(dir=str(root)), {"deep": True})
     with pytest.raises(DeepError, match="timed out"):
         run_probe(ctx, ["slowmod"], timeout=1.0)
+
+
+@pytest.mark.slow
+def test_deep_groups_failures_by_first_cause_and_compares_versions(
+        deep_app: Path, tmp_path: Path) -> None:
+    from tests.kit import site_packages
+
+    site = site_packages(deep_app / "venv")
+    # numpy 2's stride_tricks under numpy 1.26's __init__: numpy, cv2 and accelerate all fail on
+    # numpy's first error, which is one cause, reported once.
+    init = site / "numpy" / "__init__.py"
+    init.write_text(init.read_text() + "from numpy.lib.stride_tricks import broadcast_to\n")
+    (site / "numpy" / "lib" / "stride_tricks.py").write_text(
+        "def sliding_window_view(x, shape=None):\n    return x\n")
+    manifest = str(tmp_path / "m.toml")
+    _, report = run_check(deep_app, "--deep", "--backend", "cpu", "--manifest", manifest)
+    failures = {f["subject"]: f for f in report["findings"] if f["id"] == "import-failure"}
+    assert set(failures) == {"numpy", "myextra"}, report["findings"]
+    numpy = failures["numpy"]
+    assert set(numpy["details"]["modules"]) == {"numpy", "cv2", "accelerate"}
+    assert "broadcast_to" in numpy["details"]["first_cause"]
+    assert "from the same first cause" in numpy["message"]
+
+
+@pytest.mark.slow
+def test_deep_sees_the_loaded_version_differ_from_the_metadata(
+        deep_app: Path, tmp_path: Path) -> None:
+    from tests.kit import site_packages
+
+    site = site_packages(deep_app / "venv")
+    init = site / "numpy" / "__init__.py"
+    # Same size, so only the import tells: numpy 2.5's __init__ under 1.26.4's metadata.
+    init.write_text(init.read_text().replace("1.26.4", "2.50.0"))
+    manifest = str(tmp_path / "m.toml")
+    _, report = run_check(deep_app, "--manifest", manifest)
+    assert not [f for f in report["findings"] if f["id"] == "mixed-version"]
+    _, report = run_check(deep_app, "--deep", "--backend", "cpu", "--manifest", manifest)
+    mixed = [f for f in report["findings"] if f["id"] == "mixed-version"]
+    assert mixed and mixed[0]["subject"] == "numpy"
+    assert "loads version 2.50.0" in mixed[0]["message"] and "1.26.4" in mixed[0]["message"]

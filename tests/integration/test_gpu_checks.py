@@ -46,8 +46,8 @@ def gpu_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tool: str | None) 
     bin_dir = tmp_path / "fakebin"
     bin_dir.mkdir()
     if tool == "nvidia-smi":
-        script = (f'#!/bin/sh\ncase "$1" in --query-gpu*) '
-                  f'{CAT} "{TOOLS}/nvidia-smi-h100-query.csv";'
+        script = (f'#!/bin/sh\ncase "$1" in --query-gpu=compute_cap*) echo 9.0; exit 0;;\n'
+                  f'--query-gpu*) {CAT} "{TOOLS}/nvidia-smi-h100-query.csv";'
                   f' exit 0;; esac\n{CAT} "{TOOLS}/nvidia-smi-h100.txt"\n')
     elif tool == "rocminfo":
         script = f'#!/bin/sh\n{CAT} "{TOOLS}/rocminfo-rx6800xt.txt"\n'
@@ -112,6 +112,24 @@ def test_cuda_build_newer_than_the_driver(
     mismatch = found(report, "torch-backend-mismatch")
     assert mismatch and "supports CUDA up to 12.2" in mismatch[0]["message"]
     assert mismatch[0]["fix"] == "manual"
+
+
+def test_gpu_newer_than_the_torch_build(
+        tmp_path: Path, template_venv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = a1111_app(tmp_path / "app", template_venv,
+                    torch_wheel(tmp_path / "w", "2.1.2+cu121", cuda="12.1"))
+    gpu_path(tmp_path, monkeypatch, "nvidia-smi")
+    _, report = run_check(app)
+    assert not found(report, "torch-gpu-unsupported")  # an H100 (9.0) runs CUDA 12.1 builds
+    assert report["target"]["backend"]["compute_caps"] == ["9.0"]
+    # The same machine with an RTX 50xx (compute capability 12.0).
+    script = tmp_path / "fakebin" / "nvidia-smi"
+    script.write_text(script.read_text().replace("echo 9.0", "echo 12.0"))
+    _, report = run_check(app)
+    unsupported = found(report, "torch-gpu-unsupported")
+    assert unsupported and "sm_120" in unsupported[0]["message"]
+    assert "whl/cu128" in unsupported[0]["remedy"]
+    assert unsupported[0]["details"]["needs_cuda"] == "12.8"
 
 
 def test_cuda_torch_on_amd_linux_and_backend_override(

@@ -116,6 +116,32 @@ def test_mixed_numpy_is_repaired_without_a_new_venv(app: Path, wheelhouse: Path,
     assert (app / "venv" / "pyvenv.cfg").read_text() == pyvenv_before
 
 
+def test_one_module_of_another_version_is_repaired(app: Path, wheelhouse: Path) -> None:
+    # Only numpy/lib/stride_tricks.py of numpy 2: nothing but its size tells.
+    site = site_packages(app / "venv")
+    stride = "numpy/lib/stride_tricks.py"
+    (site / stride).write_text("def sliding_window_view(x, shape=None):\n    return x\n")
+    code, report = run_repair(app, wheelhouse, "--dry-run")
+    assert code == 1 and "mixed-version" in ids(report)
+    code, report = run_repair(app, wheelhouse)
+    assert code == 0, report
+    assert "broadcast_to" in (site / stride).read_text()
+    assert ids(report) == []
+
+
+def test_repair_verify_files_passes_through(app: Path, wheelhouse: Path) -> None:
+    # Same size, other content: only the hash tells, and only with --verify-files.
+    target = site_packages(app / "venv") / "numpy" / "lib" / "stride_tricks.py"
+    text = target.read_text()
+    target.write_text(text.replace("return a", "return b"))
+    code, report = run_repair(app, wheelhouse)
+    assert code == 0 and report["plan"] == []
+    code, report = run_repair(app, wheelhouse, "--verify-files")
+    assert code == 0, report
+    assert [s["kind"] for s in report["plan"]] == ["reinstall"]
+    assert target.read_text() == text
+
+
 def test_failure_mid_install_rolls_back_to_a_byte_identical_venv(
         app: Path, wheelhouse: Path) -> None:
     site = site_packages(app / "venv")
@@ -191,6 +217,29 @@ def test_packages_added_under_a_running_app_exit_3(app: Path, wheelhouse: Path) 
         assert found and f"pid {app_proc.pid}" in found[0]["subject"]
         assert "bitsandbytes" in found[0]["message"]
         assert report["restart_required"] is True
+    finally:
+        app_proc.kill()
+        app_proc.wait()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux start-time precision")
+def test_restart_only_for_what_changed_after_the_start(app: Path) -> None:
+    # Start times are precise to a second on Linux: an install that ended just before the start
+    # is no reason to restart; one well after it is.
+    import psutil
+
+    app_proc = _sleeper(app / "venv")
+    try:
+        started = psutil.Process(app_proc.pid).create_time()
+        dist = site_packages(app / "venv") / "einops-0.8.0.dist-info"
+        os.utime(dist, (started + 0.5, started + 0.5))
+        result = invoke(["check", "--json", "--dir", str(app)])
+        assert "restart-required" not in ids(json.loads(result.stdout))
+        os.utime(dist, (started + 5, started + 5))
+        result = invoke(["check", "--json", "--dir", str(app)])
+        found = [f for f in json.loads(result.stdout)["findings"]
+                 if f["id"] == "restart-required"]
+        assert found and found[0]["details"]["packages"] == ["einops"]
     finally:
         app_proc.kill()
         app_proc.wait()

@@ -83,6 +83,25 @@ def test_reclone_with_a_corrupt_repository(git_install_novenv: GitInstall) -> No
     assert result.patch is not None and "'mine': 1" in result.patch.read_text()
 
 
+def test_reclone_of_a_damaged_store_keeps_the_commit_and_origin(git_install_novenv: GitInstall,
+                                                                tmp_path: Path) -> None:
+    # The upstream moved on, the manifest names no URL, and git cannot read HEAD's commit: the
+    # commit and the origin still come from .git's own files.
+    inst = git_install_novenv
+    head = inst.head()
+    commit_files(inst.seed, {"launch.py": "print('v2, newer')\n"}, "newer upstream")
+    git(inst.root, "fetch", "-q")
+    corrupt_object(inst.root, "HEAD")
+    manifest = tmp_path / "nourl.toml"
+    manifest.write_text(inst.manifest.read_text().replace(f'url = "{inst.upstream}"\n', ""))
+    ctx = Context(resolve(dir=str(inst.root), manifest=str(manifest)))
+    result = reclone(ctx)
+    assert result.commit == head == inst.head()
+    assert git(inst.root, "config", "--get", "remote.origin.url") == str(inst.upstream)
+    assert "read from the files in .git" in result.notes[0]
+    assert_sound(inst)
+
+
 def test_reclone_without_git_folder_uses_repo_url(git_install_novenv: GitInstall,
                                                   tmp_path: Path) -> None:
     inst = git_install_novenv

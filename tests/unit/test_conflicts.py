@@ -49,6 +49,12 @@ CASES: dict[str, tuple[list[Pkg], list[Pkg], dict[str, str]]] = {
     "bitsandbytes-no-build-for-backend": (
         [("torch", "2.4.1+cpu"), ("torch-directml", "0.2.4.dev240913"), ("bitsandbytes", "0.43.0")],
         [("torch", "2.1.2+cu121"), ("bitsandbytes", "0.43.0")], {}),
+    "bitsandbytes-directml": (
+        [("torch", "2.4.1+cpu"), ("torch-directml", "0.2.4.dev240913"), ("bitsandbytes", "0.49.0")],
+        [("torch", "2.1.2+cu121"), ("bitsandbytes", "0.49.0")], {}),
+    "bitsandbytes-zluda": (
+        [("torch", "2.3.1+cu118"), ("bitsandbytes", "0.49.0")],
+        [("torch", "2.3.1+cu118")], {}),
     "bitsandbytes-rocm-too-old": (
         [("torch", "2.5.1+rocm6.2"), ("bitsandbytes", "0.43.0")],
         [("torch", "2.5.1+rocm6.2"), ("bitsandbytes", "0.46.0")], {}),
@@ -95,7 +101,11 @@ def site_with(tmp_path: Path, wheels: Path, packages: list[Pkg]) -> Path:
     return site
 
 
-def facts_for(site: Path, specs: dict[str, str]) -> Facts:
+# Rules about the machine's backend: the backend the cases run with.
+MACHINE = {"bitsandbytes-zluda": "zluda"}
+
+
+def facts_for(site: Path, specs: dict[str, str], machine: str | None = None) -> Facts:
     from packaging.specifiers import SpecifierSet
 
     installed = scan_site(site).installed()
@@ -103,7 +113,7 @@ def facts_for(site: Path, specs: dict[str, str]) -> Facts:
     build = from_dist(torch, installed, sys_platform="linux", platform_machine="x86_64"
                       ) if torch else None
     return Facts(installed=installed, app_specs={k: SpecifierSet(v) for k, v in specs.items()},
-                 torch=build)
+                 torch=build, machine=machine)
 
 
 def all_rules() -> list[dict]:
@@ -121,7 +131,8 @@ def test_every_shipped_rule_has_cases() -> None:
 @pytest.mark.parametrize("rule", sorted(CASES))
 def test_rule_fires(tmp_path: Path, wheels: Path, rule: str) -> None:
     fire, _, specs = CASES[rule]
-    hits = evaluate(all_rules(), facts_for(site_with(tmp_path, wheels, fire), specs))
+    hits = evaluate(all_rules(), facts_for(site_with(tmp_path, wheels, fire), specs,
+                                           MACHINE.get(rule)))
     names = [h.rule for h in hits]
     assert rule in names, names
     hit = next(h for h in hits if h.rule == rule)
@@ -132,7 +143,8 @@ def test_rule_fires(tmp_path: Path, wheels: Path, rule: str) -> None:
 @pytest.mark.parametrize("rule", sorted(CASES))
 def test_rule_does_not_fire(tmp_path: Path, wheels: Path, rule: str) -> None:
     _, calm, specs = CASES[rule]
-    hits = evaluate(all_rules(), facts_for(site_with(tmp_path, wheels, calm), specs))
+    hits = evaluate(all_rules(), facts_for(site_with(tmp_path, wheels, calm), specs,
+                                           MACHINE.get(rule)))
     assert rule not in [h.rule for h in hits]
 
 
