@@ -221,8 +221,10 @@ def interpreter(data: dict[str, Any]) -> Any:
     from repair.interp import InterpreterInfo
 
     py = data["python"]
+    # The real probe reports the C library; the shapes were captured on a glibc 2.36 system,
+    # whose manylinux_2_27/2_28 wheels (llvmlite, torch's CUDA libraries) its venvs hold.
     return InterpreterInfo(version=py["version"], markers=dict(py["markers"]),
-                           executable="python")
+                           executable="python", facts={"libc": py.get("libc", "glibc 2.36")})
 
 
 def main(argv: list[str]) -> int:

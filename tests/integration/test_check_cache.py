@@ -65,7 +65,7 @@ def test_same_findings_cold_and_warm(tmp_path: Path, tree: str, template_app_ven
     monkeypatch.setenv(cache.ENV_DIR, str(tmp_path / "cache"))
     root = build_install(tmp_path / tree, tree, template_app_venv)
     code_cold, cold = _check(root)
-    assert {"missing-file", "orphan-files", "stale-residue", "requirement-unmet"} <= \
+    assert {"missing-file", "mixed-version", "stale-residue", "requirement-unmet"} <= \
         set(finding_ids(cold)), finding_ids(cold)
     assert list((tmp_path / "cache").glob("*.venv.json"))
 
