@@ -12,7 +12,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,6 +88,7 @@ def pip_install(
     index: IndexOptions | None = None,
     label: str = "installing packages",
     timeout: float | None = 3600.0,
+    on_start: Callable[[int], None] | None = None,
 ) -> InstallStats:
     """Run one install step; raise ``ProcessError`` (naming the log) when it fails."""
     reporter = reporter or Reporter()
@@ -127,7 +128,7 @@ def pip_install(
     started = time.monotonic()
     venv = venv_python.parent.parent
     code = proc.stream(argv, log=log_path, env=proc.clean_env(venv=venv), timeout=timeout,
-                       on_line=on_line)
+                       on_line=on_line, on_start=on_start)
     stats.seconds = time.monotonic() - started
     if code != 0:
         tail = _last_error(log_path)

@@ -129,11 +129,13 @@ def stream(
     cwd: str | os.PathLike[str] | None = None,
     timeout: float | None = None,
     on_line: Callable[[str], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> int:
     """Run a long program, appending its output (redacted) to ``log`` line by line as it comes;
     ``on_line`` sees each line. Returns the exit code. A program that cannot start raises
     ``ProcessError``; so does one that runs past ``timeout`` (it is killed). Ctrl-C kills the
-    child before propagating."""
+    child before propagating. With ``on_start``, the child runs in its own process group (POSIX),
+    whose id ``on_start`` receives before the child's output is read."""
     import time
 
     argv = [os.fspath(a) for a in args]
@@ -146,6 +148,7 @@ def stream(
                 argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env=dict(env) if env is not None else clean_env(), cwd=cwd, text=True,
                 encoding="utf-8", errors="replace", bufsize=1,
+                start_new_session=on_start is not None and os.name != "nt",
             )
         except FileNotFoundError as exc:
             raise ProcessError(f"program not found: {argv[0]}") from exc
@@ -153,6 +156,8 @@ def stream(
             raise ProcessError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
         started = time.monotonic()
         try:
+            if on_start is not None:
+                on_start(child.pid)
             assert child.stdout is not None
             for line in child.stdout:
                 line = redact(line)
@@ -160,13 +165,26 @@ def stream(
                 if on_line is not None:
                     on_line(line.rstrip("\n"))
                 if timeout is not None and time.monotonic() - started > timeout:
-                    child.kill()
+                    _kill(child, on_start is not None)
                     raise ProcessError(f"timed out after {timeout:g}s: {redact(' '.join(argv))}")
             code = child.wait()
         except BaseException:
             if child.poll() is None:
-                child.kill()
+                _kill(child, on_start is not None)
                 child.wait()
             raise
         out.write(f"[exit code {code}]\n")
     return code
+
+
+def _kill(child: subprocess.Popen[str], group: bool) -> None:
+    """Kill the child, and its whole process group when it has its own."""
+    if group and os.name != "nt":
+        import signal
+
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+            return
+        except OSError:
+            pass
+    child.kill()
