@@ -149,26 +149,26 @@ def refuse_root(root: Path, *, protect: Iterable[Path] = ()) -> str | None:
     by its ``pyvenv.cfg``, or a folder this tool is building)."""
     root = Path(os.path.abspath(root))
     if os.path.islink(root):
-        return f"{root} is a link: the tool never works through one"
+        return "it is a link: the tool never works through one"
     real_root = _real(root)
     for r in _protected_roots():
         if real_root == r or _is_within(r, real_root):
-            return f"{root} is or holds {r}"
+            return f"it is or holds {r}"
     for prefix in running_prefixes():
         if real_root == prefix or _is_within(prefix, real_root):
             return "webui-repair itself runs from it"
     for home in python_homes(real_root):
         if real_root == home or _is_within(home, real_root):
-            return f"{root} is or holds the Python installation {home}"
+            return f"it is or holds the Python installation {home}"
     for other in protect:
         other_real = _real(Path(other))
         if real_root == other_real or _is_within(other_real, real_root):
-            return f"{root} is or holds {other}"
+            return f"it is or holds {other}"
     if os.path.lexists(real_root / ".git"):
-        return f"{root} is a git checkout, not a venv"
+        return "it is a git checkout, not a venv"
     kind = venv_kind(real_root)
     if kind in _KIND_WHY:
-        return f"{root}: {_KIND_WHY[kind]}"
+        return _KIND_WHY[kind]
     return None
 
 

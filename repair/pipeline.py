@@ -43,7 +43,15 @@ from repair.errors import (
     RollbackFailedError,
     UsageError,
 )
-from repair.journal import CRASH_ENV, Journal, JournalError, crash_point, end_child, fingerprint
+from repair.journal import (
+    CRASH_ENV,
+    Journal,
+    JournalError,
+    crash_point,
+    end_child,
+    fingerprint,
+    inside,
+)
 from repair.journal import same_folder as _same_folder
 from repair.model import Report, Severity
 from repair.planner import Plan, Step, make_plan
@@ -332,7 +340,9 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
                         records = []
                     for rec in records:
                         target = Path(os.path.normpath(site / rec.path))
-                        if os.path.lexists(target) and _inside_venv(target, venv) \
+                        # Only what lies inside the venv, links of the path resolved: never a
+                        # file a RECORD names outside it, never through a linked folder.
+                        if os.path.lexists(target) and inside(target, venv) \
                                 and not target.is_dir():
                             fsops.guarded_rmtree(target, venv_root=venv, protect=[install.dir])
                             count += 1
@@ -602,7 +612,7 @@ def repair_install(ctx: Context, options: dict[str, Any] | None = None,
     if os.path.lexists(install.venv):
         # Before anything else: the venv must be one the tool may replace (not the tool's own
         # venv, not the app folder, not a folder that is not a venv, not a link).
-        fsops.check_deletable(install.venv, venv_root=install.venv, protect=[install.dir])
+        fsops.check_venv_target(install.venv, install.dir)
     lock = contextlib.nullcontext() if options.get("dry_run") else install_lock(install)
     with lock:
         recovered = [] if options.get("dry_run") else recover(install, reporter)

@@ -177,6 +177,17 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
             entry["folders"] += list(d.get("folders", []))
             entry["record_files"] = True
             want(f.subject)
+        elif f.id == "record-outside-venv":
+            # Removed by the tool itself, inside the venv only, before any installer could
+            # uninstall it (pip would follow the paths out of the venv), then installed again.
+            if f.fix is Fix.REMOVE and d.get("path"):
+                removes.append(str(d["path"]))
+            else:
+                entry = purge.setdefault(canonical(f.subject), {"folders": [], "tops": []})
+                entry["folders"].append(str(d.get("path")))
+                entry["record_files"] = True
+                entry["tops"] += list(d.get("links", []))
+                want(f.subject)
         elif f.id == "orphan-files":
             if f.fix is Fix.REMOVE and d.get("path"):
                 removes.append(str(d["path"]))
