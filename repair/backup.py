@@ -319,7 +319,7 @@ def restore_backup(install: Install, backup_id: str, reporter: Reporter | None =
     a restore killed at any point is finished or undone by the next run.
     Returns the backup made of the venv that was replaced."""
     from repair.context import Context
-    from repair.journal import Journal, crash_point, fingerprint
+    from repair.journal import Journal, crash_point, fingerprint, mark, new_token
     from repair.pipeline import JOURNAL, _rollback, recover
 
     reporter = reporter or Reporter()
@@ -343,6 +343,7 @@ def restore_backup(install: Install, backup_id: str, reporter: Reporter | None =
             "schema": "repair.journal/1", "kind": "restore", "pid": os.getpid(),
             "started": time.time(), "venv": str(venv), "venv_backup": str(dest),
             "restoring": backup_id, "old_fp": fingerprint(venv), "new_fp": None,
+            "token": new_token(),
             "created": False, "state": "backing-up"})
         journal.set()
         box.append(journal)
@@ -365,9 +366,10 @@ def restore_backup(install: Install, backup_id: str, reporter: Reporter | None =
                 _extract(info.venv_path, venv, journal)
             else:
                 venv.mkdir()
-                (venv / fsops.PARTIAL_MARKER).write_text("restore\n")
+                mark(venv, journal.data["token"])
                 journal.set(new_fp=fingerprint(venv))
                 fsops.copy_tree(info.venv_path, venv)
+                journal.set(new_fp=fingerprint(venv))
         crash_point("restore:placed")
     except BaseException:
         _rollback(journal, install, reporter)
@@ -418,7 +420,7 @@ def _check_member(member: tarfile.TarInfo, links: set[str]) -> str | None:
 def _extract(archive: Path, venv: Path, journal: Any = None) -> None:
     """Extract the archive's ``venv/`` to ``venv``, through a hidden staging folder, after every
     member is checked (``BackupError``, nothing written, for one that would leave the venv)."""
-    from repair.journal import fingerprint
+    from repair.journal import fingerprint, mark
 
     staging = venv.with_name(f".{venv.name}.repair-extract")
     fsops.remove_own_folder(staging, marker=".repair-extract")
@@ -448,8 +450,8 @@ def _extract(archive: Path, venv: Path, journal: Any = None) -> None:
             except (OSError, tarfile.TarError, EOFError) as exc:
                 raise BackupError(f"the archive {archive} could not be extracted: {exc}") from exc
             inner = staging / "venv"
-            (inner / fsops.PARTIAL_MARKER).write_text("restore\n")
             if journal is not None:
+                mark(inner, journal.data["token"])
                 journal.set(new_fp=fingerprint(inner))
             os.rename(inner, venv)
         finally:

@@ -347,7 +347,9 @@ def link_clone(src: Path, dest: Path) -> int:
     count = 0
     dest.mkdir(parents=True, exist_ok=True)
     marker = dest / PARTIAL_MARKER
-    marker.write_text("clone\n")
+    own_marker = not marker.exists()  # one the caller wrote stays until the caller is done
+    if own_marker:
+        marker.write_text("clone\n")
     for root, dirs, files in os.walk(src):
         rel = os.path.relpath(root, src)
         target_root = dest if rel == "." else dest / rel
@@ -373,7 +375,7 @@ def link_clone(src: Path, dest: Path) -> int:
                 except OSError:
                     shutil.copy2(s, d)
             count += 1
-    if not (Path(src) / PARTIAL_MARKER).exists():
+    if own_marker and not (Path(src) / PARTIAL_MARKER).exists():
         marker.unlink()
     shutil.copystat(src, dest, follow_symlinks=False)
     return count
@@ -384,9 +386,12 @@ def copy_tree(src: Path, dest: Path) -> None:
     ``dest`` carries the partial marker until the copy is complete."""
     dest.mkdir(parents=True, exist_ok=True)
     marker = dest / PARTIAL_MARKER
-    marker.write_text("copy\n")
-    shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True)
-    if not (Path(src) / PARTIAL_MARKER).exists():
+    own_marker = not marker.exists()
+    if own_marker:
+        marker.write_text("copy\n")
+    shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True,
+                    ignore=lambda _d, names: [PARTIAL_MARKER] if PARTIAL_MARKER in names else [])
+    if own_marker and not (Path(src) / PARTIAL_MARKER).exists():
         marker.unlink()
     shutil.copystat(src, dest, follow_symlinks=False)
 

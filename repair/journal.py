@@ -69,7 +69,8 @@ def fingerprint(folder: Path) -> dict[str, Any] | None:
 def same_folder(folder: Path, expected: dict[str, Any] | None) -> bool:
     """Is ``folder`` the one fingerprinted? The folder's own mtime changes with every entry
     added or removed in it, so identity is the device and inode, and the ``pyvenv.cfg`` seen
-    then (a venv rebuilt in the same folder has a new one)."""
+    then (a venv rebuilt in the same place has a new one, even where the filesystem gave the
+    new folder the old inode number)."""
     if not isinstance(expected, dict):
         return False
     now = fingerprint(folder)
@@ -78,6 +79,38 @@ def same_folder(folder: Path, expected: dict[str, Any] | None) -> bool:
         return False
     was = expected.get("cfg")
     return was is None or now["cfg"] == was
+
+
+def new_token() -> str:
+    import secrets
+
+    return secrets.token_hex(8)
+
+
+def mark(folder: Path, token: str) -> None:
+    """Write the partial marker of a folder this run builds, holding the journal's token."""
+    (Path(folder) / fsops.PARTIAL_MARKER).write_text(f"{token}\n", encoding="utf-8")
+
+
+def made_by(folder: Path, journal_data: dict[str, Any]) -> bool:
+    """Did the run of this journal make ``folder``? Its identity (device and inode) must be the
+    one recorded, and either its partial marker holds the run's token or its ``pyvenv.cfg`` is
+    the one recorded. Anything else (a venv rebuilt by hand) is not the run's to delete."""
+    expected = journal_data.get("new_fp")
+    token = journal_data.get("token")
+    marker = Path(folder) / fsops.PARTIAL_MARKER
+    try:
+        marked = bool(token) and not os.path.islink(folder) and stat.S_ISREG(
+            os.lstat(marker).st_mode) and marker.read_text(encoding="utf-8").strip() == token
+    except (OSError, UnicodeDecodeError):
+        marked = False
+    if not isinstance(expected, dict):
+        return marked and bool(journal_data.get("created"))
+    now = fingerprint(folder)
+    if now is None or now["link"] or now["dev"] != expected.get("dev") \
+            or now["ino"] != expected.get("ino"):
+        return False
+    return marked or (expected.get("cfg") is not None and now["cfg"] == expected["cfg"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -189,7 +222,20 @@ def _group_alive(pgid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    # Linux: a group whose members are all zombies (ended, not yet reaped) is gone.
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
 
 
 # ---------------------------------------------------------------------------------------------

@@ -51,6 +51,9 @@ from repair.journal import (
     end_child,
     fingerprint,
     inside,
+    made_by,
+    mark,
+    new_token,
 )
 from repair.journal import same_folder as _same_folder
 from repair.model import Report, Severity
@@ -126,12 +129,8 @@ def _saved_venv(journal: Journal, install: Install) -> Path | None:
 
 
 def _ours(journal: Journal, venv: Path) -> bool:
-    """Is what is at the venv path the venv this run began to build? (By its fingerprint, or
-    by the partial marker of a folder created after the journal said so.)"""
-    if _same_folder(venv, journal.data.get("new_fp")):
-        return True
-    return bool(journal.data.get("created")) and journal.data.get("new_fp") is None \
-        and not os.path.islink(venv) and (venv / fsops.PARTIAL_MARKER).is_file()
+    """Is what is at the venv path the venv this run began to build? (``journal.made_by``)"""
+    return made_by(venv, journal.data)
 
 
 def _make_room(journal: Journal, install: Install, reporter: Reporter | None = None) -> None:
@@ -677,6 +676,7 @@ def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
             "schema": "repair.journal/1", "pid": os.getpid(), "started": time.time(),
             "venv": str(venv), "venv_backup": str(dest), "moved": False, "created": False,
             "old_fp": fingerprint(venv), "new_fp": None, "child_pgid": None,
+            "token": new_token(),
             "state": "backing-up",
             "plan": plan.to_json(), "steps": [{"kind": s.kind, "status": "pending"}
                                                for s in plan.steps],
@@ -700,6 +700,7 @@ def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
             idx = plan.steps.index(step)
             journal.set(created=True)
             results[idx].detail = _create_venv(ctx, step, old_probe, reporter)
+            mark(venv, journal.data["token"])
             journal.set(new_fp=fingerprint(venv))
             results[idx].status = "done"
             results[idx].duration_ms = int((time.monotonic() - started) * 1000)
@@ -708,9 +709,10 @@ def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
             reporter.step("working on a hard-link copy of the venv (the backup stays untouched)")
             journal.set(created=True)
             venv.mkdir()
-            (venv / fsops.PARTIAL_MARKER).write_text("clone\n")
+            mark(venv, journal.data["token"])
             journal.set(new_fp=fingerprint(venv))
             fsops.link_clone(backup.venv_path, venv)
+            journal.set(new_fp=fingerprint(venv))  # with its pyvenv.cfg
         _crash_point("venv-ready")
         work = _fresh(ctx, plan)
         for idx, step in enumerate(plan.steps):
