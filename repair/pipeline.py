@@ -159,7 +159,7 @@ def _rollback(journal: Journal, install: Install, reporter: Reporter | None = No
     Safe to run again after a crash at any point of it."""
     venv = install.venv
     saved = _saved_venv(journal, install)
-    journal.set(state="rolling-back")
+    _note(journal, state="rolling-back")
     crash_point("rollback:start")
     old_fp = journal.data.get("old_fp")
     if old_fp is not None and _same_folder(venv, old_fp):
@@ -180,8 +180,19 @@ def _rollback(journal: Journal, install: Install, reporter: Reporter | None = No
             and not os.path.lexists(saved or journal.folder / "venv"):
         meta.update(has_venv=False, venv_path=None, kind="snapshot",
                     reason=f"{meta.get('reason', '')} (rolled back; venv restored)")
-        fsops.atomic_write(journal.folder / "backup.json", json.dumps(meta, indent=2))
-    journal.set(state="rolled-back")
+        with contextlib.suppress(OSError):  # a full disk: the listing is fixed next time
+            fsops.atomic_write(journal.folder / "backup.json", json.dumps(meta, indent=2))
+    _note(journal, state="rolled-back")
+
+
+def _note(journal: Journal, **values: Any) -> None:
+    """A journal write during a rollback: the rollback itself is renames and deletes and needs
+    no space, so a full disk must not stop it. A lost note leaves an earlier state, from which
+    the next run rolls back again (every step of a rollback can be run twice)."""
+    try:
+        journal.set(**values)
+    except OSError:
+        journal.data.update(values)
 
 
 def _commit(journal: Journal, install: Install) -> None:
