@@ -425,10 +425,15 @@ def _extract(archive: Path, venv: Path, journal: Any = None) -> None:
     staging = venv.with_name(f".{venv.name}.repair-extract")
     fsops.remove_own_folder(staging, marker=".repair-extract")
     try:
-        tar = tarfile.open(archive, "r:*")  # noqa: SIM115 - closed by the with below
+        raw = os.fdopen(fsops.open_regular(archive), "rb")
+    except OSError as exc:
+        raise BackupError(f"the archive {archive} is unreadable: {exc.strerror or exc}") from exc
+    try:
+        tar = tarfile.open(fileobj=raw, mode="r:*")  # noqa: SIM115 - closed by the with below
     except (OSError, tarfile.TarError, EOFError) as exc:
+        raw.close()
         raise BackupError(f"the archive {archive} is unreadable: {exc}") from exc
-    with tar:
+    with raw, tar:
         try:
             members = tar.getmembers()
         except (OSError, tarfile.TarError, EOFError) as exc:

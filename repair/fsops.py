@@ -14,7 +14,6 @@ import os
 import shutil
 import stat
 import sys
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -277,6 +276,34 @@ def _rmtree(path: Path) -> None:
         shutil.rmtree(path, onerror=lambda f, p, info: _on_error(f, p, info[1]))
 
 
+def open_regular(path: Path | str) -> int:
+    """Open ``path`` for reading only if it is a regular file (links followed): a FIFO or a
+    device named like a metadata file would block or never end. Returns the descriptor;
+    raises ``OSError`` ("not a regular file") without blocking."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) \
+        | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        if flags & getattr(os, "O_NONBLOCK", 0):
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_regular(path: Path | str) -> bytes:
+    """The bytes of a regular file (see ``open_regular``)."""
+    with os.fdopen(open_regular(path), "rb") as f:
+        return f.read()
+
+
+def read_regular_text(path: Path | str, errors: str = "strict") -> str:
+    return read_regular(path).decode("utf-8", errors=errors)
+
+
 def atomic_write(path: Path, data: str | bytes, *, durable: bool = True) -> None:
     """Write to a temporary file beside ``path``, flush to disk, then rename over it.
 
@@ -284,6 +311,8 @@ def atomic_write(path: Path, data: str | bytes, *, durable: bool = True) -> None
     any reader, but after a power cut the file may hold its previous content. Right after a
     large install an fsync waits for every file the installer wrote, which is seconds on a slow
     disk; use it for records whose loss only makes recovery more cautious."""
+    import tempfile
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data

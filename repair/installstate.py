@@ -56,7 +56,7 @@ class InstallState:
         path = folder / STATE_NAME
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return cls(path)
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             return cls(path)

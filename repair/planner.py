@@ -38,7 +38,11 @@ class Step:
         return self.kind in REPLACING
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "summary": self.summary, "params": self.params}
+        """As shown and journaled: credentials in index URLs redacted."""
+        from repair.proc import redact, redact_data
+
+        return {"kind": self.kind, "summary": redact(self.summary),
+                "params": redact_data(self.params)}
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ class Plan:
         return [s.to_json() for s in self.steps]
 
     def text(self) -> str:
+        from repair.proc import redact
+
         lines = ["Nothing to do."] if self.empty else ["Plan:"]
         for n, step in enumerate(self.steps, 1):
             lines.append(f"  {n}. {step.summary}")
@@ -69,7 +75,7 @@ class Plan:
             lines.append("Not fixed automatically:")
             for f in self.unresolved:
                 lines.append(f"  - {f.id}: {f.message} ({f.remedy})")
-        return "\n".join(lines) + "\n"
+        return redact("\n".join(lines) + "\n")
 
 
 def _opt(options: dict[str, Any], name: str) -> Any:

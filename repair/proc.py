@@ -9,11 +9,14 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from repair.errors import ProcessError
 
-# user:token@ in URLs, and the usual token-bearing query parameters.
-_CRED_RE = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<cred>[^/@\s:]+(?::[^/@\s]*)?)@")
+# user:token@ in URLs (an empty user, a password with '@' in it: everything between "://" and the
+# last '@' before the host), and the usual token-bearing query parameters. Anchored on "://" so
+# that no line, however long, costs more than linear time.
+_CRED_RE = re.compile(r"(?<=://)[^/\s?#\"'<>]*@")
 _TOKEN_RE = re.compile(r"(?i)((?:token|password|passwd|secret|api[_-]?key)=)[^&\s]+")
 
 # Variables of the tool's own interpreter that would leak into the venv's python.
@@ -24,8 +27,20 @@ _PYTHON_VARS = (
 
 def redact(text: str) -> str:
     """Hide credentials in URLs (``https://user:token@host`` -> ``https://****@host``)."""
-    text = _CRED_RE.sub(lambda m: f"{m.group('scheme')}****@", text)
+    if "://" in text:
+        text = _CRED_RE.sub("****@", text)
     return _TOKEN_RE.sub(lambda m: f"{m.group(1)}****", text)
+
+
+def redact_data(data: Any) -> Any:
+    """``redact`` on every string inside lists and dicts (a plan, a journal, a report)."""
+    if isinstance(data, str):
+        return redact(data)
+    if isinstance(data, dict):
+        return {k: redact_data(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [redact_data(v) for v in data]
+    return data
 
 
 def clean_env(

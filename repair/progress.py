@@ -83,6 +83,10 @@ class StreamReporter(Reporter):
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
 
     def _write(self, text: str) -> None:
+        if "://" in text:
+            from repair.proc import redact
+
+            text = redact(text)
         try:
             self.stream.write(text)
             self.stream.flush()

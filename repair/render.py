@@ -33,6 +33,13 @@ CHECK_HINT = "Run 'repair --dry-run' to see what a repair would do."
 
 def report_text(report: Report, *, color: bool = False, verbose: bool = False,
                 hint: str | None = CHECK_HINT) -> str:
+    """The text report, credentials in URLs redacted."""
+    from repair.proc import redact
+
+    return redact(_report_text(report, color=color, verbose=verbose, hint=hint))
+
+
+def _report_text(report: Report, *, color: bool, verbose: bool, hint: str | None) -> str:
     t = report.target
     python = (t.get("python") or {}).get("version") or "unknown"
     backend = t.get("backend") or {}

@@ -18,7 +18,16 @@ from repair.dists import canonical
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
-_COMMENT_RE = re.compile(r"(^|\s+)#.*$")
+def _strip_comment(line: str) -> str:
+    """A ``#`` at the start or after whitespace begins a comment (as pip reads it), removed with
+    the whitespace before it. A scan, not a regex: ``(^|\\s+)#.*$`` takes quadratic time on a
+    line of many spaces."""
+    i = line.find("#")
+    while i != -1:
+        if i == 0 or line[i - 1].isspace():
+            return line[:i].rstrip()
+        i = line.find("#", i + 1)
+    return line
 _ENV_RE = re.compile(r"\$\{([A-Z0-9_]+)\}")
 _EGG_RE = re.compile(r"[#&]egg=([A-Za-z0-9_.\-]+)")
 _VCS = ("git+", "hg+", "svn+", "bzr+")
@@ -81,17 +90,17 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not buf:
             start = number
-        line = _COMMENT_RE.sub("", line) if not line.rstrip().endswith("\\") else line
+        line = _strip_comment(line) if not line.rstrip().endswith("\\") else line
         if line.endswith("\\"):
             buf += line[:-1]
             continue
         buf += line
-        buf = _COMMENT_RE.sub("", buf).strip()
+        buf = _strip_comment(buf).strip()
         if buf:
             out.append((start, buf))
         buf = ""
     if buf.strip():
-        out.append((start, _COMMENT_RE.sub("", buf).strip()))
+        out.append((start, _strip_comment(buf).strip()))
     return out
 
 

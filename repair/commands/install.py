@@ -172,11 +172,12 @@ class InstallResult:
 
 def load_snapshot(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(fsops.read_regular_text(path))
     except FileNotFoundError as exc:
         raise UsageError(f"--from-snapshot: no such file: {path}") from exc
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--from-snapshot: {path} is not a readable JSON file ({exc})") from exc
+    except (OSError, ValueError, RecursionError) as exc:
+        raise UsageError(f"--from-snapshot: {path} is not a readable JSON file "
+                         f"({type(exc).__name__})") from exc
     if not isinstance(data, dict) or data.get("schema") != SNAPSHOT_SCHEMA:
         raise UsageError(f"--from-snapshot: {path} is not a snapshot ({SNAPSHOT_SCHEMA})")
     if not isinstance(data.get("distributions", []), list):
