@@ -157,18 +157,6 @@ class Journal:
         self.data["steps"][index]["status"] = status
         self.set(durable=False)
 
-    def path_of(self, key: str, root: Path) -> Path | None:
-        """A path the journal names, only when it lies inside ``root`` (a tampered journal
-        cannot point the tool at another folder); ``JournalError`` otherwise."""
-        value = self.data.get(key)
-        if not isinstance(value, str) or not value:
-            return None
-        if not inside(Path(value), root):
-            raise JournalError(f"{self.path} names {value}, which is outside {root}: "
-                               "it was not written by this tool",
-                               hint=f"remove {self.path} if nothing is left to recover")
-        return Path(os.path.abspath(value))
-
     @classmethod
     def load(cls, path: Path) -> Journal | None:
         """The journal at ``path``; None when there is none; ``JournalError`` when it is not a
