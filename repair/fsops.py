@@ -203,10 +203,33 @@ def check_deletable(path: Path, *, venv_root: Path, protect: Iterable[Path] = ()
         raise UnsafeDeleteError(f"refusing to delete {path}: it is not inside the venv {venv_root}")
     if not real_root.exists():
         return
-    reason = refuse_root(venv_root, protect=protect)
+    if path == venv_root:
+        reason = refuse_root(venv_root, protect=protect)
+    else:
+        reason = _root_verdict(venv_root, tuple(str(p) for p in protect))
     if reason is not None and not (path != venv_root and venv_kind(real_root) == "embedded"):
         raise UnsafeDeleteError(f"refusing to delete {path}: {reason}",
                                 hint=_running_hint(reason))
+
+
+_VERDICT: dict[tuple[object, ...], str | None] = {}
+
+
+def _root_verdict(root: Path, protect: tuple[str, ...]) -> str | None:
+    """``refuse_root`` for the many deletes inside one venv (a purge of a large distribution):
+    kept while the root folder and its ``pyvenv.cfg`` are the same (inode and mtime)."""
+    def ident(p: Path) -> tuple[int, int] | None:
+        try:
+            st = os.lstat(p)
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns
+
+    key = (str(root), protect, ident(root), ident(root / "pyvenv.cfg"), ident(root / "lib"))
+    if key not in _VERDICT:
+        _VERDICT.clear()  # one venv at a time
+        _VERDICT[key] = refuse_root(root, protect=[Path(p) for p in protect])
+    return _VERDICT[key]
 
 
 def guarded_move(src: Path, dest: Path, *, protect: Iterable[Path] = ()) -> Path:
