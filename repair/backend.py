@@ -175,7 +175,7 @@ def parse_video_controllers(text: str) -> list[str]:
     """Names from ``Get-CimInstance Win32_VideoController | Select Name | ConvertTo-Json``."""
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return []
     items = data if isinstance(data, list) else [data]
     return [str(i.get("Name")) for i in items if isinstance(i, dict) and i.get("Name")]

@@ -16,16 +16,15 @@ import errno
 import json
 import os
 import secrets
-import sys
 import tarfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from repair import fsops
-from repair.errors import BusyError, ExitCode, RepairError, UsageError
+from repair.errors import ExitCode, RepairError, UsageError
 from repair.progress import Reporter
 
 if TYPE_CHECKING:
@@ -85,52 +84,39 @@ def _ensure_root(install: Install) -> Path:
 
 @contextlib.contextmanager
 def install_lock(install: Install) -> Iterator[Path]:
-    """One lock per install (a file in the backups folder). A second holder gets exit 6."""
-    path = _ensure_root(install) / LOCK_NAME
-    busy = BusyError(
-        f"another repair is running on {install.dir} (it holds {path})",
-        hint="wait for it to finish; if none is running, the lock is released when its "
-        "process ends",
-    )
-    if os.name == "nt":
-        from filelock import FileLock, Timeout
+    """The application's lock and its venv's lock (``repair.journal.locked``): a second holder
+    of either gets exit 6. Yields the application's lock file."""
+    from repair.journal import locked
 
-        lock = FileLock(str(path), timeout=0)
-        try:
-            lock.acquire()
-        except Timeout as exc:
-            raise busy from exc
-        try:
-            yield path
-        finally:
-            lock.release()
-        return
-    # POSIX: flock(2) on the file, as filelock's UnixFileLock does (the two see each other's
-    # locks), without importing filelock, whose import (asyncio) costs more than the lock.
-    import fcntl
-
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
-                raise
-            raise busy from exc
-        try:
-            yield path
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    with locked(install.dir, install.venv) as path:
+        yield path
 
 
 def new_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(2)
 
 
-def _info_from(folder: Path, data: dict[str, Any]) -> BackupInfo:
+def venv_belongs(install: Install, folder: Path, path: Path) -> bool:
+    """Is ``path`` a place where this tool keeps the venv of the backup ``folder``? (Inside
+    the folder, or the folder's sibling beside the venv; never a path read from a file and
+    trusted as it is.)"""
+    from repair.journal import inside
+
+    path = Path(os.path.abspath(path))
+    if path.parent == Path(os.path.abspath(folder)) and inside(path, folder):
+        return True
+    return path == install.venv.with_name(f".{install.venv.name}.repair-backup-{folder.name}") \
+        and inside(path, install.venv.parent)
+
+
+def _info_from(folder: Path, data: dict[str, Any], install: Install | None = None
+               ) -> BackupInfo:
     venv = data.get("venv_path")
+    if venv is not None and (not isinstance(venv, str)
+                             or (install is not None
+                                 and not venv_belongs(install, folder, Path(venv)))):
+        raise UsageError(f"{folder / META} names a venv outside its backup: {venv!r}",
+                         hint="it was not written by this tool; remove that backup folder")
     return BackupInfo(
         id=str(data["id"]), path=folder, snapshot_path=folder / "snapshot.json",
         created=str(data.get("created", "")), has_venv=bool(data.get("has_venv")),
@@ -147,11 +133,21 @@ def write_meta(info: BackupInfo, durable: bool = True, **extra: Any) -> None:
 
 
 def read_meta(folder: Path) -> dict[str, Any] | None:
+    """``backup.json`` of ``folder``; None when it is missing or not one this tool wrote (a
+    regular file, small, a JSON object whose id is the folder's name)."""
+    import stat
+
+    path = folder / META
     try:
-        data = json.loads((folder / META).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > (1 << 20):
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
         return None
-    return data if isinstance(data, dict) and "id" in data else None
+    if not isinstance(data, dict) or data.get("id") != folder.name:
+        return None
+    return data
 
 
 def venv_home_for(install: Install, folder: Path, backup_id: str) -> Path:
@@ -236,6 +232,7 @@ def create_backup(
 
     reporter = reporter or Reporter()
     install = ctx.install
+    fsops.check_venv_target(install.venv, install.dir)
     root = _ensure_root(install)
     backup_id = new_id()
     folder = root / backup_id
@@ -260,7 +257,7 @@ def create_backup(
             else:
                 dest = venv_home_for(install, folder, backup_id)
                 if move_venv:
-                    moved = fsops.move_aside(install.venv, dest)
+                    moved = fsops.guarded_move(install.venv, dest, protect=[install.dir])
                     kind = "moved"
                 else:
                     _check_space(install.venv, dest.parent)
@@ -295,9 +292,12 @@ def list_backups(install: Install) -> list[BackupInfo]:
         return []
     out = []
     for folder in root.iterdir():
-        data = read_meta(folder) if folder.is_dir() else None
+        data = read_meta(folder) if folder.is_dir() and not folder.is_symlink() else None
         if data is not None:
-            out.append(_info_from(folder, data))
+            try:
+                out.append(_info_from(folder, data, install))
+            except (UsageError, KeyError, TypeError):
+                continue  # a tampered backup.json: listed nowhere, used for nothing
     out.sort(key=lambda b: (b.created, b.id), reverse=True)
     return out
 
@@ -313,30 +313,72 @@ def get_backup(install: Install, backup_id: str) -> BackupInfo:
 def restore_backup(install: Install, backup_id: str, reporter: Reporter | None = None
                    ) -> BackupInfo:
     """Put the backup's venv back exactly. The current venv is first kept as a new backup
-    (moved aside), so a restore can itself be undone; the chosen backup stays as it is.
+    (moved aside), so a restore can itself be undone. A backup that is a moved venv is put
+    back by a rename (instant whatever its size; the backup then keeps its snapshot only); a
+    copy is copied, an archive extracted with every member checked. Journaled like a repair:
+    a restore killed at any point is finished or undone by the next run.
     Returns the backup made of the venv that was replaced."""
     from repair.context import Context
+    from repair.journal import Journal, crash_point, fingerprint, mark, new_token
+    from repair.pipeline import JOURNAL, _rollback, recover
 
     reporter = reporter or Reporter()
+    fsops.check_venv_target(install.venv, install.dir)
+    recover(install, reporter)
     info = get_backup(install, backup_id)
-    if not info.has_venv or info.venv_path is None or not info.venv_path.exists():
+    if not info.has_venv or info.venv_path is None or not os.path.lexists(info.venv_path):
         raise UsageError(f"backup {backup_id} holds no venv (only a snapshot)",
                          hint="use 'repair install --from-snapshot' with its snapshot.json")
+    by_rename = info.kind == "moved" and fsops.same_filesystem(info.venv_path,
+                                                                install.venv.parent)
+    if info.kind != "archive":
+        reason = fsops.refuse_root(info.venv_path)
+        if reason is not None:
+            raise UsageError(f"backup {backup_id} cannot be restored: {reason}")
+    box: list[Journal] = []
+    venv = install.venv
+
+    def on_ready(made: BackupInfo, dest: Path) -> None:
+        journal = Journal(made.path / JOURNAL, {
+            "schema": "repair.journal/1", "kind": "restore", "pid": os.getpid(),
+            "started": time.time(), "venv": str(venv), "venv_backup": str(dest),
+            "restoring": backup_id, "old_fp": fingerprint(venv), "new_fp": None,
+            "token": new_token(),
+            "created": False, "state": "backing-up"})
+        journal.set()
+        box.append(journal)
+        crash_point("restore:journal")
+
     reporter.step("keeping the current venv as a backup")
     before = create_backup(Context(install), move_venv=True, reporter=reporter,
-                           reason=f"before restoring {backup_id}")
+                           reason=f"before restoring {backup_id}", on_ready=on_ready)
+    journal = box[0]
+    journal.set(state="running")
+    crash_point("restore:moved")
     try:
-        reporter.step(f"restoring {backup_id} to {install.venv}")
-        if info.kind == "archive":
-            _extract(info.venv_path, install.venv, reporter)
+        reporter.step(f"restoring {backup_id} to {venv}")
+        if by_rename:
+            journal.set(restore_fp=fingerprint(info.venv_path))
+            fsops.guarded_move(info.venv_path, venv, protect=[install.dir])
         else:
-            _copy_with_progress(info.venv_path, install.venv, reporter, "restoring")
+            journal.set(created=True)
+            if info.kind == "archive":
+                _extract(info.venv_path, venv, journal)
+            else:
+                venv.mkdir()
+                mark(venv, journal.data["token"])
+                journal.set(new_fp=fingerprint(venv))
+                _copy_with_progress(info.venv_path, venv, reporter, "restoring")
+                journal.set(new_fp=fingerprint(venv))
+        crash_point("restore:placed")
     except BaseException:
-        if install.venv.exists():
-            fsops.guarded_rmtree(install.venv, venv_root=install.venv, protect=[install.dir])
-        if before.kind == "moved" and before.venv_path is not None:
-            fsops.move_aside(before.venv_path, install.venv)
+        _rollback(journal, install, reporter)
         raise
+    (venv / fsops.PARTIAL_MARKER).unlink(missing_ok=True)
+    if by_rename:
+        write_meta(replace(info, has_venv=False, kind="snapshot", venv_path=None),
+                   reason=f"{info.reason} (restored by rename; its venv is the live one)")
+    journal.set(state="committed")
     return before
 
 
@@ -347,30 +389,85 @@ def _copy_with_progress(src: Path, dest: Path, reporter: Reporter, label: str) -
         fsops.copy_tree(src, dest, on_file=bar.advance)
 
 
-def _extract(archive: Path, venv: Path, reporter: Reporter | None = None) -> None:
-    reporter = reporter or Reporter()
-    staging = venv.with_name(f".{venv.name}.repair-extract")
-    staging.mkdir()
-    (staging / fsops.PARTIAL_MARKER).write_text("extract\n")
-    try:
-        with tarfile.open(archive, "r:gz") as tar:
-            members = [m for m in tar.getmembers()
-                       if m.name == "venv" or m.name.startswith("venv/")]
-            bar = reporter.progress("restoring", sum(m.size for m in members), unit="B")
+_MEMBER_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE,
+                 tarfile.LNKTYPE)
 
-            def counted() -> Iterator[tarfile.TarInfo]:
-                for m in members:
-                    yield m
-                    bar.advance(m.size)
-            with bar:
-                if sys.version_info >= (3, 12) or hasattr(tarfile, "data_filter"):
-                    tar.extractall(staging, members=counted(), filter="tar")
-                else:  # pragma: no cover - old 3.10 patch releases
-                    tar.extractall(staging, members=counted())
-        os.rename(staging / "venv", venv)
-    finally:
-        if staging.exists():
-            fsops.guarded_rmtree(staging, venv_root=staging)
+
+def _check_member(member: tarfile.TarInfo, links: set[str]) -> str | None:
+    """Why an archive member may not be extracted (None when it may): only files, folders and
+    links under ``venv/``, no absolute path, no ``..``, nothing below a link, no hard link out
+    of the venv, and no symbolic link out of it except the interpreter links of ``bin/``."""
+    import posixpath
+
+    name = member.name
+    if member.type not in _MEMBER_TYPES:
+        return f"{name!r} is not a file, folder or link"
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or "\\" in name:
+        return f"{name!r} is an absolute path"
+    parts = name.split("/")
+    if ".." in parts or parts[0] != "venv":
+        return f"{name!r} leaves the venv"
+    if any("/".join(parts[:i]) in links for i in range(1, len(parts))):
+        return f"{name!r} lies below a link"
+    if member.issym():
+        target = member.linkname
+        inner = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
+        interpreter = parts[:2] == ["venv", "bin"] and len(parts) == 3 \
+            and parts[2].startswith("python") and target.startswith("/")
+        if not interpreter and (target.startswith("/") or inner.split("/")[0] != "venv"):
+            return f"{name!r} links to {target!r}, outside the venv"
+    if member.islnk():
+        target = posixpath.normpath(member.linkname)
+        if target.startswith("/") or ".." in target.split("/") or \
+                target.split("/")[0] != "venv" or target in links:
+            return f"{name!r} is a hard link to {member.linkname!r}, outside the venv"
+    return None
+
+
+def _extract(archive: Path, venv: Path, journal: Any = None) -> None:
+    """Extract the archive's ``venv/`` to ``venv``, through a hidden staging folder, after every
+    member is checked (``BackupError``, nothing written, for one that would leave the venv)."""
+    from repair.journal import fingerprint, mark
+
+    staging = venv.with_name(f".{venv.name}.repair-extract")
+    fsops.remove_own_folder(staging, marker=".repair-extract")
+    try:
+        raw = os.fdopen(fsops.open_regular(archive), "rb")
+    except OSError as exc:
+        raise BackupError(f"the archive {archive} is unreadable: {exc.strerror or exc}") from exc
+    try:
+        tar = tarfile.open(fileobj=raw, mode="r:*")  # noqa: SIM115 - closed by the with below
+    except (OSError, tarfile.TarError, EOFError) as exc:
+        raw.close()
+        raise BackupError(f"the archive {archive} is unreadable: {exc}") from exc
+    with raw, tar:
+        try:
+            members = tar.getmembers()
+        except (OSError, tarfile.TarError, EOFError) as exc:
+            raise BackupError(f"the archive {archive} is damaged: {exc}") from exc
+        links = {m.name for m in members if m.issym()}
+        for member in members:
+            why = _check_member(member, links)
+            if why is not None:
+                raise BackupError(f"the archive {archive} was not written by this tool: {why}; "
+                                  "nothing was extracted")
+        staging.mkdir()
+        try:
+            (staging / fsops.PARTIAL_MARKER).write_text("extract\n")
+            try:
+                if hasattr(tarfile, "data_filter"):
+                    tar.extractall(staging, members=members, filter="tar")
+                else:  # pragma: no cover - old 3.10 patch releases: checked above
+                    tar.extractall(staging, members=members)
+            except (OSError, tarfile.TarError, EOFError) as exc:
+                raise BackupError(f"the archive {archive} could not be extracted: {exc}") from exc
+            inner = staging / "venv"
+            if journal is not None:
+                mark(inner, journal.data["token"])
+                journal.set(new_fp=fingerprint(inner))
+            os.rename(inner, venv)
+        finally:
+            fsops.remove_own_folder(staging, marker=".repair-extract")
 
 
 def remove_backup(install: Install, info: BackupInfo) -> None:

@@ -17,6 +17,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from repair.fsops import read_regular_text
+
 _CANON_RE = re.compile(r"[-_.]+")
 _SECTION_RE = re.compile(r"^\[(?P<extra>[^:\]]*)(?::(?P<marker>.*))?\]$")
 
@@ -39,8 +41,10 @@ class MetadataError(Exception):
 
 def read_text_file(path: Path) -> str:
     """Read a metadata file as text; binary or undecodable content raises ``MetadataError``."""
+    from repair.fsops import read_regular
+
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path)
     except OSError as exc:
         raise MetadataError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
     if b"\x00" in raw:
@@ -120,22 +124,22 @@ class Dist:
     @cached_property
     def installer(self) -> str:
         try:
-            return self._file("INSTALLER").read_text(encoding="utf-8", errors="replace").strip()
+            return read_regular_text(self._file("INSTALLER"), errors="replace").strip()
         except OSError:
             return ""
 
     @cached_property
     def direct_url(self) -> dict[str, Any] | None:
         try:
-            data = json.loads(self._file("direct_url.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = json.loads(read_regular_text(self._file("direct_url.json")))
+        except (OSError, ValueError, RecursionError):
             return None
         return data if isinstance(data, dict) else None
 
     @cached_property
     def top_level(self) -> list[str]:
         try:
-            text = self._file("top_level.txt").read_text(encoding="utf-8", errors="replace")
+            text = read_regular_text(self._file("top_level.txt"), errors="replace")
         except OSError:
             return []
         return [line.strip() for line in text.splitlines() if line.strip()]

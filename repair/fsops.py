@@ -14,7 +14,6 @@ import os
 import shutil
 import stat
 import sys
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -45,12 +44,6 @@ def _is_within(child: Path, parent: Path) -> bool:
         return False
 
 
-def _looks_like_venv(path: Path) -> bool:
-    from repair.venv import VenvLayout
-
-    return VenvLayout.detect(path).looks_like_venv() or (path / PARTIAL_MARKER).is_file()
-
-
 def _protected_roots() -> list[Path]:
     homes = {Path.home()}
     for var in ("HOME", "USERPROFILE"):
@@ -68,6 +61,134 @@ def running_prefixes() -> list[Path]:
     return sorted(out)
 
 
+def _is_file(path: Path) -> bool:
+    """A regular file (never a link, a FIFO or a device)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _has_stdlib(root: Path) -> bool:
+    """A Python installation carries its standard library (``os.py``); a venv never does."""
+    if (root / "Lib" / "os.py").exists() or (root / "lib" / "os.py").exists():
+        return True
+    try:
+        libs = [p for p in (root / "lib").iterdir() if p.name.startswith("python")]
+    except OSError:
+        libs = []
+    return any((lib / "os.py").exists() for lib in libs)
+
+
+def _is_embedded(root: Path) -> bool:
+    """An embedded Python (ComfyUI portable's ``python_embeded``): a ``._pth`` file beside it."""
+    try:
+        return any(p.name.endswith("._pth") for p in root.iterdir())
+    except OSError:
+        return False
+
+
+def python_homes(venv: Path | None = None) -> list[Path]:
+    """Installations of Python that are never deleted or moved: the tool's own base interpreter,
+    the system prefixes, and the ``home`` (and its prefix) of ``venv``'s ``pyvenv.cfg``."""
+    out = {_real(Path(p)) for p in (sys.base_prefix, sys.base_exec_prefix)}
+    out |= {_real(Path(p)) for p in ("/usr", "/usr/local", "/opt", "/Library")}
+    if venv is not None and _is_file(venv / "pyvenv.cfg"):
+        from repair.venv import PyvenvCfgError, read_pyvenv_cfg
+
+        try:
+            home = read_pyvenv_cfg(venv / "pyvenv.cfg").home
+        except PyvenvCfgError:
+            home = None
+        if home and Path(home).is_absolute():
+            h = _real(Path(home))
+            out |= {h, h.parent} if h.name.lower() in ("bin", "scripts") else {h}
+    return sorted(out)
+
+
+def venv_kind(root: Path) -> str:
+    """What ``root`` is, for the guards: ``venv`` (a ``pyvenv.cfg``), ``partial`` (one this tool
+    is building), ``embedded`` (repaired in place, never deleted), ``python`` (an installation),
+    ``link``, ``missing`` or ``other``."""
+    if os.path.islink(root):
+        return "link"
+    if not os.path.lexists(root):
+        return "missing"
+    if not os.path.isdir(root):
+        return "other"
+    if _has_stdlib(root):
+        return "python"
+    if _is_file(root / "pyvenv.cfg"):
+        return "venv"
+    if _is_file(root / PARTIAL_MARKER):
+        return "partial"
+    if _is_embedded(root):
+        return "embedded"
+    from repair.venv import VenvLayout
+
+    if any(os.path.lexists(p) for p in VenvLayout.detect(root).python_candidates()):
+        return "python"  # an interpreter without pyvenv.cfg: an installation, not a venv
+    return "other"
+
+
+def _looks_like_venv(path: Path) -> bool:
+    return venv_kind(path) in ("venv", "partial")
+
+
+_KIND_WHY = {
+    "python": "it is a Python installation (no pyvenv.cfg), not a venv",
+    "embedded": "it is an embedded Python, which is repaired in place and never deleted",
+    "other": "it is not a venv (no pyvenv.cfg)",
+    "link": "it is a link",
+}
+
+
+def refuse_root(root: Path, *, protect: Iterable[Path] = ()) -> str | None:
+    """Why the folder ``root`` may not be deleted or moved as a whole; None when it may (a venv
+    by its ``pyvenv.cfg``, or a folder this tool is building)."""
+    root = Path(os.path.abspath(root))
+    if os.path.islink(root):
+        return "it is a link: the tool never works through one"
+    real_root = _real(root)
+    for r in _protected_roots():
+        if real_root == r or _is_within(r, real_root):
+            return f"it is or holds {r}"
+    for prefix in running_prefixes():
+        if real_root == prefix or _is_within(prefix, real_root):
+            return "webui-repair itself runs from it"
+    for home in python_homes(real_root):
+        if real_root == home or _is_within(home, real_root):
+            return f"it is or holds the Python installation {home}"
+    for other in protect:
+        other_real = _real(Path(other))
+        if real_root == other_real or _is_within(other_real, real_root):
+            return f"it is or holds {other}"
+    if os.path.lexists(real_root / ".git"):
+        return "it is a git checkout, not a venv"
+    kind = venv_kind(real_root)
+    if kind in _KIND_WHY:
+        return _KIND_WHY[kind]
+    return None
+
+
+def _running_hint(reason: str) -> str | None:
+    if "runs from" in reason:
+        return ("install webui-repair outside the web UI's venv (pipx install webui-repair, "
+                "or 'python -m pip install --user webui-repair') and run it from there")
+    return None
+
+
+def check_venv_target(venv: Path, app: Path) -> None:
+    """Before a command changes anything: ``venv`` (the ``--venv`` / ``VENV_DIR`` folder) must be
+    a venv the tool may replace, or not exist yet. Raises ``UsageError`` (exit 2) naming why."""
+    if not os.path.lexists(venv) or venv_kind(Path(venv)) == "embedded":
+        return
+    reason = refuse_root(venv, protect=[app])
+    if reason is not None:
+        raise UnsafeDeleteError(f"refusing to change {venv}: {reason}", hint=_running_hint(reason)
+                                or "point --venv (or VENV_DIR) at the web UI's own venv")
+
+
 def check_deletable(path: Path, *, venv_root: Path, protect: Iterable[Path] = ()) -> None:
     """Raise ``UnsafeDeleteError`` unless ``path`` may be deleted as part of ``venv_root``."""
     path = Path(os.path.abspath(path))
@@ -80,24 +201,57 @@ def check_deletable(path: Path, *, venv_root: Path, protect: Iterable[Path] = ()
     parent_real = _real(path.parent) / path.name if path != venv_root else real_root
     if not _is_within(path, venv_root) or not _is_within(parent_real, real_root):
         raise UnsafeDeleteError(f"refusing to delete {path}: it is not inside the venv {venv_root}")
-    for root in _protected_roots():
-        if real_root == root or _is_within(root, real_root):
-            raise UnsafeDeleteError(f"refusing to delete {venv_root}: it is or holds {root}")
-    for prefix in running_prefixes():
-        if real_root == prefix or _is_within(prefix, real_root):
-            raise UnsafeDeleteError(
-                f"refusing to delete {venv_root}: webui-repair itself runs from it",
-                hint="install webui-repair outside the web UI's venv (pipx install webui-repair, "
-                "or 'python -m pip install --user webui-repair') and run it from there",
-            )
-    for other in protect:
-        other_real = _real(Path(other))
-        if real_root == other_real or _is_within(other_real, real_root):
-            raise UnsafeDeleteError(f"refusing to delete {venv_root}: it is or holds {other}")
-    if (real_root / ".git").exists():
-        raise UnsafeDeleteError(f"refusing to delete {venv_root}: it is a git checkout, not a venv")
-    if real_root.exists() and not _looks_like_venv(real_root):
-        raise UnsafeDeleteError(f"refusing to delete {venv_root}: it is not a venv")
+    if not real_root.exists():
+        return
+    if path == venv_root:
+        reason = refuse_root(venv_root, protect=protect)
+    else:
+        reason = _root_verdict(venv_root, tuple(str(p) for p in protect))
+    if reason is not None and not (path != venv_root and venv_kind(real_root) == "embedded"):
+        raise UnsafeDeleteError(f"refusing to delete {path}: {reason}",
+                                hint=_running_hint(reason))
+
+
+_VERDICT: dict[tuple[object, ...], str | None] = {}
+
+
+def _root_verdict(root: Path, protect: tuple[str, ...]) -> str | None:
+    """``refuse_root`` for the many deletes inside one venv (a purge of a large distribution):
+    kept while the root folder and its ``pyvenv.cfg`` are the same (inode and mtime)."""
+    def ident(p: Path) -> tuple[int, int] | None:
+        try:
+            st = os.lstat(p)
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns
+
+    key = (str(root), protect, ident(root), ident(root / "pyvenv.cfg"), ident(root / "lib"))
+    if key not in _VERDICT:
+        _VERDICT.clear()  # one venv at a time
+        _VERDICT[key] = refuse_root(root, protect=[Path(p) for p in protect])
+    return _VERDICT[key]
+
+
+def guarded_move(src: Path, dest: Path, *, protect: Iterable[Path] = ()) -> Path:
+    """Move the venv ``src`` to ``dest`` by a rename, after the same guards as a delete of it."""
+    reason = refuse_root(src, protect=protect)
+    if reason is not None:
+        raise UnsafeDeleteError(f"refusing to move {src}: {reason}", hint=_running_hint(reason))
+    return move_aside(src, dest)
+
+
+def remove_own_folder(path: Path, *, marker: str) -> None:
+    """Delete a hidden working folder this tool made (a clone being built, an extraction): only
+    a real folder, not a link, whose name starts with '.' and contains ``marker``."""
+    path = Path(os.path.abspath(path))
+    if not os.path.lexists(path):
+        return
+    if os.path.islink(path) or not path.name.startswith(".") or marker not in path.name:
+        raise UnsafeDeleteError(f"refusing to delete {path}: not a working folder of this tool")
+    if not os.path.isdir(path):
+        os.unlink(path)
+        return
+    _rmtree(path)
 
 
 def _on_error(func: Callable[..., Any], path: str, exc: BaseException) -> None:
@@ -135,10 +289,45 @@ def guarded_rmtree(path: Path, *, venv_root: Path, protect: Iterable[Path] = ())
         return
     if not path.exists():
         return
+    _rmtree(path)
+
+
+def _rmtree(path: Path) -> None:
     if sys.version_info >= (3, 12):
         shutil.rmtree(path, onexc=_on_error)
     else:  # pragma: no cover - exercised on 3.10/3.11
         shutil.rmtree(path, onerror=lambda f, p, info: _on_error(f, p, info[1]))
+
+
+def open_regular(path: Path | str) -> int:
+    """Open ``path`` for reading only if it is a regular file (links followed): a FIFO or a
+    device named like a metadata file would block or never end. Returns the descriptor;
+    raises ``OSError`` ("not a regular file") without blocking."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) \
+        | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        if flags & getattr(os, "O_NONBLOCK", 0):
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_regular(path: Path | str) -> bytes:
+    """The bytes of a regular file (see ``open_regular``)."""
+    with os.fdopen(open_regular(path), "rb") as f:
+        return f.read()
+
+
+def read_regular_text(path: Path | str, errors: str = "strict") -> str:
+    return read_regular(path).decode("utf-8", errors=errors)
 
 
 def atomic_write(path: Path, data: str | bytes, *, durable: bool = True) -> None:
@@ -148,6 +337,8 @@ def atomic_write(path: Path, data: str | bytes, *, durable: bool = True) -> None
     any reader, but after a power cut the file may hold its previous content. Right after a
     large install an fsync waits for every file the installer wrote, which is seconds on a slow
     disk; use it for records whose loss only makes recovery more cautious."""
+    import tempfile
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
@@ -209,9 +400,11 @@ def link_clone(src: Path, dest: Path) -> int:
     never changes. ``dest`` carries the partial marker until the clone is complete. Returns the
     number of files."""
     count = 0
-    dest.mkdir(parents=True)
+    dest.mkdir(parents=True, exist_ok=True)
     marker = dest / PARTIAL_MARKER
-    marker.write_text("clone\n")
+    own_marker = not marker.exists()  # one the caller wrote stays until the caller is done
+    if own_marker:
+        marker.write_text("clone\n")
     for root, dirs, files in os.walk(src):
         rel = os.path.relpath(root, src)
         target_root = dest if rel == "." else dest / rel
@@ -237,7 +430,7 @@ def link_clone(src: Path, dest: Path) -> int:
                 except OSError:
                     shutil.copy2(s, d)
             count += 1
-    if not (Path(src) / PARTIAL_MARKER).exists():
+    if own_marker and not (Path(src) / PARTIAL_MARKER).exists():
         marker.unlink()
     shutil.copystat(src, dest, follow_symlinks=False)
     return count
@@ -247,9 +440,11 @@ def copy_tree(src: Path, dest: Path, on_file: Callable[[int], None] | None = Non
     """An independent copy of ``src`` at ``dest`` (links kept as links, modes and times kept);
     ``dest`` carries the partial marker until the copy is complete. ``on_file`` hears the size
     of each file copied (a progress bar)."""
-    dest.mkdir(parents=True)
+    dest.mkdir(parents=True, exist_ok=True)
     marker = dest / PARTIAL_MARKER
-    marker.write_text("copy\n")
+    own_marker = not marker.exists()
+    if own_marker:
+        marker.write_text("copy\n")
 
     def copy(a: str, b: str) -> str:
         out = shutil.copy2(a, b)
@@ -257,8 +452,9 @@ def copy_tree(src: Path, dest: Path, on_file: Callable[[int], None] | None = Non
             on_file(os.lstat(b).st_size)
         return str(out)
 
-    shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True, copy_function=copy)
-    if not (Path(src) / PARTIAL_MARKER).exists():
+    shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True, copy_function=copy,
+                    ignore=lambda _d, names: [PARTIAL_MARKER] if PARTIAL_MARKER in names else [])
+    if own_marker and not (Path(src) / PARTIAL_MARKER).exists():
         marker.unlink()
     shutil.copystat(src, dest, follow_symlinks=False)
 

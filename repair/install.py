@@ -19,8 +19,13 @@ def _unquote(value: str) -> str:
     value = value.strip()
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
         return value[1:-1]
-    # A trailing comment on a shell line.
-    return re.sub(r"\s+#.*$", "", value)
+    # A trailing comment on a shell line (a scan: a regex is quadratic on a line of spaces).
+    i = value.find("#")
+    while i > 0:
+        if value[i - 1].isspace():
+            return value[:i].rstrip()
+        i = value.find("#", i + 1)
+    return value
 
 
 def read_webui_user(path: Path) -> dict[str, str]:

@@ -13,7 +13,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -212,6 +212,7 @@ def pip_install(
     index: IndexOptions | None = None,
     label: str = "installing packages",
     timeout: float | None = 3600.0,
+    on_start: Callable[[int], None] | None = None,
 ) -> InstallStats:
     """Run one install step; raise ``ProcessError`` (naming the log) when it fails."""
     reporter = reporter or Reporter()
@@ -260,7 +261,7 @@ def pip_install(
         try:
             code = proc.stream(argv, log=log_path, env=proc.clean_env(venv=venv),
                                timeout=timeout, on_line=on_line,
-                               log_line=lambda line: not _RAW.match(line))
+                               log_line=lambda line: not _RAW.match(line), on_start=on_start)
         finally:
             watch.stop()
     stats.seconds = time.monotonic() - started

@@ -9,7 +9,6 @@ is run again, and so is every step after it.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -19,14 +18,12 @@ from repair.fsops import atomic_write
 SCHEMA = "repair.install-state/1"
 STATE_NAME = "install.json"
 
-# Test hook (documented in README, "Test hooks"): ``os._exit(137)`` in the middle of the named
-# step (after its work, before it is recorded), as a kill would.
-KILL_ENV = "WEBUI_REPAIR_TEST_KILL_AT"
-
-
 def kill_point(step: str) -> None:
-    if os.environ.get(KILL_ENV) == step:
-        os._exit(137)
+    """The crash hook (``repair.journal``): ``WEBUI_REPAIR_TEST_CRASH_AT=install:<step>`` ends the
+    process in the middle of the named step (after its work, before it is recorded)."""
+    from repair.journal import crash_point
+
+    crash_point(f"install:{step}")
 
 
 def state_dir(app_dir: Path) -> Path | None:
@@ -59,7 +56,7 @@ class InstallState:
         path = folder / STATE_NAME
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return cls(path)
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             return cls(path)

@@ -30,15 +30,22 @@ def _toml_loads(text: str) -> dict[str, Any]:
         import tomllib
     else:  # pragma: no cover - exercised on 3.10
         import tomli as tomllib
-    return tomllib.loads(text)
+    try:
+        return tomllib.loads(text)
+    except RecursionError as exc:  # arrays or tables nested hundreds deep: bounded, one line
+        raise _TooDeep("nested more deeply than any manifest needs") from exc
 
 
-def _toml_error() -> type[Exception]:
+class _TooDeep(ValueError):
+    pass
+
+
+def _toml_error() -> tuple[type[Exception], ...]:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
         import tomli as tomllib
-    return tomllib.TOMLDecodeError
+    return (tomllib.TOMLDecodeError, _TooDeep)
 
 
 @dataclass(frozen=True)
@@ -385,7 +392,7 @@ class _ParsedCache:
 
         try:
             entries = json.loads(file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             entries = {}
         self.entries = entries if isinstance(entries, dict) else {}
 
@@ -505,8 +512,10 @@ def load_rules_file(path: Path) -> list[dict[str, Any]]:
 
 
 def _read_text(path: Path) -> str:
+    from repair.fsops import read_regular
+
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path)
     except IsADirectoryError as exc:
         raise ManifestError(f"{path}: is a folder, not a manifest file") from exc
     except FileNotFoundError as exc:

@@ -27,8 +27,35 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from repair import fsops
-from repair.backup import BackupInfo, create_backup, install_lock, list_backups, write_meta
-from repair.errors import BusyError, ExitCode, RepairError, UsageError
+from repair.backup import (
+    BackupInfo,
+    create_backup,
+    install_lock,
+    list_backups,
+    venv_belongs,
+    write_meta,
+)
+from repair.errors import (
+    BusyError,
+    ExitCode,
+    PreflightError,
+    RepairError,
+    RollbackFailedError,
+    UsageError,
+)
+from repair.journal import (
+    CRASH_ENV,
+    Journal,
+    JournalError,
+    crash_point,
+    end_child,
+    fingerprint,
+    inside,
+    made_by,
+    mark,
+    new_token,
+)
+from repair.journal import same_folder as _same_folder
 from repair.model import Finding, Report, Severity
 from repair.planner import Plan, Step, make_plan
 from repair.progress import Reporter
@@ -37,15 +64,12 @@ if TYPE_CHECKING:
     from repair.context import Context
     from repair.install import Install
 
-CRASH_ENV = "WEBUI_REPAIR_TEST_CRASH_AT"
-CRASH_POINTS = ("journal", "moved", "venv-ready", "verify", "verified", "committed")
+CRASH_ENV = CRASH_ENV
+CRASH_POINTS = ("journal", "moved", "venv-ready", "verify", "verified", "committed",
+                "rollback:start", "rollback:cleared", "rollback:renamed")
 JOURNAL = "journal.json"
 FINAL_STATES = {"committed", "rolled-back"}
-
-
-def _crash_point(name: str) -> None:
-    if os.environ.get(CRASH_ENV) == name:
-        os._exit(137)
+_crash_point = crash_point
 
 
 @dataclass
@@ -76,103 +100,149 @@ class PipelineResult:
 
 
 # ---------------------------------------------------------------------------------------------
-# The journal
+# The journal (``repair.journal``): what a run does, and how the next run finishes or undoes it
 
-class Journal:
-    def __init__(self, folder: Path, data: dict[str, Any]) -> None:
-        self.folder = folder
-        self.data = data
 
-    @property
-    def path(self) -> Path:
-        return self.folder / JOURNAL
-
-    @property
-    def state(self) -> str:
-        return str(self.data.get("state"))
-
-    def set(self, durable: bool = True, **values: Any) -> None:
-        """Record ``values``. ``durable=False`` (no fsync) is for what happens after the bulk
-        of the work: losing such a write to a power cut only leaves an earlier state, from which
-        recovery rolls back (or, from "verified", commits); see ``fsops.atomic_write``."""
-        self.data.update(values)
-        self.data["updated"] = time.time()
-        fsops.atomic_write(self.path, json.dumps(self.data, indent=2), durable=durable)
-
-    def step(self, index: int, status: str) -> None:
-        self.data["steps"][index]["status"] = status
-        self.set(durable=False)  # progress only: recovery never reads the steps
-
-    @classmethod
-    def load(cls, folder: Path) -> Journal | None:
-        try:
-            data = json.loads((folder / JOURNAL).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return cls(folder, data) if isinstance(data, dict) else None
+def load_journal(folder: Path) -> Journal | None:
+    return Journal.load(folder / JOURNAL)
 
 
 def journal_unfinished(folder: Path) -> bool:
-    journal = Journal.load(folder)
+    try:
+        journal = load_journal(folder)
+    except JournalError:
+        return True  # unreadable: kept, never pruned
     return journal is not None and journal.state not in FINAL_STATES
 
 
-def _rollback(journal: Journal, install: Install) -> None:
-    """Put the old venv back: delete what is at the venv path, rename the backup back."""
-    venv = install.venv
-    saved = Path(journal.data["venv_backup"]) if journal.data.get("venv_backup") else None
-    journal.set(state="rolling-back")
-    if saved is not None and saved.exists():
-        if os.path.lexists(venv):
-            fsops.guarded_rmtree(venv, venv_root=venv, protect=[install.dir])
-        fsops.move_aside(saved, venv)
-        meta_folder = journal.folder
-        from repair.backup import read_meta
+def _saved_venv(journal: Journal, install: Install) -> Path | None:
+    """Where the journal says the old venv was moved: only a place this tool puts backups."""
+    value = journal.data.get("venv_backup")
+    if not value:
+        return None
+    path = Path(os.path.abspath(str(value)))
+    if not venv_belongs(install, journal.folder, path):
+        raise JournalError(f"{journal.path} names {value} as the backup of the venv, which is "
+                           "not a backup folder of this install",
+                           hint=f"remove {journal.path} if nothing is left to recover")
+    return path
 
-        meta = read_meta(meta_folder)
-        if meta is not None:
-            meta.update(has_venv=False, venv_path=None, kind="snapshot",
-                        reason=f"{meta.get('reason', '')} (rolled back; venv restored)")
-            fsops.atomic_write(meta_folder / "backup.json", json.dumps(meta, indent=2))
-    elif journal.data.get("moved"):
-        raise RepairError(f"the backup of the venv is missing from {journal.folder}")
-    elif journal.data.get("created") and os.path.lexists(venv):
-        # There was no venv before: remove the one this run began to build.
+
+def _ours(journal: Journal, venv: Path) -> bool:
+    """Is what is at the venv path the venv this run began to build? (``journal.made_by``)"""
+    return made_by(venv, journal.data)
+
+
+def _make_room(journal: Journal, install: Install, reporter: Reporter | None = None) -> None:
+    """Clear the venv path: delete the venv this run built; anything else (a venv rebuilt by
+    hand since) is moved into the backup folder, never deleted."""
+    venv = install.venv
+    if not os.path.lexists(venv):
+        return
+    if _ours(journal, venv):
         fsops.guarded_rmtree(venv, venv_root=venv, protect=[install.dir])
-    journal.set(state="rolled-back")
+        return
+    n = 0
+    while os.path.lexists(journal.folder / f"venv-found-{n}"):
+        n += 1
+    dest = journal.folder / f"venv-found-{n}"
+    if reporter is not None:
+        reporter.warn(f"{venv} was changed since the interrupted run: it is kept in {dest}")
+    if os.path.islink(venv):
+        os.rename(venv, dest)  # the link itself, never what it points to
+    else:
+        fsops.guarded_move(venv, dest, protect=[install.dir])
+
+
+def _rollback(journal: Journal, install: Install, reporter: Reporter | None = None) -> None:
+    """Put the old venv back (renames and deletes of what this run made; no new space needed).
+    Safe to run again after a crash at any point of it."""
+    venv = install.venv
+    saved = _saved_venv(journal, install)
+    _note(journal, state="rolling-back")
+    crash_point("rollback:start")
+    old_fp = journal.data.get("old_fp")
+    if old_fp is not None and _same_folder(venv, old_fp):
+        pass  # the old venv is in place: never moved, or already moved back
+    elif saved is not None and os.path.lexists(saved):
+        _make_room(journal, install, reporter)
+        crash_point("rollback:cleared")
+        fsops.guarded_move(saved, venv, protect=[install.dir])
+        crash_point("rollback:renamed")
+    elif old_fp is not None:
+        raise RepairError(f"the backup of the venv is missing from {journal.folder}")
+    elif journal.data.get("created"):
+        _make_room(journal, install, reporter)  # there was no venv before
+    from repair.backup import read_meta
+
+    meta = read_meta(journal.folder)
+    if meta is not None and meta.get("has_venv") and meta.get("kind") == "moved" \
+            and not os.path.lexists(saved or journal.folder / "venv"):
+        meta.update(has_venv=False, venv_path=None, kind="snapshot",
+                    reason=f"{meta.get('reason', '')} (rolled back; venv restored)")
+        with contextlib.suppress(OSError):  # a full disk: the listing is fixed next time
+            fsops.atomic_write(journal.folder / "backup.json", json.dumps(meta, indent=2))
+    _note(journal, state="rolled-back")
+
+
+def _note(journal: Journal, **values: Any) -> None:
+    """A journal write during a rollback: the rollback itself is renames and deletes and needs
+    no space, so a full disk must not stop it. A lost note leaves an earlier state, from which
+    the next run rolls back again (every step of a rollback can be run twice)."""
+    try:
+        journal.set(**values)
+    except OSError:
+        journal.data.update(values)
 
 
 def _commit(journal: Journal, install: Install) -> None:
-    marker = install.venv / fsops.PARTIAL_MARKER
-    if marker.exists():
-        marker.unlink()
+    if _ours(journal, install.venv):
+        marker = install.venv / fsops.PARTIAL_MARKER
+        if marker.exists():
+            marker.unlink()
     journal.set(state="committed", durable=False)  # lost: "verified" is committed again
 
 
 def recover(install: Install, reporter: Reporter) -> list[str]:
-    """Finish or roll back every unfinished repair of ``install`` (call with the lock held).
-    Returns what was done, one line each."""
+    """Finish or roll back every unfinished run on ``install`` (call with the locks held),
+    after looking: a child process left from the killed run is ended first; an application
+    running on the venv makes it wait (``BusyError``, exit 6); what the run did not make is
+    never deleted. Returns what was done, one line each."""
     done: list[str] = []
     from repair.backup import backups_root
 
     root = backups_root(install)
-    if not root.is_dir():
+    if not root.is_dir() or os.path.islink(root):
         return done
     for folder in sorted(root.iterdir()):
-        journal = Journal.load(folder) if folder.is_dir() else None
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        journal = load_journal(folder)
         if journal is None or journal.state in FINAL_STATES:
             continue
+        if journal.data.get("venv") and os.path.abspath(str(journal.data["venv"])) \
+                != str(install.venv):
+            continue  # the journal of another venv of this app (--venv): left for that one
+        if end_child(journal):
+            reporter.warn(f"ended the installer left running by the interrupted run {folder.name}")
+        _wait_for_app(install)
         if journal.state in ("verified", "committing"):
             reporter.step(f"finishing the interrupted repair {folder.name} (it was verified)")
             _commit(journal, install)
             done.append(f"finished {folder.name}")
             continue
+        if journal.data.get("restore_fp") is not None \
+                and _same_folder(install.venv, journal.data["restore_fp"]):
+            reporter.step(f"finishing the interrupted restore {folder.name}")
+            journal.set(state="committed")
+            done.append(f"finished {folder.name}")
+            continue
         reporter.step(f"rolling back the interrupted repair {folder.name} (state {journal.state})")
         try:
-            _rollback(journal, install)
+            _rollback(journal, install, reporter)
+        except JournalError:
+            raise
         except Exception as exc:  # noqa: BLE001 - named to the user with the backup's place
-            from repair.errors import RollbackFailedError
-
             raise RollbackFailedError(
                 f"could not roll back the interrupted repair {folder.name}: {exc}",
                 hint=f"the old venv is kept in {journal.data.get('venv_backup')}; move it back to "
@@ -180,6 +250,16 @@ def recover(install: Install, reporter: Reporter) -> list[str]:
             ) from exc
         done.append(f"rolled back {folder.name}")
     return done
+
+
+def _wait_for_app(install: Install) -> None:
+    from repair.checks.processes import processes_using
+
+    running = processes_using(install.venv) if os.path.isdir(install.venv) else []
+    if running:
+        names = ", ".join(p.describe() for p in running[:5])
+        raise BusyError(f"an interrupted repair must be finished, and the application is running "
+                        f"on this venv: {names}", hint="stop the web UI, then run repair again")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,6 +294,14 @@ def _translate(path: str, old: Path | None, venv: Path) -> Path:
     if old is not None and _inside_venv(p, old):
         return venv / p.relative_to(old)
     return p
+
+
+def _child_recorder(journal: Journal) -> Callable[[int], None]:
+    """The installer runs in its own process group, recorded before it can change anything: a
+    run killed meanwhile leaves a journal that names the group for the next run to end."""
+    def record(pgid: int) -> None:
+        journal.set(child_pgid=pgid)
+    return record
 
 
 def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any],
@@ -273,7 +361,9 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
                         records = []
                     for rec in records:
                         target = Path(os.path.normpath(site / rec.path))
-                        if os.path.lexists(target) and _inside_venv(target, venv) \
+                        # Only what lies inside the venv, links of the path resolved: never a
+                        # file a RECORD names outside it, never through a linked folder.
+                        if os.path.lexists(target) and inside(target, venv) \
                                 and not target.is_dir():
                             fsops.guarded_rmtree(target, venv_root=venv, protect=[install.dir])
                             count += 1
@@ -290,14 +380,15 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
 
         return rebuild.install_torch(
             python, p, work=journal.folder / "rebuild", keep=_planned_set(journal),
-            index=index, log=_log(journal), reporter=reporter, installer=installer)
+            index=index, log=_log(journal), reporter=reporter, installer=installer,
+            on_start=_child_recorder(journal))
     if step.kind == "reinstall":
         args = ["--force-reinstall", "--no-deps", *p["requirements"]]
         for c in p.get("constraints", []):
             args += ["-c", c]
         stats = pip_install(python, args, log_path=_log(journal), reporter=reporter,
                             installer=installer, index=index, label="reinstalling "
-                            + ", ".join(p["requirements"]))
+                            + ", ".join(p["requirements"]), on_start=_child_recorder(journal))
         return f"{len(stats.installed)} installed"
     if step.kind == "install-requirements" and "expect" in p:
         from repair import rebuild
@@ -308,7 +399,8 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
         return rebuild.install_set(python, p, work=journal.folder / "rebuild",
                                    old_venv=Path(saved) if saved else None, index=index,
                                    log=_log(journal), reporter=reporter, installer=installer,
-                                   torch_pins=torch.get("requirements", []))
+                                   torch_pins=torch.get("requirements", []),
+                                   on_start=_child_recorder(journal))
     if step.kind == "install-requirements":
         args = []
         for f in p["files"]:
@@ -321,7 +413,8 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
         if not p["files"] and not p.get("extra"):
             return "no requirements"
         stats = pip_install(python, args, log_path=_log(journal), reporter=reporter,
-                            installer=installer, index=index, label="installing the requirements")
+                            installer=installer, index=index, label="installing the requirements",
+                            on_start=_child_recorder(journal))
         return f"{len(stats.installed)} installed"
     raise UsageError(f"unknown plan step {step.kind!r}")
 
@@ -442,7 +535,7 @@ def repair_install(ctx: Context, options: dict[str, Any] | None = None,
     if os.path.lexists(install.venv):
         # Before anything else: the venv must be one the tool may replace (not the tool's own
         # venv, not the app folder, not a folder that is not a venv, not a link).
-        fsops.check_deletable(install.venv, venv_root=install.venv, protect=[install.dir])
+        fsops.check_venv_target(install.venv, install.dir)
     lock = contextlib.nullcontext() if options.get("dry_run") else install_lock(install)
     with lock:
         recovered = [] if options.get("dry_run") else recover(install, reporter)
@@ -483,6 +576,22 @@ def repair_install(ctx: Context, options: dict[str, Any] | None = None,
         return result
 
 
+def _check_room(ctx: Context) -> None:
+    """A rebuild needs about the old venv's size again (its files are not linked): checked
+    before anything is changed (exit 1 when the disk is too full)."""
+    venv = ctx.install.venv
+    if not os.path.isdir(venv):
+        return
+    _files, size = fsops.tree_size(venv)
+    free = fsops.free_space(venv.parent)
+    need = size + (64 << 20)
+    if free < need:
+        raise PreflightError(
+            f"not enough free space to rebuild the venv: about {need // (1 << 20)} MB needed, "
+            f"{free // (1 << 20)} MB free on {venv.parent}",
+            hint="nothing was changed; free some space and run repair again")
+
+
 def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
              reporter: Reporter, recovered: list[str]) -> PipelineResult:
     install = ctx.install
@@ -492,9 +601,11 @@ def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
     extra = {"recovered": recovered} if recovered else {}
 
     def on_ready(info: BackupInfo, dest: Path) -> None:
-        journal = Journal(info.path, {
+        journal = Journal(info.path / JOURNAL, {
             "schema": "repair.journal/1", "pid": os.getpid(), "started": time.time(),
             "venv": str(venv), "venv_backup": str(dest), "moved": False, "created": False,
+            "old_fp": fingerprint(venv), "new_fp": None, "child_pgid": None,
+            "token": new_token(),
             "state": "backing-up",
             "plan": plan.to_json(), "steps": [{"kind": s.kind, "status": "pending"}
                                                for s in plan.steps],
@@ -503,6 +614,8 @@ def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
         journal_box.append(journal)
         _crash_point("journal")
 
+    if plan.recreates:
+        _check_room(ctx)
     reporter.step("backing up")
     backup = create_backup(ctx, move_venv=True, reporter=reporter, reason="before repair",
                            on_ready=on_ready)
@@ -516,13 +629,19 @@ def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
             idx = plan.steps.index(step)
             journal.set(created=True)
             results[idx].detail = _create_venv(ctx, step, reporter)
+            mark(venv, journal.data["token"])
+            journal.set(new_fp=fingerprint(venv))
             results[idx].status = "done"
             results[idx].duration_ms = int((time.monotonic() - started) * 1000)
             journal.step(idx, "done")
         elif backup.venv_path is not None and backup.kind == "moved":
             reporter.step("working on a hard-link copy of the venv (the backup stays untouched)")
             journal.set(created=True)
+            venv.mkdir()
+            mark(venv, journal.data["token"])
+            journal.set(new_fp=fingerprint(venv))
             fsops.link_clone(backup.venv_path, venv)
+            journal.set(new_fp=fingerprint(venv))  # with its pyvenv.cfg
         _crash_point("venv-ready")
         work = _fresh(ctx, plan)
         for idx, step in enumerate(plan.steps):
@@ -567,12 +686,13 @@ def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
         else:
             reporter.warn(f"the repair failed ({reason}); rolling back")
         try:
-            _rollback(journal, install)
+            _rollback(journal, install, reporter)
         except Exception as exc2:  # noqa: BLE001 - reported as exit 5 with the backup's place
             message = (f"the repair failed ({reason}) and so did the rollback ({_describe(exc2)}); "
-                       f"the old venv is kept in {journal.data.get('venv_backup')}: move it back "
-                       f"to {venv} by hand")
-            journal.set(state="rollback-failed")
+                       f"the old venv is kept in {journal.data.get('venv_backup')} (backup "
+                       f"{backup.id}): move it back to {venv} by hand, or run repair again")
+            with contextlib.suppress(OSError):
+                journal.set(state="rollback-failed")
             report = _decorate(before, plan, results, backup, {**extra, "error": message})
             return PipelineResult(report, ExitCode.ROLLBACK_FAILED, plan, results, backup,
                                   message, recovered)

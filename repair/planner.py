@@ -39,7 +39,11 @@ class Step:
         return self.kind in REPLACING
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "summary": self.summary, "params": self.params}
+        """As shown and journaled: credentials in index URLs redacted."""
+        from repair.proc import redact, redact_data
+
+        return {"kind": self.kind, "summary": redact(self.summary),
+                "params": redact_data(self.params)}
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class Plan:
         return [s.to_json() for s in self.steps]
 
     def text(self) -> str:
+        from repair.proc import redact
         from repair.rebuild import move_text
 
         lines = ["Nothing to do."] if self.empty else ["Plan:"]
@@ -74,7 +79,7 @@ class Plan:
             for f in self.unresolved:
                 lines.append(f"  - {f.id}: {f.message}")
                 lines.append(f"    what to do: {f.remedy}")
-        return "\n".join(lines) + "\n"
+        return redact("\n".join(lines) + "\n")
 
 
 def _opt(options: dict[str, Any], name: str) -> Any:
@@ -216,6 +221,17 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
             entry["folders"] += list(d.get("folders", []))
             entry["record_files"] = True
             want(f.subject)
+        elif f.id == "record-outside-venv":
+            # Removed by the tool itself, inside the venv only, before any installer could
+            # uninstall it (pip would follow the paths out of the venv), then installed again.
+            if f.fix is Fix.REMOVE and d.get("path"):
+                removes.append(str(d["path"]))
+            else:
+                entry = purge.setdefault(canonical(f.subject), {"folders": [], "tops": []})
+                entry["folders"].append(str(d.get("path")))
+                entry["record_files"] = True
+                entry["tops"] += list(d.get("links", []))
+                want(f.subject)
         elif f.id == "orphan-files":
             if f.fix is Fix.REMOVE and d.get("path"):
                 removes.append(str(d["path"]))

@@ -9,11 +9,14 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from repair.errors import ProcessError
 
-# user:token@ in URLs, and the usual token-bearing query parameters.
-_CRED_RE = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<cred>[^/@\s:]+(?::[^/@\s]*)?)@")
+# user:token@ in URLs (an empty user, a password with '@' in it: everything between "://" and the
+# last '@' before the host), and the usual token-bearing query parameters. Anchored on "://" so
+# that no line, however long, costs more than linear time.
+_CRED_RE = re.compile(r"(?<=://)[^/\s?#\"'<>]*@")
 _TOKEN_RE = re.compile(r"(?i)((?:token|password|passwd|secret|api[_-]?key)=)[^&\s]+")
 
 # Variables of the tool's own interpreter that would leak into the venv's python.
@@ -24,8 +27,20 @@ _PYTHON_VARS = (
 
 def redact(text: str) -> str:
     """Hide credentials in URLs (``https://user:token@host`` -> ``https://****@host``)."""
-    text = _CRED_RE.sub(lambda m: f"{m.group('scheme')}****@", text)
+    if "://" in text:
+        text = _CRED_RE.sub("****@", text)
     return _TOKEN_RE.sub(lambda m: f"{m.group(1)}****", text)
+
+
+def redact_data(data: Any) -> Any:
+    """``redact`` on every string inside lists and dicts (a plan, a journal, a report)."""
+    if isinstance(data, str):
+        return redact(data)
+    if isinstance(data, dict):
+        return {k: redact_data(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [redact_data(v) for v in data]
+    return data
 
 
 def clean_env(
@@ -130,12 +145,14 @@ def stream(
     timeout: float | None = None,
     on_line: Callable[[str], None] | None = None,
     log_line: Callable[[str], bool] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> int:
     """Run a long program, appending its output (redacted) to ``log`` line by line as it comes;
     ``on_line`` sees each line; ``log_line`` (when given) says which lines the log keeps.
     Returns the exit code. A program that cannot start raises
     ``ProcessError``; so does one that runs past ``timeout`` (it is killed). Ctrl-C kills the
-    child before propagating."""
+    child before propagating. With ``on_start``, the child runs in its own process group (POSIX),
+    whose id ``on_start`` receives before the child's output is read."""
     import time
 
     argv = [os.fspath(a) for a in args]
@@ -148,6 +165,7 @@ def stream(
                 argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env=dict(env) if env is not None else clean_env(), cwd=cwd, text=True,
                 encoding="utf-8", errors="replace", bufsize=1,
+                start_new_session=on_start is not None and os.name != "nt",
             )
         except FileNotFoundError as exc:
             raise ProcessError(f"program not found: {argv[0]}") from exc
@@ -155,6 +173,8 @@ def stream(
             raise ProcessError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
         started = time.monotonic()
         try:
+            if on_start is not None:
+                on_start(child.pid)
             assert child.stdout is not None
             for line in child.stdout:
                 line = redact(line)
@@ -163,13 +183,26 @@ def stream(
                 if on_line is not None:
                     on_line(line.rstrip("\n"))
                 if timeout is not None and time.monotonic() - started > timeout:
-                    child.kill()
+                    _kill(child, on_start is not None)
                     raise ProcessError(f"timed out after {timeout:g}s: {redact(' '.join(argv))}")
             code = child.wait()
         except BaseException:
             if child.poll() is None:
-                child.kill()
+                _kill(child, on_start is not None)
                 child.wait()
             raise
         out.write(f"[exit code {code}]\n")
     return code
+
+
+def _kill(child: subprocess.Popen[str], group: bool) -> None:
+    """Kill the child, and its whole process group when it has its own."""
+    if group and os.name != "nt":
+        import signal
+
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+            return
+        except OSError:
+            pass
+    child.kill()

@@ -166,6 +166,10 @@ class StreamReporter(Reporter):
         return max(shutil.get_terminal_size((80, 24)).columns, 20)
 
     def _write(self, text: str) -> None:
+        if "://" in text:
+            from repair.proc import redact
+
+            text = redact(text)
         try:
             self.stream.write(text)
             self.stream.flush()

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -578,7 +578,7 @@ def exact_pins(expect: Mapping[str, str], pins: Iterable[str]) -> list[str]:
 
 def install_torch(python: Path, params: Mapping[str, Any], *, work: Path, keep: Mapping[str, Any]
                   | None, index: IndexOptions, log: Path, reporter: Reporter,
-                  installer: str) -> str:
+                  installer: str, on_start: Callable[[int], None] | None = None) -> str:
     """The torch step: its packages first, the kept set's versions as constraints for its
     dependencies (so that they come back at the versions they had)."""
     from repair.installer import pip_install
@@ -593,13 +593,15 @@ def install_torch(python: Path, params: Mapping[str, Any], *, work: Path, keep: 
         args.append("--force-reinstall")
     stats = pip_install(python, args, log_path=log, reporter=reporter, installer=installer,
                         index=torch_index(choice, index),
-                        label=f"installing torch for {choice.backend or 'this machine'}")
+                        label=f"installing torch for {choice.backend or 'this machine'}",
+                        on_start=on_start)
     return f"{len(stats.installed)} installed"
 
 
 def install_set(python: Path, params: Mapping[str, Any], *, work: Path, old_venv: Path | None,
                 index: IndexOptions, log: Path, reporter: Reporter, installer: str,
-                torch_pins: Iterable[str] = ()) -> str:
+                torch_pins: Iterable[str] = (),
+                on_start: Callable[[int], None] | None = None) -> str:
     """The kept set as exact pins (``--no-deps``: what worked comes back as it was), then the
     requirement files, resolved, when something moves (or for a fresh set); torch and the kept
     versions constrain that resolution."""
@@ -610,7 +612,8 @@ def install_set(python: Path, params: Mapping[str, Any], *, work: Path, old_venv
     if pins:
         args = ["--no-deps", "-r", str(write_lines(work / "keep.txt", pins))]
         stats = pip_install(python, args, log_path=log, reporter=reporter, installer=installer,
-                            index=index, label=f"installing the {len(pins)} kept distributions")
+                            index=index, label=f"installing the {len(pins)} kept distributions",
+                            on_start=on_start)
         installed += len(stats.installed)
     files = list(params.get("files", []))
     moves = params.get("moves", [])
@@ -626,7 +629,8 @@ def install_set(python: Path, params: Mapping[str, Any], *, work: Path, old_venv
             args += ["-c", str(write_lines(work / "constraints.txt", constraints))]
         args += [str(m["requirement"]) for m in moves if m.get("requirement")]
         stats = pip_install(python, args, log_path=log, reporter=reporter, installer=installer,
-                            index=index, label="installing the requirements")
+                            index=index, label="installing the requirements",
+                            on_start=on_start)
         installed += len(stats.installed)
     return f"{installed} installed"
 

@@ -19,8 +19,8 @@
 
 A journal beside the install (``.<app>.repair-reclone.json``) records the phase; a reclone killed at
 any point is rolled back (or, once swapped, finished) by ``recover``, which the next reclone runs
-first. For tests, ``WEBUI_REPAIR_TEST_EXIT_AT=<step>`` ends the process with ``os._exit`` when that
-step begins (steps: see ``STEPS``).
+first. For tests, ``WEBUI_REPAIR_TEST_CRASH_AT=reclone:<step>`` ends the process with ``os._exit``
+when that step begins (steps: see ``STEPS``; the one crash hook of ``repair.journal``).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from repair import fsops
 from repair.errors import (
     ProcessError,
     RepairError,
@@ -41,14 +42,13 @@ from repair.errors import (
     UsageError,
 )
 from repair.gitrepo import git, git_env, inspect, read_git_files, remote_url, rev_parse
+from repair.journal import crash_point
 from repair.proc import redact, run
 from repair.progress import Reporter
 
 if TYPE_CHECKING:
     from repair.context import Context
 
-TEST_EXIT_ENV = "WEBUI_REPAIR_TEST_EXIT_AT"
-TEST_EXIT_CODE = 86
 STEPS = ("inspect", "clone", "checkout", "patch", "plan", "move", "move-half", "verify", "swap",
          "swap-half", "finish")
 CLONE_TIMEOUT = 3600.0
@@ -58,8 +58,7 @@ _MARKER = "repair-reclone-id"
 
 
 def _step(name: str, reporter: Reporter, message: str | None = None) -> None:
-    if os.environ.get(TEST_EXIT_ENV) == name:
-        os._exit(TEST_EXIT_CODE)
+    crash_point(f"reclone:{name}")
     if message:
         reporter.step(message)
 
@@ -91,10 +90,32 @@ def journal_path(app: Path) -> Path:
 
 
 def _write_journal(app: Path, data: dict[str, Any]) -> None:
-    path = journal_path(app)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    fsops.atomic_write(journal_path(app), json.dumps(data, indent=1))
+
+
+def _read_journal(app: Path) -> dict[str, Any]:
+    """The reclone journal, its paths checked: the new checkout and the old one are siblings of
+    ``app`` with the names this tool gives them (a tampered journal moves nothing else)."""
+    from repair.journal import Journal, JournalError
+
+    journal = Journal.load(journal_path(app)) if os.path.lexists(journal_path(app)) else None
+    if journal is None:
+        raise JournalError(f"{journal_path(app)} is not a reclone journal")
+    data = journal.data
+    ident = str(data.get("id", ""))
+    new, aside = data.get("new"), data.get("aside")
+    entries = data.get("entries", [])
+    ok = (isinstance(new, str) and isinstance(aside, str) and ident
+          and Path(new) == app.parent / f".{app.name}.repair-new-{ident}"
+          and Path(aside) == app.parent / f"{app.name}.repair-old-{ident}"
+          and isinstance(entries, list)
+          and all(isinstance(e, str) and e and not os.path.isabs(e)
+                  and ".." not in Path(e).parts for e in entries))
+    if not ok:
+        raise JournalError(f"{journal_path(app)} names paths this tool does not use: it was "
+                           "not written by this tool",
+                           hint=f"remove {journal_path(app)} if no reclone was interrupted")
+    return data
 
 
 def _count(root: Path, entries: list[str]) -> tuple[int, int]:
@@ -154,11 +175,8 @@ def plan_moves(old: Path, tracked: set[str], tracked_dirs: set[str]) -> list[str
 def _move(src: Path, dst: Path, displaced: Path) -> None:
     if os.path.lexists(dst):
         # A link (models on another drive) where the checkout has a folder of placeholders.
-        target = displaced / dst.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(dst, target)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    os.rename(src, dst)
+        fsops.move_aside(dst, displaced / dst.name)
+    fsops.move_aside(src, dst)
 
 
 def _is_new(path: Path, ident: str) -> bool:
@@ -175,7 +193,7 @@ def recover(app: Path, reporter: Reporter | None = None) -> str | None:
     jpath = journal_path(app)
     if not jpath.exists():
         return None
-    data = json.loads(jpath.read_text(encoding="utf-8"))
+    data = _read_journal(app)
     new, aside, ident = Path(data["new"]), Path(data["aside"]), data["id"]
     if data["phase"] == "swapped":
         _finish(app, aside, data)
@@ -185,24 +203,23 @@ def recover(app: Path, reporter: Reporter | None = None) -> str | None:
     reporter.step("rolling back an interrupted reclone")
     try:
         if not app.exists() and aside.exists():
-            os.rename(aside, app)
+            fsops.move_aside(aside, app)
         elif app.exists() and _is_new(app, ident) and aside.exists():
-            os.rename(app, new)
-            os.rename(aside, app)
+            fsops.move_aside(app, new)
+            fsops.move_aside(aside, app)
         left: list[str] = []
         for rel in data.get("entries", []):
             src, dst = new / rel, app / rel
             if os.path.lexists(src) and not os.path.lexists(dst):
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                os.rename(src, dst)
+                fsops.move_aside(src, dst)
             elif os.path.lexists(src):
                 left.append(rel)
         if left:
             raise RollbackFailedError(
                 f"the reclone could not be rolled back: {', '.join(left[:3])} exist in both "
                 f"{app} and {new}; the journal {jpath} lists every moved path")
-        if new.exists() and new.parent == app.parent and ".repair-new-" in new.name:
-            shutil.rmtree(new)
+        if new.exists():
+            fsops.remove_own_folder(new, marker=".repair-new-")
     except OSError as exc:
         raise RollbackFailedError(
             f"the reclone could not be rolled back ({exc}); the moved paths are listed in "
@@ -281,7 +298,7 @@ def reclone(ctx: Context, *, ref: str | None = None, repo_url: str | None = None
             break
     journal: dict[str, Any] = {"version": 1, "id": stamp, "app": str(app), "new": str(new),
                                "aside": str(aside), "url": redact(url), "phase": "clone",
-                               "entries": []}
+                               "state": "reclone", "entries": []}
     try:
         _write_journal(app, journal)
     except OSError as exc:
@@ -304,7 +321,7 @@ def reclone(ctx: Context, *, ref: str | None = None, repo_url: str | None = None
 
 def _rollback(app: Path, reporter: Reporter) -> None:
     if journal_path(app).exists():
-        data = json.loads(journal_path(app).read_text(encoding="utf-8"))
+        data = _read_journal(app)
         if data.get("phase") != "swapped":
             recover(app, reporter)
 
@@ -378,9 +395,9 @@ def _run(ctx: Context, app: Path, new: Path, aside: Path, url: str, target: str,
     _step("swap", reporter, "swapping the folders")
     journal["phase"] = "swap"
     _write_journal(app, journal)
-    os.rename(app, aside)
+    fsops.move_aside(app, aside)
     _step("swap-half", reporter)
-    os.rename(new, app)
+    fsops.move_aside(new, app)
     journal["phase"] = "swapped"
     _write_journal(app, journal)
 

@@ -141,9 +141,18 @@ CHECK_HINT = "Run 'repair --dry-run' to see what a repair would do."
 def report_text(report: Report, *, color: bool = False, verbose: bool = False,
                 hint: str | None = CHECK_HINT, width: int = 0,
                 findings_only: bool = False) -> str:
-    """The text report. Findings of one cause are one entry with their list folded (``-v``:
-    every finding on its own); lines are wrapped at ``width`` (0: not wrapped).
-    ``findings_only``: the findings without the install's head (a part of a larger report)."""
+    """The text report, credentials in URLs redacted. Findings of one cause are one entry with
+    their list folded (``-v``: every finding on its own); lines are wrapped at ``width`` (0: not
+    wrapped). ``findings_only``: the findings without the install's head (a part of a larger
+    report)."""
+    from repair.proc import redact
+
+    return redact(_report_text(report, color=color, verbose=verbose, hint=hint, width=width,
+                               findings_only=findings_only))
+
+
+def _report_text(report: Report, *, color: bool, verbose: bool, hint: str | None, width: int,
+                 findings_only: bool) -> str:
     if findings_only:
         lines: list[str] = []
         for part in ([[f] for f in report.findings] if verbose

@@ -27,7 +27,9 @@ EXTENSION_DIRS = ("extensions", "custom_nodes")
 def _record_hash(dist: Dist) -> str | None:
     record = dist.path / ("RECORD" if dist.kind == "dist-info" else "installed-files.txt")
     try:
-        digest = hashlib.sha256(record.read_bytes()).digest()
+        from repair.fsops import read_regular
+
+        digest = hashlib.sha256(read_regular(record)).digest()
     except OSError:
         return None
     return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from repair.fsops import open_regular
+
 if TYPE_CHECKING:
     from repair.dists import Dist
     from repair.progress import Reporter
@@ -35,7 +37,8 @@ _local = threading.local()
 def _digest(path: str, algo: str) -> tuple[str, int]:
     h = hashlib.new(algo)
     size = 0
-    with open(path, "rb", buffering=0) as f:
+
+    with os.fdopen(open_regular(path), "rb", buffering=0) as f:
         first = f.read(_CHUNK)  # most files end here: no buffer to allocate
         h.update(first)
         size = len(first)

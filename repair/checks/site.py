@@ -45,6 +45,11 @@ RECORD_MISMATCH = finding_type(
     Fix.REINSTALL, restart_required=True,
 )
 
+RECORD_OUTSIDE_VENV = finding_type(
+    "record-outside-venv", "A distribution's files reach outside the venv", Severity.ERROR,
+    Fix.REINSTALL,
+)
+
 # Top-level entries that belong to the venv, not to a distribution.
 _VENV_OWNED = {"__pycache__", "_virtualenv.py", "_virtualenv.pth", "README.txt", "README",
                "easy-install.pth", "sitecustomize.py", "usercustomize.py"}
@@ -507,3 +512,68 @@ def record_mismatch(ctx: Context) -> Iterator[Finding]:
     ctx.__dict__["verify_stats"] = result.stats
     yield from _per_dist(RECORD_MISMATCH, result.mismatched, result.dists,
                          "differ from the hash in {file}")
+
+
+def _leaves(path: str, root: str) -> bool:
+    return path != root and not path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+@check(RECORD_OUTSIDE_VENV)
+def record_outside_venv(ctx: Context) -> Iterator[Finding]:
+    """A RECORD or ``installed-files.txt`` entry that resolves outside the venv, or a package
+    folder in site-packages that is a link to a folder outside it. pip's uninstall removes every
+    listed file and writes through links: uninstalling or reinstalling such a distribution would
+    delete or change files that are not the venv's. ``repair`` removes its files inside the venv
+    itself (never one outside, never through the link) and installs it again."""
+    if not ctx.scan.exists:
+        return
+    from repair.dists import MetadataError
+
+    site = str(ctx.site)
+    venv = os.path.abspath(ctx.venv)
+    real_venv = os.path.realpath(ctx.venv)
+    links: dict[str, str] = {}
+    for entry in ctx.scan.entries:
+        try:
+            if entry.is_symlink():
+                target = os.path.realpath(entry.path)
+                if _leaves(target, real_venv):
+                    links[_norm(entry.name)] = target
+        except OSError:
+            continue
+    owners = ownership(ctx).tops
+    for dist in ctx.scan.dists:
+        try:
+            paths, outside = dist.record_paths
+        except MetadataError:
+            continue
+        leaving = [rel for rel in outside + [p for p in paths if ".." in p]
+                   if _leaves(os.path.normpath(os.path.join(site, rel)), venv)]
+        linked = sorted(top for top, d in owners.items() if d is dist and top in links)
+        if not leaving and not linked:
+            continue
+        what = []
+        if leaving:
+            what.append(f"{len(leaving)} RECORD path(s) outside the venv: {_examples(leaving)}")
+        if linked:
+            what.append("package folder(s) linked outside the venv: "
+                        + ", ".join(f"{top} -> {links[top]}" for top in linked))
+        yield RECORD_OUTSIDE_VENV(
+            dist.name,
+            f"{dist.name} {dist.version}: " + "; ".join(what),
+            f"run 'repair': it removes {dist.name}'s files inside the venv itself (nothing "
+            "outside, never through a link) and installs it again",
+            files=leaving[:50],
+            links=linked,
+            path=str(dist.path),
+        )
+    owned = {top for top, _d in owners.items()}
+    for top, target in sorted(links.items()):
+        if top not in owned:
+            yield RECORD_OUTSIDE_VENV(
+                top,
+                f"'{top}' in site-packages is a link to {target}, outside the venv",
+                "run 'repair': it removes the link (never what it points to)",
+                fix=Fix.REMOVE,
+                path=os.path.join(site, top),
+            )

@@ -9,6 +9,20 @@ import click
 from repair.cli.common import echo_json, install_options, merged_install_options
 
 
+def _confirm(yes: bool, question: str) -> None:
+    """A changing command asks first, like every other; ``--yes`` answers for scripts."""
+    import sys
+
+    from repair.errors import UsageError
+
+    if yes:
+        return
+    if not sys.stdin or not sys.stdin.isatty():
+        raise UsageError("no terminal to ask for confirmation: pass --yes")
+    if not click.confirm(question, default=False, err=True):
+        raise UsageError("cancelled: nothing was changed")
+
+
 def _install(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None) -> Any:
     from repair.install import resolve
 
@@ -72,15 +86,18 @@ def list_(ctx: click.Context, dir: str | None, venv: str | None, manifest: str |
 @backup.command("restore")
 @install_options
 @click.argument("backup_id", metavar="ID")
+@click.option("--yes", is_flag=True, help="Do not ask (scripted use).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def restore(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
-            backup_id: str, as_json: bool) -> None:
+            backup_id: str, yes: bool, as_json: bool) -> None:
     """Put backup ID's venv back exactly (the current venv is kept as a new backup)."""
     from repair.backup import install_lock, restore_backup
     from repair.progress import StreamReporter
 
     install = _install(ctx, dir, venv, manifest)
+    _confirm(yes, f"Replace {install.venv} with backup {backup_id}? (the current venv is "
+             "kept as a backup)")
     with install_lock(install):
         before = restore_backup(install, backup_id, StreamReporter(quiet=as_json))
     if as_json:
@@ -92,14 +109,16 @@ def restore(ctx: click.Context, dir: str | None, venv: str | None, manifest: str
 @backup.command("prune")
 @install_options
 @click.option("--keep", type=click.IntRange(0), required=True, help="How many to keep (newest).")
+@click.option("--yes", is_flag=True, help="Do not ask (scripted use).")
 @click.option("--json", "as_json", is_flag=True, help="Print the removed ids as JSON.")
 @click.pass_context
 def prune(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
-          keep: int, as_json: bool) -> None:
+          keep: int, yes: bool, as_json: bool) -> None:
     """Delete all but the newest N backups."""
     from repair.backup import install_lock, prune_backups
 
     install = _install(ctx, dir, venv, manifest)
+    _confirm(yes, f"Delete all but the newest {keep} backup(s) of {install.dir}?")
     with install_lock(install):
         removed = prune_backups(install, keep)
     if as_json:

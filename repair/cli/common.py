@@ -152,7 +152,9 @@ def use_color(stream: Any = None) -> bool:
 def echo_json(data: Any) -> None:
     import json
 
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    from repair.proc import redact_data
+
+    click.echo(json.dumps(redact_data(data), indent=2, ensure_ascii=False))
 
 
 def _crash_log(exc: BaseException) -> Path | None:
@@ -202,5 +204,7 @@ def handle_errors() -> Iterator[None]:
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         log = _crash_log(exc)
         where = f" (details in {log})" if log else ""
-        click.echo(f"repair: internal error: {type(exc).__name__}: {exc}{where}", err=True)
+        from repair.proc import redact
+
+        click.echo(redact(f"repair: internal error: {type(exc).__name__}: {exc}{where}"), err=True)
         sys.exit(ExitCode.PROBLEMS)

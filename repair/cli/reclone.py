@@ -25,8 +25,11 @@ def reclone(dir: str | None, venv: str | None, manifest: str | None, ref: str | 
 
     install = resolve(dir=dir, venv=venv, manifest=manifest)
     reporter = StreamReporter(quiet=as_json)
-    result = run_reclone(Context(install, reporter=reporter), ref=ref, repo_url=repo_url,
-                         reporter=reporter)
+    from repair.backup import install_lock
+
+    with install_lock(install):  # the app's and the venv's locks, as every changing command
+        result = run_reclone(Context(install, reporter=reporter), ref=ref, repo_url=repo_url,
+                             reporter=reporter)
     if as_json:
         echo_json(result.to_json())
     else:

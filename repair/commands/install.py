@@ -14,20 +14,20 @@ or a later run would take for an install.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import platform
 import re
-import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from repair import backend as backend_mod
-from repair import proc, pythons
+from repair import fsops, proc, pythons
 from repair.errors import (
     BusyError,
     PreflightError,
@@ -170,11 +170,12 @@ class InstallResult:
 
 def load_snapshot(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(fsops.read_regular_text(path))
     except FileNotFoundError as exc:
         raise UsageError(f"--from-snapshot: no such file: {path}") from exc
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--from-snapshot: {path} is not a readable JSON file ({exc})") from exc
+    except (OSError, ValueError, RecursionError) as exc:
+        raise UsageError(f"--from-snapshot: {path} is not a readable JSON file "
+                         f"({type(exc).__name__})") from exc
     if not isinstance(data, dict) or data.get("schema") != SNAPSHOT_SCHEMA:
         raise UsageError(f"--from-snapshot: {path} is not a snapshot ({SNAPSHOT_SCHEMA})")
     if not isinstance(data.get("distributions", []), list):
@@ -430,8 +431,7 @@ class _Runner:
             raise UsageError(f"{root} is not empty and is not a git checkout",
                              hint="choose a new or empty folder with --dir")
         temp = _partial(root, "partial-clone")
-        if temp.exists():
-            shutil.rmtree(temp)  # a clone killed halfway: our own hidden folder
+        fsops.remove_own_folder(temp, marker=".partial-clone")  # a clone killed halfway
         import git
 
         env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "GCM_INTERACTIVE": "never"}
@@ -441,11 +441,11 @@ class _Runner:
             if self.plan.ref:
                 self._checkout(repo, self.plan.ref)
         except (git.GitCommandError, git.GitError) as exc:
-            shutil.rmtree(temp, ignore_errors=True)
+            fsops.remove_own_folder(temp, marker=".partial-clone")
             raise ProcessError(f"cannot clone {proc.redact(self.plan.repo_url)}: "
                                f"{_git_message(exc)}") from exc
         except BaseException:
-            shutil.rmtree(temp, ignore_errors=True)
+            fsops.remove_own_folder(temp, marker=".partial-clone")
             raise
         commit = repo.head.commit.hexsha
         repo.close()
@@ -453,7 +453,7 @@ class _Runner:
         if root.exists():
             root.rmdir()  # empty (checked above)
         root.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(temp, root)
+        fsops.move_aside(temp, root)
         self.state.attach(root)
         return f"{root} at {commit[:12]}"
 
@@ -512,11 +512,11 @@ class _Runner:
                     repo = git.Repo(target)
                 else:
                     temp = _partial(target, "partial-clone")
-                    shutil.rmtree(temp, ignore_errors=True)
+                    fsops.remove_own_folder(temp, marker=".partial-clone")
                     repo = git.Repo.clone_from(str(remote), temp,
                                                env={"GIT_TERMINAL_PROMPT": "0"})
                     repo.close()
-                    os.rename(temp, target)
+                    fsops.move_aside(temp, target)
                     repo = git.Repo(target)
                 if repo.head.commit.hexsha != commit:
                     self._checkout(repo, str(commit))
@@ -597,16 +597,13 @@ class _Runner:
 
     def create_venv(self) -> str:
         building = self.building
-        if building.exists():
-            shutil.rmtree(building)  # a venv killed while being built: our own hidden folder
-        if self.venv.exists():
-            from repair.venv import VenvLayout
-
-            if not VenvLayout.detect(self.venv).looks_like_venv():
-                raise UsageError(f"{self.venv} exists and is not a venv",
-                                 hint="move it away, or pass another --dir")
-            # A venv from an earlier, unrecorded install: built anew beside it, swapped at the
-            # end of the requirements step.
+        # A venv killed while being built: our own hidden folder.
+        fsops.remove_own_folder(building, marker=".partial")
+        if os.path.lexists(self.venv):
+            # A venv from an earlier install: built anew beside it; at the end of the
+            # requirements step it is moved into a backup (never deleted) and the new one takes
+            # its place. Anything that is not a venv the tool may replace stops here.
+            fsops.check_venv_target(self.venv, self.req.dir)
         self.state.forget("torch", "requirements")
         from repair.rebuild import create_venv
 
@@ -729,15 +726,20 @@ class _Runner:
         building = self.building
         if not building.exists():
             return  # already in place (a run killed after the move)
-        if self.venv.exists():
-            old = _partial(self.venv, "replaced")
-            if old.exists():
-                shutil.rmtree(old)
-            os.rename(self.venv, old)
-            os.rename(building, self.venv)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(building, self.venv)
+        if os.path.lexists(self.venv):
+            # Backed up first (moved into the app's backups by a rename), never deleted.
+            from repair.backup import create_backup
+            from repair.context import Context
+            from repair.install import resolve
+
+            manifest = self.plan.manifest
+            install = resolve(str(self.req.dir), str(self.venv),
+                              manifest.source if manifest.source != "built-in" else manifest.name)
+            kept = create_backup(Context(install, reporter=self.reporter), move_venv=True,
+                                 reporter=self.reporter, reason="before repair install")
+            self.reporter.info(f"the venv that was there is kept as backup {kept.id}")
+            kill_point("venv-kept")
+        fsops.move_aside(building, self.venv)
         relocate_venv(self.venv, building)
 
     def write_launch(self) -> str:
@@ -853,7 +855,7 @@ def run_install(plan: InstallPlan, reporter: Reporter,
     if plan.request.log_path is None:
         plan = _with_log(plan, default_log_path())
     runner = _Runner(plan, reporter, confirm)
-    with _lock(plan.request.dir):
+    with _lock(plan.request.dir, plan.venv):
         try:
             runner.run()
         except _Unhealthy as exc:
@@ -899,39 +901,21 @@ def _cleanup(runner: _Runner) -> list[str]:
     removed = []
     building = runner.building
     if building.exists():
-        shutil.rmtree(building, ignore_errors=True)
+        fsops.remove_own_folder(building, marker=".partial")
         removed.append(f"venv ({building.name})")
         if runner.state.path is not None:
             runner.state.forget(*VENV_STEPS)
     temp = _partial(runner.req.dir, "partial-clone")
     if temp.exists():
-        shutil.rmtree(temp, ignore_errors=True)
+        fsops.remove_own_folder(temp, marker=".partial-clone")
         removed.append("clone")
     return removed
 
 
-class _lock:
-    """One install at a time per folder (a lock file beside it)."""
+@contextlib.contextmanager
+def _lock(root: Path, venv: Path) -> Iterator[None]:
+    """The application's and the venv's locks, the ones ``repair`` takes too (exit 6)."""
+    from repair.journal import locked
 
-    def __init__(self, root: Path) -> None:
-        from filelock import FileLock
-
-        root.parent.mkdir(parents=True, exist_ok=True)
-        self.path = root.with_name(f".{root.name}.repair-install.lock")
-        self.lock = FileLock(str(self.path), timeout=0)
-
-    def __enter__(self) -> None:
-        from filelock import Timeout
-
-        try:
-            self.lock.acquire()
-        except Timeout as exc:
-            raise BusyError(f"another 'repair install' is working on {self.path.parent}") \
-                from exc
-
-    def __exit__(self, *exc: object) -> None:
-        self.lock.release()
-        try:
-            self.path.unlink()
-        except OSError:
-            pass
+    with locked(root, venv):
+        yield

@@ -297,8 +297,16 @@ def diagnose_stream(stream: IO[bytes], catalogue: Catalogue | None = None) -> Di
 
 
 def diagnose_file(path: str | Path, catalogue: Catalogue | None = None) -> Diagnosis:
-    """Match a log file. Raises OSError when it cannot be read."""
+    """Match a log file (or a pipe: ``repair diagnose <(python launch.py)``). Raises OSError
+    when it cannot be read, or is a device (``/dev/zero`` would never end)."""
+    import errno
+    import os
+    import stat
+
     with open(path, "rb") as fh:
+        mode = os.fstat(fh.fileno()).st_mode
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            raise OSError(errno.EINVAL, "a device, not a log file", str(path))
         return diagnose_stream(fh, catalogue)
 
 

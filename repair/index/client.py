@@ -235,7 +235,7 @@ class IndexClient:
             return None
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return None
         return data if isinstance(data, dict) and data.get("v") == 1 else None
 

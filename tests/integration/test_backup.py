@@ -37,7 +37,7 @@ def test_create_list_restore_prune(app: Path) -> None:
 
     # Break the venv, then restore: exactly as it was.
     (site_packages(app / "venv") / "numpy" / "__init__.py").write_text("broken")
-    code, restored, _ = backup_cmd(app, "restore", created["id"])
+    code, restored, _ = backup_cmd(app, "restore", "--yes", created["id"])
     assert code == 0 and isinstance(restored, dict)
     assert tree_digest(app / "venv") == original
 
@@ -45,14 +45,14 @@ def test_create_list_restore_prune(app: Path) -> None:
     assert code == 0 and isinstance(listed, list) and len(listed) == 2
     assert listed[0]["id"] == restored["previous"]  # newest first: the broken venv, kept
 
-    code, pruned, _ = backup_cmd(app, "prune", "--keep", "1")
+    code, pruned, _ = backup_cmd(app, "prune", "--yes", "--keep", "1")
     assert code == 0 and pruned == {"removed": [created["id"]], "kept": 1}
     assert [b.id for b in list_backups(resolve(str(app)))] == [restored["previous"]]
     assert tree_digest(app / "venv") == original
 
 
 def test_restore_unknown_id_is_a_usage_error(app: Path) -> None:
-    code, _, err = backup_cmd(app, "restore", "nope")
+    code, _, err = backup_cmd(app, "restore", "--yes", "nope")
     assert code == 2 and "no backup 'nope'" in err
 
 
@@ -62,8 +62,8 @@ def test_archive_is_portable_and_restorable(app: Path) -> None:
     assert code == 0 and isinstance(created, dict) and created["kind"] == "archive"
     assert (Path(created["path"]) / "venv.tar.gz").stat().st_size > 0
     (site_packages(app / "venv") / "numpy" / "__init__.py").unlink()
-    code, _, _ = backup_cmd(app, "restore", created["id"])
-    assert code == 0
+    code, _, err = backup_cmd(app, "restore", "--yes", created["id"])
+    assert code == 0, err
     assert tree_digest(app / "venv") == original
 
 
@@ -79,8 +79,7 @@ def test_full_disk_during_archive_leaves_everything_as_it_was(
     after = {k: v for k, v in tree_digest(app).items() if not k.startswith(".repair-backups")}
     assert after == before
     assert list_backups(resolve(str(app))) == []
-    assert sorted(p.name for p in (app / ".repair-backups").iterdir()) == [".gitignore",
-                                                                         "repair.lock"]
+    assert sorted(p.name for p in (app / ".repair-backups").iterdir()) == [".gitignore"]
 
 
 def test_snapshot_only_keeps_no_venv_and_cannot_be_restored(app: Path) -> None:
@@ -90,5 +89,5 @@ def test_snapshot_only_keeps_no_venv_and_cannot_be_restored(app: Path) -> None:
     assert created["has_venv"] is False and Path(created["snapshot"]).is_file()
     assert not (Path(created["path"]) / "venv").exists()
     assert tree_digest(app / "venv") == original
-    code, _, err = backup_cmd(app, "restore", created["id"])
+    code, _, err = backup_cmd(app, "restore", "--yes", created["id"])
     assert code == 2 and "only a snapshot" in err and "--from-snapshot" in err

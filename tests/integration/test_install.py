@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from repair.cli import cli
-from repair.installstate import KILL_ENV
+from repair.journal import CRASH_ENV
 from tests.integration.installkit import (
     LAUNCH,
     World,
@@ -118,7 +118,7 @@ STEPS_TO_KILL = ["clone-rename", "clone", "python", "backend", "venv", "torch",
 @pytest.mark.parametrize("step", STEPS_TO_KILL)
 def test_killed_at_each_step_then_resumed(world: World, tmp_path: Path, step: str) -> None:
     target = tmp_path / "webui"
-    killed = run_cli(install_args(world, target), {KILL_ENV: step})
+    killed = run_cli(install_args(world, target), {CRASH_ENV: f"install:{step}"})
     assert killed.returncode == 137, killed.stderr
     if step in ("python", "venv", "backend", "torch", "requirements-installed"):
         # Killed while the venv was being built: it is not where the web UI looks for it.
@@ -196,3 +196,37 @@ def test_bad_input_is_one_line_and_exit_2(world: World, tmp_path: Path, extra: l
 def test_unknown_app_is_exit_2(tmp_path: Path) -> None:
     code, out, err = invoke(["install", "no-such-app", "--dir", str(tmp_path / "x"), "--yes"])
     assert code == 2 and "unknown manifest" in err
+
+
+@pytest.mark.slow
+def test_install_over_an_existing_venv_backs_it_up_first(world: World, tmp_path: Path) -> None:
+    """A venv the install state does not know (made by hand, or by another tool) is moved into
+    a backup before the new one takes its place: never deleted."""
+    target = tmp_path / "webui"
+    code, out, err = invoke(install_args(world, target))
+    assert code == 0, out + err
+    (target / "venv" / "my-notes.txt").write_text("kept\n")
+    (target / ".git" / "webui-repair" / "install.json").unlink()  # forget the install
+    code, out, err = invoke(install_args(world, target))
+    assert code == 0, out + err
+    assert_installed(target)
+    kept = list((target / ".repair-backups").glob("*/venv/my-notes.txt"))
+    assert [p.read_text() for p in kept] == ["kept\n"], out + err
+
+
+def test_install_with_a_python_installation_as_its_venv_is_refused(world: World,
+                                                                   tmp_path: Path) -> None:
+    target = tmp_path / "webui"
+    code, out, err = invoke(install_args(world, target))
+    assert code == 0, out + err
+    prefix = tmp_path / "py"
+    (prefix / "bin").mkdir(parents=True)
+    (prefix / "bin" / "python3").write_text("")
+    (prefix / "lib" / "python3.10").mkdir(parents=True)
+    (prefix / "lib" / "python3.10" / "os.py").write_text("# stdlib\n")
+    (target / "webui-user.sh").write_text(f'export VENV_DIR="{prefix}"\n')
+    (target / ".git" / "webui-repair" / "install.json").unlink()
+    result = CliRunner().invoke(cli, install_args(world, target))
+    assert result.exit_code == 2, result.output
+    assert "Python installation" in result.output, result.output
+    assert (prefix / "lib" / "python3.10" / "os.py").exists()

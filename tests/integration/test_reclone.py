@@ -14,7 +14,8 @@ import pytest
 from repair.context import Context
 from repair.errors import RolledBackError, UsageError
 from repair.install import resolve
-from repair.reclone import STEPS, TEST_EXIT_CODE, TEST_EXIT_ENV, journal_path, reclone, recover
+from repair.journal import CRASH_CODE, CRASH_ENV
+from repair.reclone import STEPS, journal_path, reclone, recover
 from tests.gitkit import GitInstall, commit_files, corrupt_object, git, tree_hashes
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
@@ -176,11 +177,11 @@ def test_reclone_interrupted_at_each_step(git_install_novenv: GitInstall, step: 
     inst = git_install_novenv
     before = tree_hashes(inst.root)
     head = inst.head()
-    env = dict(os.environ, PYTHONPATH=str(ROOT), **{TEST_EXIT_ENV: step})
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **{CRASH_ENV: f"reclone:{step}"})
     proc = subprocess.run([sys.executable, "-m", "repair.cli.reclone", "--dir", str(inst.root),
                            "--manifest", str(inst.manifest)], env=env, capture_output=True,
                           text=True)
-    assert proc.returncode == TEST_EXIT_CODE, proc.stderr
+    assert proc.returncode == CRASH_CODE, proc.stderr
     if STEPS.index(step) <= STEPS.index("move"):
         assert tree_hashes(inst.root) == before  # nothing of the old checkout touched yet
     done = recover(inst.root)
@@ -192,7 +193,7 @@ def test_reclone_interrupted_at_each_step(git_install_novenv: GitInstall, step: 
     assert not journal_path(inst.root).exists()
     assert not list(inst.root.parent.glob(".app.repair-new-*"))
     # and the next reclone goes through
-    env.pop(TEST_EXIT_ENV)
+    env.pop(CRASH_ENV)
     proc = subprocess.run([sys.executable, "-m", "repair.cli.reclone", "--dir", str(inst.root),
                            "--manifest", str(inst.manifest), "--json"], env=env,
                           capture_output=True, text=True)
