@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from repair.model import Finding, Fix, Severity
@@ -91,11 +92,11 @@ def _spec_for(ctx: Context, name: str, installed_version: str | None) -> str:
 
 
 def _files(ctx: Context) -> tuple[list[str], list[str]]:
-    reqs = [str(ctx.install.dir / r) for r in ctx.install.manifest.requirement_files
-            if (ctx.install.dir / r).is_file()]
-    cons = [str(ctx.install.dir / r) for r in ctx.install.manifest.constraint_files
-            if (ctx.install.dir / r).is_file()]
-    return reqs, cons
+    """The requirements files installed together (the application's and every custom node's or
+    extension's that fits them) and the constraint files (see ``repair.nodes``)."""
+    from repair.nodes import install_files
+
+    return install_files(ctx)
 
 
 def _torch_step(ctx: Context, force: bool) -> Step | None:
@@ -113,14 +114,26 @@ def _torch_step(ctx: Context, force: bool) -> Step | None:
 
 def _install_all(ctx: Context, *, force: bool, extra: list[str] | None = None,
                  changes_versions: bool = True) -> Step:
+    from repair.nodes import blocked, plan_keep
+
     reqs, cons = _files(ctx)
     names = ", ".join(ctx.install.manifest.requirement_files)
+    nodes = len(reqs) - sum(1 for r in reqs if Path(r).parent == ctx.install.dir)
+    if nodes:
+        names += f" and {nodes} custom node/extension file(s)"
     what = ("reinstall every requirement" if force else "install the requirements")
     if extra:
         what += f" and {', '.join(extra)}"
+    keep = plan_keep(ctx) if ctx.venv_exists and not force else []
+    left_out = sorted(blocked(ctx))
+    if keep:
+        what += f", keeping {', '.join(keep)}"
+    if left_out:
+        what += f"; leaving out {', '.join(left_out)} (requirement-conflict)"
     return Step("install-requirements", f"{what} ({names})",
-                {"files": reqs, "constraints": cons, "extra": extra or [],
-                 "force_reinstall": force, "changes_versions": changes_versions})
+                {"files": reqs, "constraints": cons, "extra": extra or [], "keep": keep,
+                 "left_out": left_out, "force_reinstall": force,
+                 "changes_versions": changes_versions})
 
 
 def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) -> Plan:
@@ -131,6 +144,15 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
     if _opt(options, "reclone"):
         steps.append(Step("reclone", "reclone the application, keeping user data"))
     recreate_for = sorted(ids & RECREATE_IDS)
+    if ctx.install.in_place and (_opt(options, "clean_venv") or recreate_for):
+        # An embedded Python or the user's own Python: never recreated; its packages are
+        # repaired in place below, the rest is said.
+        unresolved += [f for f in findings if f.id in RECREATE_IDS]
+        findings = [f for f in findings if f.id not in RECREATE_IDS]
+        recreate_for = []
+        options = {**options, "clean_venv": False}
+        if not ctx.venv_exists:
+            return Plan((), tuple(unresolved))
     if _opt(options, "clean_venv") or recreate_for:
         why = "--clean-venv" if _opt(options, "clean_venv") else ", ".join(recreate_for)
         python = options.get("python")
@@ -219,8 +241,11 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
         elif f.severity is not Severity.INFO or f.fix is not Fix.NONE:
             unresolved.append(f)
 
-    if ensure_pip:
-        steps.append(Step("ensure-pip", "install pip into the venv (ensurepip)"))
+    if ensure_pip or (install_missing or reinstall or _opt(options, "reinstall")) \
+            and _needs_pip_seed(ctx, options):
+        steps.append(Step("ensure-pip", "install pip into the venv (ensurepip)"
+                          + (": it was made by uv, and uv is not here" if not ensure_pip
+                             else "")))
     if removes:
         shown = ", ".join(sorted({p.rsplit("/", 1)[-1] for p in removes}))
         steps.append(Step("remove", f"remove residue: {shown}", {"paths": sorted(set(removes))}))
@@ -243,3 +268,26 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
     elif install_missing:
         steps.append(_install_all(ctx, force=False, extra=extra, changes_versions=changes_versions))
     return Plan(tuple(steps), tuple(unresolved))
+
+
+def _needs_pip_seed(ctx: Context, options: dict[str, Any]) -> bool:
+    """A venv made by uv has no pip (normal): installs use uv when it is here and asked for,
+    else pip must be seeded first."""
+    if not ctx.venv_exists or "pip" in ctx.installed:
+        return False
+    return default_installer(ctx, options) != "uv"
+
+
+def default_installer(ctx: Context, options: dict[str, Any]) -> str:
+    """``--installer`` when given; else uv for a venv made by uv when uv is here; else pip."""
+    asked = options.get("installer")
+    if asked:
+        return str(asked)
+    from repair.install import made_by_uv
+
+    if made_by_uv(ctx.venv):
+        from repair.installer import find_uv
+
+        if find_uv() is not None:
+            return "uv"
+    return "pip"
