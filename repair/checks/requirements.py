@@ -30,6 +30,14 @@ REQUIREMENT_CONFLICT = finding_type(
     "requirement-conflict", "Two requirement sources ask for versions no single version satisfies",
     Severity.ERROR, Fix.MANUAL, restart_required=True,
 )
+INSTALL_RISKY = finding_type(
+    "install-risky", "Installing a node's or extension's requirements would move a protected "
+    "package", Severity.ERROR, Fix.NONE,
+)
+INSTALL_UNRESOLVABLE = finding_type(
+    "install-unresolvable", "A node's or extension's requirements cannot be installed here",
+    Severity.ERROR, Fix.NONE,
+)
 REQUIREMENT_INVALID = finding_type(
     "requirement-invalid", "A requirements file has a line that cannot be read", Severity.ERROR,
     Fix.MANUAL,
@@ -150,6 +158,15 @@ def requirement_conflict(ctx: Context) -> Iterator[Finding]:
             f"update it to {want}",
             sources=[a.to_json(), b.to_json()], left_out=c.blocked,
         )
+
+
+@check(INSTALL_RISKY, INSTALL_UNRESOLVABLE, option="before_install")
+def before_install(ctx: Context) -> Iterator[Finding]:
+    """``--before-install``: pip's dry run of a node's requirements in the venv; every move of a
+    protected package is a finding (see ``repair.beforeinstall``)."""
+    from repair.beforeinstall import before_install_findings
+
+    yield from before_install_findings(ctx)
 
 
 _EXTRA_RE = re.compile(r"""extra\s*==\s*['"]([^'"]+)['"]""")

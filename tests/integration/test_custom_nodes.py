@@ -36,6 +36,9 @@ def node_wheels(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> P
     build_wheel(d, "onnx", "1.16.0", requires=["numpy>=1.20"])
     build_wheel(d, "torch", "2.1.2", requires=["numpy"])
     build_wheel(d, "torch", "2.5.0", requires=["numpy"])
+    # a node's dependency whose newest release wants numpy 2; the older one fits numpy 1
+    build_wheel(d, "facetool", "1.0", requires=["numpy<2"])
+    build_wheel(d, "facetool", "2.0", requires=["numpy>=2"])
     return d
 
 
@@ -148,3 +151,57 @@ def test_plan_installs_what_fits_and_leaves_out_the_rest(tmp_path: Path, comfy_v
     assert left == {"custom node ComfyUI-NumpyTwo", "custom node ComfyUI-OldInpaint"}
     assert {f["subject"] for f in _by_id(report, "requirement-conflict")} == {"numpy",
                                                                            "transformers"}
+
+
+def test_before_install_predicts_a_torch_move(tmp_path: Path, template_venv: Path,
+                                              node_wheels: Path) -> None:
+    app = comfy_app(tmp_path / "ComfyUI", {})
+    venv = copy_venv(template_venv, app / "venv")
+    pip_install(venv, "torch==2.1.2", "numpy==1.26.4", "-r", str(app / "requirements.txt"),
+                find_links=[node_wheels])
+    node = app / "custom_nodes" / "ComfyUI-NewTorch"
+    node.mkdir(parents=True)
+    (node / "requirements.txt").write_text("torch>=2.5\n")
+    before = sorted(p.name for p in site_packages(venv).iterdir())
+    code, report = run_check(app, "--before-install", str(node), "--find-links",
+                             str(node_wheels), "--write-constraints", str(tmp_path / "keep.txt"))
+    assert sorted(p.name for p in site_packages(venv).iterdir()) == before  # nothing installed
+    risky = _by_id(report, "install-risky")
+    assert [(f["subject"], f["details"]["from"], f["details"]["to"]) for f in risky] == [
+        ("torch", "2.1.2", "2.5.0")]
+    data = report["before_install"]
+    assert data["protected"] == ["torch"] and data["safe"] is False
+    keep = (tmp_path / "keep.txt").read_text()
+    assert "torch==2.1.2" in keep and "numpy>=1,<2" in keep
+    # The node needs what the install must not give it: pip says so with the constraints.
+    assert data["constraints"]["resolves"] is False
+    assert "install-unresolvable" in finding_ids(report)
+    assert code == 1
+
+
+def test_before_install_constraints_prevent_the_damage(tmp_path: Path, template_venv: Path,
+                                                       node_wheels: Path) -> None:
+    app = comfy_app(tmp_path / "ComfyUI", {})
+    venv = copy_venv(template_venv, app / "venv")
+    pip_install(venv, "numpy==1.26.4", "-r", str(app / "requirements.txt"),
+                find_links=[node_wheels])
+    code, report = run_check(app, "--before-install", "facetool", "--find-links",
+                             str(node_wheels), "--write-constraints", str(tmp_path / "c.txt"))
+    moves = {m["name"]: (m["to"], m["protected"]) for m in report["before_install"]["packages"]}
+    assert moves == {"facetool": ("2.0", False), "numpy": ("2.1.0", True)}
+    con = report["before_install"]["constraints"]
+    assert con["resolves"] is True and con["protected"] == []
+    assert {m["name"]: m["to"] for m in con["packages"]} == {"facetool": "1.0"}
+    # Installed with the constraints file, the node keeps numpy 1.
+    pip_install(venv, "facetool", "-c", str(tmp_path / "c.txt"), find_links=[node_wheels])
+    assert _installed(venv)["numpy"] == "1.26.4" and _installed(venv)["facetool"] == "1.0"
+    assert code == 1
+
+
+def test_before_install_bad_input_is_one_line(tmp_path: Path, template_venv: Path) -> None:
+    app = comfy_app(tmp_path / "ComfyUI", {})
+    copy_venv(template_venv, app / "venv")
+    result = invoke("check", "--dir", str(app), "--before-install", "custom_nodes/nope/")
+    assert result.exit_code == 2
+    result = invoke("check", "--dir", str(app), "--write-constraints", "x.txt")
+    assert result.exit_code == 2
