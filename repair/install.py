@@ -264,18 +264,20 @@ def _portable(root: Path) -> FoundLayout | None:
     ``run_nvidia_gpu.bat`` (or ``run_cpu.bat``), with ``python_embeded\\python.exe -s``."""
     from repair.venv import embedded_version
 
+    launchers = ("run_nvidia_gpu.bat", "run_cpu.bat", "run_amd_gpu.bat",
+                 "run_nvidia_gpu_fast_fp16_accumulation.bat")
     for base in (root, root.parent):
         embedded, app = base / "python_embeded", base / "ComfyUI"
-        if not (embedded.is_dir() and app.is_dir()):
+        if not app.is_dir() or not (embedded.is_dir()
+                                    or any((base / n).is_file() for n in launchers)):
             continue
         if root not in (base, app, embedded):
             continue
-        markers = ["python_embeded/"]
-        version = embedded_version(embedded)
+        markers = ["python_embeded/"] if embedded.is_dir() else []
+        version = embedded_version(embedded) if embedded.is_dir() else None
         if version:
             markers.append(f"python_embeded/{version[1]} (Python {version[0]})")
-        markers += [n for n in ("run_nvidia_gpu.bat", "run_cpu.bat", "run_amd_gpu.bat")
-                    if (base / n).is_file()]
+        markers += [n for n in launchers if (base / n).is_file()]
         return FoundLayout("comfyui-portable", app, embedded, "comfyui",
                            f"ComfyUI portable build: {', '.join(markers)} in {base.name}")
     if root.name == "python_embeded" and (root.parent / "ComfyUI").is_dir():
@@ -398,12 +400,21 @@ def _venv_from_settings(root: Path, manifest: Manifest, files: list[Path]) -> tu
 
 def _python_prefix(python: str | None) -> Path:
     """The prefix of the Python a launcher runs without a venv: ``PYTHON`` when set, else the
-    first ``python3``/``python`` on PATH."""
+    first ``python3``/``python`` on PATH, asked for its ``sys.prefix`` (a shim or a link says
+    nothing about where it lives)."""
     import shutil
 
+    from repair import proc
+    from repair.errors import ProcessError
+
     exe = python or shutil.which("python3") or shutil.which("python") or sys.executable
-    path = Path(exe)
-    if not path.is_absolute():
-        path = Path(shutil.which(exe) or exe)
+    try:
+        res = proc.run([exe, "-c", "import sys; print(sys.prefix)"], timeout=30,
+                       env=proc.clean_env())
+        if res.ok and res.stdout.strip():
+            return Path(res.stdout.strip().splitlines()[-1])
+    except ProcessError:
+        pass
+    path = Path(shutil.which(exe) or exe)
     # bin/python3 -> the prefix; python.exe on Windows sits in the prefix itself.
     return path.parent if path.parent.name.lower() not in ("bin", "scripts") else path.parent.parent

@@ -141,6 +141,11 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
     ids = {f.id for f in findings}
     steps: list[Step] = []
     unresolved: list[Finding] = []
+    if ctx.install.layout == "no-venv":
+        # The launcher runs the user's own Python (VENV_DIR=-, SKIP_VENV=1): the tool changes
+        # no Python installation; what is wrong is said, with its remedy.
+        return Plan((), tuple(f for f in findings if f.severity is not Severity.INFO
+                              and f.id != "restart-required"))
     if _opt(options, "reclone"):
         steps.append(Step("reclone", "reclone the application, keeping user data"))
     recreate_for = sorted(ids & RECREATE_IDS)
