@@ -270,3 +270,44 @@ def plan_keep(ctx: Context) -> list[str]:
         if satisfiable([keep.specifier, *specs], extra):
             out.append(text)
     return out
+
+
+def _import_name(dist: Any) -> str | None:
+    """The module a distribution is imported as: its ``top_level.txt`` (the one named like it
+    when there are several), else the first top-level package or module its RECORD lists."""
+    tops = [t for t in dist.top_level if t and not t.startswith("_") and "/" not in t]
+    if not tops:
+        try:
+            records = dist.record
+        except Exception:  # noqa: BLE001 - an unreadable RECORD: nothing to probe
+            return None
+        seen: list[str] = []
+        for rec in records:
+            first, _, rest = rec.path.partition("/")
+            if first.startswith(("_", "..")) or first.endswith((".dist-info", ".data",
+                                                                ".egg-info", ".pth")):
+                continue
+            name = first[:-3] if not rest and first.endswith(".py") else first if rest else None
+            if name and name.isidentifier() and name not in seen:
+                seen.append(name)
+        tops = seen
+    if not tops:
+        return None
+    key = dist.name.lower().replace("-", "_")
+    return next((t for t in tops if t.lower() == key), tops[0])
+
+
+def node_modules(ctx: Context) -> dict[str, list[str]]:
+    """For ``check --deep``: the import name of every installed distribution a custom node or
+    extension asks for, with the nodes that ask (so that a failed import names them)."""
+    out: dict[str, list[str]] = {}
+    installed = ctx.installed
+    for source, reqs in ctx.node_requirements:
+        for line in reqs.requirements:
+            dist = installed.get(line.name or "")
+            if dist is None:
+                continue
+            module = _import_name(dist)
+            if module and source.label not in out.setdefault(module, []):
+                out[module].append(source.label)
+    return out

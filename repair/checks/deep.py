@@ -121,6 +121,9 @@ def modules_to_probe(ctx: Context) -> list[str]:
         if canonical(top) in installed or (ctx.site / top).exists() or (
                 ctx.site / f"{top}.py").exists():
             names.append(module)
+    from repair.nodes import node_modules
+
+    names += [m for m in node_modules(ctx) if m not in names]  # what custom nodes import
     return names
 
 
@@ -200,7 +203,14 @@ def import_failure(ctx: Context) -> Iterator[Finding]:
                                    "error": info.get("message"), "last_line": info.get("last")}
         if signature:
             details["signature"] = signature
+        from repair.nodes import node_modules
+
+        needed_by = node_modules(ctx).get(name, [])
+        if needed_by:
+            details["requested_by"] = needed_by
         message = f"import {name} fails: {error.splitlines()[0][:300] if error else 'unknown'}"
+        if needed_by:
+            message += f" (needed by {', '.join(needed_by)})"
         if signature and signature.get("cause"):
             message += f" ({signature['cause']})"
         yield IMPORT_FAILURE(name, message, str(remedy), **details)
