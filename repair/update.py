@@ -161,7 +161,7 @@ def dry_run(ctx: Context, inputs: list[tuple[str, str]], cwd: Path | None = None
             return None, "the venv's pip is older than 22.2 (no --dry-run --report)", False
         unresolvable = any(m in text for m in ("ResolutionImpossible", "conflicting dependencies",
                                                "No matching distribution found"))
-        return None, first_error_line(text) or f"pip exit {res.returncode}", unresolvable
+        return None, pip_error(text) or f"pip exit {res.returncode}", unresolvable
     try:
         report = json.loads(res.stdout)
     except json.JSONDecodeError:
@@ -171,6 +171,25 @@ def dry_run(ctx: Context, inputs: list[tuple[str, str]], cwd: Path | None = None
         meta = item.get("metadata", {})
         out.append({"name": str(meta.get("name", "")), "version": str(meta.get("version", ""))})
     return out, None, False
+
+
+def pip_error(text: str) -> str:
+    """What pip's failure says, in one line: the resolver's "conflict is caused by" lines, else
+    its first ``ERROR:`` line (warnings about the user's configuration come before them)."""
+    lines = [line.strip() for line in text.splitlines()]
+    if "The conflict is caused by:" in lines:
+        start = lines.index("The conflict is caused by:") + 1
+        causes = []
+        for line in lines[start:start + 6]:
+            if not line:
+                break
+            causes.append(line)
+        if causes:
+            return "conflict: " + "; ".join(causes)
+    for line in lines:
+        if line.startswith("ERROR:"):
+            return line
+    return first_error_line(text)
 
 
 def predict(ctx: Context, upstream_dir: Path, files: list[str], constraints: list[str],
