@@ -57,3 +57,18 @@ def test_embedded_python(tmp_path: Path) -> None:
     assert layout.site_packages() == tmp_path / "Lib" / "site-packages"
     (tmp_path / "pyvenv.cfg").write_text("home = C:\\\\Python313\n")
     assert not VenvLayout.detect(tmp_path).embedded  # a venv, not an embedded Python
+
+
+@pytest.mark.skipif(__import__("os").name == "nt", reason="a shell script stands in for python")
+def test_embedded_pip_runs_with_dash_s(tmp_path: Path) -> None:
+    from repair.installer import pip_install
+
+    embedded = tmp_path / "python_embeded"
+    embedded.mkdir()
+    (embedded / "python312._pth").write_text("python312.zip\n.\nimport site\n")
+    python = embedded / "python.exe"
+    python.write_text(f"#!/bin/sh\necho \"$@\" > {tmp_path / 'argv'}\n")
+    python.chmod(0o755)
+    pip_install(python, ["numpy==1.26.4"], log_path=tmp_path / "log")
+    argv = (tmp_path / "argv").read_text().split()
+    assert argv[:4] == ["-s", "-m", "pip", "install"] and "numpy==1.26.4" in argv
