@@ -228,3 +228,13 @@ def test_not_a_web_ui(tmp_path: Path, kind: str) -> None:
     result = invoke("--yes", "--dir", str(folder))
     assert result.exit_code == 2
     assert sorted(os.listdir(folder)) == before  # no venv created, nothing changed
+
+
+def test_venv_option_naming_an_embedded_python(tmp_path: Path, wheels: dict[str, Path]) -> None:
+    base = portable(tmp_path, wheels)
+    app = tmp_path / "elsewhere" / "ComfyUI"
+    comfy_files(app)
+    code, report = run_check(app, "--venv", str(base / "python_embeded"))
+    assert report["target"]["layout"] == "comfyui-portable"
+    assert report["target"]["python"]["version"].startswith("3.12")
+    assert "venv-interpreter-broken" not in finding_ids(report)
