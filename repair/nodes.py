@@ -82,6 +82,22 @@ def asks(ctx: Context) -> dict[str, list[Ask]]:
             if not ctx.marker_matches(req.marker):
                 continue
             out.setdefault(line.name, []).append(Ask(line.name, who, source is None, line))
+    # The installed build of a protected package (torch and its family) stands with the
+    # application: a node that asks for another version is left out, never obeyed.
+    if out and ctx.venv_exists:
+        from packaging.requirements import Requirement
+
+        from repair.requirements import ReqLine
+
+        for name, kinds in sorted(protected(ctx).items()):
+            dist = ctx.installed.get(name)
+            if "version" not in kinds or dist is None or not any(
+                    not a.is_app for a in out.get(name, [])):
+                continue
+            text = f"{name}=={dist.version}"
+            line = ReqLine(ctx.venv, 0, text, Requirement(text), name)
+            out[name].insert(0, Ask(name, f"the installed {name} {dist.version} (protected)",
+                                    True, line))
     return out
 
 

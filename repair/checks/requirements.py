@@ -119,6 +119,8 @@ def requirement_unmet(ctx: Context) -> Iterator[Finding]:
 
 
 def _rel(ctx: Context, line: ReqLine) -> str:
+    if line.lineno == 0 and line.source == ctx.venv:
+        return f"in {ctx.venv.name}, protected by the manifest"
     try:
         rel = line.source.relative_to(ctx.install.dir).as_posix()
     except ValueError:
@@ -141,8 +143,10 @@ def requirement_conflict(ctx: Context) -> Iterator[Finding]:
 
     for c in conflicts(ctx):
         a, b = c.first, c.second
-        message = (f"{a.who} asks {a.text} ({_rel(ctx, a.line)}) and {b.who} asks {b.text} "
-                   f"({_rel(ctx, b.line)}): no version of {c.name} satisfies both")
+        first = f"{a.who} asks {a.text} ({_rel(ctx, a.line)})" if a.line.lineno else \
+            f"{a.who} must stay"
+        message = (f"{first} and {b.who} asks {b.text} ({_rel(ctx, b.line)}): no version of "
+                   f"{c.name} satisfies both")
         folder = b.line.source.parent
         try:
             folder_rel = folder.relative_to(ctx.install.dir).as_posix()
@@ -152,9 +156,10 @@ def requirement_conflict(ctx: Context) -> Iterator[Finding]:
                    if not b.is_app else f"change {b.who}'s requirement")
         want = f"a version of {b.who} that accepts {c.name}{a.spec}" if str(a.spec) else \
             f"a version of {b.who} without the pin"
+        kept = f"keeps {a.text}" if a.line.lineno == 0 else f"installs {a.who}"
         yield REQUIREMENT_CONFLICT(
             c.name, message,
-            f"'repair' installs {a.who} and leaves {b.who} out; to have both, {disable} or "
+            f"'repair' {kept} and leaves {b.who} out; to have both, {disable} or "
             f"update it to {want}",
             sources=[a.to_json(), b.to_json()], left_out=c.blocked,
         )

@@ -209,3 +209,21 @@ def test_before_install_bad_input_is_one_line(tmp_path: Path, template_venv: Pat
     assert result.exit_code == 2
     result = invoke("check", "--dir", str(app), "--write-constraints", "x.txt")
     assert result.exit_code == 2
+
+
+def test_a_node_never_moves_the_installed_torch(tmp_path: Path, template_venv: Path,
+                                                node_wheels: Path) -> None:
+    app = comfy_app(tmp_path / "ComfyUI", {"ComfyUI-NewTorch": "torch>=2.5\neinops\n"})
+    venv = copy_venv(template_venv, app / "venv")
+    pip_install(venv, "torch==2.1.2", "numpy==1.26.4", "-r", str(app / "requirements.txt"),
+                find_links=[node_wheels])
+    code, report = run_check(app)
+    conflict = _by_id(report, "requirement-conflict")
+    assert [f["subject"] for f in conflict] == ["torch"]
+    assert conflict[0]["message"].startswith("the installed torch 2.1.2 (protected) must stay")
+    result = invoke("--json", "--yes", "--dir", str(app), "--find-links", str(node_wheels))
+    report = json.loads(result.stdout)
+    step = next(s for s in report["plan"] if s["kind"] == "install-requirements")
+    assert step["params"]["left_out"] == ["custom node ComfyUI-NewTorch"]
+    assert _installed(venv)["torch"] == "2.1.2"
+    assert "einops" not in _installed(venv)  # the node is left out whole, not in part
