@@ -327,3 +327,48 @@ def node_modules(ctx: Context) -> dict[str, list[str]]:
             if module and source.label not in out.setdefault(module, []):
                 out[module].append(source.label)
     return out
+
+
+def pip_left_out(ctx: Context, reqs: list[str], cons: list[str], keep: list[str],
+                 index_args: list[str]) -> dict[str, str]:
+    """Nodes that pip cannot install with the application and the other nodes, through their
+    dependencies (what the specifiers alone do not show: a node's package that needs numpy 2
+    beside a node that pins numpy 1): ``{label: pip's reason}``. Asks pip's resolver (a dry
+    run in the venv): first everything, then without one node at a time, the last loaded
+    first. Empty when everything installs, or when pip cannot be asked."""
+    import tempfile
+    from pathlib import Path
+
+    from repair.update import dry_run
+
+    labels = {str(s.path): s.label for s in ctx.install.requirement_sources() if not s.is_app}
+    nodes = [r for r in reqs if r in labels]
+    if not nodes or not ctx.venv_exists or ctx.interp is None:
+        return {}
+    with tempfile.TemporaryDirectory(prefix="repair-plan-") as tmp:
+        inputs = [("-c", c) for c in cons]
+        if keep:
+            path = Path(tmp) / "keep.txt"
+            path.write_text("\n".join(keep) + "\n", encoding="utf-8")
+            inputs.append(("-c", str(path)))
+
+        def attempt(files: list[str]) -> tuple[bool | None, str | None]:
+            items, why, unresolvable = dry_run(ctx, [("-r", f) for f in files] + inputs,
+                                               extra=index_args)
+            return (True if items is not None else False if unresolvable else None), why
+
+        ok, why = attempt(reqs)
+        if ok is not False:
+            return {}
+        left: dict[str, str] = {}
+        remaining = list(reqs)
+        for node in reversed(nodes):
+            trial = [r for r in remaining if r != node]
+            ok_without, _ = attempt(trial)
+            if ok_without is None:
+                return {}
+            left[labels[node]] = why or "pip cannot install it with the rest"
+            remaining = trial
+            if ok_without:
+                return left
+    return {}

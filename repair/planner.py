@@ -113,10 +113,17 @@ def _torch_step(ctx: Context, force: bool) -> Step | None:
 
 
 def _install_all(ctx: Context, *, force: bool, extra: list[str] | None = None,
-                 changes_versions: bool = True) -> Step:
-    from repair.nodes import blocked, plan_keep
+                 changes_versions: bool = True, options: dict[str, Any] | None = None) -> Step:
+    from repair.nodes import blocked, pip_left_out, plan_keep
 
     reqs, cons = _files(ctx)
+    keep = plan_keep(ctx) if ctx.venv_exists and not force else []
+    left_out = sorted(blocked(ctx))
+    # What the specifiers cannot show, pip's resolver can: a node it cannot install with the rest.
+    unresolvable = pip_left_out(ctx, reqs, cons, keep, _index_args(options or {}))
+    if unresolvable:
+        paths = {s.label: str(s.path) for s in ctx.install.requirement_sources()}
+        reqs = [r for r in reqs if r not in {paths.get(n) for n in unresolvable}]
     names = ", ".join(ctx.install.manifest.requirement_files)
     nodes = len(reqs) - sum(1 for r in reqs if Path(r).parent == ctx.install.dir)
     if nodes:
@@ -124,16 +131,17 @@ def _install_all(ctx: Context, *, force: bool, extra: list[str] | None = None,
     what = ("reinstall every requirement" if force else "install the requirements")
     if extra:
         what += f" and {', '.join(extra)}"
-    keep = plan_keep(ctx) if ctx.venv_exists and not force else []
-    left_out = sorted(blocked(ctx))
     if keep:
         what += f", keeping {', '.join(keep)}"
     if left_out:
         what += f"; leaving out {', '.join(left_out)} (requirement-conflict)"
+    if unresolvable:
+        what += (f"; leaving out {', '.join(sorted(unresolvable))} (pip cannot install it with "
+                 f"the rest: {next(iter(unresolvable.values()))})")
     return Step("install-requirements", f"{what} ({names})",
                 {"files": reqs, "constraints": cons, "extra": extra or [], "keep": keep,
-                 "left_out": left_out, "force_reinstall": force,
-                 "changes_versions": changes_versions})
+                 "left_out": left_out + sorted(unresolvable), "unresolvable": unresolvable,
+                 "force_reinstall": force, "changes_versions": changes_versions})
 
 
 def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) -> Plan:
@@ -166,7 +174,7 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
         torch = _torch_step(ctx, force=False)
         if torch:
             steps.append(torch)
-        steps.append(_install_all(ctx, force=False))
+        steps.append(_install_all(ctx, force=False, options=options))
         for f in findings:
             if f.id not in RECREATE_IDS and f.fix in (Fix.MANUAL, Fix.CONFIG):
                 unresolved.append(f)
@@ -269,10 +277,22 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
         torch = _torch_step(ctx, force=False)
         if torch and not any(s.kind == "install-torch" for s in steps):
             steps.append(torch)
-        steps.append(_install_all(ctx, force=True, extra=extra))
+        steps.append(_install_all(ctx, force=True, extra=extra, options=options))
     elif install_missing:
-        steps.append(_install_all(ctx, force=False, extra=extra, changes_versions=changes_versions))
+        steps.append(_install_all(ctx, force=False, extra=extra, changes_versions=changes_versions,
+                                  options=options))
     return Plan(tuple(steps), tuple(unresolved))
+
+
+def _index_args(options: dict[str, Any]) -> list[str]:
+    from repair.installer import IndexOptions
+
+    return IndexOptions(
+        index_url=options.get("index_url"),
+        extra_index_urls=tuple(options.get("extra_index_urls") or ()),
+        find_links=tuple(options.get("find_links") or ()),
+        offline=bool(options.get("offline")),
+    ).pip_args()
 
 
 def _needs_pip_seed(ctx: Context, options: dict[str, Any]) -> bool:

@@ -227,3 +227,22 @@ def test_a_node_never_moves_the_installed_torch(tmp_path: Path, template_venv: P
     assert step["params"]["left_out"] == ["custom node ComfyUI-NewTorch"]
     assert _installed(venv)["torch"] == "2.1.2"
     assert "einops" not in _installed(venv)  # the node is left out whole, not in part
+
+
+def test_nodes_pip_cannot_install_together(tmp_path: Path, template_venv: Path,
+                                           node_wheels: Path) -> None:
+    """No specifier conflict, but FaceTool 2 needs numpy 2 where FaceSwap pins numpy 1: pip's
+    resolver tells, and the later node is left out with its reason."""
+    app = comfy_app(tmp_path / "ComfyUI", {"ComfyUI-FaceSwap": "numpy==1.26.4\n",
+                                           "ComfyUI-FaceTool": "facetool>=2\n"})
+    venv = copy_venv(template_venv, app / "venv")
+    pip_install(venv, "numpy==1.26.4", "-r", str(app / "requirements.txt"),
+                find_links=[node_wheels])
+    code, report = run_check(app)
+    assert "requirement-conflict" not in finding_ids(report)
+    result = invoke("--json", "--dry-run", "--dir", str(app), "--find-links", str(node_wheels))
+    step = next(s for s in json.loads(result.stdout)["plan"]
+                if s["kind"] == "install-requirements")
+    assert step["params"]["left_out"] == ["custom node ComfyUI-FaceTool"]
+    assert "numpy" in step["params"]["unresolvable"]["custom node ComfyUI-FaceTool"]
+    assert not any("FaceTool" in f for f in step["params"]["files"])
