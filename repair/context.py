@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from repair.backend import MachineBackend
     from repair.dists import Dist, SiteScan
+    from repair.install import RequirementSource
     from repair.interp import InterpreterInfo
     from repair.requirements import ReqSet
     from repair.torchbuild import TorchBuild
@@ -51,6 +52,8 @@ class Context:
     def _cfg(self) -> tuple[PyvenvCfg | None, str | None]:
         path = self.layout.cfg_path
         if not path.exists():
+            if self.layout.embedded or self.install.layout == "no-venv":
+                return None, None  # an embedded Python has a ._pth file; no venv has none
             return None, "pyvenv.cfg is missing"
         try:
             return read_pyvenv_cfg(path), None
@@ -114,11 +117,16 @@ class Context:
         if self.interp is not None:
             return self.interp
         version = self.cfg.version if self.cfg else None
+        if version is None and self.layout.embedded:
+            from repair.venv import embedded_version
+
+            found = embedded_version(self.venv)
+            version = found[0] if found else None
         if version is None:
             from repair.venv import _version_from_lib
 
             version = _version_from_lib(self.venv)
-        return estimate(version, windows=self.layout.kind == "windows")
+        return estimate(version, windows=self.layout.windows)
 
     @property
     def markers(self) -> dict[str, str]:
@@ -144,17 +152,31 @@ class Context:
     @cached_property
     def app_requirements(self) -> ReqSet:
         """The manifest's requirements files, then its constraint files, parsed as pip would."""
-        from repair.rebuild import requirement_files
         from repair.requirements import ReqSet, parse_file
 
         result = ReqSet()
         seen: set[Path] = set()
-        files, constraints = requirement_files(self.install.dir, self.install.manifest)
-        for path in files:
-            parse_file(path, _set=result, _seen=seen)
-        for path in constraints:
-            parse_file(path, constraint=True, _set=result, _seen=seen)
+        for source in self.install.requirement_sources():
+            if source.is_app and source.path.is_file():
+                parse_file(source.path, constraint=source.constraint, _set=result, _seen=seen)
         return result
+
+    @cached_property
+    def node_requirements(self) -> list[tuple[RequirementSource, ReqSet]]:
+        """Each custom node's or extension's requirements file, parsed on its own (a node's
+        ``-r`` of the app's file is read again for it: it is what the node asks for)."""
+        from repair.requirements import parse_file
+
+        out: list[tuple[RequirementSource, ReqSet]] = []
+        for source in self.install.requirement_sources():
+            if not source.is_app:
+                out.append((source, parse_file(source.path, constraint=source.constraint,
+                                               _seen=set())))
+        return out
+
+    def requirement_sets(self) -> list[tuple[RequirementSource | None, ReqSet]]:
+        """The application's requirements (source None), then each node's or extension's."""
+        return [(None, self.app_requirements), *self.node_requirements]
 
     def marker_matches(self, marker: Marker | None, extras: tuple[str, ...] = ("",)) -> bool:
         """Evaluate a requirement's marker for the VENV's interpreter, for any of ``extras``."""

@@ -217,6 +217,10 @@ def pip_install(
     """Run one install step; raise ``ProcessError`` (naming the log) when it fails."""
     reporter = reporter or Reporter()
     index = index or IndexOptions()
+    from repair.venv import VenvLayout
+
+    # An embedded Python (ComfyUI portable) is its own folder, run with -s as its launcher does.
+    embedded = VenvLayout.detect(venv_python.parent).embedded
     uv = find_uv() if installer == "uv" else None
     if installer == "uv" and uv is None:
         reporter.warn("uv is not on PATH: installing with pip instead")
@@ -229,7 +233,8 @@ def pip_install(
         # --no-compile: like uv, no bytecode at install time (Python writes it on first import).
         # --no-warn-conflicts: pip's own scan of every installed distribution after the install;
         # the check that follows each repair reports conflicts as findings.
-        argv = [str(venv_python), "-m", "pip", "install", "--no-input", "--progress-bar", "off",
+        argv = [str(venv_python), *(["-s"] if embedded else []), "-m", "pip", "install",
+                "--no-input", "--progress-bar", "off",
                 "--disable-pip-version-check", "--no-compile", "--no-warn-conflicts", *args,
                 *index.pip_args()]
         tool = "pip"
@@ -255,7 +260,7 @@ def pip_install(
 
     reporter.step(f"{label} ({tool})")
     started = time.monotonic()
-    venv = venv_python.parent.parent
+    venv = venv_python.parent if embedded else venv_python.parent.parent
     with reporter.progress("resolving", 0) as bar:
         watch = _InstallWatch(bar, venv_python, raw=raw)
         try:

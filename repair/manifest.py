@@ -178,6 +178,9 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "restart.packages": (list,),
     "models.paths": (list,),
     "extensions.paths": (list,),
+    "protect.packages": (list,),
+    "protect.no_downgrade": (list,),
+    "protect.major": (list,),
     "deep.modules": (list,),
     "launch.settings_files": (list,),
     "launch.recommended": (dict,),
@@ -192,7 +195,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
 _KNOWN_TABLES: dict[str, set[str]] = {
     "": {"schema", "name", "title", "description", "repository", "detect", "venv", "python",
          "requirements", "torch", "user_data", "restart", "deep", "launch", "models", "include",
-         "conflicts", "extensions"},
+         "conflicts", "extensions", "protect"},
     "repository": {"url", "branch"},
     "detect": {"all", "any", "none", "priority"},
     "venv": {"dirs", "settings"},
@@ -204,6 +207,7 @@ _KNOWN_TABLES: dict[str, set[str]] = {
     "launch": {"settings_files", "recommended", "scripts", "flags"},
     "models": {"paths"},
     "extensions": {"paths"},
+    "protect": {"packages", "no_downgrade", "major"},
 }
 
 

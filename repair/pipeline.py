@@ -312,7 +312,9 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
     install = ctx.install
     venv = install.venv
     python = VenvLayout.detect(venv).python
-    installer = options.get("installer") or "pip"
+    from repair.planner import default_installer
+
+    installer = default_installer(ctx, options)
     p = step.params
     if step.kind == "recreate-venv":
         return ""  # done before the steps (the venv had to exist first)
@@ -407,6 +409,11 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
             args += ["-r", f]
         for c in p.get("constraints", []):
             args += ["-c", c]
+        if p.get("keep"):
+            # Protected packages stay where they are (torch, numpy's major, the app's pins).
+            keep = journal.path.parent / "keep-constraints.txt"
+            fsops.atomic_write(keep, "\n".join(p["keep"]) + "\n")
+            args += ["-c", str(keep)]
         args += list(p.get("extra", []))
         if p.get("force_reinstall"):
             args.append("--force-reinstall")

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from repair.model import Finding, Fix, Severity
@@ -101,10 +102,11 @@ def _spec_for(ctx: Context, name: str, installed_version: str | None) -> str:
 
 
 def _files(ctx: Context) -> tuple[list[str], list[str]]:
-    from repair.rebuild import requirement_files
+    """The requirements files installed together (the application's and every custom node's or
+    extension's that fits them) and the constraint files (see ``repair.nodes``)."""
+    from repair.nodes import install_files
 
-    reqs, cons = requirement_files(ctx.install.dir, ctx.install.manifest)
-    return [str(p) for p in reqs], [str(p) for p in cons]
+    return install_files(ctx)
 
 
 def _torch_step(ctx: Context, options: dict[str, Any], *, force: bool,
@@ -120,14 +122,34 @@ def _torch_step(ctx: Context, options: dict[str, Any], *, force: bool,
 
 
 def _install_all(ctx: Context, *, force: bool, extra: list[str] | None = None,
-                 changes_versions: bool = True) -> Step:
+                 changes_versions: bool = True, options: dict[str, Any] | None = None) -> Step:
+    from repair.nodes import blocked, pip_left_out, plan_keep
+
     reqs, cons = _files(ctx)
+    keep = plan_keep(ctx) if ctx.venv_exists and not force else []
+    left_out = sorted(blocked(ctx))
+    # What the specifiers cannot show, pip's resolver can: a node it cannot install with the rest.
+    unresolvable = pip_left_out(ctx, reqs, cons, keep, _index_args(options or {}))
+    if unresolvable:
+        paths = {s.label: str(s.path) for s in ctx.install.requirement_sources()}
+        reqs = [r for r in reqs if r not in {paths.get(n) for n in unresolvable}]
     names = ", ".join(ctx.install.manifest.requirement_files)
+    nodes = len(reqs) - sum(1 for r in reqs if Path(r).parent == ctx.install.dir)
+    if nodes:
+        names += f" and {nodes} custom node/extension file(s)"
     what = ("reinstall every requirement" if force else "install the requirements")
     if extra:
         what += f" and {', '.join(extra)}"
+    if keep:
+        what += f", keeping {', '.join(keep)}"
+    if left_out:
+        what += f"; leaving out {', '.join(left_out)} (requirement-conflict)"
+    if unresolvable:
+        what += (f"; leaving out {', '.join(sorted(unresolvable))} (pip cannot install it with "
+                 f"the rest: {next(iter(unresolvable.values()))})")
     return Step("install-requirements", f"{what} ({names})",
-                {"files": reqs, "constraints": cons, "extra": extra or [],
+                {"files": reqs, "constraints": cons, "extra": extra or [], "keep": keep,
+                 "left_out": left_out + sorted(unresolvable), "unresolvable": unresolvable,
                  "force_reinstall": force, "changes_versions": changes_versions})
 
 
@@ -169,9 +191,23 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
     ids = {f.id for f in findings}
     steps: list[Step] = []
     unresolved: list[Finding] = []
+    if ctx.install.layout == "no-venv":
+        # The launcher runs the user's own Python (VENV_DIR=-, SKIP_VENV=1): the tool changes
+        # no Python installation; what is wrong is said, with its remedy.
+        return Plan((), tuple(f for f in findings if f.severity is not Severity.INFO
+                              and f.id != "restart-required"))
     if _opt(options, "reclone"):
         steps.append(Step("reclone", "reclone the application, keeping user data"))
     recreate_for = sorted(ids & RECREATE_IDS)
+    if ctx.install.in_place and (_opt(options, "clean_venv") or recreate_for):
+        # An embedded Python or the user's own Python: never recreated; its packages are
+        # repaired in place below, the rest is said.
+        unresolved += [f for f in findings if f.id in RECREATE_IDS]
+        findings = [f for f in findings if f.id not in RECREATE_IDS]
+        recreate_for = []
+        options = {**options, "clean_venv": False}
+        if not ctx.venv_exists:
+            return Plan((), tuple(unresolved))
     if _opt(options, "clean_venv") or recreate_for:
         why = "--clean-venv" if _opt(options, "clean_venv") else ", ".join(recreate_for)
         steps += _rebuild_steps(ctx, findings, options, why)
@@ -288,8 +324,11 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
         elif f.severity is not Severity.INFO or f.fix is not Fix.NONE:
             unresolved.append(f)
 
-    if ensure_pip:
-        steps.append(Step("ensure-pip", "install pip into the venv (ensurepip)"))
+    if ensure_pip or (install_missing or reinstall or _opt(options, "reinstall")) \
+            and _needs_pip_seed(ctx, options):
+        steps.append(Step("ensure-pip", "install pip into the venv (ensurepip)"
+                          + (": it was made by uv, and uv is not here" if not ensure_pip
+                             else "")))
     if removes:
         shown = ", ".join(sorted({p.rsplit("/", 1)[-1] for p in removes}))
         steps.append(Step("remove", f"remove residue: {shown}", {"paths": sorted(set(removes))}))
@@ -308,7 +347,42 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
         torch = _torch_step(ctx, options, force=False, changes_only=True)
         if torch and not any(s.kind == "install-torch" for s in steps):
             steps.append(torch)
-        steps.append(_install_all(ctx, force=True, extra=extra))
+        steps.append(_install_all(ctx, force=True, extra=extra, options=options))
     elif install_missing:
-        steps.append(_install_all(ctx, force=False, extra=extra, changes_versions=changes_versions))
+        steps.append(_install_all(ctx, force=False, extra=extra, changes_versions=changes_versions,
+                                  options=options))
     return Plan(tuple(steps), tuple(unresolved))
+
+
+def _index_args(options: dict[str, Any]) -> list[str]:
+    from repair.installer import IndexOptions
+
+    return IndexOptions(
+        index_url=options.get("index_url"),
+        extra_index_urls=tuple(options.get("extra_index_urls") or ()),
+        find_links=tuple(options.get("find_links") or ()),
+        offline=bool(options.get("offline")),
+    ).pip_args()
+
+
+def _needs_pip_seed(ctx: Context, options: dict[str, Any]) -> bool:
+    """A venv made by uv has no pip (normal): installs use uv when it is here and asked for,
+    else pip must be seeded first."""
+    if not ctx.venv_exists or "pip" in ctx.installed:
+        return False
+    return default_installer(ctx, options) != "uv"
+
+
+def default_installer(ctx: Context, options: dict[str, Any]) -> str:
+    """``--installer`` when given; else uv for a venv made by uv when uv is here; else pip."""
+    asked = options.get("installer")
+    if asked:
+        return str(asked)
+    from repair.install import made_by_uv
+
+    if made_by_uv(ctx.venv):
+        from repair.installer import find_uv
+
+        if find_uv() is not None:
+            return "uv"
+    return "pip"

@@ -168,6 +168,10 @@ def _report_text(report: Report, *, color: bool, verbose: bool, hint: str | None
         f"  venv     {t['venv']}" + (f"  ({t['sources']['venv']})" if verbose else ""),
         f"  python   {python}",
     ]
+    layout_source = (t.get("sources") or {}).get("layout")
+    if t.get("layout", "venv") != "venv" or layout_source:
+        head.insert(3, f"  layout   {t.get('layout', 'venv')}"
+                    + (f"  ({layout_source})" if layout_source else ""))
     if backend.get("machine") or backend.get("torch"):
         machine = backend.get("machine") or "not probed"
         if backend.get("devices"):

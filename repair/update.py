@@ -133,45 +133,83 @@ def _risk(name: str, old: str | None, new: str, restart: set[str]) -> str | None
     return None
 
 
+def dry_run(ctx: Context, inputs: list[tuple[str, str]], cwd: Path | None = None,
+            extra: list[str] | None = None) -> tuple[list[dict[str, Any]] | None, str | None,
+                                                    bool]:
+    """pip's resolver in the venv (``pip install --dry-run --report``) on ``inputs`` (pairs of
+    ``-r``/``-c`` and a file): (what it would install, why there is no answer, unresolvable)."""
+    from repair.proc import clean_env, run
+
+    if not ctx.venv_exists or ctx.interp is None:
+        return None, "the venv's python does not run here", False
+    if "pip" not in ctx.installed:
+        return None, "the venv has no pip (made by uv?): no prediction", False
+    args: list[str] = [str(ctx.layout.python), *(["-s"] if ctx.layout.embedded else []),
+                       "-m", "pip", "install", "--dry-run", "--report", "-", "--quiet",
+                       "--no-input", "--disable-pip-version-check"]
+    for flag, path in inputs:
+        args += [flag, path]
+    args += list(extra or [])
+    try:
+        res = run(args, timeout=RESOLVE_TIMEOUT, env=clean_env(venv=ctx.venv),
+                  cwd=str(cwd) if cwd else None)
+    except ProcessError as exc:
+        return None, exc.message, False
+    if not res.ok:
+        text = res.stderr + res.stdout
+        if "no such option: --report" in text or "no such option: --dry-run" in text:
+            return None, "the venv's pip is older than 22.2 (no --dry-run --report)", False
+        unresolvable = any(m in text for m in ("ResolutionImpossible", "conflicting dependencies",
+                                               "No matching distribution found"))
+        return None, pip_error(text) or f"pip exit {res.returncode}", unresolvable
+    try:
+        report = json.loads(res.stdout)
+    except json.JSONDecodeError:
+        return None, "pip's report was not JSON", False
+    out: list[dict[str, Any]] = []
+    for item in report.get("install", []):
+        meta = item.get("metadata", {})
+        out.append({"name": str(meta.get("name", "")), "version": str(meta.get("version", ""))})
+    return out, None, False
+
+
+def pip_error(text: str) -> str:
+    """What pip's failure says, in one line: the resolver's "conflict is caused by" lines, else
+    its first ``ERROR:`` line (warnings about the user's configuration come before them)."""
+    lines = [line.strip() for line in text.splitlines()]
+    if "The conflict is caused by:" in lines:
+        start = lines.index("The conflict is caused by:") + 1
+        causes = []
+        for line in lines[start:start + 6]:
+            if not line:
+                break
+            causes.append(line)
+        if causes:
+            return "conflict: " + "; ".join(causes)
+    for line in lines:
+        if line.startswith("ERROR:"):
+            return line
+    return first_error_line(text)
+
+
 def predict(ctx: Context, upstream_dir: Path, files: list[str], constraints: list[str],
             ) -> tuple[list[dict[str, Any]], str | None, bool]:
     """Ask pip's resolver in the venv what ``pip install -r`` of the upstream requirements would
     install. Returns (packages that move, why there is no prediction, unresolvable)."""
     from repair.dists import canonical
-    from repair.proc import clean_env, run
 
-    if not ctx.venv_exists or ctx.interp is None:
-        return [], "the venv's python does not run here", False
-    args: list[str] = [str(ctx.layout.python), "-m", "pip", "install", "--dry-run", "--report",
-                       "-", "--quiet", "--no-input", "--disable-pip-version-check"]
     inputs = [("-r", n) for n in files] + [("-c", n) for n in constraints]
     present = [(flag, str(upstream_dir / n)) for flag, n in inputs if (upstream_dir / n).is_file()]
     if not any(flag == "-r" for flag, _ in present):
         return [], "upstream has none of the requirements files", False
-    for flag, path in present:
-        args += [flag, path]
-    try:
-        res = run(args, timeout=RESOLVE_TIMEOUT, env=clean_env(venv=ctx.venv),
-                  cwd=str(upstream_dir))
-    except ProcessError as exc:
-        return [], exc.message, False
-    if not res.ok:
-        text = res.stderr + res.stdout
-        if "no such option: --report" in text or "no such option: --dry-run" in text:
-            return [], "the venv's pip is older than 22.2 (no --dry-run --report)", False
-        unresolvable = any(m in text for m in ("ResolutionImpossible", "conflicting dependencies",
-                                               "No matching distribution found"))
-        return [], first_error_line(text) or f"pip exit {res.returncode}", unresolvable
-    try:
-        report = json.loads(res.stdout)
-    except json.JSONDecodeError:
-        return [], "pip's report was not JSON", False
+    items, why, unresolvable = dry_run(ctx, present, cwd=upstream_dir)
+    if items is None:
+        return [], why, unresolvable
     restart = {canonical(n) for n in ctx.install.manifest.restart_packages}
     moves: list[dict[str, Any]] = []
-    for item in report.get("install", []):
-        meta = item.get("metadata", {})
-        key = canonical(str(meta.get("name", "")))
-        new = str(meta.get("version", ""))
+    for item in items:
+        key = canonical(item["name"])
+        new = item["version"]
         dist = ctx.installed.get(key)
         old = dist.version if dist is not None else None
         if old == new:

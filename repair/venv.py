@@ -13,6 +13,26 @@ from pathlib import Path
 
 WINDOWS = "windows"
 POSIX = "posix"
+# An embedded Python (ComfyUI portable's ``python_embeded``): python.exe at the top, a
+# ``pythonXY._pth`` file instead of pyvenv.cfg, packages in Lib\site-packages. Windows only.
+EMBEDDED = "embedded"
+_PTH_RE = re.compile(r"^python(\d)(\d+)\._pth$", re.IGNORECASE)
+_DLL_RE = re.compile(r"^python(\d)(\d+)\.dll$", re.IGNORECASE)
+
+
+def embedded_version(root: Path) -> tuple[str, str] | None:
+    """``(X.Y, file)`` of an embedded Python, read from its ``pythonXY._pth`` (or, without one,
+    its ``pythonXY.dll``); None when ``root`` is no embedded Python."""
+    try:
+        names = sorted(p.name for p in root.iterdir())
+    except OSError:
+        return None
+    for pattern in (_PTH_RE, _DLL_RE):
+        for name in names:
+            m = pattern.match(name)
+            if m:
+                return f"{m.group(1)}.{m.group(2)}", name
+    return None
 
 
 class PyvenvCfgError(Exception):
@@ -87,6 +107,9 @@ class VenvLayout:
     @classmethod
     def detect(cls, root: Path) -> VenvLayout:
         """Tell the layout from what is on disk; fall back to the host's own layout."""
+        if not (root / "pyvenv.cfg").exists() and (root / "python.exe").exists() \
+                and embedded_version(root) is not None:
+            return cls(root, EMBEDDED)
         if (root / "Scripts").is_dir() or (root / "Lib" / "site-packages").is_dir():
             # A case-insensitive filesystem shows lib/ as Lib/ too: bin/ settles it.
             if not (root / "bin").is_dir():
@@ -98,10 +121,20 @@ class VenvLayout:
     @property
     def is_foreign(self) -> bool:
         """A Windows venv seen from POSIX or the reverse: its python cannot run here."""
-        return (self.kind == WINDOWS) != (os.name == "nt")
+        return (self.kind != POSIX) != (os.name == "nt")
+
+    @property
+    def windows(self) -> bool:
+        return self.kind != POSIX
+
+    @property
+    def embedded(self) -> bool:
+        return self.kind == EMBEDDED
 
     @property
     def bin_dir(self) -> Path:
+        if self.kind == EMBEDDED:
+            return self.root
         return self.root / ("Scripts" if self.kind == WINDOWS else "bin")
 
     @property
@@ -109,7 +142,7 @@ class VenvLayout:
         return self.root / "pyvenv.cfg"
 
     def python_candidates(self) -> list[Path]:
-        if self.kind == WINDOWS:
+        if self.kind != POSIX:
             return [self.bin_dir / "python.exe", self.bin_dir / "python"]
         return [self.bin_dir / "python", self.bin_dir / "python3"]
 
@@ -124,7 +157,7 @@ class VenvLayout:
 
     def site_packages(self, version: str | None = None) -> Path:
         """The purelib folder. ``version`` is ``X.Y``; guessed from the tree when not given."""
-        if self.kind == WINDOWS:
+        if self.kind != POSIX:
             return self.root / "Lib" / "site-packages"
         if version:
             xy = ".".join(version.split(".")[:2])

@@ -126,6 +126,9 @@ def modules_to_probe(ctx: Context) -> list[str]:
         if canonical(top) in installed or (ctx.site / top).exists() or (
                 ctx.site / f"{top}.py").exists():
             names.append(module)
+    from repair.nodes import node_modules
+
+    names += [m for m in node_modules(ctx) if m not in names]  # what custom nodes import
     return names
 
 
@@ -197,8 +200,11 @@ def import_failure(ctx: Context) -> Iterator[Finding]:
         info = result.modules.get(name) or {}
         if not info.get("ok", False):
             groups.setdefault(first_cause(info), []).append(name)
+    from repair.nodes import node_modules
+
+    needs = node_modules(ctx)
     for cause, names in groups.items():
-        yield _failure(names, cause, result)
+        yield _failure(names, cause, result, needs)
 
 
 def first_cause(info: dict[str, Any]) -> str:
@@ -212,7 +218,8 @@ def first_cause(info: dict[str, Any]) -> str:
     return f"{info.get('type', 'Error')}: {info.get('message', '')}".strip()
 
 
-def _failure(names: list[str], cause: str, result: DeepResult) -> Finding:
+def _failure(names: list[str], cause: str, result: DeepResult,
+             needs: dict[str, list[str]]) -> Finding:
     """One finding for the modules that fail from one first cause; its subject is the module
     the cause names (numpy, for cv2, torch and transformers failing on numpy), else the first."""
     subject = next((n for n in names if re.search(rf"\b{re.escape(n)}\b", cause)), names[0])
@@ -232,6 +239,10 @@ def _failure(names: list[str], cause: str, result: DeepResult) -> Finding:
     others = [n for n in names if n != subject]
     if others:
         message += f"; {', '.join(others)} fail(s) from the same first cause"
+    needed_by = sorted({node for n in names for node in needs.get(n, [])})
+    if needed_by:
+        details["requested_by"] = needed_by
+        message += f" (needed by {', '.join(needed_by)})"
     if signature and signature.get("cause"):
         message += f" ({signature['cause']})"
     return IMPORT_FAILURE(subject, message, str(remedy), **details)

@@ -171,6 +171,8 @@ def pip_missing(ctx: Context) -> Iterator[Finding]:
         return
     if ctx.cfg is not None and ctx.cfg.include_system_site_packages:
         return  # pip may come from the base interpreter
+    if ctx.cfg is not None and "uv" in ctx.cfg.values:
+        return  # made by uv: no pip is normal (repairs use uv, or seed pip first)
     yield PIP_MISSING(
         "pip",
         "pip is not installed in the venv",

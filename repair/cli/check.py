@@ -23,6 +23,13 @@ from repair.cli.common import (
 @click.option("--verify-files", is_flag=True, help="Hash every file against its RECORD.")
 @click.option("--deep", is_flag=True, help="Import the key modules in the venv's python.")
 @click.option("--pre-update", is_flag=True, help="Also predict what an update would change.")
+@click.option("--before-install", "before_install", metavar="PATH|REQS", default=None,
+              help="Predict what installing a node's or extension's requirements (its folder, "
+                   "a requirements file, or requirement strings) would change; flag moves of "
+                   "protected packages.")
+@click.option("--write-constraints", "write_constraints", metavar="FILE", default=None,
+              help="With --before-install: write the constraints that keep the protected "
+                   "packages where they are.")
 @click.option("--online", is_flag=True,
               help="Ask the package index whether a rebuild could finish.")
 @click.option("--log", "log", metavar="FILE", default=None,
@@ -61,7 +68,15 @@ def check(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: st
     from repair.install import resolve
     from repair.progress import StreamReporter
 
+    if options.get("write_constraints") and not options.get("before_install"):
+        from repair.errors import UsageError
+
+        raise UsageError("--write-constraints needs --before-install")
     install = resolve(**merged_install_options(ctx, dir, venv, manifest))
+    if options.get("before_install") is not None:
+        from repair.beforeinstall import parse_input
+
+        parse_input(install.dir, str(options["before_install"]))
     context = Context(install, options, reporter=StreamReporter(quiet=as_json))
     report = run_check(context)
     if as_json:
@@ -75,4 +90,8 @@ def check(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: st
             from repair.update import update_text
 
             click.echo("\n" + update_text(report.extra["update"]), nl=False)
+        if "before_install" in report.extra:
+            from repair.beforeinstall import before_install_text
+
+            click.echo("\n" + before_install_text(report.extra["before_install"]), nl=False)
     sys.exit(0 if report.summary.healthy else 1)

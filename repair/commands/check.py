@@ -22,7 +22,8 @@ def describe_target(ctx: Context) -> dict[str, Any]:
     if ctx.venv_exists:
         info = ctx.python_info
         python = {
-            "version": info.version if not info.estimated or ctx.cfg and ctx.cfg.version else None,
+            "version": info.version if not info.estimated or ctx.cfg and ctx.cfg.version
+            or ctx.layout.embedded else None,
             "executable": str(ctx.layout.python),
         }
     target: dict[str, Any] = {
@@ -32,6 +33,7 @@ def describe_target(ctx: Context) -> dict[str, Any]:
         "python": python,
         "backend": {"machine": None, "torch": None},
         "sources": dict(install.sources),
+        "layout": install.layout,
     }
     for hook in TARGET_HOOKS:
         hook(ctx, target)

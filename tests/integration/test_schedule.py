@@ -49,6 +49,7 @@ def test_systemd_install_writes_the_units(git_install_novenv: GitInstall) -> Non
 def test_auto_without_any_scheduler_is_a_one_line_error(tmp_path: Path) -> None:
     if detect()[0] is not None:
         pytest.skip("this machine has a scheduler")
+    (tmp_path / "requirements.txt").write_text("numpy\n")
     proc = subprocess.run([sys.executable, "-m", "repair", "schedule", "install", "--dir",
                            str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2

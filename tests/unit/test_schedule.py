@@ -116,6 +116,7 @@ def test_bad_time_and_frequency() -> None:
 
 
 def test_cli_bad_time_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("numpy\n")
     proc = subprocess.run([sys.executable, "-m", "repair", "schedule", "install", "--dir",
                            str(tmp_path), "--at", "noon", "--scheduler", "cron", "--dry-run"],
                           capture_output=True, text=True, cwd=Path(__file__).parents[2])
@@ -126,6 +127,7 @@ def test_cli_bad_time_is_one_line(tmp_path: Path) -> None:
 
 
 def test_cli_dry_run_shows_the_cron_line(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("numpy\n")
     result = invoke("schedule", "install", "--dir", str(tmp_path), "--every",
                     "weekly", "--scheduler", "cron", "--dry-run")
     assert result.exit_code == 0
