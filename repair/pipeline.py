@@ -539,9 +539,10 @@ def repair_install(ctx: Context, options: dict[str, Any] | None = None,
     options = dict(ctx.options if options is None else options)
     reporter = reporter or ctx.reporter
     install = ctx.install
-    if os.path.lexists(install.venv):
+    if os.path.lexists(install.venv) and install.layout != "no-venv":
         # Before anything else: the venv must be one the tool may replace (not the tool's own
-        # venv, not the app folder, not a folder that is not a venv, not a link).
+        # venv, not the app folder, not a folder that is not a venv, not a link). A launcher
+        # that runs the user's own Python (SKIP_VENV=1) gets a plan that changes nothing.
         fsops.check_venv_target(install.venv, install.dir)
     lock = contextlib.nullcontext() if options.get("dry_run") else install_lock(install)
     with lock:
