@@ -288,9 +288,11 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
     if step.kind == "install-torch":
         from repair import rebuild
 
+        saved = journal.data.get("venv_backup")
         return rebuild.install_torch(
             python, p, work=journal.folder / "rebuild", keep=_planned_set(journal),
-            index=index, log=_log(journal), reporter=reporter, installer=installer)
+            index=index, log=_log(journal), reporter=reporter, installer=installer,
+            old_venv=Path(saved) if saved else None)
     if step.kind == "reinstall":
         args = ["--force-reinstall", "--no-deps", *p["requirements"]]
         for c in p.get("constraints", []):

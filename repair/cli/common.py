@@ -94,7 +94,12 @@ def pipeline_options(func: F) -> F:
     func = index_options(func)
     for decl, help_text in reversed(
         [
-            ("--clean-venv", "Delete and recreate the venv (the old one is kept as a backup)."),
+            ("--clean-venv", "Delete and recreate the venv (the old one is kept as a backup; its "
+             "intact files are reused unless --no-reuse)."),
+            ("--no-reuse", "With a new venv: install every distribution from the index "
+             "rather than reuse the intact files of the old venv (its backup)."),
+            ("--verify-files", "Hash every file against its RECORD (also before files of the "
+             "old venv are reused)."),
             ("--fresh", "With a new venv: resolve anew from the requirement files rather than "
              "bring back the old venv's versions."),
             ("--reinstall", "Reinstall all requirements."),
