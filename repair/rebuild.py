@@ -687,9 +687,9 @@ def exact_pins(expect: Mapping[str, str], pins: Iterable[str]) -> list[str]:
 
 
 def _reuse(params: Mapping[str, Any], pins: list[str], old_venv: Path | None,
-           new_venv: Path, reporter: Reporter) -> Reused:
+           new_venv: Path, reporter: Reporter, *, quiet: bool = False) -> Reused:
     """``reuse_from_old`` as a plan step's parameters ask (``reuse``, ``verify_hashes``,
-    ``suspects``), said on the reporter."""
+    ``suspects``), said on the reporter (``quiet``: what is left was said before)."""
     if not params.get("reuse", True) or not pins:
         return Reused(left=list(pins))
     done = reuse_from_old(pins, old_venv, new_venv, expect=params.get("expect", {}),
@@ -698,7 +698,7 @@ def _reuse(params: Mapping[str, Any], pins: list[str], old_venv: Path | None,
     if done.reused:
         reporter.info(f"{done.reused} distribution(s) reused from the old venv "
                       f"({human_bytes(done.bytes_linked)} linked)")
-    for name, why in sorted(done.reasons.items()):
+    for name, why in sorted(done.reasons.items()) if not quiet else ():
         reporter.info(f"{name}: installed, not reused ({why})")
     return done
 
@@ -753,8 +753,10 @@ def install_set(python: Path, params: Mapping[str, Any], *, work: Path, old_venv
     reused from it (``reuse_from_old``) rather than installed."""
     from repair.installer import pip_install
 
+    torch_pins = list(torch_pins)
+    # After a torch step the kept set was reused there: only what it left is installed here.
     done = _reuse(params, list(params.get("pins", [])), old_venv, python.parent.parent,
-                  reporter)
+                  reporter, quiet=bool(torch_pins))
     pins = done.left
     installed = 0
     downloaded = 0
@@ -781,6 +783,8 @@ def install_set(python: Path, params: Mapping[str, Any], *, work: Path, old_venv
                             index=index, label="installing the requirements")
         installed += len(stats.installed)
         downloaded += stats.downloaded
+    if not done.reused and torch_pins:
+        return f"{installed} installed, {human_bytes(downloaded)} downloaded"
     return f"{installed} installed, {reuse_note(done, downloaded)}"
 
 
