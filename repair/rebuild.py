@@ -783,7 +783,7 @@ def install_set(python: Path, params: Mapping[str, Any], *, work: Path, old_venv
                             index=index, label="installing the requirements")
         installed += len(stats.installed)
         downloaded += stats.downloaded
-    if not done.reused and torch_pins:
+    if not done.reused and (torch_pins or not params.get("reuse", True)):
         return f"{installed} installed, {human_bytes(downloaded)} downloaded"
     return f"{installed} installed, {reuse_note(done, downloaded)}"
 
