@@ -330,3 +330,23 @@ def test_no_reuse_installs_everything(app: Path, indexes: tuple[LocalIndex, Loca
     assert "(--no-reuse)" in report["plan"][-1]["summary"]
     backup = next((app / ".repair-backups").rglob("pyvenv.cfg")).parent
     assert _ino(app / "venv", "handmade/__init__.py") != _ino(backup, "handmade/__init__.py")
+
+
+def test_verify_files_reinstalls_a_file_changed_at_the_same_size(
+        app: Path, indexes: tuple[LocalIndex, LocalIndex]) -> None:
+    torch, pypi = indexes
+    target = site_packages(app / "venv") / "handmade" / "__init__.py"
+    data = target.read_bytes()
+    target.write_bytes(data[:-1] + (b"#" if data[-1:] != b"#" else b"!"))
+    code, report, err = repair(app, pypi, "--clean-venv", "--verify-files", "--dry-run")
+    assert "2 reused from the old venv where their files are intact, 1 installed" in \
+        report["plan"][-1]["summary"], report["plan"]
+    torch.hits.clear()
+    pypi.hits.clear()
+    code, report, err = repair(app, pypi, "--clean-venv", "--verify-files")
+    assert code == 0, err
+    assert _wheels(torch, pypi) == {"handmade"}
+    assert (site_packages(app / "venv") / "handmade" / "__init__.py").read_bytes() == data
+    backup = next((app / ".repair-backups").rglob("pyvenv.cfg")).parent
+    assert _ino(app / "venv", "handmade/__init__.py") != _ino(backup, "handmade/__init__.py")
+    assert _ino(app / "venv", "numpy/__init__.py") == _ino(backup, "numpy/__init__.py")
