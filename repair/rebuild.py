@@ -14,7 +14,10 @@
   change). ``fresh`` resolves anew from the app's requirement files instead.
 - **Building** (``create_venv``, ``install_torch``, ``install_set``): one virtualenv call that
   writes nothing outside the venv; torch first, then the kept set as exact pins with
-  ``--no-deps``, then what moves (resolved, constrained by torch and by the kept pins).
+  ``--no-deps``, then what moves (resolved, constrained by torch and by the kept pins). Before
+  any installer runs, the kept pins (and torch when its build is kept) whose files are intact in
+  the old venv's backup are linked from there (``reuse_from_old``, ``plan_reuse``;
+  ``--no-reuse`` turns it off): only what is left is installed.
 - **Verifying** (``verify_set``): the new venv against the planned set.
 - **Preflight** (``preflight``): before anything is built, with the interpreter and platform the
   rebuild will use.
