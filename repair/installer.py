@@ -47,6 +47,7 @@ class InstallStats:
     collected: list[str] = field(default_factory=list)
     installed: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    downloaded: int = 0  # bytes, as pip's "Downloading NAME (SIZE)" lines say (uv says none)
 
 
 def find_uv() -> str | None:
@@ -249,6 +250,10 @@ def pip_install(
         m = _COLLECT.match(line)
         if m:
             stats.collected.append(m.group(1))
+            return
+        m = _DOWNLOAD.match(line)
+        if m and m.group(2) and not m.group(1).endswith(".metadata"):
+            stats.downloaded += int(float(m.group(2)) * _UNITS[m.group(3)])
             return
         m = _DONE.match(line)
         if m:

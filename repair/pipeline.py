@@ -380,10 +380,11 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
     if step.kind == "install-torch":
         from repair import rebuild
 
+        saved = journal.data.get("venv_backup")
         return rebuild.install_torch(
             python, p, work=journal.folder / "rebuild", keep=_planned_set(journal),
             index=index, log=_log(journal), reporter=reporter, installer=installer,
-            on_start=_child_recorder(journal))
+            old_venv=Path(saved) if saved else None, on_start=_child_recorder(journal))
     if step.kind == "reinstall":
         args = ["--force-reinstall", "--no-deps", *p["requirements"]]
         for c in p.get("constraints", []):

@@ -168,21 +168,26 @@ def _rebuild_steps(ctx: Context, findings: list[Finding], options: dict[str, Any
                   {"reason": why, "python": python.path, "version": python.version,
                    "why_python": python.reason, "old_version": old_version})]
     torch = rebuild.choose_torch(ctx, backend=options.get("backend"))
-    if torch is not None:
-        steps.append(Step("install-torch", torch.summary(), torch.to_params()))
     work = rebuild.plan_working_set(ctx, findings, torch, fresh=bool(options.get("fresh")))
+    reuse = rebuild.plan_reuse(work, torch, findings, enabled=not _opt(options, "no_reuse"),
+                               verify_hashes=bool(_opt(options, "verify_files")))
+    if torch is not None:
+        summary = torch.summary()
+        if reuse.torch:
+            summary += "; reused from the old venv when its files are intact"
+        steps.append(Step("install-torch", summary, torch.to_params()))
     reqs, cons = _files(ctx)
     names = ", ".join(manifest.requirement_files) or "no requirement files"
     if work.fresh or not work.pins:
         summary = f"install the requirements anew ({names})"
     else:
-        summary = (f"install the {len(work.pins)} distributions of the old venv at their "
-                   f"versions")
+        summary = (f"bring back the {len(work.pins)} distributions of the old venv at their "
+                   f"versions: {reuse.text()}")
         if work.moves:
             summary += f"; {len(work.moves)} move on purpose, then the requirements ({names})"
     steps.append(Step("install-requirements", summary,
                       {"files": reqs, "constraints": cons, "extra": [], "force_reinstall": False,
-                       "changes_versions": True, **work.to_params()}))
+                       "changes_versions": True, **work.to_params(), **reuse.to_params()}))
     return steps
 
 

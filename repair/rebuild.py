@@ -14,7 +14,10 @@
   change). ``fresh`` resolves anew from the app's requirement files instead.
 - **Building** (``create_venv``, ``install_torch``, ``install_set``): one virtualenv call that
   writes nothing outside the venv; torch first, then the kept set as exact pins with
-  ``--no-deps``, then what moves (resolved, constrained by torch and by the kept pins).
+  ``--no-deps``, then what moves (resolved, constrained by torch and by the kept pins). Before
+  any installer runs, the kept pins (and torch when its build is kept) whose files are intact in
+  the old venv's backup are linked from there (``reuse_from_old``, ``plan_reuse``;
+  ``--no-reuse`` turns it off): only what is left is installed.
 - **Verifying** (``verify_set``): the new venv against the planned set.
 - **Preflight** (``preflight``): before anything is built, with the interpreter and platform the
   rebuild will use.
@@ -451,12 +454,122 @@ def _seeded(site: Path, entry: Mapping[str, Any]) -> bool:
                for n in {folder, str(entry["name"])})
 
 
-def reuse_from_old(pins: list[str], old_venv: Path | None, new_venv: Path) -> list[str]:
-    """The one place where intact distributions of the old venv could be brought into the new
-    one without an installer: returns the pins that are left to install. (Nothing is reused
-    yet: every pin is installed.)"""
-    del old_venv, new_venv
-    return list(pins)
+def _pin_version(pin: str, expect: Mapping[str, str]) -> tuple[str, str] | None:
+    """``(name, version)`` of a pin whose files the backup may give back: ``name==version``
+    or ``name @ URL`` (a direct or VCS install: its files, ``direct_url.json`` included, are
+    what that URL gave). None for an editable install (its source folder may sit inside the
+    old venv) and for a pin without a known version."""
+    line = pin.strip()
+    if line.startswith("-"):
+        return None
+    m = re.match(r"^([A-Za-z0-9_.\-]+)\s*===?\s*(\S+)$", line)
+    if m:
+        return m.group(1), m.group(2)
+    name = _req_name(line)
+    version = expect.get(canonical(name))
+    return (name, version) if name and version and "@" in line else None
+
+
+@dataclass
+class Reused:
+    """What ``reuse_from_old`` did: ``left`` are the pins still to install."""
+
+    left: list[str] = field(default_factory=list)
+    reused: int = 0
+    bytes_linked: int = 0
+    bytes_copied: int = 0
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
+def reuse_from_old(pins: list[str], old_venv: Path | None, new_venv: Path, *,
+                   expect: Mapping[str, str] | None = None, verify_hashes: bool = False,
+                   suspects: Iterable[str] = ()) -> Reused:
+    """The one place where intact distributions of the old venv (its backup) are brought into
+    the new one without an installer (``repair.reuse``): each pin kept at the version the old
+    venv has, with its files intact there (RECORD sizes; hashes too with ``verify_hashes`` and
+    for the ``suspects``, names the plan's findings were about), is linked; the pins left to
+    install are returned with the reasons."""
+    out = Reused()
+    if old_venv is None or not pins or not Path(old_venv).is_dir():
+        out.left = list(pins)
+        return out
+    from repair.reuse import reuse_distributions
+
+    expect = expect or {}
+    suspect = {canonical(s) for s in suspects}
+    by_key: dict[str, str] = {}
+    groups: dict[bool, list[tuple[str, str]]] = {False: [], True: []}
+    for pin in pins:
+        nv = _pin_version(pin, expect)
+        if nv is None:
+            out.left.append(pin)
+            continue
+        by_key[canonical(nv[0])] = pin
+        groups[verify_hashes or canonical(nv[0]) in suspect].append(nv)
+    for hashes, keep in groups.items():
+        if not keep:
+            continue
+        result = reuse_distributions(old_venv, new_venv, keep, verify_hashes=hashes)
+        out.reused += len(result.reused)
+        out.bytes_linked += result.bytes_linked
+        out.bytes_copied += result.bytes_copied
+        out.reasons.update(result.reasons)
+        out.left += [by_key[canonical(name)] for name, _ in result.left_to_install]
+    return out
+
+
+@dataclass(frozen=True)
+class ReusePlan:
+    """What a rebuild expects to reuse from the old venv (``plan_reuse``): ``reused`` pins of
+    the working set (those whose files the findings do not call broken), ``installed`` the
+    rest; ``torch``: the torch build is kept and its packages too are reused when intact."""
+
+    enabled: bool
+    reused: int = 0
+    installed: int = 0
+    torch: bool = False
+    verify_hashes: bool = False
+    suspects: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        if not self.enabled:
+            return f"{self.installed} installed (--no-reuse)"
+        return (f"{self.reused} reused from the old venv where their files are intact, "
+                f"{self.installed} installed")
+
+    def to_params(self) -> dict[str, Any]:
+        return {"reuse": self.enabled, "verify_hashes": self.verify_hashes,
+                "suspects": list(self.suspects)}
+
+
+def plan_reuse(work: WorkingSet, torch: TorchChoice | None, findings: Iterable[Finding], *,
+               enabled: bool, verify_hashes: bool = False) -> ReusePlan:
+    """The reuse a rebuild plans: every pin but an editable one and one whose files a finding
+    says are broken (a reinstall is its fix); a finding's subject is suspect, its files are
+    verified by hash."""
+    from repair.model import Fix
+
+    pins = list(work.pins.items()) if not work.fresh else []
+    if not enabled:
+        return ReusePlan(False, 0, len(pins))
+    findings = list(findings)
+    suspects = tuple(sorted({canonical(f.subject) for f in findings if f.subject}))
+    broken = {canonical(f.subject) for f in findings if f.subject and f.fix is Fix.REINSTALL}
+    reused = sum(1 for key, pin in pins if key not in broken
+                 and _pin_version(pin, work.versions) is not None)
+    keep_torch = torch is not None and torch.keep and not any(
+        canonical(_req_name(p)) in broken for p in torch.packages)
+    return ReusePlan(True, reused, len(pins) - reused, keep_torch, verify_hashes, suspects)
+
+
+def reuse_note(done: Reused, downloaded: int | None) -> str:
+    """The step's result: distributions reused, bytes linked, bytes downloaded."""
+    from repair.progress import human
+
+    text = f"{done.reused} reused ({human(done.bytes_linked, 'B')} linked"
+    if done.bytes_copied:
+        text += f", {human(done.bytes_copied, 'B')} copied"
+    return text + f"), {human(downloaded or 0, 'B')} downloaded"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -576,16 +689,46 @@ def exact_pins(expect: Mapping[str, str], pins: Iterable[str]) -> list[str]:
     return [f"{k}=={v}" for k, v in sorted(expect.items()) if k in wanted]
 
 
+def _reuse(params: Mapping[str, Any], pins: list[str], old_venv: Path | None,
+           new_venv: Path, reporter: Reporter, *, quiet: bool = False) -> Reused:
+    """``reuse_from_old`` as a plan step's parameters ask (``reuse``, ``verify_hashes``,
+    ``suspects``), said on the reporter (``quiet``: what is left was said before)."""
+    if not params.get("reuse", True) or not pins:
+        return Reused(left=list(pins))
+    done = reuse_from_old(pins, old_venv, new_venv, expect=params.get("expect", {}),
+                          verify_hashes=bool(params.get("verify_hashes")),
+                          suspects=params.get("suspects", []))
+    if done.reused:
+        reporter.info(f"{done.reused} distribution(s) reused from the old venv "
+                      f"({human_bytes(done.bytes_linked)} linked)")
+    for name, why in sorted(done.reasons.items()) if not quiet else ():
+        reporter.info(f"{name}: installed, not reused ({why})")
+    return done
+
+
 def install_torch(python: Path, params: Mapping[str, Any], *, work: Path, keep: Mapping[str, Any]
                   | None, index: IndexOptions, log: Path, reporter: Reporter,
-                  installer: str, on_start: Callable[[int], None] | None = None) -> str:
+                  installer: str, old_venv: Path | None = None,
+                  on_start: Callable[[int], None] | None = None) -> str:
     """The torch step: its packages first, the kept set's versions as constraints for its
-    dependencies (so that they come back at the versions they had)."""
+    dependencies (so that they come back at the versions they had). With the old venv: the
+    kept set and, when the build is kept, torch itself are reused from it first; only what is
+    left is installed (nothing at all when everything was intact)."""
     from repair.installer import pip_install
 
     choice = TorchChoice(params.get("backend"), tuple(params["requirements"]),
                          params.get("index_url"), params.get("extra_index_url"))
-    args = list(choice.packages)
+    packages = list(choice.packages)
+    done = Reused()
+    if keep and old_venv is not None:
+        kept = list(keep.get("pins", []))
+        own = packages if params.get("keep") and not params.get("force_reinstall") else []
+        done = _reuse({**keep, "reuse": keep.get("reuse", True) and params.get("reuse", True)},
+                      [*kept, *own], old_venv, python.parent.parent, reporter)
+        packages = [p for p in packages if p in done.left or p not in own]
+        if own and not packages:
+            return f"0 installed, {reuse_note(done, 0)}"
+    args = list(packages)
     if keep and keep.get("expect"):
         args += ["-c", str(write_lines(work / "keep-constraints.txt",
                                        exact_pins(keep["expect"], keep.get("pins", []))))]
@@ -595,7 +738,15 @@ def install_torch(python: Path, params: Mapping[str, Any], *, work: Path, keep: 
                         index=torch_index(choice, index),
                         label=f"installing torch for {choice.backend or 'this machine'}",
                         on_start=on_start)
-    return f"{len(stats.installed)} installed"
+    note = f"{len(stats.installed)} installed"
+    return f"{note}, {reuse_note(done, stats.downloaded)}" if done.reused else \
+        f"{note}, {human_bytes(stats.downloaded)} downloaded"
+
+
+def human_bytes(n: int) -> str:
+    from repair.progress import human
+
+    return human(n, "B")
 
 
 def install_set(python: Path, params: Mapping[str, Any], *, work: Path, old_venv: Path | None,
@@ -604,17 +755,24 @@ def install_set(python: Path, params: Mapping[str, Any], *, work: Path, old_venv
                 on_start: Callable[[int], None] | None = None) -> str:
     """The kept set as exact pins (``--no-deps``: what worked comes back as it was), then the
     requirement files, resolved, when something moves (or for a fresh set); torch and the kept
-    versions constrain that resolution."""
+    versions constrain that resolution. Pins whose files are intact in the old venv are
+    reused from it (``reuse_from_old``) rather than installed."""
     from repair.installer import pip_install
 
-    pins = reuse_from_old(list(params.get("pins", [])), old_venv, python.parent.parent)
+    torch_pins = list(torch_pins)
+    # After a torch step the kept set was reused there: only what it left is installed here.
+    done = _reuse(params, list(params.get("pins", [])), old_venv, python.parent.parent,
+                  reporter, quiet=bool(torch_pins))
+    pins = done.left
     installed = 0
+    downloaded = 0
     if pins:
         args = ["--no-deps", "-r", str(write_lines(work / "keep.txt", pins))]
         stats = pip_install(python, args, log_path=log, reporter=reporter, installer=installer,
                             index=index, label=f"installing the {len(pins)} kept distributions",
                             on_start=on_start)
         installed += len(stats.installed)
+        downloaded += stats.downloaded
     files = list(params.get("files", []))
     moves = params.get("moves", [])
     if (files or moves) and (moves or params.get("fresh") or not params.get("pins")):
@@ -632,7 +790,10 @@ def install_set(python: Path, params: Mapping[str, Any], *, work: Path, old_venv
                             index=index, label="installing the requirements",
                             on_start=on_start)
         installed += len(stats.installed)
-    return f"{installed} installed"
+        downloaded += stats.downloaded
+    if not done.reused and (torch_pins or not params.get("reuse", True)):
+        return f"{installed} installed, {human_bytes(downloaded)} downloaded"
+    return f"{installed} installed, {reuse_note(done, downloaded)}"
 
 
 # ---------------------------------------------------------------------------------------------

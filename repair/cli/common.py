@@ -94,7 +94,10 @@ def pipeline_options(func: F) -> F:
     func = index_options(func)
     for decl, help_text in reversed(
         [
-            ("--clean-venv", "Delete and recreate the venv (the old one is kept as a backup)."),
+            ("--clean-venv", "Delete and recreate the venv (the old one is kept as a backup; its "
+             "intact files are reused unless --no-reuse)."),
+            ("--no-reuse", "With a new venv: install every distribution from the index "
+             "rather than reuse the intact files of the old venv (its backup)."),
             ("--fresh", "With a new venv: resolve anew from the requirement files rather than "
              "bring back the old venv's versions."),
             ("--reinstall", "Reinstall all requirements."),
@@ -104,7 +107,8 @@ def pipeline_options(func: F) -> F:
             ("--json", "Print a JSON report on stdout."),
             ("--force", "Go on even when the preflight says the plan cannot finish."),
             ("--verify-files", "Also hash every file against its RECORD, as 'check "
-             "--verify-files' does, and repair what differs."),
+             "--verify-files' does, and repair what differs (also before files of the old "
+             "venv are reused)."),
         ]
     ):
         func = click.option(decl, is_flag=True, help=help_text)(func)

@@ -235,3 +235,118 @@ def test_a_driver_too_old_for_the_build_is_a_reason_to_change_it(
     torch = next(s for s in report["plan"] if s["kind"] == "install-torch")
     assert not torch["params"]["keep"], torch
     assert "supports CUDA up to 11.8" in torch["summary"] and "2.1.2+cu121" in torch["summary"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reuse of the old venv's intact distributions
+
+
+def _hashes(root: Path) -> dict[str, str]:
+    """Every file under ``root`` (links as their targets' names), by its sha256."""
+    import hashlib
+
+    out = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        if path.is_symlink():
+            out[rel] = "-> " + os.readlink(path)
+        elif path.is_file():
+            out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def _wheels(*indexes: LocalIndex) -> set[str]:
+    """The wheels the indexes served, by project."""
+    from tests.localindex import project_of
+
+    return {project_of(path.rsplit("/", 1)[-1]) for index in indexes for path in index.hits
+            if path.startswith("/files/") and path.endswith(".whl")}
+
+
+def _ino(venv: Path, rel: str) -> int:
+    return (site_packages(venv) / rel).stat().st_ino
+
+
+def _detail(report: dict[str, Any], kind: str) -> str:
+    return str(next(s.get("detail", "") for s in report["steps"] if s["kind"] == kind))
+
+
+def test_clean_venv_with_nothing_broken_links_everything_and_downloads_nothing(
+        app: Path, indexes: tuple[LocalIndex, LocalIndex]) -> None:
+    torch, pypi = indexes
+    before = installed_versions(app / "venv")
+    hashes = _hashes(app / "venv")
+    code, report, err = repair(app, pypi, "--clean-venv", "--dry-run")
+    assert "3 reused from the old venv where their files are intact, 0 installed" in \
+        report["plan"][-1]["summary"], report["plan"]
+    assert "reused from the old venv" in report["plan"][1]["summary"]
+    torch.hits.clear()
+    pypi.hits.clear()
+    code, report, err = repair(app, pypi, "--clean-venv")
+    assert code == 0, err
+    # No installer ran for any of them: not one wheel was asked for.
+    assert _wheels(torch, pypi) == set()
+    assert "0 installed" in _detail(report, "install-torch")
+    assert "0 B downloaded" in _detail(report, "install-torch")
+    assert installed_versions(app / "venv") == before
+    # The files are the backup's own (one inode), and the backup is exactly as it was.
+    backup = next((app / ".repair-backups").rglob("pyvenv.cfg")).parent
+    assert _hashes(backup) == hashes
+    for rel in ("torch/version.py", "numpy/__init__.py", "handmade/__init__.py"):
+        if (site_packages(backup) / rel).exists():
+            assert _ino(app / "venv", rel) == _ino(backup, rel)
+    checked = invoke("check", "--json", "--dir", str(app), "--manifest", str(app / "testui.toml"))
+    assert checked.exit_code == 0, checked.stdout
+
+
+def test_a_broken_distribution_is_installed_while_the_rest_is_linked(
+        app: Path, indexes: tuple[LocalIndex, LocalIndex]) -> None:
+    torch, pypi = indexes
+    # einops loses a byte of a file (a size RECORD does not give): installed again.
+    target = next(p for p in (site_packages(app / "venv") / "einops").rglob("*.py"))
+    rel = target.relative_to(site_packages(app / "venv"))
+    target.write_bytes(target.read_bytes() + b"# damaged\n")
+    torch.hits.clear()
+    pypi.hits.clear()
+    code, report, err = repair(app, pypi, "--clean-venv")
+    assert code == 0, err
+    assert _wheels(torch, pypi) == {"einops"}
+    assert installed_versions(app / "venv")["einops"] == "0.8.0"
+    backup = next((app / ".repair-backups").rglob("pyvenv.cfg")).parent
+    assert b"# damaged" not in (site_packages(app / "venv") / rel).read_bytes()
+    assert b"# damaged" in (site_packages(backup) / rel).read_bytes()
+    assert _ino(app / "venv", "handmade/__init__.py") == _ino(backup, "handmade/__init__.py")
+    assert "1 installed" in _detail(report, "install-requirements") or \
+        "1 installed" in _detail(report, "install-torch")
+
+
+def test_no_reuse_installs_everything(app: Path, indexes: tuple[LocalIndex, LocalIndex]) -> None:
+    torch, pypi = indexes
+    torch.hits.clear()
+    pypi.hits.clear()
+    code, report, err = repair(app, pypi, "--clean-venv", "--no-reuse")
+    assert code == 0, err
+    assert {"torch", "numpy", "einops", "handmade"} <= _wheels(torch, pypi)
+    assert "(--no-reuse)" in report["plan"][-1]["summary"]
+    backup = next((app / ".repair-backups").rglob("pyvenv.cfg")).parent
+    assert _ino(app / "venv", "handmade/__init__.py") != _ino(backup, "handmade/__init__.py")
+
+
+def test_verify_files_reinstalls_a_file_changed_at_the_same_size(
+        app: Path, indexes: tuple[LocalIndex, LocalIndex]) -> None:
+    torch, pypi = indexes
+    target = site_packages(app / "venv") / "handmade" / "__init__.py"
+    data = target.read_bytes()
+    target.write_bytes(data[:-1] + (b"#" if data[-1:] != b"#" else b"!"))
+    code, report, err = repair(app, pypi, "--clean-venv", "--verify-files", "--dry-run")
+    assert "2 reused from the old venv where their files are intact, 1 installed" in \
+        report["plan"][-1]["summary"], report["plan"]
+    torch.hits.clear()
+    pypi.hits.clear()
+    code, report, err = repair(app, pypi, "--clean-venv", "--verify-files")
+    assert code == 0, err
+    assert _wheels(torch, pypi) == {"handmade"}
+    assert (site_packages(app / "venv") / "handmade" / "__init__.py").read_bytes() == data
+    backup = next((app / ".repair-backups").rglob("pyvenv.cfg")).parent
+    assert _ino(app / "venv", "handmade/__init__.py") != _ino(backup, "handmade/__init__.py")
+    assert _ino(app / "venv", "numpy/__init__.py") == _ino(backup, "numpy/__init__.py")
