@@ -158,12 +158,7 @@ def before_install_findings(ctx: Context) -> Iterator[Finding]:
 def _index_args(options: dict[str, Any]) -> list[str]:
     from repair.installer import IndexOptions
 
-    return IndexOptions(
-        index_url=options.get("index_url"),
-        extra_index_urls=tuple(options.get("extra_index_urls") or ()),
-        find_links=tuple(options.get("find_links") or ()),
-        offline=bool(options.get("offline")),
-    ).pip_args()
+    return IndexOptions.from_options(options).pip_args()
 
 
 def before_install_text(data: dict[str, Any]) -> str:

@@ -13,9 +13,10 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from repair import proc
 from repair.errors import ProcessError
@@ -28,6 +29,16 @@ class IndexOptions:
     extra_index_urls: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
     offline: bool = False
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> IndexOptions:
+        """The package sources of a command's options (``--index-url`` and the rest)."""
+        return cls(
+            index_url=options.get("index_url"),
+            extra_index_urls=tuple(options.get("extra_index_urls") or ()),
+            find_links=tuple(options.get("find_links") or ()),
+            offline=bool(options.get("offline")),
+        )
 
     def pip_args(self) -> list[str]:
         args: list[str] = []

@@ -272,12 +272,7 @@ def _log(journal: Journal) -> Path:
 def _index(options: dict[str, Any]) -> Any:
     from repair.installer import IndexOptions
 
-    return IndexOptions(
-        index_url=options.get("index_url"),
-        extra_index_urls=tuple(options.get("extra_index_urls") or ()),
-        find_links=tuple(options.get("find_links") or ()),
-        offline=bool(options.get("offline")),
-    )
+    return IndexOptions.from_options(options)
 
 
 def _inside_venv(path: Path, venv: Path) -> bool:

@@ -362,12 +362,7 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
 def _index_args(options: dict[str, Any]) -> list[str]:
     from repair.installer import IndexOptions
 
-    return IndexOptions(
-        index_url=options.get("index_url"),
-        extra_index_urls=tuple(options.get("extra_index_urls") or ()),
-        find_links=tuple(options.get("find_links") or ()),
-        offline=bool(options.get("offline")),
-    ).pip_args()
+    return IndexOptions.from_options(options).pip_args()
 
 
 def _needs_pip_seed(ctx: Context, options: dict[str, Any]) -> bool:
