@@ -41,7 +41,7 @@ def terminal_width(stream: Any = None) -> int:
     return max(shutil.get_terminal_size((100, 24)).columns, 40)
 
 
-def _wrap(text: str, width: int, first: str, rest: str) -> list[str]:
+def wrap(text: str, width: int, first: str, rest: str) -> list[str]:
     """``text`` after the prefix ``first``, continued under ``rest``; unwrapped when width 0.
     Long words (paths, URLs) are never broken: they overflow rather than become uncopyable."""
     if not width:
@@ -125,11 +125,11 @@ def _group_lines(group: list[Finding], color: bool, width: int) -> list[str]:
         remedy = (remedy_text or (f.remedy if len(remedies) == 1 else None)
                   or _FIX_TEXT.get(f.fix.value)
                   or f"{f.remedy} (and the like for the others: -v shows each)")
-    lines = _wrap(f"{f.id}  {message}", width, f"  {label} ", _INDENT)
+    lines = wrap(f"{f.id}  {message}", width, f"  {label} ", _INDENT)
     if color:
         lines[0] = lines[0].replace(label, paint(label, f.severity.value, color), 1)
         lines[0] = lines[0].replace(f.id, paint(f.id, "bold", color), 1)
-    fix = _wrap(remedy, width, _INDENT + "fix: ", _INDENT + "     ")
+    fix = wrap(remedy, width, _INDENT + "fix: ", _INDENT + "     ")
     if color:
         fix[0] = fix[0].replace("fix:", paint("fix:", "dim", color), 1)
     return lines + fix
@@ -198,21 +198,21 @@ def _report_text(report: Report, *, color: bool, verbose: bool, hint: str | None
             lines.append("")
         s = report.summary
         verdict = "healthy" if s.healthy else "not healthy"
-        summary = _wrap(f"{s.errors} error(s), {s.warnings} warning(s), {s.infos} note(s): "
+        summary = wrap(f"{s.errors} error(s), {s.warnings} warning(s), {s.infos} note(s): "
                         f"{verdict}", width, "", "")
         summary[-1] = summary[-1].replace(
             verdict, paint(verdict, "ok" if s.healthy else "error", color), 1)
         lines.extend(summary)
         if not s.healthy and hint:
-            lines.extend(_wrap(hint, width, "", ""))
+            lines.extend(wrap(hint, width, "", ""))
         running = report.extra.get("running") or []
         if running and any(f.restart_required for f in report.findings) \
                 and not report.restart_required:
             # Said once, and only when the web UI runs on this venv now.
-            lines.extend(_wrap(f"The web UI is running ({fold(running)}): restart it after "
+            lines.extend(wrap(f"The web UI is running ({fold(running)}): restart it after "
                                "the repair.", width, "", ""))
     if report.restart_required:
-        lines.extend(paint(line, "warning", color) for line in _wrap(
+        lines.extend(paint(line, "warning", color) for line in wrap(
             "Restart the web UI for the changes to take effect.", width, "", ""))
     return "\n".join(lines).rstrip() + "\n"
 
@@ -238,9 +238,9 @@ def markdown_text(md: str, *, width: int = 0, color: bool = False) -> str:
         if para:
             text = inline(" ".join(p.strip() for p in para))
             if bullet is not None:
-                out.extend(_wrap(text, width, f"  {bullet} ", "    "))
+                out.extend(wrap(text, width, f"  {bullet} ", "    "))
             else:
-                out.extend(_wrap(text, width, "", ""))
+                out.extend(wrap(text, width, "", ""))
             para.clear()
         bullet = None
 

@@ -55,7 +55,8 @@ def run_pipeline(ctx: click.Context, options: dict[str, Any]) -> None:
             if not result.plan.empty:
                 click.echo("Nothing was changed (--dry-run). Run 'repair' to carry out this plan.")
         else:
-            click.echo(result.plan.text() if result.plan.empty else _steps_text(result), nl=False)
+            click.echo(result.plan.text() if result.plan.empty else _steps_text(result, width),
+                       nl=False)
             if result.plan.empty or result.exit_code not in (4, 5):
                 click.echo()
                 click.echo(report_text(result.report, color=color, hint=None, width=width),
@@ -71,9 +72,12 @@ class _Declined(Exception):
     """The person at the prompt said no."""
 
 
-def _steps_text(result: Any) -> str:
+def _steps_text(result: Any, width: int = 0) -> str:
+    """Each step with its status, wrapped at ``width`` (0: not wrapped)."""
+    from repair.render import wrap
+
     lines = ["Steps:"]
     for step in result.steps:
-        lines.append(f"  [{step.status}] {step.summary}"
-                     + (f" ({step.detail})" if step.detail else ""))
+        text = step.summary + (f" ({step.detail})" if step.detail else "")
+        lines += wrap(text, width, f"  [{step.status}] ", "    ")
     return "\n".join(lines) + "\n"
