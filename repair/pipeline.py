@@ -430,9 +430,10 @@ def _planned_set(journal: Journal) -> dict[str, Any] | None:
     return None
 
 
-def _create_venv(ctx: Context, step: Step, reporter: Reporter) -> str:
+def _create_venv(ctx: Context, step: Step, reporter: Reporter, plan: Plan | None = None) -> str:
     """A new venv at the venv path (which carries the partial marker until it is done), with the
-    interpreter the plan names."""
+    interpreter the plan names. When the old venv's setuptools comes back from its files (reuse),
+    the new venv is not seeded with another one, which the kept set would then replace."""
     from repair import rebuild
 
     python, version = step.params.get("python"), step.params.get("version")
@@ -445,8 +446,12 @@ def _create_venv(ctx: Context, step: Step, reporter: Reporter) -> str:
     venv = ctx.install.venv
     venv.mkdir(parents=True)
     (venv / fsops.PARTIAL_MARKER).write_text("recreate\n")
+    pins: list[Any] = next((s.params.get("pins", []) for s in (plan.steps if plan else ())
+                            if s.kind == "install-requirements"), [])
+    reused_setuptools = not ctx.options.get("no_reuse") and any(
+        str(p).lower().startswith("setuptools==") for p in pins)
     how = rebuild.create_venv(python, venv, installer=str(ctx.options.get("installer") or "pip"),
-                              version=version)
+                              version=version, setuptools=not reused_setuptools)
     return f"Python {version} ({how})"
 
 
@@ -632,7 +637,7 @@ def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
             started = time.monotonic()
             idx = plan.steps.index(step)
             journal.set(created=True)
-            results[idx].detail = _create_venv(ctx, step, reporter)
+            results[idx].detail = _create_venv(ctx, step, reporter, plan)
             mark(venv, journal.data["token"])
             journal.set(new_fp=fingerprint(venv))
             results[idx].status = "done"

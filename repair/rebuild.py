@@ -598,10 +598,13 @@ def _virtualenv_has_redirect() -> bool:
     return _REDIRECT
 
 
-def virtualenv_args(python: str | Path, dest: Path, *, prompt: str | None = None) -> list[str]:
+def virtualenv_args(python: str | Path, dest: Path, *, prompt: str | None = None,
+                    setuptools: bool = True) -> list[str]:
     """The one virtualenv command line: quiet, offline seeding, nothing written outside
     ``dest`` (no VCS ignore file, no ``.venv`` redirect file beside it)."""
     args = [sys.executable, "-m", "virtualenv", "-q", "--no-periodic-update", "--no-vcs-ignore"]
+    if not setuptools:
+        args.append("--no-setuptools")
     if _virtualenv_has_redirect():
         args.append("--no-venv-redirect")
     if prompt:
@@ -610,15 +613,17 @@ def virtualenv_args(python: str | Path, dest: Path, *, prompt: str | None = None
 
 
 def create_venv(python: str | Path, dest: Path, *, prompt: str | None = None,
-                installer: str = "pip", version: str | None = None) -> str:
+                installer: str = "pip", version: str | None = None,
+                setuptools: bool = True) -> str:
     """A new venv at ``dest`` (which may exist, empty or holding only the partial marker).
-    ``version``: the interpreter's, when known (spares a probe)."""
+    ``version``: the interpreter's, when known (spares a probe); ``setuptools``: seed it (pip
+    is always seeded)."""
     from repair import proc
 
     if installer == "uv" and _uv_venv(Path(python), dest, version):
         return "uv venv"
-    proc.run(virtualenv_args(python, dest, prompt=prompt), timeout=600, env=proc.clean_env(),
-             check=True)
+    proc.run(virtualenv_args(python, dest, prompt=prompt, setuptools=setuptools), timeout=600,
+             env=proc.clean_env(), check=True)
     return "virtualenv"
 
 

@@ -79,3 +79,15 @@ def test_pins_bring_back_where_a_distribution_came_from() -> None:
     assert pin_line("w", "1", {"type": "direct", "url": "https://x/w-1.whl"}) == \
         "w @ https://x/w-1.whl"
     assert pin_line("s", "1", {"type": "vcs", "url": "https://****@x/s.git"}) == "s==1"
+
+
+def test_a_venv_whose_setuptools_comes_back_from_the_old_one_is_seeded_with_pip_alone(
+        tmp_path: Path) -> None:
+    from repair.rebuild import virtualenv_args
+
+    seeded = virtualenv_args("python3", tmp_path / "venv")
+    alone = virtualenv_args("python3", tmp_path / "venv", setuptools=False)
+    assert "--no-setuptools" not in seeded
+    assert "--no-setuptools" in alone and "--no-pip" not in alone
+    # Whatever else, nothing is written beside the venv.
+    assert "--no-vcs-ignore" in alone
