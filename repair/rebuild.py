@@ -509,7 +509,8 @@ def reuse_from_old(pins: list[str], old_venv: Path | None, new_venv: Path, *,
     for hashes, keep in groups.items():
         if not keep:
             continue
-        result = reuse_distributions(old_venv, new_venv, keep, verify_hashes=hashes)
+        result = reuse_distributions(old_venv, new_venv, keep, verify_hashes=hashes,
+                                     kept_with=groups[not hashes])
         out.reused += len(result.reused)
         out.bytes_linked += result.bytes_linked
         out.bytes_copied += result.bytes_copied

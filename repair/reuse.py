@@ -216,8 +216,13 @@ class _Plan:
     rewrite_record: bool = True  # RECORD has hashes to update; installed-files.txt has none
 
 
-def _plan(dist: Dist, old: _Layout, new: _Layout, verify_hashes: bool) -> _Plan | str:
-    """Where each file goes, or the reason the distribution cannot be reused."""
+def _plan(dist: Dist, old: _Layout, new: _Layout, verify_hashes: bool,
+          shared: dict[str, set[int | str]] | None = None) -> _Plan | str:
+    """Where each file goes, or the reason the distribution cannot be reused. ``shared``: the
+    sizes and hashes each path has in the RECORDs of the kept distributions that share it; a
+    file of another size or hash than this RECORD says, which another kept distribution lists,
+    is that one's (opencv flavours sharing ``cv2/``): it comes back as it was on disk, whoever
+    wrote it last."""
     if not dist.has_record():
         return "no RECORD to verify its files against"
     if dist.kind != "dist-info" and verify_hashes:
@@ -256,17 +261,22 @@ def _plan(dist: Dist, old: _Layout, new: _Layout, verify_hashes: bool) -> _Plan 
             return f"{rel} is missing"
         if not stat.S_ISREG(st.st_mode):
             return f"{rel} is not a plain file"
+        theirs = False
         if entry.size is not None and st.st_size != entry.size:
             if bytecode:
                 continue  # compiled again since the install: Python writes it anew
-            return f"{rel} has {st.st_size} bytes, RECORD says {entry.size}"
-        if verify_hashes and entry.hash:
+            theirs = st.st_size in (shared or {}).get(rel, ())
+            if not theirs:
+                return f"{rel} has {st.st_size} bytes, RECORD says {entry.size}"
+        if verify_hashes and entry.hash and not theirs:
             algo, _, want = entry.hash.partition("=")
             try:
-                if _file_hash(Path(src), algo) != want:
-                    return f"{rel} differs from its RECORD hash"
+                got = _file_hash(Path(src), algo)
             except ValueError:
                 return f"{rel}: unknown hash {algo!r}"
+            # Another kept distribution's version of a shared file (same size, other content).
+            if got != want and f"{algo}={got}" not in (shared or {}).get(rel, ()):
+                return f"{rel} differs from its RECORD hash"
         if _inside(src, old_scripts):
             plan.scripts.append((src, dst, rel))
         else:
@@ -346,11 +356,37 @@ def _apply(plan: _Plan, new: _Layout, result: ReuseResult, made: set[str]) -> No
         raise
 
 
+def _shared_files(installed: dict[str, list[Dist]], wanted: list[tuple[str, str]]
+                  ) -> dict[str, set[int | str]]:
+    """Path -> the sizes and hashes the RECORDs of the kept distributions give it, for the paths
+    that more than one of them lists (files several distributions share)."""
+    sizes: dict[str, set[int | str]] = {}
+    owners: dict[str, int] = {}
+    for name, _version in wanted:
+        group = installed.get(canonical(name), [])
+        if len(group) != 1:
+            continue
+        try:
+            entries = group[0].record
+        except Exception:  # noqa: BLE001 - _plan gives the reason for an unreadable RECORD
+            continue
+        for entry in entries:
+            rel = entry.path.replace("\\", "/")
+            owners[rel] = owners.get(rel, 0) + 1
+            if entry.size is not None:
+                sizes.setdefault(rel, set()).add(entry.size)
+            if entry.hash:
+                sizes.setdefault(rel, set()).add(entry.hash)
+    return {rel: s for rel, s in sizes.items() if owners[rel] > 1}
+
+
 def reuse_distributions(old_venv: Path | str, new_venv: Path | str,
-                        keep: Iterable[tuple[str, str]], verify_hashes: bool = False
-                        ) -> ReuseResult:
+                        keep: Iterable[tuple[str, str]], verify_hashes: bool = False,
+                        kept_with: Iterable[tuple[str, str]] = ()) -> ReuseResult:
     """Put each ``(name, version)`` of ``keep`` from ``old_venv`` into ``new_venv`` (see the
-    module's documentation); return what was reused and what is left to install."""
+    module's documentation); return what was reused and what is left to install.
+    ``kept_with``: the other distributions that come back (reused in another call, or
+    installed), whose files the kept ones may share."""
     result = ReuseResult()
     old, new = _layout(Path(old_venv)), _layout(Path(new_venv))
     wanted = list(keep)
@@ -362,6 +398,8 @@ def reuse_distributions(old_venv: Path | str, new_venv: Path | str,
     made: set[str] = set()  # folders known to exist in the new venv
     installed = scan_site(old.site).by_key()
     present = scan_site(new.site).by_key()
+    # Files shared with any distribution that comes back, in this call or another one.
+    shared = _shared_files(installed, [*wanted, *kept_with])
     for name, version in wanted:
         key = canonical(name)
         if key in present:
@@ -378,7 +416,7 @@ def reuse_distributions(old_venv: Path | str, new_venv: Path | str,
         if dist.version != version:
             result.leave(name, version, f"the old venv has {dist.version or 'no version'}")
             continue
-        plan = _plan(dist, old, new, verify_hashes)
+        plan = _plan(dist, old, new, verify_hashes, shared)
         if isinstance(plan, str):
             result.leave(name, version, plan)
             continue

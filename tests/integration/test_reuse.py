@@ -183,3 +183,28 @@ def test_a_clash_midway_leaves_nothing_behind(tmp_path: Path, old_venv: Path,
     after = sorted(str(p.relative_to(new)) for p in new.rglob("*")
                    if "einops" not in str(p) and "/bin/" not in f"/{p.relative_to(new)}")
     assert after == [p for p in before if "/bin/" not in f"/{p}"]
+
+
+@pytest.mark.parametrize("fancy, verify", [("FLAVOUR = 'fancy, longer'\n", False),
+                                           ("FLAVOUR = 'fanc'\n", True)])
+def test_files_two_distributions_share_come_back_as_they_were_on_disk(
+        tmp_path: Path, template_venv: Path, fancy: str, verify: bool) -> None:
+    # Two opencv-like flavours in one folder, installed one after the other as custom nodes do:
+    # the second wrote the shared module; its content is what worked and what comes back, told
+    # by its size, or by its hash when the sizes are equal and hashes are checked.
+    wheels = tmp_path / "wheels"
+    old = copy_venv(template_venv, tmp_path / "old" / "venv")
+    flavours = (("cvflat", "FLAVOUR = 'flat'\n"), ("cvfancy", fancy))
+    for name, body in flavours:
+        pip_install(old, "--no-deps", str(build_wheel(wheels, name, "1.0", files={
+            "cvshared/__init__.py": body, f"{name}_extra.py": ""})))
+    on_disk = (site_packages(old) / "cvshared" / "__init__.py").read_text()
+    assert on_disk == fancy
+    before = tree_digest(old)
+    new = copy_venv(template_venv, tmp_path / "new" / "venv")
+    result = reuse_distributions(old, new, [("cvflat", "1.0"), ("cvfancy", "1.0")],
+                                 verify_hashes=verify)
+    assert sorted(result.reused) == [("cvfancy", "1.0"), ("cvflat", "1.0")], result.reasons
+    assert (site_packages(new) / "cvshared" / "__init__.py").read_text() == on_disk
+    assert (site_packages(new) / "cvflat_extra.py").exists()
+    assert tree_digest(old) == before
