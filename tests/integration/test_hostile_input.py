@@ -103,6 +103,16 @@ def _venv_file(rel: str, kind: str, *extra: str) -> Callable[[Path], list[str]]:
     return setup
 
 
+def _write(path: Path, content: bytes | str | None, kind: str | None) -> None:
+    """A hostile thing of ``kind`` at ``path``, else ``content`` written there (None: nothing)."""
+    if kind is not None:
+        _plant(path, kind)
+    elif isinstance(content, str):
+        path.write_text(content)
+    elif content is not None:
+        path.write_bytes(content)
+
+
 def _record_entry(kind: str) -> Callable[[Path], list[str]]:
     def setup(app: Path) -> list[str]:
         _plant(_site(app) / "einops" / "hostile.py", kind)
@@ -116,12 +126,7 @@ def _requirements(content: bytes | str | None, kind: str | None = None
                   ) -> Callable[[Path], list[str]]:
     def setup(app: Path) -> list[str]:
         path = app / "requirements.txt"
-        if kind is not None:
-            _plant(path, kind)
-        elif isinstance(content, str):
-            path.write_text(content)
-        elif content is not None:
-            path.write_bytes(content)
+        _write(path, content, kind)
         return ["check", "--json", "--dir", str(app)]
     return setup
 
@@ -130,12 +135,7 @@ def _manifest(content: bytes | str | None, kind: str | None = None
               ) -> Callable[[Path], list[str]]:
     def setup(app: Path) -> list[str]:
         path = app / "hostile.toml"
-        if kind is not None:
-            _plant(path, kind)
-        elif isinstance(content, str):
-            path.write_text(content)
-        elif content is not None:
-            path.write_bytes(content)
+        _write(path, content, kind)
         return ["check", "--json", "--dir", str(app), "--manifest", str(path)]
     return setup
 
@@ -168,12 +168,7 @@ def _backup_json(content: str | bytes | None, kind: str | None, *command: str
                  ) -> Callable[[Path], list[str]]:
     def setup(app: Path) -> list[str]:
         path = _backup_folder(app) / "backup.json"
-        if kind is not None:
-            _plant(path, kind)
-        elif isinstance(content, str):
-            path.write_text(content)
-        elif content is not None:
-            path.write_bytes(content)
+        _write(path, content, kind)
         return ["backup", *command, "--dir", str(app)]
     return setup
 
@@ -206,12 +201,7 @@ def _journal(content: str | bytes | None, kind: str | None = None
              ) -> Callable[[Path], list[str]]:
     def setup(app: Path) -> list[str]:
         path = _backup_folder(app) / "journal.json"
-        if kind is not None:
-            _plant(path, kind)
-        elif isinstance(content, str):
-            path.write_text(content)
-        elif content is not None:
-            path.write_bytes(content)
+        _write(path, content, kind)
         return ["--yes", "--dir", str(app)]
     return setup
 
@@ -220,12 +210,7 @@ def _snapshot(content: str | bytes | None, kind: str | None = None
               ) -> Callable[[Path], list[str]]:
     def setup(app: Path) -> list[str]:
         path = app / "snap.json"
-        if kind is not None:
-            _plant(path, kind)
-        elif isinstance(content, str):
-            path.write_text(content)
-        elif content is not None:
-            path.write_bytes(content)
+        _write(path, content, kind)
         return ["install", "generic", "--yes", "--dir", str(app.parent / "new"),
                 "--from-snapshot", str(path)]
     return setup
