@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from repair.wheelkit import build_wheel, unpack_wheel  # noqa: E402
+from repair.env.wheelkit import build_wheel, unpack_wheel  # noqa: E402
 
 
 def isolated_env() -> dict[str, str]:

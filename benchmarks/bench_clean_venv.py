@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from repair.installer import find_uv  # noqa: E402
+from repair.env.packages import find_uv  # noqa: E402
 from tests.kit import build_wheel, pip_env  # noqa: E402
 
 
@@ -124,9 +124,9 @@ def main() -> None:
                   f"repair(uv) {best(results[variants[3][0]]) / uv_t:5.2f}")
 
         # Backup by rename: the same for 50 MB and for 5 GB.
-        from repair.backup import create_backup, restore_backup  # noqa: F401
+        from repair.app.target import resolve
+        from repair.backup.store import create_backup, restore_backup  # noqa: F401
         from repair.context import Context
-        from repair.install import resolve
 
         sizes = (("50 MB", 50 << 20), (f"{args.big_gb:g} GB", int(args.big_gb * (1 << 30))))
         for label, size in sizes:

@@ -1,4 +1,4 @@
-"""Benchmark: a new venv given every distribution of an old one by ``repair.reuse`` (hard links
+"""Benchmark: a new venv given every distribution of an old one by ``rebuild.reuse`` (hard links
 from the old venv, nothing downloaded) against ``pip install`` (and ``uv pip install`` with
 ``--uv``) of the same pinned set from a warm cache.
 
@@ -32,8 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from repair.dists import scan_site  # noqa: E402
-from repair.reuse import _layout, reuse_distributions  # noqa: E402
+from repair.env.dists import scan_site  # noqa: E402
+from repair.rebuild.reuse import _layout, reuse_distributions  # noqa: E402
 
 
 def digest(root: Path, hashes: bool) -> str:

@@ -7,19 +7,19 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from repair.install import Install
+from repair.app.target import Install
+from repair.env.layout import PyvenvCfg, PyvenvCfgError, VenvLayout, read_pyvenv_cfg
 from repair.progress import Reporter
-from repair.venv import PyvenvCfg, PyvenvCfgError, VenvLayout, read_pyvenv_cfg
 
 if TYPE_CHECKING:
     from packaging.markers import Marker
 
-    from repair.backend import MachineBackend
-    from repair.dists import Dist, SiteScan
-    from repair.install import RequirementSource
-    from repair.interp import InterpreterInfo
-    from repair.requirements import ReqSet
-    from repair.torchbuild import TorchBuild
+    from repair.app.requirements import ReqSet
+    from repair.app.target import RequirementSource
+    from repair.env.backend import MachineBackend
+    from repair.env.dists import Dist, SiteScan
+    from repair.env.interp import InterpreterInfo
+    from repair.env.torchbuild import TorchBuild
 
 
 class Context:
@@ -71,7 +71,7 @@ class Context:
     @cached_property
     def _probe(self) -> tuple[InterpreterInfo | None, str | None]:
         from repair.cache.site import probe
-        from repair.interp import ProbeError
+        from repair.env.interp import ProbeError
 
         if not self.venv_exists:
             return None, "the venv does not exist"
@@ -112,18 +112,18 @@ class Context:
     @cached_property
     def python_info(self) -> InterpreterInfo:
         """The interpreter's own answer, or an estimate from pyvenv.cfg and the layout."""
-        from repair.interp import estimate
+        from repair.env.interp import estimate
 
         if self.interp is not None:
             return self.interp
         version = self.cfg.version if self.cfg else None
         if version is None and self.layout.embedded:
-            from repair.venv import embedded_version
+            from repair.env.layout import embedded_version
 
             found = embedded_version(self.venv)
             version = found[0] if found else None
         if version is None:
-            from repair.venv import _version_from_lib
+            from repair.env.layout import _version_from_lib
 
             version = _version_from_lib(self.venv)
         return estimate(version, windows=self.layout.windows)
@@ -139,7 +139,7 @@ class Context:
 
     @cached_property
     def scan(self) -> SiteScan:
-        from repair.dists import load_dist, scan_site
+        from repair.env.dists import load_dist, scan_site
 
         cache = self.__dict__.get("dist_cache")  # set by the check (repair.cache.site)
         return scan_site(self.site, cache.load if cache is not None else load_dist)
@@ -152,7 +152,7 @@ class Context:
     @cached_property
     def app_requirements(self) -> ReqSet:
         """The manifest's requirements files, then its constraint files, parsed as pip would."""
-        from repair.requirements import ReqSet, parse_file
+        from repair.app.requirements import ReqSet, parse_file
 
         result = ReqSet()
         seen: set[Path] = set()
@@ -165,7 +165,7 @@ class Context:
     def node_requirements(self) -> list[tuple[RequirementSource, ReqSet]]:
         """Each custom node's or extension's requirements file, parsed on its own (a node's
         ``-r`` of the app's file is read again for it: it is what the node asks for)."""
-        from repair.requirements import parse_file
+        from repair.app.requirements import parse_file
 
         out: list[tuple[RequirementSource, ReqSet]] = []
         for source in self.install.requirement_sources():
@@ -180,7 +180,7 @@ class Context:
 
     def marker_matches(self, marker: Marker | None, extras: tuple[str, ...] = ("",)) -> bool:
         """Evaluate a requirement's marker for the VENV's interpreter, for any of ``extras``."""
-        from repair.conflicts import marker_holds
+        from repair.app.conflicts import marker_holds
 
         return marker_holds(marker, self.markers, extras)
 
@@ -189,7 +189,7 @@ class Context:
     def machine_backend(self) -> MachineBackend:
         """The machine's backend (or ``--backend``). Runs probes: ask only when the answer is
         needed (torch installed, --backend or --deep)."""
-        from repair.backend import detect
+        from repair.env.backend import detect
 
         return detect(self.options.get("backend"))
 
@@ -207,7 +207,7 @@ class Context:
         dist = self.installed.get("torch")
         if dist is None:
             return None
-        from repair.torchbuild import from_dist
+        from repair.env.torchbuild import from_dist
 
         markers = self.markers
 

@@ -94,7 +94,7 @@ def python_homes(venv: Path | None = None) -> list[Path]:
     out = {_real(Path(p)) for p in (sys.base_prefix, sys.base_exec_prefix)}
     out |= {_real(Path(p)) for p in ("/usr", "/usr/local", "/opt", "/Library")}
     if venv is not None and _is_file(venv / "pyvenv.cfg"):
-        from repair.venv import PyvenvCfgError, read_pyvenv_cfg
+        from repair.env.layout import PyvenvCfgError, read_pyvenv_cfg
 
         try:
             home = read_pyvenv_cfg(venv / "pyvenv.cfg").home
@@ -124,7 +124,7 @@ def venv_kind(root: Path) -> str:
         return "partial"
     if _is_embedded(root):
         return "embedded"
-    from repair.venv import VenvLayout
+    from repair.env.layout import VenvLayout
 
     if any(os.path.lexists(p) for p in VenvLayout.detect(root).python_candidates()):
         return "python"  # an interpreter without pyvenv.cfg: an installation, not a venv

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from repair.model import Finding, Report, Severity
 
 if TYPE_CHECKING:
-    from repair.manifest import Manifest
+    from repair.app.manifest import Manifest
 
 _COLORS = {"error": "31", "warning": "33", "info": "36", "ok": "32", "dim": "2", "bold": "1"}
 _LABEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "info"}

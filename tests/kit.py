@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from repair.wheelkit import build_wheel, unpack_wheel
+from repair.env.wheelkit import build_wheel, unpack_wheel
 
 __all__ = ["build_wheel", "unpack_wheel"]
 

@@ -73,8 +73,8 @@ def _slim_record(text: str, shared: set[str]) -> str:
 
 def capture_venv(venv: Path, app: Path | None, name: str) -> Path:
     """Capture ``venv``'s metadata shapes (and the app's requirement files) as ``NAME.json.gz``."""
-    from repair.interp import probe
-    from repair.venv import VenvLayout, read_pyvenv_cfg
+    from repair.env.interp import probe
+    from repair.env.layout import VenvLayout, read_pyvenv_cfg
 
     layout = VenvLayout.detect(venv)
     cfg = read_pyvenv_cfg(layout.cfg_path)
@@ -218,7 +218,7 @@ def lay_app(data: dict[str, Any], app: Path) -> None:
 
 
 def interpreter(data: dict[str, Any]) -> Any:
-    from repair.interp import InterpreterInfo
+    from repair.env.interp import InterpreterInfo
 
     py = data["python"]
     # The real probe reports the C library; the shapes were captured on a glibc 2.36 system,

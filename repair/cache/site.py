@@ -23,8 +23,8 @@ from repair.cache import StatKey, Store, fingerprint_ok, stat_key
 if TYPE_CHECKING:
     from repair.checks.registry import Check
     from repair.context import Context
-    from repair.dists import Dist
-    from repair.interp import InterpreterInfo
+    from repair.env.dists import Dist
+    from repair.env.interp import InterpreterInfo
     from repair.model import Finding
 
 # The modules whose checks depend only on the venv's files and the requirement files: their
@@ -48,7 +48,7 @@ def open_store(ctx: Context) -> Store | None:
 def _dist_fields() -> list[tuple[str, type]] | None:
     """The Dist fields a cache entry holds, or None when one has a type this cache cannot
     store (then nothing is cached rather than something lost)."""
-    from repair.dists import Dist
+    from repair.env.dists import Dist
 
     out = []
     for f in dataclasses.fields(Dist):
@@ -62,7 +62,7 @@ def _dist_fields() -> list[tuple[str, type]] | None:
 
 
 class DistCache:
-    """``load_dist`` through the cache. Use ``load`` in place of ``repair.dists.load_dist``,
+    """``load_dist`` through the cache. Use ``load`` in place of ``repair.env.dists.load_dist``,
     then ``finish`` with the distributions once the checks have run."""
 
     def __init__(self, store: Store) -> None:
@@ -86,7 +86,7 @@ class DistCache:
         return stamp
 
     def load(self, path: Path, site: Path) -> Dist:
-        from repair.dists import load_dist
+        from repair.env.dists import load_dist
 
         if self.fields is None:
             return load_dist(path, site)
@@ -101,7 +101,7 @@ class DistCache:
         return load_dist(path, site)
 
     def _revive(self, value: Any, path: Path, site: Path) -> Dist | None:
-        from repair.dists import Dist
+        from repair.env.dists import Dist
 
         assert self.fields is not None
         try:
@@ -173,10 +173,10 @@ def _probe_stamp(ctx: Context) -> list[Any]:
 
 
 def probe(ctx: Context, store: Store | None) -> InterpreterInfo:
-    """``repair.interp.probe`` of the venv's python, from the cache when nothing it depends on
+    """``repair.env.interp.probe`` of the venv's python, from the cache when nothing it depends on
     changed. A failed probe is never cached."""
-    from repair.interp import InterpreterInfo
-    from repair.interp import probe as run_probe
+    from repair.env.interp import InterpreterInfo
+    from repair.env.interp import probe as run_probe
 
     if store is None:
         return run_probe(ctx.layout.python)

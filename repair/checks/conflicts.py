@@ -50,7 +50,7 @@ def known_conflict(ctx: Context) -> Iterator[Finding]:
     rules = ctx.install.manifest.conflicts
     if not rules or not ctx.venv_exists or not ctx.scan.exists:
         return
-    from repair.conflicts import Facts, evaluate
+    from repair.app.conflicts import Facts, evaluate
 
     installed = ctx.installed
     needs_machine = any(rule.get("backend") for rule in rules)
@@ -77,7 +77,7 @@ def requires_dist_invalid(ctx: Context) -> Iterator[Finding]:
     upgraded or reported to its maintainers."""
     if not ctx.venv_exists or not ctx.scan.exists:
         return
-    from repair.conflicts import bad_requires
+    from repair.app.conflicts import bad_requires
 
     for bad in bad_requires(ctx.installed):
         where = f"{bad.dist.path.name}/{'METADATA' if bad.dist.kind == 'dist-info' else 'PKG-INFO'}"
@@ -99,9 +99,9 @@ def wheel_unsupported(ctx: Context) -> Iterator[Finding]:
     (an estimate could be wrong about the platform)."""
     if not ctx.venv_exists or not ctx.scan.exists or ctx.interp is None:
         return
-    from repair.conflicts import unsupported_wheels
+    from repair.app.conflicts import unsupported_wheels
+    from repair.app.requirements import shell_arg
     from repair.index.tags import TargetError, target_from_interpreter
-    from repair.requirements import shell_arg
 
     try:
         tags = target_from_interpreter(ctx.interp).tags()

@@ -117,7 +117,7 @@ def modules_to_probe(ctx: Context) -> list[str]:
     """The default key modules that are installed, then the manifest's own ``deep.modules``."""
     installed = ctx.installed
     names = [m for m, dists in DEFAULT_MODULES.items() if any(d in installed for d in dists)]
-    from repair.dists import canonical
+    from repair.env.dists import canonical
 
     for module in ctx.install.manifest.deep_modules:
         if module in names:
@@ -126,7 +126,7 @@ def modules_to_probe(ctx: Context) -> list[str]:
         if canonical(top) in installed or (ctx.site / top).exists() or (
                 ctx.site / f"{top}.py").exists():
             names.append(module)
-    from repair.nodes import node_modules
+    from repair.app.nodes import node_modules
 
     names += [m for m in node_modules(ctx) if m not in names]  # what custom nodes import
     return names
@@ -200,7 +200,7 @@ def import_failure(ctx: Context) -> Iterator[Finding]:
         info = result.modules.get(name) or {}
         if not info.get("ok", False):
             groups.setdefault(first_cause(info), []).append(name)
-    from repair.nodes import node_modules
+    from repair.app.nodes import node_modules
 
     needs = node_modules(ctx)
     for cause, names in groups.items():

@@ -148,7 +148,7 @@ def pickle_models(ctx: Context) -> Iterator[Finding]:
             found.extend(Path(dirpath) / f for f in filenames
                          if f.lower().endswith(PICKLE_SUFFIXES))
     if found:
-        from repair.gitrepo import tracked_files
+        from repair.app.gitrepo import tracked_files
 
         shipped = tracked_files(ctx.install.dir, found)
         found = [p for p in found if p not in shipped]

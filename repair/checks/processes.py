@@ -141,7 +141,7 @@ def loaded_by(ctx: Context, names: list[str], mapped: tuple[str, ...]) -> list[s
     tops = {os.path.relpath(os.path.realpath(m), site).split(os.sep)[0] for m in mapped
             if os.path.realpath(m).startswith(site + os.sep)}
     by_key = ctx.scan.by_key()
-    from repair.dists import MetadataError, canonical
+    from repair.env.dists import MetadataError, canonical
 
     out = []
     for name in names:

@@ -1,6 +1,6 @@
 """Checks of the git checkouts: the application's own, and each extension that is a checkout of
 its own (folders under the manifest's ``extensions.paths``). With ``--pre-update``: fetch
-upstream and predict what an update would change (``repair.update``)."""
+upstream and predict what an update would change (``repair.checks.preupdate``)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from repair.checks.registry import check, finding_type
 from repair.model import Finding, Fix, Severity
 
 if TYPE_CHECKING:
+    from repair.app.gitrepo import RepoState
     from repair.context import Context
-    from repair.gitrepo import RepoState
 
 DEFAULT_EXTENSION_PATHS = ["extensions", "custom_nodes"]
 
@@ -66,7 +66,7 @@ def state_findings(ctx: Context, state: RepoState, *, app: bool,
                    include_update: bool = True) -> Iterator[Finding]:
     """The findings for one checkout's state. ``include_update=False`` leaves out what the
     pre-update check reports itself (dirty, detached, behind) for the application."""
-    from repair.gitrepo import fsck
+    from repair.app.gitrepo import fsck
 
     subject = _label(ctx, state.path)
     what = "the application's checkout" if app else f"the extension {subject}"
@@ -143,7 +143,7 @@ def repositories(ctx: Context) -> Iterator[Finding]:
     runs with ``--verify-files``, or when git cannot read a repository."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from repair.gitrepo import extension_checkouts, has_git, inspect
+    from repair.app.gitrepo import extension_checkouts, has_git, inspect
 
     root = ctx.install.dir
     app_state = inspect(root)
@@ -179,6 +179,6 @@ def pre_update(ctx: Context) -> Iterator[Finding]:
     behind, diff the requirements and constraints files between HEAD and upstream, and predict
     with pip's own resolver which installed packages would move. Anything that makes
     ``git pull`` refuse or the new requirements fail to install is an error."""
-    from repair.update import pre_update_findings
+    from repair.checks.preupdate import pre_update_findings
 
     yield from pre_update_findings(ctx)

@@ -13,9 +13,9 @@ from repair.model import Finding, Fix, Severity
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
+    from repair.app.requirements import ReqLine
     from repair.context import Context
-    from repair.dists import Dist
-    from repair.requirements import ReqLine
+    from repair.env.dists import Dist
 
 REQUIREMENT_UNMET = finding_type(
     "requirement-unmet", "A requirement of the application is not installed or not satisfied",
@@ -44,7 +44,7 @@ REQUIREMENT_INVALID = finding_type(
 
 
 def _satisfied(req: Requirement, dist: Dist) -> bool:
-    from repair.conflicts import satisfies
+    from repair.app.conflicts import satisfies
 
     return satisfies(req, dist)
 
@@ -74,7 +74,7 @@ def requirement_unmet(ctx: Context) -> Iterator[Finding]:
     constraints file forbids."""
     if not ctx.venv_exists or not ctx.scan.exists:
         return
-    from repair.requirements import shell_arg
+    from repair.app.requirements import shell_arg
 
     installed = ctx.installed
     for source, reqs in ctx.requirement_sets():
@@ -129,7 +129,7 @@ def _rel(ctx: Context, line: ReqLine) -> str:
 
 def _pip(ctx: Context) -> str:
     """How the launcher's own pip is run (the portable build: ``python.exe -s -m pip``)."""
-    from repair.requirements import shell_arg
+    from repair.app.requirements import shell_arg
 
     return f"{shell_arg(str(ctx.layout.python))} {'-s ' if ctx.layout.embedded else ''}-m pip"
 
@@ -140,7 +140,7 @@ def requirement_conflict(ctx: Context) -> Iterator[Finding]:
     satisfies: a custom node or extension against the application, or two nodes. Both are
     named; the repair leaves the node out (the later one of two nodes) and says what it would
     take to have it back."""
-    from repair.nodes import conflicts
+    from repair.app.nodes import conflicts
 
     for c in conflicts(ctx):
         a, b = c.first, c.second
@@ -169,8 +169,8 @@ def requirement_conflict(ctx: Context) -> Iterator[Finding]:
 @check(INSTALL_RISKY, INSTALL_UNRESOLVABLE, option="before_install")
 def before_install(ctx: Context) -> Iterator[Finding]:
     """``--before-install``: pip's dry run of a node's requirements in the venv; every move of a
-    protected package is a finding (see ``repair.beforeinstall``)."""
-    from repair.beforeinstall import before_install_findings
+    protected package is a finding (see ``repair.checks.beforeinstall``)."""
+    from repair.checks.beforeinstall import before_install_findings
 
     yield from before_install_findings(ctx)
 
@@ -178,7 +178,7 @@ def before_install(ctx: Context) -> Iterator[Finding]:
 def requested_extras(ctx: Context) -> dict[str, set[str]]:
     """Which extras of each installed distribution something asks for (the application or another
     distribution), followed through chains of extras."""
-    from repair.conflicts import requested_extras as follow
+    from repair.app.conflicts import requested_extras as follow
 
     wanted: dict[str, set[str]] = {}
     for _source, req_set in ctx.requirement_sets():
@@ -194,8 +194,8 @@ def dependency_conflict(ctx: Context) -> Iterator[Finding]:
     fit (what ``pip check`` reports), with markers and requested extras evaluated for the venv."""
     if not ctx.venv_exists or not ctx.scan.exists:
         return
-    from repair.conflicts import unmet_dependencies
-    from repair.requirements import shell_arg
+    from repair.app.conflicts import unmet_dependencies
+    from repair.app.requirements import shell_arg
 
     for unmet in unmet_dependencies(ctx.installed, ctx.markers, requested_extras(ctx)):
         dist, req, target = unmet.dist, unmet.requirement, unmet.target

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from repair.checks.registry import FindingType, check, finding_type
-from repair.dists import _norm_rel
+from repair.env.dists import _norm_rel
 from repair.model import Finding, Fix, Severity
 
 if TYPE_CHECKING:
     from repair.context import Context
-    from repair.dists import Dist
+    from repair.env.dists import Dist
 
 STALE_RESIDUE = finding_type(
     "stale-residue", "Leftovers of an interrupted install or uninstall", Severity.ERROR, Fix.REMOVE
@@ -141,7 +141,7 @@ def ownership(ctx: Context) -> Ownership:
     cached = ctx.__dict__.get("_ownership")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    from repair.dists import MetadataError
+    from repair.env.dists import MetadataError
 
     own = Ownership()
     site = str(ctx.site)
@@ -441,7 +441,7 @@ def _wanted_names(ctx: Context) -> set[str]:
     (extras aside) ask for: facexlib asks for opencv-python, so that one is kept."""
     import re
 
-    from repair.dists import canonical
+    from repair.env.dists import canonical
 
     wanted = {line.name for line in ctx.app_requirements.requirements if line.name} \
         if ctx.venv_exists else set()
@@ -504,7 +504,7 @@ def record_mismatch(ctx: Context) -> Iterator[Finding]:
     hand-edited file, or a file of another version)."""
     if not ctx.scan.exists:
         return
-    from repair.verify import verify_hashes
+    from repair.env.records import verify_hashes
 
     own = ownership(ctx)
     result = verify_hashes(ctx.site, ctx.scan.dists, own.existing, ctx.reporter,
@@ -527,7 +527,7 @@ def record_outside_venv(ctx: Context) -> Iterator[Finding]:
     itself (never one outside, never through the link) and installs it again."""
     if not ctx.scan.exists:
         return
-    from repair.dists import MetadataError
+    from repair.env.dists import MetadataError
 
     site = str(ctx.site)
     venv = os.path.abspath(ctx.venv)

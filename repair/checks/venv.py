@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from repair.checks.registry import check, finding_type
+from repair.env.layout import home_python_exists
 from repair.model import Finding, Fix, Severity
-from repair.venv import home_python_exists
 
 if TYPE_CHECKING:
     from repair.context import Context
@@ -98,7 +98,7 @@ def _home_moved(ctx: Context, home: str) -> Finding | None:
         if real != ctx.layout.python.absolute() and real.is_file():
             target = real
     if target is None:
-        from repair.pythons import find_pythons
+        from repair.env.pythons import find_pythons
 
         # Not a venv's python (this venv's, or the tool's own): a base installation.
         found = [p for p in find_pythons() if not _inside(p.path, ctx.venv)

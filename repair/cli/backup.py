@@ -24,7 +24,7 @@ def _confirm(yes: bool, question: str) -> None:
 
 
 def _install(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None) -> Any:
-    from repair.install import resolve
+    from repair.app.target import resolve
 
     return resolve(**merged_install_options(ctx, dir, venv, manifest))
 
@@ -48,7 +48,7 @@ def backup() -> None:
 def create(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
            archive: bool, snapshot_only: bool, as_json: bool) -> None:
     """Snapshot the install and keep a copy of its venv."""
-    from repair.backup import create_backup, install_lock
+    from repair.backup.store import create_backup, install_lock
     from repair.context import Context
     from repair.progress import StreamReporter
 
@@ -71,7 +71,7 @@ def create(ctx: click.Context, dir: str | None, venv: str | None, manifest: str 
 def list_(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
           as_json: bool) -> None:
     """List the backups of the install, newest first."""
-    from repair.backup import list_backups
+    from repair.backup.store import list_backups
 
     infos = list_backups(_install(ctx, dir, venv, manifest))
     if as_json:
@@ -92,7 +92,7 @@ def list_(ctx: click.Context, dir: str | None, venv: str | None, manifest: str |
 def restore(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
             backup_id: str, yes: bool, as_json: bool) -> None:
     """Put backup ID's venv back exactly (the current venv is kept as a new backup)."""
-    from repair.backup import install_lock, restore_backup
+    from repair.backup.store import install_lock, restore_backup
     from repair.progress import StreamReporter
 
     install = _install(ctx, dir, venv, manifest)
@@ -115,7 +115,7 @@ def restore(ctx: click.Context, dir: str | None, venv: str | None, manifest: str
 def prune(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
           keep: int, yes: bool, as_json: bool) -> None:
     """Delete all but the newest N backups."""
-    from repair.backup import install_lock, prune_backups
+    from repair.backup.store import install_lock, prune_backups
 
     install = _install(ctx, dir, venv, manifest)
     _confirm(yes, f"Delete all but the newest {keep} backup(s) of {install.dir}?")

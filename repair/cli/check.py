@@ -51,21 +51,21 @@ def check(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: st
     Exit status: 0 healthy, 1 problems found, 2 bad usage or input.
     """
     if list_ids:
-        from repair.docs import list_text
+        from repair.checks.docs import list_text
 
         click.echo(list_text(), nl=False)
         return
     if explain:
-        from repair.docs import explain_text
+        from repair.checks.docs import explain_text
         from repair.render import markdown_text, terminal_width
 
         # Markdown for a terminal is noise: rendered as text (--json keeps nothing else here).
         click.echo(markdown_text(explain_text(explain), width=terminal_width(),
                                  color=use_color()), nl=False)
         return
+    from repair.app.target import resolve
     from repair.commands.check import check as run_check
     from repair.context import Context
-    from repair.install import resolve
     from repair.progress import StreamReporter
 
     if options.get("write_constraints") and not options.get("before_install"):
@@ -74,7 +74,7 @@ def check(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: st
         raise UsageError("--write-constraints needs --before-install")
     install = resolve(**merged_install_options(ctx, dir, venv, manifest))
     if options.get("before_install") is not None:
-        from repair.beforeinstall import parse_input
+        from repair.checks.beforeinstall import parse_input
 
         parse_input(install.dir, str(options["before_install"]))
     context = Context(install, options, reporter=StreamReporter(quiet=as_json))
@@ -87,11 +87,11 @@ def check(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: st
         click.echo(report_text(report, color=use_color(), verbose=verbose,
                                width=terminal_width()), nl=False)
         if "update" in report.extra:
-            from repair.update import update_text
+            from repair.checks.preupdate import update_text
 
             click.echo("\n" + update_text(report.extra["update"]), nl=False)
         if "before_install" in report.extra:
-            from repair.beforeinstall import before_install_text
+            from repair.checks.beforeinstall import before_install_text
 
             click.echo("\n" + before_install_text(report.extra["before_install"]), nl=False)
     sys.exit(0 if report.summary.healthy else 1)

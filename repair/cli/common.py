@@ -78,7 +78,7 @@ def check_python_option(ctx: click.Context, param: click.Parameter, value: str |
     if major != 3 or (m.group(2) is not None and not 6 <= minor <= 30):
         raise UsageError(f"--python {value}: not a Python version the web UIs run on "
                          "(give a version such as 3.10, or a path)")
-    from repair.pythons import find_pythons
+    from repair.env.pythons import find_pythons
 
     found = find_pythons()
     if not any(p.version == value or p.version.startswith(value + ".") for p in found):

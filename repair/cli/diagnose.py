@@ -36,7 +36,7 @@ def diagnose(ctx: click.Context, /, log: str | None, as_json: bool, dir: str | N
     where = merged_install_options(ctx, dir, venv, manifest)
     install = None
     if where["dir"] or where["venv"]:
-        from repair.install import resolve
+        from repair.app.target import resolve
 
         install = resolve(**where)  # a bad --dir is a usage error before the log is read
     if log is None:
@@ -57,8 +57,8 @@ def diagnose(ctx: click.Context, /, log: str | None, as_json: bool, dir: str | N
 
         result = tie(result, Context(install, {}))
     elif where["manifest"]:
+        from repair.app.manifest import load
         from repair.diagnose.environment import for_app
-        from repair.manifest import load
 
         result = for_app(result, load(where["manifest"]))
     if as_json:

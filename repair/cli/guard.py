@@ -14,7 +14,7 @@ from repair.cli.common import echo_json, install_options, merged_install_options
 
 def _resolve(ctx: click.Context, dir: str | None, venv: str | None,
              manifest: str | None) -> tuple[Any, str | None]:
-    from repair.install import resolve
+    from repair.app.target import resolve
 
     opts = merged_install_options(ctx, dir, venv, manifest)
     chosen = opts["manifest"]

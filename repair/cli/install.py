@@ -51,8 +51,8 @@ def install(app: str, dir: str, backend: str | None, repo_url: str | None, ref: 
     import os
 
     from repair.commands.install import InstallPlan, InstallRequest, plan_install, run_install
+    from repair.env.packages import IndexOptions
     from repair.errors import UsageError
-    from repair.installer import IndexOptions
     from repair.progress import StreamReporter
 
     reporter = StreamReporter()  # narration goes to stderr, with --json too

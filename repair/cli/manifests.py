@@ -23,7 +23,7 @@ def manifests() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
 def list_cmd(as_json: bool) -> None:
     """List the manifests found, with the file each comes from."""
-    from repair import manifest as m
+    from repair.app import manifest as m
     from repair.render import manifests_text
 
     rows = m.list_entries()
@@ -38,7 +38,7 @@ def list_cmd(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
 def show(name: str, as_json: bool) -> None:
     """Show one manifest (a name or a FILE), with its included rules."""
-    from repair import manifest as m
+    from repair.app import manifest as m
     from repair.render import manifest_text
 
     manifest = m.load(name)
@@ -52,7 +52,7 @@ def show(name: str, as_json: bool) -> None:
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 def validate(files: tuple[str, ...]) -> None:
     """Check manifest files against the schema. Exit 2 with 'FILE: key: problem' lines."""
-    from repair import manifest as m
+    from repair.app import manifest as m
 
     failed = False
     for name in files:

@@ -29,9 +29,9 @@ def report(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: s
     names in paths are hidden. Markdown by default (long parts folded for GitHub); --json for
     scripts.
     """
+    from repair.app.target import resolve
     from repair.commands.report import build_report, copy_to_clipboard, markdown
     from repair.context import Context
-    from repair.install import resolve
     from repair.progress import StreamReporter
 
     install = resolve(**merged_install_options(ctx, dir, venv, manifest))

@@ -12,12 +12,12 @@ from repair.errors import UsageError
 
 
 def run_pipeline(ctx: click.Context, options: dict[str, Any]) -> None:
+    from repair.app.target import resolve
     from repair.context import Context
-    from repair.install import resolve
-    from repair.pipeline import repair_install
-    from repair.planner import Plan
+    from repair.plan.planner import Plan
     from repair.progress import StreamReporter
     from repair.render import report_text, terminal_width
+    from repair.transaction.pipeline import repair_install
 
     as_json = bool(options.get("json"))
     install = resolve(options.get("dir"), options.get("venv"), options.get("manifest"))

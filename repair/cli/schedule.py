@@ -11,15 +11,15 @@ import click
 from repair.cli.common import echo_json, install_options, merged_install_options, use_color
 
 if TYPE_CHECKING:
-    from repair.schedule import Spec
+    from repair.commands.schedule import Spec
 
 
 def _spec(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
           **kw: Any) -> Spec:
     from pathlib import Path
 
-    from repair.install import resolve
-    from repair.schedule import Spec
+    from repair.app.target import resolve
+    from repair.commands.schedule import Spec
 
     opts = merged_install_options(ctx, dir, venv, manifest)
     install = resolve(**opts)
@@ -31,8 +31,8 @@ def _spec(ctx: click.Context, dir: str | None, venv: str | None, manifest: str |
 
 
 def _scheduler(name: str) -> str:
+    from repair.commands.schedule import detect
     from repair.errors import UsageError
-    from repair.schedule import detect
 
     if name != "auto":
         return name
@@ -69,7 +69,7 @@ def install(ctx: click.Context, dir: str | None, venv: str | None, manifest: str
             every: str, at: str, pre_update: bool, scheduler: str, dry_run: bool,
             as_json: bool) -> None:
     """Schedule the check of this install."""
-    from repair.schedule import apply, plan
+    from repair.commands.schedule import apply, plan
 
     spec = _spec(ctx, dir, venv, manifest, every=every, at=at, pre_update=pre_update)
     chosen = _scheduler(scheduler)
@@ -111,7 +111,7 @@ def _show_plan(the_plan: Any) -> None:
 def remove(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
            pre_update: bool, scheduler: str) -> None:
     """Remove the scheduled check of this install."""
-    from repair.schedule import apply, plan
+    from repair.commands.schedule import apply, plan
 
     spec = _spec(ctx, dir, venv, manifest, pre_update=pre_update)
     chosen = _scheduler(scheduler)
@@ -131,8 +131,8 @@ def remove(ctx: click.Context, dir: str | None, venv: str | None, manifest: str 
 def status(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
            pre_update: bool, scheduler: str, as_json: bool) -> None:
     """Is a check scheduled for this install, and how did its last runs go?"""
-    from repair.schedule import detect
-    from repair.schedule import status as job_status
+    from repair.commands.schedule import detect
+    from repair.commands.schedule import status as job_status
 
     spec = _spec(ctx, dir, venv, manifest, pre_update=pre_update)
     chosen = scheduler if scheduler != "auto" else detect()[0]
@@ -157,12 +157,12 @@ def status(ctx: click.Context, dir: str | None, venv: str | None, manifest: str 
 def run_scheduled(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
                   pre_update: bool, as_json: bool) -> None:
     """What the scheduler runs: the check, one line appended to the history, what is new."""
+    from repair.app.target import resolve
     from repair.commands.check import check as run_check
+    from repair.commands.schedule import history_file, history_text, record_run
     from repair.context import Context
-    from repair.install import resolve
     from repair.progress import StreamReporter
     from repair.render import report_text, terminal_width
-    from repair.schedule import history_file, history_text, record_run
 
     spec = _spec(ctx, dir, venv, manifest, pre_update=pre_update)
     install_ = resolve(**merged_install_options(ctx, dir, venv, manifest))
@@ -176,7 +176,7 @@ def run_scheduled(ctx: click.Context, dir: str | None, venv: str | None, manifes
     else:
         click.echo(report_text(report, color=use_color(), width=terminal_width()), nl=False)
         if "update" in report.extra:
-            from repair.update import update_text
+            from repair.checks.preupdate import update_text
 
             click.echo("\n" + update_text(report.extra["update"]), nl=False)
         click.echo("\n" + history_text(change), nl=False)

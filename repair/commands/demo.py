@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from repair.env.wheelkit import build_wheel, unpack_wheel
 from repair.errors import RepairError
 from repair.model import Report
 from repair.progress import Reporter
-from repair.wheelkit import build_wheel, unpack_wheel
 
 NUMPY1 = {
     "numpy/__init__.py": "__version__ = '1.26.4'\n",
@@ -81,7 +81,7 @@ def build_broken_install(root: Path, reporter: Reporter) -> Path:
     reporter.step("Creating the web UI's venv with virtualenv")
     venv = app / "venv"
     env = _isolated_pip_env(wheels)
-    from repair.rebuild import virtualenv_args
+    from repair.rebuild.core import virtualenv_args
 
     proc.run(virtualenv_args(sys.executable, venv), env=env, timeout=300, check=True)
     python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
@@ -90,7 +90,7 @@ def build_broken_install(root: Path, reporter: Reporter) -> Path:
               "accelerate==0.30.1", "transformers==4.40.0", "safetensors", "einops"],
              env=env, timeout=300, check=True)
 
-    from repair.venv import VenvLayout
+    from repair.env.layout import VenvLayout
 
     site = VenvLayout.detect(venv).site_packages()
     reporter.step("Breaking it the way real installs break")
@@ -113,9 +113,9 @@ def run_demo(reporter: Reporter, *, where: Path | None = None, keep: bool = Fals
              on_report: Callable[[str, Report], None] | None = None) -> DemoResult:
     """Build, check and (with ``repair``) repair the demo install. ``on_report(stage, report)``
     is called with each report as soon as it exists (stage ``before`` or ``after``)."""
+    from repair.app.target import resolve
     from repair.commands.check import check
     from repair.context import Context
-    from repair.install import resolve
 
     root = Path(tempfile.mkdtemp(prefix="webui-repair-demo-", dir=where))
     try:
@@ -142,9 +142,9 @@ def run_demo(reporter: Reporter, *, where: Path | None = None, keep: bool = Fals
 
 def _repair(app: Path, result: DemoResult, reporter: Reporter) -> None:
     """Repair with the pipeline, from the demo's own wheels only."""
+    from repair.app.target import resolve
     from repair.context import Context
-    from repair.install import resolve
-    from repair.pipeline import repair_install
+    from repair.transaction.pipeline import repair_install
 
     reporter.step("Repairing it: repair --yes")
     wheels = app.parent / "wheels"

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from repair.errors import UsageError
 
 if TYPE_CHECKING:
+    from repair.app.target import Install
     from repair.checks.registry import Check
-    from repair.install import Install
 
 from repair.cache.site import ENV_MODULES as GUARD_MODULES
 
@@ -48,11 +48,11 @@ def fix_command(args: dict[str, Any]) -> str:
 
 def run_verdict(args: dict[str, Any]) -> dict[str, Any]:
     """Run the guard's checks, store the verdict with what it read, return it."""
+    from repair.app.target import resolve
     from repair.cache import verdict
     from repair.cache.site import env_stamp
     from repair.commands.check import run_checks
     from repair.context import Context
-    from repair.install import resolve
     from repair.model import Severity
 
     install = resolve(dir=args.get("dir"), venv=args.get("venv"), manifest=args.get("manifest"))

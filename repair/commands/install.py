@@ -6,8 +6,8 @@ hidden temporary name), ``backend`` (detected, or ``--backend``), ``torch`` (fro
 index for the backend), ``requirements`` (then the venv is renamed into place), ``launch-args``
 (``COMMANDLINE_ARGS`` in webui-user.sh/.bat), ``verify`` (``check --deep``).
 
-Each finished step is recorded in the install state (``repair.installstate``) with the inputs it
-finished with. A second run skips what is done; a run killed halfway goes on where it stopped; a
+Each finished step is recorded in the install state (``transaction.installstate``) with the inputs
+it finished with. A second run skips what is done; a run killed halfway goes on where it stopped; a
 failed run removes the half-built venv (and a half-made clone), so nothing is left that the web UI
 or a later run would take for an install.
 """
@@ -26,8 +26,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from repair import backend as backend_mod
-from repair import fsops, proc, pythons
+from repair import fsops, proc
+from repair.app.manifest import Manifest
+from repair.env import backend as backend_mod
+from repair.env import pythons
+from repair.env.packages import IndexOptions, pip_install
 from repair.errors import (
     BusyError,
     PreflightError,
@@ -36,10 +39,8 @@ from repair.errors import (
     RolledBackError,
     UsageError,
 )
-from repair.installer import IndexOptions, pip_install
-from repair.installstate import InstallState, kill_point, state_dir
-from repair.manifest import Manifest
 from repair.progress import Reporter
+from repair.transaction.installstate import InstallState, kill_point, state_dir
 
 STEPS = ("clone", "extensions", "python", "backend", "venv", "torch", "requirements",
          "launch-args", "verify")
@@ -200,7 +201,7 @@ def _state_key(*parts: Any) -> str:
 
 
 def _venv_python(venv: Path) -> Path:
-    from repair.venv import VenvLayout
+    from repair.env.layout import VenvLayout
 
     return VenvLayout.detect(venv).python
 
@@ -212,7 +213,7 @@ def _partial(path: Path, what: str) -> Path:
 def plan_install(request: InstallRequest, reporter: Reporter | None = None) -> InstallPlan:
     """What this run will do. Reads the manifest, the snapshot and the install state; changes
     nothing. Bad input raises ``UsageError``."""
-    from repair import manifest as manifests
+    from repair.app import manifest as manifests
 
     manifest = manifests.load(request.app)
     snapshot = load_snapshot(request.snapshot) if request.snapshot else None
@@ -246,7 +247,7 @@ def plan_install(request: InstallRequest, reporter: Reporter | None = None) -> I
 
 def _venv_path(root: Path, manifest: Manifest) -> Path:
     if root.is_dir():
-        from repair.install import resolve
+        from repair.app.target import resolve
 
         try:
             return resolve(str(root), None, manifest.source if manifest.source != "built-in"
@@ -301,16 +302,16 @@ def _static_keys(plan: InstallPlan) -> dict[str, str | None]:
 
 
 def _launch_args(manifest: Manifest, backend: str | None) -> list[str]:
-    from repair.launchargs import recommended_args
+    from repair.app.launchargs import recommended_args
 
     return recommended_args(manifest, backend) if backend else []
 
 
 def _torch_spec(plan: InstallPlan, backend: str | None) -> dict[str, Any] | None:
-    """The torch step's parameters for the backend (``repair.rebuild.manifest_torch``), the
+    """The torch step's parameters for the backend (``repair.rebuild.core.manifest_torch``), the
     snapshot's exact versions when it was taken on the same backend; None when the manifest
     installs no torch (``generic``)."""
-    from repair.rebuild import manifest_torch, pin_line
+    from repair.rebuild.core import manifest_torch, pin_line
 
     spec = manifest_torch(plan.manifest, backend)
     if spec is None:
@@ -574,8 +575,8 @@ class _Runner:
             return
         if not self.redo and not ({"venv", "torch", "requirements"} & set(self.plan.todo)):
             return  # the requirements are already in
-        from repair.rebuild import preflight, requirement_files
-        from repair.requirements import ReqSet, parse_file
+        from repair.app.requirements import ReqSet, parse_file
+        from repair.rebuild.core import preflight, requirement_files
 
         reqs, seen = ReqSet(), set[Path]()
         for path in requirement_files(self.req.dir, self.plan.manifest)[0]:
@@ -605,7 +606,7 @@ class _Runner:
             # its place. Anything that is not a venv the tool may replace stops here.
             fsops.check_venv_target(self.venv, self.req.dir)
         self.state.forget("torch", "requirements")
-        from repair.rebuild import create_venv
+        from repair.rebuild.core import create_venv
 
         building.mkdir(parents=True)
         how = create_venv(str(self.python["path"]), building, prompt=self.venv.name,
@@ -643,7 +644,7 @@ class _Runner:
     def install_torch(self, spec: dict[str, Any] | None) -> str:
         if spec is None:
             return "the manifest installs no torch"
-        from repair.rebuild import install_torch
+        from repair.rebuild.core import install_torch
 
         install_torch(_venv_python(self.work_venv()), spec, work=self.venv.parent, keep=None,
                       index=self.req.index, log=self.log(),
@@ -651,7 +652,7 @@ class _Runner:
         return " ".join(spec["requirements"])
 
     def install_requirements(self) -> None:
-        from repair.rebuild import requirement_files
+        from repair.rebuild.core import requirement_files
 
         root, manifest = self.req.dir, self.plan.manifest
         if self.plan.snapshot is not None:
@@ -694,7 +695,7 @@ class _Runner:
         self.step("requirements", key, install)
 
     def _snapshot_pins(self) -> tuple[list[str], list[str]]:
-        from repair.rebuild import pin_line
+        from repair.rebuild.core import pin_line
 
         snap = self.plan.snapshot or {}
         system = _git_info(snap.get("platform")).get("system")
@@ -728,9 +729,9 @@ class _Runner:
             return  # already in place (a run killed after the move)
         if os.path.lexists(self.venv):
             # Backed up first (moved into the app's backups by a rename), never deleted.
-            from repair.backup import create_backup
+            from repair.app.target import resolve
+            from repair.backup.store import create_backup
             from repair.context import Context
-            from repair.install import resolve
 
             manifest = self.plan.manifest
             install = resolve(str(self.req.dir), str(self.venv),
@@ -743,7 +744,7 @@ class _Runner:
         relocate_venv(self.venv, building)
 
     def write_launch(self) -> str:
-        from repair.launchargs import card_advice, write_launch_args
+        from repair.app.launchargs import card_advice, write_launch_args
 
         for note in card_advice(self.backend or "", self.devices):
             self.plan.notes.append(note)
@@ -755,9 +756,9 @@ class _Runner:
         return f"{args} -> {where}"
 
     def verify(self) -> str:
+        from repair.app.target import resolve
         from repair.commands.check import check
         from repair.context import Context
-        from repair.install import resolve
 
         manifest = self.plan.manifest
         ctx = Context(resolve(str(self.req.dir), str(self.venv),
@@ -790,7 +791,7 @@ def relocate_venv(venv: Path, old: Path) -> int:
 
     Windows launchers keep their zip archive intact: only the shebang before it changes, and the
     launcher finds the archive from its end."""
-    from repair.venv import VenvLayout
+    from repair.env.layout import VenvLayout
 
     old_b, new_b = os.fsencode(str(old)), os.fsencode(str(venv))
     changed = 0
@@ -818,7 +819,7 @@ def relocate_venv(venv: Path, old: Path) -> int:
 
 def choose_python(spec: str | None, requested: str | None, recommended: str | None
                   ) -> dict[str, Any]:
-    """``{"path", "version"}`` of the interpreter for the venv (``repair.pythons``)."""
+    """``{"path", "version"}`` of the interpreter for the venv (``repair.env.pythons``)."""
     info = pythons.choose_python(spec, requested, recommended)
     return {"path": str(info.path), "version": str(info.version)}
 
@@ -915,7 +916,7 @@ def _cleanup(runner: _Runner) -> list[str]:
 @contextlib.contextmanager
 def _lock(root: Path, venv: Path) -> Iterator[None]:
     """The application's and the venv's locks, the ones ``repair`` takes too (exit 6)."""
-    from repair.journal import locked
+    from repair.transaction.journal import locked
 
     with locked(root, venv):
         yield

@@ -101,8 +101,8 @@ def find_log(root: Path) -> Path | None:
 
 
 def _install_facts(ctx: Context) -> dict[str, Any]:
+    from repair.app.gitrepo import git, has_git, inspect, remote_url
     from repair.checks.torch import launch_args
-    from repair.gitrepo import git, has_git, inspect, remote_url
 
     install = ctx.install
     manifest = install.manifest
@@ -153,7 +153,7 @@ def build_report(ctx: Context, *, log: str | None = None,
     """The support report as data, scrubbed."""
     from repair import __version__
     from repair.commands.check import check
-    from repair.planner import make_plan
+    from repair.plan.planner import make_plan
 
     started = time.perf_counter()
     scrubber = scrubber or Scrubber()

@@ -1,7 +1,7 @@
 """Tie a diagnosis to the install it came from.
 
 For each cause that names a module, a path or a distribution: which distribution owns it (read
-from site-packages' metadata with ``repair.dists``, never by importing from the venv), whether it
+from site-packages' metadata with ``env.dists``, never by importing from the venv), whether it
 is installed, at which version, whether two versions are mixed, and which requirement line of the
 application or of a node asks for which version. A module that no requirement declares is named
 as such. The remedy follows: the smallest ``repair`` that fixes it, the node or extension to
@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from repair.diagnose.catalogue import RebuildHelps
 from repair.diagnose.causes import Cause, Diagnosis, Tie
-from repair.dists import canonical
+from repair.env.dists import canonical
 
 if TYPE_CHECKING:
+    from repair.app.manifest import Manifest
+    from repair.app.requirements import ReqLine
     from repair.context import Context
-    from repair.dists import Dist
-    from repair.manifest import Manifest
-    from repair.requirements import ReqLine
+    from repair.env.dists import Dist
 
 # Import names whose distribution is named otherwise (when nothing installed owns the module).
 IMPORT_NAMES = {
@@ -126,7 +126,7 @@ class Install:
                 pass
         reqs: list[tuple[ReqLine, str | None]] = [
             (line, None) for line in ctx.app_requirements.requirements]
-        from repair.requirements import parse_file
+        from repair.app.requirements import parse_file
 
         for folder in manifest.get("extensions.paths", []):
             base = app_dir / folder

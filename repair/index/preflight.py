@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from repair.dists import canonical
+from repair.env.dists import canonical
 from repair.index.config import PipConfig
 from repair.model import Finding, Severity, sort_findings
 from repair.proc import redact

@@ -1,5 +1,5 @@
 """The wheel tags a TARGET interpreter installs: built from facts the venv's python reported
-(``repair.interp``), never from the tool's own interpreter.
+(``repair.env.interp``), never from the tool's own interpreter.
 
 Target facts are a plain dict, so that callers can pass what they know::
 
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from packaging.tags import Tag
 
-    from repair.interp import InterpreterInfo
+    from repair.env.interp import InterpreterInfo
 
 # The CPython versions a "which Python would work" answer considers.
 KNOWN_PYTHONS = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
@@ -181,7 +181,7 @@ def _tags(xy: tuple[int, ...], platform: str, glibc: tuple[int, int] | None,
 
 
 def target_from_interpreter(info: InterpreterInfo) -> Target:
-    """The target of a venv whose python was probed (or estimated) by ``repair.interp``."""
+    """The target of a venv whose python was probed (or estimated) by ``repair.env.interp``."""
     facts: dict[str, Any] = dict(info.facts)
     facts["version"] = info.version
     facts["markers"] = dict(info.markers)

@@ -130,8 +130,8 @@ def run_cli(args: list[str], env_extra: dict[str, str] | None = None, timeout: f
 
 
 def installed_versions(venv: Path) -> dict[str, str]:
-    from repair.dists import scan_site
-    from repair.venv import VenvLayout
+    from repair.env.dists import scan_site
+    from repair.env.layout import VenvLayout
 
     site = VenvLayout.detect(venv).site_packages()
     return {d.key: d.version for d in scan_site(site).dists if d.has_metadata}

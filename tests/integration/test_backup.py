@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from repair.backup import list_backups
-from repair.install import resolve
+from repair.app.target import resolve
+from repair.backup.store import list_backups
 from tests.integration.test_pipeline import invoke
 from tests.kit import site_packages, tree_digest
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import repair.cache as cache
-from repair import manifest as manifests
+from repair.app import manifest as manifests
 from tests.cli import finding_ids, run_check
 from tests.conftest import APP_REQUIREMENTS
 from tests.kit import copy_venv, site_packages
@@ -111,7 +111,7 @@ def test_only_changed_metadata_is_read_again(app: Path, tmp_path: Path,
     monkeypatch.setenv(cache.ENV_DIR, str(tmp_path / "cache"))
     _age(app)
     _, first = run_check(app)
-    import repair.dists as dists
+    import repair.env.dists as dists
 
     read: list[str] = []
     real = dists.load_dist

@@ -79,9 +79,9 @@ def test_deep_reports_the_module_that_fails(deep_app: Path, tmp_path: Path) -> N
 
 
 def test_deep_probe_timeout_is_a_finding(tmp_path: Path, template_venv: Path) -> None:
+    from repair.app.target import resolve
     from repair.checks.deep import DeepError, run_probe
     from repair.context import Context
-    from repair.install import resolve
 
     root = tmp_path / "app"
     root.mkdir()

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from repair import fsops
-from repair.backup import backups_root, list_backups
-from repair.install import resolve
-from repair.pipeline import journal_unfinished
+from repair.app.target import resolve
+from repair.backup.store import backups_root, list_backups
+from repair.transaction.pipeline import journal_unfinished
 from tests.integration.test_pipeline import Outcome
 from tests.integration.test_pipeline_crash import run
 from tests.kit import site_packages, tree_digest

@@ -316,8 +316,8 @@ def test_the_choice_agrees_with_pip(index, torch_index, tmp_path):
     import sys
 
     from repair import proc
+    from repair.env.interp import probe
     from repair.index.tags import target_from_interpreter
-    from repair.interp import probe
 
     reqs = ["purelib", "oldlib", "newlib", "torch==2.1.2", "numpyish"]
     env = proc.clean_env(keep_pip=False)

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from repair.cli import cli
-from repair.journal import CRASH_ENV
+from repair.transaction.journal import CRASH_ENV
 from tests.integration.installkit import (
     LAUNCH,
     World,

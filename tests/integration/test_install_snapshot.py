@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from repair.app.target import resolve
+from repair.backup.snapshot import take_snapshot
 from repair.cli import cli
 from repair.context import Context
-from repair.install import resolve
-from repair.snapshot import take_snapshot
 from tests.integration.installkit import git, install_args, installed_versions, make_world
 from tests.kit import build_wheel
 

@@ -137,7 +137,7 @@ def test_desktop_base_folder_with_a_uv_venv(tmp_path: Path, template_venv: Path)
     assert _unmet(report)["pip"]["details"]["requested_by"] == "custom node ComfyUI-KJNodes"
     result = invoke("--json", "--dry-run", "--dir", str(base))
     plan = json.loads(result.stdout)["plan"]
-    from repair.installer import find_uv
+    from repair.env.packages import find_uv
 
     if find_uv() is None:
         assert plan[0]["kind"] == "ensure-pip" and "made by uv" in plan[0]["summary"]

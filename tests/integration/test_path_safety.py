@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from repair.backup import install_lock, list_backups
+from repair.app.target import resolve
+from repair.backup.store import install_lock, list_backups
 from repair.errors import BusyError
-from repair.install import resolve
 from tests.integration.test_pipeline import Outcome
 from tests.kit import build_wheel, pip_install, site_packages, tree_digest
 

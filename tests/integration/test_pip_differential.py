@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from repair.requirements import index_urls, parse_file
+from repair.app.requirements import index_urls, parse_file
 from tests.integration.reqcorpus import (
     FIELD_CASES,
     PIP_CASES,
@@ -65,7 +65,7 @@ def _norm_spec(text: str) -> str:
 
 def _tool_entries(top: Path, cwd: Path, constraint: bool
                   ) -> tuple[bool, list[dict[str, Any]], list[str]]:
-    from repair.dists import canonical
+    from repair.env.dists import canonical
 
     result = parse_file(top, constraint=constraint, cwd=cwd)
     entries = []
@@ -86,7 +86,7 @@ def _tool_entries(top: Path, cwd: Path, constraint: bool
 
 
 def _pip_entries(answer: dict[str, Any]) -> list[dict[str, Any]]:
-    from repair.dists import canonical
+    from repair.env.dists import canonical
 
     return [{
         "name": canonical(e["name"]) if e["name"] else None,
@@ -136,15 +136,15 @@ def test_requirements_files_agree_with_pip(tmp_path: Path, template_venv: Path,
 def test_environments_agree_with_pip_check(tmp_path: Path, template_venv: Path,
                                            backend: str) -> None:
     """Both of pip's metadata backends (pkg_resources is the default below Python 3.11)."""
-    from repair.conflicts import (
+    from repair.app.conflicts import (
         bad_requires,
         requested_extras,
         unmet_dependencies,
         unsupported_wheels,
     )
-    from repair.dists import scan_site
+    from repair.env.dists import scan_site
+    from repair.env.interp import probe
     from repair.index.tags import target_from_interpreter
-    from repair.interp import probe
 
     envs = generated_envs(60)
     sites = [write_env(dists, tmp_path / f"e{i:02d}" / "site-packages")
@@ -205,7 +205,7 @@ def test_environments_agree_with_pip_check(tmp_path: Path, template_venv: Path,
 
 
 def _key(name: str) -> str:
-    from repair.dists import canonical
+    from repair.env.dists import canonical
 
     return canonical(name)
 

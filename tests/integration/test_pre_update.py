@@ -120,8 +120,8 @@ def test_text_report_has_the_update_section(inst: GitInstall) -> None:
 
 
 def test_pre_update_keeps_a_fresh_snapshot_not_a_copy_of_the_venv(inst: GitInstall) -> None:
-    from repair.backup import list_backups
-    from repair.install import resolve
+    from repair.app.target import resolve
+    from repair.backup.store import list_backups
 
     code, report = pre_update(inst)
     snap = report["update"].get("snapshot") or {}

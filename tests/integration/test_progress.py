@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from repair import wheelkit
+from repair.env import wheelkit
 from tests.integration.installkit import World, install_args, make_world
 from tests.localindex import LocalIndex
 from tests.ptykit import run_in_pty

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from repair.dists import scan_site
-from repair.reuse import _layout, reuse_distributions
-from repair.venv import read_pyvenv_cfg
+from repair.env.dists import scan_site
+from repair.env.layout import read_pyvenv_cfg
+from repair.rebuild.reuse import _layout, reuse_distributions
 
 pytestmark = pytest.mark.real
 

@@ -45,9 +45,9 @@ def real_a1111(tmp_path_factory: pytest.TempPathFactory, shapes: dict[str, Any])
 
 def _check(app: Path, data: dict[str, Any], manifest: str = "a1111",
            **options: Any) -> dict[str, Any]:
+    from repair.app.target import resolve
     from repair.commands.check import check
     from repair.context import Context
-    from repair.install import resolve
 
     install = resolve(str(app), str(app / "venv"), manifest)
     ctx = Context(install, {"backend": "cuda", **options})
@@ -169,7 +169,7 @@ def test_three_opencv_flavours_in_one_cv2(small: tuple[Path, Path], shapes: dict
 def test_two_dist_infos_live_version_is_the_one_on_disk(small: tuple[Path, Path],
                                                         shapes: dict[str, Any],
                                                         wheels: dict[str, Any]) -> None:
-    from repair.dists import scan_site
+    from repair.env.dists import scan_site
 
     app, site = small
     # numpy 2.2.6's metadata beside 1.26's, while the files on disk stay 1.26's.

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from repair.backup import list_backups
-from repair.install import resolve
+from repair.app.target import resolve
+from repair.backup.store import list_backups
 from tests.cli import invoke
 from tests.integration.installkit import installed_versions
 from tests.kit import build_wheel, copy_venv, pip_install, site_packages
@@ -164,7 +164,7 @@ def test_fresh_resolves_from_the_requirement_files_alone(
 
 
 def test_the_new_venv_is_verified_against_the_plan(template: Path) -> None:
-    from repair.rebuild import verify_set
+    from repair.rebuild.core import verify_set
 
     assert verify_set(template, {"numpy": "1.26.4", "handmade": "1.0"}, (),
                       ["torch==2.1.2+cu121"]) == []
@@ -191,7 +191,7 @@ def test_install_stops_before_building_when_the_torch_index_is_down(
 def test_virtualenv_writes_nothing_beside_the_venv(tmp_path: Path) -> None:
     import sys
 
-    from repair.rebuild import create_venv
+    from repair.rebuild.core import create_venv
 
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
     create_venv(sys.executable, tmp_path / "venv")
@@ -201,7 +201,7 @@ def test_virtualenv_writes_nothing_beside_the_venv(tmp_path: Path) -> None:
 
 def test_with_uv_the_same_torch_build_comes_back(
         app: Path, indexes: tuple[LocalIndex, LocalIndex]) -> None:
-    from repair.installer import find_uv
+    from repair.env.packages import find_uv
 
     if find_uv() is None:
         pytest.skip("uv is not installed")

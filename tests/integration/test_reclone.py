@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from repair.app.target import resolve
 from repair.context import Context
 from repair.errors import RolledBackError, UsageError
-from repair.install import resolve
-from repair.journal import CRASH_CODE, CRASH_ENV
-from repair.reclone import STEPS, journal_path, reclone, recover
+from repair.rebuild.reclone import STEPS, journal_path, reclone, recover
+from repair.transaction.journal import CRASH_CODE, CRASH_ENV
 from tests.gitkit import GitInstall, commit_files, corrupt_object, git, tree_hashes
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from repair.reuse import _record_hash, reuse_distributions
-from repair.wheelkit import build_wheel, unpack_wheel
+from repair.env.wheelkit import build_wheel, unpack_wheel
+from repair.rebuild.reuse import _record_hash, reuse_distributions
 from tests.cli import run_check
 from tests.conftest import APP_REQUIREMENTS
 from tests.kit import (

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from repair.schedule import Spec, detect, history_file, read_history, systemd_user_dir
+from repair.commands.schedule import Spec, detect, history_file, read_history, systemd_user_dir
 from tests.cli import invoke
 from tests.gitkit import GitInstall, commit_files, git
 

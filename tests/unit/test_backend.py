@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from repair.backend import detect, parse_rocminfo
+from repair.env.backend import detect, parse_rocminfo
 from repair.errors import UsageError
 
 TOOLS = Path(__file__).resolve().parents[1] / "data" / "tools"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from repair import manifest as manifests
-from repair.conflicts import Facts, evaluate
-from repair.dists import scan_site
-from repair.torchbuild import from_dist
+from repair.app import manifest as manifests
+from repair.app.conflicts import Facts, evaluate
+from repair.env.dists import scan_site
+from repair.env.torchbuild import from_dist
 from tests.kit import build_wheel, unpack_wheel
 
 Pkg = tuple  # (name, version) or (name, version, [requires])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from repair import manifest as manifests
+from repair.app import manifest as manifests
 
 TREES = Path(__file__).resolve().parents[1] / "data" / "trees"
 EXPECTED = {

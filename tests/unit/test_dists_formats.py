@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from repair.dists import live_dist, scan_site
+from repair.env.dists import live_dist, scan_site
 
 
 def _site(tmp_path: Path) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from repair.gitrepo import read_git_files
+from repair.app.gitrepo import read_git_files
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 

@@ -57,8 +57,8 @@ def test_target_from_a_probed_and_an_estimated_interpreter():
     import sys
     from pathlib import Path
 
+    from repair.env.interp import estimate, probe
     from repair.index.tags import target_from_interpreter
-    from repair.interp import estimate, probe
 
     probed = target_from_interpreter(probe(Path(sys.executable)))
     assert probed.version[:2] == sys.version_info[:2]

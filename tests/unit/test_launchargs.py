@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from repair.launchargs import card_advice, edit_text, write_launch_args
+from repair.app.launchargs import card_advice, edit_text, write_launch_args
 
 DML = ["--use-directml", "--opt-sub-quad-attention", "--no-half", "--disable-nan-check"]
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from repair.backup import install_lock
+from repair.app.target import resolve
+from repair.backup.store import install_lock
 from repair.checks.processes import processes_using
 from repair.errors import BusyError
-from repair.install import resolve
 
 
 def _install(tmp_path: Path):  # type: ignore[no-untyped-def]

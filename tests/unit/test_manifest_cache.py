@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from repair import manifest
+from repair.app import manifest
 
 
 def write(path: Path, title: str) -> None:

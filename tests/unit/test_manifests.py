@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from repair import manifest as manifests
+from repair.app import manifest as manifests
 from tests.cli import invoke
 
 SHIPPED = Path(__file__).resolve().parents[2] / "manifests"

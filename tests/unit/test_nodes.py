@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from repair.nodes import keep_line, move_breaks, satisfiable
-from repair.venv import VenvLayout, embedded_version
+from repair.app.nodes import keep_line, move_breaks, satisfiable
+from repair.env.layout import VenvLayout, embedded_version
 
 
 @pytest.mark.parametrize(("a", "b", "ok"), [
@@ -61,7 +61,7 @@ def test_embedded_python(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(__import__("os").name == "nt", reason="a shell script stands in for python")
 def test_embedded_pip_runs_with_dash_s(tmp_path: Path) -> None:
-    from repair.installer import pip_install
+    from repair.env.packages import pip_install
 
     embedded = tmp_path / "python_embeded"
     embedded.mkdir()

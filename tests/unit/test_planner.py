@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from repair.app.target import resolve
 from repair.context import Context
-from repair.install import resolve
 from repair.model import Finding, Fix, Severity
-from repair.planner import make_plan
+from repair.plan.planner import make_plan
 
 
 def ctx_for(tmp_path: Path, reqs: str = "numpy==1.26.4\nsafetensors\n") -> Context:

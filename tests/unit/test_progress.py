@@ -7,7 +7,7 @@ import io
 import time
 from pathlib import Path
 
-from repair.installer import _InstallWatch
+from repair.env.packages import _InstallWatch
 from repair.progress import Progress, Reporter, StreamReporter, duration, progress_line
 
 

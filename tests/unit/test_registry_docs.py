@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from repair.checks.docs import doc_text, documented_ids
 from repair.checks.registry import RegistryError, all_finding_types, finding_type
-from repair.docs import doc_text, documented_ids
 from repair.model import Fix, Severity
 from tests.cli import invoke
 

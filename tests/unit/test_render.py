@@ -8,8 +8,8 @@ import re
 
 import pytest
 
+from repair.checks.docs import doc_text
 from repair.checks.registry import all_finding_types
-from repair.docs import doc_text
 from repair.model import Finding, Fix, Report, Severity
 from repair.render import fold, markdown_text, report_text
 

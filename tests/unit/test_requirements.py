@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from repair.requirements import parse_file
+from repair.app.requirements import parse_file
 
 
 def write(path: Path, text: str) -> Path:
@@ -143,7 +143,7 @@ def test_issue_cases(tmp_path: Path) -> None:
     ("/opt/my app/venv/bin/python", '"/opt/my app/venv/bin/python"'),
 ])
 def test_shell_arg_reads_alike_in_posix_cmd_and_powershell(value: str, shown: str) -> None:
-    from repair.requirements import shell_arg
+    from repair.app.requirements import shell_arg
 
     assert shell_arg(value) == shown
 
@@ -151,6 +151,6 @@ def test_shell_arg_reads_alike_in_posix_cmd_and_powershell(value: str, shown: st
 def test_shell_arg_of_a_requirement_drops_the_marker() -> None:
     from packaging.requirements import Requirement
 
-    from repair.requirements import shell_arg
+    from repair.app.requirements import shell_arg
 
     assert shell_arg(Requirement('accelerate>=0.21; extra == "torch"')) == '"accelerate>=0.21"'

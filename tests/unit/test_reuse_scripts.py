@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from repair.reuse import _rewrite_script
+from repair.rebuild.reuse import _rewrite_script
 
 NEW = "/new/venv/bin/python"
 

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from repair.errors import UsageError
-from repair.schedule import (
+from repair.commands.schedule import (
     Spec,
     cron_line,
     cron_merge,
@@ -20,6 +19,7 @@ from repair.schedule import (
     schtasks_create,
     systemd_units,
 )
+from repair.errors import UsageError
 from tests.cli import invoke
 
 APP = Path("/srv/my webui/stable-diffusion-webui")

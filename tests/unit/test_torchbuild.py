@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from packaging.requirements import Requirement
 
-from repair.torchbuild import classify, read_version_py
+from repair.env.torchbuild import classify, read_version_py
 
 DATA = json.loads((Path(__file__).resolve().parents[1] / "data" / "torch-wheels.json").read_text())
 PLATFORM_ENV = {

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from repair.model import Finding, Fix, Report, Severity
-from repair.pipeline import unfixed_errors
-from repair.planner import Plan, Step
+from repair.plan.planner import Plan, Step
+from repair.transaction.pipeline import unfixed_errors
 
 
 def _f(fid: str, subject: str, severity: Severity = Severity.ERROR) -> Finding:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from repair.venv import POSIX, WINDOWS, PyvenvCfgError, VenvLayout, read_pyvenv_cfg
+from repair.env.layout import POSIX, WINDOWS, PyvenvCfgError, VenvLayout, read_pyvenv_cfg
 
 
 def test_windows_layout(tmp_path: Path) -> None:

@@ -19,9 +19,9 @@ SCHEMA = "repair.install-state/1"
 STATE_NAME = "install.json"
 
 def kill_point(step: str) -> None:
-    """The crash hook (``repair.journal``): ``WEBUI_REPAIR_TEST_CRASH_AT=install:<step>`` ends the
-    process in the middle of the named step (after its work, before it is recorded)."""
-    from repair.journal import crash_point
+    """The crash hook (``transaction.journal``): ``WEBUI_REPAIR_TEST_CRASH_AT=install:<step>``
+    ends the process in the middle of the named step (after its work, before it is recorded)."""
+    from repair.transaction.journal import crash_point
 
     crash_point(f"install:{step}")
 

@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from repair.app.gitrepo import first_error_line, git, inspect, rev_parse, show_file
 from repair.errors import ProcessError
-from repair.gitrepo import first_error_line, git, inspect, rev_parse, show_file
 from repair.model import Finding, Severity
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def _extract(root: Path, rev: str, names: list[str], dest: Path) -> list[str]:
 
 
 def _spec_map(folder: Path, name: str, constraint: bool) -> dict[str, str]:
-    from repair.requirements import parse_file
+    from repair.app.requirements import parse_file
 
     path = folder / name
     if not path.is_file():
@@ -196,7 +196,7 @@ def predict(ctx: Context, upstream_dir: Path, files: list[str], constraints: lis
             ) -> tuple[list[dict[str, Any]], str | None, bool]:
     """Ask pip's resolver in the venv what ``pip install -r`` of the upstream requirements would
     install. Returns (packages that move, why there is no prediction, unresolvable)."""
-    from repair.dists import canonical
+    from repair.env.dists import canonical
 
     inputs = [("-r", n) for n in files] + [("-c", n) for n in constraints]
     present = [(flag, str(upstream_dir / n)) for flag, n in inputs if (upstream_dir / n).is_file()]
@@ -223,7 +223,7 @@ def predict(ctx: Context, upstream_dir: Path, files: list[str], constraints: lis
 def ensure_snapshot(ctx: Context) -> dict[str, Any]:
     """A snapshot of the venv newer than its last change, made now when there is none."""
     try:
-        from repair.backup import (  # type: ignore[attr-defined,unused-ignore]
+        from repair.backup.store import (  # type: ignore[attr-defined,unused-ignore]
             create_backup,
             list_backups,
         )

@@ -84,7 +84,7 @@ _UNITS = {"B": 1, "kB": 1000, "MB": 1000**2, "GB": 1000**3}
 
 def pip_version(venv_python: Path) -> tuple[int, ...]:
     """The venv's pip version, read from its metadata folder (no process); () when unknown."""
-    from repair.venv import VenvLayout
+    from repair.env.layout import VenvLayout
 
     try:
         site = VenvLayout.detect(venv_python.parent.parent).site_packages()
@@ -172,8 +172,8 @@ class _InstallWatch:
         self._poller.start()
 
     def _poll(self) -> None:
-        from repair.dists import canonical
-        from repair.venv import VenvLayout
+        from repair.env.dists import canonical
+        from repair.env.layout import VenvLayout
 
         try:
             site = VenvLayout.detect(self.venv_python.parent.parent).site_packages()
@@ -229,7 +229,7 @@ def pip_install(
     """Run one install step; raise ``ProcessError`` (naming the log) when it fails."""
     reporter = reporter or Reporter()
     index = index or IndexOptions()
-    from repair.venv import VenvLayout
+    from repair.env.layout import VenvLayout
 
     # An embedded Python (ComfyUI portable) is its own folder, run with -s as its launcher does.
     embedded = VenvLayout.detect(venv_python.parent).embedded

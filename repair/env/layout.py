@@ -64,7 +64,7 @@ class PyvenvCfg:
 
 def read_pyvenv_cfg(path: Path) -> PyvenvCfg:
     """Parse ``key = value`` lines the way CPython's site.py does: tolerant of junk lines."""
-    from repair.dists import MetadataError, read_text_file
+    from repair.env.dists import MetadataError, read_text_file
 
     try:
         text = read_text_file(path)

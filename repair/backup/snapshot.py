@@ -18,7 +18,7 @@ from repair.proc import redact
 
 if TYPE_CHECKING:
     from repair.context import Context
-    from repair.dists import Dist
+    from repair.env.dists import Dist
 
 SCHEMA = "repair.snapshot/1"
 EXTENSION_DIRS = ("extensions", "custom_nodes")
@@ -96,11 +96,11 @@ def pip_sources(ctx: Context) -> dict[str, Any]:
 
 
 def torch_source(ctx: Context) -> dict[str, Any]:
-    """The installed torch build and the index that serves it (``repair.rebuild``)."""
+    """The installed torch build and the index that serves it (``repair.rebuild.core``)."""
     build = ctx.torch_build if ctx.venv_exists else None
     if build is None:
         return {"backend": None, "index_url": None, "version": None}
-    from repair.rebuild import index_for_build
+    from repair.rebuild.core import index_for_build
 
     tag = build.version.partition("+")[2]
     index = index_for_build(ctx.install.manifest, build.kind, tag) if tag else None
@@ -228,7 +228,7 @@ def _inside(child: Path, parent: Path) -> bool:
 
 def requirements_from_snapshot(snapshot: dict[str, Any]) -> list[str]:
     """The pinned requirement lines that reproduce the snapshot's distributions."""
-    from repair.rebuild import pin_line
+    from repair.rebuild.core import pin_line
 
     return [pin_line(str(d["name"]), str(d["version"]), d.get("source"))
             for d in snapshot.get("distributions", [])]

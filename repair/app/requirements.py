@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from repair.dists import canonical
+from repair.env.dists import canonical
 
 if TYPE_CHECKING:
     from packaging.markers import Marker

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from repair import fsops
-from repair.backup import (
+from repair.backup.store import (
     BackupInfo,
     create_backup,
     install_lock,
@@ -43,7 +43,10 @@ from repair.errors import (
     RollbackFailedError,
     UsageError,
 )
-from repair.journal import (
+from repair.model import Finding, Report, Severity
+from repair.plan.planner import Plan, Step, make_plan
+from repair.progress import Reporter
+from repair.transaction.journal import (
     CRASH_ENV,
     Journal,
     JournalError,
@@ -55,14 +58,11 @@ from repair.journal import (
     mark,
     new_token,
 )
-from repair.journal import same_folder as _same_folder
-from repair.model import Finding, Report, Severity
-from repair.planner import Plan, Step, make_plan
-from repair.progress import Reporter
+from repair.transaction.journal import same_folder as _same_folder
 
 if TYPE_CHECKING:
+    from repair.app.target import Install
     from repair.context import Context
-    from repair.install import Install
 
 CRASH_ENV = CRASH_ENV
 CRASH_POINTS = ("journal", "moved", "venv-ready", "verify", "verified", "committed",
@@ -100,7 +100,7 @@ class PipelineResult:
 
 
 # ---------------------------------------------------------------------------------------------
-# The journal (``repair.journal``): what a run does, and how the next run finishes or undoes it
+# The journal (``transaction.journal``): what a run does, and how the next run finishes or undoes it
 
 
 def load_journal(folder: Path) -> Journal | None:
@@ -173,7 +173,7 @@ def _rollback(journal: Journal, install: Install, reporter: Reporter | None = No
         raise RepairError(f"the backup of the venv is missing from {journal.folder}")
     elif journal.data.get("created"):
         _make_room(journal, install, reporter)  # there was no venv before
-    from repair.backup import read_meta
+    from repair.backup.store import read_meta
 
     meta = read_meta(journal.folder)
     if meta is not None and meta.get("has_venv") and meta.get("kind") == "moved" \
@@ -209,7 +209,7 @@ def recover(install: Install, reporter: Reporter) -> list[str]:
     running on the venv makes it wait (``BusyError``, exit 6); what the run did not make is
     never deleted. Returns what was done, one line each."""
     done: list[str] = []
-    from repair.backup import backups_root
+    from repair.backup.store import backups_root
 
     root = backups_root(install)
     if not root.is_dir() or os.path.islink(root):
@@ -270,7 +270,7 @@ def _log(journal: Journal) -> Path:
 
 
 def _index(options: dict[str, Any]) -> Any:
-    from repair.installer import IndexOptions
+    from repair.env.packages import IndexOptions
 
     return IndexOptions.from_options(options)
 
@@ -301,26 +301,26 @@ def _child_recorder(journal: Journal) -> Callable[[int], None]:
 
 def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any],
               reporter: Reporter) -> str:
-    from repair.installer import pip_install
-    from repair.venv import VenvLayout
+    from repair.env.layout import VenvLayout
+    from repair.env.packages import pip_install
 
     install = ctx.install
     venv = install.venv
     python = VenvLayout.detect(venv).python
-    from repair.planner import default_installer
+    from repair.plan.planner import default_installer
 
     installer = default_installer(ctx, options)
     p = step.params
     if step.kind == "recreate-venv":
         return ""  # done before the steps (the venv had to exist first)
     if step.kind == "reclone":
-        from repair import reclone as reclone_mod
+        from repair.rebuild import reclone as reclone_mod
 
         reclone_mod.reclone(ctx, ref=ctx.options.get("ref"), repo_url=ctx.options.get("repo_url"),
                             reporter=reporter)
         return ""
     if step.kind == "relink-venv":
-        from repair.venv import relink_venv
+        from repair.env.layout import relink_venv
 
         done = relink_venv(ctx.venv, Path(str(step.params["python"])))
         return "; ".join(done) or "already pointed there"
@@ -343,7 +343,7 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
                 bar.advance()
         return f"{len(p['paths'])} removed"
     if step.kind == "purge":
-        from repair.dists import load_dist
+        from repair.env.dists import load_dist
 
         site = ctx.site
         count = 0
@@ -373,7 +373,7 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
         return f"{count} file(s) removed"
     index = _index(options)
     if step.kind == "install-torch":
-        from repair import rebuild
+        from repair.rebuild import core as rebuild
 
         saved = journal.data.get("venv_backup")
         return rebuild.install_torch(
@@ -389,7 +389,7 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
                             + ", ".join(p["requirements"]), on_start=_child_recorder(journal))
         return f"{len(stats.installed)} installed"
     if step.kind == "install-requirements" and "expect" in p:
-        from repair import rebuild
+        from repair.rebuild import core as rebuild
 
         saved = journal.data.get("venv_backup")
         torch: dict[str, Any] = next((s.get("params", {}) for s in journal.data.get("plan", [])
@@ -434,7 +434,7 @@ def _create_venv(ctx: Context, step: Step, reporter: Reporter, plan: Plan | None
     """A new venv at the venv path (which carries the partial marker until it is done), with the
     interpreter the plan names. When the old venv's setuptools comes back from its files (reuse),
     the new venv is not seeded with another one, which the kept set would then replace."""
-    from repair import rebuild
+    from repair.rebuild import core as rebuild
 
     python, version = step.params.get("python"), step.params.get("version")
     if not python or not version:  # a plan made without a choice (an older journal)
@@ -459,7 +459,7 @@ def _preflight(ctx: Context, plan: Plan, options: dict[str, Any], reporter: Repo
     """The index preflight, before anything is changed, for the interpreter the rebuild uses."""
     if options.get("force") or not plan.recreates:
         return
-    from repair import rebuild
+    from repair.rebuild import core as rebuild
 
     steps = {s.kind: s.params for s in plan.steps}
     python = steps["recreate-venv"].get("python") or (ctx.layout.python if ctx.venv_exists
@@ -577,7 +577,7 @@ def repair_install(ctx: Context, options: dict[str, Any] | None = None,
             raise UsageError("cancelled: nothing was changed")
         if not plan.recreates:
             return _execute(ctx, before, plan, options, reporter, recovered)
-        from repair.rebuild import app_folder_written
+        from repair.rebuild.core import app_folder_written
 
         entries = set(os.listdir(install.dir))
         result = _execute(ctx, before, plan, options, reporter, recovered)
@@ -746,11 +746,11 @@ class _NotAsPlanned(_VerifyFailed):
 
 def _verify_set(journal: Journal, venv: Path) -> None:
     """A rebuild must give the working set it planned: every planned distribution at its
-    version (``repair.rebuild.verify_set``)."""
+    version (``repair.rebuild.core.verify_set``)."""
     planned = _planned_set(journal)
     if planned is None:
         return
-    from repair.rebuild import verify_set
+    from repair.rebuild.core import verify_set
 
     torch: dict[str, Any] = next((s.get("params", {}) for s in journal.data.get("plan", [])
                                   if s.get("kind") == "install-torch"), {})

@@ -28,8 +28,8 @@ from repair.errors import ExitCode, RepairError, UsageError
 from repair.progress import Reporter
 
 if TYPE_CHECKING:
+    from repair.app.target import Install
     from repair.context import Context
-    from repair.install import Install
 
 ROOT_NAME = ".repair-backups"
 LOCK_NAME = "repair.lock"
@@ -84,9 +84,9 @@ def _ensure_root(install: Install) -> Path:
 
 @contextlib.contextmanager
 def install_lock(install: Install) -> Iterator[Path]:
-    """The application's lock and its venv's lock (``repair.journal.locked``): a second holder
-    of either gets exit 6. Yields the application's lock file."""
-    from repair.journal import locked
+    """The application's lock and its venv's lock (``transaction.journal.locked``): a second
+    holder of either gets exit 6. Yields the application's lock file."""
+    from repair.transaction.journal import locked
 
     with locked(install.dir, install.venv) as path:
         yield path
@@ -100,7 +100,7 @@ def venv_belongs(install: Install, folder: Path, path: Path) -> bool:
     """Is ``path`` a place where this tool keeps the venv of the backup ``folder``? (Inside
     the folder, or the folder's sibling beside the venv; never a path read from a file and
     trusted as it is.)"""
-    from repair.journal import inside
+    from repair.transaction.journal import inside
 
     path = Path(os.path.abspath(path))
     if path.parent == Path(os.path.abspath(folder)) and inside(path, folder):
@@ -228,7 +228,7 @@ def create_backup(
     is touched (the pipeline writes its journal there). On any failure the backup folder is
     removed and the install is as it was.
     """
-    from repair.snapshot import take_snapshot
+    from repair.backup.snapshot import take_snapshot
 
     reporter = reporter or Reporter()
     install = ctx.install
@@ -319,8 +319,8 @@ def restore_backup(install: Install, backup_id: str, reporter: Reporter | None =
     a restore killed at any point is finished or undone by the next run.
     Returns the backup made of the venv that was replaced."""
     from repair.context import Context
-    from repair.journal import Journal, crash_point, fingerprint, mark, new_token
-    from repair.pipeline import JOURNAL, _rollback, recover
+    from repair.transaction.journal import Journal, crash_point, fingerprint, mark, new_token
+    from repair.transaction.pipeline import JOURNAL, _rollback, recover
 
     reporter = reporter or Reporter()
     fsops.check_venv_target(install.venv, install.dir)
@@ -427,7 +427,7 @@ def _check_member(member: tarfile.TarInfo, links: set[str]) -> str | None:
 def _extract(archive: Path, venv: Path, journal: Any = None) -> None:
     """Extract the archive's ``venv/`` to ``venv``, through a hidden staging folder, after every
     member is checked (``BackupError``, nothing written, for one that would leave the venv)."""
-    from repair.journal import fingerprint, mark
+    from repair.transaction.journal import fingerprint, mark
 
     staging = venv.with_name(f".{venv.name}.repair-extract")
     fsops.remove_own_folder(staging, marker=".repair-extract")
@@ -485,7 +485,7 @@ def prune_backups(install: Install, keep: int) -> list[BackupInfo]:
     removed = []
     for info in list_backups(install)[keep:]:
         if (info.path / "journal.json").exists():
-            from repair.pipeline import journal_unfinished
+            from repair.transaction.pipeline import journal_unfinished
 
             if journal_unfinished(info.path):
                 continue

@@ -36,13 +36,13 @@ from typing import TYPE_CHECKING, Any
 from repair.errors import PreflightError, UsageError
 
 if TYPE_CHECKING:
+    from repair.app.manifest import Manifest
     from repair.context import Context
+    from repair.env.packages import IndexOptions
+    from repair.env.pythons import PythonInfo
     from repair.index.preflight import PreflightResult
-    from repair.installer import IndexOptions
-    from repair.manifest import Manifest
     from repair.model import Finding
     from repair.progress import Reporter
-    from repair.pythons import PythonInfo
 
 TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
 # Seeded by the venv creator; their versions are not part of the working set.
@@ -117,7 +117,7 @@ def choose_python(manifest: Manifest, *, requested: str | None, old_version: str
                   old_interpreter: Path | None,
                   found: list[PythonInfo] | None = None) -> PythonChoice:
     """The interpreter for the new venv, with the reason for it (see the module's text)."""
-    from repair import pythons
+    from repair.env import pythons
 
     spec = manifest.python_supported or None
     recommended = manifest.python_recommended or None
@@ -391,7 +391,7 @@ def plan_working_set(ctx: Context, findings: Iterable[Finding], torch: TorchChoi
     """What the new venv will hold besides torch (see the module's text)."""
     from packaging.version import InvalidVersion, Version
 
-    from repair.snapshot import distributions
+    from repair.backup.snapshot import distributions
 
     out = WorkingSet(fresh=fresh)
     if fresh or not ctx.venv_exists:
@@ -485,7 +485,7 @@ def reuse_from_old(pins: list[str], old_venv: Path | None, new_venv: Path, *,
                    expect: Mapping[str, str] | None = None, verify_hashes: bool = False,
                    suspects: Iterable[str] = ()) -> Reused:
     """The one place where intact distributions of the old venv (its backup) are brought into
-    the new one without an installer (``repair.reuse``): each pin kept at the version the old
+    the new one without an installer (``rebuild.reuse``): each pin kept at the version the old
     venv has, with its files intact there (RECORD sizes; hashes too with ``verify_hashes`` and
     for the ``suspects``, names the plan's findings were about), is linked; the pins left to
     install are returned with the reasons."""
@@ -493,7 +493,7 @@ def reuse_from_old(pins: list[str], old_venv: Path | None, new_venv: Path, *,
     if old_venv is None or not pins or not Path(old_venv).is_dir():
         out.left = list(pins)
         return out
-    from repair.reuse import reuse_distributions
+    from repair.rebuild.reuse import reuse_distributions
 
     expect = expect or {}
     suspect = {canonical(s) for s in suspects}
@@ -632,8 +632,8 @@ def _uv_venv(python: Path, venv: Path, version: str | None) -> bool:
     """``uv venv`` (far faster than virtualenv), seeded offline with virtualenv's own pip and
     setuptools wheels. False (and nothing left behind but what was there) when it fails."""
     from repair import fsops, proc
-    from repair.installer import find_uv
-    from repair.pythons import probe_python
+    from repair.env.packages import find_uv
+    from repair.env.pythons import probe_python
 
     uv = find_uv()
     if uv is None:
@@ -652,7 +652,7 @@ def _uv_venv(python: Path, venv: Path, version: str | None) -> bool:
         xy = ".".join(version.split(".")[:2])
         wheels = [w.path for w in (embed.get_embed_wheel(n, xy) for n in ("pip", "setuptools"))
                   if w is not None]
-        from repair.venv import VenvLayout
+        from repair.env.layout import VenvLayout
 
         if wheels:
             proc.run([uv, "pip", "install", "-q", "--no-index", "--no-deps", "--python",
@@ -670,7 +670,7 @@ def _uv_venv(python: Path, venv: Path, version: str | None) -> bool:
 def app_folder_written(install: Any, before: set[str], reporter: Reporter) -> list[str]:
     """What a rebuild left in the app folder besides the venv and its backup (names at the top
     level, against ``before``); said either way."""
-    from repair.backup import backups_root
+    from repair.backup.store import backups_root
 
     allowed = {install.venv.name, backups_root(install).name}
     aside = f".{install.venv.name}.repair-backup-"  # a backup kept beside a venv on another disk
@@ -720,7 +720,7 @@ def install_torch(python: Path, params: Mapping[str, Any], *, work: Path, keep: 
     dependencies (so that they come back at the versions they had). With the old venv: the
     kept set and, when the build is kept, torch itself are reused from it first; only what is
     left is installed (nothing at all when everything was intact)."""
-    from repair.installer import pip_install
+    from repair.env.packages import pip_install
 
     choice = TorchChoice(params.get("backend"), tuple(params["requirements"]),
                          params.get("index_url"), params.get("extra_index_url"))
@@ -763,7 +763,7 @@ def install_set(python: Path, params: Mapping[str, Any], *, work: Path, old_venv
     requirement files, resolved, when something moves (or for a fresh set); torch and the kept
     versions constrain that resolution. Pins whose files are intact in the old venv are
     reused from it (``reuse_from_old``) rather than installed."""
-    from repair.installer import pip_install
+    from repair.env.packages import pip_install
 
     torch_pins = list(torch_pins)
     # After a torch step the kept set was reused there: only what it left is installed here.
@@ -812,8 +812,8 @@ def verify_set(venv: Path, expect: Mapping[str, str], moves: Iterable[Mapping[st
     another version, a moved one missing. Empty when it is as planned."""
     from packaging.version import InvalidVersion, Version
 
-    from repair.dists import scan_site
-    from repair.venv import VenvLayout
+    from repair.env.dists import scan_site
+    from repair.env.layout import VenvLayout
 
     have = {d.key: d.version for d in scan_site(VenvLayout.detect(venv).site_packages()).dists
             if d.has_metadata}
@@ -888,8 +888,8 @@ def preflight(requirements: Iterable[Any], python: str | Path, options: Mapping[
     the interpreter the rebuild uses (probed: this machine's real platform and C library)?
     Raises ``PreflightError`` (exit 1) when they cannot; a preflight that cannot run is a
     warning."""
+    from repair.env.interp import ProbeError, probe
     from repair.index.tags import TargetError, target_from_interpreter
-    from repair.interp import ProbeError, probe
     from repair.model import Severity
 
     requirements = list(requirements)

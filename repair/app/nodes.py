@@ -18,9 +18,9 @@ if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
     from packaging.version import Version
 
+    from repair.app.requirements import ReqLine
+    from repair.app.target import RequirementSource
     from repair.context import Context
-    from repair.install import RequirementSource
-    from repair.requirements import ReqLine
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def asks(ctx: Context) -> dict[str, list[Ask]]:
     if out and ctx.venv_exists:
         from packaging.requirements import Requirement
 
-        from repair.requirements import ReqLine
+        from repair.app.requirements import ReqLine
 
         for name, kinds in sorted(protected(ctx).items()):
             dist = ctx.installed.get(name)
@@ -187,7 +187,7 @@ def protected(ctx: Context) -> dict[str, set[str]]:
     ``protect.packages`` (``version``: kept at their version), ``protect.no_downgrade`` (never
     lower), ``protect.major`` (kept in their major version) and the application's ``==`` pins
     (``app-pin``)."""
-    from repair.dists import canonical
+    from repair.env.dists import canonical
 
     manifest = ctx.install.manifest
     out: dict[str, set[str]] = {}
@@ -339,7 +339,7 @@ def pip_left_out(ctx: Context, reqs: list[str], cons: list[str], keep: list[str]
     import tempfile
     from pathlib import Path
 
-    from repair.update import dry_run
+    from repair.checks.preupdate import dry_run
 
     labels = {str(s.path): s.label for s in ctx.install.requirement_sources() if not s.is_app}
     nodes = [r for r in reqs if r in labels]

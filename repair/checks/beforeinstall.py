@@ -71,8 +71,8 @@ def requirements_input(ctx: Context, value: str, work: Path) -> tuple[Path, str]
 
 
 def _moves(ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from repair.dists import canonical
-    from repair.nodes import move_breaks, protected
+    from repair.app.nodes import move_breaks, protected
+    from repair.env.dists import canonical
 
     guard = protected(ctx)
     moves = []
@@ -90,9 +90,9 @@ def _moves(ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def before_install_findings(ctx: Context) -> Iterator[Finding]:
+    from repair.app.nodes import keep_lines
+    from repair.checks.preupdate import dry_run
     from repair.checks.requirements import INSTALL_RISKY, INSTALL_UNRESOLVABLE
-    from repair.nodes import keep_lines
-    from repair.update import dry_run
 
     value = str(ctx.options["before_install"])
     out: dict[str, Any] = {"input": value, "file": None, "packages": [], "protected": [],
@@ -156,7 +156,7 @@ def before_install_findings(ctx: Context) -> Iterator[Finding]:
 
 
 def _index_args(options: dict[str, Any]) -> list[str]:
-    from repair.installer import IndexOptions
+    from repair.env.packages import IndexOptions
 
     return IndexOptions.from_options(options).pip_args()
 

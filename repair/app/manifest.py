@@ -346,7 +346,7 @@ def _validate_paths(data: dict[str, Any]) -> list[str]:
 
 
 def _validate_conflicts(data: dict[str, Any]) -> list[str]:
-    from repair.conflicts import validate_rules
+    from repair.app.conflicts import validate_rules
 
     return validate_rules(data.get("conflicts"), "conflicts")
 
@@ -562,7 +562,7 @@ def search_path() -> list[Path]:
     except ImportError:  # pragma: no cover
         pass
     here = Path(__file__).resolve().parent
-    paths.append(here.parent / "manifests")  # a source checkout or editable install
+    paths.append(here.parents[1] / "manifests")  # a source checkout or editable install
     data = sysconfig.get_path("data")
     if data:
         paths.append(Path(data) / "share" / "webui-repair" / "manifests")

@@ -14,7 +14,7 @@ sharing one venv (``VENV_DIR``) see each other, and a venv that is moved aside k
 
 Test hook (README, "Test hooks"): ``WEBUI_REPAIR_TEST_CRASH_AT=<point>`` ends the process at once
 (``os._exit(137)``, as ``kill -9`` would) when it reaches that point; every command names its
-points (``repair.pipeline.CRASH_POINTS``, ``repair.reclone.STEPS``, the install's steps).
+points (``transaction.pipeline.CRASH_POINTS``, ``rebuild.reclone.STEPS``, the install's steps).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@
 A journal beside the install (``.<app>.repair-reclone.json``) records the phase; a reclone killed at
 any point is rolled back (or, once swapped, finished) by ``recover``, which the next reclone runs
 first. For tests, ``WEBUI_REPAIR_TEST_CRASH_AT=reclone:<step>`` ends the process with ``os._exit``
-when that step begins (steps: see ``STEPS``; the one crash hook of ``repair.journal``).
+when that step begins (steps: see ``STEPS``; the one crash hook of ``repair.transaction.journal``).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from repair import fsops
+from repair.app.gitrepo import git, git_env, inspect, read_git_files, remote_url, rev_parse
 from repair.errors import (
     ProcessError,
     RepairError,
@@ -41,10 +42,9 @@ from repair.errors import (
     RolledBackError,
     UsageError,
 )
-from repair.gitrepo import git, git_env, inspect, read_git_files, remote_url, rev_parse
-from repair.journal import crash_point
 from repair.proc import redact, run
 from repair.progress import Reporter
+from repair.transaction.journal import crash_point
 
 if TYPE_CHECKING:
     from repair.context import Context
@@ -96,7 +96,7 @@ def _write_journal(app: Path, data: dict[str, Any]) -> None:
 def _read_journal(app: Path) -> dict[str, Any]:
     """The reclone journal, its paths checked: the new checkout and the old one are siblings of
     ``app`` with the names this tool gives them (a tampered journal moves nothing else)."""
-    from repair.journal import Journal, JournalError
+    from repair.transaction.journal import Journal, JournalError
 
     journal = Journal.load(journal_path(app)) if os.path.lexists(journal_path(app)) else None
     if journal is None:
@@ -386,7 +386,7 @@ def _run(ctx: Context, app: Path, new: Path, aside: Path, url: str, target: str,
     missing = [p for p in user_data if not os.path.lexists(new / p)]
     if missing:
         raise RepairError(f"user data missing after the move: {', '.join(missing)}")
-    from repair.gitrepo import fsck
+    from repair.app.gitrepo import fsck
 
     problems = fsck(new, full=False)
     if problems:

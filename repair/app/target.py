@@ -9,8 +9,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from repair.app.manifest import Manifest
 from repair.errors import UsageError
-from repair.manifest import Manifest
 
 _SH_ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 _BAT_ASSIGN = re.compile(r'^\s*set\s+"?([A-Za-z_][A-Za-z0-9_]*)=(.*?)"?\s*$', re.IGNORECASE)
@@ -164,7 +164,7 @@ def resolve(
     dir: str | None = None, venv: str | None = None, manifest: str | None = None
 ) -> Install:
     """Build the install from the options; bad options raise ``UsageError`` (exit 2)."""
-    from repair import manifest as manifests
+    from repair.app import manifest as manifests
 
     sources: dict[str, str] = {}
     root = Path(dir).expanduser() if dir else Path.cwd()
@@ -212,7 +212,7 @@ def resolve(
         if not venv_path.is_absolute():
             venv_path = Path.cwd() / venv_path
         sources["venv"] = "--venv"
-        from repair.venv import VenvLayout
+        from repair.env.layout import VenvLayout
 
         if VenvLayout.detect(venv_path).embedded:
             layout = "comfyui-portable"
@@ -253,7 +253,7 @@ class FoundLayout:
 
 
 def made_by_uv(venv: Path) -> bool:
-    from repair.venv import PyvenvCfgError, read_pyvenv_cfg
+    from repair.env.layout import PyvenvCfgError, read_pyvenv_cfg
 
     cfg = venv / "pyvenv.cfg"
     if not cfg.is_file():
@@ -267,7 +267,7 @@ def made_by_uv(venv: Path) -> bool:
 def _portable(root: Path) -> FoundLayout | None:
     """ComfyUI's Windows portable build: ``python_embeded/`` beside ``ComfyUI/``, started by
     ``run_nvidia_gpu.bat`` (or ``run_cpu.bat``), with ``python_embeded\\python.exe -s``."""
-    from repair.venv import embedded_version
+    from repair.env.layout import embedded_version
 
     launchers = ("run_nvidia_gpu.bat", "run_cpu.bat", "run_amd_gpu.bat",
                  "run_nvidia_gpu_fast_fp16_accumulation.bat")
@@ -328,7 +328,7 @@ _SKIP_SEARCH = {"proc", "sys", "dev", "node_modules", "site-packages", "__pycach
 def webui_folders(root: Path, *, depth: int = 3, limit: int = 3000) -> list[Path]:
     """Folders below ``root`` (at most ``depth`` levels, ``limit`` folders looked at) that are
     installs: a manifest's markers, or a launcher's layout."""
-    from repair import manifest as manifests
+    from repair.app import manifest as manifests
 
     every = [m for m in manifests.load_all() if m.name != "generic"]
     found: list[Path] = []

@@ -34,8 +34,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from repair.dists import Dist, canonical, scan_site
-from repair.venv import VenvLayout, read_pyvenv_cfg
+from repair.env.dists import Dist, canonical, scan_site
+from repair.env.layout import VenvLayout, read_pyvenv_cfg
 
 __all__ = ["ReuseResult", "reuse_distributions"]
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from repair.dists import canonical
+from repair.env.dists import canonical
 
 if TYPE_CHECKING:
-    from repair.dists import Dist
+    from repair.env.dists import Dist
 
 _TAG_RE = re.compile(r"^(?:cu(?P<cu>\d+)|rocm(?P<rocm>[\d.]+)|(?P<cpu>cpu)|(?P<xpu>xpu))")
 _ASSIGN_RE = re.compile(

@@ -6,7 +6,7 @@
   then the right version is force-reinstalled without touching its dependencies);
 - the venv is recreated only when it must be (missing, broken interpreter, unsupported Python,
   ``--clean-venv``), on the old venv's Python, with its torch build and its working set
-  (``repair.rebuild``: the plan names the interpreter, a torch change and its reason, and what
+  (``repair.rebuild.core``: the plan names the interpreter, a torch change and its reason, and what
   moves from which version to which);
 - ``--reinstall`` reinstalls every requirement.
 """
@@ -69,7 +69,7 @@ class Plan:
 
     def text(self) -> str:
         from repair.proc import redact
-        from repair.rebuild import move_text
+        from repair.rebuild.core import move_text
 
         lines = ["Nothing to do."] if self.empty else ["Plan:"]
         for n, step in enumerate(self.steps, 1):
@@ -90,7 +90,7 @@ def _opt(options: dict[str, Any], name: str) -> Any:
 def _spec_for(ctx: Context, name: str, installed_version: str | None) -> str:
     """The requirement to reinstall ``name`` with: the application's own line when it has
     one, else the installed version exactly."""
-    from repair.dists import canonical
+    from repair.env.dists import canonical
 
     key = canonical(name)
     for line in ctx.app_requirements.requirements:
@@ -103,17 +103,17 @@ def _spec_for(ctx: Context, name: str, installed_version: str | None) -> str:
 
 def _files(ctx: Context) -> tuple[list[str], list[str]]:
     """The requirements files installed together (the application's and every custom node's or
-    extension's that fits them) and the constraint files (see ``repair.nodes``)."""
-    from repair.nodes import install_files
+    extension's that fits them) and the constraint files (see ``repair.app.nodes``)."""
+    from repair.app.nodes import install_files
 
     return install_files(ctx)
 
 
 def _torch_step(ctx: Context, options: dict[str, Any], *, force: bool,
                 changes_only: bool = False) -> Step | None:
-    """The torch step (``repair.rebuild.choose_torch``); ``changes_only``: only when the build
+    """The torch step (``repair.rebuild.core.choose_torch``); ``changes_only``: only when the build
     changes (the old one does not fit the backend)."""
-    from repair.rebuild import choose_torch
+    from repair.rebuild.core import choose_torch
 
     choice = choose_torch(ctx, backend=options.get("backend"))
     if choice is None or (changes_only and choice.keep):
@@ -123,7 +123,7 @@ def _torch_step(ctx: Context, options: dict[str, Any], *, force: bool,
 
 def _install_all(ctx: Context, *, force: bool, extra: list[str] | None = None,
                  changes_versions: bool = True, options: dict[str, Any] | None = None) -> Step:
-    from repair.nodes import blocked, pip_left_out, plan_keep
+    from repair.app.nodes import blocked, pip_left_out, plan_keep
 
     reqs, cons = _files(ctx)
     keep = plan_keep(ctx) if ctx.venv_exists and not force else []
@@ -155,8 +155,8 @@ def _install_all(ctx: Context, *, force: bool, extra: list[str] | None = None,
 
 def _rebuild_steps(ctx: Context, findings: list[Finding], options: dict[str, Any],
                    why: str) -> list[Step]:
-    """A new venv: its Python, torch, the working set (``repair.rebuild``)."""
-    from repair import rebuild
+    """A new venv: its Python, torch, the working set (``repair.rebuild.core``)."""
+    from repair.rebuild import core as rebuild
 
     manifest = ctx.install.manifest
     old_version, old_interpreter = rebuild.old_python(ctx)
@@ -229,7 +229,7 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
     changes_versions = False
     extra: list[str] = []
     ensure_pip = False
-    from repair.dists import canonical
+    from repair.env.dists import canonical
 
     installed = ctx.installed if ctx.venv_exists else {}
 
@@ -360,7 +360,7 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
 
 
 def _index_args(options: dict[str, Any]) -> list[str]:
-    from repair.installer import IndexOptions
+    from repair.env.packages import IndexOptions
 
     return IndexOptions.from_options(options).pip_args()
 
@@ -378,10 +378,10 @@ def default_installer(ctx: Context, options: dict[str, Any]) -> str:
     asked = options.get("installer")
     if asked:
         return str(asked)
-    from repair.install import made_by_uv
+    from repair.app.target import made_by_uv
 
     if made_by_uv(ctx.venv):
-        from repair.installer import find_uv
+        from repair.env.packages import find_uv
 
         if find_uv() is not None:
             return "uv"

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from repair.fsops import open_regular
 
 if TYPE_CHECKING:
-    from repair.dists import Dist
+    from repair.env.dists import Dist
     from repair.progress import Reporter
 
 _CHUNK = 1 << 20  # hashlib releases the GIL on buffers over 2 kB
@@ -62,7 +62,7 @@ def verify_hashes(
 ) -> VerifyResult:
     """Compare each existing RECORD-listed file with its hash. Missing files are left to the
     ``missing-file`` check."""
-    from repair.dists import MetadataError
+    from repair.env.dists import MetadataError
 
     nt = os.name == "nt"
     jobs: list[tuple[str, str, str, str, int, Dist]] = []  # abs, rel, algo, expected, size, dist

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from repair.dists import canonical
+from repair.env.dists import canonical
 
 if TYPE_CHECKING:
     from packaging.markers import Marker
@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
     from packaging.tags import Tag
 
-    from repair.dists import Dist
-    from repair.torchbuild import TorchBuild
+    from repair.env.dists import Dist
+    from repair.env.torchbuild import TorchBuild
 
 BACKENDS = ("cuda", "rocm", "directml", "zluda", "openvino", "ipex", "cpu", "mps")
 _RULE_KEYS = {"rule", "severity", "message", "remedy", "fix", "when", "backend", "torch",

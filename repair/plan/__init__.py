@@ -1,0 +1,1 @@
+"""Findings -> the smallest plan that fixes them, as data."""
