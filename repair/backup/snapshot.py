@@ -27,7 +27,7 @@ EXTENSION_DIRS = ("extensions", "custom_nodes")
 def _record_hash(dist: Dist) -> str | None:
     record = dist.path / ("RECORD" if dist.kind == "dist-info" else "installed-files.txt")
     try:
-        from repair.fsops import read_regular
+        from repair.saferead import read_regular
 
         digest = hashlib.sha256(read_regular(record)).digest()
     except OSError:

@@ -26,6 +26,7 @@ from typing import IO, TYPE_CHECKING, Any
 from repair import fsops
 from repair.errors import ExitCode, RepairError, UsageError
 from repair.progress import Reporter
+from repair.saferead import open_regular
 
 if TYPE_CHECKING:
     from repair.app.target import Install
@@ -432,7 +433,7 @@ def _extract(archive: Path, venv: Path, journal: Any = None) -> None:
     staging = venv.with_name(f".{venv.name}.repair-extract")
     fsops.remove_own_folder(staging, marker=".repair-extract")
     try:
-        raw = os.fdopen(fsops.open_regular(archive), "rb")
+        raw = os.fdopen(open_regular(archive), "rb")
     except OSError as exc:
         raise BackupError(f"the archive {archive} is unreadable: {exc.strerror or exc}") from exc
     try:

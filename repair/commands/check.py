@@ -59,7 +59,7 @@ def run_checks(ctx: Context, select: Callable[[Check], bool] | None = None) -> l
         # Read site-packages while the probes run in their threads.
         memo = memo if memo is not None else cache.memo_lookup(ctx)
         if memo is None:
-            from repair.checks.site import ownership
+            from repair.env.ownership import ownership
 
             cache.records(ctx)
             ownership(ctx)

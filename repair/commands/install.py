@@ -40,6 +40,7 @@ from repair.errors import (
     UsageError,
 )
 from repair.progress import Reporter
+from repair.saferead import read_regular_text
 from repair.transaction.installstate import InstallState, kill_point, state_dir
 
 STEPS = ("clone", "extensions", "python", "backend", "venv", "torch", "requirements",
@@ -171,7 +172,7 @@ class InstallResult:
 
 def load_snapshot(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(fsops.read_regular_text(path))
+        data = json.loads(read_regular_text(path))
     except FileNotFoundError as exc:
         raise UsageError(f"--from-snapshot: no such file: {path}") from exc
     except (OSError, ValueError, RecursionError) as exc:

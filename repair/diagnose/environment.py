@@ -117,7 +117,7 @@ class Install:
             try:
                 installed = dict(ctx.installed)
                 duplicates = {k: v for k, v in ctx.scan.by_key().items() if len(v) > 1}
-                from repair.checks.site import ownership
+                from repair.env.ownership import ownership
 
                 tops = dict(ownership(ctx).tops)
                 stray = {canonical(e.name[1:].split("-")[0]) for e in ctx.scan.entries

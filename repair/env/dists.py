@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from repair.fsops import read_regular_text
+from repair.saferead import read_regular, read_regular_text
 
 _CANON_RE = re.compile(r"[-_.]+")
 _SECTION_RE = re.compile(r"^\[(?P<extra>[^:\]]*)(?::(?P<marker>.*))?\]$")
@@ -41,8 +41,6 @@ class MetadataError(Exception):
 
 def read_text_file(path: Path) -> str:
     """Read a metadata file as text; binary or undecodable content raises ``MetadataError``."""
-    from repair.fsops import read_regular
-
     try:
         raw = read_regular(path)
     except OSError as exc:

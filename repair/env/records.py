@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from repair.fsops import open_regular
+from repair.saferead import open_regular
 
 if TYPE_CHECKING:
     from repair.env.dists import Dist

@@ -71,12 +71,14 @@ def test_same_findings_cold_and_warm(tmp_path: Path, tree: str, template_app_ven
 
     # Warm: the file checks' findings come from the cache, without walking site-packages.
     import repair.checks.site as site_checks
+    import repair.env.ownership as ownership_mod
 
     def no_walk(ctx: Any) -> Any:
         raise AssertionError("a warm check walked site-packages")
 
     with monkeypatch.context() as m:
         m.setattr(site_checks, "ownership", no_walk)
+        m.setattr(ownership_mod, "ownership", no_walk)
         code_warm, warm = _check(root)
     assert (code_warm, _findings(warm)) == (code_cold, _findings(cold))
 

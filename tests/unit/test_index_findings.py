@@ -4,7 +4,7 @@ from pathlib import Path
 
 import repair
 from repair.checks import registry
-from repair.index import preflight
+from repair.index import findings
 
 IDS = ("wheel-unavailable", "index-unreachable", "yanked-pin", "source-build-required",
        "torch-index-fallback", "preflight-unchecked")
@@ -17,7 +17,7 @@ def test_preflight_ids_are_registered_with_docs():
         assert registry.FINDING_TYPES[fid].id == fid
         text = (docs / f"{fid}.md").read_text(encoding="utf-8")
         assert text.splitlines()[0] == f"# {fid}"
-    assert preflight.TORCH_INDEX_FALLBACK.severity.value == "error"
+    assert findings.TORCH_INDEX_FALLBACK.severity.value == "error"
 
 
 def test_importing_the_preflight_does_not_import_requests():
