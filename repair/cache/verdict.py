@@ -93,9 +93,12 @@ def main(argv: list[str]) -> int:
     try:
         verdict = lookup(args)
         if verdict is None:
+            # lazy: the checks run only when the stored verdict is stale
             from repair.commands.guard import run_verdict
 
-            verdict = run_verdict(args)
+            verdict, stamp = run_verdict(args)
+            if stamp is not None:
+                store(args, stamp, verdict["errors"], verdict["fix"])
     except Exception as exc:  # noqa: BLE001 - the guard must never be why the app cannot start
         message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
         sys.stderr.write(f"repair guard: could not check the install ({message}); going on\n")

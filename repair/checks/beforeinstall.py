@@ -17,11 +17,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from repair.checks.registry import finding_type
 from repair.errors import UsageError
-from repair.model import Finding
+from repair.model import Finding, Fix, Severity
 
 if TYPE_CHECKING:
     from repair.context import Context
+
+INSTALL_RISKY = finding_type(
+    "install-risky", "Installing a node's or extension's requirements would move a protected "
+    "package", Severity.ERROR, Fix.NONE,
+)
+INSTALL_UNRESOLVABLE = finding_type(
+    "install-unresolvable", "A node's or extension's requirements cannot be installed here",
+    Severity.ERROR, Fix.NONE,
+)
 
 
 def parse_input(app_dir: Path, value: str) -> tuple[Path | None, list[str]]:
@@ -92,7 +102,6 @@ def _moves(ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def before_install_findings(ctx: Context) -> Iterator[Finding]:
     from repair.app.nodes import keep_lines
     from repair.checks.preupdate import dry_run
-    from repair.checks.requirements import INSTALL_RISKY, INSTALL_UNRESOLVABLE
 
     value = str(ctx.options["before_install"])
     out: dict[str, Any] = {"input": value, "file": None, "packages": [], "protected": [],

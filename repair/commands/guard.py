@@ -46,10 +46,10 @@ def fix_command(args: dict[str, Any]) -> str:
     return subprocess.list2cmdline(argv) if _WINDOWS else shlex.join(argv)
 
 
-def run_verdict(args: dict[str, Any]) -> dict[str, Any]:
-    """Run the guard's checks, store the verdict with what it read, return it."""
+def run_verdict(args: dict[str, Any]) -> tuple[dict[str, Any], list[Any] | None]:
+    """Run the guard's checks; the verdict, and the stamp of what they read (None when the run
+    did not go through the cache) for the caller to store it with."""
     from repair.app.target import resolve
-    from repair.cache import verdict
     from repair.cache.site import env_stamp
     from repair.commands.check import run_checks
     from repair.context import Context
@@ -59,11 +59,7 @@ def run_verdict(args: dict[str, Any]) -> dict[str, Any]:
     ctx = Context(install, {})
     findings = run_checks(ctx, select=guarded)
     errors = [f"{f.message} [{f.id}]" for f in findings if f.severity is Severity.ERROR]
-    fix = fix_command(args)
-    stamp = env_stamp(ctx)
-    if stamp is not None:
-        verdict.store(args, stamp, errors, fix)
-    return {"errors": errors, "fix": fix}
+    return {"errors": errors, "fix": fix_command(args)}, env_stamp(ctx)
 
 
 # -- the launcher line --------------------------------------------------------------------------

@@ -17,16 +17,7 @@ version, who asks for which, and the smallest remedy for that install.
 
 from __future__ import annotations
 
-from repair.diagnose.catalogue import (
-    FAMILY_ORDER,
-    MIN_LITERAL,
-    Catalogue,
-    CatalogueError,
-    RebuildHelps,
-    Signature,
-    load_catalogue,
-    parse_catalogue,
-)
+from repair.diagnose.catalogue import FAMILY_ORDER, Catalogue, load_catalogue, parse_catalogue
 from repair.diagnose.causes import (
     LOG_SIGNATURE,
     SCHEMA,
@@ -52,6 +43,7 @@ from repair.diagnose.scan import (
     diagnose_stream,
     match_text,
 )
+from repair.diagnose.signature import MIN_LITERAL, CatalogueError, RebuildHelps, Signature
 
 __all__ = [
     "BLOCK_SIZE", "FAMILY_ORDER", "KEEP_PER_SIGNATURE", "KEY_LEN", "KEY_MIN", "LOG_SIGNATURE",

@@ -1,40 +1,17 @@
-"""The signature catalogue: entries read from ``repair/data/signatures.jsonl``, validated, and
-reduced to the literal strings that every match of a pattern must contain (for the prefilter)."""
+"""The signature catalogue: entries read from ``repair/data/signatures.jsonl``, validated and
+compiled (``signature``), with the structural shapes and the prefilter built once per catalogue."""
 
 from __future__ import annotations
 
-import enum
 import functools
 import json
-import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from repair.diagnose.prefilter import KeySet
-
-# Shortest literal a pattern may be prefiltered on.
-MIN_LITERAL = 4
-
-
-class CatalogueError(Exception):
-    """The signature catalogue is malformed."""
-
-
-class RebuildHelps(str, enum.Enum):
-    """Whether deleting and recreating the environment fixes a signature's cause."""
-
-    YES = "yes"
-    PARTLY = "partly"
-    NO = "no"
-
-    @property
-    def rank(self) -> int:
-        """Lower is more pessimistic: a group of causes is as fixable as its worst member."""
-        return {"no": 0, "partly": 1, "yes": 2}[self.value]
-
+from repair.diagnose.prefilter import KeySet, _key_set, _ordinary_text
+from repair.diagnose.shapes import SHAPES
+from repair.diagnose.signature import CatalogueError, Signature, _compile
 
 # What to fix first: the interpreter and venv before packages, packages before the GPU stack,
 # the environment before the machine. Within a rank, the cause seen first in the log leads.
@@ -50,48 +27,6 @@ FAMILY_ORDER = (
     "intel-gpu",
     "system",
 )
-
-_ID_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-_FIELDS = ("id", "family", "pattern", "examples", "cause", "remedy", "rebuild_fixes",
-           "restart_needed", "source")
-
-
-@dataclass(frozen=True, eq=False)  # identity: hashed per candidate line, it must be cheap
-class Signature:
-    id: str
-    family: str
-    pattern: str
-    examples: tuple[str, ...]
-    cause: str
-    remedy: str
-    rebuild_fixes: RebuildHelps
-    restart_needed: bool
-    source: tuple[str, ...]
-    related: tuple[str, ...] = ()
-    # The repair command that fixes it, where one does (else derived from rebuild_fixes).
-    command: str | None = None
-    regex: re.Pattern[str] = field(repr=False, compare=False, default=re.compile(""))
-    # Literal byte strings of which every match contains at least one (lower-case when the
-    # pattern ignores case).
-    literals: tuple[bytes, ...] = field(repr=False, compare=False, default=())
-    ignore_case: bool = field(repr=False, compare=False, default=False)
-    # A structural matcher (repair.diagnose.shapes): a general shape of failure whose named groups
-    # are pulled out of the line, rather than a catalogue entry.
-    shape: str | None = field(compare=False, default=None)
-    # The entry only says that a node, an extension or a module failed to load: a structural
-    # match on the same line (what failed) leads the cause.
-    generic: bool = False
-
-    @property
-    def repair_command(self) -> str | None:
-        """The smallest ``repair`` that fixes the cause. Plain ``repair`` plans the smallest fix
-        itself (a mixed package is reinstalled, a broken venv recreated): ``--clean-venv`` is never
-        the default, it would rebuild what plain ``repair`` fixes in place."""
-        if self.command:
-            return self.command
-        if self.rebuild_fixes is RebuildHelps.NO:
-            return None
-        return "repair"
 
 
 @dataclass(frozen=True)
@@ -119,8 +54,6 @@ class Catalogue:
     def keys(self) -> tuple[KeySet, KeySet]:
         """The prefilter, built once per catalogue: keys searched in the block as it is, and keys
         (lower-case) searched in the lower-cased block for patterns that ignore case."""
-        from repair.diagnose.prefilter import _key_set, _ordinary_text
-
         ordinary = _ordinary_text()
         every = self.signatures + self.shapes
         return (
@@ -130,124 +63,6 @@ class Catalogue:
 
 
 # --- the catalogue -----------------------------------------------------------------------------
-
-
-def _sre_parser() -> Any:
-    try:
-        import re._parser as parser  # 3.11+
-    except ImportError:  # 3.10
-        import sre_parse as parser
-    return parser
-
-
-def _required_literals(pattern: str, ignore_case: bool) -> tuple[str, ...]:
-    """Literal strings of which every match of ``pattern`` contains at least one.
-
-    Walks the parsed expression: a sequence needs the best literal run (or group) within it, an
-    alternation needs one of its branches' requirements. Empty when nothing is certain."""
-    parser = _sre_parser()
-    consts = parser  # the opcodes are re-exported by the parser module
-    tree = parser.parse(pattern)
-    repeats = tuple(
-        getattr(consts, name)
-        for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
-        if hasattr(consts, name)
-    )
-
-    def best(options: list[tuple[str, ...]]) -> tuple[str, ...]:
-        options = [o for o in options if o and all(o)]
-        if not options:
-            return ()
-        # The shortest literal in a set bounds how selective it is; fewer alternatives is better.
-        return max(options, key=lambda o: (min(len(s) for s in o), -len(o)))
-
-    def seq(items: Any) -> tuple[str, ...]:
-        candidates: list[tuple[str, ...]] = []
-        run: list[str] = []
-
-        def flush() -> None:
-            if run:
-                candidates.append(("".join(run),))
-                run.clear()
-
-        for op, av in items:
-            if op is consts.LITERAL:
-                run.append(chr(av))
-                continue
-            if op in (consts.AT, consts.ASSERT_NOT, consts.ASSERT):
-                # Zero-width: does not break a run of literals on either side... except that
-                # a lookaround's text is not part of the match; keep the run anyway, it is still
-                # present in the line around the match.
-                if op is consts.AT:
-                    continue
-                flush()
-                continue
-            flush()
-            if op is consts.SUBPATTERN:
-                candidates.append(seq(av[-1]))
-            elif op is consts.BRANCH:
-                branches = [seq(b) for b in av[1]]
-                if all(branches):
-                    candidates.append(tuple(s for b in branches for s in b))
-            elif op in repeats and av[0] >= 1:
-                candidates.append(seq(av[2]))
-            elif getattr(consts, "ATOMIC_GROUP", None) is op:
-                candidates.append(seq(av))
-        flush()
-        return best(candidates)
-
-    found = seq(tree)
-    if ignore_case:
-        found = tuple(s.lower() for s in found)
-    return tuple(dict.fromkeys(found))
-
-
-def _compile(raw: dict[str, Any], where: str) -> Signature:
-    missing = [f for f in _FIELDS if f not in raw]
-    if missing:
-        raise CatalogueError(f"{where}: missing {', '.join(missing)}")
-    sid = raw["id"]
-    if not isinstance(sid, str) or not _ID_RE.match(sid):
-        raise CatalogueError(f"{where}: id {sid!r} is not kebab-case")
-    try:
-        regex = re.compile(raw["pattern"])
-    except re.error as exc:
-        raise CatalogueError(f"{where}: {sid}: pattern does not compile: {exc}") from exc
-    try:
-        rebuild = RebuildHelps(raw["rebuild_fixes"])
-    except ValueError as exc:
-        raise CatalogueError(f"{where}: {sid}: rebuild_fixes must be yes, partly or no") from exc
-    examples = raw["examples"]
-    if not isinstance(examples, list) or not examples or not all(
-        isinstance(e, str) for e in examples
-    ):
-        raise CatalogueError(f"{where}: {sid}: examples must be a non-empty list of lines")
-    if not isinstance(raw["source"], list) or not raw["source"]:
-        raise CatalogueError(f"{where}: {sid}: source must list at least one URL")
-    ignore_case = bool(regex.flags & re.IGNORECASE)
-    literals = _required_literals(raw["pattern"], ignore_case)
-    if not literals or min(len(s) for s in literals) < MIN_LITERAL:
-        raise CatalogueError(
-            f"{where}: {sid}: pattern needs a literal of {MIN_LITERAL}+ characters in every "
-            "alternative (the prefilter)"
-        )
-    return Signature(
-        id=sid,
-        family=str(raw["family"]),
-        pattern=raw["pattern"],
-        examples=tuple(examples),
-        cause=str(raw["cause"]),
-        remedy=str(raw["remedy"]),
-        rebuild_fixes=rebuild,
-        restart_needed=bool(raw["restart_needed"]),
-        source=tuple(raw["source"]),
-        related=tuple(raw.get("related", ())),
-        command=raw.get("command"),
-        generic=bool(raw.get("generic", False)),
-        regex=regex,
-        literals=tuple(s.encode("utf-8") for s in literals),
-        ignore_case=ignore_case,
-    )
 
 
 def parse_catalogue(lines: Iterable[str], where: str = "catalogue") -> Catalogue:
@@ -272,8 +87,6 @@ def parse_catalogue(lines: Iterable[str], where: str = "catalogue") -> Catalogue
         for other in sig.related:
             if other not in seen:
                 raise CatalogueError(f"{where}: {sig.id}: related id {other!r} is not in it")
-    from repair.diagnose.shapes import SHAPES
-
     return Catalogue(tuple(sigs), SHAPES)
 
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from repair.checks.registry import finding_type
-from repair.diagnose.catalogue import FAMILY_ORDER, Catalogue, RebuildHelps, Signature
+from repair.diagnose.catalogue import FAMILY_ORDER, Catalogue
 from repair.diagnose.shapes import NODE, fill
+from repair.diagnose.signature import RebuildHelps, Signature
 from repair.model import Finding, Fix, Severity
 
 SCHEMA = "repair.diagnosis/1"

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from repair.diagnose.catalogue import RebuildHelps
 from repair.diagnose.causes import Cause, Diagnosis, Tie
+from repair.diagnose.signature import RebuildHelps
 from repair.env.dists import canonical
 
 if TYPE_CHECKING:

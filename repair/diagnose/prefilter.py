@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from repair.diagnose.catalogue import Signature
+from repair.diagnose.signature import Signature
 
 # Longest and shortest prefilter key.
 KEY_LEN = 8

@@ -17,10 +17,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from repair.diagnose.catalogue import Catalogue, Signature, load_catalogue
+from repair.diagnose.catalogue import Catalogue, load_catalogue
 from repair.diagnose.causes import Diagnosis, Match, Names, group
 from repair.diagnose.prefilter import KeySet, Pair
 from repair.diagnose.shapes import BENIGN, FRAME, KEY_NAMES, NODE, node_of
+from repair.diagnose.signature import Signature
 
 # How much of a log is read at once, and the longest line kept whole before it is cut.
 BLOCK_SIZE = 1 << 20

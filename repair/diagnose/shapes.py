@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from repair.diagnose.signature import _compile
+
 # A shape whose line only tells where in a traceback we are (a frame inside a custom node or an
 # extension): it names the node of the causes that follow, and is never a cause itself.
 FRAME = "frame"
@@ -406,8 +408,6 @@ def fill(template: str, names: dict[str, str]) -> str:
 
 
 def _build() -> tuple[Any, ...]:
-    from repair.diagnose.catalogue import _compile
-
     out = []
     for raw in _RAW:
         entry = dict(raw)

@@ -320,7 +320,7 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
                             reporter=reporter)
         return ""
     if step.kind == "relink-venv":
-        from repair.env.layout import relink_venv
+        from repair.env.relink import relink_venv
 
         done = relink_venv(ctx.venv, Path(str(step.params["python"])))
         return "; ".join(done) or "already pointed there"
