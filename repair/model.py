@@ -57,6 +57,41 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class FindingType:
+    """A kind of finding: its permanent id, title, default severity and fix. Calling it makes a
+    ``Finding``; ``repair.checks.registry.finding_type`` registers one."""
+
+    id: str
+    title: str
+    severity: Severity
+    fix: Fix
+    restart_required: bool = False
+
+    def __call__(
+        self,
+        subject: str,
+        message: str,
+        remedy: str,
+        *,
+        severity: Severity | None = None,
+        fix: Fix | None = None,
+        restart_required: bool | None = None,
+        **details: Any,
+    ) -> Finding:
+        return Finding(
+            id=self.id,
+            severity=severity or self.severity,
+            subject=subject,
+            message=message,
+            remedy=remedy,
+            fix=fix or self.fix,
+            restart_required=(self.restart_required if restart_required is None
+                              else restart_required),
+            details=details,
+        )
+
+
+@dataclass(frozen=True)
 class Summary:
     errors: int
     warnings: int

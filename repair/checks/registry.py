@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from repair.model import Finding, Fix, Severity
+from repair.model import Finding, FindingType, Fix, Severity
 
 if TYPE_CHECKING:
     from repair.context import Context
@@ -40,38 +40,6 @@ CHECK_MODULES = (
 
 class RegistryError(Exception):
     pass
-
-
-@dataclass(frozen=True)
-class FindingType:
-    id: str
-    title: str
-    severity: Severity
-    fix: Fix
-    restart_required: bool = False
-
-    def __call__(
-        self,
-        subject: str,
-        message: str,
-        remedy: str,
-        *,
-        severity: Severity | None = None,
-        fix: Fix | None = None,
-        restart_required: bool | None = None,
-        **details: Any,
-    ) -> Finding:
-        return Finding(
-            id=self.id,
-            severity=severity or self.severity,
-            subject=subject,
-            message=message,
-            remedy=remedy,
-            fix=fix or self.fix,
-            restart_required=(self.restart_required if restart_required is None
-                              else restart_required),
-            details=details,
-        )
 
 
 def finding_type(
@@ -125,7 +93,9 @@ def load_all() -> list[Check]:
 
     for module in CHECK_MODULES:
         importlib.import_module(module)
-    return list(CHECKS)
+    # In the order of CHECK_MODULES, whichever module another imported first.
+    rank = {module: i for i, module in enumerate(CHECK_MODULES)}
+    return sorted(CHECKS, key=lambda c: rank.get(c.func.__module__, len(rank)))
 
 
 def all_finding_types() -> dict[str, FindingType]:

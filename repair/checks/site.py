@@ -8,10 +8,10 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from repair.checks.registry import FindingType, check, finding_type
+from repair.checks.registry import check, finding_type
 from repair.env.dists import _norm_rel
 from repair.env.ownership import Ownership, is_bytecode, ownership
-from repair.model import Finding, Fix, Severity
+from repair.model import Finding, FindingType, Fix, Severity
 
 if TYPE_CHECKING:
     from repair.context import Context

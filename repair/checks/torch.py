@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from repair.checks.registry import check, finding_type
-from repair.commands.check import TARGET_HOOKS
 from repair.model import Finding, Fix, Severity
 
 if TYPE_CHECKING:
@@ -202,6 +201,3 @@ def describe_backend(ctx: Context, target: dict[str, Any]) -> None:
     if deep is not None and deep.torch:
         backend["torch_sees"] = deep.torch
     target["backend"] = backend
-
-
-TARGET_HOOKS.append(describe_backend)

@@ -6,14 +6,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from repair.checks.torch import describe_backend
 from repair.context import Context
 from repair.model import Finding, Fix, Report, Severity, sort_findings
 
 if TYPE_CHECKING:
     from repair.checks.registry import Check
-
-# Hooks that add to the target description (backend, torch build); filled in by other modules.
-TARGET_HOOKS: list[Callable[[Context, dict[str, Any]], None]] = []
 
 
 def describe_target(ctx: Context) -> dict[str, Any]:
@@ -35,8 +33,7 @@ def describe_target(ctx: Context) -> dict[str, Any]:
         "sources": dict(install.sources),
         "layout": install.layout,
     }
-    for hook in TARGET_HOOKS:
-        hook(ctx, target)
+    describe_backend(ctx, target)
     return target
 
 
