@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from repair.app.conflicts import validate_rules
-
 SCHEMA_VERSION = 1
 BACKENDS = ("cuda", "rocm", "directml", "zluda", "openvino", "ipex", "cpu", "mps")
 
@@ -200,6 +198,9 @@ def _validate_paths(data: dict[str, Any]) -> list[str]:
 
 
 def validate_conflicts(data: dict[str, Any]) -> list[str]:
+    # lazy: the conflict rules' module is not needed for a manifest the cache has validated
+    from repair.app.conflicts import validate_rules
+
     return validate_rules(data.get("conflicts"), "conflicts")
 
 

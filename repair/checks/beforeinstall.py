@@ -17,21 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from repair.checks.registry import finding_type
 from repair.errors import UsageError
-from repair.model import Finding, Fix, Severity
+from repair.model import Finding, FindingType
 
 if TYPE_CHECKING:
     from repair.context import Context
-
-INSTALL_RISKY = finding_type(
-    "install-risky", "Installing a node's or extension's requirements would move a protected "
-    "package", Severity.ERROR, Fix.NONE,
-)
-INSTALL_UNRESOLVABLE = finding_type(
-    "install-unresolvable", "A node's or extension's requirements cannot be installed here",
-    Severity.ERROR, Fix.NONE,
-)
 
 
 def parse_input(app_dir: Path, value: str) -> tuple[Path | None, list[str]]:
@@ -99,7 +89,11 @@ def _moves(ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return moves
 
 
-def before_install_findings(ctx: Context) -> Iterator[Finding]:
+def before_install_findings(ctx: Context, risky_type: FindingType,
+                            unresolvable_type: FindingType) -> Iterator[Finding]:
+    """The findings of ``--before-install``: ``risky_type`` for each move of a protected
+    package, ``unresolvable_type`` when pip cannot install the requirements (the ids are the
+    ``before_install`` check's, in ``repair.checks.requirements``)."""
     from repair.app.nodes import keep_lines
     from repair.checks.preupdate import dry_run
 
@@ -116,7 +110,7 @@ def before_install_findings(ctx: Context) -> Iterator[Finding]:
         out["prediction"] = why or "pip"
         if items is None:
             if unresolvable:
-                yield INSTALL_UNRESOLVABLE(
+                yield unresolvable_type(
                     shown, f"pip cannot install {shown} into this venv: {why}",
                     "the node's requirements cannot be met here; do not install it as it is",
                     detail=why)
@@ -127,7 +121,7 @@ def before_install_findings(ctx: Context) -> Iterator[Finding]:
         out["protected"] = [m["name"] for m in risky]
         target = ctx.options.get("write_constraints")
         for m in risky:
-            yield INSTALL_RISKY(
+            yield risky_type(
                 m["name"], f"installing {shown} moves {m['name']} {m['from']} -> {m['to']}: "
                 f"{m['reason']}",
                 "install it with the constraints that keep it: 'repair check --before-install "
@@ -157,7 +151,7 @@ def before_install_findings(ctx: Context) -> Iterator[Finding]:
                 con["resolves"] = False if unresolvable2 else None
                 con["why"] = why2
                 if unresolvable2:
-                    yield INSTALL_UNRESOLVABLE(
+                    yield unresolvable_type(
                         shown, f"{shown} cannot be installed without moving a protected package:"
                         f" {why2}", "do not install this node here, or find a version of it "
                         "whose requirements fit the installed torch/numpy", detail=why2)

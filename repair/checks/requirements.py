@@ -7,11 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from repair.checks.beforeinstall import (
-    INSTALL_RISKY,
-    INSTALL_UNRESOLVABLE,
-    before_install_findings,
-)
 from repair.checks.registry import check, finding_type
 from repair.model import Finding, Fix, Severity
 
@@ -33,6 +28,14 @@ DEPENDENCY_CONFLICT = finding_type(
 REQUIREMENT_CONFLICT = finding_type(
     "requirement-conflict", "Two requirement sources ask for versions no single version satisfies",
     Severity.ERROR, Fix.MANUAL, restart_required=True,
+)
+INSTALL_RISKY = finding_type(
+    "install-risky", "Installing a node's or extension's requirements would move a protected "
+    "package", Severity.ERROR, Fix.NONE,
+)
+INSTALL_UNRESOLVABLE = finding_type(
+    "install-unresolvable", "A node's or extension's requirements cannot be installed here",
+    Severity.ERROR, Fix.NONE,
 )
 REQUIREMENT_INVALID = finding_type(
     "requirement-invalid", "A requirements file has a line that cannot be read", Severity.ERROR,
@@ -167,7 +170,10 @@ def requirement_conflict(ctx: Context) -> Iterator[Finding]:
 def before_install(ctx: Context) -> Iterator[Finding]:
     """``--before-install``: pip's dry run of a node's requirements in the venv; every move of a
     protected package is a finding (see ``repair.checks.beforeinstall``)."""
-    yield from before_install_findings(ctx)
+    # lazy: pip's dry run is only asked for with --before-install
+    from repair.checks.beforeinstall import before_install_findings
+
+    yield from before_install_findings(ctx, INSTALL_RISKY, INSTALL_UNRESOLVABLE)
 
 
 def requested_extras(ctx: Context) -> dict[str, set[str]]:
