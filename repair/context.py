@@ -12,13 +12,18 @@ from repair.env.layout import PyvenvCfg, PyvenvCfgError, VenvLayout, read_pyvenv
 from repair.progress import Reporter
 
 if TYPE_CHECKING:
+    import threading
+
     from packaging.markers import Marker
 
     from repair.app.requirements import ReqSet
     from repair.app.target import RequirementSource
+    from repair.cache import StatKey, Store
+    from repair.cache.site import DistCache
     from repair.env.backend import MachineBackend
     from repair.env.dists import Dist, SiteScan
     from repair.env.interp import InterpreterInfo
+    from repair.env.ownership import Ownership
     from repair.env.torchbuild import TorchBuild
 
 
@@ -34,6 +39,21 @@ class Context:
         self.report_extra: dict[str, Any] = {}
         # Results one check leaves for another, or for the report (e.g. "deep").
         self.facts: dict[str, Any] = {}
+        # The venv's check cache, opened by the check runner (None: no venv, or caching off).
+        self.cache_store: Store | None = None
+        self.dist_cache: DistCache | None = None
+        # Which distribution owns which file (``repair.env.ownership.ownership``, once).
+        self.site_ownership: Ownership | None = None
+        # The folders the file checks walked (from the cache, or as they walked them), and their
+        # stat keys when known (``repair.cache.site``).
+        self.memo_dirs: list[str] | None = None
+        self.memo_dir_keys: list[StatKey | None] | None = None
+        # What the checks of the venv's files read, when their findings came from the cache.
+        self.cached_env_stamp: list[Any] | None = None
+        # Files and bytes hashed by --verify-files.
+        self.verify_stats: dict[str, int] | None = None
+        # The threads computing facts in the background (``start_background``).
+        self._threads: list[threading.Thread] = []
 
     # -- the venv -----------------------------------------------------------------------------
     @property
@@ -81,7 +101,7 @@ class Context:
         if not python.exists():
             return None, f"{python.relative_to(self.venv)} is missing or a broken link"
         try:
-            return probe(self, self.__dict__.get("cache_store")), None
+            return probe(self, self.cache_store), None
         except ProbeError as exc:
             return None, str(exc)
 
@@ -90,15 +110,19 @@ class Context:
         probe, nvidia-smi) while the caller reads files; ``join_background`` waits for them."""
         import threading
 
-        threads = self.__dict__.setdefault("_threads", [])
         for name in names:
             thread = threading.Thread(target=getattr, args=(self, name), daemon=True)
             thread.start()
-            threads.append(thread)
+            self._threads.append(thread)
 
     def join_background(self) -> None:
-        for thread in self.__dict__.pop("_threads", []):
+        threads, self._threads = self._threads, []
+        for thread in threads:
             thread.join()
+
+    def computed(self, name: str) -> bool:
+        """Whether the lazy fact ``name`` (a cached property) has been computed already."""
+        return name in self.__dict__
 
     @property
     def interp(self) -> InterpreterInfo | None:
@@ -141,7 +165,7 @@ class Context:
     def scan(self) -> SiteScan:
         from repair.env.dists import load_dist, scan_site
 
-        cache = self.__dict__.get("dist_cache")  # set by the check (repair.cache.site)
+        cache = self.dist_cache
         return scan_site(self.site, cache.load if cache is not None else load_dist)
 
     @cached_property

@@ -130,7 +130,7 @@ class DistCache:
             value = self._records.get("record_paths", dist.path.name, stamp)
             if (stamp is not None and isinstance(value, list) and len(value) == 2
                     and all(isinstance(v, str) for v in value)):
-                dist.__dict__["record_paths"] = (_split(value[0]), _split(value[1]))
+                dist.set_record_paths(_split(value[0]), _split(value[1]))
 
     def finish(self, dists: list[Dist]) -> None:
         """Store the folders read in this run, and the RECORD paths computed."""
@@ -146,7 +146,7 @@ class DistCache:
                     item = getattr(dist, name)
                     value[name] = sorted(item) if kind is frozenset else item
                 self.store.put("dists", dist.path.name, stamp, value)
-            record = dist.__dict__.get("record_paths")
+            record = dist.record_paths_read()
             if (self._records is not None and record is not None
                     and not any("\n" in p for part in record for p in part)):
                 self._records.get("record_paths", dist.path.name, stamp)  # keep if there
@@ -210,12 +210,12 @@ def _memo_stamp(ctx: Context, dirs: list[str], cache: DistCache) -> list[Any] | 
 
 def memo_lookup(ctx: Context) -> dict[str, list[Finding]] | None:
     """The findings of ``MEMO_CHECKS`` from the last run, when nothing they read changed."""
-    cache = ctx.__dict__.get("dist_cache")
-    store = ctx.__dict__.get("cache_store")
+    cache = ctx.dist_cache
+    store = ctx.cache_store
     if (cache is None or store is None or ctx.options.get("verify_files")
             or not ctx.scan.exists):
         return None
-    entry = store.section("memo").get("site")
+    entry: Any = store.section("memo").get("site")
     try:
         dirs = entry[1]["dirs"]
         if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
@@ -226,8 +226,8 @@ def memo_lookup(ctx: Context) -> dict[str, list[Finding]] | None:
     value = store.get("memo", "site", stamp)
     if value is None:
         return None
-    ctx.__dict__["memo_dirs"] = dirs
-    ctx.__dict__["memo_dir_keys"] = stamp[2] if stamp else None
+    ctx.memo_dirs = dirs
+    ctx.memo_dir_keys = stamp[2] if stamp else None
     try:
         return {name: [_finding(item) for item in value["findings"][name]]
                 for name in MEMO_CHECKS}
@@ -237,16 +237,16 @@ def memo_lookup(ctx: Context) -> dict[str, list[Finding]] | None:
 
 def records(ctx: Context) -> None:
     """RECORD paths from the cache, before the file checks read them."""
-    cache = ctx.__dict__.get("dist_cache")
+    cache = ctx.dist_cache
     if cache is not None and ctx.scan.exists:
         cache.records(ctx.scan.dists)
 
 
 def memo_store(ctx: Context, produced: dict[str, list[Finding]]) -> None:
     """Remember the findings of ``MEMO_CHECKS``, stamped by what they read."""
-    cache = ctx.__dict__.get("dist_cache")
-    store = ctx.__dict__.get("cache_store")
-    own = ctx.__dict__.get("_ownership")
+    cache = ctx.dist_cache
+    store = ctx.cache_store
+    own = ctx.site_ownership
     if cache is None or store is None or own is None or ctx.options.get("verify_files"):
         return
     if any(name not in produced for name in MEMO_CHECKS):
@@ -258,8 +258,8 @@ def memo_store(ctx: Context, produced: dict[str, list[Finding]]) -> None:
     for rel in own.outside:
         dirs.add(os.path.dirname(os.path.normpath(os.path.join(site, rel))))
     for dist, inside in own.owned:
-        stamp = cache.stamps.get(dist.path.name) or []
-        if not any(isinstance(k, list) and k[1] and k[1][3] for k in stamp[1:]):
+        dist_stamp = cache.stamps.get(dist.path.name) or []
+        if not any(isinstance(k, list) and k[1] and k[1][3] for k in dist_stamp[1:]):
             continue  # no folder inside the metadata folder
         prefix = dist.path.name + "/"
         for rel in inside:
@@ -269,8 +269,8 @@ def memo_store(ctx: Context, produced: dict[str, list[Finding]]) -> None:
     stamp = _memo_stamp(ctx, ordered, cache)
     if stamp is None:
         return
-    ctx.__dict__["memo_dirs"] = ordered
-    ctx.__dict__["memo_dir_keys"] = stamp[2]
+    ctx.memo_dirs = ordered
+    ctx.memo_dir_keys = stamp[2]
     findings = {name: [f.to_json() for f in produced[name]] for name in MEMO_CHECKS}
     store.put("memo", "site", stamp, {"dirs": ordered, "findings": findings})
 
@@ -284,7 +284,7 @@ def _env_key(ctx: Context) -> str:
 def env_lookup(ctx: Context) -> dict[str, list[Finding]] | None:
     """The findings of the checks of ``ENV_MODULES`` from the last run, when every file and
     folder they read is as it was."""
-    store = ctx.__dict__.get("cache_store")
+    store = ctx.cache_store
     if store is None or ctx.options.get("verify_files"):
         return None
     key = _env_key(ctx)
@@ -299,12 +299,12 @@ def env_lookup(ctx: Context) -> dict[str, list[Finding]] | None:
         return None
     store.keep_section("dists")
     store.keep_section("memo")
-    ctx.__dict__["env_stamp"] = entry[0]  # what they read, checked just now
+    ctx.cached_env_stamp = entry[0]  # what they read, checked just now
     return found
 
 
 def env_store(ctx: Context, produced: dict[str, list[Finding]], checks: list[Check]) -> None:
-    store = ctx.__dict__.get("cache_store")
+    store = ctx.cache_store
     if store is None or ctx.options.get("verify_files"):
         return
     names = [c.name for c in checks if c.func.__module__ in ENV_MODULES and c.option is None]
@@ -319,9 +319,9 @@ def env_store(ctx: Context, produced: dict[str, list[Finding]], checks: list[Che
 def env_stamp(ctx: Context) -> list[Any] | None:
     """``[path, follow, stat]`` of everything the checks of ``ENV_MODULES`` read; None when the
     run did not go through the cache (then there is nothing to compare against next time)."""
-    if "env_stamp" in ctx.__dict__:
-        return ctx.__dict__["env_stamp"]  # type: ignore[no-any-return]
-    cache = ctx.__dict__.get("dist_cache")
+    if ctx.cached_env_stamp is not None:
+        return ctx.cached_env_stamp
+    cache = ctx.dist_cache
     out: list[Any] = []
 
     def add(path: Path | str, follow: bool = True) -> None:
@@ -351,14 +351,14 @@ def env_stamp(ctx: Context) -> list[Any] | None:
             return None
         out.append([str(dist.path), True, stamp[0]])
         out.extend([str(dist.path / name), True, key] for name, key in stamp[1:])
-    if ctx.scan.exists and "memo_dirs" not in ctx.__dict__:
+    if ctx.scan.exists and ctx.memo_dirs is None:
         return None  # the folders the file checks walked are not known
-    dirs = ctx.__dict__.get("memo_dirs", [])
-    keys = ctx.__dict__.get("memo_dir_keys") or [stat_key(d, follow=False) for d in dirs]
+    dirs = ctx.memo_dirs or []
+    keys = ctx.memo_dir_keys or [stat_key(d, follow=False) for d in dirs]
     out.extend([d, False, key] for d, key in zip(dirs, keys, strict=True))
     paths = [install.dir / rel for rel in
              [*install.manifest.requirement_files, *install.manifest.constraint_files]]
-    if "app_requirements" in ctx.__dict__:
+    if ctx.computed("app_requirements"):
         paths += ctx.app_requirements.files
     for path in dict.fromkeys(paths):
         add(path)
@@ -382,12 +382,12 @@ def _finding(data: dict[str, Any]) -> Finding:
 
 def finish(ctx: Context) -> None:
     """Save what this run read; never raises."""
-    store = ctx.__dict__.get("cache_store")
-    cache = ctx.__dict__.get("dist_cache")
+    store = ctx.cache_store
+    cache = ctx.dist_cache
     if store is None:
         return
     try:
-        if cache is not None and "scan" in ctx.__dict__:
+        if cache is not None and ctx.computed("scan"):
             cache.finish(ctx.scan.dists)
         if ctx.options.get("verify_files"):
             store.keep_section("memo")

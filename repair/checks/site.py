@@ -184,17 +184,17 @@ def _where(files: list[str]) -> str:
 def _owner_of(own: Ownership, rel: str) -> Dist:
     """The distribution whose folders hold ``rel``: the owner of the nearest folder above it
     that a RECORD lists files in (a namespace folder such as ``nvidia/`` has many owners)."""
-    folders = own.__dict__.get("_folders")
+    folders = own.folders
     if folders is None:
         folders = {}
         for dist, inside in own.owned:
             for path in inside:
                 folders.setdefault(path.rpartition("/")[0], dist)
-        own.__dict__["_folders"] = folders
+        own.folders = folders
     parent = rel.rpartition("/")[0]
     while parent:
         if parent in folders:
-            return folders[parent]  # type: ignore[no-any-return]
+            return folders[parent]
         parent = parent.rpartition("/")[0]
     return own.tops[rel.partition("/")[0]]
 
@@ -364,7 +364,7 @@ def record_mismatch(ctx: Context) -> Iterator[Finding]:
     own = ownership(ctx)
     result = verify_hashes(ctx.site, ctx.scan.dists, own.existing, ctx.reporter,
                            workers=ctx.options.get("jobs"))
-    ctx.__dict__["verify_stats"] = result.stats
+    ctx.verify_stats = result.stats
     yield from _per_dist(RECORD_MISMATCH, result.mismatched, result.dists,
                          "differ from the hash in {file}")
 

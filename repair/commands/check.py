@@ -44,9 +44,9 @@ def run_checks(ctx: Context, select: Callable[[Check], bool] | None = None) -> l
     from repair.checks.registry import FINDING_TYPES, load_all
 
     checks = load_all()
-    store = ctx.__dict__["cache_store"] = cache.open_store(ctx)
+    store = ctx.cache_store = cache.open_store(ctx)
     if store is not None:
-        ctx.__dict__["dist_cache"] = cache.DistCache(store)
+        ctx.dist_cache = cache.DistCache(store)
     ctx.start_background("_probe")
     env = cache.env_lookup(ctx)
     memo = env

@@ -203,6 +203,15 @@ class Dist:
                 return [p for p in raw if p not in gone], outside
         return raw, []
 
+    def record_paths_read(self) -> tuple[list[str], list[str]] | None:
+        """``record_paths`` if it has been computed (or given by ``set_record_paths``), else
+        None: a cache stores only what this run read."""
+        return self.__dict__.get("record_paths")
+
+    def set_record_paths(self, inside: list[str], outside: list[str]) -> None:
+        """Give ``record_paths`` from a cache, so that RECORD is not read for it."""
+        self.__dict__["record_paths"] = (inside, outside)
+
     @cached_property
     def _may_leave(self) -> bool:
         """Whether any path may lie outside site-packages; a text search spares a test per

@@ -40,6 +40,8 @@ class Ownership:
     dirs: list[str] = field(default_factory=list)  # every folder walked (for the check's cache)
     # Paths that several distributions of different names list with different content.
     shared: dict[str, list[Dist]] = field(default_factory=dict)
+    # Folder -> the first distribution whose RECORD lists a file in it (built on first use).
+    folders: dict[str, Dist] | None = None
 
 
 # Files that only a build of an extension reads (torch alone ships ~8,000 headers): their size
@@ -72,9 +74,8 @@ def _walk(base: str, prefix: str, out: dict[str, int], dirs: list[str]) -> None:
 
 def ownership(ctx: Context) -> Ownership:
     """Computed once per context and shared by the checks below."""
-    cached = ctx.__dict__.get("_ownership")
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
+    if ctx.site_ownership is not None:
+        return ctx.site_ownership
     own = Ownership()
     site = str(ctx.site)
     first_owner: dict[str, Dist] = {}
@@ -132,7 +133,7 @@ def ownership(ctx: Context) -> Ownership:
             extra = [rel for rel in files.keys() - own.all_owned if not is_bytecode(rel)]
             if extra:
                 own.extra[name] = sorted(extra)
-    ctx.__dict__["_ownership"] = own
+    ctx.site_ownership = own
     return own
 
 
