@@ -3,26 +3,32 @@ computed once, lazily, on first use."""
 
 from __future__ import annotations
 
+import threading
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from repair.app.target import Install
-from repair.env.layout import PyvenvCfg, PyvenvCfgError, VenvLayout, read_pyvenv_cfg
+from repair.cache.site import DistCache, probe
+from repair.env.dists import Dist, SiteScan, load_dist, scan_site
+from repair.env.interp import InterpreterInfo, ProbeError, estimate
+from repair.env.layout import (
+    PyvenvCfg,
+    PyvenvCfgError,
+    VenvLayout,
+    _version_from_lib,
+    embedded_version,
+    read_pyvenv_cfg,
+)
 from repair.progress import Reporter
 
 if TYPE_CHECKING:
-    import threading
-
     from packaging.markers import Marker
 
     from repair.app.requirements import ReqSet
     from repair.app.target import RequirementSource
     from repair.cache import StatKey, Store
-    from repair.cache.site import DistCache
     from repair.env.backend import MachineBackend
-    from repair.env.dists import Dist, SiteScan
-    from repair.env.interp import InterpreterInfo
     from repair.env.ownership import Ownership
     from repair.env.torchbuild import TorchBuild
 
@@ -90,9 +96,6 @@ class Context:
 
     @cached_property
     def _probe(self) -> tuple[InterpreterInfo | None, str | None]:
-        from repair.cache.site import probe
-        from repair.env.interp import ProbeError
-
         if not self.venv_exists:
             return None, "the venv does not exist"
         if self.layout.is_foreign:
@@ -108,8 +111,6 @@ class Context:
     def start_background(self, *names: str) -> None:
         """Compute these cached facts in threads (they wait on subprocesses: the interpreter
         probe, nvidia-smi) while the caller reads files; ``join_background`` waits for them."""
-        import threading
-
         for name in names:
             thread = threading.Thread(target=getattr, args=(self, name), daemon=True)
             thread.start()
@@ -136,19 +137,13 @@ class Context:
     @cached_property
     def python_info(self) -> InterpreterInfo:
         """The interpreter's own answer, or an estimate from pyvenv.cfg and the layout."""
-        from repair.env.interp import estimate
-
         if self.interp is not None:
             return self.interp
         version = self.cfg.version if self.cfg else None
         if version is None and self.layout.embedded:
-            from repair.env.layout import embedded_version
-
             found = embedded_version(self.venv)
             version = found[0] if found else None
         if version is None:
-            from repair.env.layout import _version_from_lib
-
             version = _version_from_lib(self.venv)
         return estimate(version, windows=self.layout.windows)
 
@@ -163,8 +158,6 @@ class Context:
 
     @cached_property
     def scan(self) -> SiteScan:
-        from repair.env.dists import load_dist, scan_site
-
         cache = self.dist_cache
         return scan_site(self.site, cache.load if cache is not None else load_dist)
 
@@ -176,6 +169,7 @@ class Context:
     @cached_property
     def app_requirements(self) -> ReqSet:
         """The manifest's requirements files, then its constraint files, parsed as pip would."""
+        # lazy: a check served from the cache does not parse requirements
         from repair.app.requirements import ReqSet, parse_file
 
         result = ReqSet()
@@ -189,6 +183,7 @@ class Context:
     def node_requirements(self) -> list[tuple[RequirementSource, ReqSet]]:
         """Each custom node's or extension's requirements file, parsed on its own (a node's
         ``-r`` of the app's file is read again for it: it is what the node asks for)."""
+        # lazy: a check served from the cache does not parse requirements
         from repair.app.requirements import parse_file
 
         out: list[tuple[RequirementSource, ReqSet]] = []
@@ -204,6 +199,7 @@ class Context:
 
     def marker_matches(self, marker: Marker | None, extras: tuple[str, ...] = ("",)) -> bool:
         """Evaluate a requirement's marker for the VENV's interpreter, for any of ``extras``."""
+        # lazy: app.conflicts is slow to import; a cached check evaluates no marker
         from repair.app.conflicts import marker_holds
 
         return marker_holds(marker, self.markers, extras)
@@ -213,7 +209,7 @@ class Context:
     def machine_backend(self) -> MachineBackend:
         """The machine's backend (or ``--backend``). Runs probes: ask only when the answer is
         needed (torch installed, --backend or --deep)."""
-        from repair.env.backend import detect
+        from repair.env.backend import detect  # lazy: only probed when the backend is asked for
 
         return detect(self.options.get("backend"))
 
@@ -231,11 +227,12 @@ class Context:
         dist = self.installed.get("torch")
         if dist is None:
             return None
-        from repair.env.torchbuild import from_dist
+        from repair.env.torchbuild import from_dist  # lazy: only when torch is installed
 
         markers = self.markers
 
         def marker_ok(text: str) -> bool:
+            # lazy: packaging is heavy
             from packaging.requirements import InvalidRequirement, Requirement
 
             try:

@@ -14,10 +14,12 @@ import os
 import shutil
 import stat
 import sys
+import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from repair.env.layout import PyvenvCfgError, VenvLayout, read_pyvenv_cfg
 from repair.errors import UsageError
 
 # Written first into a venv folder the tool is building; a folder with it may be deleted even
@@ -94,8 +96,6 @@ def python_homes(venv: Path | None = None) -> list[Path]:
     out = {_real(Path(p)) for p in (sys.base_prefix, sys.base_exec_prefix)}
     out |= {_real(Path(p)) for p in ("/usr", "/usr/local", "/opt", "/Library")}
     if venv is not None and _is_file(venv / "pyvenv.cfg"):
-        from repair.env.layout import PyvenvCfgError, read_pyvenv_cfg
-
         try:
             home = read_pyvenv_cfg(venv / "pyvenv.cfg").home
         except PyvenvCfgError:
@@ -124,8 +124,6 @@ def venv_kind(root: Path) -> str:
         return "partial"
     if _is_embedded(root):
         return "embedded"
-    from repair.env.layout import VenvLayout
-
     if any(os.path.lexists(p) for p in VenvLayout.detect(root).python_candidates()):
         return "python"  # an interpreter without pyvenv.cfg: an installation, not a venv
     return "other"
@@ -306,8 +304,6 @@ def atomic_write(path: Path, data: str | bytes, *, durable: bool = True) -> None
     any reader, but after a power cut the file may hold its previous content. Right after a
     large install an fsync waits for every file the installer wrote, which is seconds on a slow
     disk; use it for records whose loss only makes recovery more cautious."""
-    import tempfile
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from repair import __version__
+
 
 class Severity(str, enum.Enum):
     ERROR = "error"
@@ -144,8 +146,6 @@ class Report:
         )
 
     def to_json(self) -> dict[str, Any]:
-        from repair import __version__
-
         out: dict[str, Any] = {
             "schema": SCHEMA,
             "tool": {"name": "webui-repair", "version": __version__},

@@ -50,13 +50,13 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.:-]+)\}")
 
 
 def _specifier(text: str) -> SpecifierSet:
-    from packaging.specifiers import SpecifierSet
+    from packaging.specifiers import SpecifierSet  # lazy: packaging is heavy
 
     return SpecifierSet(text)
 
 
 def _check_spec(value: Any, where: str) -> str | None:
-    from packaging.specifiers import InvalidSpecifier
+    from packaging.specifiers import InvalidSpecifier  # lazy: packaging is heavy
 
     if not isinstance(value, str):
         return f"{where}: expected a version specifier string"
@@ -172,7 +172,7 @@ class Hit:
 
 
 def _version(text: str) -> Any:
-    from packaging.version import InvalidVersion, Version
+    from packaging.version import InvalidVersion, Version  # lazy: packaging is heavy
 
     try:
         return Version(text)
@@ -190,7 +190,7 @@ def _majors(spec: SpecifierSet) -> set[int]:
 
 
 def _own_requirement_unmet(dist: Dist, target: str, facts: Facts) -> bool:
-    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.requirements import InvalidRequirement, Requirement  # lazy: packaging is heavy
 
     other = facts.installed.get(canonical(target))
     if other is None:
@@ -345,7 +345,7 @@ def skip_for_extras(text: str, extras: tuple[str, ...]) -> bool:
 def parse_requires(text: str) -> Requirement | str:
     """A Requires-Dist line as a ``Requirement``, or the reason it cannot be read (pip stops
     checking a distribution with such a line)."""
-    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.requirements import InvalidRequirement, Requirement  # lazy: packaging is heavy
 
     try:
         return Requirement(text.strip())
@@ -477,7 +477,7 @@ def bad_requires(installed: Mapping[str, Dist]) -> list[BadRequires]:
 def unsupported_wheels(installed: Mapping[str, Dist], tags: frozenset[Tag]) -> list[Dist]:
     """Distributions whose WHEEL file names only tags the interpreter does not support: what
     ``pip check`` reports as "not supported on this platform"."""
-    from packaging.tags import parse_tag
+    from packaging.tags import parse_tag  # lazy: packaging is heavy
 
     out = []
     for _, dist in sorted(installed.items()):

@@ -7,6 +7,7 @@ problem.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import sysconfig
@@ -15,6 +16,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from platformdirs import user_cache_dir, user_config_dir
+
+from repair import __version__
 from repair.app.schema import BACKENDS, SCHEMA_VERSION, validate, validate_conflicts
 from repair.errors import UsageError
 from repair.saferead import read_regular
@@ -25,6 +29,7 @@ class ManifestError(UsageError):
 
 
 def _toml_loads(text: str) -> dict[str, Any]:
+    # lazy: TOML is parsed only for a manifest the cache has not seen (tomli on 3.10)
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on 3.10
@@ -40,6 +45,7 @@ class _TooDeep(ValueError):
 
 
 def _toml_error() -> tuple[type[Exception], ...]:
+    # lazy: as in _toml_loads
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
@@ -192,8 +198,6 @@ class _ParsedCache:
         self.entries: dict[str, Any] = {}
         if file is None:
             return
-        import json
-
         try:
             entries = json.loads(file.read_text(encoding="utf-8"))
         except (OSError, ValueError, RecursionError):
@@ -202,12 +206,6 @@ class _ParsedCache:
 
     @staticmethod
     def _file() -> Path | None:
-        try:
-            from platformdirs import user_cache_dir
-        except ImportError:  # pragma: no cover
-            return None
-        from repair import __version__
-
         folder = Path(user_cache_dir("webui-repair", appauthor=False))
         return folder / f"manifests-{__version__}.json"
 
@@ -236,8 +234,6 @@ class _ParsedCache:
         key = self._key(path)
         if key is None or self.file is None:
             return
-        import json
-
         self.entries = {k: v for k, v in self.entries.items()
                         if not k.startswith(f"{path.resolve()}|")}
         self.entries[key] = data
@@ -353,12 +349,7 @@ def search_path() -> list[Path]:
     env = os.environ.get("WEBUI_REPAIR_MANIFESTS")
     if env:
         paths.extend(Path(p) for p in env.split(os.pathsep) if p)
-    try:
-        from platformdirs import user_config_dir
-
-        paths.append(Path(user_config_dir("webui-repair", appauthor=False)) / "manifests")
-    except ImportError:  # pragma: no cover
-        pass
+    paths.append(Path(user_config_dir("webui-repair", appauthor=False)) / "manifests")
     here = Path(__file__).resolve().parent
     paths.append(here.parents[1] / "manifests")  # a source checkout or editable install
     data = sysconfig.get_path("data")

@@ -6,6 +6,7 @@ requirements of the lines are read in ``repair.app.requirements``."""
 from __future__ import annotations
 
 import codecs
+import locale
 import optparse
 import os
 import re
@@ -72,8 +73,6 @@ def decode(data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        import locale
-
         encoding = locale.getpreferredencoding(False) or "utf-8"
         try:
             return data.decode(encoding)

@@ -127,7 +127,7 @@ def _is_archive(path: str) -> bool:
 
 
 def _path_to_url(path: str) -> str:
-    import urllib.request
+    import urllib.request  # lazy: pulls in http.client; only for paths
 
     return urllib.parse.urljoin("file://", urllib.request.pathname2url(os.path.normpath(path)))
 
@@ -147,7 +147,7 @@ def _egg(url: str) -> str | None:
 
 
 def _requirement(text: str) -> Requirement:
-    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.requirements import InvalidRequirement, Requirement  # lazy: packaging is heavy
 
     try:
         return Requirement(text)
@@ -164,7 +164,7 @@ def _extras(text: str) -> frozenset[str]:
 
 
 def _marker(text: str) -> Marker | None:
-    from packaging.markers import InvalidMarker, Marker
+    from packaging.markers import InvalidMarker, Marker  # lazy: packaging is heavy
 
     text = text.strip()
     if not text:
@@ -176,6 +176,7 @@ def _marker(text: str) -> Marker | None:
 
 
 def _wheel_pin(filename: str) -> str:
+    # lazy: packaging is heavy
     from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
     try:
@@ -244,7 +245,7 @@ def _editable_url(text: str, url: str) -> None:
 
 def _editable_parts(text: str, cwd: Path) -> tuple[Requirement | None, str, frozenset[str],
                                                        Marker | None]:
-    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.requirements import InvalidRequirement, Requirement  # lazy: packaging is heavy
 
     try:
         direct = Requirement(text)
@@ -380,7 +381,7 @@ def _include(path: Path, lineno: int, line: str, target: str, constraint: bool, 
              result: ReqSet, seen: set[Path], chain: dict[str, str | None]) -> None:
     if _SCHEME_RE.search(target):
         if target.lower().startswith("file:"):
-            from urllib.request import url2pathname
+            from urllib.request import url2pathname  # lazy: pulls in http.client; only for paths
 
             target = url2pathname(urllib.parse.urlsplit(target).path)
         else:

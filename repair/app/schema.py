@@ -99,7 +99,7 @@ def validate(data: dict[str, Any]) -> list[str]:
         problems.append(f"name: {name!r} must be letters, digits and '-'")
     spec = flat.get("python.supported")
     if isinstance(spec, str) and spec:
-        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet  # lazy: packaging is heavy
 
         try:
             SpecifierSet(spec)
@@ -128,7 +128,7 @@ def _validate_torch(data: dict[str, Any]) -> list[str]:
     torch = data.get("torch")
     if not isinstance(torch, dict):
         return []
-    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.requirements import InvalidRequirement, Requirement  # lazy: packaging is heavy
 
     problems: list[str] = []
     for backend, spec in torch.items():

@@ -35,7 +35,7 @@ def cache_dir() -> Path | None:
     value = os.environ.get(ENV_DIR)
     if value is not None:
         return None if value.strip().lower() in ("", "off", "0", "none") else Path(value)
-    from platformdirs import user_cache_dir
+    from platformdirs import user_cache_dir  # lazy: not needed when WEBUI_REPAIR_CACHE_DIR is set
 
     return Path(user_cache_dir("webui-repair", appauthor=False)) / "check"
 
@@ -138,6 +138,7 @@ class Store:
             if len(raw) > MAX_FILE_BYTES:
                 self.path.unlink(missing_ok=True)
                 return
+            # lazy: the guard's fast path reads the cache, never writes it
             from repair.fsops import atomic_write
 
             atomic_write(self.path, raw, durable=False)

@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from repair.cache import StatKey, Store, fingerprint_ok, stat_key
+from repair.env.dists import Dist, load_dist
+from repair.env.interp import InterpreterInfo
+from repair.env.interp import probe as run_probe
+from repair.model import Finding, Fix, Severity
 
 if TYPE_CHECKING:
     from repair.checks.registry import Check
     from repair.context import Context
-    from repair.env.dists import Dist
-    from repair.env.interp import InterpreterInfo
-    from repair.model import Finding
 
 # The modules whose checks depend only on the venv's files and the requirement files: their
 # findings are kept with the stat of everything they read (``env_stamp``).
@@ -48,8 +49,6 @@ def open_store(ctx: Context) -> Store | None:
 def _dist_fields() -> list[tuple[str, type]] | None:
     """The Dist fields a cache entry holds, or None when one has a type this cache cannot
     store (then nothing is cached rather than something lost)."""
-    from repair.env.dists import Dist
-
     out = []
     for f in dataclasses.fields(Dist):
         if f.name in ("path", "site"):
@@ -86,8 +85,6 @@ class DistCache:
         return stamp
 
     def load(self, path: Path, site: Path) -> Dist:
-        from repair.env.dists import load_dist
-
         if self.fields is None:
             return load_dist(path, site)
         stamp = self._stamp(path)
@@ -101,8 +98,6 @@ class DistCache:
         return load_dist(path, site)
 
     def _revive(self, value: Any, path: Path, site: Path) -> Dist | None:
-        from repair.env.dists import Dist
-
         assert self.fields is not None
         try:
             kwargs: dict[str, Any] = {}
@@ -175,9 +170,6 @@ def _probe_stamp(ctx: Context) -> list[Any]:
 def probe(ctx: Context, store: Store | None) -> InterpreterInfo:
     """``repair.env.interp.probe`` of the venv's python, from the cache when nothing it depends on
     changed. A failed probe is never cached."""
-    from repair.env.interp import InterpreterInfo
-    from repair.env.interp import probe as run_probe
-
     if store is None:
         return run_probe(ctx.layout.python)
     stamp = _probe_stamp(ctx)
@@ -367,8 +359,6 @@ def env_stamp(ctx: Context) -> list[Any] | None:
 
 
 def _finding(data: dict[str, Any]) -> Finding:
-    from repair.model import Finding, Fix, Severity
-
     texts = [data["id"], data["subject"], data["message"], data["remedy"]]
     if not all(isinstance(t, str) for t in texts):
         raise TypeError("bad finding")

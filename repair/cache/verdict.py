@@ -15,6 +15,7 @@ import os
 import sys
 from typing import Any
 
+from repair import __version__
 from repair.cache import Store, fingerprint_ok
 
 KIND = "guard"
@@ -23,8 +24,6 @@ USAGE = ("usage: repair guard run [--dir PATH] [--venv PATH] [--manifest NAME|FI
 
 
 def scope(args: dict[str, str | None]) -> str:
-    from repair import __version__
-
     return "\0".join([__version__, os.path.abspath(args.get("dir") or "."),
                       str(args.get("venv") or ""), str(args.get("manifest") or "")])
 

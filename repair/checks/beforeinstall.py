@@ -17,6 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from repair.app.nodes import keep_lines, move_breaks, protected
+from repair.checks.preupdate import dry_run
+from repair.env.dists import canonical
+from repair.env.packages import IndexOptions
 from repair.errors import UsageError
 from repair.model import Finding, FindingType
 
@@ -43,7 +47,7 @@ def parse_input(app_dir: Path, value: str) -> tuple[Path | None, list[str]]:
     looks_like_path = value.endswith((".txt", "/", "\\")) or "/" in value and "@" not in value
     if looks_like_path:
         raise UsageError(f"--before-install: no such file or folder: {value}")
-    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.requirements import InvalidRequirement, Requirement  # lazy: packaging is heavy
 
     lines = value.split()
     if not lines:
@@ -71,9 +75,6 @@ def requirements_input(ctx: Context, value: str, work: Path) -> tuple[Path, str]
 
 
 def _moves(ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from repair.app.nodes import move_breaks, protected
-    from repair.env.dists import canonical
-
     guard = protected(ctx)
     moves = []
     for item in items:
@@ -94,9 +95,6 @@ def before_install_findings(ctx: Context, risky_type: FindingType,
     """The findings of ``--before-install``: ``risky_type`` for each move of a protected
     package, ``unresolvable_type`` when pip cannot install the requirements (the ids are the
     ``before_install`` check's, in ``repair.checks.requirements``)."""
-    from repair.app.nodes import keep_lines
-    from repair.checks.preupdate import dry_run
-
     value = str(ctx.options["before_install"])
     out: dict[str, Any] = {"input": value, "file": None, "packages": [], "protected": [],
                            "prediction": None, "constraints": None, "safe": False}
@@ -159,8 +157,6 @@ def before_install_findings(ctx: Context, risky_type: FindingType,
 
 
 def _index_args(options: dict[str, Any]) -> list[str]:
-    from repair.env.packages import IndexOptions
-
     return IndexOptions.from_options(options).pip_args()
 
 

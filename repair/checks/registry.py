@@ -8,6 +8,7 @@ that gates it (``None``: always runs).
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -89,8 +90,6 @@ def check(*types: FindingType, option: str | None = None) -> Callable[[CheckFunc
 
 def load_all() -> list[Check]:
     """Import every check module (registering its checks) and return the checks in order."""
-    import importlib
-
     for module in CHECK_MODULES:
         importlib.import_module(module)
     # In the order of CHECK_MODULES, whichever module another imported first.
@@ -101,8 +100,6 @@ def load_all() -> list[Check]:
 def all_finding_types() -> dict[str, FindingType]:
     """Every finding id the tool knows, including those emitted outside ``check`` (pipeline,
     preflight, ...). Modules that define ids outside the check modules are listed here."""
-    import importlib
-
     load_all()
     for module in EXTRA_ID_MODULES:
         importlib.import_module(module)

@@ -44,6 +44,7 @@ REQUIREMENT_INVALID = finding_type(
 
 
 def _satisfied(req: Requirement, dist: Dist) -> bool:
+    # lazy: a check served from the cache does not load it
     from repair.app.conflicts import satisfies
 
     return satisfies(req, dist)
@@ -74,6 +75,7 @@ def requirement_unmet(ctx: Context) -> Iterator[Finding]:
     constraints file forbids."""
     if not ctx.venv_exists or not ctx.scan.exists:
         return
+    # lazy: a check served from the cache does not load it
     from repair.app.requirements import shell_arg
 
     installed = ctx.installed
@@ -129,6 +131,7 @@ def _rel(ctx: Context, line: ReqLine) -> str:
 
 def _pip(ctx: Context) -> str:
     """How the launcher's own pip is run (the portable build: ``python.exe -s -m pip``)."""
+    # lazy: a check served from the cache does not load it
     from repair.app.requirements import shell_arg
 
     return f"{shell_arg(str(ctx.layout.python))} {'-s ' if ctx.layout.embedded else ''}-m pip"
@@ -140,7 +143,7 @@ def requirement_conflict(ctx: Context) -> Iterator[Finding]:
     satisfies: a custom node or extension against the application, or two nodes. Both are
     named; the repair leaves the node out (the later one of two nodes) and says what it would
     take to have it back."""
-    from repair.app.nodes import conflicts
+    from repair.app.nodes import conflicts  # lazy: a check served from the cache does not load it
 
     for c in conflicts(ctx):
         a, b = c.first, c.second
@@ -179,6 +182,7 @@ def before_install(ctx: Context) -> Iterator[Finding]:
 def requested_extras(ctx: Context) -> dict[str, set[str]]:
     """Which extras of each installed distribution something asks for (the application or another
     distribution), followed through chains of extras."""
+    # lazy: a check served from the cache does not load it
     from repair.app.conflicts import requested_extras as follow
 
     wanted: dict[str, set[str]] = {}
@@ -195,6 +199,7 @@ def dependency_conflict(ctx: Context) -> Iterator[Finding]:
     fit (what ``pip check`` reports), with markers and requested extras evaluated for the venv."""
     if not ctx.venv_exists or not ctx.scan.exists:
         return
+    # lazy: a check served from the cache does not load them
     from repair.app.conflicts import unmet_dependencies
     from repair.app.requirements import shell_arg
 

@@ -5,11 +5,12 @@ content differs from RECORD."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from repair.checks.registry import check, finding_type
-from repair.env.dists import _norm_rel
+from repair.env.dists import MetadataError, _norm_rel, canonical
 from repair.env.ownership import Ownership, is_bytecode, ownership
 from repair.model import Finding, FindingType, Fix, Severity
 
@@ -294,10 +295,6 @@ def shared_files(ctx: Context) -> Iterator[Finding]:
 def _wanted_names(ctx: Context) -> set[str]:
     """Names the application's requirements or an installed distribution's own requirements
     (extras aside) ask for: facexlib asks for opencv-python, so that one is kept."""
-    import re
-
-    from repair.env.dists import canonical
-
     wanted = {line.name for line in ctx.app_requirements.requirements if line.name} \
         if ctx.venv_exists else set()
     for dist in ctx.scan.dists:
@@ -359,7 +356,7 @@ def record_mismatch(ctx: Context) -> Iterator[Finding]:
     hand-edited file, or a file of another version)."""
     if not ctx.scan.exists:
         return
-    from repair.env.records import verify_hashes
+    from repair.env.records import verify_hashes  # lazy: only --verify-files hashes
 
     own = ownership(ctx)
     result = verify_hashes(ctx.site, ctx.scan.dists, own.existing, ctx.reporter,
@@ -382,8 +379,6 @@ def record_outside_venv(ctx: Context) -> Iterator[Finding]:
     itself (never one outside, never through the link) and installs it again."""
     if not ctx.scan.exists:
         return
-    from repair.env.dists import MetadataError
-
     site = str(ctx.site)
     venv = os.path.abspath(ctx.venv)
     real_venv = os.path.realpath(ctx.venv)

@@ -79,7 +79,7 @@ def torch_command(ctx: Context, backend: str) -> str | None:
     spec = ctx.install.manifest.torch_for(backend)
     if not spec:
         return None
-    from repair.app.requirements import shell_arg
+    from repair.app.requirements import shell_arg  # lazy: only a finding's remedy needs it
 
     packages = " ".join(shell_arg(p) for p in spec.get("packages", []))
     cmd = f"{shell_arg(str(ctx.layout.python))} -m pip install --force-reinstall {packages}"

@@ -21,13 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from repair.app.target import Install, resolve
+from repair.cache.site import ENV_MODULES as GUARD_MODULES
+from repair.cache.site import env_stamp
 from repair.errors import UsageError
+from repair.fsops import atomic_write
+from repair.model import Severity
 
 if TYPE_CHECKING:
-    from repair.app.target import Install
     from repair.checks.registry import Check
-
-from repair.cache.site import ENV_MODULES as GUARD_MODULES
 
 MARK = " -m repair guard run "
 _WINDOWS = os.name == "nt"
@@ -49,11 +51,9 @@ def fix_command(args: dict[str, Any]) -> str:
 def run_verdict(args: dict[str, Any]) -> tuple[dict[str, Any], list[Any] | None]:
     """Run the guard's checks; the verdict, and the stamp of what they read (None when the run
     did not go through the cache) for the caller to store it with."""
-    from repair.app.target import resolve
-    from repair.cache.site import env_stamp
+    # lazy: only 'guard run' with a stale verdict runs the checks (not install, remove, status)
     from repair.commands.check import run_checks
     from repair.context import Context
-    from repair.model import Severity
 
     install = resolve(dir=args.get("dir"), venv=args.get("venv"), manifest=args.get("manifest"))
     ctx = Context(install, {})
@@ -153,8 +153,6 @@ def _encode(text: str, bat: bool) -> bytes:
 def add_line(path: Path, line: str) -> bool:
     """Put ``line`` into the launcher (after a ``#!`` or ``@echo off`` first line), with the
     file's own line ending; replace a guard line already there. Returns whether it changed."""
-    from repair.fsops import atomic_write
-
     raw = path.read_bytes()
     lines = _lines(raw)
     eol = b"\r\n" if b"\r\n" in raw else b"\n"
@@ -175,8 +173,6 @@ def add_line(path: Path, line: str) -> bool:
 
 def drop_line(path: Path) -> bool:
     """Take the guard line out (the whole line with its line ending)."""
-    from repair.fsops import atomic_write
-
     lines = _lines(path.read_bytes())
     at = _find(lines)
     if at is None:

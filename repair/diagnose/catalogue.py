@@ -100,6 +100,7 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
         with open(path, encoding="utf-8") as fh:
             return parse_catalogue(fh, str(path))
     if _DEFAULT is None:
+        # lazy: importlib.resources is slow to import; only the shipped catalogue needs it
         from importlib.resources import files
 
         text = (files("repair") / "data" / "signatures.jsonl").read_text(encoding="utf-8")

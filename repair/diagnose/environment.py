@@ -16,9 +16,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from repair.app.requirements import parse_file
 from repair.diagnose.causes import Cause, Diagnosis, Tie
 from repair.diagnose.signature import RebuildHelps
 from repair.env.dists import canonical
+from repair.env.ownership import ownership
 
 if TYPE_CHECKING:
     from repair.app.manifest import Manifest
@@ -117,8 +119,6 @@ class Install:
             try:
                 installed = dict(ctx.installed)
                 duplicates = {k: v for k, v in ctx.scan.by_key().items() if len(v) > 1}
-                from repair.env.ownership import ownership
-
                 tops = dict(ownership(ctx).tops)
                 stray = {canonical(e.name[1:].split("-")[0]) for e in ctx.scan.entries
                          if e.name.startswith("~")}
@@ -126,8 +126,6 @@ class Install:
                 pass
         reqs: list[tuple[ReqLine, str | None]] = [
             (line, None) for line in ctx.app_requirements.requirements]
-        from repair.app.requirements import parse_file
-
         for folder in manifest.get("extensions.paths", []):
             base = app_dir / folder
             try:

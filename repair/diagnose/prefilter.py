@@ -32,6 +32,7 @@ class KeySet:
 
 def _ordinary_text() -> bytes:
     """The lines of healthy start-up logs shipped with the tool: what a key should not match."""
+    # lazy: importlib.resources is slow to import; only building a prefilter needs it
     from importlib.resources import files
 
     return (files("repair") / "data" / "ordinary-lines.txt").read_bytes()

@@ -12,7 +12,11 @@ of a line grows linearly with its length whatever the expression.
 
 from __future__ import annotations
 
+import codecs
+import errno
+import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -22,6 +26,7 @@ from repair.diagnose.causes import Diagnosis, Match, Names, group
 from repair.diagnose.prefilter import KeySet, Pair
 from repair.diagnose.shapes import BENIGN, FRAME, KEY_NAMES, NODE, node_of
 from repair.diagnose.signature import Signature
+from repair.errors import UsageError
 
 # How much of a log is read at once, and the longest line kept whole before it is cut.
 BLOCK_SIZE = 1 << 20
@@ -263,8 +268,6 @@ def _blocks(stream: IO[bytes]) -> Iterator[tuple[bytes, bool]]:
     chunks: Iterator[bytes]
     for bom, encoding in _BOMS:
         if head == bom:
-            import codecs
-
             chunks = _recode(stream, codecs.getincrementaldecoder(encoding)("replace"))
             break
     else:
@@ -300,10 +303,6 @@ def diagnose_stream(stream: IO[bytes], catalogue: Catalogue | None = None) -> Di
 def diagnose_file(path: str | Path, catalogue: Catalogue | None = None) -> Diagnosis:
     """Match a log file (or a pipe: ``repair diagnose <(python launch.py)``). Raises OSError
     when it cannot be read, or is a device (``/dev/zero`` would never end)."""
-    import errno
-    import os
-    import stat
-
     with open(path, "rb") as fh:
         mode = os.fstat(fh.fileno()).st_mode
         if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
@@ -314,10 +313,6 @@ def diagnose_file(path: str | Path, catalogue: Catalogue | None = None) -> Diagn
 def diagnose_log(path: str | Path, catalogue: Catalogue | None = None) -> Diagnosis:
     """Match a log file named by the user: a missing, unreadable or directory path is a
     UsageError (exit 2) with one line that says which."""
-    import os
-
-    from repair.errors import UsageError
-
     if os.path.isdir(path):
         raise UsageError(f"{path} is a directory, not a log file")
     try:

@@ -6,8 +6,14 @@ from __future__ import annotations
 
 import enum
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any
+
+if sys.version_info >= (3, 11):
+    import re._parser as _sre_parse
+else:  # pragma: no cover - 3.10
+    import sre_parse as _sre_parse
 
 # Shortest literal a pattern may be prefiltered on.
 MIN_LITERAL = 4
@@ -73,20 +79,12 @@ class Signature:
         return "repair"
 
 
-def _sre_parser() -> Any:
-    try:
-        import re._parser as parser  # 3.11+
-    except ImportError:  # 3.10
-        import sre_parse as parser
-    return parser
-
-
 def _required_literals(pattern: str, ignore_case: bool) -> tuple[str, ...]:
     """Literal strings of which every match of ``pattern`` contains at least one.
 
     Walks the parsed expression: a sequence needs the best literal run (or group) within it, an
     alternation needs one of its branches' requirements. Empty when nothing is certain."""
-    parser = _sre_parser()
+    parser: Any = _sre_parse
     consts = parser  # the opcodes are re-exported by the parser module
     tree = parser.parse(pattern)
     repeats = tuple(

@@ -105,7 +105,7 @@ class Dist:
     @cached_property
     def parsed_version(self) -> Any:
         """``packaging.version.Version`` of this distribution, or None when it is not valid."""
-        from packaging.version import InvalidVersion, Version
+        from packaging.version import InvalidVersion, Version  # lazy: packaging is heavy
 
         try:
             return Version(self.version)

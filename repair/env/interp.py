@@ -9,7 +9,9 @@ facts are estimated from ``pyvenv.cfg`` and the layout, and marked as estimated.
 from __future__ import annotations
 
 import json
+import os
 import platform as _host_platform
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,8 +152,6 @@ def estimate(version: str | None, *, windows: bool) -> InterpreterInfo:
 
 def host_libc() -> str:
     """This machine's C library, as the probe reports it (``glibc 2.35``), or ``""``."""
-    import os
-
     try:
         return os.confstr("CS_GNU_LIBC_VERSION") or ""
     except (AttributeError, OSError, ValueError):
@@ -159,6 +159,4 @@ def host_libc() -> str:
 
 
 def _host_sys_platform() -> str:
-    import sys
-
     return sys.platform

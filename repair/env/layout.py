@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from repair.env.dists import MetadataError, read_text_file
+
 WINDOWS = "windows"
 POSIX = "posix"
 # An embedded Python (ComfyUI portable's ``python_embeded``): python.exe at the top, a
@@ -64,8 +66,6 @@ class PyvenvCfg:
 
 def read_pyvenv_cfg(path: Path) -> PyvenvCfg:
     """Parse ``key = value`` lines the way CPython's site.py does: tolerant of junk lines."""
-    from repair.env.dists import MetadataError, read_text_file
-
     try:
         text = read_text_file(path)
     except MetadataError as exc:

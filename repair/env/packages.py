@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from repair import proc
+from repair.env.dists import canonical
+from repair.env.layout import VenvLayout
 from repair.errors import ProcessError
 from repair.progress import Progress, Reporter, human
 
@@ -84,8 +86,6 @@ _UNITS = {"B": 1, "kB": 1000, "MB": 1000**2, "GB": 1000**3}
 
 def pip_version(venv_python: Path) -> tuple[int, ...]:
     """The venv's pip version, read from its metadata folder (no process); () when unknown."""
-    from repair.env.layout import VenvLayout
-
     try:
         site = VenvLayout.detect(venv_python.parent.parent).site_packages()
         for info in site.glob("pip-*.dist-info"):
@@ -172,9 +172,6 @@ class _InstallWatch:
         self._poller.start()
 
     def _poll(self) -> None:
-        from repair.env.dists import canonical
-        from repair.env.layout import VenvLayout
-
         try:
             site = VenvLayout.detect(self.venv_python.parent.parent).site_packages()
         except (OSError, ValueError):
@@ -229,8 +226,6 @@ def pip_install(
     """Run one install step; raise ``ProcessError`` (naming the log) when it fails."""
     reporter = reporter or Reporter()
     index = index or IndexOptions()
-    from repair.env.layout import VenvLayout
-
     # An embedded Python (ComfyUI portable) is its own folder, run with -s as its launcher does.
     embedded = VenvLayout.detect(venv_python.parent).embedded
     uv = find_uv() if installer == "uv" else None

@@ -122,6 +122,7 @@ def _vkey(version: str) -> tuple[int, ...]:
 def _fits(info: PythonInfo, spec: str | None) -> bool:
     if not spec:
         return True
+    # lazy: packaging is heavy
     from packaging.specifiers import SpecifierSet
     from packaging.version import InvalidVersion, Version
 

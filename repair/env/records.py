@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from repair.env.dists import MetadataError
 from repair.saferead import open_regular
 
 if TYPE_CHECKING:
@@ -62,8 +63,6 @@ def verify_hashes(
 ) -> VerifyResult:
     """Compare each existing RECORD-listed file with its hash. Missing files are left to the
     ``missing-file`` check."""
-    from repair.env.dists import MetadataError
-
     nt = os.name == "nt"
     jobs: list[tuple[str, str, str, str, int, Dist]] = []  # abs, rel, algo, expected, size, dist
     for dist in dists:

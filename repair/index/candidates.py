@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from repair.index.findings import WHEEL_UNAVAILABLE
+from repair.index.tags import KNOWN_PYTHONS
 
 if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
@@ -27,6 +28,7 @@ class _Cand:
 
 
 def _parse_link(link: FileLink) -> tuple[str, _Cand] | None:
+    # lazy: packaging is heavy
     from packaging.utils import (
         InvalidSdistFilename,
         InvalidWheelFilename,
@@ -47,7 +49,7 @@ def _parse_link(link: FileLink) -> tuple[str, _Cand] | None:
 def _python_ok(requires: str | None, version: str) -> bool:
     if not requires:
         return True
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet  # lazy: packaging is heavy
 
     try:
         return SpecifierSet(requires).contains(version, prereleases=True)
@@ -75,8 +77,6 @@ def _best(cands: list[_Cand]) -> _Cand | None:
 
 
 def _working_pythons(cands: list[_Cand], target: Target) -> list[str]:
-    from repair.index.tags import KNOWN_PYTHONS
-
     out = []
     for xy in KNOWN_PYTHONS:
         other = target.with_python(xy)

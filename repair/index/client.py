@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin, urlsplit
 
+from platformdirs import user_cache_dir
+
 from repair import __version__
 from repair.index.config import PipConfig
 from repair.proc import redact
@@ -78,8 +80,6 @@ def default_cache_dir() -> Path | None:
     value = os.environ.get(CACHE_ENV)
     if value is not None:
         return None if value.strip().lower() in ("", "0", "off", "no", "false") else Path(value)
-    from platformdirs import user_cache_dir
-
     return Path(user_cache_dir("webui-repair", appauthor=False)) / "index"
 
 
@@ -145,6 +145,7 @@ def parse_json(data: dict[str, Any], page_url: str, source: str) -> list[FileLin
 
 def _local_folder(location: str) -> Path | None:
     if location.startswith("file:"):
+        # lazy: pulls in http.client; only file: URLs need it
         from urllib.request import url2pathname
 
         return Path(url2pathname(unquote(urlsplit(location).path)))
@@ -188,6 +189,7 @@ class IndexClient:
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
+            # lazy: requests is heavy; only an HTTP index needs it
             import requests
             from requests.adapters import HTTPAdapter
             from urllib3.util.retry import Retry
@@ -286,7 +288,7 @@ class IndexClient:
         return Page(url, (), found=False)
 
     def _http_page(self, url: str, source: str) -> Page:
-        import requests
+        import requests  # lazy: requests is heavy; only an HTTP index needs it
 
         cached = self._cache_load(url)
         if cached and cached.get("expires", 0) > time.time():

@@ -18,6 +18,7 @@ Order (later wins), as pip's ``Configuration`` loads it for ``pip install``:
 
 from __future__ import annotations
 
+import configparser
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -147,8 +148,6 @@ def _split(value: str) -> list[str]:
 
 def _read_file(path: Path) -> dict[str, dict[str, str]] | str:
     """Sections of one config file, or a one-line problem."""
-    import configparser
-
     parser = configparser.RawConfigParser()
     try:
         with open(path, encoding="utf-8-sig") as fh:

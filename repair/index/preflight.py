@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,7 @@ from repair.index.candidates import (
     _unavailable,
     _working_pythons,
 )
+from repair.index.client import IndexClient, IndexUnreachable, Page, is_local
 from repair.index.config import PipConfig
 from repair.index.findings import (
     INDEX_UNREACHABLE,
@@ -48,6 +50,7 @@ from repair.index.findings import (
     TORCH_INDEX_FALLBACK,
     YANKED_PIN,
 )
+from repair.index.tags import target_from
 from repair.model import Finding, Severity, sort_findings
 from repair.proc import redact
 from repair.progress import Reporter
@@ -55,7 +58,6 @@ from repair.progress import Reporter
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
-    from repair.index.client import IndexClient, IndexUnreachable, Page
     from repair.index.tags import Target
 
 TORCH_PACKAGES = frozenset({"torch", "torchvision", "torchaudio"})
@@ -138,7 +140,7 @@ def _norm(url: str) -> str:
 
 
 def _requirement(item: Requirement | str) -> Requirement:
-    from packaging.requirements import Requirement
+    from packaging.requirements import Requirement  # lazy: packaging is heavy
 
     return item if isinstance(item, Requirement) else Requirement(str(item))
 
@@ -155,10 +157,6 @@ class _Fetcher:
 
     def run(self, jobs: list[tuple[str, str, str]]) -> None:
         """jobs: (kind, location, project); kind "index" or "find-links"."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        from repair.index.client import IndexUnreachable
-
         def one(job: tuple[str, str, str]) -> None:
             kind, location, project = job
             if location in self.errors:
@@ -208,9 +206,6 @@ def preflight(
     Raises ``repair.index.tags.TargetError`` for unusable target facts; never raises for an
     index that does not answer (that is a finding).
     """
-    from repair.index.client import IndexClient, is_local
-    from repair.index.tags import target_from
-
     started = time.monotonic()
     reporter = reporter or Reporter()
     tgt = target_from(target)
@@ -223,7 +218,7 @@ def preflight(
     wanted: dict[str, tuple[Requirement, list[str]]] = {}
     skipped: list[str] = []
     unchecked: list[Unchecked] = []
-    from packaging.requirements import InvalidRequirement
+    from packaging.requirements import InvalidRequirement  # lazy: packaging is heavy
 
     for item in requirements:
         try:

@@ -161,7 +161,7 @@ def platforms_for(platform: str, glibc: tuple[int, int] | None = None,
         return _linux_platforms(platform[len("linux_"):], glibc, musl)
     m = re.match(r"^macosx_(\d+)_(\d+)_(.+)$", platform)
     if m:
-        from packaging.tags import mac_platforms
+        from packaging.tags import mac_platforms  # lazy: packaging is heavy
 
         return list(mac_platforms((int(m.group(1)), int(m.group(2))), m.group(3)))
     return [platform]
@@ -170,7 +170,7 @@ def platforms_for(platform: str, glibc: tuple[int, int] | None = None,
 @lru_cache(maxsize=64)
 def _tags(xy: tuple[int, ...], platform: str, glibc: tuple[int, int] | None,
           musl: tuple[int, int] | None, free_threaded: bool) -> frozenset[Tag]:
-    from packaging.tags import compatible_tags, cpython_tags
+    from packaging.tags import compatible_tags, cpython_tags  # lazy: packaging is heavy
 
     plats = platforms_for(platform, glibc, musl)
     nodot = f"{xy[0]}{xy[1]}"

@@ -113,6 +113,8 @@ def test_only_changed_metadata_is_read_again(app: Path, tmp_path: Path,
     monkeypatch.setenv(cache.ENV_DIR, str(tmp_path / "cache"))
     _age(app)
     _, first = run_check(app)
+    import repair.cache.site as cache_site
+    import repair.context as context
     import repair.env.dists as dists
 
     read: list[str] = []
@@ -122,7 +124,9 @@ def test_only_changed_metadata_is_read_again(app: Path, tmp_path: Path,
         read.append(path.name)
         return real(path, site)
 
-    monkeypatch.setattr(dists, "load_dist", counting)
+    # Every reader of metadata folders: through the cache, and without it.
+    monkeypatch.setattr(cache_site, "load_dist", counting)
+    monkeypatch.setattr(context, "load_dist", counting)
     _, warm = run_check(app)
     assert read == [] and warm["findings"] == first["findings"]
     meta = next(site_packages(app / "venv").glob("numpy-*.dist-info")) / "METADATA"
