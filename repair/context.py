@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from repair.app.requirements import ReqSet
     from repair.app.target import RequirementSource
-    from repair.cache import StatKey, Store
+    from repair.cache.store import StatKey, Store
     from repair.env.backend import MachineBackend
     from repair.env.ownership import Ownership
     from repair.env.torchbuild import TorchBuild

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from repair.cache import StatKey, Store, fingerprint_ok, stat_key
+from repair.cache.store import StatKey, Store, fingerprint_ok, stat_key
 from repair.env.dists import Dist, load_dist
 from repair.env.interp import InterpreterInfo
 from repair.env.interp import probe as run_probe

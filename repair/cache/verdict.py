@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from repair import __version__
-from repair.cache import Store, fingerprint_ok
+from repair.cache.store import Store, fingerprint_ok
 
 KIND = "guard"
 USAGE = ("usage: repair guard run [--dir PATH] [--venv PATH] [--manifest NAME|FILE] "

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-import repair.cache as cache
+import repair.cache.store as cache
 from repair.app import manifest as manifests
 from tests.cli import finding_ids, run_check
 from tests.conftest import APP_REQUIREMENTS

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import repair.cache as cache
+import repair.cache.store as cache
 from repair.cache import verdict
 from tests.cli import invoke
 from tests.integration.test_check_cache import _age

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-import repair.cache as cache
-from repair.cache import Store, fingerprint_ok, stat_key
+import repair.cache.store as cache
+from repair.cache.store import Store, fingerprint_ok, stat_key
 
 
 @pytest.fixture(autouse=True)
