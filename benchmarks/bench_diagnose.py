@@ -31,7 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from repair.diagnose import diagnose_file, diagnose_lines, load_catalogue  # noqa: E402
+from repair.diagnose.catalogue import load_catalogue  # noqa: E402
+from repair.diagnose.scan import diagnose_file, diagnose_lines  # noqa: E402
 
 HELDOUT = ROOT / "benchmarks" / "diagnose-heldout.jsonl"
 

@@ -158,7 +158,7 @@ def run_probe(ctx: Context, modules: list[str], timeout: float = DEEP_TIMEOUT) -
 
 def _signature(text: str) -> dict[str, Any] | None:
     """The first signature of the catalogue that matches ``text``, as JSON (None when none)."""
-    from repair.diagnose import match_text
+    from repair.diagnose.scan import match_text
 
     try:
         matches = match_text(text)

@@ -109,6 +109,6 @@ def all_finding_types() -> dict[str, FindingType]:
 # Modules that define finding ids but are not check modules.
 EXTRA_ID_MODULES: tuple[str, ...] = (
     "repair.commands.check",
-    "repair.diagnose",
+    "repair.diagnose.causes",
     "repair.index.findings",
 )

@@ -31,7 +31,7 @@ def diagnose(ctx: click.Context, /, log: str | None, as_json: bool, dir: str | N
       repair diagnose --dir ~/ComfyUI comfyui.log
       python launch.py 2>&1 | repair diagnose -
     """
-    from repair.diagnose import diagnose_log, diagnose_stream
+    from repair.diagnose.scan import diagnose_log, diagnose_stream
 
     where = merged_install_options(ctx, dir, venv, manifest)
     install = None
@@ -69,7 +69,8 @@ def diagnose(ctx: click.Context, /, log: str | None, as_json: bool, dir: str | N
 
 
 def _render(result: object) -> None:
-    from repair.diagnose import Diagnosis, RebuildHelps
+    from repair.diagnose.causes import Diagnosis
+    from repair.diagnose.signature import RebuildHelps
 
     assert isinstance(result, Diagnosis)
     color = use_color()

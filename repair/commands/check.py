@@ -95,8 +95,9 @@ def log_findings(ctx: Context) -> list[Finding]:
     log = ctx.options.get("log")
     if not log:
         return []
-    from repair.diagnose import diagnose_log, diagnosis_findings
+    from repair.diagnose.causes import diagnosis_findings
     from repair.diagnose.environment import tie
+    from repair.diagnose.scan import diagnose_log
 
     return diagnosis_findings(tie(diagnose_log(log), ctx))
 

@@ -160,7 +160,7 @@ def build_report(ctx: Context, *, log: str | None = None,
     log_path = Path(log) if log else find_log(ctx.install.dir)
     diagnosis: dict[str, Any] | None = None
     if log_path is not None:  # first: a log named wrong is one line, before any work
-        from repair.diagnose import diagnose_log
+        from repair.diagnose.scan import diagnose_log
 
         d = diagnose_log(log_path)
         diagnosis = {"log": str(log_path), "modified": time.strftime(

@@ -6,15 +6,9 @@ import json
 from pathlib import Path
 
 from repair.checks.registry import EXTRA_ID_MODULES, FINDING_TYPES
-from repair.diagnose import (
-    BLOCK_SIZE,
-    MAX_LINE,
-    RebuildHelps,
-    diagnose_file,
-    diagnose_lines,
-    diagnosis_findings,
-    match_text,
-)
+from repair.diagnose.causes import diagnosis_findings
+from repair.diagnose.scan import BLOCK_SIZE, MAX_LINE, diagnose_file, diagnose_lines, match_text
+from repair.diagnose.signature import RebuildHelps
 from repair.model import Fix
 from tests.cli import invoke
 
@@ -110,7 +104,7 @@ def test_findings_carry_the_id_the_fix_and_the_restart() -> None:
     assert findings["cuda-illegal-memory-access"].details["rebuild_helps"] == "no"
     assert findings["numpy-mixed-install-broadcast-to"].details["lines"] == [1]
     assert "log-signature" in FINDING_TYPES
-    assert "repair.diagnose" in EXTRA_ID_MODULES
+    assert "repair.diagnose.causes" in EXTRA_ID_MODULES
     doc = Path(__file__).parents[2] / "repair" / "data" / "findings" / "log-signature.md"
     assert doc.read_text(encoding="utf-8").startswith("# log-signature\n")
 

@@ -10,15 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from repair.diagnose import (
-    KEY_LEN,
-    CatalogueError,
-    Matcher,
-    RebuildHelps,
-    diagnose_file,
-    load_catalogue,
-    parse_catalogue,
-)
+from repair.diagnose.catalogue import load_catalogue, parse_catalogue
+from repair.diagnose.prefilter import KEY_LEN
+from repair.diagnose.scan import Matcher, diagnose_file
+from repair.diagnose.signature import CatalogueError, RebuildHelps
 
 CATALOGUE = load_catalogue()
 HEALTHY = sorted((Path(__file__).parent.parent / "data" / "healthy-logs").glob("*.log"))
@@ -117,7 +112,7 @@ def test_bad_catalogue_lines_are_refused() -> None:
 
 
 def _match(lines):  # type: ignore[no-untyped-def]
-    from repair.diagnose import diagnose_lines
+    from repair.diagnose.scan import diagnose_lines
 
     return diagnose_lines(lines, CATALOGUE).matches
 
@@ -147,7 +142,7 @@ def _entry(sid: str, pattern: str) -> str:
     "VXQZW1234QRSV",
 ])
 def test_overlapping_keys_do_not_hide_each_other(line: str) -> None:
-    from repair.diagnose import diagnose_lines
+    from repair.diagnose.scan import diagnose_lines
 
     cat = parse_catalogue([_entry("first", "XQZW1234"), _entry("second", "W1234QRS"),
                            _entry("folded", "(?i)qzw1234")])
@@ -165,7 +160,7 @@ def test_heldout_lines_stay_out_of_the_catalogue_and_are_recognised() -> None:
     examples = {e for sig in CATALOGUE for e in sig.examples}
     assert rows and all(r["source"].startswith("https://") for r in rows)
     assert not [r for r in rows if r["source"] in quoted or r["line"] in examples]
-    from repair.diagnose import diagnose_lines
+    from repair.diagnose.scan import diagnose_lines
 
     found = sum(1 for r in rows if not diagnose_lines([r["line"]], CATALOGUE).healthy)
     assert found / len(rows) >= 0.9, f"recall {found}/{len(rows)}"
@@ -195,7 +190,7 @@ _LITERAL = re.compile(r"\d\\\.\d")
 def test_pattern_generalises_over_versions_and_paths(sig) -> None:  # type: ignore[no-untyped-def]
     if _LITERAL.search(sig.pattern):
         return
-    from repair.diagnose import diagnose_lines
+    from repair.diagnose.scan import diagnose_lines
 
     for example in sig.examples:
         for variant in _variants(example):

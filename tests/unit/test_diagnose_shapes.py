@@ -7,7 +7,8 @@ import itertools
 
 import pytest
 
-from repair.diagnose import diagnose_lines, load_catalogue
+from repair.diagnose.catalogue import load_catalogue
+from repair.diagnose.scan import diagnose_lines
 from repair.diagnose.shapes import SHAPES
 
 PACKAGES = ["requests", "zzfoo_bar", "pkg.sub.mod", "kornia", "x9lib"]
