@@ -185,10 +185,6 @@ def show_file(path: Path, rev: str, name: str) -> str | None:
     return res.stdout if res.ok else None
 
 
-def is_git_checkout(path: Path) -> bool:
-    return (path / ".git").exists()
-
-
 def extension_checkouts(root: Path, folders: list[str]) -> list[Path]:
     """Each folder directly under the manifest's extension folders that is a git checkout."""
     found: list[Path] = []

@@ -224,11 +224,3 @@ def _inside(child: Path, parent: Path) -> bool:
         return True
     except ValueError:
         return False
-
-
-def requirements_from_snapshot(snapshot: dict[str, Any]) -> list[str]:
-    """The pinned requirement lines that reproduce the snapshot's distributions."""
-    from repair.rebuild.core import pin_line
-
-    return [pin_line(str(d["name"]), str(d["version"]), d.get("source"))
-            for d in snapshot.get("distributions", [])]

@@ -49,15 +49,6 @@ def stat_key(path: str | os.PathLike[str], *, follow: bool = True) -> StatKey | 
     return [st.st_size, st.st_mtime_ns, st.st_ino, 1 if (st.st_mode & 0o170000) == 0o040000 else 0]
 
 
-def is_racy(key: StatKey | None, now_ns: int | None = None) -> bool:
-    """Whether a file with this stat may still change unseen (modified just now, or in the
-    future by a skewed clock)."""
-    if key is None:
-        return False
-    now_ns = time.time_ns() if now_ns is None else now_ns
-    return key[1] > now_ns - RACY_NS
-
-
 def fingerprint_ok(entries: Any) -> bool:
     """Whether every ``[path, follow, key]`` triple still matches the file system."""
     if not isinstance(entries, list):

@@ -5,5 +5,3 @@ finish (``preflight``).
 
 Nothing heavy is imported here: ``requests`` is imported only when an index is asked.
 """
-
-from __future__ import annotations

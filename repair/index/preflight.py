@@ -171,10 +171,6 @@ def _python_ok(requires: str | None, version: str) -> bool:
         return True  # pip ignores a malformed requires-python
 
 
-def _pinned(spec: SpecifierSet) -> bool:
-    return any(s.operator in ("==", "===") and "*" not in s.version for s in spec)
-
-
 def _allowed(cands: list[_Cand], spec: SpecifierSet) -> list[_Cand]:
     versions = {c.version for c in cands}
     keep = set(spec.filter(versions))
