@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import pytest
@@ -38,7 +38,7 @@ class Source:
     tree: ast.Module
     parents: dict[ast.AST, ast.AST] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def lines(self) -> list[str]:
         return self.text.splitlines()
 
