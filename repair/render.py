@@ -151,6 +151,22 @@ def report_text(report: Report, *, color: bool = False, verbose: bool = False,
                                findings_only=findings_only))
 
 
+def check_text(report: Report, *, color: bool = False, verbose: bool = False,
+               width: int = 0) -> str:
+    """``repair check``: the report, then what ``--pre-update`` and ``--before-install`` found."""
+    text = report_text(report, color=color, verbose=verbose, width=width)
+    # Start-up time: the two summaries' modules are read only when their part is there.
+    if "update" in report.extra:
+        from repair.checks.preupdate import update_text
+
+        text += "\n" + update_text(report.extra["update"])
+    if "before_install" in report.extra:
+        from repair.checks.beforeinstall import before_install_text
+
+        text += "\n" + before_install_text(report.extra["before_install"])
+    return text
+
+
 def _report_text(report: Report, *, color: bool, verbose: bool, hint: str | None, width: int,
                  findings_only: bool) -> str:
     if findings_only:

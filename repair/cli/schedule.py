@@ -158,7 +158,7 @@ def run_scheduled(ctx: click.Context, dir: str | None, venv: str | None, manifes
                   pre_update: bool, as_json: bool) -> None:
     """What the scheduler runs: the check, one line appended to the history, what is new."""
     from repair.app.target import resolve
-    from repair.commands.check import check as run_check
+    from repair.checks.runner import check as run_check
     from repair.commands.schedule import history_file, history_text, record_run
     from repair.context import Context
     from repair.progress import StreamReporter

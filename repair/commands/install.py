@@ -757,7 +757,7 @@ class _Runner:
 
     def verify(self) -> str:
         from repair.app.target import resolve
-        from repair.commands.check import check
+        from repair.checks.runner import check
         from repair.context import Context
 
         manifest = self.plan.manifest

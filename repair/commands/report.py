@@ -152,7 +152,7 @@ def build_report(ctx: Context, *, log: str | None = None,
                  scrubber: Scrubber | None = None) -> dict[str, Any]:
     """The support report as data, scrubbed."""
     from repair import __version__
-    from repair.commands.check import check
+    from repair.checks.runner import check
     from repair.plan.planner import make_plan
 
     started = time.perf_counter()
