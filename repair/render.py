@@ -10,6 +10,7 @@ from repair.model import Finding, Report, Severity
 
 if TYPE_CHECKING:
     from repair.app.manifest import Manifest
+    from repair.transaction.pipeline import PipelineResult
 
 _COLORS = {"error": "31", "warning": "33", "info": "36", "ok": "32", "dim": "2", "bold": "1"}
 _LABEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "info"}
@@ -290,6 +291,15 @@ def markdown_text(md: str, *, width: int = 0, color: bool = False) -> str:
             para.append(line)
     flush()
     return "\n".join(out).strip() + "\n"
+
+
+def steps_text(result: PipelineResult, width: int = 0) -> str:
+    """The steps of a repair, each with its status, wrapped at ``width`` (0: not wrapped)."""
+    lines = ["Steps:"]
+    for step in result.steps:
+        text = step.summary + (f" ({step.detail})" if step.detail else "")
+        lines += wrap(text, width, f"  [{step.status}] ", "    ")
+    return "\n".join(lines) + "\n"
 
 
 def manifests_text(rows: list[dict[str, Any]], search_path: list[Path]) -> str:

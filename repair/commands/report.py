@@ -17,8 +17,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from repair.app.target import resolve
+from repair.context import Context
+
 if TYPE_CHECKING:
-    from repair.context import Context
+    from repair.progress import Reporter
 
 SCHEMA = "repair.support/1"
 # Where the web UIs write their own log (newest wins); --log names another.
@@ -146,6 +149,14 @@ def _sources(ctx: Context) -> dict[str, Any]:
     return {"index_urls": list(config.index_urls), "find_links": list(config.find_links),
             "no_index": config.no_index, "proxy": config.proxy,
             "files": [str(f) for f in config.files]}
+
+
+def support_report(where: dict[str, str | None], options: dict[str, Any], reporter: Reporter,
+                   *, log: str | None = None) -> dict[str, Any]:
+    """The support report of the install at ``where``, as data, scrubbed (``build_report``)."""
+    install = resolve(**where)
+    options = {**options, "backend": options.get("backend") or "auto"}  # the GPU belongs in it
+    return build_report(Context(install, options, reporter=reporter), log=log)
 
 
 def build_report(ctx: Context, *, log: str | None = None,

@@ -22,11 +22,13 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from repair.app.target import resolve
 from repair.errors import ProcessError, UsageError
 from repair.proc import run, which
 
 if TYPE_CHECKING:
     from repair.model import Report
+    from repair.progress import Reporter
 
 SCHEDULERS = ("systemd", "cron", "schtasks", "launchd")
 EVERY = ("daily", "weekly")
@@ -152,6 +154,17 @@ def launchd_plist(spec: Spec, log: Path) -> str:
     )
 
 
+def spec_for(where: dict[str, str | None], **kw: Any) -> Spec:
+    """The job of the install at ``where`` (``dir``, ``venv``, ``manifest``); a manifest file
+    and a venv are given to the scheduler by their absolute paths."""
+    install = resolve(**where)
+    chosen = where["manifest"]
+    if chosen and (chosen.endswith(".toml") or os.sep in chosen or "/" in chosen):
+        chosen = str(Path(chosen).resolve())
+    venv_opt = str(Path(where["venv"]).resolve()) if where["venv"] else None
+    return Spec(dir=install.dir, manifest=chosen, venv=venv_opt, **kw)
+
+
 # ---------------------------------------------------------------------------------------------
 # Where things go, and what runs
 
@@ -199,6 +212,18 @@ def detect() -> tuple[str | None, str]:
     if which("crontab"):
         return "cron", f"systemd is not usable ({why})"
     return None, f"systemd is not usable ({why}) and crontab is not installed"
+
+
+def pick_scheduler(name: str) -> str:
+    """``name``, or for ``auto`` the one ``detect`` finds (``UsageError`` when none)."""
+    if name != "auto":
+        return name
+    found, why = detect()
+    if found is None:
+        raise UsageError(f"no scheduler found here: {why}",
+                         hint="install cron, or run in a systemd user session "
+                         "(loginctl enable-linger $USER)")
+    return found
 
 
 @dataclass(frozen=True)
@@ -348,6 +373,21 @@ def record_run(path: Path, report: Report, *, pre_update: bool, exit_code: int
     return {"file": str(path), "previous": previous["time"] if previous else None,
             "new": [k for k in keys if k not in before],
             "resolved": sorted(before - set(keys))}
+
+
+def scheduled_check(spec: Spec, where: dict[str, str | None], reporter: Reporter
+                    ) -> tuple[Report, dict[str, Any]]:
+    """What the scheduler runs: the check (``--pre-update`` when the job is one), one line
+    appended to the job's history; returns the report and what changed since the run before."""
+    # Start-up time: only the scheduled run itself needs the check engine.
+    from repair.checks.runner import check
+    from repair.context import Context
+
+    report = check(Context(resolve(**where), {"pre_update": spec.pre_update},
+                           reporter=reporter))
+    change = record_run(history_file(spec), report, pre_update=spec.pre_update,
+                        exit_code=0 if report.summary.healthy else 1)
+    return report, change
 
 
 def history_text(change: dict[str, Any]) -> str:
