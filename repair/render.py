@@ -10,6 +10,7 @@ from repair.model import Finding, Report, Severity
 
 if TYPE_CHECKING:
     from repair.app.manifest import Manifest
+    from repair.commands.install import InstallResult
     from repair.transaction.pipeline import PipelineResult
 
 _COLORS = {"error": "31", "warning": "33", "info": "36", "ok": "32", "dim": "2", "bold": "1"}
@@ -150,22 +151,6 @@ def report_text(report: Report, *, color: bool = False, verbose: bool = False,
 
     return redact(_report_text(report, color=color, verbose=verbose, hint=hint, width=width,
                                findings_only=findings_only))
-
-
-def check_text(report: Report, *, color: bool = False, verbose: bool = False,
-               width: int = 0) -> str:
-    """``repair check``: the report, then what ``--pre-update`` and ``--before-install`` found."""
-    text = report_text(report, color=color, verbose=verbose, width=width)
-    # Start-up time: the two summaries' modules are read only when their part is there.
-    if "update" in report.extra:
-        from repair.checks.preupdate import update_text
-
-        text += "\n" + update_text(report.extra["update"])
-    if "before_install" in report.extra:
-        from repair.checks.beforeinstall import before_install_text
-
-        text += "\n" + before_install_text(report.extra["before_install"])
-    return text
 
 
 def _report_text(report: Report, *, color: bool, verbose: bool, hint: str | None, width: int,
@@ -346,3 +331,28 @@ def manifest_text(m: Manifest) -> str:
         lines.append(f"  {'rules':<15}{len(rules)} known-conflict rules:")
         lines += [f"    {r.get('rule')}" for r in rules]
     return "\n".join(line for line in lines if line is not None) + "\n"
+
+
+def install_text(result: InstallResult) -> str:
+    """``repair install``: each step with its status and time, the notes, and the report of the
+    check when it found problems."""
+    lines = []
+    if result.already_installed:
+        lines.append(f"Already installed: {result.plan.request.dir} (nothing changed).")
+    else:
+        lines.append(f"Installed {result.plan.manifest.name} in {result.plan.request.dir}"
+                     + ("" if result.healthy else " (the check found problems)"))
+        for step in result.steps:
+            lines.append(f"  {step.name:<13} {step.status:<8} {step.seconds:7.1f}s"
+                         + (f"  {step.detail}" if step.detail and step.status != "skipped"
+                            else ""))
+        lines.append(f"  total {result.duration_ms / 1000:.1f}s")
+    for note in result.plan.notes:
+        lines.append(f"note: {note}")
+    for item in result.plan.not_reproduced:
+        lines.append(f"not reproduced: {item['what']} ({item['why']}); instead: {item['instead']}")
+    if result.report is not None and not result.healthy:
+        lines.append(report_text(result.report, color=False).rstrip())
+    if result.plan.request.log_path:
+        lines.append(f"log: {result.plan.request.log_path}")
+    return "\n".join(lines) + "\n"

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from repair.cli.common import (
+    check_text,
     echo_json,
     index_options,
     install_options,
@@ -71,8 +72,5 @@ def check(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: st
     if as_json:
         echo_json(report.to_json())
     else:
-        from repair.render import check_text, terminal_width
-
-        click.echo(check_text(report, color=use_color(), verbose=verbose,
-                              width=terminal_width()), nl=False)
+        click.echo(check_text(report, verbose=verbose), nl=False)
     sys.exit(0 if report.summary.healthy else 1)

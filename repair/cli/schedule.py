@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from repair.cli.common import echo_json, install_options, merged_install_options, use_color
+from repair.cli.common import check_text, echo_json, install_options, merged_install_options
 
 if TYPE_CHECKING:
     from repair.commands.schedule import Spec
@@ -135,14 +135,12 @@ def run_scheduled(ctx: click.Context, dir: str | None, venv: str | None, manifes
     """What the scheduler runs: the check, one line appended to the history, what is new."""
     from repair.commands.schedule import history_text, scheduled_check
     from repair.progress import StreamReporter
-    from repair.render import check_text, terminal_width
-
     spec = _spec(ctx, dir, venv, manifest, pre_update=pre_update)
     report, change = scheduled_check(spec, merged_install_options(ctx, dir, venv, manifest),
                                      StreamReporter(quiet=True))
     if as_json:
         echo_json({**report.to_json(), "history": change})
     else:
-        click.echo(check_text(report, color=use_color(), width=terminal_width()), nl=False)
+        click.echo(check_text(report), nl=False)
         click.echo("\n" + history_text(change), nl=False)
     sys.exit(0 if report.summary.healthy else 1)

@@ -227,7 +227,7 @@ def pick_scheduler(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class Plan:
+class SchedulePlan:
     """What an install or remove does: files to write (or delete) and commands to run."""
 
     scheduler: str
@@ -241,37 +241,38 @@ class Plan:
                 "commands": [list(c) for c in self.commands], "crontab": self.crontab}
 
 
-def plan(spec: Spec, scheduler: str, *, remove: bool = False) -> Plan:
+def plan(spec: Spec, scheduler: str, *, remove: bool = False) -> SchedulePlan:
     if scheduler == "systemd":
         folder = systemd_user_dir()
         units = systemd_units(spec)
         timer = f"{spec.name}.timer"
         if remove:
-            return Plan(scheduler, {folder / n: None for n in units},
-                        (("systemctl", "--user", "disable", "--now", timer),
-                         ("systemctl", "--user", "daemon-reload")))
-        return Plan(scheduler, {folder / n: t for n, t in units.items()},
-                    (("systemctl", "--user", "daemon-reload"),
-                     ("systemctl", "--user", "enable", "--now", timer)))
+            return SchedulePlan(scheduler, {folder / n: None for n in units},
+                                (("systemctl", "--user", "disable", "--now", timer),
+                                 ("systemctl", "--user", "daemon-reload")))
+        return SchedulePlan(scheduler, {folder / n: t for n, t in units.items()},
+                            (("systemctl", "--user", "daemon-reload"),
+                             ("systemctl", "--user", "enable", "--now", timer)))
     if scheduler == "cron":
-        return Plan(scheduler, {}, (("crontab", "-l"), ("crontab", "-")),
-                    crontab="" if remove else cron_line(spec))
+        return SchedulePlan(scheduler, {}, (("crontab", "-l"), ("crontab", "-")),
+                            crontab="" if remove else cron_line(spec))
     if scheduler == "schtasks":
-        return Plan(scheduler, {}, (tuple(schtasks_delete(spec) if remove
-                                          else schtasks_create(spec)),))
+        return SchedulePlan(scheduler, {}, (tuple(schtasks_delete(spec) if remove
+                                                  else schtasks_create(spec)),))
     if scheduler == "launchd":
         path = launch_agents_dir() / f"{launchd_label(spec)}.plist"
         if remove:
-            return Plan(scheduler, {path: None}, (("launchctl", "unload", "-w", str(path)),))
+            return SchedulePlan(scheduler, {path: None},
+                                (("launchctl", "unload", "-w", str(path)),))
         log = state_dir() / "logs" / f"{spec.name}.log"
-        return Plan(scheduler, {path: launchd_plist(spec, log)},
-                    (("launchctl", "load", "-w", str(path)),))
+        return SchedulePlan(scheduler, {path: launchd_plist(spec, log)},
+                            (("launchctl", "load", "-w", str(path)),))
     raise UsageError(f"unknown scheduler {scheduler!r} (known: {', '.join(SCHEDULERS)})")
 
 
 @dataclass(frozen=True)
 class Applied:
-    plan: Plan
+    plan: SchedulePlan
     done: bool
     problem: str | None = None
 
@@ -279,7 +280,7 @@ class Applied:
         return {**self.plan.to_json(), "done": self.done, "problem": self.problem}
 
 
-def apply(p: Plan, spec: Spec, *, remove: bool = False) -> Applied:
+def apply(p: SchedulePlan, spec: Spec, *, remove: bool = False) -> Applied:
     """Write the plan's files, then run its commands; the first failing command stops it and
     is reported (files stay written so the user can enable them by hand)."""
     for path, text in p.files.items():
