@@ -236,7 +236,9 @@ class GitFiles:
     branch: str | None = None  # None when detached
 
 
-def _git_dir(path: Path) -> Path | None:
+def git_dir(path: Path) -> Path | None:
+    """The git folder of the checkout at ``path`` (``.git``, or where a worktree's or submodule's
+    ``.git`` file points); None when there is none."""
     dot = path / ".git"
     if dot.is_dir():
         return dot
@@ -276,7 +278,7 @@ def _is_sha(text: str) -> bool:
 def read_git_files(path: Path) -> GitFiles:
     """The remote URL, HEAD's commit and branch of the checkout at ``path``, from ``.git/config``,
     ``.git/HEAD``, the loose refs and ``packed-refs``."""
-    gdir = _git_dir(path)
+    gdir = git_dir(path)
     if gdir is None:
         return GitFiles()
 

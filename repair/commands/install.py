@@ -6,10 +6,10 @@ hidden temporary name), ``backend`` (detected, or ``--backend``), ``torch`` (fro
 index for the backend), ``requirements`` (then the venv is renamed into place), ``launch-args``
 (``COMMANDLINE_ARGS`` in webui-user.sh/.bat), ``verify`` (``check --deep``).
 
-Each finished step is recorded in the install state (``transaction.installstate``) with the inputs
-it finished with. A second run skips what is done; a run killed halfway goes on where it stopped; a
-failed run removes the half-built venv (and a half-made clone), so nothing is left that the web UI
-or a later run would take for an install.
+Each finished step is recorded in the install's record (``installplan.InstallState``, a journal)
+with the inputs it finished with. A second run skips what is done; a run killed halfway goes on
+where it stopped; a failed run removes the half-built venv (and a half-made clone), so nothing is
+left that the web UI or a later run would take for an install.
 
 The plan is ``installplan``, the git part ``installgit``, the other steps ``installsteps``.
 """

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from repair import fsops, proc
-from repair.commands.installplan import InstallPlan, partial_path, snapshot_part
+from repair.commands.installplan import InstallPlan, kill_point, partial_path, snapshot_part
 from repair.errors import ProcessError, UsageError
 from repair.progress import Reporter
-from repair.transaction.installstate import kill_point
 
 
 def clone_app(plan: InstallPlan, reporter: Reporter) -> str:

@@ -1,6 +1,12 @@
 """What a ``repair install`` will do: the request, the plan (the steps still to do, from the
-install record and the snapshot), and the keys that say whether a finished step finished with the
-same inputs. Reads; changes nothing."""
+install's record and the snapshot), and the keys that say whether a finished step finished with
+the same inputs. Reads; changes nothing.
+
+The record (``InstallState``) is a journal (``transaction.journal``) in the checkout's git folder
+(``.git/webui-repair/install.json``), where git status does not see it and a reclone replaces it.
+It is written atomically after each step, so a run killed at any point finds the last finished
+step. A step whose inputs changed (another backend, another commit) is run again, and so is every
+step after it."""
 
 from __future__ import annotations
 
@@ -8,11 +14,13 @@ import hashlib
 import json
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from repair import fsops, proc
+from repair.app.gitrepo import git_dir
 from repair.app.launchargs import recommended_args
 from repair.app.manifest import Manifest, load
 from repair.app.target import resolve
@@ -22,7 +30,7 @@ from repair.env.packages import IndexOptions
 from repair.errors import UsageError
 from repair.progress import Reporter
 from repair.rebuild.core import manifest_torch, pin_line
-from repair.transaction.installstate import InstallState
+from repair.transaction.journal import Journal, JournalError, crash_point
 
 STEPS = ("clone", "extensions", "python", "backend", "venv", "torch", "requirements",
          "launch-args", "verify")
@@ -34,6 +42,84 @@ SEED_PACKAGES = ("pip", "setuptools", "wheel", "distribute")
 PLATFORM_ONLY = re.compile(r"^(nvidia-.*|triton|pytorch-triton.*|torch-directml|intel-.*|"
                            r"onnxruntime-(gpu|directml|openvino))$")
 SNAPSHOT_SCHEMA = "repair.snapshot/1"
+STATE_SCHEMA = "repair.install-state/1"
+STATE_NAME = "install.json"
+
+
+def kill_point(step: str) -> None:
+    """The crash hook (``transaction.journal``): ``WEBUI_REPAIR_TEST_CRASH_AT=install:<step>``
+    ends the process in the middle of the named step (after its work, before it is recorded)."""
+    crash_point(f"install:{step}")
+
+
+def record_dir(app_dir: Path) -> Path | None:
+    """The tool's folder inside the checkout's git folder; None when ``app_dir`` is no checkout."""
+    folder = git_dir(app_dir)
+    return None if folder is None else folder / "webui-repair"
+
+
+class InstallState:
+    """Finished steps: ``{step: {"key": inputs, "seconds": s, "at": time}}`` plus facts; the
+    journal's ``state`` is the last step recorded."""
+
+    def __init__(self, path: Path | None, data: dict[str, Any] | None = None) -> None:
+        self.path = path
+        self.data: dict[str, Any] = data or {"schema": STATE_SCHEMA, "state": "new",
+                                             "steps": {}, "facts": {}}
+
+    @classmethod
+    def load(cls, app_dir: Path) -> InstallState:
+        """The record of the checkout at ``app_dir``; an empty one when there is none or it
+        cannot be read (the install then starts from its first step)."""
+        folder = record_dir(app_dir)
+        if folder is None:
+            return cls(None)
+        path = folder / STATE_NAME
+        try:
+            journal = Journal.load(path)
+        except JournalError:
+            return cls(path)
+        if journal is None or journal.data.get("schema") != STATE_SCHEMA:
+            return cls(path)
+        journal.data.setdefault("steps", {})
+        journal.data.setdefault("facts", {})
+        return cls(path, journal.data)
+
+    @property
+    def steps(self) -> dict[str, dict[str, Any]]:
+        steps: dict[str, dict[str, Any]] = self.data["steps"]
+        return steps
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        facts: dict[str, Any] = self.data["facts"]
+        return facts
+
+    def done(self, step: str, key: str) -> bool:
+        entry = self.steps.get(step)
+        return entry is not None and entry.get("key") == key
+
+    def record(self, step: str, key: str, seconds: float, **facts: Any) -> None:
+        self.steps[step] = {"key": key, "seconds": round(seconds, 3),
+                            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        self.facts.update(facts)
+        self.data["state"] = step
+        self.save()
+
+    def forget(self, *steps: str) -> None:
+        for step in steps:
+            self.steps.pop(step, None)
+        self.save()
+
+    def attach(self, app_dir: Path) -> None:
+        """Give a state built before the checkout existed its file (after the clone)."""
+        folder = record_dir(app_dir)
+        if folder is not None:
+            self.path = folder / STATE_NAME
+
+    def save(self) -> None:
+        if self.path is not None:
+            Journal(self.path, self.data).set()
 
 
 @dataclass(frozen=True)

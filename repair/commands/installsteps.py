@@ -25,8 +25,10 @@ from repair.commands.installplan import (
     TORCH_FAMILY,
     InstallPlan,
     InstallStepResult,
+    kill_point,
     launch_args_for,
     partial_path,
+    record_dir,
     snapshot_part,
     state_key,
     torch_spec,
@@ -41,7 +43,6 @@ from repair.env.packages import pip_install
 from repair.errors import UsageError
 from repair.progress import Reporter
 from repair.rebuild import core as rebuild
-from repair.transaction.installstate import kill_point, state_dir
 
 
 class InstallRunner:
@@ -267,7 +268,7 @@ class InstallRunner:
         def install() -> str:
             args: list[str] = []
             if pins:
-                folder = state_dir(self.req.dir) or self.req.dir
+                folder = record_dir(self.req.dir) or self.req.dir
                 pin_file = folder / "snapshot-requirements.txt"
                 pin_file.parent.mkdir(parents=True, exist_ok=True)
                 pin_file.write_text("\n".join(pins) + "\n", encoding="utf-8")
