@@ -2,9 +2,10 @@
 
 One ``git status --porcelain=v2 --branch`` answers most questions (HEAD, branch, upstream,
 ahead/behind the last fetched upstream, changed tracked files) in a few milliseconds; importing
-gitpython alone costs more than the whole ``repair check`` start-up, so the check path uses plain
-git. Git never walks up out of the folder it is asked about (``GIT_CEILING_DIRECTORIES``), never
-prompts, and speaks English so that its messages can be read.
+gitpython alone costs more than the whole ``repair check`` start-up, so the tool uses plain git
+everywhere (the install's clone and checkout too), always through here and ``repair.proc``. Git
+never walks up out of the folder it is asked about (``GIT_CEILING_DIRECTORIES``), never prompts,
+and speaks English so that its messages can be read.
 """
 
 from __future__ import annotations
