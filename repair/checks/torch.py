@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from repair.checks.registry import check, finding_type
-from repair.commands.check import TARGET_HOOKS
+from repair.checks.runner import TARGET_HOOKS
 from repair.model import Finding, Fix, Severity
 
 if TYPE_CHECKING:

@@ -51,7 +51,7 @@ def run_verdict(args: dict[str, Any]) -> dict[str, Any]:
     from repair.app.target import resolve
     from repair.cache import verdict
     from repair.cache.site import env_stamp
-    from repair.commands.check import run_checks
+    from repair.checks.runner import run_checks
     from repair.context import Context
     from repair.model import Severity
 
