@@ -10,6 +10,8 @@ from repair.model import Finding, Report, Severity
 
 if TYPE_CHECKING:
     from repair.app.manifest import Manifest
+    from repair.commands.install import InstallResult
+    from repair.transaction.pipeline import PipelineResult
 
 _COLORS = {"error": "31", "warning": "33", "info": "36", "ok": "32", "dim": "2", "bold": "1"}
 _LABEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "info"}
@@ -276,6 +278,15 @@ def markdown_text(md: str, *, width: int = 0, color: bool = False) -> str:
     return "\n".join(out).strip() + "\n"
 
 
+def steps_text(result: PipelineResult, width: int = 0) -> str:
+    """The steps of a repair, each with its status, wrapped at ``width`` (0: not wrapped)."""
+    lines = ["Steps:"]
+    for step in result.steps:
+        text = step.summary + (f" ({step.detail})" if step.detail else "")
+        lines += wrap(text, width, f"  [{step.status}] ", "    ")
+    return "\n".join(lines) + "\n"
+
+
 def manifests_text(rows: list[dict[str, Any]], search_path: list[Path]) -> str:
     """``repair manifests list``."""
     width = max((len(r["name"]) for r in rows), default=4)
@@ -320,3 +331,28 @@ def manifest_text(m: Manifest) -> str:
         lines.append(f"  {'rules':<15}{len(rules)} known-conflict rules:")
         lines += [f"    {r.get('rule')}" for r in rules]
     return "\n".join(line for line in lines if line is not None) + "\n"
+
+
+def install_text(result: InstallResult) -> str:
+    """``repair install``: each step with its status and time, the notes, and the report of the
+    check when it found problems."""
+    lines = []
+    if result.already_installed:
+        lines.append(f"Already installed: {result.plan.request.dir} (nothing changed).")
+    else:
+        lines.append(f"Installed {result.plan.manifest.name} in {result.plan.request.dir}"
+                     + ("" if result.healthy else " (the check found problems)"))
+        for step in result.steps:
+            lines.append(f"  {step.name:<13} {step.status:<8} {step.seconds:7.1f}s"
+                         + (f"  {step.detail}" if step.detail and step.status != "skipped"
+                            else ""))
+        lines.append(f"  total {result.duration_ms / 1000:.1f}s")
+    for note in result.plan.notes:
+        lines.append(f"note: {note}")
+    for item in result.plan.not_reproduced:
+        lines.append(f"not reproduced: {item['what']} ({item['why']}); instead: {item['instead']}")
+    if result.report is not None and not result.healthy:
+        lines.append(report_text(result.report, color=False).rstrip())
+    if result.plan.request.log_path:
+        lines.append(f"log: {result.plan.request.log_path}")
+    return "\n".join(lines) + "\n"

@@ -2,9 +2,10 @@
 
 One ``git status --porcelain=v2 --branch`` answers most questions (HEAD, branch, upstream,
 ahead/behind the last fetched upstream, changed tracked files) in a few milliseconds; importing
-gitpython alone costs more than the whole ``repair check`` start-up, so the check path uses plain
-git. Git never walks up out of the folder it is asked about (``GIT_CEILING_DIRECTORIES``), never
-prompts, and speaks English so that its messages can be read.
+gitpython alone costs more than the whole ``repair check`` start-up, so the tool uses plain git
+everywhere (the install's clone and checkout too), always through here and ``repair.proc``. Git
+never walks up out of the folder it is asked about (``GIT_CEILING_DIRECTORIES``), never prompts,
+and speaks English so that its messages can be read.
 """
 
 from __future__ import annotations
@@ -185,10 +186,6 @@ def show_file(path: Path, rev: str, name: str) -> str | None:
     return res.stdout if res.ok else None
 
 
-def is_git_checkout(path: Path) -> bool:
-    return (path / ".git").exists()
-
-
 def extension_checkouts(root: Path, folders: list[str]) -> list[Path]:
     """Each folder directly under the manifest's extension folders that is a git checkout."""
     found: list[Path] = []
@@ -236,7 +233,9 @@ class GitFiles:
     branch: str | None = None  # None when detached
 
 
-def _git_dir(path: Path) -> Path | None:
+def git_dir(path: Path) -> Path | None:
+    """The git folder of the checkout at ``path`` (``.git``, or where a worktree's or submodule's
+    ``.git`` file points); None when there is none."""
     dot = path / ".git"
     if dot.is_dir():
         return dot
@@ -276,7 +275,7 @@ def _is_sha(text: str) -> bool:
 def read_git_files(path: Path) -> GitFiles:
     """The remote URL, HEAD's commit and branch of the checkout at ``path``, from ``.git/config``,
     ``.git/HEAD``, the loose refs and ``packed-refs``."""
-    gdir = _git_dir(path)
+    gdir = git_dir(path)
     if gdir is None:
         return GitFiles()
 

@@ -29,11 +29,10 @@ class ManifestError(UsageError):
 
 
 def _toml_loads(text: str) -> dict[str, Any]:
-    # lazy: TOML is parsed only for a manifest the cache has not seen (tomli on 3.10)
     if sys.version_info >= (3, 11):
-        import tomllib
+        import tomllib  # lazy: only a manifest the cache has not seen is parsed
     else:  # pragma: no cover - exercised on 3.10
-        import tomli as tomllib
+        import tomli as tomllib  # lazy: only a manifest the cache has not seen is parsed
     try:
         return tomllib.loads(text)
     except RecursionError as exc:  # arrays or tables nested hundreds deep: bounded, one line
@@ -45,11 +44,10 @@ class _TooDeep(ValueError):
 
 
 def _toml_error() -> tuple[type[Exception], ...]:
-    # lazy: as in _toml_loads
     if sys.version_info >= (3, 11):
-        import tomllib
+        import tomllib  # lazy: as in _toml_loads
     else:  # pragma: no cover
-        import tomli as tomllib
+        import tomli as tomllib  # lazy: as in _toml_loads
     return (tomllib.TOMLDecodeError, _TooDeep)
 
 

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from repair.app.gitrepo import read_git_files
 from repair.proc import redact
 
 if TYPE_CHECKING:
@@ -109,24 +110,16 @@ def torch_source(ctx: Context) -> dict[str, Any]:
 
 
 def _git_commit(folder: Path) -> dict[str, Any] | None:
+    """The checkout's commit, branch and remote, read from its ``.git`` files
+    (``app.gitrepo.read_git_files``): no git program runs, so a snapshot of many extensions stays
+    fast and a checkout that git refuses to read (another user's) is still described."""
     if not (folder / ".git").exists():
         return None
-    try:
-        import git
-
-        repo = git.Repo(folder)
-        info: dict[str, Any] = {"commit": repo.head.commit.hexsha}
-        try:
-            info["branch"] = repo.active_branch.name
-        except (TypeError, ValueError):
-            info["branch"] = None
-        try:
-            info["remote"] = redact(repo.remotes.origin.url) if repo.remotes else None
-        except (AttributeError, ValueError):
-            info["remote"] = None
-        return info
-    except Exception as exc:  # noqa: BLE001 - a damaged repo is recorded, not fatal
-        return {"commit": None, "error": f"{type(exc).__name__}: {exc}"}
+    found = read_git_files(folder)
+    if found.head is None:  # a damaged repo is recorded, not fatal
+        return {"commit": None, "error": "HEAD names no commit"}
+    return {"commit": found.head, "branch": found.branch,
+            "remote": redact(found.url) if found.url else None}
 
 
 def _source(dist: Dist, indexes: dict[str, Any], redacted: bool = True) -> dict[str, Any]:
@@ -224,11 +217,3 @@ def _inside(child: Path, parent: Path) -> bool:
         return True
     except ValueError:
         return False
-
-
-def requirements_from_snapshot(snapshot: dict[str, Any]) -> list[str]:
-    """The pinned requirement lines that reproduce the snapshot's distributions."""
-    from repair.rebuild.core import pin_line
-
-    return [pin_line(str(d["name"]), str(d["version"]), d.get("source"))
-            for d in snapshot.get("distributions", [])]

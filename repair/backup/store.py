@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from repair.context import Context
 
 ROOT_NAME = ".repair-backups"
-LOCK_NAME = "repair.lock"
 META = "backup.json"
 # Test hook (README, "Test hooks"): an archive write fails with ENOSPC after this many bytes.
 DISK_FULL_ENV = "WEBUI_REPAIR_TEST_DISK_FULL_AFTER"

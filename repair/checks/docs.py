@@ -15,11 +15,6 @@ def doc_text(finding_id: str) -> str | None:
         return None
 
 
-def documented_ids() -> set[str]:
-    folder = resources.files("repair") / "data" / "findings"
-    return {p.name[:-3] for p in folder.iterdir() if p.name.endswith(".md")}
-
-
 def list_text() -> str:
     from repair.checks.registry import all_finding_types
 

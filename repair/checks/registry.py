@@ -108,7 +108,7 @@ def all_finding_types() -> dict[str, FindingType]:
 
 # Modules that define finding ids but are not check modules.
 EXTRA_ID_MODULES: tuple[str, ...] = (
-    "repair.commands.check",
+    "repair.checks.runner",
     "repair.diagnose.causes",
     "repair.index.findings",
 )

@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from repair.cli.common import echo_json, install_options, merged_install_options
 
 
-def _confirm(yes: bool, question: str) -> None:
+def _ask(question: str) -> None:
     """A changing command asks first, like every other; ``--yes`` answers for scripts."""
     import sys
 
     from repair.errors import UsageError
 
-    if yes:
-        return
     if not sys.stdin or not sys.stdin.isatty():
         raise UsageError("no terminal to ask for confirmation: pass --yes")
     if not click.confirm(question, default=False, err=True):
         raise UsageError("cancelled: nothing was changed")
-
-
-def _install(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None) -> Any:
-    from repair.app.target import resolve
-
-    return resolve(**merged_install_options(ctx, dir, venv, manifest))
 
 
 @click.group("backup")
@@ -48,15 +38,12 @@ def backup() -> None:
 def create(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
            archive: bool, snapshot_only: bool, as_json: bool) -> None:
     """Snapshot the install and keep a copy of its venv."""
-    from repair.backup.store import create_backup, install_lock
-    from repair.context import Context
+    from repair.commands.backup import backup_create
     from repair.progress import StreamReporter
 
-    install = _install(ctx, dir, venv, manifest)
-    reporter = StreamReporter(quiet=as_json)
-    with install_lock(install):
-        info = create_backup(Context(install, reporter=reporter), archive=archive,
-                             snapshot_only=snapshot_only, reporter=reporter)
+    info = backup_create(merged_install_options(ctx, dir, venv, manifest),
+                         StreamReporter(quiet=as_json), archive=archive,
+                         snapshot_only=snapshot_only)
     if as_json:
         echo_json({"id": info.id, "path": str(info.path), "snapshot": str(info.snapshot_path),
                    "kind": info.kind, "has_venv": info.has_venv})
@@ -71,9 +58,9 @@ def create(ctx: click.Context, dir: str | None, venv: str | None, manifest: str 
 def list_(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
           as_json: bool) -> None:
     """List the backups of the install, newest first."""
-    from repair.backup.store import list_backups
+    from repair.commands.backup import backup_list
 
-    infos = list_backups(_install(ctx, dir, venv, manifest))
+    infos = backup_list(merged_install_options(ctx, dir, venv, manifest))
     if as_json:
         echo_json([i.to_json() for i in infos])
         return
@@ -92,14 +79,11 @@ def list_(ctx: click.Context, dir: str | None, venv: str | None, manifest: str |
 def restore(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
             backup_id: str, yes: bool, as_json: bool) -> None:
     """Put backup ID's venv back exactly (the current venv is kept as a new backup)."""
-    from repair.backup.store import install_lock, restore_backup
+    from repair.commands.backup import backup_restore
     from repair.progress import StreamReporter
 
-    install = _install(ctx, dir, venv, manifest)
-    _confirm(yes, f"Replace {install.venv} with backup {backup_id}? (the current venv is "
-             "kept as a backup)")
-    with install_lock(install):
-        before = restore_backup(install, backup_id, StreamReporter(quiet=as_json))
+    before = backup_restore(merged_install_options(ctx, dir, venv, manifest), backup_id,
+                            StreamReporter(quiet=as_json), None if yes else _ask)
     if as_json:
         echo_json({"restored": backup_id, "previous": before.id, "path": str(before.path)})
     else:
@@ -115,12 +99,10 @@ def restore(ctx: click.Context, dir: str | None, venv: str | None, manifest: str
 def prune(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
           keep: int, yes: bool, as_json: bool) -> None:
     """Delete all but the newest N backups."""
-    from repair.backup.store import install_lock, prune_backups
+    from repair.commands.backup import backup_prune
 
-    install = _install(ctx, dir, venv, manifest)
-    _confirm(yes, f"Delete all but the newest {keep} backup(s) of {install.dir}?")
-    with install_lock(install):
-        removed = prune_backups(install, keep)
+    removed = backup_prune(merged_install_options(ctx, dir, venv, manifest), keep,
+                           None if yes else _ask)
     if as_json:
         echo_json({"removed": [i.id for i in removed], "kept": keep})
     else:

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from repair.cli.common import (
+    check_text,
     echo_json,
     index_options,
     install_options,
@@ -63,35 +64,13 @@ def check(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: st
         click.echo(markdown_text(explain_text(explain), width=terminal_width(),
                                  color=use_color()), nl=False)
         return
-    from repair.app.target import resolve
-    from repair.commands.check import check as run_check
-    from repair.context import Context
+    from repair.commands.check import check_install
     from repair.progress import StreamReporter
 
-    if options.get("write_constraints") and not options.get("before_install"):
-        from repair.errors import UsageError
-
-        raise UsageError("--write-constraints needs --before-install")
-    install = resolve(**merged_install_options(ctx, dir, venv, manifest))
-    if options.get("before_install") is not None:
-        from repair.checks.beforeinstall import parse_input
-
-        parse_input(install.dir, str(options["before_install"]))
-    context = Context(install, options, reporter=StreamReporter(quiet=as_json))
-    report = run_check(context)
+    report = check_install(merged_install_options(ctx, dir, venv, manifest), options,
+                           StreamReporter(quiet=as_json))
     if as_json:
         echo_json(report.to_json())
     else:
-        from repair.render import report_text, terminal_width
-
-        click.echo(report_text(report, color=use_color(), verbose=verbose,
-                               width=terminal_width()), nl=False)
-        if "update" in report.extra:
-            from repair.checks.preupdate import update_text
-
-            click.echo("\n" + update_text(report.extra["update"]), nl=False)
-        if "before_install" in report.extra:
-            from repair.checks.beforeinstall import before_install_text
-
-            click.echo("\n" + before_install_text(report.extra["before_install"]), nl=False)
+        click.echo(check_text(report, verbose=verbose), nl=False)
     sys.exit(0 if report.summary.healthy else 1)

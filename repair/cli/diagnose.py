@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from repair.cli.common import echo_json, install_options, merged_install_options, use_color
-from repair.errors import ExitCode, UsageError
+from repair.errors import ExitCode
 
 
 @click.command("diagnose")
@@ -31,36 +31,14 @@ def diagnose(ctx: click.Context, /, log: str | None, as_json: bool, dir: str | N
       repair diagnose --dir ~/ComfyUI comfyui.log
       python launch.py 2>&1 | repair diagnose -
     """
-    from repair.diagnose.scan import diagnose_log, diagnose_stream
+    from repair.commands.diagnose import diagnose_input
 
-    where = merged_install_options(ctx, dir, venv, manifest)
-    install = None
-    if where["dir"] or where["venv"]:
-        from repair.app.target import resolve
-
-        install = resolve(**where)  # a bad --dir is a usage error before the log is read
-    if log is None:
-        if sys.stdin.isatty():
-            # Nothing piped in and no file named: say how, rather than wait for a paste.
-            raise UsageError("name a log file, or pipe one in: 'repair diagnose webui.log' or "
-                             "'python launch.py 2>&1 | repair diagnose -'",
-                             hint="'repair diagnose -' reads a pasted log (end it with Ctrl-D, "
-                             "Ctrl-Z Enter on Windows)")
-        log = "-"
-    elif log == "-" and sys.stdin.isatty() and not as_json:
+    def on_paste() -> None:
         click.echo("reading the log from standard input: paste it, then press Ctrl-D "
                    "(Ctrl-Z Enter on Windows)", err=True)
-    result = diagnose_stream(sys.stdin.buffer) if log == "-" else diagnose_log(log)
-    if install is not None:
-        from repair.context import Context
-        from repair.diagnose.environment import tie
 
-        result = tie(result, Context(install, {}))
-    elif where["manifest"]:
-        from repair.app.manifest import load
-        from repair.diagnose.environment import for_app
-
-        result = for_app(result, load(where["manifest"]))
+    result = diagnose_input(merged_install_options(ctx, dir, venv, manifest), log, sys.stdin,
+                            on_paste=None if as_json else on_paste)
     if as_json:
         echo_json(result.to_json())
     else:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -50,7 +49,8 @@ def install(app: str, dir: str, backend: str | None, repo_url: str | None, ref: 
     """
     import os
 
-    from repair.commands.install import InstallPlan, InstallRequest, plan_install, run_install
+    from repair.commands.install import install as run_install
+    from repair.commands.installplan import InstallPlan, InstallRequest
     from repair.env.packages import IndexOptions
     from repair.errors import UsageError
     from repair.progress import StreamReporter
@@ -62,7 +62,6 @@ def install(app: str, dir: str, backend: str | None, repo_url: str | None, ref: 
         index=IndexOptions(index_url, tuple(extra_index_urls), tuple(find_links), offline),
         force=force,
     )
-    plan = plan_install(request, reporter)
 
     def confirm(p: InstallPlan) -> bool:
         click.echo(f"repair install {p.manifest.name} into {p.request.dir}:", err=True)
@@ -73,7 +72,7 @@ def install(app: str, dir: str, backend: str | None, repo_url: str | None, ref: 
         return click.confirm("Go ahead?", default=True, err=True)
 
     try:
-        result = run_install(plan, reporter, None if yes else confirm)
+        result = run_install(request, reporter, None if yes else confirm)
     except KeyboardInterrupt:
         # What happens next: the finished steps are recorded, the half-built parts are hidden
         # (.venv.partial); the same command goes on from where it stopped.
@@ -83,30 +82,7 @@ def install(app: str, dir: str, backend: str | None, repo_url: str | None, ref: 
     if as_json:
         echo_json(result.to_json())
     else:
-        click.echo(_summary(result), nl=False)
+        from repair.render import install_text
+
+        click.echo(install_text(result), nl=False)
     sys.exit(0 if result.healthy else 1)
-
-
-def _summary(result: Any) -> str:
-    lines = []
-    if result.already_installed:
-        lines.append(f"Already installed: {result.plan.request.dir} (nothing changed).")
-    else:
-        lines.append(f"Installed {result.plan.manifest.name} in {result.plan.request.dir}"
-                     + ("" if result.healthy else " (the check found problems)"))
-        for step in result.steps:
-            lines.append(f"  {step.name:<13} {step.status:<8} {step.seconds:7.1f}s"
-                         + (f"  {step.detail}" if step.detail and step.status != "skipped"
-                            else ""))
-        lines.append(f"  total {result.duration_ms / 1000:.1f}s")
-    for note in result.plan.notes:
-        lines.append(f"note: {note}")
-    for item in result.plan.not_reproduced:
-        lines.append(f"not reproduced: {item['what']} ({item['why']}); instead: {item['instead']}")
-    if result.report is not None and not result.healthy:
-        from repair.render import report_text
-
-        lines.append(report_text(result.report, color=False).rstrip())
-    if result.plan.request.log_path:
-        lines.append(f"log: {result.plan.request.log_path}")
-    return "\n".join(lines) + "\n"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
@@ -23,14 +22,14 @@ def manifests() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
 def list_cmd(as_json: bool) -> None:
     """List the manifests found, with the file each comes from."""
-    from repair.app import manifest as m
+    from repair.commands.manifests import list_manifests
     from repair.render import manifests_text
 
-    rows = m.list_entries()
+    found = list_manifests()
     if as_json:
-        echo_json({"manifests": rows, "search_path": [str(p) for p in m.search_path()]})
+        echo_json(found.to_json())
         return
-    click.echo(manifests_text(rows, m.search_path()), nl=False)
+    click.echo(manifests_text(found.rows, found.search_path), nl=False)
 
 
 @manifests.command("show")
@@ -52,11 +51,10 @@ def show(name: str, as_json: bool) -> None:
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 def validate(files: tuple[str, ...]) -> None:
     """Check manifest files against the schema. Exit 2 with 'FILE: key: problem' lines."""
-    from repair.app import manifest as m
+    from repair.commands.manifests import validate_files
 
     failed = False
-    for name in files:
-        problems = m.check_file(Path(name))
+    for name, problems in validate_files(files):
         for line in problems:
             click.echo(line, err=True)
         if problems:

@@ -18,18 +18,11 @@ from repair.cli.common import echo_json, handle_errors, install_options
 def reclone(dir: str | None, venv: str | None, manifest: str | None, ref: str | None,
             repo_url: str | None, as_json: bool) -> None:
     """Reclone the application's repository, keeping every piece of user data."""
-    from repair.app.target import resolve
-    from repair.context import Context
+    from repair.commands.reclone import reclone_install
     from repair.progress import StreamReporter
-    from repair.rebuild.reclone import reclone as run_reclone
 
-    install = resolve(dir=dir, venv=venv, manifest=manifest)
-    reporter = StreamReporter(quiet=as_json)
-    from repair.backup.store import install_lock
-
-    with install_lock(install):  # the app's and the venv's locks, as every changing command
-        result = run_reclone(Context(install, reporter=reporter), ref=ref, repo_url=repo_url,
-                             reporter=reporter)
+    result = reclone_install({"dir": dir, "venv": venv, "manifest": manifest},
+                             StreamReporter(quiet=as_json), ref=ref, repo_url=repo_url)
     if as_json:
         echo_json(result.to_json())
     else:

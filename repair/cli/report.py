@@ -29,15 +29,11 @@ def report(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: s
     names in paths are hidden. Markdown by default (long parts folded for GitHub); --json for
     scripts.
     """
-    from repair.app.target import resolve
-    from repair.commands.report import build_report, copy_to_clipboard, markdown
-    from repair.context import Context
+    from repair.commands.report import copy_to_clipboard, markdown, support_report
     from repair.progress import StreamReporter
 
-    install = resolve(**merged_install_options(ctx, dir, venv, manifest))
-    options["backend"] = options.get("backend") or "auto"  # the GPU belongs in a report
-    context = Context(install, options, reporter=StreamReporter(quiet=True))
-    data = build_report(context, log=log)
+    data = support_report(merged_install_options(ctx, dir, venv, manifest), options,
+                          StreamReporter(quiet=True), log=log)
     if as_json:
         import json
 

@@ -3,42 +3,32 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from repair.cli.common import echo_json, use_color
-from repair.errors import UsageError
+
+if TYPE_CHECKING:
+    from repair.plan.planner import Plan
 
 
 def run_pipeline(ctx: click.Context, options: dict[str, Any]) -> None:
-    from repair.app.target import resolve
-    from repair.context import Context
-    from repair.plan.planner import Plan
+    from repair.commands.repair import repair
     from repair.progress import StreamReporter
-    from repair.render import report_text, terminal_width
-    from repair.transaction.pipeline import repair_install
+    from repair.render import report_text, steps_text, terminal_width
 
     as_json = bool(options.get("json"))
-    install = resolve(options.get("dir"), options.get("venv"), options.get("manifest"))
-    reporter = StreamReporter(quiet=as_json)
-    context = Context(install, options, reporter=reporter)
-
-    if not (options.get("yes") or options.get("dry_run")) and not sys.stdin.isatty():
-        # No one can answer a prompt: a script or a schedule says so with --yes.
-        raise UsageError("repair changes the venv and needs a yes: run it at a terminal, "
-                         "or pass --yes (or --dry-run to only see the plan)")
 
     def confirm(plan: Plan) -> bool:
-        if options.get("yes"):
-            return True
         click.echo(plan.text(), err=True, nl=False)
         if click.confirm("Go ahead? (the venv is backed up first)", default=True, err=True):
             return True
         raise _Declined
 
     try:
-        result = repair_install(context, options, reporter, confirm=confirm)
+        result = repair(options, StreamReporter(quiet=as_json), confirm,
+                        interactive=lambda: sys.stdin.isatty())
     except _Declined:
         # A "no" is an answer, not an error: the lock is released, nothing was touched.
         click.echo("Nothing was changed.", err=True)
@@ -55,7 +45,7 @@ def run_pipeline(ctx: click.Context, options: dict[str, Any]) -> None:
             if not result.plan.empty:
                 click.echo("Nothing was changed (--dry-run). Run 'repair' to carry out this plan.")
         else:
-            click.echo(result.plan.text() if result.plan.empty else _steps_text(result, width),
+            click.echo(result.plan.text() if result.plan.empty else steps_text(result, width),
                        nl=False)
             if result.plan.empty or result.exit_code not in (4, 5):
                 click.echo()
@@ -70,14 +60,3 @@ def run_pipeline(ctx: click.Context, options: dict[str, Any]) -> None:
 
 class _Declined(Exception):
     """The person at the prompt said no."""
-
-
-def _steps_text(result: Any, width: int = 0) -> str:
-    """Each step with its status, wrapped at ``width`` (0: not wrapped)."""
-    from repair.render import wrap
-
-    lines = ["Steps:"]
-    for step in result.steps:
-        text = step.summary + (f" ({step.detail})" if step.detail else "")
-        lines += wrap(text, width, f"  [{step.status}] ", "    ")
-    return "\n".join(lines) + "\n"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from repair.cli.common import echo_json, install_options, merged_install_options, use_color
+from repair.cli.common import check_text, echo_json, install_options, merged_install_options
 
 if TYPE_CHECKING:
     from repair.commands.schedule import Spec
@@ -16,32 +15,9 @@ if TYPE_CHECKING:
 
 def _spec(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
           **kw: Any) -> Spec:
-    from pathlib import Path
+    from repair.commands.schedule import spec_for
 
-    from repair.app.target import resolve
-    from repair.commands.schedule import Spec
-
-    opts = merged_install_options(ctx, dir, venv, manifest)
-    install = resolve(**opts)
-    chosen = opts["manifest"]
-    if chosen and (chosen.endswith(".toml") or os.sep in chosen or "/" in chosen):
-        chosen = str(Path(chosen).resolve())
-    venv_opt = str(Path(opts["venv"]).resolve()) if opts["venv"] else None
-    return Spec(dir=install.dir, manifest=chosen, venv=venv_opt, **kw)
-
-
-def _scheduler(name: str) -> str:
-    from repair.commands.schedule import detect
-    from repair.errors import UsageError
-
-    if name != "auto":
-        return name
-    found, why = detect()
-    if found is None:
-        raise UsageError(f"no scheduler found here: {why}",
-                         hint="install cron, or run in a systemd user session "
-                         "(loginctl enable-linger $USER)")
-    return found
+    return spec_for(merged_install_options(ctx, dir, venv, manifest), **kw)
 
 
 _SCHEDULER_CHOICE = click.Choice(["auto", "systemd", "cron", "schtasks", "launchd"])
@@ -69,10 +45,10 @@ def install(ctx: click.Context, dir: str | None, venv: str | None, manifest: str
             every: str, at: str, pre_update: bool, scheduler: str, dry_run: bool,
             as_json: bool) -> None:
     """Schedule the check of this install."""
-    from repair.commands.schedule import apply, plan
+    from repair.commands.schedule import apply, pick_scheduler, plan
 
     spec = _spec(ctx, dir, venv, manifest, every=every, at=at, pre_update=pre_update)
-    chosen = _scheduler(scheduler)
+    chosen = pick_scheduler(scheduler)
     the_plan = plan(spec, chosen)
     if dry_run:
         if as_json:
@@ -111,10 +87,10 @@ def _show_plan(the_plan: Any) -> None:
 def remove(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
            pre_update: bool, scheduler: str) -> None:
     """Remove the scheduled check of this install."""
-    from repair.commands.schedule import apply, plan
+    from repair.commands.schedule import apply, pick_scheduler, plan
 
     spec = _spec(ctx, dir, venv, manifest, pre_update=pre_update)
-    chosen = _scheduler(scheduler)
+    chosen = pick_scheduler(scheduler)
     result = apply(plan(spec, chosen, remove=True), spec, remove=True)
     if not result.done:
         click.echo(f"repair: error: {result.problem}", err=True)
@@ -157,27 +133,14 @@ def status(ctx: click.Context, dir: str | None, venv: str | None, manifest: str 
 def run_scheduled(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
                   pre_update: bool, as_json: bool) -> None:
     """What the scheduler runs: the check, one line appended to the history, what is new."""
-    from repair.app.target import resolve
-    from repair.commands.check import check as run_check
-    from repair.commands.schedule import history_file, history_text, record_run
-    from repair.context import Context
+    from repair.commands.schedule import history_text, scheduled_check
     from repair.progress import StreamReporter
-    from repair.render import report_text, terminal_width
-
     spec = _spec(ctx, dir, venv, manifest, pre_update=pre_update)
-    install_ = resolve(**merged_install_options(ctx, dir, venv, manifest))
-    context = Context(install_, {"pre_update": pre_update}, reporter=StreamReporter(quiet=True))
-    report = run_check(context)
-    code = 0 if report.summary.healthy else 1
-    change = record_run(history_file(spec), report,
-                        pre_update=pre_update, exit_code=code)
+    report, change = scheduled_check(spec, merged_install_options(ctx, dir, venv, manifest),
+                                     StreamReporter(quiet=True))
     if as_json:
         echo_json({**report.to_json(), "history": change})
     else:
-        click.echo(report_text(report, color=use_color(), width=terminal_width()), nl=False)
-        if "update" in report.extra:
-            from repair.checks.preupdate import update_text
-
-            click.echo("\n" + update_text(report.extra["update"]), nl=False)
+        click.echo(check_text(report), nl=False)
         click.echo("\n" + history_text(change), nl=False)
-    sys.exit(code)
+    sys.exit(0 if report.summary.healthy else 1)

@@ -114,7 +114,7 @@ def run_demo(reporter: Reporter, *, where: Path | None = None, keep: bool = Fals
     """Build, check and (with ``repair``) repair the demo install. ``on_report(stage, report)``
     is called with each report as soon as it exists (stage ``before`` or ``after``)."""
     from repair.app.target import resolve
-    from repair.commands.check import check
+    from repair.checks.runner import check
     from repair.context import Context
 
     root = Path(tempfile.mkdtemp(prefix="webui-repair-demo-", dir=where))
@@ -161,6 +161,6 @@ def _repair(app: Path, result: DemoResult, reporter: Reporter) -> None:
                 os.environ[k] = v
     result.exit_code = outcome.exit_code
     reporter.step("Checking it again: repair check")
-    from repair.commands.check import check
+    from repair.checks.runner import check
 
     result.after = check(Context(resolve(str(app)), {}, reporter))

@@ -52,7 +52,7 @@ def run_verdict(args: dict[str, Any]) -> tuple[dict[str, Any], list[Any] | None]
     """Run the guard's checks; the verdict, and the stamp of what they read (None when the run
     did not go through the cache) for the caller to store it with."""
     # lazy: only 'guard run' with a stale verdict runs the checks (not install, remove, status)
-    from repair.commands.check import run_checks
+    from repair.checks.runner import run_checks
     from repair.context import Context
 
     install = resolve(dir=args.get("dir"), venv=args.get("venv"), manifest=args.get("manifest"))

@@ -17,8 +17,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from repair.app.target import resolve
+from repair.context import Context
+
 if TYPE_CHECKING:
-    from repair.context import Context
+    from repair.progress import Reporter
 
 SCHEMA = "repair.support/1"
 # Where the web UIs write their own log (newest wins); --log names another.
@@ -148,11 +151,19 @@ def _sources(ctx: Context) -> dict[str, Any]:
             "files": [str(f) for f in config.files]}
 
 
+def support_report(where: dict[str, str | None], options: dict[str, Any], reporter: Reporter,
+                   *, log: str | None = None) -> dict[str, Any]:
+    """The support report of the install at ``where``, as data, scrubbed (``build_report``)."""
+    install = resolve(**where)
+    options = {**options, "backend": options.get("backend") or "auto"}  # the GPU belongs in it
+    return build_report(Context(install, options, reporter=reporter), log=log)
+
+
 def build_report(ctx: Context, *, log: str | None = None,
                  scrubber: Scrubber | None = None) -> dict[str, Any]:
     """The support report as data, scrubbed."""
     from repair import __version__
-    from repair.commands.check import check
+    from repair.checks.runner import check
     from repair.plan.planner import make_plan
 
     started = time.perf_counter()

@@ -22,11 +22,13 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from repair.app.target import resolve
 from repair.errors import ProcessError, UsageError
 from repair.proc import run, which
 
 if TYPE_CHECKING:
     from repair.model import Report
+    from repair.progress import Reporter
 
 SCHEDULERS = ("systemd", "cron", "schtasks", "launchd")
 EVERY = ("daily", "weekly")
@@ -152,6 +154,17 @@ def launchd_plist(spec: Spec, log: Path) -> str:
     )
 
 
+def spec_for(where: dict[str, str | None], **kw: Any) -> Spec:
+    """The job of the install at ``where`` (``dir``, ``venv``, ``manifest``); a manifest file
+    and a venv are given to the scheduler by their absolute paths."""
+    install = resolve(**where)
+    chosen = where["manifest"]
+    if chosen and (chosen.endswith(".toml") or os.sep in chosen or "/" in chosen):
+        chosen = str(Path(chosen).resolve())
+    venv_opt = str(Path(where["venv"]).resolve()) if where["venv"] else None
+    return Spec(dir=install.dir, manifest=chosen, venv=venv_opt, **kw)
+
+
 # ---------------------------------------------------------------------------------------------
 # Where things go, and what runs
 
@@ -201,8 +214,20 @@ def detect() -> tuple[str | None, str]:
     return None, f"systemd is not usable ({why}) and crontab is not installed"
 
 
+def pick_scheduler(name: str) -> str:
+    """``name``, or for ``auto`` the one ``detect`` finds (``UsageError`` when none)."""
+    if name != "auto":
+        return name
+    found, why = detect()
+    if found is None:
+        raise UsageError(f"no scheduler found here: {why}",
+                         hint="install cron, or run in a systemd user session "
+                         "(loginctl enable-linger $USER)")
+    return found
+
+
 @dataclass(frozen=True)
-class Plan:
+class SchedulePlan:
     """What an install or remove does: files to write (or delete) and commands to run."""
 
     scheduler: str
@@ -216,37 +241,38 @@ class Plan:
                 "commands": [list(c) for c in self.commands], "crontab": self.crontab}
 
 
-def plan(spec: Spec, scheduler: str, *, remove: bool = False) -> Plan:
+def plan(spec: Spec, scheduler: str, *, remove: bool = False) -> SchedulePlan:
     if scheduler == "systemd":
         folder = systemd_user_dir()
         units = systemd_units(spec)
         timer = f"{spec.name}.timer"
         if remove:
-            return Plan(scheduler, {folder / n: None for n in units},
-                        (("systemctl", "--user", "disable", "--now", timer),
-                         ("systemctl", "--user", "daemon-reload")))
-        return Plan(scheduler, {folder / n: t for n, t in units.items()},
-                    (("systemctl", "--user", "daemon-reload"),
-                     ("systemctl", "--user", "enable", "--now", timer)))
+            return SchedulePlan(scheduler, {folder / n: None for n in units},
+                                (("systemctl", "--user", "disable", "--now", timer),
+                                 ("systemctl", "--user", "daemon-reload")))
+        return SchedulePlan(scheduler, {folder / n: t for n, t in units.items()},
+                            (("systemctl", "--user", "daemon-reload"),
+                             ("systemctl", "--user", "enable", "--now", timer)))
     if scheduler == "cron":
-        return Plan(scheduler, {}, (("crontab", "-l"), ("crontab", "-")),
-                    crontab="" if remove else cron_line(spec))
+        return SchedulePlan(scheduler, {}, (("crontab", "-l"), ("crontab", "-")),
+                            crontab="" if remove else cron_line(spec))
     if scheduler == "schtasks":
-        return Plan(scheduler, {}, (tuple(schtasks_delete(spec) if remove
-                                          else schtasks_create(spec)),))
+        return SchedulePlan(scheduler, {}, (tuple(schtasks_delete(spec) if remove
+                                                  else schtasks_create(spec)),))
     if scheduler == "launchd":
         path = launch_agents_dir() / f"{launchd_label(spec)}.plist"
         if remove:
-            return Plan(scheduler, {path: None}, (("launchctl", "unload", "-w", str(path)),))
+            return SchedulePlan(scheduler, {path: None},
+                                (("launchctl", "unload", "-w", str(path)),))
         log = state_dir() / "logs" / f"{spec.name}.log"
-        return Plan(scheduler, {path: launchd_plist(spec, log)},
-                    (("launchctl", "load", "-w", str(path)),))
+        return SchedulePlan(scheduler, {path: launchd_plist(spec, log)},
+                            (("launchctl", "load", "-w", str(path)),))
     raise UsageError(f"unknown scheduler {scheduler!r} (known: {', '.join(SCHEDULERS)})")
 
 
 @dataclass(frozen=True)
 class Applied:
-    plan: Plan
+    plan: SchedulePlan
     done: bool
     problem: str | None = None
 
@@ -254,7 +280,7 @@ class Applied:
         return {**self.plan.to_json(), "done": self.done, "problem": self.problem}
 
 
-def apply(p: Plan, spec: Spec, *, remove: bool = False) -> Applied:
+def apply(p: SchedulePlan, spec: Spec, *, remove: bool = False) -> Applied:
     """Write the plan's files, then run its commands; the first failing command stops it and
     is reported (files stay written so the user can enable them by hand)."""
     for path, text in p.files.items():
@@ -348,6 +374,21 @@ def record_run(path: Path, report: Report, *, pre_update: bool, exit_code: int
     return {"file": str(path), "previous": previous["time"] if previous else None,
             "new": [k for k in keys if k not in before],
             "resolved": sorted(before - set(keys))}
+
+
+def scheduled_check(spec: Spec, where: dict[str, str | None], reporter: Reporter
+                    ) -> tuple[Report, dict[str, Any]]:
+    """What the scheduler runs: the check (``--pre-update`` when the job is one), one line
+    appended to the job's history; returns the report and what changed since the run before."""
+    # Start-up time: only the scheduled run itself needs the check engine.
+    from repair.checks.runner import check
+    from repair.context import Context
+
+    report = check(Context(resolve(**where), {"pre_update": spec.pre_update},
+                           reporter=reporter))
+    change = record_run(history_file(spec), report, pre_update=spec.pre_update,
+                        exit_code=0 if report.summary.healthy else 1)
+    return report, change
 
 
 def history_text(change: dict[str, Any]) -> str:

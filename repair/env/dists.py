@@ -11,7 +11,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -294,11 +294,8 @@ def _egg_requires(text: str) -> list[str]:
     return out
 
 
-def _name_from_folder(folder: str) -> tuple[str, str]:
-    stem = folder.rsplit(".", 1)[0]
-    name, _, rest = stem.partition("-")
-    version = rest.split("-")[0] if rest else ""
-    return name, version
+def _name_from_folder(folder: str) -> str:
+    return folder.rsplit(".", 1)[0].partition("-")[0]
 
 
 def load_dist(path: Path, site: Path) -> Dist:
@@ -313,7 +310,7 @@ def load_dist(path: Path, site: Path) -> Dist:
     dist = Dist(path=path, site=site, kind=kind, listing=listing)
     meta_name = "METADATA" if kind == "dist-info" else "PKG-INFO"
     meta = path / meta_name if is_dir else path
-    folder_name, folder_version = _name_from_folder(path.name)
+    folder_name = _name_from_folder(path.name)
     if is_dir and meta_name not in listing:
         dist.problems.append(f"{meta_name} is missing")
         dist.name, dist.version = folder_name, ""
@@ -373,9 +370,6 @@ class SiteScan:
             good = [d for d in group if d.has_metadata] or group
             out[key] = good[0] if len(good) == 1 else live_dist(good)
         return out
-
-    def iter_metadata(self) -> Iterator[Dist]:
-        return iter(self.dists)
 
 
 def disk_match(dist: Dist, limit: int = 400) -> tuple[int, int]:

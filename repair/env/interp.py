@@ -70,14 +70,6 @@ class InterpreterInfo:
     facts: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def version_tuple(self) -> tuple[int, ...]:
-        parts = []
-        for piece in self.version.split(".")[:3]:
-            digits = "".join(ch for ch in piece if ch.isdigit())
-            parts.append(int(digits) if digits else 0)
-        return tuple(parts)
-
-    @property
     def xy(self) -> str:
         return ".".join(self.version.split(".")[:2])
 

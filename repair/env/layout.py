@@ -173,12 +173,6 @@ class VenvLayout:
         xy = ".".join((version or "3.10").split(".")[:2])
         return self.root / "lib" / f"python{xy}" / "site-packages"
 
-    def looks_like_venv(self) -> bool:
-        """A folder is a venv when it has a pyvenv.cfg or an interpreter in the usual place."""
-        if self.cfg_path.is_file():
-            return True
-        return any(os.path.lexists(p) for p in self.python_candidates())
-
 
 def home_python_exists(home: str, *, windows: bool) -> bool:
     """Does the ``home`` of pyvenv.cfg still hold a Python?"""

@@ -5,5 +5,3 @@ preflight that asks the index whether a rebuild can finish (``preflight``).
 
 Nothing heavy is imported here: ``requests`` is imported only when an index is asked.
 """
-
-from __future__ import annotations

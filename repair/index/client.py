@@ -19,7 +19,6 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -392,7 +391,3 @@ def _reason(exc: BaseException) -> str:
     if "too many 5" in text.lower() or "error responses" in text.lower():
         return "the server kept answering with errors"
     return redact(text.strip().splitlines()[0] if text.strip() else type(exc).__name__)[:200]
-
-
-def all_links(pages: Iterable[Page]) -> list[FileLink]:
-    return [f for p in pages for f in p.files]

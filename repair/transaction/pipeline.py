@@ -483,7 +483,7 @@ def _preflight(ctx: Context, plan: Plan, options: dict[str, Any], reporter: Repo
 # The pipeline
 
 def _report(ctx: Context) -> Report:
-    from repair.commands.check import check
+    from repair.checks.runner import check
 
     return check(ctx)
 

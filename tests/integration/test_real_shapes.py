@@ -46,7 +46,7 @@ def real_a1111(tmp_path_factory: pytest.TempPathFactory, shapes: dict[str, Any])
 def _check(app: Path, data: dict[str, Any], manifest: str = "a1111",
            **options: Any) -> dict[str, Any]:
     from repair.app.target import resolve
-    from repair.commands.check import check
+    from repair.checks.runner import check
     from repair.context import Context
 
     install = resolve(str(app), str(app / "venv"), manifest)

@@ -1,0 +1,23 @@
+"""Reclone alone (``python -m repair.cli.reclone``, for tests and scripts): the application's
+repository cloned anew, every piece of user data kept (``rebuild.reclone``), under the install's
+locks. ``repair --reclone`` runs the same function inside the repair pipeline."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from repair.app.target import resolve
+from repair.backup.store import install_lock
+from repair.context import Context
+from repair.rebuild.reclone import RecloneResult, reclone
+
+if TYPE_CHECKING:
+    from repair.progress import Reporter
+
+
+def reclone_install(where: dict[str, str | None], reporter: Reporter, *, ref: str | None,
+                    repo_url: str | None) -> RecloneResult:
+    install = resolve(**where)
+    with install_lock(install):  # the app's and the venv's locks, as every changing command
+        return reclone(Context(install, reporter=reporter), ref=ref, repo_url=repo_url,
+                       reporter=reporter)
