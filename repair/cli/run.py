@@ -14,9 +14,9 @@ from repair.errors import UsageError
 def run_pipeline(ctx: click.Context, options: dict[str, Any]) -> None:
     from repair.app.target import resolve
     from repair.context import Context
-    from repair.plan.planner import Plan
+    from repair.model import Plan
     from repair.progress import StreamReporter
-    from repair.render import report_text, terminal_width
+    from repair.render import plan_text, report_text, terminal_width
     from repair.transaction.pipeline import repair_install
 
     as_json = bool(options.get("json"))
@@ -32,7 +32,7 @@ def run_pipeline(ctx: click.Context, options: dict[str, Any]) -> None:
     def confirm(plan: Plan) -> bool:
         if options.get("yes"):
             return True
-        click.echo(plan.text(), err=True, nl=False)
+        click.echo(plan_text(plan), err=True, nl=False)
         if click.confirm("Go ahead? (the venv is backed up first)", default=True, err=True):
             return True
         raise _Declined
@@ -51,11 +51,11 @@ def run_pipeline(ctx: click.Context, options: dict[str, Any]) -> None:
         if options.get("dry_run"):
             click.echo(report_text(result.report, color=color, hint=None, width=width), nl=False)
             click.echo()
-            click.echo(result.plan.text(), nl=False)
+            click.echo(plan_text(result.plan), nl=False)
             if not result.plan.empty:
                 click.echo("Nothing was changed (--dry-run). Run 'repair' to carry out this plan.")
         else:
-            click.echo(result.plan.text() if result.plan.empty else _steps_text(result, width),
+            click.echo(plan_text(result.plan) if result.plan.empty else _steps_text(result, width),
                        nl=False)
             if result.plan.empty or result.exit_code not in (4, 5):
                 click.echo()

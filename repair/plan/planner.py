@@ -13,74 +13,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from repair.model import Finding, Fix, Severity
+from repair.model import Finding, Fix, Plan, Severity, Step
 
 if TYPE_CHECKING:
     from repair.context import Context
 
 RECREATE_IDS = {"venv-missing", "venv-interpreter-broken", "python-unsupported"}
-# Step kinds that replace files a running application may have loaded.
-REPLACING = {"recreate-venv", "remove", "purge", "reinstall", "install-torch", "reclone"}
-
-
-@dataclass(frozen=True)
-class Step:
-    kind: str
-    summary: str
-    params: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def replaces_files(self) -> bool:
-        if self.kind == "install-requirements":
-            return bool(self.params.get("force_reinstall") or self.params.get("changes_versions"))
-        return self.kind in REPLACING
-
-    def to_json(self) -> dict[str, Any]:
-        """As shown and journaled: credentials in index URLs redacted."""
-        from repair.proc import redact, redact_data
-
-        return {"kind": self.kind, "summary": redact(self.summary),
-                "params": redact_data(self.params)}
-
-
-@dataclass(frozen=True)
-class Plan:
-    steps: tuple[Step, ...] = ()
-    unresolved: tuple[Finding, ...] = ()  # findings no step fixes (manual, config, ...)
-
-    @property
-    def empty(self) -> bool:
-        return not self.steps
-
-    @property
-    def recreates(self) -> bool:
-        return any(s.kind == "recreate-venv" for s in self.steps)
-
-    @property
-    def replaces_files(self) -> bool:
-        return any(s.replaces_files for s in self.steps)
-
-    def to_json(self) -> list[dict[str, Any]]:
-        return [s.to_json() for s in self.steps]
-
-    def text(self) -> str:
-        from repair.proc import redact
-        from repair.rebuild.core import move_text
-
-        lines = ["Nothing to do."] if self.empty else ["Plan:"]
-        for n, step in enumerate(self.steps, 1):
-            lines.append(f"  {n}. {step.summary}")
-            lines += [f"     - {move_text(m)}" for m in step.params.get("moves", [])]
-        if self.unresolved:
-            lines.append("Not fixed automatically:")
-            for f in self.unresolved:
-                lines.append(f"  - {f.id}: {f.message}")
-                lines.append(f"    what to do: {f.remedy}")
-        return redact("\n".join(lines) + "\n")
 
 
 def _opt(options: dict[str, Any], name: str) -> Any:

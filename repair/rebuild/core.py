@@ -367,12 +367,6 @@ class Move:
                 "requirement": self.requirement}
 
 
-def move_text(move: Mapping[str, Any]) -> str:
-    """One line of the plan: what moves, from which version to which, and why."""
-    return f"{move['name']} {move.get('from') or '(not installed)'} -> {move['to']} " \
-        f"({move['why']})"
-
-
 @dataclass
 class WorkingSet:
     pins: dict[str, str] = field(default_factory=dict)  # canonical name -> requirement line

@@ -43,8 +43,8 @@ from repair.errors import (
     RollbackFailedError,
     UsageError,
 )
-from repair.model import Finding, Report, Severity
-from repair.plan.planner import Plan, Step, make_plan
+from repair.model import Finding, Plan, Report, Severity, Step, StepResult
+from repair.plan.planner import make_plan
 from repair.progress import Reporter
 from repair.transaction.journal import (
     CRASH_ENV,
@@ -70,22 +70,6 @@ CRASH_POINTS = ("journal", "moved", "venv-ready", "verify", "verified", "committ
 JOURNAL = "journal.json"
 FINAL_STATES = {"committed", "rolled-back"}
 _crash_point = crash_point
-
-
-@dataclass
-class StepResult:
-    kind: str
-    summary: str
-    status: str = "pending"  # pending | done | failed | skipped
-    duration_ms: int = 0
-    detail: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind, "summary": self.summary, "status": self.status,
-                               "duration_ms": self.duration_ms}
-        if self.detail:
-            out["detail"] = self.detail
-        return out
 
 
 @dataclass
