@@ -15,12 +15,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from packaging.specifiers import SpecifierSet
     from packaging.version import Version
 
     from repair.app.requirements import ReqLine
     from repair.app.target import RequirementSource
     from repair.context import Context
+
+    # pip's resolver in the venv: (what it would install, why there is no answer, unresolvable)
+    DryRun = Callable[..., tuple[list[dict[str, Any]] | None, str | None, bool]]
 
 
 @dataclass(frozen=True)
@@ -330,16 +335,15 @@ def node_modules(ctx: Context) -> dict[str, list[str]]:
 
 
 def pip_left_out(ctx: Context, reqs: list[str], cons: list[str], keep: list[str],
-                 index_args: list[str]) -> dict[str, str]:
+                 index_args: list[str], dry_run: DryRun) -> dict[str, str]:
     """Nodes that pip cannot install with the application and the other nodes, through their
     dependencies (what the specifiers alone do not show: a node's package that needs numpy 2
     beside a node that pins numpy 1): ``{label: pip's reason}``. Asks pip's resolver (a dry
-    run in the venv): first everything, then without one node at a time, the last loaded
-    first. Empty when everything installs, or when pip cannot be asked."""
+    run in the venv, ``dry_run``: ``repair.checks.preupdate.dry_run``): first everything, then
+    without one node at a time, the last loaded first. Empty when everything installs, or when
+    pip cannot be asked."""
     import tempfile
     from pathlib import Path
-
-    from repair.checks.preupdate import dry_run
 
     labels = {str(s.path): s.label for s in ctx.install.requirement_sources() if not s.is_app}
     nodes = [r for r in reqs if r in labels]

@@ -1,6 +1,6 @@
 """Checks of the git checkouts: the application's own, and each extension that is a checkout of
-its own (folders under the manifest's ``extensions.paths``). With ``--pre-update``: fetch
-upstream and predict what an update would change (``repair.checks.preupdate``)."""
+its own (folders under the manifest's ``extensions.paths``). ``--pre-update`` (fetch upstream and
+predict what an update would change) is ``repair.checks.preupdate``."""
 
 from __future__ import annotations
 
@@ -38,14 +38,6 @@ REPO_BEHIND = finding_type(
 )
 REPO_DIVERGED = finding_type(
     "repo-diverged", "Local and upstream history have diverged", Severity.WARNING, Fix.MANUAL,
-)
-UPDATE_RISKY = finding_type(
-    "update-risky", "An update would move a package that often breaks the application",
-    Severity.WARNING, Fix.NONE, restart_required=True,
-)
-UPDATE_UNRESOLVABLE = finding_type(
-    "update-unresolvable", "The updated requirements cannot be installed together",
-    Severity.ERROR, Fix.MANUAL,
 )
 
 
@@ -170,15 +162,3 @@ def repositories(ctx: Context) -> Iterator[Finding]:
         states = list(pool.map(inspect, extensions))
     for state in states:
         yield from state_findings(ctx, state, app=False)
-
-
-@check(REPO_BEHIND, REPO_DIVERGED, REPO_DIRTY, REPO_DETACHED, UPDATE_RISKY, UPDATE_UNRESOLVABLE,
-       option="pre_update")
-def pre_update(ctx: Context) -> Iterator[Finding]:
-    """With ``--pre-update``: fetch upstream (offline: says so and goes on), count the commits
-    behind, diff the requirements and constraints files between HEAD and upstream, and predict
-    with pip's own resolver which installed packages would move. Anything that makes
-    ``git pull`` refuse or the new requirements fail to install is an error."""
-    from repair.checks.preupdate import pre_update_findings
-
-    yield from pre_update_findings(ctx)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from repair.checks.preupdate import dry_run
 from repair.model import Finding, Fix, Plan, Severity, Step
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ def _install_all(ctx: Context, *, force: bool, extra: list[str] | None = None,
     keep = plan_keep(ctx) if ctx.venv_exists and not force else []
     left_out = sorted(blocked(ctx))
     # What the specifiers cannot show, pip's resolver can: a node it cannot install with the rest.
-    unresolvable = pip_left_out(ctx, reqs, cons, keep, _index_args(options or {}))
+    unresolvable = pip_left_out(ctx, reqs, cons, keep, _index_args(options or {}), dry_run)
     if unresolvable:
         paths = {s.label: str(s.path) for s in ctx.install.requirement_sources()}
         reqs = [r for r in reqs if r not in {paths.get(n) for n in unresolvable}]
