@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from repair.proc import redact
+from repair.rebuild.torch import index_for_build
 
 if TYPE_CHECKING:
     from repair.context import Context
@@ -96,12 +97,10 @@ def pip_sources(ctx: Context) -> dict[str, Any]:
 
 
 def torch_source(ctx: Context) -> dict[str, Any]:
-    """The installed torch build and the index that serves it (``repair.rebuild.core``)."""
+    """The installed torch build and the index that serves it (``repair.rebuild.torch``)."""
     build = ctx.torch_build if ctx.venv_exists else None
     if build is None:
         return {"backend": None, "index_url": None, "version": None}
-    from repair.rebuild.core import index_for_build
-
     tag = build.version.partition("+")[2]
     index = index_for_build(ctx.install.manifest, build.kind, tag) if tag else None
     return {"backend": build.kind if build.kind != "unknown" else None,
@@ -224,11 +223,3 @@ def _inside(child: Path, parent: Path) -> bool:
         return True
     except ValueError:
         return False
-
-
-def requirements_from_snapshot(snapshot: dict[str, Any]) -> list[str]:
-    """The pinned requirement lines that reproduce the snapshot's distributions."""
-    from repair.rebuild.core import pin_line
-
-    return [pin_line(str(d["name"]), str(d["version"]), d.get("source"))
-            for d in snapshot.get("distributions", [])]

@@ -308,10 +308,11 @@ def _launch_args(manifest: Manifest, backend: str | None) -> list[str]:
 
 
 def _torch_spec(plan: InstallPlan, backend: str | None) -> dict[str, Any] | None:
-    """The torch step's parameters for the backend (``repair.rebuild.core.manifest_torch``), the
+    """The torch step's parameters for the backend (``repair.rebuild.torch.manifest_torch``), the
     snapshot's exact versions when it was taken on the same backend; None when the manifest
     installs no torch (``generic``)."""
-    from repair.rebuild.core import manifest_torch, pin_line
+    from repair.rebuild.torch import manifest_torch
+    from repair.rebuild.workingset import pin_line
 
     spec = manifest_torch(plan.manifest, backend)
     if spec is None:
@@ -576,7 +577,8 @@ class _Runner:
         if not self.redo and not ({"venv", "torch", "requirements"} & set(self.plan.todo)):
             return  # the requirements are already in
         from repair.app.requirements import ReqSet, parse_file
-        from repair.rebuild.core import preflight, requirement_files
+        from repair.rebuild.verify import preflight
+        from repair.rebuild.workingset import requirement_files
 
         reqs, seen = ReqSet(), set[Path]()
         for path in requirement_files(self.req.dir, self.plan.manifest)[0]:
@@ -606,7 +608,7 @@ class _Runner:
             # its place. Anything that is not a venv the tool may replace stops here.
             fsops.check_venv_target(self.venv, self.req.dir)
         self.state.forget("torch", "requirements")
-        from repair.rebuild.core import create_venv
+        from repair.rebuild.build import create_venv
 
         building.mkdir(parents=True)
         how = create_venv(str(self.python["path"]), building, prompt=self.venv.name,
@@ -644,7 +646,7 @@ class _Runner:
     def install_torch(self, spec: dict[str, Any] | None) -> str:
         if spec is None:
             return "the manifest installs no torch"
-        from repair.rebuild.core import install_torch
+        from repair.rebuild.build import install_torch
 
         install_torch(_venv_python(self.work_venv()), spec, work=self.venv.parent, keep=None,
                       index=self.req.index, log=self.log(),
@@ -652,7 +654,7 @@ class _Runner:
         return " ".join(spec["requirements"])
 
     def install_requirements(self) -> None:
-        from repair.rebuild.core import requirement_files
+        from repair.rebuild.workingset import requirement_files
 
         root, manifest = self.req.dir, self.plan.manifest
         if self.plan.snapshot is not None:
@@ -695,7 +697,7 @@ class _Runner:
         self.step("requirements", key, install)
 
     def _snapshot_pins(self) -> tuple[list[str], list[str]]:
-        from repair.rebuild.core import pin_line
+        from repair.rebuild.workingset import pin_line
 
         snap = self.plan.snapshot or {}
         system = _git_info(snap.get("platform")).get("system")

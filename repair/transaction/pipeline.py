@@ -357,10 +357,10 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
         return f"{count} file(s) removed"
     index = _index(options)
     if step.kind == "install-torch":
-        from repair.rebuild import core as rebuild
+        from repair.rebuild.build import install_torch
 
         saved = journal.data.get("venv_backup")
-        return rebuild.install_torch(
+        return install_torch(
             python, p, work=journal.folder / "rebuild", keep=_planned_set(journal),
             index=index, log=_log(journal), reporter=reporter, installer=installer,
             old_venv=Path(saved) if saved else None, on_start=_child_recorder(journal))
@@ -373,16 +373,16 @@ def _run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any
                             + ", ".join(p["requirements"]), on_start=_child_recorder(journal))
         return f"{len(stats.installed)} installed"
     if step.kind == "install-requirements" and "expect" in p:
-        from repair.rebuild import core as rebuild
+        from repair.rebuild.build import install_set
 
         saved = journal.data.get("venv_backup")
         torch: dict[str, Any] = next((s.get("params", {}) for s in journal.data.get("plan", [])
                                       if s.get("kind") == "install-torch"), {})
-        return rebuild.install_set(python, p, work=journal.folder / "rebuild",
-                                   old_venv=Path(saved) if saved else None, index=index,
-                                   log=_log(journal), reporter=reporter, installer=installer,
-                                   torch_pins=torch.get("requirements", []),
-                                   on_start=_child_recorder(journal))
+        return install_set(python, p, work=journal.folder / "rebuild",
+                           old_venv=Path(saved) if saved else None, index=index,
+                           log=_log(journal), reporter=reporter, installer=installer,
+                           torch_pins=torch.get("requirements", []),
+                           on_start=_child_recorder(journal))
     if step.kind == "install-requirements":
         args = []
         for f in p["files"]:
@@ -418,13 +418,14 @@ def _create_venv(ctx: Context, step: Step, reporter: Reporter, plan: Plan | None
     """A new venv at the venv path (which carries the partial marker until it is done), with the
     interpreter the plan names. When the old venv's setuptools comes back from its files (reuse),
     the new venv is not seeded with another one, which the kept set would then replace."""
-    from repair.rebuild import core as rebuild
+    from repair.rebuild.build import create_venv
+    from repair.rebuild.python import choose_python, old_python
 
     python, version = step.params.get("python"), step.params.get("version")
     if not python or not version:  # a plan made without a choice (an older journal)
-        old_version, old_interpreter = rebuild.old_python(ctx)
-        chosen = rebuild.choose_python(ctx.install.manifest, requested=python,
-                                       old_version=old_version, old_interpreter=old_interpreter)
+        old_version, old_interpreter = old_python(ctx)
+        chosen = choose_python(ctx.install.manifest, requested=python,
+                               old_version=old_version, old_interpreter=old_interpreter)
         python, version = chosen.path, chosen.version
     reporter.step(f"creating the venv with Python {version} ({python})")
     venv = ctx.install.venv
@@ -434,8 +435,8 @@ def _create_venv(ctx: Context, step: Step, reporter: Reporter, plan: Plan | None
                             if s.kind == "install-requirements"), [])
     reused_setuptools = not ctx.options.get("no_reuse") and any(
         str(p).lower().startswith("setuptools==") for p in pins)
-    how = rebuild.create_venv(python, venv, installer=str(ctx.options.get("installer") or "pip"),
-                              version=version, setuptools=not reused_setuptools)
+    how = create_venv(python, venv, installer=str(ctx.options.get("installer") or "pip"),
+                      version=version, setuptools=not reused_setuptools)
     return f"Python {version} ({how})"
 
 
@@ -443,7 +444,7 @@ def _preflight(ctx: Context, plan: Plan, options: dict[str, Any], reporter: Repo
     """The index preflight, before anything is changed, for the interpreter the rebuild uses."""
     if options.get("force") or not plan.recreates:
         return
-    from repair.rebuild import core as rebuild
+    from repair.rebuild.verify import preflight
 
     steps = {s.kind: s.params for s in plan.steps}
     python = steps["recreate-venv"].get("python") or (ctx.layout.python if ctx.venv_exists
@@ -458,9 +459,9 @@ def _preflight(ctx: Context, plan: Plan, options: dict[str, Any], reporter: Repo
     wanted += [m["requirement"] for m in work.get("moves", []) if m.get("requirement")]
     hint = "nothing was changed" if work.get("fresh") or not work.get("pins") else \
         "nothing was changed; --fresh leaves the old versions behind and resolves anew"
-    rebuild.preflight(wanted, python, options, torch=steps.get("install-torch"),
-                      reporter=reporter, requirement_options=reqs.options,
-                      venv=ctx.venv if ctx.venv_exists else None, hint=hint)
+    preflight(wanted, python, options, torch=steps.get("install-torch"),
+              reporter=reporter, requirement_options=reqs.options,
+              venv=ctx.venv if ctx.venv_exists else None, hint=hint)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -561,7 +562,7 @@ def repair_install(ctx: Context, options: dict[str, Any] | None = None,
             raise UsageError("cancelled: nothing was changed")
         if not plan.recreates:
             return _execute(ctx, before, plan, options, reporter, recovered)
-        from repair.rebuild.core import app_folder_written
+        from repair.rebuild.build import app_folder_written
 
         entries = set(os.listdir(install.dir))
         result = _execute(ctx, before, plan, options, reporter, recovered)
@@ -730,11 +731,11 @@ class _NotAsPlanned(_VerifyFailed):
 
 def _verify_set(journal: Journal, venv: Path) -> None:
     """A rebuild must give the working set it planned: every planned distribution at its
-    version (``repair.rebuild.core.verify_set``)."""
+    version (``repair.rebuild.verify.verify_set``)."""
     planned = _planned_set(journal)
     if planned is None:
         return
-    from repair.rebuild.core import verify_set
+    from repair.rebuild.verify import verify_set
 
     torch: dict[str, Any] = next((s.get("params", {}) for s in journal.data.get("plan", [])
                                   if s.get("kind") == "install-torch"), {})
