@@ -92,7 +92,8 @@ def list_(ctx: click.Context, dir: str | None, venv: str | None, manifest: str |
 def restore(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
             backup_id: str, yes: bool, as_json: bool) -> None:
     """Put backup ID's venv back exactly (the current venv is kept as a new backup)."""
-    from repair.backup.store import install_lock, restore_backup
+    from repair.backup.restore import restore_backup
+    from repair.backup.store import install_lock
     from repair.progress import StreamReporter
 
     install = _install(ctx, dir, venv, manifest)

@@ -37,6 +37,8 @@ from repair.errors import BusyError, UsageError
 CRASH_ENV = "WEBUI_REPAIR_TEST_CRASH_AT"
 CRASH_CODE = 137
 MAX_JOURNAL_BYTES = 4 << 20
+JOURNAL = "journal.json"  # in the backup folder of the run
+FINAL_STATES = {"committed", "rolled-back"}
 
 
 def crash_point(name: str) -> None:
@@ -177,6 +179,18 @@ class Journal:
             raise JournalError(f"{path} is not a journal of this tool",
                                hint=f"remove {path} if nothing is left to recover")
         return cls(path, data)
+
+
+def load_journal(folder: Path) -> Journal | None:
+    return Journal.load(folder / JOURNAL)
+
+
+def journal_unfinished(folder: Path) -> bool:
+    try:
+        journal = load_journal(folder)
+    except JournalError:
+        return True  # unreadable: kept, never pruned
+    return journal is not None and journal.state not in FINAL_STATES
 
 
 # ---------------------------------------------------------------------------------------------
