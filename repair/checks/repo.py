@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from repair.app.gitrepo import extension_checkouts, fsck, has_git, inspect
 from repair.checks.registry import check, finding_type
 from repair.model import Finding, Fix, Severity
 
@@ -58,8 +59,6 @@ def state_findings(ctx: Context, state: RepoState, *, app: bool,
                    include_update: bool = True) -> Iterator[Finding]:
     """The findings for one checkout's state. ``include_update=False`` leaves out what the
     pre-update check reports itself (dirty, detached, behind) for the application."""
-    from repair.app.gitrepo import fsck
-
     subject = _label(ctx, state.path)
     what = "the application's checkout" if app else f"the extension {subject}"
     reclone = ("run 'repair --reclone' (user data is kept; the old checkout is set aside)" if app
@@ -133,9 +132,8 @@ def repositories(ctx: Context) -> Iterator[Finding]:
     missing or damaged repository, changed tracked files, a detached HEAD, a folder git refuses
     (another user owns it), and how far behind the last fetched upstream it is. ``git fsck``
     runs with ``--verify-files``, or when git cannot read a repository."""
+    # lazy: start-up time of repair guard run (its checks are not the repository's)
     from concurrent.futures import ThreadPoolExecutor
-
-    from repair.app.gitrepo import extension_checkouts, has_git, inspect
 
     root = ctx.install.dir
     app_state = inspect(root)

@@ -24,12 +24,15 @@ import errno
 import hashlib
 import json
 import os
+import secrets
 import signal
 import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from platformdirs import user_state_dir
 
 from repair import fsops
 from repair.errors import BusyError, UsageError
@@ -84,8 +87,6 @@ def same_folder(folder: Path, expected: dict[str, Any] | None) -> bool:
 
 
 def new_token() -> str:
-    import secrets
-
     return secrets.token_hex(8)
 
 
@@ -245,8 +246,6 @@ def _group_alive(pgid: int) -> bool:
 
 
 def _lock_dir() -> Path:
-    from platformdirs import user_state_dir
-
     return Path(user_state_dir("webui-repair", appauthor=False)) / "locks"
 
 
@@ -261,6 +260,7 @@ def lock_path(kind: str, folder: Path) -> Path:
 def _flock(path: Path, busy: BusyError) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     if os.name == "nt":
+        # lazy: Windows only, and filelock's import (asyncio) costs more than the lock
         from filelock import FileLock, Timeout
 
         lock = FileLock(str(path), timeout=0)
@@ -275,7 +275,7 @@ def _flock(path: Path, busy: BusyError) -> Iterator[Path]:
         return
     # POSIX: flock(2), as filelock's UnixFileLock does (the two see each other's locks),
     # without importing filelock, whose import (asyncio) costs more than the lock.
-    import fcntl
+    import fcntl  # lazy: POSIX only
 
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
