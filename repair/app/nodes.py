@@ -54,10 +54,6 @@ class Ask:
         req = self.line.requirement
         return f"{req.name}{req.specifier}" if req is not None else self.line.raw
 
-    @property
-    def where(self) -> str:
-        return self.line.where
-
     def to_json(self) -> dict[str, Any]:
         return {"who": self.who, "requirement": self.text, "file": str(self.line.source),
                 "line": self.line.lineno, "app": self.is_app}

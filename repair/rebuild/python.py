@@ -29,13 +29,6 @@ class PythonChoice:
     version: str
     reason: str
 
-    @property
-    def xy(self) -> str:
-        return ".".join(self.version.split(".")[:2])
-
-    def to_json(self) -> dict[str, str]:
-        return {"path": self.path, "version": self.version, "reason": self.reason}
-
 
 def old_python(ctx: Context) -> tuple[str | None, Path | None]:
     """The old venv's Python version (pyvenv.cfg, else what its python said) and the

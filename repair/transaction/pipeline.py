@@ -22,10 +22,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from repair import fsops
-from repair.backup.store import BackupInfo, create_backup, install_lock, list_backups, write_meta
+from repair.backup.store import BackupInfo, create_backup, install_lock, write_meta
 from repair.checks.processes import processes_using
 from repair.commands.check import check
 from repair.context import Context
@@ -39,9 +39,6 @@ from repair.rebuild.verify import preflight, verify_set
 from repair.transaction.journal import JOURNAL, Journal, crash_point, fingerprint, mark, new_token
 from repair.transaction.recovery import commit, recover, rollback
 from repair.transaction.steps import planned_set, run_step
-
-if TYPE_CHECKING:
-    from repair.app.target import Install
 
 CRASH_POINTS = ("journal", "moved", "venv-ready", "verify", "verified", "committed",
                 "rollback:start", "rollback:cleared", "rollback:renamed")
@@ -387,7 +384,3 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, RepairError):
         return exc.message
     return f"{type(exc).__name__}: {exc}"
-
-
-def latest_backups(install: Install, n: int = 5) -> list[BackupInfo]:
-    return list_backups(install)[:n]

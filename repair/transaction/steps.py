@@ -35,22 +35,6 @@ def _index(options: dict[str, Any]) -> Any:
     return IndexOptions.from_options(options)
 
 
-def _inside_venv(path: Path, venv: Path) -> bool:
-    try:
-        Path(os.path.abspath(path)).relative_to(venv)
-        return True
-    except ValueError:
-        return False
-
-
-def _translate(path: str, old: Path | None, venv: Path) -> Path:
-    """Plan paths name the venv; the work happens there (the clone), never in the backup."""
-    p = Path(path)
-    if old is not None and _inside_venv(p, old):
-        return venv / p.relative_to(old)
-    return p
-
-
 def _child_recorder(journal: Journal) -> Callable[[int], None]:
     """The installer runs in its own process group, recorded before it can change anything: a
     run killed meanwhile leaves a journal that names the group for the next run to end."""
@@ -87,7 +71,7 @@ def run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any]
         reporter.info(f"removing {fold(names)}")
         with reporter.progress("removing", len(p["paths"])) as bar:
             for path in p["paths"]:
-                target = _translate(path, None, venv)
+                target = Path(path)
                 fsops.guarded_rmtree(target, venv_root=venv, protect=[install.dir])
                 bar.advance()
         return f"{len(p['paths'])} removed"
