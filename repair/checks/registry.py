@@ -30,6 +30,7 @@ CHECK_MODULES = (
     "repair.checks.requirements",
     "repair.checks.online",
     "repair.checks.repo",
+    "repair.checks.preupdate",
     "repair.checks.torch",
     "repair.checks.conflicts",
     "repair.checks.launch",
@@ -125,7 +126,9 @@ def load_all() -> list[Check]:
 
     for module in CHECK_MODULES:
         importlib.import_module(module)
-    return list(CHECKS)
+    # In the modules' order whatever imported one first (a module may import another's names).
+    order = {module: n for n, module in enumerate(CHECK_MODULES)}
+    return sorted(CHECKS, key=lambda c: order.get(c.func.__module__, len(order)))
 
 
 def all_finding_types() -> dict[str, FindingType]:
