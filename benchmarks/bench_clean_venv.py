@@ -125,7 +125,8 @@ def main() -> None:
 
         # Backup by rename: the same for 50 MB and for 5 GB.
         from repair.app.target import resolve
-        from repair.backup.store import create_backup, restore_backup  # noqa: F401
+        from repair.backup.restore import restore_backup  # noqa: F401
+        from repair.backup.store import create_backup
         from repair.context import Context
 
         sizes = (("50 MB", 50 << 20), (f"{args.big_gb:g} GB", int(args.big_gb * (1 << 30))))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from repair import __version__
+from repair.proc import redact, redact_data
 
 
 class Severity(str, enum.Enum):
@@ -158,4 +159,70 @@ class Report:
         for key, value in self.extra.items():
             if key != "restart_required":
                 out[key] = value
+        return out
+
+
+# Step kinds that replace files a running application may have loaded.
+REPLACING = {"recreate-venv", "remove", "purge", "reinstall", "install-torch", "reclone"}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a repair plan (``repair.plan.planner``), run by the pipeline."""
+
+    kind: str
+    summary: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def replaces_files(self) -> bool:
+        if self.kind == "install-requirements":
+            return bool(self.params.get("force_reinstall") or self.params.get("changes_versions"))
+        return self.kind in REPLACING
+
+    def to_json(self) -> dict[str, Any]:
+        """As shown and journaled: credentials in index URLs redacted."""
+        return {"kind": self.kind, "summary": redact(self.summary),
+                "params": redact_data(self.params)}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The smallest plan that fixes a check's findings: data before anything runs (``--dry-run``
+    shows it, ``--json`` carries it, the pipeline runs exactly it)."""
+
+    steps: tuple[Step, ...] = ()
+    unresolved: tuple[Finding, ...] = ()  # findings no step fixes (manual, config, ...)
+
+    @property
+    def empty(self) -> bool:
+        return not self.steps
+
+    @property
+    def recreates(self) -> bool:
+        return any(s.kind == "recreate-venv" for s in self.steps)
+
+    @property
+    def replaces_files(self) -> bool:
+        return any(s.replaces_files for s in self.steps)
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [s.to_json() for s in self.steps]
+
+
+@dataclass
+class StepResult:
+    """What one plan step did in a pipeline run."""
+
+    kind: str
+    summary: str
+    status: str = "pending"  # pending | done | failed | skipped
+    duration_ms: int = 0
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "summary": self.summary, "status": self.status,
+                               "duration_ms": self.duration_ms}
+        if self.detail:
+            out["detail"] = self.detail
         return out

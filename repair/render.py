@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from repair.model import Finding, Report, Severity
+from repair.model import Finding, Plan, Report, Severity
+from repair.proc import redact
 
 if TYPE_CHECKING:
     from repair.app.manifest import Manifest
@@ -147,8 +149,6 @@ def report_text(report: Report, *, color: bool = False, verbose: bool = False,
     their list folded (``-v``: every finding on its own); lines are wrapped at ``width`` (0: not
     wrapped). ``findings_only``: the findings without the install's head (a part of a larger
     report)."""
-    from repair.proc import redact
-
     return redact(_report_text(report, color=color, verbose=verbose, hint=hint, width=width,
                                findings_only=findings_only))
 
@@ -356,3 +356,23 @@ def install_text(result: InstallResult) -> str:
     if result.plan.request.log_path:
         lines.append(f"log: {result.plan.request.log_path}")
     return "\n".join(lines) + "\n"
+
+
+def move_text(move: Mapping[str, Any]) -> str:
+    """One line of the plan: what moves, from which version to which, and why."""
+    return f"{move['name']} {move.get('from') or '(not installed)'} -> {move['to']} " \
+        f"({move['why']})"
+
+
+def plan_text(plan: Plan) -> str:
+    """The plan as ``--dry-run`` and the prompt show it, credentials in URLs redacted."""
+    lines = ["Nothing to do."] if plan.empty else ["Plan:"]
+    for n, step in enumerate(plan.steps, 1):
+        lines.append(f"  {n}. {step.summary}")
+        lines += [f"     - {move_text(m)}" for m in step.params.get("moves", [])]
+    if plan.unresolved:
+        lines.append("Not fixed automatically:")
+        for f in plan.unresolved:
+            lines.append(f"  - {f.id}: {f.message}")
+            lines.append(f"    what to do: {f.remedy}")
+    return redact("\n".join(lines) + "\n")

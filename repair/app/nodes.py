@@ -11,16 +11,27 @@ version near one of their bounds satisfies both (``==1.26.4`` and ``>=2`` do not
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from packaging.specifiers import SpecifierSet
-    from packaging.version import Version
+from packaging.requirements import Requirement
+from packaging.version import InvalidVersion, Version
 
-    from repair.app.requirements import ReqLine
+from repair.app.requirements import ReqLine
+from repair.env.dists import canonical
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from packaging.specifiers import SpecifierSet
+
     from repair.app.target import RequirementSource
     from repair.context import Context
+
+    # pip's resolver in the venv: (what it would install, why there is no answer, unresolvable)
+    DryRun = Callable[..., tuple[list[dict[str, Any]] | None, str | None, bool]]
 
 
 @dataclass(frozen=True)
@@ -42,10 +53,6 @@ class Ask:
     def text(self) -> str:
         req = self.line.requirement
         return f"{req.name}{req.specifier}" if req is not None else self.line.raw
-
-    @property
-    def where(self) -> str:
-        return self.line.where
 
     def to_json(self) -> dict[str, Any]:
         return {"who": self.who, "requirement": self.text, "file": str(self.line.source),
@@ -85,10 +92,6 @@ def asks(ctx: Context) -> dict[str, list[Ask]]:
     # The installed build of a protected package (torch and its family) stands with the
     # application: a node that asks for another version is left out, never obeyed.
     if out and ctx.venv_exists:
-        from packaging.requirements import Requirement
-
-        from repair.app.requirements import ReqLine
-
         for name, kinds in sorted(protected(ctx).items()):
             dist = ctx.installed.get(name)
             if "version" not in kinds or dist is None or not any(
@@ -103,8 +106,6 @@ def asks(ctx: Context) -> dict[str, list[Ask]]:
 
 def _candidates(specs: list[SpecifierSet]) -> set[Version]:
     """Versions at and just around every bound the specifiers name."""
-    from packaging.version import InvalidVersion, Version
-
     out: set[Version] = set()
     for spec_set in specs:
         for spec in spec_set:
@@ -187,8 +188,6 @@ def protected(ctx: Context) -> dict[str, set[str]]:
     ``protect.packages`` (``version``: kept at their version), ``protect.no_downgrade`` (never
     lower), ``protect.major`` (kept in their major version) and the application's ``==`` pins
     (``app-pin``)."""
-    from repair.env.dists import canonical
-
     manifest = ctx.install.manifest
     out: dict[str, set[str]] = {}
     for key, kind, default in (("protect.packages", "version", DEFAULT_PROTECT),
@@ -216,8 +215,6 @@ def move_breaks(kinds: set[str], old: str | None, new: str) -> str | None:
     """Why moving a protected package ``old`` -> ``new`` breaks its protection, or None."""
     if old is None:
         return None  # not installed: nothing to protect yet
-    from packaging.version import InvalidVersion, Version
-
     try:
         ov, nv = Version(old), Version(new)
     except InvalidVersion:
@@ -234,8 +231,6 @@ def move_breaks(kinds: set[str], old: str | None, new: str) -> str | None:
 
 def keep_line(name: str, kinds: set[str], version: str) -> str | None:
     """The constraint that holds one installed protected package where its kinds say."""
-    from packaging.version import InvalidVersion, Version
-
     if kinds & {"version", "app-pin"}:
         return f"{name}=={version}"
     try:
@@ -268,9 +263,6 @@ def plan_keep(ctx: Context) -> list[str]:
     """The keep constraints a repair's install can honour: those the requirements of the
     application and of the nodes it installs allow (a pin they reject is left out, so that
     pip can move that package where they say)."""
-    from packaging.requirements import Requirement
-    from packaging.version import InvalidVersion, Version
-
     left_out = blocked(ctx)
     wanted = asks(ctx)
     out: list[str] = []
@@ -330,17 +322,13 @@ def node_modules(ctx: Context) -> dict[str, list[str]]:
 
 
 def pip_left_out(ctx: Context, reqs: list[str], cons: list[str], keep: list[str],
-                 index_args: list[str]) -> dict[str, str]:
+                 index_args: list[str], dry_run: DryRun) -> dict[str, str]:
     """Nodes that pip cannot install with the application and the other nodes, through their
     dependencies (what the specifiers alone do not show: a node's package that needs numpy 2
     beside a node that pins numpy 1): ``{label: pip's reason}``. Asks pip's resolver (a dry
-    run in the venv): first everything, then without one node at a time, the last loaded
-    first. Empty when everything installs, or when pip cannot be asked."""
-    import tempfile
-    from pathlib import Path
-
-    from repair.checks.preupdate import dry_run
-
+    run in the venv, ``dry_run``: ``repair.checks.preupdate.dry_run``): first everything, then
+    without one node at a time, the last loaded first. Empty when everything installs, or when
+    pip cannot be asked."""
     labels = {str(s.path): s.label for s in ctx.install.requirement_sources() if not s.is_app}
     nodes = [r for r in reqs if r in labels]
     if not nodes or not ctx.venv_exists or ctx.interp is None:

@@ -1,1 +1,2 @@
-"""Backups of an install: the venv moved aside by a rename, and a snapshot of what it held."""
+"""Backups of an install: the venv moved aside by a rename, and a snapshot of what it held
+(``store``, ``snapshot``); putting a backup's venv back (``restore``)."""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from repair.app.gitrepo import read_git_files
 from repair.proc import redact
+from repair.rebuild.torch import index_for_build
 
 if TYPE_CHECKING:
     from repair.context import Context
@@ -97,12 +98,10 @@ def pip_sources(ctx: Context) -> dict[str, Any]:
 
 
 def torch_source(ctx: Context) -> dict[str, Any]:
-    """The installed torch build and the index that serves it (``repair.rebuild.core``)."""
+    """The installed torch build and the index that serves it (``repair.rebuild.torch``)."""
     build = ctx.torch_build if ctx.venv_exists else None
     if build is None:
         return {"backend": None, "index_url": None, "version": None}
-    from repair.rebuild.core import index_for_build
-
     tag = build.version.partition("+")[2]
     index = index_for_build(ctx.install.manifest, build.kind, tag) if tag else None
     return {"backend": build.kind if build.kind != "unknown" else None,

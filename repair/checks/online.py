@@ -28,7 +28,8 @@ def run_preflight(ctx: Context, options: dict[str, Any] | None = None) -> Prefli
     options = ctx.options if options is None else options
     from repair.errors import UsageError
     from repair.index.tags import TargetError, target_from_interpreter
-    from repair.rebuild.core import index_preflight, manifest_torch
+    from repair.rebuild.torch import manifest_torch
+    from repair.rebuild.verify import index_preflight
 
     reqs = ctx.app_requirements
     wanted = [line.requirement for line in reqs.requirements

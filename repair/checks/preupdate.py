@@ -18,9 +18,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from packaging.version import InvalidVersion, Version
+
 from repair.app.gitrepo import first_error_line, git, inspect, rev_parse, show_file
+from repair.app.requirements import parse_file
+from repair.checks.registry import check, finding_type
+from repair.checks.repo import REPO_BEHIND, REPO_DETACHED, REPO_DIRTY, REPO_DIVERGED
+from repair.env.dists import canonical
 from repair.errors import ProcessError
-from repair.model import Finding, Severity
+from repair.model import Finding, Fix, Severity
+from repair.proc import clean_env, run
 
 if TYPE_CHECKING:
     from repair.context import Context
@@ -32,6 +39,15 @@ _OFFLINE_MARKS = ("could not resolve host", "unable to access", "could not read 
                   "connection timed out", "connection refused", "network is unreachable",
                   "timed out after", "failed to connect", "temporary failure in name resolution")
 _INCLUDE_RE = re.compile(r"^\s*(?:-r|--requirement|-c|--constraint)(?:\s+|=)?(\S+)", re.M)
+
+UPDATE_RISKY = finding_type(
+    "update-risky", "An update would move a package that often breaks the application",
+    Severity.WARNING, Fix.NONE, restart_required=True,
+)
+UPDATE_UNRESOLVABLE = finding_type(
+    "update-unresolvable", "The updated requirements cannot be installed together",
+    Severity.ERROR, Fix.MANUAL,
+)
 
 
 def _fetch(root: Path, remote: str, timeout: float) -> tuple[bool, str | None, bool]:
@@ -73,8 +89,6 @@ def _extract(root: Path, rev: str, names: list[str], dest: Path) -> list[str]:
 
 
 def _spec_map(folder: Path, name: str, constraint: bool) -> dict[str, str]:
-    from repair.app.requirements import parse_file
-
     path = folder / name
     if not path.is_file():
         return {}
@@ -114,8 +128,6 @@ def requirement_changes(root: Path, head: str, upstream: str, files: list[str],
 
 
 def _risk(name: str, old: str | None, new: str, restart: set[str]) -> str | None:
-    from packaging.version import InvalidVersion, Version
-
     try:
         ov = Version(old) if old else None
         nv = Version(new)
@@ -138,8 +150,6 @@ def dry_run(ctx: Context, inputs: list[tuple[str, str]], cwd: Path | None = None
                                                     bool]:
     """pip's resolver in the venv (``pip install --dry-run --report``) on ``inputs`` (pairs of
     ``-r``/``-c`` and a file): (what it would install, why there is no answer, unresolvable)."""
-    from repair.proc import clean_env, run
-
     if not ctx.venv_exists or ctx.interp is None:
         return None, "the venv's python does not run here", False
     if "pip" not in ctx.installed:
@@ -196,8 +206,6 @@ def predict(ctx: Context, upstream_dir: Path, files: list[str], constraints: lis
             ) -> tuple[list[dict[str, Any]], str | None, bool]:
     """Ask pip's resolver in the venv what ``pip install -r`` of the upstream requirements would
     install. Returns (packages that move, why there is no prediction, unresolvable)."""
-    from repair.env.dists import canonical
-
     inputs = [("-r", n) for n in files] + [("-c", n) for n in constraints]
     present = [(flag, str(upstream_dir / n)) for flag, n in inputs if (upstream_dir / n).is_file()]
     if not any(flag == "-r" for flag, _ in present):
@@ -222,13 +230,9 @@ def predict(ctx: Context, upstream_dir: Path, files: list[str], constraints: lis
 
 def ensure_snapshot(ctx: Context) -> dict[str, Any]:
     """A snapshot of the venv newer than its last change, made now when there is none."""
-    try:
-        from repair.backup.store import (  # type: ignore[attr-defined,unused-ignore]
-            create_backup,
-            list_backups,
-        )
-    except ImportError:
-        return {"status": "unavailable", "reason": "this build has no snapshot support"}
+    # lazy: start-up time of repair check (only --pre-update keeps a snapshot)
+    from repair.backup.store import create_backup, list_backups
+
     if not ctx.venv_exists:
         return {"status": "skipped", "reason": "no venv"}
     changed = max((p.stat().st_mtime for p in (ctx.venv, ctx.site) if p.exists()), default=0.0)
@@ -255,16 +259,17 @@ def _created(info: Any) -> float:
     return 0.0
 
 
-def pre_update_findings(ctx: Context) -> Iterator[Finding]:
-    from repair.checks.repo import (
-        REPO_BEHIND,
-        REPO_DETACHED,
-        REPO_DIRTY,
-        REPO_DIVERGED,
-        UPDATE_RISKY,
-        UPDATE_UNRESOLVABLE,
-    )
+@check(REPO_BEHIND, REPO_DIVERGED, REPO_DIRTY, REPO_DETACHED, UPDATE_RISKY, UPDATE_UNRESOLVABLE,
+       option="pre_update")
+def pre_update(ctx: Context) -> Iterator[Finding]:
+    """With ``--pre-update``: fetch upstream (offline: says so and goes on), count the commits
+    behind, diff the requirements and constraints files between HEAD and upstream, and predict
+    with pip's own resolver which installed packages would move. Anything that makes
+    ``git pull`` refuse or the new requirements fail to install is an error."""
+    yield from pre_update_findings(ctx)
 
+
+def pre_update_findings(ctx: Context) -> Iterator[Finding]:
     root = ctx.install.dir
     manifest = ctx.install.manifest
     update: dict[str, Any] = {

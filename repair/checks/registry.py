@@ -31,6 +31,7 @@ CHECK_MODULES = (
     "repair.checks.requirements",
     "repair.checks.online",
     "repair.checks.repo",
+    "repair.checks.preupdate",
     "repair.checks.torch",
     "repair.checks.conflicts",
     "repair.checks.launch",
@@ -92,9 +93,9 @@ def load_all() -> list[Check]:
     """Import every check module (registering its checks) and return the checks in order."""
     for module in CHECK_MODULES:
         importlib.import_module(module)
-    # In the order of CHECK_MODULES, whichever module another imported first.
-    rank = {module: i for i, module in enumerate(CHECK_MODULES)}
-    return sorted(CHECKS, key=lambda c: rank.get(c.func.__module__, len(rank)))
+    # In the modules' order whatever imported one first (a module may import another's names).
+    order = {module: n for n, module in enumerate(CHECK_MODULES)}
+    return sorted(CHECKS, key=lambda c: order.get(c.func.__module__, len(order)))
 
 
 def all_finding_types() -> dict[str, FindingType]:

@@ -1,6 +1,6 @@
 """Checks of the git checkouts: the application's own, and each extension that is a checkout of
-its own (folders under the manifest's ``extensions.paths``). With ``--pre-update``: fetch
-upstream and predict what an update would change (``repair.checks.preupdate``)."""
+its own (folders under the manifest's ``extensions.paths``). ``--pre-update`` (fetch upstream and
+predict what an update would change) is ``repair.checks.preupdate``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from repair.app.gitrepo import extension_checkouts, fsck, has_git, inspect
 from repair.checks.registry import check, finding_type
 from repair.model import Finding, Fix, Severity
 
@@ -39,14 +40,6 @@ REPO_BEHIND = finding_type(
 REPO_DIVERGED = finding_type(
     "repo-diverged", "Local and upstream history have diverged", Severity.WARNING, Fix.MANUAL,
 )
-UPDATE_RISKY = finding_type(
-    "update-risky", "An update would move a package that often breaks the application",
-    Severity.WARNING, Fix.NONE, restart_required=True,
-)
-UPDATE_UNRESOLVABLE = finding_type(
-    "update-unresolvable", "The updated requirements cannot be installed together",
-    Severity.ERROR, Fix.MANUAL,
-)
 
 
 def extension_paths(ctx: Context) -> list[str]:
@@ -66,8 +59,6 @@ def state_findings(ctx: Context, state: RepoState, *, app: bool,
                    include_update: bool = True) -> Iterator[Finding]:
     """The findings for one checkout's state. ``include_update=False`` leaves out what the
     pre-update check reports itself (dirty, detached, behind) for the application."""
-    from repair.app.gitrepo import fsck
-
     subject = _label(ctx, state.path)
     what = "the application's checkout" if app else f"the extension {subject}"
     reclone = ("run 'repair --reclone' (user data is kept; the old checkout is set aside)" if app
@@ -141,9 +132,8 @@ def repositories(ctx: Context) -> Iterator[Finding]:
     missing or damaged repository, changed tracked files, a detached HEAD, a folder git refuses
     (another user owns it), and how far behind the last fetched upstream it is. ``git fsck``
     runs with ``--verify-files``, or when git cannot read a repository."""
+    # lazy: start-up time of repair guard run (its checks are not the repository's)
     from concurrent.futures import ThreadPoolExecutor
-
-    from repair.app.gitrepo import extension_checkouts, has_git, inspect
 
     root = ctx.install.dir
     app_state = inspect(root)
@@ -170,15 +160,3 @@ def repositories(ctx: Context) -> Iterator[Finding]:
         states = list(pool.map(inspect, extensions))
     for state in states:
         yield from state_findings(ctx, state, app=False)
-
-
-@check(REPO_BEHIND, REPO_DIVERGED, REPO_DIRTY, REPO_DETACHED, UPDATE_RISKY, UPDATE_UNRESOLVABLE,
-       option="pre_update")
-def pre_update(ctx: Context) -> Iterator[Finding]:
-    """With ``--pre-update``: fetch upstream (offline: says so and goes on), count the commits
-    behind, diff the requirements and constraints files between HEAD and upstream, and predict
-    with pip's own resolver which installed packages would move. Anything that makes
-    ``git pull`` refuse or the new requirements fail to install is an error."""
-    from repair.checks.preupdate import pre_update_findings
-
-    yield from pre_update_findings(ctx)

@@ -10,18 +10,18 @@ import click
 from repair.cli.common import echo_json, use_color
 
 if TYPE_CHECKING:
-    from repair.plan.planner import Plan
+    from repair.model import Plan
 
 
 def run_pipeline(ctx: click.Context, options: dict[str, Any]) -> None:
     from repair.commands.repair import repair
     from repair.progress import StreamReporter
-    from repair.render import report_text, steps_text, terminal_width
+    from repair.render import plan_text, report_text, steps_text, terminal_width
 
     as_json = bool(options.get("json"))
 
     def confirm(plan: Plan) -> bool:
-        click.echo(plan.text(), err=True, nl=False)
+        click.echo(plan_text(plan), err=True, nl=False)
         if click.confirm("Go ahead? (the venv is backed up first)", default=True, err=True):
             return True
         raise _Declined
@@ -41,11 +41,11 @@ def run_pipeline(ctx: click.Context, options: dict[str, Any]) -> None:
         if options.get("dry_run"):
             click.echo(report_text(result.report, color=color, hint=None, width=width), nl=False)
             click.echo()
-            click.echo(result.plan.text(), nl=False)
+            click.echo(plan_text(result.plan), nl=False)
             if not result.plan.empty:
                 click.echo("Nothing was changed (--dry-run). Run 'repair' to carry out this plan.")
         else:
-            click.echo(result.plan.text() if result.plan.empty else steps_text(result, width),
+            click.echo(plan_text(result.plan) if result.plan.empty else steps_text(result, width),
                        nl=False)
             if result.plan.empty or result.exit_code not in (4, 5):
                 click.echo()

@@ -7,13 +7,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from repair.app.target import resolve
+from repair.backup.restore import restore_backup
 from repair.backup.store import (
     BackupInfo,
     create_backup,
     install_lock,
     list_backups,
     prune_backups,
-    restore_backup,
 )
 from repair.context import Context
 

@@ -81,7 +81,7 @@ def build_broken_install(root: Path, reporter: Reporter) -> Path:
     reporter.step("Creating the web UI's venv with virtualenv")
     venv = app / "venv"
     env = _isolated_pip_env(wheels)
-    from repair.rebuild.core import virtualenv_args
+    from repair.rebuild.build import virtualenv_args
 
     proc.run(virtualenv_args(sys.executable, venv), env=env, timeout=300, check=True)
     python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")

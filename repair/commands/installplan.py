@@ -29,7 +29,8 @@ from repair.env.layout import VenvLayout
 from repair.env.packages import IndexOptions
 from repair.errors import UsageError
 from repair.progress import Reporter
-from repair.rebuild.core import manifest_torch, pin_line
+from repair.rebuild.torch import manifest_torch
+from repair.rebuild.workingset import pin_line
 from repair.saferead import read_regular_text
 from repair.transaction.journal import Journal, JournalError, crash_point
 
@@ -331,7 +332,7 @@ def launch_args_for(manifest: Manifest, backend: str | None) -> list[str]:
 
 
 def torch_spec(plan: InstallPlan, backend: str | None) -> dict[str, Any] | None:
-    """The torch step's parameters for the backend (``repair.rebuild.core.manifest_torch``), the
+    """The torch step's parameters for the backend (``repair.rebuild.torch.manifest_torch``), the
     snapshot's exact versions when it was taken on the same backend; None when the manifest
     installs no torch (``generic``)."""
     spec = manifest_torch(plan.manifest, backend)

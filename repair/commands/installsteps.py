@@ -42,7 +42,9 @@ from repair.env.layout import VenvLayout
 from repair.env.packages import pip_install
 from repair.errors import UsageError
 from repair.progress import Reporter
-from repair.rebuild import core as rebuild
+from repair.rebuild.build import create_venv, install_torch
+from repair.rebuild.verify import preflight
+from repair.rebuild.workingset import pin_line, requirement_files
 
 
 class InstallRunner:
@@ -182,14 +184,14 @@ class InstallRunner:
         if not self.redo and not ({"venv", "torch", "requirements"} & set(self.plan.todo)):
             return  # the requirements are already in
         reqs, seen = ReqSet(), set[Path]()
-        for path in rebuild.requirement_files(self.req.dir, self.plan.manifest)[0]:
+        for path in requirement_files(self.req.dir, self.plan.manifest)[0]:
             parse_file(path, _set=reqs, _seen=seen)
         wanted = [line.requirement for line in reqs.requirements
                   if line.requirement is not None and not line.url]
         index = self.req.index
         options = {"index_url": index.index_url, "extra_index_urls": index.extra_index_urls,
                    "find_links": index.find_links, "offline": index.offline}
-        rebuild.preflight(wanted, str(self.python["path"]), options, torch=torch,
+        preflight(wanted, str(self.python["path"]), options, torch=torch,
                           reporter=self.reporter, requirement_options=reqs.options,
                           hint="nothing was built", needs="the install")
 
@@ -210,7 +212,7 @@ class InstallRunner:
             fsops.check_venv_target(self.venv, self.req.dir)
         self.state.forget("torch", "requirements")
         building.mkdir(parents=True)
-        how = rebuild.create_venv(str(self.python["path"]), building, prompt=self.venv.name,
+        how = create_venv(str(self.python["path"]), building, prompt=self.venv.name,
                                   installer=self.req.installer,
                                   version=str(self.python["version"]))
         return f"built aside in {building.name} ({how})"
@@ -246,7 +248,7 @@ class InstallRunner:
     def install_torch(self, spec: dict[str, Any] | None) -> str:
         if spec is None:
             return "the manifest installs no torch"
-        rebuild.install_torch(venv_python(self.work_venv()), spec, work=self.venv.parent,
+        install_torch(venv_python(self.work_venv()), spec, work=self.venv.parent,
                               keep=None, index=self.req.index, log=self.log(),
                               reporter=self.reporter, installer=self.req.installer)
         return " ".join(spec["requirements"])
@@ -260,7 +262,7 @@ class InstallRunner:
             constraints: list[Path] = []
         else:
             pins, skipped = [], []
-            files, constraints = rebuild.requirement_files(root, manifest)
+            files, constraints = requirement_files(root, manifest)
             content = "\n".join(p.read_text(encoding="utf-8", errors="replace")
                                 for p in files + constraints)
         key = state_key(content, self.backend)
@@ -316,7 +318,7 @@ class InstallRunner:
                     {"what": f"{name}=={dist.get('version')}", "why": why,
                      "instead": "what torch for this machine needs"})
                 continue
-            pins.append(rebuild.pin_line(str(dist["name"]), str(dist["version"]),
+            pins.append(pin_line(str(dist["name"]), str(dist["version"]),
                                          dist.get("source")))
         return pins, skipped
 

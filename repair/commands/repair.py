@@ -12,7 +12,7 @@ from repair.errors import UsageError
 from repair.transaction.pipeline import repair_install
 
 if TYPE_CHECKING:
-    from repair.plan.planner import Plan
+    from repair.model import Plan
     from repair.progress import Reporter
     from repair.transaction.pipeline import PipelineResult
 

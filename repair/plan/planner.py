@@ -6,81 +6,31 @@
   then the right version is force-reinstalled without touching its dependencies);
 - the venv is recreated only when it must be (missing, broken interpreter, unsupported Python,
   ``--clean-venv``), on the old venv's Python, with its torch build and its working set
-  (``repair.rebuild.core``: the plan names the interpreter, a torch change and its reason, and what
+  (``repair.rebuild``: the plan names the interpreter, a torch change and its reason, and what
   moves from which version to which);
 - ``--reinstall`` reinstalls every requirement.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from repair.model import Finding, Fix, Severity
+from repair.app.nodes import blocked, install_files, pip_left_out, plan_keep
+from repair.app.target import made_by_uv
+from repair.checks.preupdate import dry_run
+from repair.env.dists import canonical
+from repair.env.packages import IndexOptions, find_uv
+from repair.model import Finding, Fix, Plan, Severity, Step
+from repair.rebuild.python import choose_python, old_python
+from repair.rebuild.reuseplan import plan_reuse
+from repair.rebuild.torch import choose_torch
+from repair.rebuild.workingset import plan_working_set
 
 if TYPE_CHECKING:
     from repair.context import Context
 
 RECREATE_IDS = {"venv-missing", "venv-interpreter-broken", "python-unsupported"}
-# Step kinds that replace files a running application may have loaded.
-REPLACING = {"recreate-venv", "remove", "purge", "reinstall", "install-torch", "reclone"}
-
-
-@dataclass(frozen=True)
-class Step:
-    kind: str
-    summary: str
-    params: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def replaces_files(self) -> bool:
-        if self.kind == "install-requirements":
-            return bool(self.params.get("force_reinstall") or self.params.get("changes_versions"))
-        return self.kind in REPLACING
-
-    def to_json(self) -> dict[str, Any]:
-        """As shown and journaled: credentials in index URLs redacted."""
-        from repair.proc import redact, redact_data
-
-        return {"kind": self.kind, "summary": redact(self.summary),
-                "params": redact_data(self.params)}
-
-
-@dataclass(frozen=True)
-class Plan:
-    steps: tuple[Step, ...] = ()
-    unresolved: tuple[Finding, ...] = ()  # findings no step fixes (manual, config, ...)
-
-    @property
-    def empty(self) -> bool:
-        return not self.steps
-
-    @property
-    def recreates(self) -> bool:
-        return any(s.kind == "recreate-venv" for s in self.steps)
-
-    @property
-    def replaces_files(self) -> bool:
-        return any(s.replaces_files for s in self.steps)
-
-    def to_json(self) -> list[dict[str, Any]]:
-        return [s.to_json() for s in self.steps]
-
-    def text(self) -> str:
-        from repair.proc import redact
-        from repair.rebuild.core import move_text
-
-        lines = ["Nothing to do."] if self.empty else ["Plan:"]
-        for n, step in enumerate(self.steps, 1):
-            lines.append(f"  {n}. {step.summary}")
-            lines += [f"     - {move_text(m)}" for m in step.params.get("moves", [])]
-        if self.unresolved:
-            lines.append("Not fixed automatically:")
-            for f in self.unresolved:
-                lines.append(f"  - {f.id}: {f.message}")
-                lines.append(f"    what to do: {f.remedy}")
-        return redact("\n".join(lines) + "\n")
 
 
 def _opt(options: dict[str, Any], name: str) -> Any:
@@ -90,8 +40,6 @@ def _opt(options: dict[str, Any], name: str) -> Any:
 def _spec_for(ctx: Context, name: str, installed_version: str | None) -> str:
     """The requirement to reinstall ``name`` with: the application's own line when it has
     one, else the installed version exactly."""
-    from repair.env.dists import canonical
-
     key = canonical(name)
     for line in ctx.app_requirements.requirements:
         req = line.requirement
@@ -104,17 +52,13 @@ def _spec_for(ctx: Context, name: str, installed_version: str | None) -> str:
 def _files(ctx: Context) -> tuple[list[str], list[str]]:
     """The requirements files installed together (the application's and every custom node's or
     extension's that fits them) and the constraint files (see ``repair.app.nodes``)."""
-    from repair.app.nodes import install_files
-
     return install_files(ctx)
 
 
 def _torch_step(ctx: Context, options: dict[str, Any], *, force: bool,
                 changes_only: bool = False) -> Step | None:
-    """The torch step (``repair.rebuild.core.choose_torch``); ``changes_only``: only when the build
+    """The torch step (``repair.rebuild.torch.choose_torch``); ``changes_only``: only when the build
     changes (the old one does not fit the backend)."""
-    from repair.rebuild.core import choose_torch
-
     choice = choose_torch(ctx, backend=options.get("backend"))
     if choice is None or (changes_only and choice.keep):
         return None
@@ -123,13 +67,11 @@ def _torch_step(ctx: Context, options: dict[str, Any], *, force: bool,
 
 def _install_all(ctx: Context, *, force: bool, extra: list[str] | None = None,
                  changes_versions: bool = True, options: dict[str, Any] | None = None) -> Step:
-    from repair.app.nodes import blocked, pip_left_out, plan_keep
-
     reqs, cons = _files(ctx)
     keep = plan_keep(ctx) if ctx.venv_exists and not force else []
     left_out = sorted(blocked(ctx))
     # What the specifiers cannot show, pip's resolver can: a node it cannot install with the rest.
-    unresolvable = pip_left_out(ctx, reqs, cons, keep, _index_args(options or {}))
+    unresolvable = pip_left_out(ctx, reqs, cons, keep, _index_args(options or {}), dry_run)
     if unresolvable:
         paths = {s.label: str(s.path) for s in ctx.install.requirement_sources()}
         reqs = [r for r in reqs if r not in {paths.get(n) for n in unresolvable}]
@@ -155,22 +97,20 @@ def _install_all(ctx: Context, *, force: bool, extra: list[str] | None = None,
 
 def _rebuild_steps(ctx: Context, findings: list[Finding], options: dict[str, Any],
                    why: str) -> list[Step]:
-    """A new venv: its Python, torch, the working set (``repair.rebuild.core``)."""
-    from repair.rebuild import core as rebuild
-
+    """A new venv: its Python, torch, the working set (``repair.rebuild``)."""
     manifest = ctx.install.manifest
-    old_version, old_interpreter = rebuild.old_python(ctx)
-    python = rebuild.choose_python(manifest, requested=options.get("python"),
-                                   old_version=old_version, old_interpreter=old_interpreter)
+    old_version, old_interpreter = old_python(ctx)
+    python = choose_python(manifest, requested=options.get("python"),
+                           old_version=old_version, old_interpreter=old_interpreter)
     steps = [Step("recreate-venv",
                   f"recreate the venv ({why}) with Python {python.version} ({python.path}: "
                   f"{python.reason})",
                   {"reason": why, "python": python.path, "version": python.version,
                    "why_python": python.reason, "old_version": old_version})]
-    torch = rebuild.choose_torch(ctx, backend=options.get("backend"))
-    work = rebuild.plan_working_set(ctx, findings, torch, fresh=bool(options.get("fresh")))
-    reuse = rebuild.plan_reuse(work, torch, findings, enabled=not _opt(options, "no_reuse"),
-                               verify_hashes=bool(_opt(options, "verify_files")))
+    torch = choose_torch(ctx, backend=options.get("backend"))
+    work = plan_working_set(ctx, findings, torch, fresh=bool(options.get("fresh")))
+    reuse = plan_reuse(work, torch, findings, enabled=not _opt(options, "no_reuse"),
+                       verify_hashes=bool(_opt(options, "verify_files")))
     if torch is not None:
         summary = torch.summary()
         if reuse.torch:
@@ -229,8 +169,6 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
     changes_versions = False
     extra: list[str] = []
     ensure_pip = False
-    from repair.env.dists import canonical
-
     installed = ctx.installed if ctx.venv_exists else {}
 
     def want(name: str) -> None:
@@ -360,8 +298,6 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
 
 
 def _index_args(options: dict[str, Any]) -> list[str]:
-    from repair.env.packages import IndexOptions
-
     return IndexOptions.from_options(options).pip_args()
 
 
@@ -378,11 +314,7 @@ def default_installer(ctx: Context, options: dict[str, Any]) -> str:
     asked = options.get("installer")
     if asked:
         return str(asked)
-    from repair.app.target import made_by_uv
-
     if made_by_uv(ctx.venv):
-        from repair.env.packages import find_uv
-
         if find_uv() is not None:
             return "uv"
     return "pip"

@@ -34,7 +34,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from repair import fsops
-from repair.app.gitrepo import git, git_env, inspect, read_git_files, remote_url, rev_parse
+from repair.app.gitrepo import (
+    fsck,
+    git,
+    git_env,
+    inspect,
+    read_git_files,
+    remote_url,
+    rev_parse,
+)
 from repair.errors import (
     ProcessError,
     RepairError,
@@ -44,7 +52,7 @@ from repair.errors import (
 )
 from repair.proc import redact, run
 from repair.progress import Reporter
-from repair.transaction.journal import crash_point
+from repair.transaction.journal import Journal, JournalError, crash_point
 
 if TYPE_CHECKING:
     from repair.context import Context
@@ -96,8 +104,6 @@ def _write_journal(app: Path, data: dict[str, Any]) -> None:
 def _read_journal(app: Path) -> dict[str, Any]:
     """The reclone journal, its paths checked: the new checkout and the old one are siblings of
     ``app`` with the names this tool gives them (a tampered journal moves nothing else)."""
-    from repair.transaction.journal import Journal, JournalError
-
     journal = Journal.load(journal_path(app)) if os.path.lexists(journal_path(app)) else None
     if journal is None:
         raise JournalError(f"{journal_path(app)} is not a reclone journal")
@@ -386,8 +392,6 @@ def _run(ctx: Context, app: Path, new: Path, aside: Path, url: str, target: str,
     missing = [p for p in user_data if not os.path.lexists(new / p)]
     if missing:
         raise RepairError(f"user data missing after the move: {', '.join(missing)}")
-    from repair.app.gitrepo import fsck
-
     problems = fsck(new, full=False)
     if problems:
         raise RepairError(f"the new clone is not sound: {problems[0]}")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import csv
 import errno
+import filecmp
 import hashlib
 import io
 import os
@@ -123,6 +124,7 @@ def _reflink(src: str, dst: str) -> bool:
     if not hasattr(os, "O_RDONLY") or os.name != "posix":
         return False
     try:
+        # lazy: POSIX only; without it the file is copied
         import fcntl
 
         ficlone = 0x40049409
@@ -143,8 +145,6 @@ def _same(src: str, dst: str) -> bool:
     try:
         if os.path.samefile(src, dst):
             return True
-        import filecmp
-
         return filecmp.cmp(src, dst, shallow=False)
     except OSError:
         return False

@@ -24,6 +24,7 @@ import errno
 import hashlib
 import json
 import os
+import secrets
 import signal
 import stat
 import time
@@ -31,12 +32,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from platformdirs import user_state_dir
+
 from repair import fsops
 from repair.errors import BusyError, UsageError
 
 CRASH_ENV = "WEBUI_REPAIR_TEST_CRASH_AT"
 CRASH_CODE = 137
 MAX_JOURNAL_BYTES = 4 << 20
+JOURNAL = "journal.json"  # in the backup folder of the run
+FINAL_STATES = {"committed", "rolled-back"}
 
 
 def crash_point(name: str) -> None:
@@ -82,8 +87,6 @@ def same_folder(folder: Path, expected: dict[str, Any] | None) -> bool:
 
 
 def new_token() -> str:
-    import secrets
-
     return secrets.token_hex(8)
 
 
@@ -179,6 +182,18 @@ class Journal:
         return cls(path, data)
 
 
+def load_journal(folder: Path) -> Journal | None:
+    return Journal.load(folder / JOURNAL)
+
+
+def journal_unfinished(folder: Path) -> bool:
+    try:
+        journal = load_journal(folder)
+    except JournalError:
+        return True  # unreadable: kept, never pruned
+    return journal is not None and journal.state not in FINAL_STATES
+
+
 # ---------------------------------------------------------------------------------------------
 # A child left from a killed run
 
@@ -231,8 +246,6 @@ def _group_alive(pgid: int) -> bool:
 
 
 def _lock_dir() -> Path:
-    from platformdirs import user_state_dir
-
     return Path(user_state_dir("webui-repair", appauthor=False)) / "locks"
 
 
@@ -247,6 +260,7 @@ def lock_path(kind: str, folder: Path) -> Path:
 def _flock(path: Path, busy: BusyError) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     if os.name == "nt":
+        # lazy: Windows only, and filelock's import (asyncio) costs more than the lock
         from filelock import FileLock, Timeout
 
         lock = FileLock(str(path), timeout=0)
@@ -261,7 +275,7 @@ def _flock(path: Path, busy: BusyError) -> Iterator[Path]:
         return
     # POSIX: flock(2), as filelock's UnixFileLock does (the two see each other's locks),
     # without importing filelock, whose import (asyncio) costs more than the lock.
-    import fcntl
+    import fcntl  # lazy: POSIX only
 
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:

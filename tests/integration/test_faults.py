@@ -14,7 +14,7 @@ import pytest
 from repair import fsops
 from repair.app.target import resolve
 from repair.backup.store import backups_root, list_backups
-from repair.transaction.pipeline import journal_unfinished
+from repair.transaction.journal import journal_unfinished
 from tests.integration.test_pipeline import Outcome
 from tests.integration.test_pipeline_crash import run
 from tests.kit import site_packages, tree_digest

@@ -18,13 +18,14 @@ import pytest
 from repair.app.target import resolve
 from repair.backup.store import backups_root
 from repair.progress import Reporter
-from repair.transaction.pipeline import journal_unfinished, recover
+from repair.transaction.journal import journal_unfinished
+from repair.transaction.recovery import recover
 from tests.kit import site_packages, tree_digest, venv_python
 
 RECOVERY_POINTS = ["rollback:start", "rollback:cleared", "rollback:renamed"]
 RECOVER = ("import sys\nfrom repair.backup.store import install_lock\n"
            "from repair.app.target import resolve\n"
-           "from repair.transaction.pipeline import recover\n"
+           "from repair.transaction.recovery import recover\n"
            "from repair.progress import Reporter\n"
            "i = resolve(sys.argv[1])\nwith install_lock(i):\n    print(recover(i, Reporter()))\n")
 

@@ -164,7 +164,7 @@ def test_fresh_resolves_from_the_requirement_files_alone(
 
 
 def test_the_new_venv_is_verified_against_the_plan(template: Path) -> None:
-    from repair.rebuild.core import verify_set
+    from repair.rebuild.verify import verify_set
 
     assert verify_set(template, {"numpy": "1.26.4", "handmade": "1.0"}, (),
                       ["torch==2.1.2+cu121"]) == []
@@ -191,7 +191,7 @@ def test_install_stops_before_building_when_the_torch_index_is_down(
 def test_virtualenv_writes_nothing_beside_the_venv(tmp_path: Path) -> None:
     import sys
 
-    from repair.rebuild.core import create_venv
+    from repair.rebuild.build import create_venv
 
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
     create_venv(sys.executable, tmp_path / "venv")

@@ -215,7 +215,6 @@ def has_reason(src: Source, node: ast.Import | ast.ImportFrom) -> bool:
     return any(_comments_above(lines, n.lineno) for n in _block_start(src, node))
 
 
-@pytest.mark.xfail(strict=False, reason="circles being broken")
 def test_no_import_circle() -> None:
     graph = import_graph()
     report = []
@@ -235,7 +234,6 @@ def test_no_import_circle() -> None:
         "name both sides need into a module below them both.\n" + "\n".join(report))
 
 
-@pytest.mark.xfail(strict=False, reason="modules being split")
 def test_no_module_over_500_lines() -> None:
     long = sorted((len(src.lines), src.rel) for src in sources().values()
                   if len(src.lines) > MAX_LINES)

@@ -8,6 +8,7 @@ from repair.app.target import resolve
 from repair.context import Context
 from repair.model import Finding, Fix, Severity
 from repair.plan.planner import make_plan
+from repair.render import plan_text
 
 
 def ctx_for(tmp_path: Path, reqs: str = "numpy==1.26.4\nsafetensors\n") -> Context:
@@ -26,7 +27,7 @@ def kinds(plan) -> list[str]:  # type: ignore[no-untyped-def]
 
 def test_healthy_means_nothing_to_do(tmp_path: Path) -> None:
     plan = make_plan(ctx_for(tmp_path), [], {})
-    assert plan.empty and "Nothing to do" in plan.text()
+    assert plan.empty and "Nothing to do" in plan_text(plan)
 
 
 def test_broken_interpreter_recreates_and_installs_everything(tmp_path: Path) -> None:
@@ -44,7 +45,7 @@ def test_clean_venv_forces_recreate(tmp_path: Path) -> None:
     assert kinds(plan) == ["recreate-venv", "install-requirements"]
     assert plan.steps[0].params["version"].startswith("3.10.")
     assert Path(plan.steps[0].params["python"]).is_file()
-    assert plan.steps[0].params["python"] in plan.text()  # the plan names the interpreter
+    assert plan.steps[0].params["python"] in plan_text(plan)  # the plan names the interpreter
 
 
 def test_mixed_numpy_is_purged_then_force_reinstalled_at_the_required_version(
@@ -94,7 +95,7 @@ def test_manual_findings_are_listed_not_planned(tmp_path: Path) -> None:
     f = finding("requirement-invalid", "requirements.txt:3", Fix.MANUAL)
     plan = make_plan(ctx_for(tmp_path), [f], {})
     assert plan.empty and plan.unresolved == (f,)
-    assert "Not fixed automatically" in plan.text()
+    assert "Not fixed automatically" in plan_text(plan)
 
 
 def test_reclone_step_when_asked(tmp_path: Path) -> None:

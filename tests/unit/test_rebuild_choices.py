@@ -11,7 +11,9 @@ from repair.app import manifest as manifests
 from repair.app.manifest import parse_manifest
 from repair.env.pythons import PythonInfo
 from repair.errors import UsageError
-from repair.rebuild.core import choose_python, index_for_build, manifest_torch, pin_line
+from repair.rebuild.python import choose_python
+from repair.rebuild.torch import index_for_build, manifest_torch
+from repair.rebuild.workingset import pin_line
 
 FOUND = [PythonInfo(Path("/py/3.13/bin/python3"), "3.13.0"),
          PythonInfo(Path("/py/3.12/bin/python3"), "3.12.1"),
@@ -83,7 +85,7 @@ def test_pins_bring_back_where_a_distribution_came_from() -> None:
 
 def test_a_venv_whose_setuptools_comes_back_from_the_old_one_is_seeded_with_pip_alone(
         tmp_path: Path) -> None:
-    from repair.rebuild.core import virtualenv_args
+    from repair.rebuild.build import virtualenv_args
 
     seeded = virtualenv_args("python3", tmp_path / "venv")
     alone = virtualenv_args("python3", tmp_path / "venv", setuptools=False)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from repair.model import Finding, Fix, Report, Severity
-from repair.plan.planner import Plan, Step
+from repair.model import Finding, Fix, Plan, Report, Severity, Step
 from repair.transaction.pipeline import unfixed_errors
 
 
