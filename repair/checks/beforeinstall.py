@@ -158,24 +158,3 @@ def before_install_findings(ctx: Context, risky_type: FindingType,
 
 def _index_args(options: dict[str, Any]) -> list[str]:
     return IndexOptions.from_options(options).pip_args()
-
-
-def before_install_text(data: dict[str, Any]) -> str:
-    lines = [f"Before installing {data.get('input')}"]
-    if data.get("prediction") not in (None, "pip"):
-        lines.append(f"  predict  unavailable: {data['prediction']}")
-    for m in data.get("packages", []):
-        flag = f"  PROTECTED: {m['reason']}" if m.get("protected") else ""
-        lines.append(f"  moves    {m['name']} {m['from'] or '(new)'} -> {m['to']}{flag}")
-    con = data.get("constraints")
-    if con:
-        lines.append(f"  wrote    {con['file']} ({len(con['lines'])} constraint(s))")
-        if con.get("resolves"):
-            kept = "no protected package moves" if not con.get("protected") else \
-                "still moves " + ", ".join(con["protected"])
-            lines.append(f"  with it  pip installs {len(con['packages'])} package(s); {kept}")
-        elif con.get("resolves") is False:
-            lines.append(f"  with it  pip cannot install it: {con.get('why')}")
-    lines.append("  verdict  " + ("safe to install" if data.get("safe") else
-                                  "installing it as it is breaks the environment"))
-    return "\n".join(lines) + "\n"

@@ -15,18 +15,6 @@ def doc_text(finding_id: str) -> str | None:
         return None
 
 
-def list_text() -> str:
-    from repair.checks.registry import all_finding_types
-
-    types = all_finding_types()
-    width = max(len(i) for i in types)
-    fix_width = max(len(t.fix.value) for t in types.values())
-    lines = [f"{'id':<{width}}  {'severity':<8}  {'fix':<{fix_width}}  title"]
-    lines += [f"{t.id:<{width}}  {t.severity.value:<8}  {t.fix.value:<{fix_width}}  {t.title}"
-              for t in sorted(types.values(), key=lambda t: t.id)]
-    return "\n".join(lines) + "\n"
-
-
 def explain_text(finding_id: str) -> str:
     from repair.checks.registry import all_finding_types
 

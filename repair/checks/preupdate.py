@@ -392,37 +392,3 @@ def pre_update_findings(ctx: Context) -> Iterator[Finding]:
             else:
                 update["prediction"] = "requirements unchanged"
     update["safe"] = not refused
-
-
-def update_text(update: dict[str, Any]) -> str:
-    """A short text summary of the ``update`` object, for the text report."""
-    lines = ["Update"]
-    if update.get("fetched"):
-        lines.append(f"  fetched  {update.get('upstream') or 'upstream'}")
-    elif update.get("fetch_error"):
-        lines.append(f"  fetch    failed ({update['fetch_error']}); last fetched state used")
-    if update.get("behind") is not None:
-        lines.append(f"  behind   {update['behind']} commit(s), ahead {update['ahead']}")
-    for change in update.get("requirements", []):
-        lines.append(f"  require  {change['name']}: {change['from'] or '(new)'} -> "
-                     f"{change['to'] or '(removed)'}  [{change['file']}]")
-    for move in update.get("packages", []):
-        flag = "  RISKY" if move.get("risky") else ""
-        lines.append(f"  moves    {move['name']} {move['from'] or '(new)'} -> {move['to']}{flag}")
-    if update.get("prediction") and update["prediction"] not in ("pip", "requirements unchanged"):
-        lines.append(f"  predict  unavailable: {update['prediction']}")
-    snap = update.get("snapshot") or {}
-    if snap:
-        lines.append(f"  snapshot {snap.get('status')}" + (f" {snap['id']}" if snap.get("id")
-                                                             else ""))
-    for reason in update.get("refused", []):
-        lines.append(f"  refused  {reason}")
-    if update.get("not_compared") or (not update.get("compared") and not update.get("refused")):
-        verdict = ("nothing could be compared: " + (update.get("not_compared") or "no upstream")
-                   + "; what an update would change is unknown")
-    elif update.get("safe"):
-        verdict = "safe to update" + ("" if update.get("fetched") else " (as of the last fetch)")
-    else:
-        verdict = "do not update yet"
-    lines.append("  verdict  " + verdict)
-    return "\n".join(lines) + "\n"

@@ -59,15 +59,13 @@ def list_(ctx: click.Context, dir: str | None, venv: str | None, manifest: str |
           as_json: bool) -> None:
     """List the backups of the install, newest first."""
     from repair.commands.backup import backup_list
+    from repair.render.backup import backup_list_text
 
     infos = backup_list(merged_install_options(ctx, dir, venv, manifest))
     if as_json:
         echo_json([i.to_json() for i in infos])
         return
-    if not infos:
-        click.echo("No backups.")
-    for i in infos:
-        click.echo(f"{i.id}  {i.created}  {i.kind:<8}  {i.reason}")
+    click.echo(backup_list_text(infos), nl=False)
 
 
 @backup.command("restore")

@@ -8,7 +8,6 @@ from typing import Any
 import click
 
 from repair.cli.common import (
-    check_text,
     echo_json,
     index_options,
     install_options,
@@ -52,13 +51,15 @@ def check(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: st
     Exit status: 0 healthy, 1 problems found, 2 bad usage or input.
     """
     if list_ids:
-        from repair.checks.docs import list_text
+        from repair.checks.registry import all_finding_types
+        from repair.render.docs import list_text
 
-        click.echo(list_text(), nl=False)
+        click.echo(list_text(all_finding_types()), nl=False)
         return
     if explain:
         from repair.checks.docs import explain_text
-        from repair.render import markdown_text, terminal_width
+        from repair.render.docs import markdown_text
+        from repair.render.report import terminal_width
 
         # Markdown for a terminal is noise: rendered as text (--json keeps nothing else here).
         click.echo(markdown_text(explain_text(explain), width=terminal_width(),
@@ -72,5 +73,10 @@ def check(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: st
     if as_json:
         echo_json(report.to_json())
     else:
-        click.echo(check_text(report, verbose=verbose), nl=False)
+        # Start-up time: the renderers are read only when a report is shown.
+        from repair.render.check import check_text
+        from repair.render.report import terminal_width
+
+        click.echo(check_text(report, color=use_color(), verbose=verbose,
+                              width=terminal_width()), nl=False)
     sys.exit(0 if report.summary.healthy else 1)

@@ -7,14 +7,11 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from repair.errors import ExitCode, RepairError
-
-if TYPE_CHECKING:
-    from repair.model import Report
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -154,24 +151,6 @@ def use_color(stream: Any = None) -> bool:
     if os.environ.get("FORCE_COLOR"):
         return True
     return bool(getattr(stream, "isatty", lambda: False)())
-
-
-def check_text(report: Report, *, verbose: bool = False) -> str:
-    """``repair check``: the report, then what ``--pre-update`` and ``--before-install`` found
-    (their summaries live beside their checks)."""
-    # Start-up time: the renderers' modules are read only when a report is shown.
-    from repair.render import report_text, terminal_width
-
-    text = report_text(report, color=use_color(), verbose=verbose, width=terminal_width())
-    if "update" in report.extra:
-        from repair.checks.preupdate import update_text
-
-        text += "\n" + update_text(report.extra["update"])
-    if "before_install" in report.extra:
-        from repair.checks.beforeinstall import before_install_text
-
-        text += "\n" + before_install_text(report.extra["before_install"])
-    return text
 
 
 def echo_json(data: Any) -> None:

@@ -23,7 +23,7 @@ def demo(keep: bool, where: Path | None, no_repair: bool) -> None:
     from repair.commands.demo import run_demo
     from repair.model import Report
     from repair.progress import StreamReporter
-    from repair.render import report_text, terminal_width
+    from repair.render.report import report_text, terminal_width
 
     reporter = StreamReporter(sys.stdout)
     color = use_color()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import click
 
@@ -42,52 +41,7 @@ def diagnose(ctx: click.Context, /, log: str | None, as_json: bool, dir: str | N
     if as_json:
         echo_json(result.to_json())
     else:
-        _render(result)
+        from repair.render.diagnose import diagnosis_text
+
+        click.echo(diagnosis_text(result, color=use_color()), nl=False)
     sys.exit(ExitCode.OK if result.healthy else ExitCode.PROBLEMS)
-
-
-def _render(result: object) -> None:
-    from repair.diagnose.causes import Diagnosis
-    from repair.diagnose.signature import RebuildHelps
-
-    assert isinstance(result, Diagnosis)
-    color = use_color()
-
-    def style(text: str, **kw: Any) -> str:
-        return click.style(text, **kw) if color else text
-
-    if result.healthy:
-        click.echo(f"{style('ok', fg='green')}: {result.verdict}")
-        return
-    for i, cause in enumerate(result.causes, 1):
-        helps = cause.rebuild_helps
-        mark = {RebuildHelps.YES: ("rebuild fixes it", "green"),
-                RebuildHelps.PARTLY: ("rebuild may help", "yellow"),
-                RebuildHelps.NO: ("rebuild will NOT help", "red")}[helps]
-        ids = ", ".join(s.id for s in cause.signatures)
-        if cause.lead.shape:
-            ids += f" '{cause.subject}'"
-        click.echo(style(f"{i}. {ids}", bold=True) + f"  [{style(mark[0], fg=mark[1])}]")
-        for m in cause.matches:
-            click.echo(f"   line {m.line}: {m.text}")
-        more = cause.count - len(cause.matches)
-        if more > 0:
-            click.echo(f"   ... and {more} more matching line{'s' if more > 1 else ''}")
-        click.echo(f"   cause:  {cause.cause}")
-        tie = cause.tie
-        if tie is not None and tie.distribution:
-            state = (f"{tie.version} installed" if tie.installed else "not installed")
-            click.echo(f"   owner:  {tie.distribution} ({state}"
-                       + (", mixed" if tie.mixed else "") + ")")
-            for line in tie.wanted[:5]:
-                click.echo(f"           {line}")
-        if cause.node:
-            click.echo(f"   node:   {cause.node}")
-        click.echo(f"   remedy: {cause.remedy}")
-        if cause.command:
-            click.echo(f"   repair: {cause.command}")
-        if cause.restart_needed:
-            click.echo("   restart the application after the fix")
-        click.echo(f"   seen in: {cause.lead.source[0]}")
-        click.echo("")
-    click.echo(style("verdict: ", bold=True) + result.verdict)

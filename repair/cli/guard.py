@@ -24,12 +24,12 @@ def _resolve(ctx: click.Context, dir: str | None, venv: str | None,
 
 
 def _print(result: Any, as_json: bool) -> None:
-    from repair.commands.guard import result_text
+    from repair.render.guard import guard_text
 
     if as_json:
         echo_json(result.to_json())
     else:
-        click.echo(result_text(result), nl=False)
+        click.echo(guard_text(result), nl=False)
 
 
 _LAUNCHER = click.option("--launcher", metavar="FILE", default=None,

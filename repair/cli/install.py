@@ -64,9 +64,9 @@ def install(app: str, dir: str, backend: str | None, repo_url: str | None, ref: 
     )
 
     def confirm(p: InstallPlan) -> bool:
-        click.echo(f"repair install {p.manifest.name} into {p.request.dir}:", err=True)
-        for line in p.describe():
-            click.echo(f"  {line}", err=True)
+        from repair.render.install import install_plan_text
+
+        click.echo(install_plan_text(p), err=True, nl=False)
         if not sys.stdin or not sys.stdin.isatty():
             raise UsageError("no terminal to ask for confirmation: pass --yes to install")
         return click.confirm("Go ahead?", default=True, err=True)
@@ -82,7 +82,7 @@ def install(app: str, dir: str, backend: str | None, repo_url: str | None, ref: 
     if as_json:
         echo_json(result.to_json())
     else:
-        from repair.render import install_text
+        from repair.render.install import install_text
 
         click.echo(install_text(result), nl=False)
     sys.exit(0 if result.healthy else 1)

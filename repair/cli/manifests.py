@@ -23,7 +23,7 @@ def manifests() -> None:
 def list_cmd(as_json: bool) -> None:
     """List the manifests found, with the file each comes from."""
     from repair.commands.manifests import list_manifests
-    from repair.render import manifests_text
+    from repair.render.manifests import manifests_text
 
     found = list_manifests()
     if as_json:
@@ -38,7 +38,7 @@ def list_cmd(as_json: bool) -> None:
 def show(name: str, as_json: bool) -> None:
     """Show one manifest (a name or a FILE), with its included rules."""
     from repair.app import manifest as m
-    from repair.render import manifest_text
+    from repair.render.manifests import manifest_text
 
     manifest = m.load(name)
     if as_json:

@@ -26,10 +26,9 @@ def reclone(dir: str | None, venv: str | None, manifest: str | None, ref: str | 
     if as_json:
         echo_json(result.to_json())
     else:
-        click.echo(f"recloned {result.dir} at {result.commit[:12]}; the old checkout is at "
-                   f"{result.old}")
-        for note in result.notes:
-            click.echo(f"note: {note}")
+        from repair.render.plan import reclone_text
+
+        click.echo(reclone_text(result), nl=False)
 
 
 def main() -> None:

@@ -29,8 +29,9 @@ def report(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: s
     names in paths are hidden. Markdown by default (long parts folded for GitHub); --json for
     scripts.
     """
-    from repair.commands.report import copy_to_clipboard, markdown, support_report
+    from repair.commands.report import copy_to_clipboard, support_report
     from repair.progress import StreamReporter
+    from repair.render.support import support_markdown
 
     data = support_report(merged_install_options(ctx, dir, venv, manifest), options,
                           StreamReporter(quiet=True), log=log)
@@ -40,7 +41,7 @@ def report(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: s
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
         echo_json(data)
     else:
-        text = markdown(data)
+        text = support_markdown(data)
         click.echo(text, nl=False)
     if copy:
         tool = copy_to_clipboard(text)

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 def run_pipeline(ctx: click.Context, options: dict[str, Any]) -> None:
     from repair.commands.repair import repair
     from repair.progress import StreamReporter
-    from repair.render import plan_text, report_text, steps_text, terminal_width
+    from repair.render.plan import plan_text, repair_text
+    from repair.render.report import terminal_width
 
     as_json = bool(options.get("json"))
 
@@ -36,23 +37,8 @@ def run_pipeline(ctx: click.Context, options: dict[str, Any]) -> None:
     if as_json:
         echo_json(result.report.to_json())
     else:
-        color = use_color()
-        width = terminal_width()
-        if options.get("dry_run"):
-            click.echo(report_text(result.report, color=color, hint=None, width=width), nl=False)
-            click.echo()
-            click.echo(plan_text(result.plan), nl=False)
-            if not result.plan.empty:
-                click.echo("Nothing was changed (--dry-run). Run 'repair' to carry out this plan.")
-        else:
-            click.echo(plan_text(result.plan) if result.plan.empty else steps_text(result, width),
-                       nl=False)
-            if result.plan.empty or result.exit_code not in (4, 5):
-                click.echo()
-                click.echo(report_text(result.report, color=color, hint=None, width=width),
-                           nl=False)
-            if result.backup is not None:
-                click.echo(f"Backup: {result.backup.id} ({result.backup.path})")
+        click.echo(repair_text(result, dry_run=bool(options.get("dry_run")), color=use_color(),
+                               width=terminal_width()), nl=False)
     if result.error:
         click.echo(f"repair: error: {result.error}", err=True)
     sys.exit(result.exit_code)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from repair.cli.common import check_text, echo_json, install_options, merged_install_options
+from repair.cli.common import echo_json, install_options, merged_install_options, use_color
 
 if TYPE_CHECKING:
     from repair.commands.schedule import Spec
@@ -46,6 +46,7 @@ def install(ctx: click.Context, dir: str | None, venv: str | None, manifest: str
             as_json: bool) -> None:
     """Schedule the check of this install."""
     from repair.commands.schedule import apply, pick_scheduler, plan
+    from repair.render.schedule import schedule_plan_text
 
     spec = _spec(ctx, dir, venv, manifest, every=every, at=at, pre_update=pre_update)
     chosen = pick_scheduler(scheduler)
@@ -54,7 +55,7 @@ def install(ctx: click.Context, dir: str | None, venv: str | None, manifest: str
         if as_json:
             echo_json(the_plan.to_json())
         else:
-            _show_plan(the_plan)
+            click.echo(schedule_plan_text(the_plan), nl=False)
         return
     result = apply(the_plan, spec)
     if as_json:
@@ -63,20 +64,9 @@ def install(ctx: click.Context, dir: str | None, venv: str | None, manifest: str
         click.echo(f"scheduled: {spec.flavour} of {spec.dir}, {every} at {at} ({chosen}, "
                    f"{spec.name})")
     else:
-        _show_plan(the_plan)
+        click.echo(schedule_plan_text(the_plan), nl=False)
         click.echo(f"repair: error: not scheduled: {result.problem}", err=True)
     sys.exit(0 if result.done else 1)
-
-
-def _show_plan(the_plan: Any) -> None:
-    for path, text in the_plan.files.items():
-        click.echo(f"# {'delete' if text is None else 'write'} {path}")
-        if text:
-            click.echo(text.rstrip())
-    if the_plan.crontab is not None:
-        click.echo(f"# crontab line\n{the_plan.crontab}")
-    for command in the_plan.commands:
-        click.echo("$ " + " ".join(command))
 
 
 @schedule.command("remove")
@@ -109,6 +99,7 @@ def status(ctx: click.Context, dir: str | None, venv: str | None, manifest: str 
     """Is a check scheduled for this install, and how did its last runs go?"""
     from repair.commands.schedule import detect
     from repair.commands.schedule import status as job_status
+    from repair.render.schedule import schedule_status_text
 
     spec = _spec(ctx, dir, venv, manifest, pre_update=pre_update)
     chosen = scheduler if scheduler != "auto" else detect()[0]
@@ -116,13 +107,7 @@ def status(ctx: click.Context, dir: str | None, venv: str | None, manifest: str 
     if as_json:
         echo_json(info)
         return
-    click.echo(f"{spec.name}: {'scheduled' if info['installed'] else 'not scheduled'} "
-               f"({chosen or 'no scheduler found'})")
-    click.echo(f"history: {info['history']}")
-    for entry in info["last_runs"]:
-        s = entry.get("summary", {})
-        click.echo(f"  {entry.get('time')}  exit {entry.get('exit')}  {s.get('errors', 0)} "
-                   f"error(s), {s.get('warnings', 0)} warning(s)")
+    click.echo(schedule_status_text(spec.name, chosen, info), nl=False)
 
 
 @schedule.command("run", hidden=True)
@@ -133,7 +118,7 @@ def status(ctx: click.Context, dir: str | None, venv: str | None, manifest: str 
 def run_scheduled(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
                   pre_update: bool, as_json: bool) -> None:
     """What the scheduler runs: the check, one line appended to the history, what is new."""
-    from repair.commands.schedule import history_text, scheduled_check
+    from repair.commands.schedule import scheduled_check
     from repair.progress import StreamReporter
     spec = _spec(ctx, dir, venv, manifest, pre_update=pre_update)
     report, change = scheduled_check(spec, merged_install_options(ctx, dir, venv, manifest),
@@ -141,6 +126,10 @@ def run_scheduled(ctx: click.Context, dir: str | None, venv: str | None, manifes
     if as_json:
         echo_json({**report.to_json(), "history": change})
     else:
-        click.echo(check_text(report), nl=False)
+        from repair.render.check import check_text
+        from repair.render.report import terminal_width
+        from repair.render.schedule import history_text
+
+        click.echo(check_text(report, color=use_color(), width=terminal_width()), nl=False)
         click.echo("\n" + history_text(change), nl=False)
     sys.exit(0 if report.summary.healthy else 1)

@@ -221,19 +221,3 @@ def guard_status(install: Install, *, launcher: str | None = None) -> GuardResul
     result = GuardResult("status")
     result.launchers = [inspect(p) for p in _targets(install, launcher, every_os=True)]
     return result
-
-
-def result_text(result: GuardResult) -> str:
-    verbs = {"install": "guard added to", "remove": "guard removed from"}
-    lines = []
-    for lc in result.launchers:
-        if result.action in verbs and lc.path in result.changed:
-            lines.append(f"{verbs[result.action]} {lc.path}")
-        elif lc.guarded:
-            mode = "warns and goes on" if lc.warn else "stops the launch"
-            lines.append(f"guarded: {lc.path} (on an error it {mode})")
-        else:
-            lines.append(f"not guarded: {lc.path}")
-    if not result.launchers:
-        lines.append("no launcher found (name one with --launcher FILE)")
-    return "\n".join(lines) + "\n"

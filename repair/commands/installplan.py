@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from repair import proc
 from repair.app.gitrepo import git_dir
 from repair.app.launchargs import recommended_args
 from repair.app.manifest import Manifest, load
@@ -169,28 +168,6 @@ class InstallPlan:
     @property
     def finished(self) -> bool:
         return not self.todo
-
-    def describe(self) -> list[str]:
-        """The plan, one line per step (what the prompt shows)."""
-        req = self.request
-        what = {
-            "clone": f"clone {proc.redact(self.repo_url)}"
-            + (f" at {self.ref}" if self.ref else "") + f" into {req.dir}",
-            "extensions": "clone the snapshot's extensions at their recorded commits",
-            "python": "pick a Python the app supports"
-            + (f" ({self.manifest.python_supported})" if self.manifest.python_supported else "")
-            + (f", asked for {req.python}" if req.python else ""),
-            "venv": f"create the venv {self.venv} (built aside, moved into place when complete)",
-            "backend": f"GPU backend: {req.backend}" if req.backend and req.backend != "auto"
-            else "detect the GPU backend",
-            "torch": "install torch for the backend from the manifest's index"
-            + (" (the snapshot's versions)" if self.snapshot else ""),
-            "requirements": "install the snapshot's exact versions" if self.snapshot
-            else "install the app's requirements",
-            "launch-args": "write the launch arguments into webui-user.sh/.bat",
-            "verify": "verify: repair check --deep",
-        }
-        return [f"{i}. {what[step]}" for i, step in enumerate(self.todo, 1)]
 
 
 # ---------------------------------------------------------------------------------------------

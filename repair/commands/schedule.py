@@ -389,12 +389,3 @@ def scheduled_check(spec: Spec, where: dict[str, str | None], reporter: Reporter
     change = record_run(history_file(spec), report, pre_update=spec.pre_update,
                         exit_code=0 if report.summary.healthy else 1)
     return report, change
-
-
-def history_text(change: dict[str, Any]) -> str:
-    if change["previous"] is None:
-        return f"First scheduled run; history in {change['file']}\n"
-    lines = [f"Since the last run ({change['previous']}):"]
-    lines += [f"  new       {k}" for k in change["new"]] or ["  nothing new"]
-    lines += [f"  resolved  {k}" for k in change["resolved"]]
-    return "\n".join(lines) + "\n"

@@ -22,7 +22,7 @@ from repair.index.preflight import preflight as run_index_preflight
 from repair.index.tags import TargetError, target_from_interpreter
 from repair.model import Severity
 from repair.rebuild.torch import local_folder, req_name
-from repair.render import fold
+from repair.render.report import fold
 
 if TYPE_CHECKING:
     from repair.index.preflight import PreflightResult

@@ -19,7 +19,7 @@ from repair.errors import UsageError
 from repair.plan.planner import default_installer
 from repair.rebuild.build import install_set, install_torch
 from repair.rebuild.reclone import reclone
-from repair.render import fold
+from repair.render.report import fold
 from repair.transaction.journal import Journal, inside
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from repair.app.target import resolve
 from repair.context import Context
 from repair.model import Finding, Fix, Severity
 from repair.plan.planner import make_plan
-from repair.render import plan_text
+from repair.render.plan import plan_text
 
 
 def ctx_for(tmp_path: Path, reqs: str = "numpy==1.26.4\nsafetensors\n") -> Context:

@@ -11,7 +11,8 @@ import pytest
 from repair.checks.docs import doc_text
 from repair.checks.registry import all_finding_types
 from repair.model import Finding, Fix, Report, Severity
-from repair.render import fold, markdown_text, report_text
+from repair.render.docs import markdown_text
+from repair.render.report import fold, report_text
 
 NAMES = [f"package-{i:02d}" for i in range(39)]
 

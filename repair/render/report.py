@@ -1,19 +1,17 @@
-"""Text renderers of results, for people. (JSON is each result's ``to_json``.)"""
+"""The check report as text (``report_text``: findings of one cause folded into one entry,
+wrapped at the terminal's width, coloured on a terminal) and the helpers every renderer shares:
+``fold``, ``wrap``, ``paint``, ``terminal_width``."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+import shutil
+import sys
+import textwrap
+from typing import Any
 
-from repair.model import Finding, Plan, Report, Severity
+from repair.checks.registry import all_finding_types
+from repair.model import Finding, Report, Severity
 from repair.proc import redact
-
-if TYPE_CHECKING:
-    from repair.app.manifest import Manifest
-    from repair.commands.install import InstallResult
-    from repair.transaction.pipeline import PipelineResult
 
 _COLORS = {"error": "31", "warning": "33", "info": "36", "ok": "32", "dim": "2", "bold": "1"}
 _LABEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "info"}
@@ -36,9 +34,6 @@ def paint(text: str, style: str, color: bool) -> str:
 def terminal_width(stream: Any = None) -> int:
     """The width to wrap text at: the terminal's columns (``COLUMNS`` wins), 0 (no wrapping)
     when the output is not a terminal, so that a pipe or a file gets whole lines to grep."""
-    import shutil
-    import sys
-
     stream = stream or sys.stdout
     if not getattr(stream, "isatty", lambda: False)():
         return 0
@@ -50,8 +45,6 @@ def wrap(text: str, width: int, first: str, rest: str) -> list[str]:
     Long words (paths, URLs) are never broken: they overflow rather than become uncopyable."""
     if not width:
         return [first + text]
-    import textwrap
-
     return textwrap.wrap(text, width=max(width - 1, 20), initial_indent=first,
                          subsequent_indent=rest, break_long_words=False,
                          break_on_hyphens=False) or [first]
@@ -118,8 +111,6 @@ def _group_lines(group: list[Finding], color: bool, width: int) -> list[str]:
         key = _group_key(f)
         phrase, remedy_text = _GROUP_TEXT.get((key[0], key[2]), (None, None))
         if phrase is None:
-            from repair.checks.registry import all_finding_types
-
             ftype = all_finding_types().get(f.id)
             title = ftype.title if ftype else f.id
             phrase = f"{title} ({{n}})"
@@ -217,162 +208,3 @@ def _report_text(report: Report, *, color: bool, verbose: bool, hint: str | None
         lines.extend(paint(line, "warning", color) for line in wrap(
             "Restart the web UI for the changes to take effect.", width, "", ""))
     return "\n".join(lines).rstrip() + "\n"
-
-
-def markdown_text(md: str, *, width: int = 0, color: bool = False) -> str:
-    """The small Markdown of the finding docs as terminal text: the heading bold, ``**``, back
-    quotes and link syntax dropped, paragraphs and list items wrapped at ``width`` (0: each
-    paragraph on one line), code blocks kept as they are, indented."""
-    import re
-
-    def inline(text: str) -> str:
-        text = re.sub(r"\*\*(.+?)\*\*", r"\1", text)
-        text = re.sub(r"(?<![\w`])\*(\S.*?)\*(?!\w)", r"\1", text)
-        text = re.sub(r"\[([^\]]+)\]\(([^)]+)\)", r"\1 (\2)", text)
-        return re.sub(r"`([^`]+)`", r"\1", text)
-
-    out: list[str] = []
-    para: list[str] = []
-    bullet: str | None = None
-
-    def flush() -> None:
-        nonlocal bullet
-        if para:
-            text = inline(" ".join(p.strip() for p in para))
-            if bullet is not None:
-                out.extend(wrap(text, width, f"  {bullet} ", "    "))
-            else:
-                out.extend(wrap(text, width, "", ""))
-            para.clear()
-        bullet = None
-
-    lines = md.splitlines()
-    in_code = False
-    for line in lines:
-        if line.strip().startswith("```"):
-            flush()
-            in_code = not in_code
-            continue
-        if in_code:
-            out.append("    " + line)
-            continue
-        heading = re.match(r"^(#{1,6})\s+(.*)$", line)
-        item = re.match(r"^\s*([-*]|\d+\.)\s+(.*)$", line)
-        if heading:
-            flush()
-            if out and out[-1] != "":
-                out.append("")
-            out.append(paint(inline(heading.group(2)), "bold", color))
-            out.append("")
-        elif not line.strip():
-            flush()
-            if out and out[-1] != "":
-                out.append("")
-        elif item:
-            flush()
-            bullet = "-" if item.group(1) in "-*" else item.group(1)
-            para.append(item.group(2))
-        else:
-            para.append(line)
-    flush()
-    return "\n".join(out).strip() + "\n"
-
-
-def steps_text(result: PipelineResult, width: int = 0) -> str:
-    """The steps of a repair, each with its status, wrapped at ``width`` (0: not wrapped)."""
-    lines = ["Steps:"]
-    for step in result.steps:
-        text = step.summary + (f" ({step.detail})" if step.detail else "")
-        lines += wrap(text, width, f"  [{step.status}] ", "    ")
-    return "\n".join(lines) + "\n"
-
-
-def manifests_text(rows: list[dict[str, Any]], search_path: list[Path]) -> str:
-    """``repair manifests list``."""
-    width = max((len(r["name"]) for r in rows), default=4)
-    lines = []
-    for r in rows:
-        text = r["error"] if r["error"] else r["title"]
-        origin = r["origin"] if not r["error"] else f"{r['origin']}, INVALID"
-        where = f"{origin}, {r['file']}" if r["file"] else origin
-        lines.append(f"{r['name']:<{width}}  {text}  ({where})")
-    lines.append("")
-    lines.append("Searched, first wins: " + os.pathsep.join(str(p) for p in search_path))
-    return "\n".join(lines) + "\n"
-
-
-def manifest_text(m: Manifest) -> str:
-    """``repair manifests show NAME``."""
-    def row(label: str, value: Any) -> str | None:
-        if value in (None, "", [], {}):
-            return None
-        if isinstance(value, list):
-            value = ", ".join(str(v) for v in value)
-        return f"  {label:<15}{value}"
-
-    lines: list[str | None] = [f"{m.name}: {m.title}", row("file", m.source),
-                               row("repository", m.repository_url and
-                                   f"{m.repository_url} ({m.branch})")]
-    lines += [row("markers", m.get("detect.all")), row("any of", m.get("detect.any")),
-              row("none of", m.get("detect.none")), row("venv", m.venv_dirs),
-              row("venv setting", m.venv_settings), row("python", m.python_supported and
-                                                        f"{m.python_supported} (recommended "
-                                                        f"{m.python_recommended or '-'})"),
-              row("requirements", m.requirement_files), row("constraints", m.constraint_files)]
-    for backend in m.torch_backends:
-        spec = m.torch_for(backend) or {}
-        index = spec.get("index_url") or spec.get("extra_index_url")
-        text = " ".join(spec.get("packages", [])) + (f"  ({index})" if index else "")
-        lines.append(row(f"torch {backend}", text))
-    lines += [row("user data", m.user_data), row("models", m.model_dirs),
-              row("restart", m.restart_packages), row("deep imports", m.deep_modules)]
-    rules = m.conflicts
-    if rules:
-        lines.append(f"  {'rules':<15}{len(rules)} known-conflict rules:")
-        lines += [f"    {r.get('rule')}" for r in rules]
-    return "\n".join(line for line in lines if line is not None) + "\n"
-
-
-def install_text(result: InstallResult) -> str:
-    """``repair install``: each step with its status and time, the notes, and the report of the
-    check when it found problems."""
-    lines = []
-    if result.already_installed:
-        lines.append(f"Already installed: {result.plan.request.dir} (nothing changed).")
-    else:
-        lines.append(f"Installed {result.plan.manifest.name} in {result.plan.request.dir}"
-                     + ("" if result.healthy else " (the check found problems)"))
-        for step in result.steps:
-            lines.append(f"  {step.name:<13} {step.status:<8} {step.seconds:7.1f}s"
-                         + (f"  {step.detail}" if step.detail and step.status != "skipped"
-                            else ""))
-        lines.append(f"  total {result.duration_ms / 1000:.1f}s")
-    for note in result.plan.notes:
-        lines.append(f"note: {note}")
-    for item in result.plan.not_reproduced:
-        lines.append(f"not reproduced: {item['what']} ({item['why']}); instead: {item['instead']}")
-    if result.report is not None and not result.healthy:
-        lines.append(report_text(result.report, color=False).rstrip())
-    if result.plan.request.log_path:
-        lines.append(f"log: {result.plan.request.log_path}")
-    return "\n".join(lines) + "\n"
-
-
-def move_text(move: Mapping[str, Any]) -> str:
-    """One line of the plan: what moves, from which version to which, and why."""
-    return f"{move['name']} {move.get('from') or '(not installed)'} -> {move['to']} " \
-        f"({move['why']})"
-
-
-def plan_text(plan: Plan) -> str:
-    """The plan as ``--dry-run`` and the prompt show it, credentials in URLs redacted."""
-    lines = ["Nothing to do."] if plan.empty else ["Plan:"]
-    for n, step in enumerate(plan.steps, 1):
-        lines.append(f"  {n}. {step.summary}")
-        lines += [f"     - {move_text(m)}" for m in step.params.get("moves", [])]
-    if plan.unresolved:
-        lines.append("Not fixed automatically:")
-        for f in plan.unresolved:
-            lines.append(f"  - {f.id}: {f.message}")
-            lines.append(f"    what to do: {f.remedy}")
-    return redact("\n".join(lines) + "\n")
