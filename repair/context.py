@@ -205,7 +205,7 @@ class Context:
     def marker_matches(self, marker: Marker | None, extras: tuple[str, ...] = ("",)) -> bool:
         """Evaluate a requirement's marker for the VENV's interpreter, for any of ``extras``."""
         # lazy: app.conflicts is slow to import; a cached check evaluates no marker
-        from repair.app.conflicts import marker_holds
+        from repair.env.requires import marker_holds
 
         return marker_holds(marker, self.markers, extras)
 

@@ -101,6 +101,13 @@ class Manifest:
     def constraint_files(self) -> list[str]:
         return list(self.get("requirements.constraints", []))
 
+    def files_under(self, root: Path) -> tuple[list[Path], list[Path]]:
+        """The requirement files and constraint files of the app at ``root`` that exist, in the
+        manifest's order (``Install.requirement_sources`` adds the custom nodes' files)."""
+        reqs = [root / r for r in self.requirement_files if (root / r).is_file()]
+        cons = [root / r for r in self.constraint_files if (root / r).is_file()]
+        return reqs, cons
+
     @property
     def user_data(self) -> list[str]:
         return list(self.get("user_data.paths", []))

@@ -21,6 +21,7 @@ from packaging.version import InvalidVersion, Version
 
 from repair.app.requirements import ReqLine
 from repair.env.dists import canonical
+from repair.env.torchbuild import TORCH_STACK
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -179,7 +180,7 @@ def install_files(ctx: Context) -> tuple[list[str], list[str]]:
 # ---------------------------------------------------------------------------------------------
 # Protected packages
 
-DEFAULT_PROTECT = ("torch", "torchvision", "torchaudio", "xformers", "torch-directml")
+DEFAULT_PROTECT = TORCH_STACK
 DEFAULT_MAJOR = ("numpy",)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from repair.app.gitrepo import read_git_files
+from repair.env.torchbuild import TORCH_FAMILY
 from repair.proc import redact
 from repair.rebuild.torch import index_for_build
 
@@ -158,7 +159,7 @@ def distributions(ctx: Context, *, redacted: bool = True,
             "source": _source(dist, indexes, redacted),
             "record_hash": _record_hash(dist),
         }
-        if dist.key in ("torch", "torchvision", "torchaudio") and "+" in dist.version:
+        if dist.key in TORCH_FAMILY and "+" in dist.version:
             torch_index = torch_index or torch_source(ctx)["index_url"]
             if torch_index:
                 entry["source"] = {"type": "index", "index_url": torch_index}

@@ -19,7 +19,7 @@ import secrets
 import stat
 import tarfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -28,7 +28,7 @@ from repair import fsops
 from repair.backup.snapshot import take_snapshot
 from repair.errors import ExitCode, RepairError, UsageError
 from repair.progress import Reporter
-from repair.transaction.journal import inside, journal_unfinished, locked
+from repair.transaction.journal import inside, journal_unfinished
 
 if TYPE_CHECKING:
     from repair.app.target import Install
@@ -82,14 +82,6 @@ def _ensure_root(install: Install) -> Path:
     if not ignore.exists():
         fsops.atomic_write(ignore, "# webui-repair backups: never committed\n*\n")
     return root
-
-
-@contextlib.contextmanager
-def install_lock(install: Install) -> Iterator[Path]:
-    """The application's lock and its venv's lock (``transaction.journal.locked``): a second
-    holder of either gets exit 6. Yields the application's lock file."""
-    with locked(install.dir, install.venv) as path:
-        yield path
 
 
 def new_id() -> str:

@@ -77,7 +77,7 @@ def requires_dist_invalid(ctx: Context) -> Iterator[Finding]:
     upgraded or reported to its maintainers."""
     if not ctx.venv_exists or not ctx.scan.exists:
         return
-    from repair.app.conflicts import bad_requires
+    from repair.env.requires import bad_requires
 
     for bad in bad_requires(ctx.installed):
         where = f"{bad.dist.path.name}/{'METADATA' if bad.dist.kind == 'dist-info' else 'PKG-INFO'}"
@@ -99,8 +99,8 @@ def wheel_unsupported(ctx: Context) -> Iterator[Finding]:
     (an estimate could be wrong about the platform)."""
     if not ctx.venv_exists or not ctx.scan.exists or ctx.interp is None:
         return
-    from repair.app.conflicts import unsupported_wheels
     from repair.app.requirements import shell_arg
+    from repair.env.requires import unsupported_wheels
     from repair.index.tags import TargetError, target_from_interpreter
 
     try:

@@ -25,6 +25,7 @@ from repair.app.requirements import parse_file
 from repair.checks.registry import check, finding_type
 from repair.checks.repo import REPO_BEHIND, REPO_DETACHED, REPO_DIRTY, REPO_DIVERGED
 from repair.env.dists import canonical
+from repair.env.torchbuild import TORCH_STACK
 from repair.errors import ProcessError
 from repair.model import Finding, Fix, Severity
 from repair.proc import clean_env, run
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 
 FETCH_TIMEOUT = 60.0
 RESOLVE_TIMEOUT = 600.0
-TORCH_FAMILY = ("torch", "torchvision", "torchaudio", "xformers", "torch-directml")
 _OFFLINE_MARKS = ("could not resolve host", "unable to access", "could not read from remote",
                   "connection timed out", "connection refused", "network is unreachable",
                   "timed out after", "failed to connect", "temporary failure in name resolution")
@@ -136,7 +136,7 @@ def _risk(name: str, old: str | None, new: str, restart: set[str]) -> str | None
     if name == "numpy" and ov is not None and nv is not None and ov.major != nv.major:
         return (f"numpy {ov.major} -> {nv.major}: compiled modules built for numpy {ov.major} "
                 "fail to import")
-    if name in TORCH_FAMILY and old is not None:
+    if name in TORCH_STACK and old is not None:
         if ov is not None and nv is not None and ov.local != nv.local:
             return f"the {name} build changes ({ov.local or 'default'} -> {nv.local or 'default'})"
         return f"{name} changes version: the GPU build must match the machine"

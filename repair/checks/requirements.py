@@ -45,7 +45,7 @@ REQUIREMENT_INVALID = finding_type(
 
 def _satisfied(req: Requirement, dist: Dist) -> bool:
     # lazy: a check served from the cache does not load it
-    from repair.app.conflicts import satisfies
+    from repair.env.requires import satisfies
 
     return satisfies(req, dist)
 
@@ -183,7 +183,7 @@ def requested_extras(ctx: Context) -> dict[str, set[str]]:
     """Which extras of each installed distribution something asks for (the application or another
     distribution), followed through chains of extras."""
     # lazy: a check served from the cache does not load it
-    from repair.app.conflicts import requested_extras as follow
+    from repair.env.requires import requested_extras as follow
 
     wanted: dict[str, set[str]] = {}
     for _source, req_set in ctx.requirement_sets():
@@ -200,8 +200,8 @@ def dependency_conflict(ctx: Context) -> Iterator[Finding]:
     if not ctx.venv_exists or not ctx.scan.exists:
         return
     # lazy: a check served from the cache does not load them
-    from repair.app.conflicts import unmet_dependencies
     from repair.app.requirements import shell_arg
+    from repair.env.requires import unmet_dependencies
 
     for unmet in unmet_dependencies(ctx.installed, ctx.markers, requested_extras(ctx)):
         dist, req, target = unmet.dist, unmet.requirement, unmet.target

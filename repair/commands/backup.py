@@ -11,11 +11,11 @@ from repair.backup.restore import restore_backup
 from repair.backup.store import (
     BackupInfo,
     create_backup,
-    install_lock,
     list_backups,
     prune_backups,
 )
 from repair.context import Context
+from repair.transaction.journal import install_lock
 
 if TYPE_CHECKING:
     from repair.options import InstallSelection

@@ -26,6 +26,7 @@ from repair.app.manifest import Manifest, load
 from repair.app.target import resolve
 from repair.env.dists import canonical
 from repair.env.layout import VenvLayout
+from repair.env.torchbuild import TORCH_FAMILY
 from repair.errors import UsageError
 from repair.options import IndexOptions
 from repair.progress import Reporter
@@ -37,7 +38,6 @@ from repair.transaction.journal import Journal, JournalError, crash_point
 STEPS = ("clone", "extensions", "python", "backend", "venv", "torch", "requirements",
          "launch-args", "verify")
 VENV_STEPS = ("venv", "torch", "requirements")
-TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
 # Seeded by virtualenv into every venv; a snapshot's versions of them are not reproduced.
 SEED_PACKAGES = ("pip", "setuptools", "wheel", "distribute")
 # Wheels that only exist for one OS or GPU stack: dropped when the snapshot came from another.

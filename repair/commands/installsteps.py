@@ -22,7 +22,6 @@ from repair.commands.installgit import clone_app, clone_extensions
 from repair.commands.installplan import (
     PLATFORM_ONLY,
     SEED_PACKAGES,
-    TORCH_FAMILY,
     InstallPlan,
     InstallStepResult,
     kill_point,
@@ -40,12 +39,13 @@ from repair.env import pythons
 from repair.env.dists import canonical
 from repair.env.layout import VenvLayout
 from repair.env.packages import pip_install
+from repair.env.torchbuild import TORCH_FAMILY
 from repair.errors import UsageError
 from repair.options import CheckOptions
 from repair.progress import Reporter
 from repair.rebuild.build import create_venv, install_torch
 from repair.rebuild.verify import preflight
-from repair.rebuild.workingset import pin_line, requirement_files
+from repair.rebuild.workingset import pin_line
 
 
 class InstallRunner:
@@ -185,7 +185,7 @@ class InstallRunner:
         if not self.redo and not ({"venv", "torch", "requirements"} & set(self.plan.todo)):
             return  # the requirements are already in
         reqs, seen = ReqSet(), set[Path]()
-        for path in requirement_files(self.req.dir, self.plan.manifest)[0]:
+        for path in self.plan.manifest.files_under(self.req.dir)[0]:
             parse_file(path, _set=reqs, _seen=seen)
         wanted = [line.requirement for line in reqs.requirements
                   if line.requirement is not None and not line.url]
@@ -260,7 +260,7 @@ class InstallRunner:
             constraints: list[Path] = []
         else:
             pins, skipped = [], []
-            files, constraints = requirement_files(root, manifest)
+            files, constraints = manifest.files_under(root)
             content = "\n".join(p.read_text(encoding="utf-8", errors="replace")
                                 for p in files + constraints)
         key = state_key(content, self.backend)

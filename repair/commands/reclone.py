@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from repair.app.target import resolve_selection
-from repair.backup.store import install_lock
 from repair.context import Context
 from repair.rebuild.reclone import RecloneResult, reclone
+from repair.transaction.journal import install_lock
 
 if TYPE_CHECKING:
     from repair.options import InstallSelection

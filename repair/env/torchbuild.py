@@ -19,6 +19,11 @@ from typing import TYPE_CHECKING
 
 from repair.env.dists import canonical
 
+# The torch set: the distributions one torch build is made of, installed together from one index.
+TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
+# The torch set and the packages built against it: what a custom node must not move.
+TORCH_STACK = (*TORCH_FAMILY, "xformers", "torch-directml")
+
 if TYPE_CHECKING:
     from repair.env.dists import Dist
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from repair.env.dists import canonical
+from repair.env.torchbuild import TORCH_FAMILY
 from repair.index.candidates import (
     _allowed,
     _best,
@@ -59,8 +60,6 @@ if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
     from repair.index.tags import Target
-
-TORCH_PACKAGES = frozenset({"torch", "torchvision", "torchaudio"})
 
 
 @dataclass(frozen=True)
@@ -194,7 +193,7 @@ def preflight(
     reporter: Reporter | None = None,
     cache_dir: Path | None | bool = True,
     client: IndexClient | None = None,
-    torch_packages: Iterable[str] = TORCH_PACKAGES,
+    torch_packages: Iterable[str] = TORCH_FAMILY,
     workers: int = 16,
 ) -> PreflightResult:
     """Check that every requirement has a file the target interpreter can install.

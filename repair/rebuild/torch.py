@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from repair.checks.torch import effective_torch
 from repair.env.dists import canonical
+from repair.env.torchbuild import TORCH_FAMILY
 from repair.errors import UsageError
 from repair.index.client import _local_folder as index_local_folder
 
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     from repair.context import Context
     from repair.options import IndexOptions
 
-TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
 # Distributions that belong to one torch build (its CUDA/ROCm libraries): they move with it.
 BUILD_PARTS = re.compile(r"^(nvidia-.*|triton|pytorch-triton.*|cuda-.*)$")
 PYTORCH_INDEX = "https://download.pytorch.org/whl/"

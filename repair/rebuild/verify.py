@@ -16,12 +16,13 @@ from packaging.version import InvalidVersion, Version
 from repair.env.dists import canonical, scan_site
 from repair.env.interp import ProbeError, probe
 from repair.env.layout import VenvLayout
+from repair.env.torchbuild import TORCH_FAMILY
 from repair.errors import PreflightError
 from repair.index.config import load_pip_config
 from repair.index.preflight import preflight as run_index_preflight
 from repair.index.tags import TargetError, target_from_interpreter
 from repair.model import Severity
-from repair.rebuild.torch import TORCH_FAMILY, local_folder, req_name
+from repair.rebuild.torch import local_folder, req_name
 from repair.render import fold
 
 if TYPE_CHECKING:

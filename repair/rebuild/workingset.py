@@ -2,8 +2,7 @@
 the version it had (from the snapshot's distribution list), except what the plan moves on
 purpose (a requirement of the app that the old version does not meet, a conflict, a torch build
 change). ``fresh`` resolves anew from the app's requirement files instead. ``pin_line`` is the
-requirement line that brings one distribution back; ``requirement_files`` the one place that
-lists the app's requirement and constraint files.
+requirement line that brings one distribution back.
 """
 
 from __future__ import annotations
@@ -19,10 +18,9 @@ from packaging.version import InvalidVersion, Version
 
 from repair.backup.snapshot import distributions
 from repair.env.dists import canonical
-from repair.rebuild.torch import TORCH_FAMILY
+from repair.env.torchbuild import TORCH_FAMILY
 
 if TYPE_CHECKING:
-    from repair.app.manifest import Manifest
     from repair.context import Context
     from repair.model import Finding
     from repair.rebuild.torch import TorchChoice
@@ -30,12 +28,6 @@ if TYPE_CHECKING:
 # Seeded by the venv creator; their versions are not part of the working set.
 SEEDED = ("pip", "wheel", "distribute")
 
-
-def requirement_files(root: Path, manifest: Manifest) -> tuple[list[Path], list[Path]]:
-    """The app's requirement files and constraint files (those that exist), manifest order."""
-    reqs = [root / r for r in manifest.requirement_files if (root / r).is_file()]
-    cons = [root / r for r in manifest.constraint_files if (root / r).is_file()]
-    return reqs, cons
 
 
 def pin_line(name: str, version: str, source: Mapping[str, Any] | None) -> str:

@@ -30,12 +30,15 @@ import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from platformdirs import user_state_dir
 
 from repair import fsops
 from repair.errors import BusyError, UsageError
+
+if TYPE_CHECKING:
+    from repair.app.target import Install
 
 CRASH_ENV = "WEBUI_REPAIR_TEST_CRASH_AT"
 CRASH_CODE = 137
@@ -306,3 +309,11 @@ def locked(app: Path, venv: Path) -> Iterator[Path]:
                    BusyError(f"another repair is running on the venv {venv} (another "
                              "application may share it)", hint=hint)):
         yield app_lock
+
+
+@contextlib.contextmanager
+def install_lock(install: Install) -> Iterator[Path]:
+    """``locked`` for an install: the lock every changing command takes (exit 6 when another
+    holds the application's or the venv's lock)."""
+    with locked(install.dir, install.venv) as path:
+        yield path

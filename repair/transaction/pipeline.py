@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from repair import fsops
-from repair.backup.store import BackupInfo, create_backup, install_lock, write_meta
+from repair.backup.store import BackupInfo, create_backup, write_meta
 from repair.checks.processes import processes_using
 from repair.checks.runner import check
 from repair.context import Context
@@ -37,7 +37,15 @@ from repair.progress import Reporter
 from repair.rebuild.build import app_folder_written, create_venv
 from repair.rebuild.python import choose_python, old_python
 from repair.rebuild.verify import preflight, verify_set
-from repair.transaction.journal import JOURNAL, Journal, crash_point, fingerprint, mark, new_token
+from repair.transaction.journal import (
+    JOURNAL,
+    Journal,
+    crash_point,
+    fingerprint,
+    install_lock,
+    mark,
+    new_token,
+)
 from repair.transaction.recovery import commit, recover, rollback
 from repair.transaction.steps import planned_set, run_step
 

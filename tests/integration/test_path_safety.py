@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from repair.app.target import resolve
-from repair.backup.store import install_lock, list_backups
+from repair.backup.store import list_backups
 from repair.errors import BusyError
+from repair.transaction.journal import install_lock
 from tests.integration.test_pipeline import Outcome
 from tests.kit import build_wheel, pip_install, site_packages, tree_digest
 

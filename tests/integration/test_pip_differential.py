@@ -137,14 +137,14 @@ def test_requirements_files_agree_with_pip(tmp_path: Path, template_venv: Path,
 def test_environments_agree_with_pip_check(tmp_path: Path, template_venv: Path,
                                            backend: str) -> None:
     """Both of pip's metadata backends (pkg_resources is the default below Python 3.11)."""
-    from repair.app.conflicts import (
+    from repair.env.dists import scan_site
+    from repair.env.interp import probe
+    from repair.env.requires import (
         bad_requires,
         requested_extras,
         unmet_dependencies,
         unsupported_wheels,
     )
-    from repair.env.dists import scan_site
-    from repair.env.interp import probe
     from repair.index.tags import target_from_interpreter
 
     envs = generated_envs(60)

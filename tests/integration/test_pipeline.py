@@ -14,8 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from repair.app.target import resolve
-from repair.backup.store import install_lock, list_backups
+from repair.backup.store import list_backups
 from repair.cli import cli
+from repair.transaction.journal import install_lock
 from tests.conftest import NUMPY2_FILES
 from tests.kit import site_packages, tree_digest, venv_python
 
@@ -171,7 +172,7 @@ def test_two_runs_at_once_exit_6(app: Path, wheelhouse: Path) -> None:
 def test_two_processes_at_once(app: Path, wheelhouse: Path) -> None:
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from repair.backup.store import install_lock\n"
+         "import sys, time; from repair.transaction.journal import install_lock\n"
          "from repair.app.target import resolve\n"
          "with install_lock(resolve(sys.argv[1])):\n print('locked', flush=True); time.sleep(30)",
          str(app)], stdout=subprocess.PIPE, text=True,

@@ -23,7 +23,7 @@ from repair.transaction.recovery import recover
 from tests.kit import site_packages, tree_digest, venv_python
 
 RECOVERY_POINTS = ["rollback:start", "rollback:cleared", "rollback:renamed"]
-RECOVER = ("import sys\nfrom repair.backup.store import install_lock\n"
+RECOVER = ("import sys\nfrom repair.transaction.journal import install_lock\n"
            "from repair.app.target import resolve\n"
            "from repair.transaction.recovery import recover\n"
            "from repair.progress import Reporter\n"

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from repair.app.target import resolve
-from repair.backup.store import install_lock
 from repair.checks.processes import processes_using
 from repair.errors import BusyError
+from repair.transaction.journal import install_lock
 
 
 def _install(tmp_path: Path):  # type: ignore[no-untyped-def]

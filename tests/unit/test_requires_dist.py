@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from repair.app.conflicts import bad_requires, unmet_dependencies, unsupported_wheels
 from repair.env.dists import scan_site
+from repair.env.requires import bad_requires, unmet_dependencies, unsupported_wheels
 from repair.index.tags import target_from
 
 ENV = {"python_version": "3.10", "python_full_version": "3.10.6", "sys_platform": "linux",
@@ -70,7 +70,7 @@ def test_unreadable_lines_are_found_whatever_their_shape(tmp_path: Path) -> None
     """The shortcut that skips parsing lines of common shapes never lets a bad one through."""
     from packaging.requirements import Requirement
 
-    from repair.app.conflicts import _SURELY_VALID_RE
+    from repair.env.requires import _SURELY_VALID_RE
 
     for text in VALID:
         Requirement(text)

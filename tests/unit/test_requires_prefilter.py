@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from repair.app.conflicts import needs_extra as _needs_extra
-from repair.app.conflicts import skip_for_extras as _skip
+from repair.env.requires import needs_extra as _needs_extra
+from repair.env.requires import skip_for_extras as _skip
 
 
 @pytest.mark.parametrize("text, extra", [
