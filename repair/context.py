@@ -20,6 +20,7 @@ from repair.env.layout import (
     embedded_version,
     read_pyvenv_cfg,
 )
+from repair.options import CheckOptions
 from repair.progress import Reporter
 
 if TYPE_CHECKING:
@@ -31,15 +32,17 @@ if TYPE_CHECKING:
     from repair.env.backend import MachineBackend
     from repair.env.ownership import Ownership
     from repair.env.torchbuild import TorchBuild
+    from repair.index.preflight import PreflightResult
 
 
 class Context:
     def __init__(
-        self, install: Install, options: dict[str, Any] | None = None,
+        self, install: Install, options: CheckOptions | None = None,
         reporter: Reporter | None = None,
     ) -> None:
         self.install = install
-        self.options = dict(options or {})
+        # What the command was asked (a ``RepairOptions`` in the repair pipeline).
+        self.options = options if options is not None else CheckOptions()
         self.reporter = reporter or Reporter()
         # What checks add to the report's JSON beside the findings (--pre-update's "update").
         self.report_extra: dict[str, Any] = {}
@@ -58,6 +61,8 @@ class Context:
         self.cached_env_stamp: list[Any] | None = None
         # Files and bytes hashed by --verify-files.
         self.verify_stats: dict[str, int] | None = None
+        # What ``check --online``'s index preflight found.
+        self.preflight: PreflightResult | None = None
         # The threads computing facts in the background (``start_background``).
         self._threads: list[threading.Thread] = []
 
@@ -211,12 +216,12 @@ class Context:
         needed (torch installed, --backend or --deep)."""
         from repair.env.backend import detect  # lazy: only probed when the backend is asked for
 
-        return detect(self.options.get("backend"))
+        return detect(self.options.backend)
 
     @property
     def backend_wanted(self) -> bool:
         """Whether the machine's backend is worth probing for in this run."""
-        return bool(self.options.get("backend") or self.options.get("deep")
+        return bool(self.options.backend or self.options.deep
                     or (self.venv_exists and "torch" in self.installed))
 
     @cached_property

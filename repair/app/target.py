@@ -8,9 +8,13 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from repair.app.manifest import Manifest
 from repair.errors import UsageError
+
+if TYPE_CHECKING:
+    from repair.options import InstallSelection
 
 _SH_ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 _BAT_ASSIGN = re.compile(r'^\s*set\s+"?([A-Za-z_][A-Za-z0-9_]*)=(.*?)"?\s*$', re.IGNORECASE)
@@ -158,6 +162,12 @@ def webui_user_files(root: Path) -> list[Path]:
     if os.name == "nt":
         names.reverse()
     return [root / n for n in names if (root / n).is_file()]
+
+
+def resolve_selection(where: InstallSelection) -> Install:
+    """The install that a command's ``--dir``, ``--venv`` and ``--manifest`` name
+    (``resolve``)."""
+    return resolve(where.dir, where.venv, where.manifest)
 
 
 def resolve(

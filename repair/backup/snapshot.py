@@ -53,7 +53,7 @@ def pip_sources(ctx: Context) -> dict[str, Any]:
     configuration files (global, user, the venv's own), as pip reads them."""
     import configparser
 
-    opts = ctx.options
+    index = ctx.options.index
     found: dict[str, Any] = {"index_url": None, "extra_index_urls": [], "find_links": []}
     files: list[Path] = []
     if os.environ.get("PIP_CONFIG_FILE") not in (None, os.devnull):
@@ -87,12 +87,12 @@ def pip_sources(ctx: Context) -> dict[str, Any]:
         found["extra_index_urls"] = env["PIP_EXTRA_INDEX_URL"].split()
     if env.get("PIP_FIND_LINKS"):
         found["find_links"] = env["PIP_FIND_LINKS"].split()
-    if opts.get("index_url"):
-        found["index_url"] = opts["index_url"]
-    if opts.get("extra_index_urls"):
-        found["extra_index_urls"] = list(opts["extra_index_urls"])
-    if opts.get("find_links"):
-        found["find_links"] = list(opts["find_links"])
+    if index.index_url:
+        found["index_url"] = index.index_url
+    if index.extra_index_urls:
+        found["extra_index_urls"] = list(index.extra_index_urls)
+    if index.find_links:
+        found["find_links"] = list(index.find_links)
     if found["index_url"] is None:
         found["index_url"] = "https://pypi.org/simple"
     return dict(_redact_obj(found))

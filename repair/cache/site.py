@@ -204,7 +204,7 @@ def memo_lookup(ctx: Context) -> dict[str, list[Finding]] | None:
     """The findings of ``MEMO_CHECKS`` from the last run, when nothing they read changed."""
     cache = ctx.dist_cache
     store = ctx.cache_store
-    if (cache is None or store is None or ctx.options.get("verify_files")
+    if (cache is None or store is None or ctx.options.verify_files
             or not ctx.scan.exists):
         return None
     entry: Any = store.section("memo").get("site")
@@ -239,7 +239,7 @@ def memo_store(ctx: Context, produced: dict[str, list[Finding]]) -> None:
     cache = ctx.dist_cache
     store = ctx.cache_store
     own = ctx.site_ownership
-    if cache is None or store is None or own is None or ctx.options.get("verify_files"):
+    if cache is None or store is None or own is None or ctx.options.verify_files:
         return
     if any(name not in produced for name in MEMO_CHECKS):
         return
@@ -277,7 +277,7 @@ def env_lookup(ctx: Context) -> dict[str, list[Finding]] | None:
     """The findings of the checks of ``ENV_MODULES`` from the last run, when every file and
     folder they read is as it was."""
     store = ctx.cache_store
-    if store is None or ctx.options.get("verify_files"):
+    if store is None or ctx.options.verify_files:
         return None
     key = _env_key(ctx)
     entry = store.section("memo").get(key)
@@ -297,7 +297,7 @@ def env_lookup(ctx: Context) -> dict[str, list[Finding]] | None:
 
 def env_store(ctx: Context, produced: dict[str, list[Finding]], checks: list[Check]) -> None:
     store = ctx.cache_store
-    if store is None or ctx.options.get("verify_files"):
+    if store is None or ctx.options.verify_files:
         return
     names = [c.name for c in checks if c.func.__module__ in ENV_MODULES and c.option is None]
     if any(name not in produced for name in names):
@@ -379,7 +379,7 @@ def finish(ctx: Context) -> None:
     try:
         if cache is not None and ctx.computed("scan"):
             cache.finish(ctx.scan.dists)
-        if ctx.options.get("verify_files"):
+        if ctx.options.verify_files:
             store.keep_section("memo")
         store.save(str(ctx.venv.resolve()))
     except Exception:  # noqa: BLE001 - the cache is a shortcut, never a reason to fail

@@ -17,24 +17,26 @@ from typing import Any
 
 from repair import __version__
 from repair.cache.store import Store, fingerprint_ok
+from repair.options import GuardRun, InstallSelection
 
 KIND = "guard"
 USAGE = ("usage: repair guard run [--dir PATH] [--venv PATH] [--manifest NAME|FILE] "
          "[--warn | --stop]")
 
 
-def scope(args: dict[str, str | None]) -> str:
-    return "\0".join([__version__, os.path.abspath(args.get("dir") or "."),
-                      str(args.get("venv") or ""), str(args.get("manifest") or "")])
+def scope(where: InstallSelection) -> str:
+    return "\0".join([__version__, os.path.abspath(where.dir or "."), where.venv or "",
+                      where.manifest or ""])
 
 
-def parse_args(argv: list[str]) -> dict[str, Any] | None:
+def parse_args(argv: list[str]) -> GuardRun | None:
     """``guard run``'s arguments, or None when they are not ones this fast path knows."""
-    out: dict[str, Any] = {"dir": None, "venv": None, "manifest": None, "warn": False}
+    given: dict[str, str] = {}
+    warn = False
     it = iter(argv)
     for arg in it:
         if arg in ("--warn", "--stop"):
-            out["warn"] = arg == "--warn"
+            warn = arg == "--warn"
             continue
         name, eq, value = arg.partition("=")
         if name not in ("--dir", "--venv", "--manifest"):
@@ -43,13 +45,14 @@ def parse_args(argv: list[str]) -> dict[str, Any] | None:
             value = next(it, "")
             if not value:
                 return None
-        out[name[2:]] = value
-    return out
+        given[name[2:]] = value
+    where = InstallSelection(given.get("dir"), given.get("venv"), given.get("manifest"))
+    return GuardRun(where, warn)
 
 
-def lookup(args: dict[str, Any]) -> dict[str, Any] | None:
+def lookup(where: InstallSelection) -> dict[str, Any] | None:
     """The stored verdict, when every stamped path is as it was."""
-    store = Store.open(scope(args), KIND)
+    store = Store.open(scope(where), KIND)
     entry = store.section("verdict").get("last")
     if not isinstance(entry, list) or len(entry) != 2:
         return None
@@ -64,10 +67,10 @@ def lookup(args: dict[str, Any]) -> dict[str, Any] | None:
     return {"errors": errors, "fix": fix}
 
 
-def store(args: dict[str, Any], stamp: list[Any], errors: list[str], fix: str) -> None:
-    cache = Store.open(scope(args), KIND)
+def store(where: InstallSelection, stamp: list[Any], errors: list[str], fix: str) -> None:
+    cache = Store.open(scope(where), KIND)
     cache.put("verdict", "last", stamp, {"errors": errors, "fix": fix})
-    cache.save(scope(args))
+    cache.save(scope(where))
 
 
 def say(verdict: dict[str, Any], warn: bool) -> int:
@@ -90,16 +93,16 @@ def main(argv: list[str]) -> int:
         sys.stderr.write(USAGE + "\n")
         return 2
     try:
-        verdict = lookup(args)
+        verdict = lookup(args.where)
         if verdict is None:
             # lazy: the checks run only when the stored verdict is stale
             from repair.commands.guard import run_verdict
 
-            verdict, stamp = run_verdict(args)
+            verdict, stamp = run_verdict(args.where)
             if stamp is not None:
-                store(args, stamp, verdict["errors"], verdict["fix"])
+                store(args.where, stamp, verdict["errors"], verdict["fix"])
     except Exception as exc:  # noqa: BLE001 - the guard must never be why the app cannot start
         message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
         sys.stderr.write(f"repair guard: could not check the install ({message}); going on\n")
         return 0
-    return say(verdict, bool(args["warn"]))
+    return say(verdict, args.warn)

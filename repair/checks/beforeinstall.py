@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from repair.app.nodes import keep_lines, move_breaks, protected
 from repair.checks.preupdate import dry_run
 from repair.env.dists import canonical
-from repair.env.packages import IndexOptions
 from repair.errors import UsageError
 from repair.model import Finding, FindingType
 
@@ -95,11 +94,11 @@ def before_install_findings(ctx: Context, risky_type: FindingType,
     """The findings of ``--before-install``: ``risky_type`` for each move of a protected
     package, ``unresolvable_type`` when pip cannot install the requirements (the ids are the
     ``before_install`` check's, in ``repair.checks.requirements``)."""
-    value = str(ctx.options["before_install"])
+    value = str(ctx.options.before_install)
     out: dict[str, Any] = {"input": value, "file": None, "packages": [], "protected": [],
                            "prediction": None, "constraints": None, "safe": False}
     ctx.report_extra["before_install"] = out
-    index = _index_args(ctx.options)
+    index = ctx.options.index.pip_args()
     with tempfile.TemporaryDirectory(prefix="repair-before-install-") as tmp:
         req, shown = requirements_input(ctx, value, Path(tmp))
         out["file"] = str(req)
@@ -117,7 +116,7 @@ def before_install_findings(ctx: Context, risky_type: FindingType,
         out["packages"] = moves
         risky = [m for m in moves if m["protected"]]
         out["protected"] = [m["name"] for m in risky]
-        target = ctx.options.get("write_constraints")
+        target = ctx.options.write_constraints
         for m in risky:
             yield risky_type(
                 m["name"], f"installing {shown} moves {m['name']} {m['from']} -> {m['to']}: "
@@ -154,7 +153,3 @@ def before_install_findings(ctx: Context, risky_type: FindingType,
                         f" {why2}", "do not install this node here, or find a version of it "
                         "whose requirements fit the installed torch/numpy", detail=why2)
         out["safe"] = not risky
-
-
-def _index_args(options: dict[str, Any]) -> list[str]:
-    return IndexOptions.from_options(options).pip_args()

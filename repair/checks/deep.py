@@ -184,7 +184,7 @@ def import_failure(ctx: Context) -> Iterator[Finding]:
         return
     ctx.reporter.step(f"importing {len(modules)} module(s) in the venv's python")
     try:
-        result = run_probe(ctx, modules, float(ctx.options.get("deep_timeout") or DEEP_TIMEOUT))
+        result = run_probe(ctx, modules, float(ctx.options.deep_timeout or DEEP_TIMEOUT))
     except DeepError as exc:
         yield IMPORT_FAILURE(
             ", ".join(modules),

@@ -4,7 +4,7 @@ rebuild of this venv finish, from the indexes the user's pip would use?"""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from repair.checks.registry import check
 from repair.index.findings import (
@@ -22,10 +22,9 @@ if TYPE_CHECKING:
     from repair.index.preflight import PreflightResult
 
 
-def run_preflight(ctx: Context, options: dict[str, Any] | None = None) -> PreflightResult:
+def run_preflight(ctx: Context) -> PreflightResult:
     """The preflight result for this install's requirements and the manifest's torch for the
     backend asked for (or detected, where already known), for this venv's Python."""
-    options = ctx.options if options is None else options
     from repair.errors import UsageError
     from repair.index.tags import TargetError, target_from_interpreter
     from repair.rebuild.torch import manifest_torch
@@ -39,15 +38,16 @@ def run_preflight(ctx: Context, options: dict[str, Any] | None = None) -> Prefli
         target = target_from_interpreter(ctx.python_info)
     except TargetError as exc:
         raise UsageError(f"cannot tell which wheels fit this venv: {exc}") from exc
-    machine = ctx.__dict__.get("machine_backend")  # probed only when already known
-    backend = options.get("backend") or (machine.backend if machine is not None else None)
+    # The machine's backend only when already probed (the probe runs nvidia-smi and the like).
+    machine = ctx.machine_backend if ctx.computed("machine_backend") else None
+    backend = ctx.options.backend or (machine.backend if machine is not None else None)
     try:
         spec = manifest_torch(ctx.install.manifest, backend) if backend != "auto" else None
     except UsageError:
         spec = None
     # The index only: which torch packages the requirements ask for is theirs to say.
     torch = {"index_url": spec.get("index_url")} if spec else None
-    return index_preflight(wanted, target, options, torch=torch, reporter=ctx.reporter,
+    return index_preflight(wanted, target, ctx.options.index, torch=torch, reporter=ctx.reporter,
                            requirement_options=reqs.options,
                            venv=ctx.venv if ctx.venv_exists else None)
 
@@ -58,5 +58,5 @@ def online_preflight(ctx: Context) -> Iterator[Finding]:
     """Ask the package indexes whether every requirement has a file this venv's Python can
     install (see the preflight finding ids)."""
     result = run_preflight(ctx)
-    ctx.__dict__["preflight"] = result
+    ctx.preflight = result
     yield from result.findings

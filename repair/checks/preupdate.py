@@ -292,7 +292,7 @@ def pre_update_findings(ctx: Context) -> Iterator[Finding]:
     if state.branch:
         res = git(root, "config", "--get", f"branch.{state.branch}.remote", timeout=15)
         remote = res.stdout.strip() or "origin"
-    fetched, error, offline = _fetch(root, remote, float(ctx.options.get("fetch_timeout")
+    fetched, error, offline = _fetch(root, remote, float(ctx.options.fetch_timeout
                                                           or FETCH_TIMEOUT))
     update.update(fetched=fetched, fetch_error=error, offline=offline)
     if not fetched:

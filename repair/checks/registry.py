@@ -12,9 +12,10 @@ import importlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from repair.model import Finding, FindingType, Fix, Severity
+from repair.options import CHECK_OPTIONS, CheckOptions
 
 if TYPE_CHECKING:
     from repair.context import Context
@@ -67,10 +68,10 @@ class Check:
     name: str
     func: CheckFunc
     ids: tuple[str, ...]
-    option: str | None  # the context option that must be true for this check to run
+    option: str | None  # the field of CheckOptions that must be true for this check to run
 
-    def enabled(self, options: dict[str, Any]) -> bool:
-        return self.option is None or bool(options.get(self.option))
+    def enabled(self, options: CheckOptions) -> bool:
+        return self.option is None or bool(getattr(options, self.option))
 
 
 def check(*types: FindingType, option: str | None = None) -> Callable[[CheckFunc], CheckFunc]:
@@ -80,6 +81,8 @@ def check(*types: FindingType, option: str | None = None) -> Callable[[CheckFunc
         name = func.__name__
         if any(c.name == name and c.func.__module__ == func.__module__ for c in CHECKS):
             raise RegistryError(f"check {name} is registered twice")
+        if option is not None and option not in CHECK_OPTIONS:
+            raise RegistryError(f"check {name} is gated on an unknown option {option!r}")
         for t in types:
             if t.id not in FINDING_TYPES:
                 raise RegistryError(f"check {name} emits unregistered id {t.id!r}")

@@ -81,7 +81,7 @@ def state_findings(ctx: Context, state: RepoState, *, app: bool,
             path=str(state.path), fsck=problems[:20],
         )
         return
-    if ctx.options.get("verify_files"):
+    if ctx.options.verify_files:
         problems = fsck(state.path, full=True)
         if problems:
             yield REPO_CORRUPT(
@@ -147,12 +147,12 @@ def repositories(ctx: Context) -> Iterator[Finding]:
                 "extension installs that need git will fail",
                 "run 'repair --reclone' to turn it into a checkout of "
                 f"{ctx.install.manifest.repository_url} (user data is kept)",
-                severity=Severity.ERROR if ctx.options.get("pre_update") else None,
+                severity=Severity.ERROR if ctx.options.pre_update else None,
                 path=str(root),
             )
     else:
         yield from state_findings(ctx, app_state, app=True,
-                                  include_update=not ctx.options.get("pre_update"))
+                                  include_update=not ctx.options.pre_update)
     extensions = extension_checkouts(root, extension_paths(ctx))
     if not extensions:
         return

@@ -93,7 +93,7 @@ def log_findings(ctx: Context) -> list[Finding]:
     """``--log FILE``: one ``log-signature`` finding per known cause in the log, each tied to this
     install (the distribution, its version, who asks for which). Read first, so that a bad path
     fails (exit 2) before the checks run."""
-    log = ctx.options.get("log")
+    log = ctx.options.log
     if not log:
         return []
     from repair.diagnose.causes import diagnosis_findings
@@ -114,7 +114,7 @@ def check(ctx: Context, extra_findings: list[Finding] | None = None) -> Report:
         target=target,
         findings=sort_findings(findings),
         duration_ms=int((time.perf_counter() - started) * 1000),
-        strict=bool(ctx.options.get("strict")),
+        strict=ctx.options.strict,
         extra=dict(ctx.report_extra),
     )
 

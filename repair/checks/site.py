@@ -360,7 +360,7 @@ def record_mismatch(ctx: Context) -> Iterator[Finding]:
 
     own = ownership(ctx)
     result = verify_hashes(ctx.site, ctx.scan.dists, own.existing, ctx.reporter,
-                           workers=ctx.options.get("jobs"))
+                           workers=ctx.options.jobs)
     ctx.verify_stats = result.stats
     yield from _per_dist(RECORD_MISMATCH, result.mismatched, result.dists,
                          "differ from the hash in {file}")

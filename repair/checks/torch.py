@@ -69,7 +69,7 @@ def effective_torch(ctx: Context) -> str | None:
     if build.kind == "cuda" and ((ctx.install.dir / ".zluda").is_dir() or "--use-zluda" in args):
         return "zluda"
     if build.kind == "cpu" and "openvino" in ctx.installed and (
-            "--use-openvino" in args or ctx.options.get("backend") == "openvino"):
+            "--use-openvino" in args or ctx.options.backend == "openvino"):
         return "openvino"
     return build.kind
 

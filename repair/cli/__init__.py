@@ -14,6 +14,7 @@ import click
 
 from repair import __version__
 from repair.cli.common import handle_errors, install_options, pipeline_options
+from repair.options import InstallSelection
 
 # name -> (module, attribute, short help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -76,7 +77,7 @@ def _module_exists(module: str) -> bool:
 @install_options
 @pipeline_options
 @click.pass_context
-def cli(ctx: click.Context, /, **options: Any) -> None:
+def cli(ctx: click.Context, /, **params: Any) -> None:
     """Repair the Python environment of a Stable Diffusion web UI.
 
     With no command, runs the repair pipeline on the install: check, plan the smallest fix,
@@ -90,11 +91,12 @@ def cli(ctx: click.Context, /, **options: Any) -> None:
       repair check --json --dir PATH    a report for scripts
     """
     ctx.ensure_object(dict)
-    ctx.obj["group_options"] = options
+    # The --dir/--venv/--manifest given before a command's name (``merged_install_options``).
+    ctx.obj["where"] = InstallSelection(params["dir"], params["venv"], params["manifest"])
     if ctx.invoked_subcommand is None:
         from repair.cli.run import run_pipeline
 
-        run_pipeline(ctx, options)
+        run_pipeline(ctx.obj["where"], params)
 
 
 def main(argv: list[str] | None = None) -> None:

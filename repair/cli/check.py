@@ -9,11 +9,23 @@ import click
 
 from repair.cli.common import (
     echo_json,
+    index_of,
     index_options,
     install_options,
     merged_install_options,
     use_color,
 )
+from repair.options import CheckOptions
+
+
+def check_options(params: dict[str, Any]) -> CheckOptions:
+    """The check's options from its parameters."""
+    return CheckOptions(
+        backend=params["backend"], index=index_of(params), verify_files=params["verify_files"],
+        jobs=params["jobs"], deep=params["deep"], online=params["online"],
+        pre_update=params["pre_update"], before_install=params["before_install"],
+        write_constraints=params["write_constraints"], log=params["log"],
+        strict=params["strict"])
 
 
 @click.command("check")
@@ -45,7 +57,7 @@ from repair.cli.common import (
 @click.pass_context
 def check(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: str | None,
           as_json: bool, list_ids: bool, explain: str | None, verbose: bool,
-          **options: Any) -> None:
+          **params: Any) -> None:
     """Inspect the install and report what is wrong. Changes nothing.
 
     Exit status: 0 healthy, 1 problems found, 2 bad usage or input.
@@ -68,8 +80,8 @@ def check(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: st
     from repair.commands.check import check_install
     from repair.progress import StreamReporter
 
-    report = check_install(merged_install_options(ctx, dir, venv, manifest), options,
-                           StreamReporter(quiet=as_json))
+    report = check_install(merged_install_options(ctx, dir, venv, manifest),
+                           check_options(params), StreamReporter(quiet=as_json))
     if as_json:
         echo_json(report.to_json())
     else:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from repair.errors import ExitCode, RepairError
+from repair.options import IndexOptions, InstallSelection
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -130,17 +131,24 @@ def pipeline_options(func: F) -> F:
 
 
 def merged_install_options(ctx: click.Context, dir: str | None, venv: str | None,
-                           manifest: str | None) -> dict[str, str | None]:
+                           manifest: str | None) -> InstallSelection:
     """The command's own --dir/--venv/--manifest, else the ones given before the command name."""
-    group = {}
+    group = InstallSelection()
     root = ctx.find_root()
-    if isinstance(root.obj, dict):
-        group = root.obj.get("group_options", {})
-    return {
-        "dir": dir if dir is not None else group.get("dir"),
-        "venv": venv if venv is not None else group.get("venv"),
-        "manifest": manifest if manifest is not None else group.get("manifest"),
-    }
+    if isinstance(root.obj, dict) and isinstance(root.obj.get("where"), InstallSelection):
+        group = root.obj["where"]
+    return InstallSelection(
+        dir=dir if dir is not None else group.dir,
+        venv=venv if venv is not None else group.venv,
+        manifest=manifest if manifest is not None else group.manifest,
+    )
+
+
+def index_of(params: dict[str, Any]) -> IndexOptions:
+    """The package sources of a command's ``index_options`` parameters."""
+    return IndexOptions(index_url=params["index_url"],
+                        extra_index_urls=tuple(params["extra_index_urls"]),
+                        find_links=tuple(params["find_links"]), offline=params["offline"])
 
 
 def use_color(stream: Any = None) -> bool:

@@ -14,13 +14,13 @@ from repair.cli.common import echo_json, install_options, merged_install_options
 
 def _resolve(ctx: click.Context, dir: str | None, venv: str | None,
              manifest: str | None) -> tuple[Any, str | None]:
-    from repair.app.target import resolve
+    from repair.app.target import resolve_selection
 
-    opts = merged_install_options(ctx, dir, venv, manifest)
-    chosen = opts["manifest"]
+    where = merged_install_options(ctx, dir, venv, manifest)
+    chosen = where.manifest
     if chosen and (chosen.endswith(".toml") or os.sep in chosen or "/" in chosen):
         chosen = str(Path(chosen).resolve())
-    return resolve(**opts), chosen
+    return resolve_selection(where), chosen
 
 
 def _print(result: Any, as_json: bool) -> None:

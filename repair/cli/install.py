@@ -51,8 +51,8 @@ def install(app: str, dir: str, backend: str | None, repo_url: str | None, ref: 
 
     from repair.commands.install import install as run_install
     from repair.commands.installplan import InstallPlan, InstallRequest
-    from repair.env.packages import IndexOptions
     from repair.errors import UsageError
+    from repair.options import IndexOptions
     from repair.progress import StreamReporter
 
     reporter = StreamReporter()  # narration goes to stderr, with --json too

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from repair.cli.common import echo_json, handle_errors, install_options
+from repair.options import InstallSelection
 
 
 @click.command("reclone")
@@ -21,7 +22,7 @@ def reclone(dir: str | None, venv: str | None, manifest: str | None, ref: str | 
     from repair.commands.reclone import reclone_install
     from repair.progress import StreamReporter
 
-    result = reclone_install({"dir": dir, "venv": venv, "manifest": manifest},
+    result = reclone_install(InstallSelection(dir, venv, manifest),
                              StreamReporter(quiet=as_json), ref=ref, repo_url=repo_url)
     if as_json:
         echo_json(result.to_json())

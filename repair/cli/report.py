@@ -6,7 +6,14 @@ from typing import Any
 
 import click
 
-from repair.cli.common import echo_json, index_options, install_options, merged_install_options
+from repair.cli.common import (
+    echo_json,
+    index_of,
+    index_options,
+    install_options,
+    merged_install_options,
+)
+from repair.options import CheckOptions
 
 
 @click.command("report")
@@ -20,7 +27,8 @@ from repair.cli.common import echo_json, index_options, install_options, merged_
 @click.option("--backend", default=None, metavar="NAME", help="The GPU backend to check against.")
 @click.pass_context
 def report(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: str | None,
-           as_json: bool, log: str | None, copy: bool, **options: Any) -> None:
+           as_json: bool, log: str | None, copy: bool, backend: str | None,
+           **params: Any) -> None:
     """A support report to paste into an issue or a forum thread: the install, the machine, the
     torch build, the health findings, the last diagnosis of the log and what 'repair' would do.
     Changes nothing.
@@ -33,7 +41,8 @@ def report(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: s
     from repair.progress import StreamReporter
     from repair.render.support import support_markdown
 
-    data = support_report(merged_install_options(ctx, dir, venv, manifest), options,
+    data = support_report(merged_install_options(ctx, dir, venv, manifest),
+                          CheckOptions(backend=backend, index=index_of(params)),
                           StreamReporter(quiet=True), log=log)
     if as_json:
         import json

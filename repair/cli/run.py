@@ -7,19 +7,32 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from repair.cli.common import echo_json, use_color
+from repair.cli.common import echo_json, index_of, use_color
+from repair.options import RepairOptions
 
 if TYPE_CHECKING:
     from repair.model import Plan
+    from repair.options import InstallSelection
 
 
-def run_pipeline(ctx: click.Context, options: dict[str, Any]) -> None:
+def repair_options(params: dict[str, Any]) -> RepairOptions:
+    """The repair pipeline's options from the group's parameters (``pipeline_options``)."""
+    return RepairOptions(
+        backend=params["backend"], index=index_of(params), verify_files=params["verify_files"],
+        dry_run=params["dry_run"], yes=params["yes"], force=params["force"],
+        clean_venv=params["clean_venv"], no_reuse=params["no_reuse"], fresh=params["fresh"],
+        reinstall=params["reinstall"], reclone=params["reclone"], ref=params["ref"],
+        repo_url=params["repo_url"], python=params["python"], installer=params["installer"])
+
+
+def run_pipeline(where: InstallSelection, params: dict[str, Any]) -> None:
     from repair.commands.repair import repair
     from repair.progress import StreamReporter
     from repair.render.plan import plan_text, repair_text
     from repair.render.report import terminal_width
 
-    as_json = bool(options.get("json"))
+    as_json = bool(params["json"])
+    options = repair_options(params)
 
     def confirm(plan: Plan) -> bool:
         click.echo(plan_text(plan), err=True, nl=False)
@@ -28,7 +41,7 @@ def run_pipeline(ctx: click.Context, options: dict[str, Any]) -> None:
         raise _Declined
 
     try:
-        result = repair(options, StreamReporter(quiet=as_json), confirm,
+        result = repair(where, options, StreamReporter(quiet=as_json), confirm,
                         interactive=lambda: sys.stdin.isatty())
     except _Declined:
         # A "no" is an answer, not an error: the lock is released, nothing was touched.
@@ -37,7 +50,7 @@ def run_pipeline(ctx: click.Context, options: dict[str, Any]) -> None:
     if as_json:
         echo_json(result.report.to_json())
     else:
-        click.echo(repair_text(result, dry_run=bool(options.get("dry_run")), color=use_color(),
+        click.echo(repair_text(result, dry_run=options.dry_run, color=use_color(),
                                width=terminal_width()), nl=False)
     if result.error:
         click.echo(f"repair: error: {result.error}", err=True)

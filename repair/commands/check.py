@@ -3,29 +3,29 @@ and ``--log`` add to it. Changes nothing. (The checks themselves run in ``checks
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from repair.app.target import resolve
+from repair.app.target import resolve_selection
 from repair.checks.runner import check
 from repair.context import Context
 from repair.errors import UsageError
 
 if TYPE_CHECKING:
     from repair.model import Report
+    from repair.options import CheckOptions, InstallSelection
     from repair.progress import Reporter
 
 
-def check_install(where: dict[str, str | None], options: dict[str, Any],
-                  reporter: Reporter) -> Report:
-    """The report of the install at ``where`` (``dir``, ``venv``, ``manifest``). Bad input (a
-    bad folder, ``--write-constraints`` without ``--before-install``, an unreadable
-    ``--before-install`` argument) raises ``UsageError`` before any check runs."""
-    if options.get("write_constraints") and not options.get("before_install"):
+def check_install(where: InstallSelection, options: CheckOptions, reporter: Reporter) -> Report:
+    """The report of the install at ``where``. Bad input (a bad folder, ``--write-constraints``
+    without ``--before-install``, an unreadable ``--before-install`` argument) raises
+    ``UsageError`` before any check runs."""
+    if options.write_constraints and not options.before_install:
         raise UsageError("--write-constraints needs --before-install")
-    install = resolve(**where)
-    if options.get("before_install") is not None:
+    install = resolve_selection(where)
+    if options.before_install is not None:
         # Start-up time: only a check --before-install reads a node's requirements.
         from repair.checks.beforeinstall import parse_input
 
-        parse_input(install.dir, str(options["before_install"]))
+        parse_input(install.dir, options.before_install)
     return check(Context(install, options, reporter=reporter))

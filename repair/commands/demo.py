@@ -121,7 +121,7 @@ def run_demo(reporter: Reporter, *, where: Path | None = None, keep: bool = Fals
     try:
         app = build_broken_install(root, reporter)
         reporter.step("Checking it: repair check")
-        ctx = Context(resolve(str(app)), {}, reporter)
+        ctx = Context(resolve(str(app)), reporter=reporter)
         before = check(ctx)
         result = DemoResult(root=root, before=before, kept=keep)
         if on_report:
@@ -144,15 +144,16 @@ def _repair(app: Path, result: DemoResult, reporter: Reporter) -> None:
     """Repair with the pipeline, from the demo's own wheels only."""
     from repair.app.target import resolve
     from repair.context import Context
+    from repair.options import IndexOptions, RepairOptions
     from repair.transaction.pipeline import repair_install
 
     reporter.step("Repairing it: repair --yes")
     wheels = app.parent / "wheels"
-    options = {"yes": True, "find_links": (str(wheels),), "offline": True}
+    options = RepairOptions(yes=True, index=IndexOptions(find_links=(str(wheels),), offline=True))
     old = {k: os.environ.get(k) for k in ("PIP_CONFIG_FILE", "PIP_NO_INDEX", "PIP_FIND_LINKS")}
     os.environ.update(_isolated_pip_env(wheels))
     try:
-        outcome = repair_install(Context(resolve(str(app)), options, reporter), options, reporter)
+        outcome = repair_install(Context(resolve(str(app)), options, reporter))
     finally:
         for k, v in old.items():
             if v is None:
@@ -163,4 +164,4 @@ def _repair(app: Path, result: DemoResult, reporter: Reporter) -> None:
     reporter.step("Checking it again: repair check")
     from repair.checks.runner import check
 
-    result.after = check(Context(resolve(str(app)), {}, reporter))
+    result.after = check(Context(resolve(str(app)), reporter=reporter))

@@ -11,19 +11,20 @@ from repair.errors import UsageError
 
 if TYPE_CHECKING:
     from repair.diagnose.causes import Diagnosis
+    from repair.options import InstallSelection
 
 
-def diagnose_input(where: dict[str, str | None], log: str | None, stdin: TextIO, *,
+def diagnose_input(where: InstallSelection, log: str | None, stdin: TextIO, *,
                    on_paste: Callable[[], None] | None = None) -> Diagnosis:
     """The diagnosis of ``log`` (a file; ``-`` or None: ``stdin``). With a folder or a venv in
     ``where``, each cause is tied to that install; with a manifest alone, worded for that
     application. ``on_paste`` runs before a log is read from a terminal (to say how to end it)."""
     # Start-up time: the install, its context and the manifest are read only when named.
     install = None
-    if where["dir"] or where["venv"]:
-        from repair.app.target import resolve
+    if where.dir or where.venv:
+        from repair.app.target import resolve_selection
 
-        install = resolve(**where)  # a bad --dir is a usage error before the log is read
+        install = resolve_selection(where)  # a bad --dir is a usage error before the log is read
     if log is None:
         if stdin.isatty():
             # Nothing piped in and no file named: say how, rather than wait for a paste.
@@ -39,10 +40,10 @@ def diagnose_input(where: dict[str, str | None], log: str | None, stdin: TextIO,
         from repair.context import Context
         from repair.diagnose.environment import tie
 
-        result = tie(result, Context(install, {}))
-    elif where["manifest"]:
+        result = tie(result, Context(install))
+    elif where.manifest:
         from repair.app.manifest import load
         from repair.diagnose.environment import for_app
 
-        result = for_app(result, load(where["manifest"]))
+        result = for_app(result, load(where.manifest))
     return result

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from repair.app.target import Install, resolve
+from repair.app.target import Install, resolve_selection
 from repair.cache.site import ENV_MODULES as GUARD_MODULES
 from repair.cache.site import env_stamp
 from repair.errors import UsageError
@@ -30,6 +30,7 @@ from repair.model import Severity
 
 if TYPE_CHECKING:
     from repair.checks.registry import Check
+    from repair.options import InstallSelection
 
 MARK = " -m repair guard run "
 _WINDOWS = os.name == "nt"
@@ -40,26 +41,25 @@ def guarded(chk: Check) -> bool:
     return chk.func.__module__ in GUARD_MODULES
 
 
-def fix_command(args: dict[str, Any]) -> str:
-    argv = [sys.executable, "-m", "repair", "--dir", os.path.abspath(args.get("dir") or ".")]
-    for name in ("venv", "manifest"):
-        if args.get(name):
-            argv += [f"--{name}", str(args[name])]
+def fix_command(where: InstallSelection) -> str:
+    argv = [sys.executable, "-m", "repair", "--dir", os.path.abspath(where.dir or ".")]
+    for name, value in (("venv", where.venv), ("manifest", where.manifest)):
+        if value:
+            argv += [f"--{name}", value]
     return subprocess.list2cmdline(argv) if _WINDOWS else shlex.join(argv)
 
 
-def run_verdict(args: dict[str, Any]) -> tuple[dict[str, Any], list[Any] | None]:
+def run_verdict(where: InstallSelection) -> tuple[dict[str, Any], list[Any] | None]:
     """Run the guard's checks; the verdict, and the stamp of what they read (None when the run
     did not go through the cache) for the caller to store it with."""
     # lazy: only 'guard run' with a stale verdict runs the checks (not install, remove, status)
     from repair.checks.runner import run_checks
     from repair.context import Context
 
-    install = resolve(dir=args.get("dir"), venv=args.get("venv"), manifest=args.get("manifest"))
-    ctx = Context(install, {})
+    ctx = Context(resolve_selection(where))
     findings = run_checks(ctx, select=guarded)
     errors = [f"{f.message} [{f.id}]" for f in findings if f.severity is Severity.ERROR]
-    return {"errors": errors, "fix": fix_command(args)}, env_stamp(ctx)
+    return {"errors": errors, "fix": fix_command(where)}, env_stamp(ctx)
 
 
 # -- the launcher line --------------------------------------------------------------------------

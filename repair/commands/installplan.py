@@ -25,9 +25,9 @@ from repair.app.manifest import Manifest, load
 from repair.app.target import resolve
 from repair.env.dists import canonical
 from repair.env.layout import VenvLayout
-from repair.env.packages import IndexOptions
 from repair.env.torchbuild import TORCH_FAMILY
 from repair.errors import UsageError
+from repair.options import IndexOptions
 from repair.progress import Reporter
 from repair.rebuild.torch import manifest_torch
 from repair.rebuild.workingset import pin_line

@@ -41,6 +41,7 @@ from repair.env.layout import VenvLayout
 from repair.env.packages import pip_install
 from repair.env.torchbuild import TORCH_FAMILY
 from repair.errors import UsageError
+from repair.options import CheckOptions
 from repair.progress import Reporter
 from repair.rebuild.build import create_venv, install_torch
 from repair.rebuild.verify import preflight
@@ -188,10 +189,7 @@ class InstallRunner:
             parse_file(path, _set=reqs, _seen=seen)
         wanted = [line.requirement for line in reqs.requirements
                   if line.requirement is not None and not line.url]
-        index = self.req.index
-        options = {"index_url": index.index_url, "extra_index_urls": index.extra_index_urls,
-                   "find_links": index.find_links, "offline": index.offline}
-        preflight(wanted, str(self.python["path"]), options, torch=torch,
+        preflight(wanted, str(self.python["path"]), self.req.index, torch=torch,
                           reporter=self.reporter, requirement_options=reqs.options,
                           hint="nothing was built", needs="the install")
 
@@ -352,7 +350,7 @@ class InstallRunner:
         manifest = self.plan.manifest
         ctx = Context(resolve(str(self.req.dir), str(self.venv),
                               manifest.source if manifest.source != "built-in" else manifest.name),
-                      {"deep": True, "backend": self.backend}, self.reporter)
+                      CheckOptions(deep=True, backend=self.backend), self.reporter)
         self.report = check(ctx)
         summary = self.report.summary
         if not summary.healthy:

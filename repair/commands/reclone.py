@@ -6,18 +6,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from repair.app.target import resolve
+from repair.app.target import resolve_selection
 from repair.context import Context
 from repair.rebuild.reclone import RecloneResult, reclone
 from repair.transaction.journal import install_lock
 
 if TYPE_CHECKING:
+    from repair.options import InstallSelection
     from repair.progress import Reporter
 
 
-def reclone_install(where: dict[str, str | None], reporter: Reporter, *, ref: str | None,
+def reclone_install(where: InstallSelection, reporter: Reporter, *, ref: str | None,
                     repo_url: str | None) -> RecloneResult:
-    install = resolve(**where)
+    install = resolve_selection(where)
     with install_lock(install):  # the app's and the venv's locks, as every changing command
         return reclone(Context(install, reporter=reporter), ref=ref, repo_url=repo_url,
                        reporter=reporter)

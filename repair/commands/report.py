@@ -14,13 +14,15 @@ import platform
 import re
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from repair.app.target import resolve
+from repair.app.target import resolve_selection
 from repair.context import Context
 
 if TYPE_CHECKING:
+    from repair.options import CheckOptions, InstallSelection
     from repair.progress import Reporter
 
 SCHEMA = "repair.support/1"
@@ -143,7 +145,8 @@ def _sources(ctx: Context) -> dict[str, Any]:
     from repair.index.config import load_pip_config
 
     try:
-        config = load_pip_config(venv=ctx.venv if ctx.venv_exists else None, options=ctx.options)
+        config = load_pip_config(venv=ctx.venv if ctx.venv_exists else None,
+                                 index=ctx.options.index)
     except Exception as exc:  # noqa: BLE001 - a report never fails on one part
         return {"error": str(exc)}
     return {"index_urls": list(config.index_urls), "find_links": list(config.find_links),
@@ -151,11 +154,11 @@ def _sources(ctx: Context) -> dict[str, Any]:
             "files": [str(f) for f in config.files]}
 
 
-def support_report(where: dict[str, str | None], options: dict[str, Any], reporter: Reporter,
+def support_report(where: InstallSelection, options: CheckOptions, reporter: Reporter,
                    *, log: str | None = None) -> dict[str, Any]:
     """The support report of the install at ``where``, as data, scrubbed (``build_report``)."""
-    install = resolve(**where)
-    options = {**options, "backend": options.get("backend") or "auto"}  # the GPU belongs in it
+    install = resolve_selection(where)
+    options = replace(options, backend=options.backend or "auto")  # the GPU belongs in it
     return build_report(Context(install, options, reporter=reporter), log=log)
 
 
@@ -177,7 +180,7 @@ def build_report(ctx: Context, *, log: str | None = None,
         diagnosis = {"log": str(log_path), "modified": time.strftime(
             "%Y-%m-%d %H:%M", time.localtime(log_path.stat().st_mtime)), **d.to_json()}
     report = check(ctx)
-    plan = make_plan(ctx, report.findings, {})
+    plan = make_plan(ctx, report.findings)  # what a plain 'repair' would do
     install = _install_facts(ctx)
     launch = scrubber.args([str(a) for a in install.pop("launch_args")])
     data: dict[str, Any] = {

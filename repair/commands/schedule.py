@@ -22,8 +22,9 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from repair.app.target import resolve
+from repair.app.target import resolve_selection
 from repair.errors import ProcessError, UsageError
+from repair.options import CheckOptions, InstallSelection
 from repair.proc import run, which
 
 if TYPE_CHECKING:
@@ -154,15 +155,17 @@ def launchd_plist(spec: Spec, log: Path) -> str:
     )
 
 
-def spec_for(where: dict[str, str | None], **kw: Any) -> Spec:
-    """The job of the install at ``where`` (``dir``, ``venv``, ``manifest``); a manifest file
-    and a venv are given to the scheduler by their absolute paths."""
-    install = resolve(**where)
-    chosen = where["manifest"]
+def spec_for(where: InstallSelection, *, every: str = "daily", at: str = "03:30",
+             pre_update: bool = False) -> Spec:
+    """The job of the install at ``where``; a manifest file and a venv are given to the
+    scheduler by their absolute paths."""
+    install = resolve_selection(where)
+    chosen = where.manifest
     if chosen and (chosen.endswith(".toml") or os.sep in chosen or "/" in chosen):
         chosen = str(Path(chosen).resolve())
-    venv_opt = str(Path(where["venv"]).resolve()) if where["venv"] else None
-    return Spec(dir=install.dir, manifest=chosen, venv=venv_opt, **kw)
+    venv_opt = str(Path(where.venv).resolve()) if where.venv else None
+    return Spec(dir=install.dir, manifest=chosen, venv=venv_opt, every=every, at=at,
+                pre_update=pre_update)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,7 +379,7 @@ def record_run(path: Path, report: Report, *, pre_update: bool, exit_code: int
             "resolved": sorted(before - set(keys))}
 
 
-def scheduled_check(spec: Spec, where: dict[str, str | None], reporter: Reporter
+def scheduled_check(spec: Spec, where: InstallSelection, reporter: Reporter
                     ) -> tuple[Report, dict[str, Any]]:
     """What the scheduler runs: the check (``--pre-update`` when the job is one), one line
     appended to the job's history; returns the report and what changed since the run before."""
@@ -384,7 +387,7 @@ def scheduled_check(spec: Spec, where: dict[str, str | None], reporter: Reporter
     from repair.checks.runner import check
     from repair.context import Context
 
-    report = check(Context(resolve(**where), {"pre_update": spec.pre_update},
+    report = check(Context(resolve_selection(where), CheckOptions(pre_update=spec.pre_update),
                            reporter=reporter))
     change = record_run(history_file(spec), report, pre_update=spec.pre_update,
                         exit_code=0 if report.summary.healthy else 1)

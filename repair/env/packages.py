@@ -13,46 +13,16 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from repair import proc
 from repair.env.dists import canonical
 from repair.env.layout import VenvLayout
 from repair.errors import ProcessError
+from repair.options import IndexOptions
 from repair.progress import Progress, Reporter, human
-
-
-@dataclass(frozen=True)
-class IndexOptions:
-    index_url: str | None = None
-    extra_index_urls: tuple[str, ...] = ()
-    find_links: tuple[str, ...] = ()
-    offline: bool = False
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> IndexOptions:
-        """The package sources of a command's options (``--index-url`` and the rest)."""
-        return cls(
-            index_url=options.get("index_url"),
-            extra_index_urls=tuple(options.get("extra_index_urls") or ()),
-            find_links=tuple(options.get("find_links") or ()),
-            offline=bool(options.get("offline")),
-        )
-
-    def pip_args(self) -> list[str]:
-        args: list[str] = []
-        if self.index_url:
-            args += ["--index-url", self.index_url]
-        for url in self.extra_index_urls:
-            args += ["--extra-index-url", url]
-        for link in self.find_links:
-            args += ["--find-links", link]
-        if self.offline:
-            args.append("--no-index")
-        return args
 
 
 @dataclass

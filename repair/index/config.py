@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from repair.options import IndexOptions
 from repair.proc import redact
 
 PYPI_SIMPLE = "https://pypi.org/simple"
@@ -203,7 +204,7 @@ def load_pip_config(
     *,
     venv: Path | None = None,
     environ: Mapping[str, str] | None = None,
-    options: Mapping[str, Any] | None = None,
+    index: IndexOptions | None = None,
     requirements_options: Mapping[str, Any] | None = None,
     requirements_source: str = "requirements file",
     platform: str = sys.platform,
@@ -211,9 +212,8 @@ def load_pip_config(
 ) -> PipConfig:
     """The sources ``pip install`` would use for ``venv``.
 
-    ``options``: the command's pass-through options (``index_url``, ``extra_index_urls``,
-    ``find_links``, ``offline``). ``requirements_options``: ``ReqSet.options`` of the parsed
-    requirements files.
+    ``index``: the command's pass-through options (``--index-url`` and the rest).
+    ``requirements_options``: ``ReqSet.options`` of the parsed requirements files.
     """
     env = dict(os.environ if environ is None else environ)
     b = _Builder()
@@ -245,12 +245,13 @@ def load_pip_config(
         var = "PIP_" + key.upper().replace("-", "_")
         if var in env:
             b.set(key, env[var], var)
-    opts = dict(options or {})
-    if opts.get("index_url"):
-        b.set("index-url", str(opts["index_url"]), "--index-url")
-    for key, opt in (("extra-index-url", "extra_index_urls"), ("find-links", "find_links")):
-        if opts.get(opt):
-            b.set(key, list(opts[opt]), f"--{key}", add=True)
+    index = index or IndexOptions()
+    if index.index_url:
+        b.set("index-url", index.index_url, "--index-url")
+    for key, given in (("extra-index-url", index.extra_index_urls),
+                       ("find-links", index.find_links)):
+        if given:
+            b.set(key, list(given), f"--{key}", add=True)
     req = dict(requirements_options or {})
     if req.get("no_index"):
         b.set("no-index", True, requirements_source)
@@ -261,7 +262,7 @@ def load_pip_config(
                      ("trusted-host", "trusted_hosts")):
         if req.get(opt):
             b.set(key, list(req[opt]), requirements_source, add=True)
-    if opts.get("offline"):
+    if index.offline:
         b.origins.append(Origin("offline", "True", "--offline"))
     v = b.values
     return PipConfig(
@@ -275,7 +276,7 @@ def load_pip_config(
         proxy=v.get("proxy") or None,
         timeout=float(v.get("timeout", DEFAULT_TIMEOUT)),
         retries=int(v.get("retries", DEFAULT_RETRIES)),
-        offline=bool(opts.get("offline")),
+        offline=index.offline,
         origins=tuple(b.origins),
         files=tuple(files),
         problems=tuple(b.problems),

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +21,9 @@ from repair.app.nodes import blocked, install_files, pip_left_out, plan_keep
 from repair.app.target import made_by_uv
 from repair.checks.preupdate import dry_run
 from repair.env.dists import canonical
-from repair.env.packages import IndexOptions, find_uv
+from repair.env.packages import find_uv
 from repair.model import Finding, Fix, Plan, Severity, Step
+from repair.options import IndexOptions, RepairOptions
 from repair.rebuild.python import choose_python, old_python
 from repair.rebuild.reuseplan import plan_reuse
 from repair.rebuild.torch import choose_torch
@@ -31,10 +33,6 @@ if TYPE_CHECKING:
     from repair.context import Context
 
 RECREATE_IDS = {"venv-missing", "venv-interpreter-broken", "python-unsupported"}
-
-
-def _opt(options: dict[str, Any], name: str) -> Any:
-    return options.get(name)
 
 
 def _spec_for(ctx: Context, name: str, installed_version: str | None) -> str:
@@ -55,23 +53,23 @@ def _files(ctx: Context) -> tuple[list[str], list[str]]:
     return install_files(ctx)
 
 
-def _torch_step(ctx: Context, options: dict[str, Any], *, force: bool,
+def _torch_step(ctx: Context, options: RepairOptions, *, force: bool,
                 changes_only: bool = False) -> Step | None:
     """The torch step (``repair.rebuild.torch.choose_torch``); ``changes_only``: only when the build
     changes (the old one does not fit the backend)."""
-    choice = choose_torch(ctx, backend=options.get("backend"))
+    choice = choose_torch(ctx, backend=options.backend)
     if choice is None or (changes_only and choice.keep):
         return None
     return Step("install-torch", choice.summary(), choice.to_params(force))
 
 
 def _install_all(ctx: Context, *, force: bool, extra: list[str] | None = None,
-                 changes_versions: bool = True, options: dict[str, Any] | None = None) -> Step:
+                 changes_versions: bool = True, index: IndexOptions) -> Step:
     reqs, cons = _files(ctx)
     keep = plan_keep(ctx) if ctx.venv_exists and not force else []
     left_out = sorted(blocked(ctx))
     # What the specifiers cannot show, pip's resolver can: a node it cannot install with the rest.
-    unresolvable = pip_left_out(ctx, reqs, cons, keep, _index_args(options or {}), dry_run)
+    unresolvable = pip_left_out(ctx, reqs, cons, keep, index.pip_args(), dry_run)
     if unresolvable:
         paths = {s.label: str(s.path) for s in ctx.install.requirement_sources()}
         reqs = [r for r in reqs if r not in {paths.get(n) for n in unresolvable}]
@@ -95,22 +93,22 @@ def _install_all(ctx: Context, *, force: bool, extra: list[str] | None = None,
                  "force_reinstall": force, "changes_versions": changes_versions})
 
 
-def _rebuild_steps(ctx: Context, findings: list[Finding], options: dict[str, Any],
+def _rebuild_steps(ctx: Context, findings: list[Finding], options: RepairOptions,
                    why: str) -> list[Step]:
     """A new venv: its Python, torch, the working set (``repair.rebuild``)."""
     manifest = ctx.install.manifest
     old_version, old_interpreter = old_python(ctx)
-    python = choose_python(manifest, requested=options.get("python"),
+    python = choose_python(manifest, requested=options.python,
                            old_version=old_version, old_interpreter=old_interpreter)
     steps = [Step("recreate-venv",
                   f"recreate the venv ({why}) with Python {python.version} ({python.path}: "
                   f"{python.reason})",
                   {"reason": why, "python": python.path, "version": python.version,
                    "why_python": python.reason, "old_version": old_version})]
-    torch = choose_torch(ctx, backend=options.get("backend"))
-    work = plan_working_set(ctx, findings, torch, fresh=bool(options.get("fresh")))
-    reuse = plan_reuse(work, torch, findings, enabled=not _opt(options, "no_reuse"),
-                       verify_hashes=bool(_opt(options, "verify_files")))
+    torch = choose_torch(ctx, backend=options.backend)
+    work = plan_working_set(ctx, findings, torch, fresh=options.fresh)
+    reuse = plan_reuse(work, torch, findings, enabled=not options.no_reuse,
+                       verify_hashes=options.verify_files)
     if torch is not None:
         summary = torch.summary()
         if reuse.torch:
@@ -131,8 +129,10 @@ def _rebuild_steps(ctx: Context, findings: list[Finding], options: dict[str, Any
     return steps
 
 
-def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) -> Plan:
-    """The smallest plan for ``findings`` under the pipeline ``options``."""
+def make_plan(ctx: Context, findings: list[Finding]) -> Plan:
+    """The smallest plan for ``findings`` under the pipeline's options of ``ctx``
+    (``RepairOptions.of``)."""
+    options = RepairOptions.of(ctx.options)
     ids = {f.id for f in findings}
     steps: list[Step] = []
     unresolved: list[Finding] = []
@@ -141,20 +141,20 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
         # no Python installation; what is wrong is said, with its remedy.
         return Plan((), tuple(f for f in findings if f.severity is not Severity.INFO
                               and f.id != "restart-required"))
-    if _opt(options, "reclone"):
+    if options.reclone:
         steps.append(Step("reclone", "reclone the application, keeping user data"))
     recreate_for = sorted(ids & RECREATE_IDS)
-    if ctx.install.in_place and (_opt(options, "clean_venv") or recreate_for):
+    if ctx.install.in_place and (options.clean_venv or recreate_for):
         # An embedded Python or the user's own Python: never recreated; its packages are
         # repaired in place below, the rest is said.
         unresolved += [f for f in findings if f.id in RECREATE_IDS]
         findings = [f for f in findings if f.id not in RECREATE_IDS]
         recreate_for = []
-        options = {**options, "clean_venv": False}
+        options = replace(options, clean_venv=False)
         if not ctx.venv_exists:
             return Plan((), tuple(unresolved))
-    if _opt(options, "clean_venv") or recreate_for:
-        why = "--clean-venv" if _opt(options, "clean_venv") else ", ".join(recreate_for)
+    if options.clean_venv or recreate_for:
+        why = "--clean-venv" if options.clean_venv else ", ".join(recreate_for)
         steps += _rebuild_steps(ctx, findings, options, why)
         for f in findings:
             if f.id not in RECREATE_IDS | {"venv-home-moved"} and f.fix in (Fix.MANUAL,
@@ -262,13 +262,13 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
                 want(f.subject)
         elif f.fix is Fix.REMOVE and d.get("path"):
             removes.append(str(d["path"]))
-        elif f.fix is Fix.RECLONE and _opt(options, "reclone"):
+        elif f.fix is Fix.RECLONE and options.reclone:
             continue
         elif f.severity is not Severity.INFO or f.fix is not Fix.NONE:
             unresolved.append(f)
 
-    if ensure_pip or (install_missing or reinstall or _opt(options, "reinstall")) \
-            and _needs_pip_seed(ctx, options):
+    if ensure_pip or (install_missing or reinstall or options.reinstall) \
+            and _needs_pip_seed(ctx):
         steps.append(Step("ensure-pip", "install pip into the venv (ensurepip)"
                           + (": it was made by uv, and uv is not here" if not ensure_pip
                              else "")))
@@ -286,34 +286,30 @@ def make_plan(ctx: Context, findings: list[Finding], options: dict[str, Any]) ->
         _, cons = _files(ctx)
         steps.append(Step("reinstall", f"reinstall {', '.join(reqs)} (forced, dependencies kept)",
                           {"requirements": reqs, "constraints": cons}))
-    if _opt(options, "reinstall"):
+    if options.reinstall:
         torch = _torch_step(ctx, options, force=False, changes_only=True)
         if torch and not any(s.kind == "install-torch" for s in steps):
             steps.append(torch)
-        steps.append(_install_all(ctx, force=True, extra=extra, options=options))
+        steps.append(_install_all(ctx, force=True, extra=extra, index=options.index))
     elif install_missing:
         steps.append(_install_all(ctx, force=False, extra=extra, changes_versions=changes_versions,
-                                  options=options))
+                                  index=options.index))
     return Plan(tuple(steps), tuple(unresolved))
 
 
-def _index_args(options: dict[str, Any]) -> list[str]:
-    return IndexOptions.from_options(options).pip_args()
-
-
-def _needs_pip_seed(ctx: Context, options: dict[str, Any]) -> bool:
+def _needs_pip_seed(ctx: Context) -> bool:
     """A venv made by uv has no pip (normal): installs use uv when it is here and asked for,
     else pip must be seeded first."""
     if not ctx.venv_exists or "pip" in ctx.installed:
         return False
-    return default_installer(ctx, options) != "uv"
+    return default_installer(ctx) != "uv"
 
 
-def default_installer(ctx: Context, options: dict[str, Any]) -> str:
+def default_installer(ctx: Context) -> str:
     """``--installer`` when given; else uv for a venv made by uv when uv is here; else pip."""
-    asked = options.get("installer")
+    asked = RepairOptions.of(ctx.options).installer
     if asked:
-        return str(asked)
+        return asked
     if made_by_uv(ctx.venv):
         if find_uv() is not None:
             return "uv"

@@ -27,7 +27,7 @@ from repair.rebuild.reuseplan import Reused, reuse_from_old, reuse_note
 from repair.rebuild.torch import TorchChoice, torch_index
 
 if TYPE_CHECKING:
-    from repair.env.packages import IndexOptions
+    from repair.options import IndexOptions
     from repair.progress import Reporter
 
 _REDIRECT: bool | None = None

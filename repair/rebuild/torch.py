@@ -22,7 +22,7 @@ from repair.index.client import _local_folder as index_local_folder
 if TYPE_CHECKING:
     from repair.app.manifest import Manifest
     from repair.context import Context
-    from repair.env.packages import IndexOptions
+    from repair.options import IndexOptions
 
 # Distributions that belong to one torch build (its CUDA/ROCm libraries): they move with it.
 BUILD_PARTS = re.compile(r"^(nvidia-.*|triton|pytorch-triton.*|cuda-.*)$")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ from repair.render.report import fold
 
 if TYPE_CHECKING:
     from repair.index.preflight import PreflightResult
+    from repair.options import IndexOptions
     from repair.progress import Reporter
 
 
@@ -64,12 +66,12 @@ def verify_set(venv: Path, expect: Mapping[str, str], moves: Iterable[Mapping[st
     return problems
 
 
-def index_preflight(requirements: Iterable[Any], target: Any, options: Mapping[str, Any], *,
+def index_preflight(requirements: Iterable[Any], target: Any, index: IndexOptions, *,
                     torch: Mapping[str, Any] | None, reporter: Reporter,
                     requirement_options: Any = None, venv: Path | None = None) -> PreflightResult:
     """The index preflight of ``requirements`` (strings or ``Requirement`` objects) and of the
     torch step's packages (``torch``: its parameters) for ``target`` (``repair.index.tags``),
-    from the sources pip would use with ``options``. Shared by ``check --online``, the pipeline
+    from the sources pip would use with ``index``. Shared by ``check --online``, the pipeline
     and ``repair install``."""
     torch = torch or {}
     packages = [str(p) for p in torch.get("requirements", [])]
@@ -79,19 +81,17 @@ def index_preflight(requirements: Iterable[Any], target: Any, options: Mapping[s
                          if canonical(r.name if hasattr(r, "name") else req_name(str(r)))
                          not in torch_names and not str(r).startswith("-e ")]
     wanted += packages
-    options = dict(options)
     folder = local_folder(torch_url)
     if folder is not None:  # a folder of wheels: pip gets it as --find-links
-        options["find_links"] = [*(options.get("find_links") or ()), str(folder)]
+        index = replace(index, find_links=(*index.find_links, str(folder)))
         torch_url = None
-    config = load_pip_config(venv=venv, options=options,
-                             requirements_options=requirement_options)
+    config = load_pip_config(venv=venv, index=index, requirements_options=requirement_options)
     return run_index_preflight(wanted, target, config, torch_index=torch_url,
-                               offline=bool(options.get("offline")), reporter=reporter,
+                               offline=index.offline, reporter=reporter,
                                torch_packages=torch_names or TORCH_FAMILY)
 
 
-def preflight(requirements: Iterable[Any], python: str | Path, options: Mapping[str, Any], *,
+def preflight(requirements: Iterable[Any], python: str | Path, index: IndexOptions, *,
               torch: Mapping[str, Any] | None, reporter: Reporter, requirement_options: Any = None,
               venv: Path | None = None, hint: str = "nothing was changed",
               needs: str = "the rebuild") -> None:
@@ -104,7 +104,7 @@ def preflight(requirements: Iterable[Any], python: str | Path, options: Mapping[
         return
     try:
         target = target_from_interpreter(probe(Path(python)))
-        result = index_preflight(requirements, target, options, torch=torch, reporter=reporter,
+        result = index_preflight(requirements, target, index, torch=torch, reporter=reporter,
                                  requirement_options=requirement_options, venv=venv)
     except (ProbeError, TargetError, ValueError) as exc:
         reporter.warn(f"the index preflight could not run: {exc}")

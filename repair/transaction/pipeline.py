@@ -31,6 +31,7 @@ from repair.checks.runner import check
 from repair.context import Context
 from repair.errors import BusyError, ExitCode, PreflightError, RepairError, UsageError
 from repair.model import Finding, Plan, Report, Severity, Step, StepResult
+from repair.options import RepairOptions
 from repair.plan.planner import make_plan
 from repair.progress import Reporter
 from repair.rebuild.build import app_folder_written, create_venv
@@ -83,16 +84,17 @@ def _create_venv(ctx: Context, step: Step, reporter: Reporter, plan: Plan | None
     (venv / fsops.PARTIAL_MARKER).write_text("recreate\n")
     pins: list[Any] = next((s.params.get("pins", []) for s in (plan.steps if plan else ())
                             if s.kind == "install-requirements"), [])
-    reused_setuptools = not ctx.options.get("no_reuse") and any(
+    options = RepairOptions.of(ctx.options)
+    reused_setuptools = not options.no_reuse and any(
         str(p).lower().startswith("setuptools==") for p in pins)
-    how = create_venv(python, venv, installer=str(ctx.options.get("installer") or "pip"),
+    how = create_venv(python, venv, installer=options.installer or "pip",
                       version=version, setuptools=not reused_setuptools)
     return f"Python {version} ({how})"
 
 
-def _preflight(ctx: Context, plan: Plan, options: dict[str, Any], reporter: Reporter) -> None:
+def _preflight(ctx: Context, plan: Plan) -> None:
     """The index preflight, before anything is changed, for the interpreter the rebuild uses."""
-    if options.get("force") or not plan.recreates:
+    if RepairOptions.of(ctx.options).force or not plan.recreates:
         return
     steps = {s.kind: s.params for s in plan.steps}
     python = steps["recreate-venv"].get("python") or (ctx.layout.python if ctx.venv_exists
@@ -107,8 +109,8 @@ def _preflight(ctx: Context, plan: Plan, options: dict[str, Any], reporter: Repo
     wanted += [m["requirement"] for m in work.get("moves", []) if m.get("requirement")]
     hint = "nothing was changed" if work.get("fresh") or not work.get("pins") else \
         "nothing was changed; --fresh leaves the old versions behind and resolves anew"
-    preflight(wanted, python, options, torch=steps.get("install-torch"),
-              reporter=reporter, requirement_options=reqs.options,
+    preflight(wanted, python, ctx.options.index, torch=steps.get("install-torch"),
+              reporter=ctx.reporter, requirement_options=reqs.options,
               venv=ctx.venv if ctx.venv_exists else None, hint=hint)
 
 
@@ -119,21 +121,18 @@ def _report(ctx: Context) -> Report:
     return check(ctx)
 
 
-# Facts of a context that no plan step changes: the machine's GPU backend (its probe runs
-# nvidia-smi and the like) and the application's requirements files (not for a reclone).
-_UNCHANGED = ("machine_backend", "app_requirements")
-
-
 def _fresh(ctx: Context, plan: Plan | None = None) -> Context:
     """A new context on the same install: the venv's facts are read again; with ``plan``, what
-    the plan cannot have changed is taken over from ``ctx`` rather than probed again."""
+    the plan cannot have changed is taken over from ``ctx`` rather than probed again: the
+    machine's GPU backend (its probe runs nvidia-smi and the like) and the application's
+    requirements files (not after a reclone)."""
     new = Context(ctx.install, ctx.options, reporter=ctx.reporter)
     if plan is not None:
-        keep = [k for k in _UNCHANGED
-                if not (k == "app_requirements" and any(s.kind == "reclone" for s in plan.steps))]
-        for key in keep:
-            if key in ctx.__dict__:
-                new.__dict__[key] = ctx.__dict__[key]
+        if ctx.computed("machine_backend"):
+            new.machine_backend = ctx.machine_backend
+        if ctx.computed("app_requirements") and not any(s.kind == "reclone"
+                                                        for s in plan.steps):
+            new.app_requirements = ctx.app_requirements
     return new
 
 
@@ -157,35 +156,35 @@ def _decorate(report: Report, plan: Plan, steps: list[StepResult], backup: Backu
     return report
 
 
-def repair_install(ctx: Context, options: dict[str, Any] | None = None,
-                   reporter: Reporter | None = None,
-                   confirm: Callable[[Plan], bool] | None = None) -> PipelineResult:
-    """Check, plan, back up, act, verify; roll back on any failure or Ctrl-C.
+def repair_install(ctx: Context, confirm: Callable[[Plan], bool] | None = None
+                   ) -> PipelineResult:
+    """Check, plan, back up, act, verify; roll back on any failure or Ctrl-C, under the
+    pipeline's options of ``ctx`` (``RepairOptions``).
 
     Returns a result whose ``exit_code`` follows the contract (0, 1, 3, 4, 5). Raises
     ``BusyError`` (6) when another repair holds the lock or the application runs on the venv and
     the plan replaces files, ``UsageError`` (2) for unusable input; nothing is changed then.
     """
-    options = dict(ctx.options if options is None else options)
-    reporter = reporter or ctx.reporter
+    dry_run = RepairOptions.of(ctx.options).dry_run
+    reporter = ctx.reporter
     install = ctx.install
     if os.path.lexists(install.venv) and install.layout != "no-venv":
         # Before anything else: the venv must be one the tool may replace (not the tool's own
         # venv, not the app folder, not a folder that is not a venv, not a link). A launcher
         # that runs the user's own Python (SKIP_VENV=1) gets a plan that changes nothing.
         fsops.check_venv_target(install.venv, install.dir)
-    lock = contextlib.nullcontext() if options.get("dry_run") else install_lock(install)
+    lock = contextlib.nullcontext() if dry_run else install_lock(install)
     with lock:
-        recovered = [] if options.get("dry_run") else recover(install, reporter)
+        recovered = [] if dry_run else recover(install, reporter)
         if recovered:
             ctx = _fresh(ctx)
         reporter.step(f"checking {install.dir}")
         before = _report(ctx)
-        plan = make_plan(ctx, before.findings, options)
+        plan = make_plan(ctx, before.findings)
         extra = {"recovered": recovered} if recovered else {}
-        if options.get("dry_run") or plan.empty:
+        if dry_run or plan.empty:
             report = _decorate(before, plan, [], None, extra)
-            code = ExitCode.PROBLEMS if (options.get("dry_run") and not plan.empty) \
+            code = ExitCode.PROBLEMS if (dry_run and not plan.empty) \
                 else _exit_for(before)
             return PipelineResult(report, code, plan, recovered=recovered)
         if ctx.venv_exists and ctx.layout.is_foreign:
@@ -199,13 +198,13 @@ def repair_install(ctx: Context, options: dict[str, Any] | None = None,
                 names = ", ".join(p.describe() for p in running[:5])
                 raise BusyError(f"the application is running on this venv: {names}",
                                 hint="stop the web UI, then run repair again")
-        _preflight(ctx, plan, options, reporter)
+        _preflight(ctx, plan)
         if confirm is not None and not confirm(plan):
             raise UsageError("cancelled: nothing was changed")
         if not plan.recreates:
-            return _execute(ctx, before, plan, options, reporter, recovered)
+            return _execute(ctx, before, plan, recovered)
         entries = set(os.listdir(install.dir))
-        result = _execute(ctx, before, plan, options, reporter, recovered)
+        result = _execute(ctx, before, plan, recovered)
         result.report.extra["written_outside_venv"] = app_folder_written(install, entries, reporter)
         return result
 
@@ -226,9 +225,10 @@ def _check_room(ctx: Context) -> None:
             hint="nothing was changed; free some space and run repair again")
 
 
-def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
-             reporter: Reporter, recovered: list[str]) -> PipelineResult:
+def _execute(ctx: Context, before: Report, plan: Plan, recovered: list[str]
+             ) -> PipelineResult:
     install = ctx.install
+    reporter = ctx.reporter
     venv = install.venv
     results = [StepResult(s.kind, s.summary) for s in plan.steps]
     journal_box: list[Journal] = []
@@ -285,7 +285,7 @@ def _execute(ctx: Context, before: Report, plan: Plan, options: dict[str, Any],
             journal.step(idx, "running")
             started = time.monotonic()
             try:
-                results[idx].detail = run_step(step, work, journal, options, reporter)
+                results[idx].detail = run_step(step, work, journal)
             except BaseException:
                 results[idx].status = "failed"
                 results[idx].duration_ms = int((time.monotonic() - started) * 1000)

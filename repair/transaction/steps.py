@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 from repair import fsops, proc
 from repair.env.dists import load_dist
 from repair.env.layout import VenvLayout
-from repair.env.packages import IndexOptions, pip_install
+from repair.env.packages import pip_install
 from repair.env.relink import relink_venv
 from repair.errors import UsageError
+from repair.options import RepairOptions
 from repair.plan.planner import default_installer
 from repair.rebuild.build import install_set, install_torch
 from repair.rebuild.reclone import reclone
@@ -25,15 +26,10 @@ from repair.transaction.journal import Journal, inside
 if TYPE_CHECKING:
     from repair.context import Context
     from repair.model import Step
-    from repair.progress import Reporter
 
 
 def _log(journal: Journal) -> Path:
     return journal.folder / "logs" / "install.log"
-
-
-def _index(options: dict[str, Any]) -> Any:
-    return IndexOptions.from_options(options)
 
 
 def _child_recorder(journal: Journal) -> Callable[[int], None]:
@@ -44,20 +40,20 @@ def _child_recorder(journal: Journal) -> Callable[[int], None]:
     return record
 
 
-def run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any],
-             reporter: Reporter) -> str:
-    """Carry out one step of the plan on the venv of ``ctx``; returns what it did, in a few
-    words (shown beside the step)."""
+def run_step(step: Step, ctx: Context, journal: Journal) -> str:
+    """Carry out one step of the plan on the venv of ``ctx``, under its pipeline options;
+    returns what it did, in a few words (shown beside the step)."""
     install = ctx.install
     venv = install.venv
+    reporter = ctx.reporter
+    options = RepairOptions.of(ctx.options)
     python = VenvLayout.detect(venv).python
-    installer = default_installer(ctx, options)
+    installer = default_installer(ctx)
     p = step.params
     if step.kind == "recreate-venv":
         return ""  # done before the steps (the venv had to exist first)
     if step.kind == "reclone":
-        reclone(ctx, ref=ctx.options.get("ref"), repo_url=ctx.options.get("repo_url"),
-                reporter=reporter)
+        reclone(ctx, ref=options.ref, repo_url=options.repo_url, reporter=reporter)
         return ""
     if step.kind == "relink-venv":
         done = relink_venv(ctx.venv, Path(str(step.params["python"])))
@@ -103,7 +99,7 @@ def run_step(step: Step, ctx: Context, journal: Journal, options: dict[str, Any]
                 if os.path.lexists(target):
                     fsops.guarded_rmtree(target, venv_root=venv, protect=[install.dir])
         return f"{count} file(s) removed"
-    index = _index(options)
+    index = options.index
     if step.kind == "install-torch":
         saved = journal.data.get("venv_backup")
         return install_torch(

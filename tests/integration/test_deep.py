@@ -82,13 +82,14 @@ def test_deep_probe_timeout_is_a_finding(tmp_path: Path, template_venv: Path) ->
     from repair.app.target import resolve
     from repair.checks.deep import DeepError, run_probe
     from repair.context import Context
+    from repair.options import CheckOptions
 
     root = tmp_path / "app"
     root.mkdir()
     venv = copy_venv(template_venv, root / "venv")
     site = next((venv / "lib").glob("python3*/site-packages"))
     (site / "slowmod.py").write_text("import time\ntime.sleep(30)\n")
-    ctx = Context(resolve(dir=str(root)), {"deep": True})
+    ctx = Context(resolve(dir=str(root)), CheckOptions(deep=True))
     with pytest.raises(DeepError, match="timed out"):
         run_probe(ctx, ["slowmod"], timeout=1.0)
 

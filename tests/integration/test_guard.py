@@ -13,6 +13,7 @@ import pytest
 
 import repair.cache.store as cache
 from repair.cache import verdict
+from repair.options import InstallSelection
 from tests.cli import invoke
 from tests.integration.test_check_cache import _age
 from tests.kit import site_packages
@@ -99,7 +100,7 @@ def test_guard_run_cold_and_warm(app: Path) -> None:
     _age(app)
     healthy = _run_guard(app)
     assert (healthy.returncode, healthy.stderr) == (0, "")
-    stored = verdict.lookup({"dir": str(app), "venv": None, "manifest": None})
+    stored = verdict.lookup(InstallSelection(str(app)))
     assert stored is not None and stored["errors"] == []
     assert _run_guard(app).returncode == 0
 
@@ -112,7 +113,7 @@ def test_guard_run_cold_and_warm(app: Path) -> None:
     assert f"-m repair --dir {app}" in lines[0]
     _age(app)
     _run_guard(app)  # stores the verdict now that the files are old enough to trust
-    assert verdict.lookup({"dir": str(app), "venv": None, "manifest": None}) is not None
+    assert verdict.lookup(InstallSelection(str(app))) is not None
     warm = _run_guard(app)
     assert (warm.returncode, warm.stderr) == (cold.returncode, cold.stderr)
     warned = _run_guard(app, "--warn")
@@ -170,4 +171,4 @@ def test_guard_after_a_check_is_warm(app: Path) -> None:
     run_check(app)
     run_check(app)
     assert _run_guard(app).returncode == 0
-    assert verdict.lookup({"dir": str(app), "venv": None, "manifest": None}) is not None
+    assert verdict.lookup(InstallSelection(str(app))) is not None

@@ -15,6 +15,7 @@ from repair.app.target import resolve
 from repair.backup.snapshot import take_snapshot
 from repair.cli import cli
 from repair.context import Context
+from repair.options import CheckOptions
 from tests.integration.installkit import git, install_args, installed_versions, make_world
 from tests.kit import build_wheel
 
@@ -40,7 +41,7 @@ def test_snapshot_reproduced_with_exact_versions_and_commits(tmp_path: Path) -> 
     assert code == 0, err
     git(a, "clone", "-q", str(ext_work), str(a / "extensions" / "my-ext"))
 
-    ctx = Context(resolve(str(a), None, str(world.manifest)), {"backend": "cpu"})
+    ctx = Context(resolve(str(a), None, str(world.manifest)), CheckOptions(backend="cpu"))
     snapshot = take_snapshot(ctx)
     snap_file = tmp_path / "snapshot.json"
     snap_file.write_text(json.dumps(snapshot))
@@ -80,7 +81,7 @@ def test_snapshot_on_another_backend_says_what_was_chosen_instead(tmp_path: Path
     a = tmp_path / "a"
     code, out, err = invoke(install_args(world, a, backend="cuda"))
     assert code == 0, err
-    ctx = Context(resolve(str(a), None, str(world.manifest)), {"backend": "cuda"})
+    ctx = Context(resolve(str(a), None, str(world.manifest)), CheckOptions(backend="cuda"))
     snapshot = take_snapshot(ctx)
     snapshot["platform"]["system"] = "Windows" if snapshot["platform"]["system"] != "Windows" \
         else "Linux"

@@ -48,9 +48,10 @@ def _check(app: Path, data: dict[str, Any], manifest: str = "a1111",
     from repair.app.target import resolve
     from repair.checks.runner import check
     from repair.context import Context
+    from repair.options import CheckOptions
 
     install = resolve(str(app), str(app / "venv"), manifest)
-    ctx = Context(install, {"backend": "cuda", **options})
+    ctx = Context(install, CheckOptions(**{"backend": "cuda", **options}))
     # The interpreter's answers as the real venv's python gave them (its binary is not laid).
     ctx.__dict__["_probe"] = (interpreter(data), None)
     report: dict[str, Any] = check(ctx).to_json()

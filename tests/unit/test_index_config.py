@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from repair.index.config import PYPI_SIMPLE, config_file_locations, load_pip_config
+from repair.options import IndexOptions
 
 
 def _write(path: Path, text: str) -> Path:
@@ -110,9 +111,9 @@ def test_pip_config_file_replaces_the_user_file(home, tmp_path):
 
 def test_options_and_requirements_file_options(home, tmp_path):
     env = dict(home, PIP_EXTRA_INDEX_URL="https://env-extra.example/s")
-    cfg = load(env, tmp_path, options={"index_url": "https://opt.example/s",
-                                       "extra_index_urls": ["https://opt-extra.example/s"],
-                                       "find_links": ["/opt-wheels"]})
+    cfg = load(env, tmp_path, index=IndexOptions("https://opt.example/s",
+                                                 ("https://opt-extra.example/s",),
+                                                 ("/opt-wheels",)))
     assert cfg.index_urls == ("https://opt.example/s", "https://env-extra.example/s",
                               "https://opt-extra.example/s")
     assert cfg.source_of("index_url") == "--index-url"
@@ -127,7 +128,7 @@ def test_options_and_requirements_file_options(home, tmp_path):
 
 
 def test_offline_option_is_recorded(home, tmp_path):
-    cfg = load(home, tmp_path, options={"offline": True})
+    cfg = load(home, tmp_path, index=IndexOptions(offline=True))
     assert cfg.offline and cfg.source_of("offline") == "--offline"
 
 
