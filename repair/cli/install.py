@@ -50,10 +50,10 @@ def install(app: str, dir: str, backend: str | None, repo_url: str | None, ref: 
     import os
 
     from repair.commands.install import install as run_install
-    from repair.commands.installplan import InstallPlan, InstallRequest
     from repair.errors import UsageError
     from repair.options import IndexOptions
     from repair.progress import StreamReporter
+    from repair.provision.plan import InstallPlan, InstallRequest
 
     reporter = StreamReporter()  # narration goes to stderr, with --json too
     request = InstallRequest(

@@ -6,12 +6,12 @@ hidden temporary name), ``backend`` (detected, or ``--backend``), ``torch`` (fro
 index for the backend), ``requirements`` (then the venv is renamed into place), ``launch-args``
 (``COMMANDLINE_ARGS`` in webui-user.sh/.bat), ``verify`` (``check --deep``).
 
-Each finished step is recorded in the install's record (``installplan.InstallState``, a journal)
+Each finished step is recorded in the install's record (``provision.plan.InstallState``, a journal)
 with the inputs it finished with. A second run skips what is done; a run killed halfway goes on
 where it stopped; a failed run removes the half-built venv (and a half-made clone), so nothing is
 left that the web UI or a later run would take for an install.
 
-The plan is ``installplan``, the git part ``installgit``, the other steps ``installsteps``.
+The plan is ``provision.plan``, the git part ``provision.git``, the other steps ``provision.steps``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from repair import __version__, fsops, proc
-from repair.commands.installplan import (
+from repair.errors import BusyError, PreflightError, RepairError, RolledBackError, UsageError
+from repair.progress import Reporter
+from repair.provision.plan import (
     VENV_STEPS,
     InstallPlan,
     InstallRequest,
@@ -35,9 +37,7 @@ from repair.commands.installplan import (
     partial_path,
     plan_install,
 )
-from repair.commands.installsteps import InstallRunner, Unhealthy
-from repair.errors import BusyError, PreflightError, RepairError, RolledBackError, UsageError
-from repair.progress import Reporter
+from repair.provision.steps import InstallRunner, Unhealthy
 from repair.transaction.journal import locked
 
 

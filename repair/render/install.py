@@ -10,7 +10,7 @@ from repair.render.report import report_text
 
 if TYPE_CHECKING:
     from repair.commands.install import InstallResult
-    from repair.commands.installplan import InstallPlan
+    from repair.provision.plan import InstallPlan
 
 
 def install_plan_text(plan: InstallPlan) -> str:

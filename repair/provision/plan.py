@@ -283,7 +283,7 @@ def _todo(plan: InstallPlan) -> list[str]:
 
 def _static_keys(plan: InstallPlan) -> dict[str, str | None]:
     """Keys of the steps whose inputs are known before the run; the others (``None``) are
-    compared with what the run chooses (``installsteps``)."""
+    compared with what the run chooses (``provision.steps``)."""
     req, state = plan.request, plan.state
     facts = state.facts
     snap_key = state_key(plan.snapshot) if plan.snapshot else ""

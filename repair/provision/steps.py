@@ -18,8 +18,18 @@ from repair.app.requirements import ReqSet, parse_file
 from repair.app.target import resolve
 from repair.backup.store import create_backup
 from repair.checks.runner import check
-from repair.commands.installgit import clone_app, clone_extensions
-from repair.commands.installplan import (
+from repair.context import Context
+from repair.env import backend as backend_mod
+from repair.env import pythons
+from repair.env.dists import canonical
+from repair.env.layout import VenvLayout
+from repair.env.packages import pip_install
+from repair.env.torchbuild import TORCH_FAMILY
+from repair.errors import UsageError
+from repair.options import CheckOptions
+from repair.progress import Reporter
+from repair.provision.git import clone_app, clone_extensions
+from repair.provision.plan import (
     PLATFORM_ONLY,
     SEED_PACKAGES,
     InstallPlan,
@@ -33,16 +43,6 @@ from repair.commands.installplan import (
     torch_spec,
     venv_python,
 )
-from repair.context import Context
-from repair.env import backend as backend_mod
-from repair.env import pythons
-from repair.env.dists import canonical
-from repair.env.layout import VenvLayout
-from repair.env.packages import pip_install
-from repair.env.torchbuild import TORCH_FAMILY
-from repair.errors import UsageError
-from repair.options import CheckOptions
-from repair.progress import Reporter
 from repair.rebuild.build import create_venv, install_torch
 from repair.rebuild.verify import preflight
 from repair.rebuild.workingset import pin_line

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from repair import fsops, proc
 from repair.app.gitrepo import first_error_line, git, git_env, inspect, read_git_files, rev_parse
-from repair.commands.installplan import InstallPlan, kill_point, partial_path, snapshot_part
 from repair.errors import ProcessError, UsageError
 from repair.progress import Reporter
+from repair.provision.plan import InstallPlan, kill_point, partial_path, snapshot_part
 
 # No credential helper asks either: a repository that needs a password fails with git's message.
 NO_PROMPT = {"GIT_ASKPASS": "", "GCM_INTERACTIVE": "never"}
