@@ -102,6 +102,14 @@ class ReqSet:
     def errors(self) -> list[ReqLine]:
         return [r for r in self.lines if r.error is not None]
 
+    def for_index(self, *, constraints: bool = False) -> list[Requirement]:
+        """What a package index must serve for these files, the index preflight's input: every
+        named requirement that is not a URL (and every constraint, when asked)."""
+        out = [r.requirement for r in self.requirements if r.requirement is not None and not r.url]
+        if constraints:
+            out += [r.requirement for r in self.constraints if r.requirement is not None]
+        return out
+
 
 # ---------------------------------------------------------------------------------------------
 # One requirement

@@ -31,9 +31,7 @@ def run_preflight(ctx: Context) -> PreflightResult:
     from repair.rebuild.verify import index_preflight
 
     reqs = ctx.app_requirements
-    wanted = [line.requirement for line in reqs.requirements
-              if line.requirement is not None and not line.url]
-    wanted += [line.requirement for line in reqs.constraints if line.requirement is not None]
+    wanted = reqs.for_index(constraints=True)
     try:
         target = target_from_interpreter(ctx.python_info)
     except TargetError as exc:

@@ -187,8 +187,7 @@ class InstallRunner:
         reqs, seen = ReqSet(), set[Path]()
         for path in self.plan.manifest.files_under(self.req.dir)[0]:
             parse_file(path, _set=reqs, _seen=seen)
-        wanted = [line.requirement for line in reqs.requirements
-                  if line.requirement is not None and not line.url]
+        wanted = reqs.for_index()
         preflight(wanted, str(self.python["path"]), self.req.index, torch=torch,
                           reporter=self.reporter, requirement_options=reqs.options,
                           hint="nothing was built", needs="the install")

@@ -103,8 +103,7 @@ def _preflight(ctx: Context, plan: Plan) -> None:
         return
     work = steps.get("install-requirements", {})
     reqs = ctx.app_requirements
-    wanted: list[Any] = [line.requirement for line in reqs.requirements
-                         if line.requirement is not None and not line.url]
+    wanted: list[Any] = list(reqs.for_index())
     wanted += [p for p in work.get("pins", []) if " @ " not in p and not p.startswith("-e ")]
     wanted += [m["requirement"] for m in work.get("moves", []) if m.get("requirement")]
     hint = "nothing was changed" if work.get("fresh") or not work.get("pins") else \
