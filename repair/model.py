@@ -10,6 +10,73 @@ from repair import __version__
 from repair.proc import redact, redact_data
 
 
+class FindingId:
+    """Every finding id, as the code names it: permanent, kebab-case, naming the problem (never
+    the fix). Each is registered once with ``checks.registry.finding_type`` and documented in
+    ``repair/data/findings/<id>.md``."""
+
+    CHECK_FAILED = "check-failed"
+    DEPENDENCY_CONFLICT = "dependency-conflict"
+    DUPLICATE_DISTRIBUTION = "duplicate-distribution"
+    IMPORT_FAILURE = "import-failure"
+    INDEX_UNREACHABLE = "index-unreachable"
+    INSTALL_RISKY = "install-risky"
+    INSTALL_UNRESOLVABLE = "install-unresolvable"
+    KNOWN_CONFLICT = "known-conflict"
+    LAUNCH_ARGS = "launch-args"
+    LOG_SIGNATURE = "log-signature"
+    MISSING_FILE = "missing-file"
+    MIXED_VERSION = "mixed-version"
+    ORPHAN_FILES = "orphan-files"
+    PICKLE_MODELS = "pickle-models"
+    PIP_MISSING = "pip-missing"
+    PREFLIGHT_UNCHECKED = "preflight-unchecked"
+    PYTHON_UNSUPPORTED = "python-unsupported"
+    RECORD_MISMATCH = "record-mismatch"
+    RECORD_OUTSIDE_VENV = "record-outside-venv"
+    REPO_BEHIND = "repo-behind"
+    REPO_CORRUPT = "repo-corrupt"
+    REPO_DETACHED = "repo-detached"
+    REPO_DIRTY = "repo-dirty"
+    REPO_DIVERGED = "repo-diverged"
+    REPO_DUBIOUS_OWNERSHIP = "repo-dubious-ownership"
+    REPO_MISSING = "repo-missing"
+    REQUIREMENT_CONFLICT = "requirement-conflict"
+    REQUIREMENT_INVALID = "requirement-invalid"
+    REQUIREMENT_UNMET = "requirement-unmet"
+    REQUIRES_DIST_INVALID = "requires-dist-invalid"
+    RESTART_REQUIRED = "restart-required"
+    SHARED_FILES = "shared-files"
+    SOURCE_BUILD_REQUIRED = "source-build-required"
+    STALE_RESIDUE = "stale-residue"
+    TORCH_BACKEND_MISMATCH = "torch-backend-mismatch"
+    TORCH_GPU_UNSUPPORTED = "torch-gpu-unsupported"
+    TORCH_INDEX_FALLBACK = "torch-index-fallback"
+    UPDATE_RISKY = "update-risky"
+    UPDATE_UNRESOLVABLE = "update-unresolvable"
+    VENV_HOME_MOVED = "venv-home-moved"
+    VENV_INTERPRETER_BROKEN = "venv-interpreter-broken"
+    VENV_MISSING = "venv-missing"
+    WHEEL_UNAVAILABLE = "wheel-unavailable"
+    WHEEL_UNSUPPORTED = "wheel-unsupported"
+    YANKED_PIN = "yanked-pin"
+
+
+class StepKind:
+    """The kinds of plan steps (``Step.kind``): what the planner makes and the pipeline runs."""
+
+    RECREATE_VENV = "recreate-venv"
+    RELINK_VENV = "relink-venv"
+    ENSURE_PIP = "ensure-pip"
+    REMOVE = "remove"
+    PURGE = "purge"
+    REINSTALL = "reinstall"
+    INSTALL_TORCH = "install-torch"
+    INSTALL_REQUIREMENTS = "install-requirements"
+    RECLONE = "reclone"
+
+
+
 class Severity(str, enum.Enum):
     ERROR = "error"
     WARNING = "warning"
@@ -142,7 +209,7 @@ class Report:
 
     @property
     def restart_required(self) -> bool:
-        return any(f.id == "restart-required" for f in self.findings) or bool(
+        return any(f.id == FindingId.RESTART_REQUIRED for f in self.findings) or bool(
             self.extra.get("restart_required")
         )
 
@@ -163,7 +230,7 @@ class Report:
 
 
 # Step kinds that replace files a running application may have loaded.
-REPLACING = {"recreate-venv", "remove", "purge", "reinstall", "install-torch", "reclone"}
+REPLACING = {StepKind.RECREATE_VENV, StepKind.REMOVE, StepKind.PURGE, StepKind.REINSTALL, StepKind.INSTALL_TORCH, StepKind.RECLONE}
 
 
 @dataclass(frozen=True)
@@ -176,7 +243,7 @@ class Step:
 
     @property
     def replaces_files(self) -> bool:
-        if self.kind == "install-requirements":
+        if self.kind == StepKind.INSTALL_REQUIREMENTS:
             return bool(self.params.get("force_reinstall") or self.params.get("changes_versions"))
         return self.kind in REPLACING
 
@@ -200,7 +267,7 @@ class Plan:
 
     @property
     def recreates(self) -> bool:
-        return any(s.kind == "recreate-venv" for s in self.steps)
+        return any(s.kind == StepKind.RECREATE_VENV for s in self.steps)
 
     @property
     def replaces_files(self) -> bool:

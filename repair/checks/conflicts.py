@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from repair.checks.registry import check, finding_type
-from repair.model import Finding, Fix, Severity
+from repair.model import Finding, FindingId, Fix, Severity
 
 if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
@@ -14,15 +14,15 @@ if TYPE_CHECKING:
     from repair.context import Context
 
 KNOWN_CONFLICT = finding_type(
-    "known-conflict", "A combination of packages known to break", Severity.ERROR, Fix.REINSTALL,
+    FindingId.KNOWN_CONFLICT, "A combination of packages known to break", Severity.ERROR, Fix.REINSTALL,
     restart_required=True,
 )
 REQUIRES_DIST_INVALID = finding_type(
-    "requires-dist-invalid", "An installed distribution's metadata has a requirement that "
+    FindingId.REQUIRES_DIST_INVALID, "An installed distribution's metadata has a requirement that "
     "cannot be read", Severity.WARNING, Fix.MANUAL,
 )
 WHEEL_UNSUPPORTED = finding_type(
-    "wheel-unsupported", "An installed wheel was built for another platform or Python",
+    FindingId.WHEEL_UNSUPPORTED, "An installed wheel was built for another platform or Python",
     Severity.ERROR, Fix.REINSTALL, restart_required=True,
 )
 

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from repair.checks.registry import check, finding_type
 from repair.checks.site import MIXED_VERSION
-from repair.model import Finding, Fix, Severity
+from repair.model import Finding, FindingId, Fix, Severity
 
 if TYPE_CHECKING:
     from repair.context import Context
 
 IMPORT_FAILURE = finding_type(
-    "import-failure", "A key module fails to import", Severity.ERROR, Fix.REINSTALL,
+    FindingId.IMPORT_FAILURE, "A key module fails to import", Severity.ERROR, Fix.REINSTALL,
     restart_required=True,
 )
 

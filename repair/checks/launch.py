@@ -10,17 +10,17 @@ from typing import TYPE_CHECKING
 
 from repair.checks.registry import check, finding_type
 from repair.checks.torch import effective_torch, launch_args
-from repair.model import Finding, Fix, Severity
+from repair.model import Finding, FindingId, Fix, Severity
 
 if TYPE_CHECKING:
     from repair.context import Context
 
 LAUNCH_ARGS = finding_type(
-    "launch-args", "Launch arguments that do not fit the machine", Severity.WARNING, Fix.CONFIG,
+    FindingId.LAUNCH_ARGS, "Launch arguments that do not fit the machine", Severity.WARNING, Fix.CONFIG,
     restart_required=True,
 )
 PICKLE_MODELS = finding_type(
-    "pickle-models", "Model files in a format that can run code when loaded", Severity.INFO,
+    FindingId.PICKLE_MODELS, "Model files in a format that can run code when loaded", Severity.INFO,
     Fix.MANUAL,
 )
 

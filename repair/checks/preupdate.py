@@ -27,7 +27,7 @@ from repair.checks.repo import REPO_BEHIND, REPO_DETACHED, REPO_DIRTY, REPO_DIVE
 from repair.env.dists import canonical
 from repair.env.torchbuild import TORCH_STACK
 from repair.errors import ProcessError
-from repair.model import Finding, Fix, Severity
+from repair.model import Finding, FindingId, Fix, Severity
 from repair.proc import clean_env, run
 
 if TYPE_CHECKING:
@@ -41,11 +41,11 @@ _OFFLINE_MARKS = ("could not resolve host", "unable to access", "could not read 
 _INCLUDE_RE = re.compile(r"^\s*(?:-r|--requirement|-c|--constraint)(?:\s+|=)?(\S+)", re.M)
 
 UPDATE_RISKY = finding_type(
-    "update-risky", "An update would move a package that often breaks the application",
+    FindingId.UPDATE_RISKY, "An update would move a package that often breaks the application",
     Severity.WARNING, Fix.NONE, restart_required=True,
 )
 UPDATE_UNRESOLVABLE = finding_type(
-    "update-unresolvable", "The updated requirements cannot be installed together",
+    FindingId.UPDATE_UNRESOLVABLE, "The updated requirements cannot be installed together",
     Severity.ERROR, Fix.MANUAL,
 )
 

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from repair.checks.registry import check, finding_type
-from repair.model import Finding, Fix, Severity
+from repair.model import Finding, FindingId, Fix, Severity
 
 if TYPE_CHECKING:
     from repair.context import Context
 
 RESTART_REQUIRED = finding_type(
-    "restart-required", "The application must be restarted for a change to take effect",
+    FindingId.RESTART_REQUIRED, "The application must be restarted for a change to take effect",
     Severity.WARNING, Fix.MANUAL, restart_required=True,
 )
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from repair.app.gitrepo import extension_checkouts, fsck, has_git, inspect
 from repair.checks.registry import check, finding_type
-from repair.model import Finding, Fix, Severity
+from repair.model import Finding, FindingId, Fix, Severity
 
 if TYPE_CHECKING:
     from repair.app.gitrepo import RepoState
@@ -19,26 +19,26 @@ if TYPE_CHECKING:
 DEFAULT_EXTENSION_PATHS = ["extensions", "custom_nodes"]
 
 REPO_MISSING = finding_type(
-    "repo-missing", "The application folder is not a git checkout", Severity.WARNING, Fix.RECLONE,
+    FindingId.REPO_MISSING, "The application folder is not a git checkout", Severity.WARNING, Fix.RECLONE,
 )
 REPO_CORRUPT = finding_type(
-    "repo-corrupt", "The git repository is damaged", Severity.ERROR, Fix.RECLONE,
+    FindingId.REPO_CORRUPT, "The git repository is damaged", Severity.ERROR, Fix.RECLONE,
 )
 REPO_DIRTY = finding_type(
-    "repo-dirty", "Tracked files have local changes", Severity.WARNING, Fix.MANUAL,
+    FindingId.REPO_DIRTY, "Tracked files have local changes", Severity.WARNING, Fix.MANUAL,
 )
 REPO_DETACHED = finding_type(
-    "repo-detached", "The checkout is not on a branch", Severity.WARNING, Fix.MANUAL,
+    FindingId.REPO_DETACHED, "The checkout is not on a branch", Severity.WARNING, Fix.MANUAL,
 )
 REPO_DUBIOUS = finding_type(
-    "repo-dubious-ownership", "Git refuses the repository because another user owns it",
+    FindingId.REPO_DUBIOUS_OWNERSHIP, "Git refuses the repository because another user owns it",
     Severity.ERROR, Fix.CONFIG,
 )
 REPO_BEHIND = finding_type(
-    "repo-behind", "The checkout is behind its upstream branch", Severity.INFO, Fix.NONE,
+    FindingId.REPO_BEHIND, "The checkout is behind its upstream branch", Severity.INFO, Fix.NONE,
 )
 REPO_DIVERGED = finding_type(
-    "repo-diverged", "Local and upstream history have diverged", Severity.WARNING, Fix.MANUAL,
+    FindingId.REPO_DIVERGED, "Local and upstream history have diverged", Severity.WARNING, Fix.MANUAL,
 )
 
 

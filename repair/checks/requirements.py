@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from repair.checks.registry import check, finding_type
-from repair.model import Finding, Fix, Severity
+from repair.model import Finding, FindingId, Fix, Severity
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
@@ -18,27 +18,27 @@ if TYPE_CHECKING:
     from repair.env.dists import Dist
 
 REQUIREMENT_UNMET = finding_type(
-    "requirement-unmet", "A requirement of the application is not installed or not satisfied",
+    FindingId.REQUIREMENT_UNMET, "A requirement of the application is not installed or not satisfied",
     Severity.ERROR, Fix.REINSTALL, restart_required=True,
 )
 DEPENDENCY_CONFLICT = finding_type(
-    "dependency-conflict", "An installed distribution's own requirement is not satisfied",
+    FindingId.DEPENDENCY_CONFLICT, "An installed distribution's own requirement is not satisfied",
     Severity.ERROR, Fix.REINSTALL, restart_required=True,
 )
 REQUIREMENT_CONFLICT = finding_type(
-    "requirement-conflict", "Two requirement sources ask for versions no single version satisfies",
+    FindingId.REQUIREMENT_CONFLICT, "Two requirement sources ask for versions no single version satisfies",
     Severity.ERROR, Fix.MANUAL, restart_required=True,
 )
 INSTALL_RISKY = finding_type(
-    "install-risky", "Installing a node's or extension's requirements would move a protected "
+    FindingId.INSTALL_RISKY, "Installing a node's or extension's requirements would move a protected "
     "package", Severity.ERROR, Fix.NONE,
 )
 INSTALL_UNRESOLVABLE = finding_type(
-    "install-unresolvable", "A node's or extension's requirements cannot be installed here",
+    FindingId.INSTALL_UNRESOLVABLE, "A node's or extension's requirements cannot be installed here",
     Severity.ERROR, Fix.NONE,
 )
 REQUIREMENT_INVALID = finding_type(
-    "requirement-invalid", "A requirements file has a line that cannot be read", Severity.ERROR,
+    FindingId.REQUIREMENT_INVALID, "A requirements file has a line that cannot be read", Severity.ERROR,
     Fix.MANUAL,
 )
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from repair.checks.torch import describe_backend
 from repair.context import Context
-from repair.model import Finding, Fix, Report, Severity, sort_findings
+from repair.model import Finding, FindingId, Fix, Report, Severity, sort_findings
 
 if TYPE_CHECKING:
     from repair.checks.registry import Check
@@ -75,7 +75,7 @@ def run_checks(ctx: Context, select: Callable[[Check], bool] | None = None) -> l
             produced[chk.name] = found
             findings.extend(found)
         except Exception as exc:  # noqa: BLE001 - reported as a finding, see docstring
-            ftype = FINDING_TYPES["check-failed"]
+            ftype = FINDING_TYPES[FindingId.CHECK_FAILED]
             findings.append(ftype(
                 chk.name, f"the check '{chk.name}' failed: {type(exc).__name__}: {exc}",
                 "please report this as a bug, with the output of 'repair check --json'",
@@ -122,8 +122,8 @@ def check(ctx: Context, extra_findings: list[Finding] | None = None) -> Report:
 def _register_internal_ids() -> None:
     from repair.checks.registry import FINDING_TYPES, finding_type
 
-    if "check-failed" not in FINDING_TYPES:
-        finding_type("check-failed", "A check could not run", Severity.ERROR, Fix.MANUAL)
+    if FindingId.CHECK_FAILED not in FINDING_TYPES:
+        finding_type(FindingId.CHECK_FAILED, "A check could not run", Severity.ERROR, Fix.MANUAL)
 
 
 _register_internal_ids()

@@ -12,42 +12,42 @@ from typing import TYPE_CHECKING
 from repair.checks.registry import check, finding_type
 from repair.env.dists import MetadataError, _norm_rel, canonical
 from repair.env.ownership import Ownership, is_bytecode, ownership
-from repair.model import Finding, FindingType, Fix, Severity
+from repair.model import Finding, FindingId, FindingType, Fix, Severity
 
 if TYPE_CHECKING:
     from repair.context import Context
     from repair.env.dists import Dist
 
 STALE_RESIDUE = finding_type(
-    "stale-residue", "Leftovers of an interrupted install or uninstall", Severity.ERROR, Fix.REMOVE
+    FindingId.STALE_RESIDUE, "Leftovers of an interrupted install or uninstall", Severity.ERROR, Fix.REMOVE
 )
 DUPLICATE_DISTRIBUTION = finding_type(
-    "duplicate-distribution", "Two metadata folders for one project", Severity.ERROR, Fix.REINSTALL,
+    FindingId.DUPLICATE_DISTRIBUTION, "Two metadata folders for one project", Severity.ERROR, Fix.REINSTALL,
     restart_required=True,
 )
 ORPHAN_FILES = finding_type(
-    "orphan-files", "Files in site-packages that no installed distribution owns", Severity.WARNING,
+    FindingId.ORPHAN_FILES, "Files in site-packages that no installed distribution owns", Severity.WARNING,
     Fix.REINSTALL,
 )
 MISSING_FILE = finding_type(
-    "missing-file", "A file listed in RECORD is absent", Severity.ERROR, Fix.REINSTALL,
+    FindingId.MISSING_FILE, "A file listed in RECORD is absent", Severity.ERROR, Fix.REINSTALL,
     restart_required=True,
 )
 MIXED_VERSION = finding_type(
-    "mixed-version", "A distribution's folders hold files of another version", Severity.ERROR,
+    FindingId.MIXED_VERSION, "A distribution's folders hold files of another version", Severity.ERROR,
     Fix.REINSTALL, restart_required=True,
 )
 SHARED_FILES = finding_type(
-    "shared-files", "Several distributions own the same files", Severity.ERROR, Fix.REINSTALL,
+    FindingId.SHARED_FILES, "Several distributions own the same files", Severity.ERROR, Fix.REINSTALL,
     restart_required=True,
 )
 RECORD_MISMATCH = finding_type(
-    "record-mismatch", "A file's content differs from its RECORD hash", Severity.ERROR,
+    FindingId.RECORD_MISMATCH, "A file's content differs from its RECORD hash", Severity.ERROR,
     Fix.REINSTALL, restart_required=True,
 )
 
 RECORD_OUTSIDE_VENV = finding_type(
-    "record-outside-venv", "A distribution's files reach outside the venv", Severity.ERROR,
+    FindingId.RECORD_OUTSIDE_VENV, "A distribution's files reach outside the venv", Severity.ERROR,
     Fix.REINSTALL,
 )
 

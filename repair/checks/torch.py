@@ -8,19 +8,19 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from repair.checks.registry import check, finding_type
-from repair.model import Finding, Fix, Severity
+from repair.model import Finding, FindingId, Fix, Severity
 
 if TYPE_CHECKING:
     from repair.context import Context
 
 TORCH_BACKEND_MISMATCH = finding_type(
-    "torch-backend-mismatch", "The installed torch build does not fit the GPU backend",
+    FindingId.TORCH_BACKEND_MISMATCH, "The installed torch build does not fit the GPU backend",
     Severity.ERROR, Fix.REINSTALL, restart_required=True,
 )
 
 
 TORCH_GPU_UNSUPPORTED = finding_type(
-    "torch-gpu-unsupported", "The GPU's compute capability is not in the torch build",
+    FindingId.TORCH_GPU_UNSUPPORTED, "The GPU's compute capability is not in the torch build",
     Severity.ERROR, Fix.MANUAL, restart_required=True,
 )
 

@@ -8,28 +8,28 @@ from typing import TYPE_CHECKING
 
 from repair.checks.registry import check, finding_type
 from repair.env.layout import home_python_exists
-from repair.model import Finding, Fix, Severity
+from repair.model import Finding, FindingId, Fix, Severity
 
 if TYPE_CHECKING:
     from repair.context import Context
 
 VENV_MISSING = finding_type(
-    "venv-missing", "No environment where the install expects one", Severity.ERROR,
+    FindingId.VENV_MISSING, "No environment where the install expects one", Severity.ERROR,
     Fix.RECREATE_VENV,
 )
 VENV_INTERPRETER_BROKEN = finding_type(
-    "venv-interpreter-broken", "The venv's interpreter is missing or does not run", Severity.ERROR,
+    FindingId.VENV_INTERPRETER_BROKEN, "The venv's interpreter is missing or does not run", Severity.ERROR,
     Fix.RECREATE_VENV,
 )
 VENV_HOME_MOVED = finding_type(
-    "venv-home-moved", "The venv's base Python moved; a Python of the same version can take its "
+    FindingId.VENV_HOME_MOVED, "The venv's base Python moved; a Python of the same version can take its "
     "place", Severity.ERROR, Fix.CONFIG,
 )
 PYTHON_UNSUPPORTED = finding_type(
-    "python-unsupported", "The venv's Python version is not supported by the application",
+    FindingId.PYTHON_UNSUPPORTED, "The venv's Python version is not supported by the application",
     Severity.ERROR, Fix.RECREATE_VENV,
 )
-PIP_MISSING = finding_type("pip-missing", "The venv has no pip", Severity.WARNING, Fix.REINSTALL)
+PIP_MISSING = finding_type(FindingId.PIP_MISSING, "The venv has no pip", Severity.WARNING, Fix.REINSTALL)
 
 
 @check(VENV_MISSING)

@@ -16,12 +16,12 @@ from repair.checks.registry import finding_type
 from repair.diagnose.catalogue import FAMILY_ORDER, Catalogue
 from repair.diagnose.shapes import NODE, fill
 from repair.diagnose.signature import RebuildHelps, Signature
-from repair.model import Finding, Fix, Severity
+from repair.model import Finding, FindingId, Fix, Severity
 
 SCHEMA = "repair.diagnosis/1"
 
 LOG_SIGNATURE = finding_type(
-    "log-signature",
+    FindingId.LOG_SIGNATURE,
     "A log shows a known error",
     Severity.ERROR,
     Fix.MANUAL,

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from repair.checks.registry import finding_type
-from repair.model import Fix, Severity
+from repair.model import FindingId, Fix, Severity
 
 WHEEL_UNAVAILABLE = finding_type(
-    "wheel-unavailable", "No installable file for the target Python and platform",
+    FindingId.WHEEL_UNAVAILABLE, "No installable file for the target Python and platform",
     Severity.ERROR, Fix.MANUAL)
 INDEX_UNREACHABLE = finding_type(
-    "index-unreachable", "A package index or find-links location does not answer",
+    FindingId.INDEX_UNREACHABLE, "A package index or find-links location does not answer",
     Severity.ERROR, Fix.CONFIG)
 YANKED_PIN = finding_type(
-    "yanked-pin", "The pinned version was yanked from the index", Severity.WARNING, Fix.MANUAL)
+    FindingId.YANKED_PIN, "The pinned version was yanked from the index", Severity.WARNING, Fix.MANUAL)
 SOURCE_BUILD_REQUIRED = finding_type(
-    "source-build-required", "The install would build a package from source",
+    FindingId.SOURCE_BUILD_REQUIRED, "The install would build a package from source",
     Severity.WARNING, Fix.MANUAL)
 TORCH_INDEX_FALLBACK = finding_type(
-    "torch-index-fallback", "Torch would come from another index than the backend's",
+    FindingId.TORCH_INDEX_FALLBACK, "Torch would come from another index than the backend's",
     Severity.ERROR, Fix.CONFIG)
 PREFLIGHT_UNCHECKED = finding_type(
-    "preflight-unchecked", "Some requirements could not be checked against an index",
+    FindingId.PREFLIGHT_UNCHECKED, "Some requirements could not be checked against an index",
     Severity.INFO, Fix.NONE)

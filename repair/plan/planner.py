@@ -22,7 +22,7 @@ from repair.app.target import made_by_uv
 from repair.checks.preupdate import dry_run
 from repair.env.dists import canonical
 from repair.env.packages import find_uv
-from repair.model import Finding, Fix, Plan, Severity, Step
+from repair.model import Finding, FindingId, Fix, Plan, Severity, Step, StepKind
 from repair.options import IndexOptions, RepairOptions
 from repair.rebuild.python import choose_python, old_python
 from repair.rebuild.reuseplan import plan_reuse
@@ -32,7 +32,7 @@ from repair.rebuild.workingset import plan_working_set
 if TYPE_CHECKING:
     from repair.context import Context
 
-RECREATE_IDS = {"venv-missing", "venv-interpreter-broken", "python-unsupported"}
+RECREATE_IDS = {FindingId.VENV_MISSING, FindingId.VENV_INTERPRETER_BROKEN, FindingId.PYTHON_UNSUPPORTED}
 
 
 def _spec_for(ctx: Context, name: str, installed_version: str | None) -> str:
@@ -60,7 +60,7 @@ def _torch_step(ctx: Context, options: RepairOptions, *, force: bool,
     choice = choose_torch(ctx, backend=options.backend)
     if choice is None or (changes_only and choice.keep):
         return None
-    return Step("install-torch", choice.summary(), choice.to_params(force))
+    return Step(StepKind.INSTALL_TORCH, choice.summary(), choice.to_params(force))
 
 
 def _install_all(ctx: Context, *, force: bool, extra: list[str] | None = None,
@@ -87,7 +87,7 @@ def _install_all(ctx: Context, *, force: bool, extra: list[str] | None = None,
     if unresolvable:
         what += (f"; leaving out {', '.join(sorted(unresolvable))} (pip cannot install it with "
                  f"the rest: {next(iter(unresolvable.values()))})")
-    return Step("install-requirements", f"{what} ({names})",
+    return Step(StepKind.INSTALL_REQUIREMENTS, f"{what} ({names})",
                 {"files": reqs, "constraints": cons, "extra": extra or [], "keep": keep,
                  "left_out": left_out + sorted(unresolvable), "unresolvable": unresolvable,
                  "force_reinstall": force, "changes_versions": changes_versions})
@@ -100,7 +100,7 @@ def _rebuild_steps(ctx: Context, findings: list[Finding], options: RepairOptions
     old_version, old_interpreter = old_python(ctx)
     python = choose_python(manifest, requested=options.python,
                            old_version=old_version, old_interpreter=old_interpreter)
-    steps = [Step("recreate-venv",
+    steps = [Step(StepKind.RECREATE_VENV,
                   f"recreate the venv ({why}) with Python {python.version} ({python.path}: "
                   f"{python.reason})",
                   {"reason": why, "python": python.path, "version": python.version,
@@ -113,7 +113,7 @@ def _rebuild_steps(ctx: Context, findings: list[Finding], options: RepairOptions
         summary = torch.summary()
         if reuse.torch:
             summary += "; reused from the old venv when its files are intact"
-        steps.append(Step("install-torch", summary, torch.to_params()))
+        steps.append(Step(StepKind.INSTALL_TORCH, summary, torch.to_params()))
     reqs, cons = _files(ctx)
     names = ", ".join(manifest.requirement_files) or "no requirement files"
     if work.fresh or not work.pins:
@@ -123,7 +123,7 @@ def _rebuild_steps(ctx: Context, findings: list[Finding], options: RepairOptions
                    f"versions: {reuse.text()}")
         if work.moves:
             summary += f"; {len(work.moves)} move on purpose, then the requirements ({names})"
-    steps.append(Step("install-requirements", summary,
+    steps.append(Step(StepKind.INSTALL_REQUIREMENTS, summary,
                       {"files": reqs, "constraints": cons, "extra": [], "force_reinstall": False,
                        "changes_versions": True, **work.to_params(), **reuse.to_params()}))
     return steps
@@ -140,9 +140,9 @@ def make_plan(ctx: Context, findings: list[Finding]) -> Plan:
         # The launcher runs the user's own Python (VENV_DIR=-, SKIP_VENV=1): the tool changes
         # no Python installation; what is wrong is said, with its remedy.
         return Plan((), tuple(f for f in findings if f.severity is not Severity.INFO
-                              and f.id != "restart-required"))
+                              and f.id != FindingId.RESTART_REQUIRED))
     if options.reclone:
-        steps.append(Step("reclone", "reclone the application, keeping user data"))
+        steps.append(Step(StepKind.RECLONE, "reclone the application, keeping user data"))
     recreate_for = sorted(ids & RECREATE_IDS)
     if ctx.install.in_place and (options.clean_venv or recreate_for):
         # An embedded Python or the user's own Python: never recreated; its packages are
@@ -157,7 +157,7 @@ def make_plan(ctx: Context, findings: list[Finding]) -> Plan:
         why = "--clean-venv" if options.clean_venv else ", ".join(recreate_for)
         steps += _rebuild_steps(ctx, findings, options, why)
         for f in findings:
-            if f.id not in RECREATE_IDS | {"venv-home-moved"} and f.fix in (Fix.MANUAL,
+            if f.id not in RECREATE_IDS | {FindingId.VENV_HOME_MOVED} and f.fix in (Fix.MANUAL,
                                                                              Fix.CONFIG):
                 unresolved.append(f)
         return Plan(tuple(steps), tuple(unresolved))
@@ -178,29 +178,29 @@ def make_plan(ctx: Context, findings: list[Finding]) -> Plan:
 
     for f in findings:
         d = f.details
-        if f.id == "restart-required":
+        if f.id == FindingId.RESTART_REQUIRED:
             unresolved.append(f)  # no step restarts the app: the dry run says what to do
             continue
         if f.severity is Severity.INFO and f.fix is Fix.NONE:
             continue
-        if f.id == "venv-home-moved":
+        if f.id == FindingId.VENV_HOME_MOVED:
             # Before any other step: the venv's python must run for pip to.
-            steps.insert(0, Step("relink-venv", f"point the venv at {d.get('python')} "
+            steps.insert(0, Step(StepKind.RELINK_VENV, f"point the venv at {d.get('python')} "
                                  "(pyvenv.cfg's home and the python links; no rebuild)",
                                  {"python": d.get("python"), "home": d.get("home")}))
-        elif f.id == "stale-residue":
+        elif f.id == FindingId.STALE_RESIDUE:
             if f.fix is Fix.REMOVE and d.get("path"):
                 removes.append(str(d["path"]))
             else:
                 entry = purge.setdefault(canonical(f.subject), {"folders": [], "tops": []})
                 entry["folders"].append(str(d.get("path")))
                 want(f.subject)
-        elif f.id == "duplicate-distribution":
+        elif f.id == FindingId.DUPLICATE_DISTRIBUTION:
             entry = purge.setdefault(canonical(f.subject), {"folders": [], "tops": []})
             entry["folders"] += list(d.get("folders", []))
             entry["record_files"] = True
             want(f.subject)
-        elif f.id == "record-outside-venv":
+        elif f.id == FindingId.RECORD_OUTSIDE_VENV:
             # Removed by the tool itself, inside the venv only, before any installer could
             # uninstall it (pip would follow the paths out of the venv), then installed again.
             if f.fix is Fix.REMOVE and d.get("path"):
@@ -211,7 +211,7 @@ def make_plan(ctx: Context, findings: list[Finding]) -> Plan:
                 entry["record_files"] = True
                 entry["tops"] += list(d.get("links", []))
                 want(f.subject)
-        elif f.id == "orphan-files":
+        elif f.id == FindingId.ORPHAN_FILES:
             if f.fix is Fix.REMOVE and d.get("path"):
                 removes.append(str(d["path"]))
             else:
@@ -222,13 +222,13 @@ def make_plan(ctx: Context, findings: list[Finding]) -> Plan:
                 entry["record_files"] = True
                 entry["tops"] += sorted({p.split("/", 1)[0] for p in d.get("files", [])})
                 want(f.subject)
-        elif f.id == "mixed-version":
+        elif f.id == FindingId.MIXED_VERSION:
             entry = purge.setdefault(canonical(f.subject), {"folders": [], "tops": []})
             entry["folders"].append(str(d.get("folder")))
             entry["record_files"] = True
             entry["tops"] += list(d.get("tops", []))
             want(f.subject)
-        elif f.id == "shared-files":
+        elif f.id == FindingId.SHARED_FILES:
             # Every owner goes; only the one to keep comes back.
             for name, folder in zip(d.get("dists", []), d.get("folders", []), strict=False):
                 entry = purge.setdefault(canonical(name), {"folders": [], "tops": []})
@@ -236,19 +236,19 @@ def make_plan(ctx: Context, findings: list[Finding]) -> Plan:
                 entry["record_files"] = True
             keep = str(d.get("keep") or f.subject)
             reinstall[canonical(keep)] = _spec_for(ctx, keep, d.get("keep_version"))
-        elif f.id in ("missing-file", "record-mismatch"):
+        elif f.id in (FindingId.MISSING_FILE, FindingId.RECORD_MISMATCH):
             want(f.subject)
-        elif f.id == "requirement-unmet":
+        elif f.id == FindingId.REQUIREMENT_UNMET:
             install_missing = True
             changes_versions |= d.get("installed") is not None
-        elif f.id == "dependency-conflict":
+        elif f.id == FindingId.DEPENDENCY_CONFLICT:
             install_missing = True
             changes_versions |= d.get("installed") is not None
             if d.get("requirement"):
                 extra.append(str(d["requirement"]))
-        elif f.id == "pip-missing":
+        elif f.id == FindingId.PIP_MISSING:
             ensure_pip = True
-        elif f.id == "torch-backend-mismatch":
+        elif f.id == FindingId.TORCH_BACKEND_MISMATCH:
             torch = _torch_step(ctx, options, force=True, changes_only=True)
             if torch:
                 steps.append(torch)
@@ -269,14 +269,14 @@ def make_plan(ctx: Context, findings: list[Finding]) -> Plan:
 
     if ensure_pip or (install_missing or reinstall or options.reinstall) \
             and _needs_pip_seed(ctx):
-        steps.append(Step("ensure-pip", "install pip into the venv (ensurepip)"
+        steps.append(Step(StepKind.ENSURE_PIP, "install pip into the venv (ensurepip)"
                           + (": it was made by uv, and uv is not here" if not ensure_pip
                              else "")))
     if removes:
         shown = ", ".join(sorted({p.rsplit("/", 1)[-1] for p in removes}))
-        steps.append(Step("remove", f"remove residue: {shown}", {"paths": sorted(set(removes))}))
+        steps.append(Step(StepKind.REMOVE, f"remove residue: {shown}", {"paths": sorted(set(removes))}))
     if purge:
-        steps.append(Step("purge", f"remove every trace of {', '.join(sorted(purge))}",
+        steps.append(Step(StepKind.PURGE, f"remove every trace of {', '.join(sorted(purge))}",
                           {"dists": {k: {"folders": sorted(set(v["folders"])),
                                          "tops": sorted(set(v["tops"])),
                                          "record_files": bool(v.get("record_files"))}
@@ -284,11 +284,11 @@ def make_plan(ctx: Context, findings: list[Finding]) -> Plan:
     if reinstall:
         reqs = [reinstall[k] for k in sorted(reinstall)]
         _, cons = _files(ctx)
-        steps.append(Step("reinstall", f"reinstall {', '.join(reqs)} (forced, dependencies kept)",
+        steps.append(Step(StepKind.REINSTALL, f"reinstall {', '.join(reqs)} (forced, dependencies kept)",
                           {"requirements": reqs, "constraints": cons}))
     if options.reinstall:
         torch = _torch_step(ctx, options, force=False, changes_only=True)
-        if torch and not any(s.kind == "install-torch" for s in steps):
+        if torch and not any(s.kind == StepKind.INSTALL_TORCH for s in steps):
             steps.append(torch)
         steps.append(_install_all(ctx, force=True, extra=extra, index=options.index))
     elif install_missing:

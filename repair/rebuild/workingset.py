@@ -19,6 +19,7 @@ from packaging.version import InvalidVersion, Version
 from repair.backup.snapshot import distributions
 from repair.env.dists import canonical
 from repair.env.torchbuild import TORCH_FAMILY
+from repair.model import FindingId
 
 if TYPE_CHECKING:
     from repair.context import Context
@@ -100,7 +101,7 @@ def plan_working_set(ctx: Context, findings: Iterable[Finding], torch: TorchChoi
             continue
         wanted.append((req, "the app requires " + str(req).split(";")[0].strip(), None))
     for f in findings:
-        text = f.details.get("requirement") if f.id == "dependency-conflict" else None
+        text = f.details.get("requirement") if f.id == FindingId.DEPENDENCY_CONFLICT else None
         if text:
             try:
                 wanted.append((Requirement(str(text)), f"{f.id} on {f.subject}", str(text)))

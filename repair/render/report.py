@@ -10,7 +10,7 @@ import textwrap
 from typing import Any
 
 from repair.checks.registry import all_finding_types
-from repair.model import Finding, Report, Severity
+from repair.model import Finding, FindingId, Report, Severity
 from repair.proc import redact
 
 _COLORS = {"error": "31", "warning": "33", "info": "36", "ok": "32", "dim": "2", "bold": "1"}
@@ -53,19 +53,19 @@ def wrap(text: str, width: int, first: str, rest: str) -> list[str]:
 _INDENT = " " * 10
 # Groups of findings with one id told as one line: (phrase for n of them, remedy for them all).
 _GROUP_TEXT = {
-    ("requirement-unmet", "missing"): ("{n} requirements are not installed",
+    (FindingId.REQUIREMENT_UNMET, "missing"): ("{n} requirements are not installed",
                                        "run 'repair' to install them"),
-    ("requirement-unmet", "version"): ("{n} requirements are installed at versions that do not "
+    (FindingId.REQUIREMENT_UNMET, "version"): ("{n} requirements are installed at versions that do not "
                                        "fit", "run 'repair' to install versions that fit"),
-    ("dependency-conflict", ""): ("{n} installed distributions need what is missing or at the "
+    (FindingId.DEPENDENCY_CONFLICT, ""): ("{n} installed distributions need what is missing or at the "
                                   "wrong version", "run 'repair' to install what they need"),
-    ("orphan-files", ""): ("{n} files or folders in site-packages belong to no installed "
+    (FindingId.ORPHAN_FILES, ""): ("{n} files or folders in site-packages belong to no installed "
                            "distribution", None),
-    ("missing-file", ""): ("{n} distributions miss files listed in their RECORD",
+    (FindingId.MISSING_FILE, ""): ("{n} distributions miss files listed in their RECORD",
                            "run 'repair' to reinstall them"),
-    ("stale-residue", ""): ("{n} leftovers of interrupted installs or uninstalls", None),
-    ("duplicate-distribution", ""): ("{n} projects have two metadata folders", None),
-    ("mixed-version", ""): ("{n} distributions hold files of another version", None),
+    (FindingId.STALE_RESIDUE, ""): ("{n} leftovers of interrupted installs or uninstalls", None),
+    (FindingId.DUPLICATE_DISTRIBUTION, ""): ("{n} projects have two metadata folders", None),
+    (FindingId.MIXED_VERSION, ""): ("{n} distributions hold files of another version", None),
 }
 _FIX_TEXT = {
     "reinstall": "run 'repair' to reinstall them",
@@ -77,18 +77,18 @@ _FIX_TEXT = {
 
 def _group_key(f: Finding) -> tuple[str, str, str]:
     kind = ""
-    if f.id == "requirement-unmet":
+    if f.id == FindingId.REQUIREMENT_UNMET:
         kind = "missing" if f.details.get("installed") is None else "version"
     return (f.id, f.severity.value, kind)
 
 
 def _item(f: Finding) -> str:
     """How one finding of a group is named in the folded list."""
-    if f.id == "requirement-unmet":
+    if f.id == FindingId.REQUIREMENT_UNMET:
         req = str(f.details.get("requirement") or f.subject)
         installed = f.details.get("installed")
         return f"{req} (has {installed})" if installed else req
-    if f.id == "dependency-conflict" and f.details.get("required_by"):
+    if f.id == FindingId.DEPENDENCY_CONFLICT and f.details.get("required_by"):
         return f"{f.details['required_by']} needs {f.details.get('requirement') or f.subject}"
     return f.subject
 

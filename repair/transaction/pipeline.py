@@ -30,7 +30,7 @@ from repair.checks.processes import processes_using
 from repair.checks.runner import check
 from repair.context import Context
 from repair.errors import BusyError, ExitCode, PreflightError, RepairError, UsageError
-from repair.model import Finding, Plan, Report, Severity, Step, StepResult
+from repair.model import Finding, Plan, Report, Severity, Step, StepKind, StepResult
 from repair.options import RepairOptions
 from repair.plan.planner import make_plan
 from repair.progress import Reporter
@@ -83,7 +83,7 @@ def _create_venv(ctx: Context, step: Step, reporter: Reporter, plan: Plan | None
     venv.mkdir(parents=True)
     (venv / fsops.PARTIAL_MARKER).write_text("recreate\n")
     pins: list[Any] = next((s.params.get("pins", []) for s in (plan.steps if plan else ())
-                            if s.kind == "install-requirements"), [])
+                            if s.kind == StepKind.INSTALL_REQUIREMENTS), [])
     options = RepairOptions.of(ctx.options)
     reused_setuptools = not options.no_reuse and any(
         str(p).lower().startswith("setuptools==") for p in pins)
@@ -97,18 +97,18 @@ def _preflight(ctx: Context, plan: Plan) -> None:
     if RepairOptions.of(ctx.options).force or not plan.recreates:
         return
     steps = {s.kind: s.params for s in plan.steps}
-    python = steps["recreate-venv"].get("python") or (ctx.layout.python if ctx.venv_exists
+    python = steps[StepKind.RECREATE_VENV].get("python") or (ctx.layout.python if ctx.venv_exists
                                                       else None)
     if python is None:
         return
-    work = steps.get("install-requirements", {})
+    work = steps.get(StepKind.INSTALL_REQUIREMENTS, {})
     reqs = ctx.app_requirements
     wanted: list[Any] = list(reqs.for_index())
     wanted += [p for p in work.get("pins", []) if " @ " not in p and not p.startswith("-e ")]
     wanted += [m["requirement"] for m in work.get("moves", []) if m.get("requirement")]
     hint = "nothing was changed" if work.get("fresh") or not work.get("pins") else \
         "nothing was changed; --fresh leaves the old versions behind and resolves anew"
-    preflight(wanted, python, ctx.options.index, torch=steps.get("install-torch"),
+    preflight(wanted, python, ctx.options.index, torch=steps.get(StepKind.INSTALL_TORCH),
               reporter=ctx.reporter, requirement_options=reqs.options,
               venv=ctx.venv if ctx.venv_exists else None, hint=hint)
 
@@ -129,7 +129,7 @@ def _fresh(ctx: Context, plan: Plan | None = None) -> Context:
     if plan is not None:
         if ctx.computed("machine_backend"):
             new.machine_backend = ctx.machine_backend
-        if ctx.computed("app_requirements") and not any(s.kind == "reclone"
+        if ctx.computed("app_requirements") and not any(s.kind == StepKind.RECLONE
                                                         for s in plan.steps):
             new.app_requirements = ctx.app_requirements
     return new
@@ -257,7 +257,7 @@ def _execute(ctx: Context, before: Report, plan: Plan, recovered: list[str]
         journal.set(moved=backup.kind == "moved", state="running")
         crash_point("moved")
         if plan.recreates:
-            step = next(s for s in plan.steps if s.kind == "recreate-venv")
+            step = next(s for s in plan.steps if s.kind == StepKind.RECREATE_VENV)
             started = time.monotonic()
             idx = plan.steps.index(step)
             journal.set(created=True)
@@ -375,7 +375,7 @@ def _verify_set(journal: Journal, venv: Path) -> None:
     if planned is None:
         return
     torch: dict[str, Any] = next((s.get("params", {}) for s in journal.data.get("plan", [])
-                                  if s.get("kind") == "install-torch"), {})
+                                  if s.get("kind") == StepKind.INSTALL_TORCH), {})
     problems = verify_set(venv, planned.get("expect", {}), planned.get("moves", []),
                           torch.get("requirements", []))
     if problems:

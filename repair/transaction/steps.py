@@ -16,6 +16,7 @@ from repair.env.layout import VenvLayout
 from repair.env.packages import pip_install
 from repair.env.relink import relink_venv
 from repair.errors import UsageError
+from repair.model import StepKind
 from repair.options import RepairOptions
 from repair.plan.planner import default_installer
 from repair.rebuild.build import install_set, install_torch
@@ -50,19 +51,19 @@ def run_step(step: Step, ctx: Context, journal: Journal) -> str:
     python = VenvLayout.detect(venv).python
     installer = default_installer(ctx)
     p = step.params
-    if step.kind == "recreate-venv":
+    if step.kind == StepKind.RECREATE_VENV:
         return ""  # done before the steps (the venv had to exist first)
-    if step.kind == "reclone":
+    if step.kind == StepKind.RECLONE:
         reclone(ctx, ref=options.ref, repo_url=options.repo_url, reporter=reporter)
         return ""
-    if step.kind == "relink-venv":
+    if step.kind == StepKind.RELINK_VENV:
         done = relink_venv(ctx.venv, Path(str(step.params["python"])))
         return "; ".join(done) or "already pointed there"
-    if step.kind == "ensure-pip":
+    if step.kind == StepKind.ENSURE_PIP:
         proc.run([python, "-m", "ensurepip", "--upgrade", "--default-pip"], timeout=600,
                  env=proc.clean_env(venv=venv), check=True)
         return ""
-    if step.kind == "remove":
+    if step.kind == StepKind.REMOVE:
         # One line for them all (the plan names each); a count on a terminal.
         names = [str(path).replace("\\", "/").rsplit("/", 1)[-1] for path in p["paths"]]
         reporter.info(f"removing {fold(names)}")
@@ -72,7 +73,7 @@ def run_step(step: Step, ctx: Context, journal: Journal) -> str:
                 fsops.guarded_rmtree(target, venv_root=venv, protect=[install.dir])
                 bar.advance()
         return f"{len(p['paths'])} removed"
-    if step.kind == "purge":
+    if step.kind == StepKind.PURGE:
         site = ctx.site
         count = 0
         for _name, entry in p["dists"].items():
@@ -100,13 +101,13 @@ def run_step(step: Step, ctx: Context, journal: Journal) -> str:
                     fsops.guarded_rmtree(target, venv_root=venv, protect=[install.dir])
         return f"{count} file(s) removed"
     index = options.index
-    if step.kind == "install-torch":
+    if step.kind == StepKind.INSTALL_TORCH:
         saved = journal.data.get("venv_backup")
         return install_torch(
             python, p, work=journal.folder / "rebuild", keep=planned_set(journal),
             index=index, log=_log(journal), reporter=reporter, installer=installer,
             old_venv=Path(saved) if saved else None, on_start=_child_recorder(journal))
-    if step.kind == "reinstall":
+    if step.kind == StepKind.REINSTALL:
         args = ["--force-reinstall", "--no-deps", *p["requirements"]]
         for c in p.get("constraints", []):
             args += ["-c", c]
@@ -114,16 +115,16 @@ def run_step(step: Step, ctx: Context, journal: Journal) -> str:
                             installer=installer, index=index, label="reinstalling "
                             + ", ".join(p["requirements"]), on_start=_child_recorder(journal))
         return f"{len(stats.installed)} installed"
-    if step.kind == "install-requirements" and "expect" in p:
+    if step.kind == StepKind.INSTALL_REQUIREMENTS and "expect" in p:
         saved = journal.data.get("venv_backup")
         torch: dict[str, Any] = next((s.get("params", {}) for s in journal.data.get("plan", [])
-                                      if s.get("kind") == "install-torch"), {})
+                                      if s.get("kind") == StepKind.INSTALL_TORCH), {})
         return install_set(python, p, work=journal.folder / "rebuild",
                            old_venv=Path(saved) if saved else None, index=index,
                            log=_log(journal), reporter=reporter, installer=installer,
                            torch_pins=torch.get("requirements", []),
                            on_start=_child_recorder(journal))
-    if step.kind == "install-requirements":
+    if step.kind == StepKind.INSTALL_REQUIREMENTS:
         args = []
         for f in p["files"]:
             args += ["-r", f]
@@ -149,6 +150,6 @@ def run_step(step: Step, ctx: Context, journal: Journal) -> str:
 def planned_set(journal: Journal) -> dict[str, Any] | None:
     """The working set a rebuild plans (the install-requirements step's parameters)."""
     for step in journal.data.get("plan", []):
-        if step.get("kind") == "install-requirements" and "expect" in step.get("params", {}):
+        if step.get("kind") == StepKind.INSTALL_REQUIREMENTS and "expect" in step.get("params", {}):
             return dict(step["params"])
     return None

@@ -9,7 +9,7 @@ import pytest
 
 from repair.checks.docs import doc_text
 from repair.checks.registry import RegistryError, all_finding_types, finding_type
-from repair.model import Fix, Severity
+from repair.model import FindingId, Fix, Severity, StepKind
 from tests.cli import invoke
 
 CONTRACT_IDS = {
@@ -27,6 +27,30 @@ def test_every_id_has_a_doc_entry_and_every_doc_an_id() -> None:
     documented = {p.name[:-3] for p in folder.iterdir() if p.name.endswith(".md")}
     orphans = sorted(documented - set(types))
     assert orphans == [], f"documentation for unknown ids: {orphans}"
+
+
+def test_every_registered_id_is_a_constant_and_every_constant_registered() -> None:
+    constants = {v for k, v in vars(FindingId).items() if k.isupper()}
+    assert set(all_finding_types()) == constants
+    for name, value in vars(FindingId).items():
+        if name.isupper():
+            assert name == value.upper().replace("-", "_"), name
+
+
+def test_step_kinds_are_the_planner_s_and_the_pipeline_s() -> None:
+    import ast
+    from pathlib import Path
+
+    kinds = {v for k, v in vars(StepKind).items() if k.isupper()}
+    # Every kind the pipeline runs is one the planner can make, and no step kind is spelt out.
+    for rel in ("repair/plan/planner.py", "repair/transaction/steps.py"):
+        tree = ast.parse(Path(rel).read_text(encoding="utf-8"))
+        used = {n.attr for n in ast.walk(tree)
+                if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+                and n.value.id == "StepKind"}
+        assert {getattr(StepKind, u) for u in used} == kinds, rel
+        literals = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
+        assert not literals & kinds, f"{rel}: step kinds written as strings: {literals & kinds}"
 
 
 def test_docs_name_their_id_and_say_what_why_how() -> None:
