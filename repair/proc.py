@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,6 +132,7 @@ def run(
 
 
 def which(name: str, path: str | None = None) -> str | None:
+    # lazy: start-up time
     import shutil
 
     return shutil.which(name, path=path)
@@ -153,7 +155,6 @@ def stream(
     ``ProcessError``; so does one that runs past ``timeout`` (it is killed). Ctrl-C kills the
     child before propagating. With ``on_start``, the child runs in its own process group (POSIX),
     whose id ``on_start`` receives before the child's output is read."""
-    import time
 
     argv = [os.fspath(a) for a in args]
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -198,6 +199,7 @@ def stream(
 def _kill(child: subprocess.Popen[str], group: bool) -> None:
     """Kill the child, and its whole process group when it has its own."""
     if group and os.name != "nt":
+        # lazy: start-up time
         import signal
 
         try:

@@ -161,12 +161,14 @@ class StreamReporter(Reporter):
     def width(self) -> int:
         if self._width:
             return self._width
+        # lazy: start-up time
         import shutil
 
         return max(shutil.get_terminal_size((80, 24)).columns, 20)
 
     def _write(self, text: str) -> None:
         if "://" in text:
+            # lazy: start-up time
             from repair.proc import redact
 
             text = redact(text)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from repair.errors import ProcessError
-from repair.proc import Result, clean_env, run
+from repair.proc import Result, clean_env, run, which
 
 DUBIOUS_MARK = "dubious ownership"
 
@@ -44,8 +44,6 @@ def git(path: Path, *args: str, timeout: float | None = 60.0, check: bool = Fals
 
 
 def has_git() -> bool:
-    from repair.proc import which
-
     return which("git") is not None
 
 

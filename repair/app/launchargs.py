@@ -14,6 +14,8 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from repair.fsops import atomic_write
+
 _SH_LINE = re.compile(r"^(\s*)(export\s+)?COMMANDLINE_ARGS=(.*)$")
 _SH_COMMENTED = re.compile(r"^\s*#\s*(export\s+)?COMMANDLINE_ARGS=")
 _BAT_LINE = re.compile(r'^(\s*)set\s+"?COMMANDLINE_ARGS=(.*?)"?\s*$', re.IGNORECASE)
@@ -111,7 +113,6 @@ def write_launch_args(root: Path, wanted: list[str], *, windows: bool | None = N
     """Put ``wanted`` into the webui-user files of ``root``: each one that exists, and the
     host's own (``.bat`` on Windows, ``.sh`` elsewhere) created when missing. Returns the files
     that changed. A file whose content would not change is not touched."""
-    from repair.fsops import atomic_write
 
     windows = os.name == "nt" if windows is None else windows
     own = root / ("webui-user.bat" if windows else "webui-user.sh")

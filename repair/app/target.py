@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from repair.app.manifest import Manifest
-from repair.errors import UsageError
+from repair.errors import ProcessError, UsageError
 
 if TYPE_CHECKING:
     from repair.options import InstallSelection
@@ -146,6 +146,7 @@ def _disabled_extensions(root: Path) -> set[str]:
     path = root / "config.json"
     if not path.is_file():
         return set()
+    # lazy: start-up time
     import json
 
     try:
@@ -174,6 +175,7 @@ def resolve(
     dir: str | None = None, venv: str | None = None, manifest: str | None = None
 ) -> Install:
     """Build the install from the options; bad options raise ``UsageError`` (exit 2)."""
+    # lazy: start-up time
     from repair.app import manifest as manifests
 
     sources: dict[str, str] = {}
@@ -222,6 +224,7 @@ def resolve(
         if not venv_path.is_absolute():
             venv_path = Path.cwd() / venv_path
         sources["venv"] = "--venv"
+        # lazy: start-up time
         from repair.env.layout import VenvLayout
 
         if VenvLayout.detect(venv_path).embedded:
@@ -263,6 +266,7 @@ class FoundLayout:
 
 
 def made_by_uv(venv: Path) -> bool:
+    # lazy: start-up time
     from repair.env.layout import PyvenvCfgError, read_pyvenv_cfg
 
     cfg = venv / "pyvenv.cfg"
@@ -277,6 +281,7 @@ def made_by_uv(venv: Path) -> bool:
 def _portable(root: Path) -> FoundLayout | None:
     """ComfyUI's Windows portable build: ``python_embeded/`` beside ``ComfyUI/``, started by
     ``run_nvidia_gpu.bat`` (or ``run_cpu.bat``), with ``python_embeded\\python.exe -s``."""
+    # lazy: start-up time
     from repair.env.layout import embedded_version
 
     launchers = ("run_nvidia_gpu.bat", "run_cpu.bat", "run_amd_gpu.bat",
@@ -338,6 +343,7 @@ _SKIP_SEARCH = {"proc", "sys", "dev", "node_modules", "site-packages", "__pycach
 def webui_folders(root: Path, *, depth: int = 3, limit: int = 3000) -> list[Path]:
     """Folders below ``root`` (at most ``depth`` levels, ``limit`` folders looked at) that are
     installs: a manifest's markers, or a launcher's layout."""
+    # lazy: start-up time
     from repair.app import manifest as manifests
 
     every = [m for m in manifests.load_all() if m.name != "generic"]
@@ -417,10 +423,10 @@ def _python_prefix(python: str | None) -> Path:
     """The prefix of the Python a launcher runs without a venv: ``PYTHON`` when set, else the
     first ``python3``/``python`` on PATH, asked for its ``sys.prefix`` (a shim or a link says
     nothing about where it lives)."""
+    # lazy: start-up time
     import shutil
 
     from repair import proc
-    from repair.errors import ProcessError
 
     exe = python or shutil.which("python3") or shutil.which("python") or sys.executable
     try:

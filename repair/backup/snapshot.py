@@ -7,6 +7,7 @@ each extension's git commit, the Python and the platform, the package indexes an
 from __future__ import annotations
 
 import base64
+import configparser
 import hashlib
 import os
 import platform
@@ -18,6 +19,7 @@ from repair.app.gitrepo import read_git_files
 from repair.env.torchbuild import TORCH_FAMILY
 from repair.proc import redact
 from repair.rebuild.torch import index_for_build
+from repair.saferead import read_regular
 
 if TYPE_CHECKING:
     from repair.context import Context
@@ -30,8 +32,6 @@ EXTENSION_DIRS = ("extensions", "custom_nodes")
 def _record_hash(dist: Dist) -> str | None:
     record = dist.path / ("RECORD" if dist.kind == "dist-info" else "installed-files.txt")
     try:
-        from repair.saferead import read_regular
-
         digest = hashlib.sha256(read_regular(record)).digest()
     except OSError:
         return None
@@ -51,7 +51,6 @@ def _redact_obj(value: Any) -> Any:
 def pip_sources(ctx: Context) -> dict[str, Any]:
     """The package sources the install uses: the options, else PIP_* variables, else the pip
     configuration files (global, user, the venv's own), as pip reads them."""
-    import configparser
 
     index = ctx.options.index
     found: dict[str, Any] = {"index_url": None, "extra_index_urls": [], "find_links": []}

@@ -29,6 +29,7 @@ WHEEL_UNSUPPORTED = finding_type(
 def app_specs(ctx: Context) -> dict[str, SpecifierSet]:
     """The application's own version specifiers per package (requirements and constraints, with
     markers evaluated for the venv), merged."""
+    # lazy: start-up time
     from packaging.specifiers import SpecifierSet
 
     specs: dict[str, SpecifierSet] = {}
@@ -50,6 +51,7 @@ def known_conflict(ctx: Context) -> Iterator[Finding]:
     rules = ctx.install.manifest.conflicts
     if not rules or not ctx.venv_exists or not ctx.scan.exists:
         return
+    # lazy: start-up time
     from repair.app.conflicts import Facts, evaluate
 
     installed = ctx.installed
@@ -77,6 +79,7 @@ def requires_dist_invalid(ctx: Context) -> Iterator[Finding]:
     upgraded or reported to its maintainers."""
     if not ctx.venv_exists or not ctx.scan.exists:
         return
+    # lazy: start-up time
     from repair.env.requires import bad_requires
 
     for bad in bad_requires(ctx.installed):
@@ -99,6 +102,7 @@ def wheel_unsupported(ctx: Context) -> Iterator[Finding]:
     (an estimate could be wrong about the platform)."""
     if not ctx.venv_exists or not ctx.scan.exists or ctx.interp is None:
         return
+    # lazy: start-up time
     from repair.app.requirements import shell_arg
     from repair.env.requires import unsupported_wheels
     from repair.index.tags import TargetError, target_from_interpreter

@@ -6,6 +6,7 @@ the message."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -117,6 +118,7 @@ def modules_to_probe(ctx: Context) -> list[str]:
     """The default key modules that are installed, then the manifest's own ``deep.modules``."""
     installed = ctx.installed
     names = [m for m, dists in DEFAULT_MODULES.items() if any(d in installed for d in dists)]
+    # lazy: start-up time
     from repair.env.dists import canonical
 
     for module in ctx.install.manifest.deep_modules:
@@ -126,6 +128,7 @@ def modules_to_probe(ctx: Context) -> list[str]:
         if canonical(top) in installed or (ctx.site / top).exists() or (
                 ctx.site / f"{top}.py").exists():
             names.append(module)
+    # lazy: start-up time
     from repair.app.nodes import node_modules
 
     names += [m for m in node_modules(ctx) if m not in names]  # what custom nodes import
@@ -133,6 +136,7 @@ def modules_to_probe(ctx: Context) -> list[str]:
 
 
 def run_probe(ctx: Context, modules: list[str], timeout: float = DEEP_TIMEOUT) -> DeepResult:
+    # lazy: start-up time
     from repair import proc
     from repair.errors import ProcessError
 
@@ -158,6 +162,7 @@ def run_probe(ctx: Context, modules: list[str], timeout: float = DEEP_TIMEOUT) -
 
 def _signature(text: str) -> dict[str, Any] | None:
     """The first signature of the catalogue that matches ``text``, as JSON (None when none)."""
+    # lazy: start-up time
     from repair.diagnose.scan import match_text
 
     try:
@@ -200,6 +205,7 @@ def import_failure(ctx: Context) -> Iterator[Finding]:
         info = result.modules.get(name) or {}
         if not info.get("ok", False):
             groups.setdefault(first_cause(info), []).append(name)
+    # lazy: start-up time
     from repair.app.nodes import node_modules
 
     needs = node_modules(ctx)
@@ -251,6 +257,7 @@ def _failure(names: list[str], cause: str, result: DeepResult,
 def _same_release(loaded: str, declared: str) -> bool:
     """Whether a module's ``__version__`` is the distribution's version: equal releases, one a
     prefix of the other (cv2 says 4.11.0 for opencv-python 4.11.0.86), local tags aside."""
+    # lazy: start-up time
     from packaging.version import InvalidVersion, Version
 
     try:
@@ -264,7 +271,6 @@ def _same_release(loaded: str, declared: str) -> bool:
 def _loaded_versions(ctx: Context, result: DeepResult) -> Iterator[Finding]:
     """What Python loaded against what the metadata says: a module whose ``__version__`` is not
     its distribution's version, or that was loaded from outside the venv's site-packages."""
-    import os
 
     installed = ctx.installed
     site = os.path.realpath(ctx.site)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib import resources
 
+from repair.checks.registry import all_finding_types
 from repair.errors import UsageError
 
 
@@ -16,8 +17,6 @@ def doc_text(finding_id: str) -> str | None:
 
 
 def explain_text(finding_id: str) -> str:
-    from repair.checks.registry import all_finding_types
-
     types = all_finding_types()
     if finding_id not in types:
         raise UsageError(f"unknown finding id {finding_id!r} (see 'repair check --list')")

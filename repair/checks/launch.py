@@ -148,6 +148,7 @@ def pickle_models(ctx: Context) -> Iterator[Finding]:
             found.extend(Path(dirpath) / f for f in filenames
                          if f.lower().endswith(PICKLE_SUFFIXES))
     if found:
+        # lazy: start-up time
         from repair.app.gitrepo import tracked_files
 
         shipped = tracked_files(ctx.install.dir, found)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 def run_preflight(ctx: Context) -> PreflightResult:
     """The preflight result for this install's requirements and the manifest's torch for the
     backend asked for (or detected, where already known), for this venv's Python."""
+    # lazy: start-up time
     from repair.errors import UsageError
     from repair.index.tags import TargetError, target_from_interpreter
     from repair.rebuild.torch import manifest_torch

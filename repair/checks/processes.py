@@ -78,6 +78,7 @@ def processes_using(venv: Path) -> list[VenvProcess]:
     """Processes whose executable, command, open files or mapped files are inside ``venv``
     (this process excluded). The cheap tests come first (executable, command line); only
     processes that look like Python have their mapped files, then their open files, read."""
+    # lazy: start-up time
     import psutil
 
     roots = tuple(sorted({os.path.abspath(venv), os.path.realpath(venv)}))
@@ -141,6 +142,7 @@ def loaded_by(ctx: Context, names: list[str], mapped: tuple[str, ...]) -> list[s
     tops = {os.path.relpath(os.path.realpath(m), site).split(os.sep)[0] for m in mapped
             if os.path.realpath(m).startswith(site + os.sep)}
     by_key = ctx.scan.by_key()
+    # lazy: start-up time
     from repair.env.dists import MetadataError, canonical
 
     out = []

@@ -41,6 +41,7 @@ def describe_target(ctx: Context) -> dict[str, Any]:
 def run_checks(ctx: Context, select: Callable[[Check], bool] | None = None) -> list[Finding]:
     """Every enabled check (that ``select`` accepts), in registry order. A check that crashes
     becomes a finding that says so (with the error), never a silent gap in the report."""
+    # lazy: start-up time
     from repair.cache import site as cache
     from repair.checks.registry import FINDING_TYPES, load_all
 
@@ -57,6 +58,7 @@ def run_checks(ctx: Context, select: Callable[[Check], bool] | None = None) -> l
         # Read site-packages while the probes run in their threads.
         memo = memo if memo is not None else cache.memo_lookup(ctx)
         if memo is None:
+            # lazy: start-up time
             from repair.env.ownership import ownership
 
             cache.records(ctx)
@@ -96,6 +98,7 @@ def log_findings(ctx: Context) -> list[Finding]:
     log = ctx.options.log
     if not log:
         return []
+    # lazy: start-up time
     from repair.diagnose.causes import diagnosis_findings
     from repair.diagnose.environment import tie
     from repair.diagnose.scan import diagnose_log
@@ -120,6 +123,7 @@ def check(ctx: Context, extra_findings: list[Finding] | None = None) -> Report:
 
 
 def _register_internal_ids() -> None:
+    # lazy: start-up time
     from repair.checks.registry import FINDING_TYPES, finding_type
 
     if FindingId.CHECK_FAILED not in FINDING_TYPES:

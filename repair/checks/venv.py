@@ -3,6 +3,7 @@ is pip there."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -83,7 +84,7 @@ def _home_moved(ctx: Context, home: str) -> Finding | None:
     """The smallest fix for a base Python that moved: the venv still starts (its python link
     resolves somewhere that works), or a Python of the venv's version exists elsewhere. Then
     rewriting ``home`` (and the links) is enough; no rebuild."""
-    import os
+    # lazy: start-up time
     from pathlib import Path
 
     cfg_version = ctx.cfg.version if ctx.cfg is not None else None
@@ -98,6 +99,7 @@ def _home_moved(ctx: Context, home: str) -> Finding | None:
         if real != ctx.layout.python.absolute() and real.is_file():
             target = real
     if target is None:
+        # lazy: start-up time
         from repair.env.pythons import find_pythons
 
         # Not a venv's python (this venv's, or the tool's own): a base installation.
@@ -121,8 +123,6 @@ def _home_moved(ctx: Context, home: str) -> Finding | None:
 
 
 def _inside(path: object, root: object) -> bool:
-    import os
-
     real, base = os.path.realpath(str(path)), os.path.realpath(str(root))
     return real == base or real.startswith(base + os.sep)
 
@@ -141,6 +141,7 @@ def python_unsupported(ctx: Context) -> Iterator[Finding]:
     version = _version_str(ctx)
     if not spec or not version or not ctx.venv_exists:
         return
+    # lazy: start-up time
     from packaging.specifiers import SpecifierSet
     from packaging.version import InvalidVersion, Version
 

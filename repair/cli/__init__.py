@@ -60,6 +60,7 @@ class LazyGroup(click.Group):
 
 
 def _module_exists(module: str) -> bool:
+    # lazy: start-up time
     import importlib.util
 
     try:
@@ -94,6 +95,7 @@ def cli(ctx: click.Context, /, **params: Any) -> None:
     # The --dir/--venv/--manifest given before a command's name (``merged_install_options``).
     ctx.obj["where"] = InstallSelection(params["dir"], params["venv"], params["manifest"])
     if ctx.invoked_subcommand is None:
+        # lazy: start-up time
         from repair.cli.run import run_pipeline
 
         run_pipeline(ctx.obj["where"], params)
@@ -103,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     args = sys.argv[1:] if argv is None else argv
     if args[:2] == ["guard", "run"]:  # the launch guard: no click, no checks when warm
+        # lazy: start-up time
         from repair.cache.verdict import main as guard_run
 
         sys.exit(guard_run(args[2:]))

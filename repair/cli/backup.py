@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from repair.cli.common import echo_json, install_options, merged_install_options
+from repair.commands.backup import backup_create, backup_list, backup_prune, backup_restore
+from repair.errors import UsageError
+from repair.progress import StreamReporter
+from repair.render.backup import backup_list_text
 
 
 def _ask(question: str) -> None:
     """A changing command asks first, like every other; ``--yes`` answers for scripts."""
-    import sys
-
-    from repair.errors import UsageError
 
     if not sys.stdin or not sys.stdin.isatty():
         raise UsageError("no terminal to ask for confirmation: pass --yes")
@@ -38,8 +41,6 @@ def backup() -> None:
 def create(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
            archive: bool, snapshot_only: bool, as_json: bool) -> None:
     """Snapshot the install and keep a copy of its venv."""
-    from repair.commands.backup import backup_create
-    from repair.progress import StreamReporter
 
     info = backup_create(merged_install_options(ctx, dir, venv, manifest),
                          StreamReporter(quiet=as_json), archive=archive,
@@ -58,8 +59,6 @@ def create(ctx: click.Context, dir: str | None, venv: str | None, manifest: str 
 def list_(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
           as_json: bool) -> None:
     """List the backups of the install, newest first."""
-    from repair.commands.backup import backup_list
-    from repair.render.backup import backup_list_text
 
     infos = backup_list(merged_install_options(ctx, dir, venv, manifest))
     if as_json:
@@ -77,8 +76,6 @@ def list_(ctx: click.Context, dir: str | None, venv: str | None, manifest: str |
 def restore(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
             backup_id: str, yes: bool, as_json: bool) -> None:
     """Put backup ID's venv back exactly (the current venv is kept as a new backup)."""
-    from repair.commands.backup import backup_restore
-    from repair.progress import StreamReporter
 
     before = backup_restore(merged_install_options(ctx, dir, venv, manifest), backup_id,
                             StreamReporter(quiet=as_json), None if yes else _ask)
@@ -97,7 +94,6 @@ def restore(ctx: click.Context, dir: str | None, venv: str | None, manifest: str
 def prune(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
           keep: int, yes: bool, as_json: bool) -> None:
     """Delete all but the newest N backups."""
-    from repair.commands.backup import backup_prune
 
     removed = backup_prune(merged_install_options(ctx, dir, venv, manifest), keep,
                            None if yes else _ask)

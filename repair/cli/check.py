@@ -63,12 +63,14 @@ def check(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: st
     Exit status: 0 healthy, 1 problems found, 2 bad usage or input.
     """
     if list_ids:
+        # lazy: start-up time
         from repair.checks.registry import all_finding_types
         from repair.render.docs import list_text
 
         click.echo(list_text(all_finding_types()), nl=False)
         return
     if explain:
+        # lazy: start-up time
         from repair.checks.docs import explain_text
         from repair.render.docs import markdown_text
         from repair.render.report import terminal_width
@@ -77,6 +79,7 @@ def check(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: st
         click.echo(markdown_text(explain_text(explain), width=terminal_width(),
                                  color=use_color()), nl=False)
         return
+    # lazy: start-up time
     from repair.commands.check import check_install
     from repair.progress import StreamReporter
 
@@ -86,6 +89,7 @@ def check(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: st
         echo_json(report.to_json())
     else:
         # Start-up time: the renderers are read only when a report is shown.
+        # lazy: start-up time
         from repair.render.check import check_text
         from repair.render.report import terminal_width
 

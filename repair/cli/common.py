@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from repair.errors import ExitCode, RepairError
+from repair.errors import ExitCode, RepairError, UsageError
 from repair.options import IndexOptions, InstallSelection
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -64,9 +65,8 @@ def check_python_option(ctx: click.Context, param: click.Parameter, value: str |
     must exist, a version must be one that CPython has and that this machine has."""
     if not value:
         return value
+    # lazy: start-up time
     import re
-
-    from repair.errors import UsageError
 
     if os.sep in value or "/" in value or value.endswith(".exe") or Path(value).exists():
         if not Path(value).exists():
@@ -79,6 +79,7 @@ def check_python_option(ctx: click.Context, param: click.Parameter, value: str |
     if major != 3 or (m.group(2) is not None and not 6 <= minor <= 30):
         raise UsageError(f"--python {value}: not a Python version the web UIs run on "
                          "(give a version such as 3.10, or a path)")
+    # lazy: start-up time
     from repair.env.pythons import find_pythons
 
     found = find_pythons()
@@ -162,6 +163,7 @@ def use_color(stream: Any = None) -> bool:
 
 
 def echo_json(data: Any) -> None:
+    # lazy: start-up time
     import json
 
     from repair.proc import redact_data
@@ -170,18 +172,20 @@ def echo_json(data: Any) -> None:
 
 
 def _crash_log(exc: BaseException) -> Path | None:
+    # lazy: start-up time
     import platform
-    import time
     import traceback
 
     from repair import __version__
 
     try:
+        # lazy: start-up time
         from platformdirs import user_log_dir
 
         folder = Path(user_log_dir("webui-repair", appauthor=False))
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+        # lazy: start-up time
         from repair.proc import redact
 
         text = (
@@ -202,6 +206,7 @@ def handle_errors() -> Iterator[None]:
     try:
         yield
     except RepairError as exc:
+        # lazy: start-up time
         from repair.proc import redact
 
         click.echo(f"repair: error: {redact(exc.message)}", err=True)
@@ -216,6 +221,7 @@ def handle_errors() -> Iterator[None]:
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         log = _crash_log(exc)
         where = f" (details in {log})" if log else ""
+        # lazy: start-up time
         from repair.proc import redact
 
         click.echo(redact(f"repair: internal error: {type(exc).__name__}: {exc}{where}"), err=True)

@@ -8,6 +8,10 @@ from pathlib import Path
 import click
 
 from repair.cli.common import use_color
+from repair.commands.demo import run_demo
+from repair.model import Report
+from repair.progress import StreamReporter
+from repair.render.report import report_text, terminal_width
 
 
 @click.command("demo")
@@ -20,10 +24,6 @@ def demo(keep: bool, where: Path | None, no_repair: bool) -> None:
 
     Touches nothing but its own temporary folder.
     """
-    from repair.commands.demo import run_demo
-    from repair.model import Report
-    from repair.progress import StreamReporter
-    from repair.render.report import report_text, terminal_width
 
     reporter = StreamReporter(sys.stdout)
     color = use_color()

@@ -7,7 +7,9 @@ import sys
 import click
 
 from repair.cli.common import echo_json, install_options, merged_install_options, use_color
+from repair.commands.diagnose import diagnose_input
 from repair.errors import ExitCode
+from repair.render.diagnose import diagnosis_text
 
 
 @click.command("diagnose")
@@ -30,7 +32,6 @@ def diagnose(ctx: click.Context, /, log: str | None, as_json: bool, dir: str | N
       repair diagnose --dir ~/ComfyUI comfyui.log
       python launch.py 2>&1 | repair diagnose -
     """
-    from repair.commands.diagnose import diagnose_input
 
     def on_paste() -> None:
         click.echo("reading the log from standard input: paste it, then press Ctrl-D "
@@ -41,7 +42,5 @@ def diagnose(ctx: click.Context, /, log: str | None, as_json: bool, dir: str | N
     if as_json:
         echo_json(result.to_json())
     else:
-        from repair.render.diagnose import diagnosis_text
-
         click.echo(diagnosis_text(result, color=use_color()), nl=False)
     sys.exit(ExitCode.OK if result.healthy else ExitCode.PROBLEMS)

@@ -9,13 +9,15 @@ from typing import Any
 
 import click
 
+from repair.app.target import resolve_selection
+from repair.cache.verdict import main
 from repair.cli.common import echo_json, install_options, merged_install_options
+from repair.commands.guard import guard_status, install_guard, remove_guard
+from repair.render.guard import guard_text
 
 
 def _resolve(ctx: click.Context, dir: str | None, venv: str | None,
              manifest: str | None) -> tuple[Any, str | None]:
-    from repair.app.target import resolve_selection
-
     where = merged_install_options(ctx, dir, venv, manifest)
     chosen = where.manifest
     if chosen and (chosen.endswith(".toml") or os.sep in chosen or "/" in chosen):
@@ -24,8 +26,6 @@ def _resolve(ctx: click.Context, dir: str | None, venv: str | None,
 
 
 def _print(result: Any, as_json: bool) -> None:
-    from repair.render.guard import guard_text
-
     if as_json:
         echo_json(result.to_json())
     else:
@@ -52,7 +52,6 @@ def guard() -> None:
 def install(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: str | None,
             launcher: str | None, warn: bool, as_json: bool) -> None:
     """Add the guard line to the launcher."""
-    from repair.commands.guard import install_guard
 
     inst, chosen = _resolve(ctx, dir, venv, manifest)
     _print(install_guard(inst, launcher=launcher, warn=warn, manifest_arg=chosen), as_json)
@@ -66,7 +65,6 @@ def install(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: 
 def remove(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: str | None,
            launcher: str | None, as_json: bool) -> None:
     """Take the guard line out (the launcher is byte for byte as before)."""
-    from repair.commands.guard import remove_guard
 
     inst, _ = _resolve(ctx, dir, venv, manifest)
     _print(remove_guard(inst, launcher=launcher), as_json)
@@ -80,7 +78,6 @@ def remove(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: s
 def status(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: str | None,
            launcher: str | None, as_json: bool) -> None:
     """Which launchers carry the guard line."""
-    from repair.commands.guard import guard_status
 
     inst, _ = _resolve(ctx, dir, venv, manifest)
     _print(guard_status(inst, launcher=launcher), as_json)
@@ -90,6 +87,5 @@ def status(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: s
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run(args: tuple[str, ...]) -> None:
     """The check the launcher line runs: exit 1 with one line on an error (--warn: exit 0)."""
-    from repair.cache.verdict import main
 
     sys.exit(main(list(args)))

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from repair.cli.common import check_python_option, echo_json, index_options
+from repair.commands.install import install as run_install
+from repair.errors import UsageError
+from repair.options import IndexOptions
+from repair.progress import StreamReporter
+from repair.provision.plan import InstallPlan, InstallRequest
+from repair.render.install import install_plan_text, install_text
 
 
 @click.command("install")
@@ -47,13 +54,7 @@ def install(app: str, dir: str, backend: str | None, repo_url: str | None, ref: 
     Exit status: 0 installed and healthy, 1 installed but the check found errors, 2 bad usage,
     4 a step failed (the half-built venv or clone was removed), 6 another install is running.
     """
-    import os
 
-    from repair.commands.install import install as run_install
-    from repair.errors import UsageError
-    from repair.options import IndexOptions
-    from repair.progress import StreamReporter
-    from repair.provision.plan import InstallPlan, InstallRequest
 
     reporter = StreamReporter()  # narration goes to stderr, with --json too
     request = InstallRequest(
@@ -64,8 +65,6 @@ def install(app: str, dir: str, backend: str | None, repo_url: str | None, ref: 
     )
 
     def confirm(p: InstallPlan) -> bool:
-        from repair.render.install import install_plan_text
-
         click.echo(install_plan_text(p), err=True, nl=False)
         if not sys.stdin or not sys.stdin.isatty():
             raise UsageError("no terminal to ask for confirmation: pass --yes to install")
@@ -82,7 +81,5 @@ def install(app: str, dir: str, backend: str | None, repo_url: str | None, ref: 
     if as_json:
         echo_json(result.to_json())
     else:
-        from repair.render.install import install_text
-
         click.echo(install_text(result), nl=False)
     sys.exit(0 if result.healthy else 1)

@@ -6,7 +6,10 @@ import sys
 
 import click
 
+from repair.app import manifest as m
 from repair.cli.common import echo_json
+from repair.commands.manifests import list_manifests, validate_files
+from repair.render.manifests import manifest_text, manifests_text
 
 
 @click.group("manifests")
@@ -22,8 +25,6 @@ def manifests() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
 def list_cmd(as_json: bool) -> None:
     """List the manifests found, with the file each comes from."""
-    from repair.commands.manifests import list_manifests
-    from repair.render.manifests import manifests_text
 
     found = list_manifests()
     if as_json:
@@ -37,8 +38,6 @@ def list_cmd(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
 def show(name: str, as_json: bool) -> None:
     """Show one manifest (a name or a FILE), with its included rules."""
-    from repair.app import manifest as m
-    from repair.render.manifests import manifest_text
 
     manifest = m.load(name)
     if as_json:
@@ -51,7 +50,6 @@ def show(name: str, as_json: bool) -> None:
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 def validate(files: tuple[str, ...]) -> None:
     """Check manifest files against the schema. Exit 2 with 'FILE: key: problem' lines."""
-    from repair.commands.manifests import validate_files
 
     failed = False
     for name, problems in validate_files(files):

@@ -6,7 +6,10 @@ from __future__ import annotations
 import click
 
 from repair.cli.common import echo_json, handle_errors, install_options
+from repair.commands.reclone import reclone_install
 from repair.options import InstallSelection
+from repair.progress import StreamReporter
+from repair.render.plan import reclone_text
 
 
 @click.command("reclone")
@@ -19,16 +22,12 @@ from repair.options import InstallSelection
 def reclone(dir: str | None, venv: str | None, manifest: str | None, ref: str | None,
             repo_url: str | None, as_json: bool) -> None:
     """Reclone the application's repository, keeping every piece of user data."""
-    from repair.commands.reclone import reclone_install
-    from repair.progress import StreamReporter
 
     result = reclone_install(InstallSelection(dir, venv, manifest),
                              StreamReporter(quiet=as_json), ref=ref, repo_url=repo_url)
     if as_json:
         echo_json(result.to_json())
     else:
-        from repair.render.plan import reclone_text
-
         click.echo(reclone_text(result), nl=False)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
@@ -13,7 +14,10 @@ from repair.cli.common import (
     install_options,
     merged_install_options,
 )
+from repair.commands.report import copy_to_clipboard, support_report
 from repair.options import CheckOptions
+from repair.progress import StreamReporter
+from repair.render.support import support_markdown
 
 
 @click.command("report")
@@ -37,16 +41,11 @@ def report(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: s
     names in paths are hidden. Markdown by default (long parts folded for GitHub); --json for
     scripts.
     """
-    from repair.commands.report import copy_to_clipboard, support_report
-    from repair.progress import StreamReporter
-    from repair.render.support import support_markdown
 
     data = support_report(merged_install_options(ctx, dir, venv, manifest),
                           CheckOptions(backend=backend, index=index_of(params)),
                           StreamReporter(quiet=True), log=log)
     if as_json:
-        import json
-
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
         echo_json(data)
     else:

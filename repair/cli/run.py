@@ -8,7 +8,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from repair.cli.common import echo_json, index_of, use_color
+from repair.commands.repair import repair
 from repair.options import RepairOptions
+from repair.progress import StreamReporter
+from repair.render.plan import plan_text, repair_text
+from repair.render.report import terminal_width
 
 if TYPE_CHECKING:
     from repair.model import Plan
@@ -26,10 +30,6 @@ def repair_options(params: dict[str, Any]) -> RepairOptions:
 
 
 def run_pipeline(where: InstallSelection, params: dict[str, Any]) -> None:
-    from repair.commands.repair import repair
-    from repair.progress import StreamReporter
-    from repair.render.plan import plan_text, repair_text
-    from repair.render.report import terminal_width
 
     as_json = bool(params["json"])
     options = repair_options(params)

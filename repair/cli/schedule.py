@@ -8,6 +8,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from repair.cli.common import echo_json, install_options, merged_install_options, use_color
+from repair.commands.schedule import apply, detect, pick_scheduler, plan, scheduled_check, spec_for
+from repair.commands.schedule import status as job_status
+from repair.progress import StreamReporter
+from repair.render.check import check_text
+from repair.render.report import terminal_width
+from repair.render.schedule import history_text, schedule_plan_text, schedule_status_text
 
 if TYPE_CHECKING:
     from repair.commands.schedule import Spec
@@ -15,8 +21,6 @@ if TYPE_CHECKING:
 
 def _spec(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
           **kw: Any) -> Spec:
-    from repair.commands.schedule import spec_for
-
     return spec_for(merged_install_options(ctx, dir, venv, manifest), **kw)
 
 
@@ -45,8 +49,6 @@ def install(ctx: click.Context, dir: str | None, venv: str | None, manifest: str
             every: str, at: str, pre_update: bool, scheduler: str, dry_run: bool,
             as_json: bool) -> None:
     """Schedule the check of this install."""
-    from repair.commands.schedule import apply, pick_scheduler, plan
-    from repair.render.schedule import schedule_plan_text
 
     spec = _spec(ctx, dir, venv, manifest, every=every, at=at, pre_update=pre_update)
     chosen = pick_scheduler(scheduler)
@@ -77,7 +79,6 @@ def install(ctx: click.Context, dir: str | None, venv: str | None, manifest: str
 def remove(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
            pre_update: bool, scheduler: str) -> None:
     """Remove the scheduled check of this install."""
-    from repair.commands.schedule import apply, pick_scheduler, plan
 
     spec = _spec(ctx, dir, venv, manifest, pre_update=pre_update)
     chosen = pick_scheduler(scheduler)
@@ -97,9 +98,6 @@ def remove(ctx: click.Context, dir: str | None, venv: str | None, manifest: str 
 def status(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
            pre_update: bool, scheduler: str, as_json: bool) -> None:
     """Is a check scheduled for this install, and how did its last runs go?"""
-    from repair.commands.schedule import detect
-    from repair.commands.schedule import status as job_status
-    from repair.render.schedule import schedule_status_text
 
     spec = _spec(ctx, dir, venv, manifest, pre_update=pre_update)
     chosen = scheduler if scheduler != "auto" else detect()[0]
@@ -118,17 +116,12 @@ def status(ctx: click.Context, dir: str | None, venv: str | None, manifest: str 
 def run_scheduled(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
                   pre_update: bool, as_json: bool) -> None:
     """What the scheduler runs: the check, one line appended to the history, what is new."""
-    from repair.commands.schedule import scheduled_check
-    from repair.progress import StreamReporter
     spec = _spec(ctx, dir, venv, manifest, pre_update=pre_update)
     report, change = scheduled_check(spec, merged_install_options(ctx, dir, venv, manifest),
                                      StreamReporter(quiet=True))
     if as_json:
         echo_json({**report.to_json(), "history": change})
     else:
-        from repair.render.check import check_text
-        from repair.render.report import terminal_width
-        from repair.render.schedule import history_text
 
         click.echo(check_text(report, color=use_color(), width=terminal_width()), nl=False)
         click.echo("\n" + history_text(change), nl=False)

@@ -25,6 +25,7 @@ def check_install(where: InstallSelection, options: CheckOptions, reporter: Repo
     install = resolve_selection(where)
     if options.before_install is not None:
         # Start-up time: only a check --before-install reads a node's requirements.
+        # lazy: start-up time
         from repair.checks.beforeinstall import parse_input
 
         parse_input(install.dir, options.before_install)

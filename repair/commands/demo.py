@@ -13,10 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from repair import proc
+from repair.app.target import resolve
+from repair.checks.runner import check
+from repair.context import Context
+from repair.env.layout import VenvLayout
 from repair.env.wheelkit import build_wheel, unpack_wheel
 from repair.errors import RepairError
 from repair.model import Report
+from repair.options import IndexOptions, RepairOptions
 from repair.progress import Reporter
+from repair.rebuild.build import virtualenv_args
+from repair.transaction.pipeline import repair_install
 
 NUMPY1 = {
     "numpy/__init__.py": "__version__ = '1.26.4'\n",
@@ -61,7 +69,6 @@ def _isolated_pip_env(wheels: Path) -> dict[str, str]:
 
 def build_broken_install(root: Path, reporter: Reporter) -> Path:
     """The throwaway web UI: wheels, a venv, the requirements, and four breakages."""
-    from repair import proc
 
     wheels = root / "wheels"
     app = root / "webui"
@@ -81,7 +88,6 @@ def build_broken_install(root: Path, reporter: Reporter) -> Path:
     reporter.step("Creating the web UI's venv with virtualenv")
     venv = app / "venv"
     env = _isolated_pip_env(wheels)
-    from repair.rebuild.build import virtualenv_args
 
     proc.run(virtualenv_args(sys.executable, venv), env=env, timeout=300, check=True)
     python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
@@ -89,8 +95,6 @@ def build_broken_install(root: Path, reporter: Reporter) -> Path:
     proc.run([python, "-m", "pip", "install", "-q", "--no-compile", "numpy==1.26.4",
               "accelerate==0.30.1", "transformers==4.40.0", "safetensors", "einops"],
              env=env, timeout=300, check=True)
-
-    from repair.env.layout import VenvLayout
 
     site = VenvLayout.detect(venv).site_packages()
     reporter.step("Breaking it the way real installs break")
@@ -113,9 +117,6 @@ def run_demo(reporter: Reporter, *, where: Path | None = None, keep: bool = Fals
              on_report: Callable[[str, Report], None] | None = None) -> DemoResult:
     """Build, check and (with ``repair``) repair the demo install. ``on_report(stage, report)``
     is called with each report as soon as it exists (stage ``before`` or ``after``)."""
-    from repair.app.target import resolve
-    from repair.checks.runner import check
-    from repair.context import Context
 
     root = Path(tempfile.mkdtemp(prefix="webui-repair-demo-", dir=where))
     try:
@@ -142,10 +143,6 @@ def run_demo(reporter: Reporter, *, where: Path | None = None, keep: bool = Fals
 
 def _repair(app: Path, result: DemoResult, reporter: Reporter) -> None:
     """Repair with the pipeline, from the demo's own wheels only."""
-    from repair.app.target import resolve
-    from repair.context import Context
-    from repair.options import IndexOptions, RepairOptions
-    from repair.transaction.pipeline import repair_install
 
     reporter.step("Repairing it: repair --yes")
     wheels = app.parent / "wheels"
@@ -162,6 +159,5 @@ def _repair(app: Path, result: DemoResult, reporter: Reporter) -> None:
                 os.environ[k] = v
     result.exit_code = outcome.exit_code
     reporter.step("Checking it again: repair check")
-    from repair.checks.runner import check
 
     result.after = check(Context(resolve(str(app)), reporter=reporter))

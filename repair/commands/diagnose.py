@@ -6,6 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
+from repair.app.manifest import load
+from repair.app.target import resolve_selection
+from repair.context import Context
+from repair.diagnose.environment import for_app, tie
 from repair.diagnose.scan import diagnose_log, diagnose_stream
 from repair.errors import UsageError
 
@@ -22,8 +26,6 @@ def diagnose_input(where: InstallSelection, log: str | None, stdin: TextIO, *,
     # Start-up time: the install, its context and the manifest are read only when named.
     install = None
     if where.dir or where.venv:
-        from repair.app.target import resolve_selection
-
         install = resolve_selection(where)  # a bad --dir is a usage error before the log is read
     if log is None:
         if stdin.isatty():
@@ -37,13 +39,9 @@ def diagnose_input(where: InstallSelection, log: str | None, stdin: TextIO, *,
         on_paste()
     result = diagnose_stream(stdin.buffer) if log == "-" else diagnose_log(log)
     if install is not None:
-        from repair.context import Context
-        from repair.diagnose.environment import tie
 
         result = tie(result, Context(install))
     elif where.manifest:
-        from repair.app.manifest import load
-        from repair.diagnose.environment import for_app
 
         result = for_app(result, load(where.manifest))
     return result

@@ -91,6 +91,7 @@ def install(request: InstallRequest, reporter: Reporter,
 
 
 def default_log_path() -> Path:
+    # lazy: start-up time
     from platformdirs import user_log_dir
 
     folder = Path(user_log_dir("webui-repair", appauthor=False))

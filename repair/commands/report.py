@@ -9,17 +9,27 @@ keys (also in launch arguments), the user's home folder and user names in paths.
 
 from __future__ import annotations
 
+import getpass
 import os
 import platform
 import re
+import subprocess
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from repair import __version__, proc
+from repair.app.gitrepo import git, has_git, inspect, remote_url
 from repair.app.target import resolve_selection
+from repair.checks.runner import check
+from repair.checks.torch import launch_args
 from repair.context import Context
+from repair.diagnose.scan import diagnose_log
+from repair.index.config import load_pip_config
+from repair.plan.planner import make_plan
+from repair.proc import redact
 
 if TYPE_CHECKING:
     from repair.options import CheckOptions, InstallSelection
@@ -44,16 +54,12 @@ class Scrubber:
         self.home = home if home is not None else os.path.expanduser("~")
         if user is None:
             try:
-                import getpass
-
                 user = getpass.getuser()
             except Exception:  # noqa: BLE001 - no user name is nothing to hide
                 user = ""
         self.user = user or ""
 
     def text(self, value: str) -> str:
-        from repair.proc import redact
-
         out = redact(value)
         out = _SECRET_INLINE.sub(lambda m: m.group(1) + "****", out)
         out = _HF_TOKEN.sub(lambda m: m.group(1) + "****", out)
@@ -106,8 +112,6 @@ def find_log(root: Path) -> Path | None:
 
 
 def _install_facts(ctx: Context) -> dict[str, Any]:
-    from repair.app.gitrepo import git, has_git, inspect, remote_url
-    from repair.checks.torch import launch_args
 
     install = ctx.install
     manifest = install.manifest
@@ -142,8 +146,6 @@ def _machine_facts(ctx: Context, target: dict[str, Any]) -> dict[str, Any]:
 
 
 def _sources(ctx: Context) -> dict[str, Any]:
-    from repair.index.config import load_pip_config
-
     try:
         config = load_pip_config(venv=ctx.venv if ctx.venv_exists else None,
                                  index=ctx.options.index)
@@ -165,16 +167,12 @@ def support_report(where: InstallSelection, options: CheckOptions, reporter: Rep
 def build_report(ctx: Context, *, log: str | None = None,
                  scrubber: Scrubber | None = None) -> dict[str, Any]:
     """The support report as data, scrubbed."""
-    from repair import __version__
-    from repair.checks.runner import check
-    from repair.plan.planner import make_plan
 
     started = time.perf_counter()
     scrubber = scrubber or Scrubber()
     log_path = Path(log) if log else find_log(ctx.install.dir)
     diagnosis: dict[str, Any] | None = None
     if log_path is not None:  # first: a log named wrong is one line, before any work
-        from repair.diagnose.scan import diagnose_log
 
         d = diagnose_log(log_path)
         diagnosis = {"log": str(log_path), "modified": time.strftime(
@@ -208,7 +206,6 @@ def build_report(ctx: Context, *, log: str | None = None,
 def copy_to_clipboard(text: str) -> str | None:
     """Put ``text`` on the clipboard with the platform's own tool; the tool's name, or None
     when there is none."""
-    from repair import proc
 
     candidates: list[list[str]]
     if sys.platform == "win32":
@@ -221,7 +218,6 @@ def copy_to_clipboard(text: str) -> str | None:
     for argv in candidates:
         if proc.which(argv[0]) is None:
             continue
-        import subprocess
 
         try:
             # clip.exe reads the console's code page unless the text says it is UTF-16

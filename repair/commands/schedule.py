@@ -21,8 +21,11 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import escape
 
 from repair.app.target import resolve_selection
+from repair.checks.runner import check
+from repair.context import Context
 from repair.errors import ProcessError, UsageError
 from repair.options import CheckOptions, InstallSelection
 from repair.proc import run, which
@@ -143,8 +146,6 @@ def launchd_label(spec: Spec) -> str:
 
 
 def launchd_plist(spec: Spec, log: Path) -> str:
-    from xml.sax.saxutils import escape
-
     arguments = "\n".join(f"    <string>{escape(a)}</string>" for a in spec.command())
     interval = [("Hour", spec.hour), ("Minute", spec.minute)]
     if spec.every == "weekly":
@@ -182,6 +183,7 @@ def launch_agents_dir() -> Path:
 
 
 def state_dir() -> Path:
+    # lazy: start-up time
     from platformdirs import user_state_dir
 
     return Path(user_state_dir("webui-repair", appauthor=False))
@@ -384,8 +386,6 @@ def scheduled_check(spec: Spec, where: InstallSelection, reporter: Reporter
     """What the scheduler runs: the check (``--pre-update`` when the job is one), one line
     appended to the job's history; returns the report and what changed since the run before."""
     # Start-up time: only the scheduled run itself needs the check engine.
-    from repair.checks.runner import check
-    from repair.context import Context
 
     report = check(Context(resolve_selection(where), CheckOptions(pre_update=spec.pre_update),
                            reporter=reporter))

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "repair"
 MAX_LINES = 500
@@ -262,7 +260,6 @@ def test_package_inits_hold_only_a_docstring() -> None:
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.xfail(strict=False, reason="reasons being written")
 def test_imports_inside_functions_say_why() -> None:
     missing = []
     for src in sources().values():
