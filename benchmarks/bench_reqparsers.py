@@ -25,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from repair.app.requirements import parse_file  # noqa: E402
+from repair.app.reqfiles import parse_file  # noqa: E402
 from tests.integration.reqcorpus import (  # noqa: E402
     FIELD_CASES,
     PIP_CASES,

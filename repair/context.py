@@ -175,7 +175,8 @@ class Context:
     def app_requirements(self) -> ReqSet:
         """The manifest's requirements files, then its constraint files, parsed as pip would."""
         # lazy: a check served from the cache does not parse requirements
-        from repair.app.requirements import ReqSet, parse_file
+        from repair.app.reqfiles import parse_file
+        from repair.app.requirements import ReqSet
 
         result = ReqSet()
         seen: set[Path] = set()
@@ -189,7 +190,7 @@ class Context:
         """Each custom node's or extension's requirements file, parsed on its own (a node's
         ``-r`` of the app's file is read again for it: it is what the node asks for)."""
         # lazy: a check served from the cache does not parse requirements
-        from repair.app.requirements import parse_file
+        from repair.app.reqfiles import parse_file
 
         out: list[tuple[RequirementSource, ReqSet]] = []
         for source in self.install.requirement_sources():

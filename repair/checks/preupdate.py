@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from packaging.version import InvalidVersion, Version
 
 from repair.app.gitrepo import first_error_line, git, inspect, rev_parse, show_file
-from repair.app.requirements import parse_file
+from repair.app.reqfiles import parse_file
 from repair.checks.registry import check, finding_type
 from repair.checks.repo import REPO_BEHIND, REPO_DETACHED, REPO_DIRTY, REPO_DIVERGED
 from repair.env.dists import canonical

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from repair.app.requirements import parse_file
+from repair.app.reqfiles import parse_file
 from repair.diagnose.causes import Cause, Diagnosis, Tie
 from repair.diagnose.names import ALTERNATIVES, FLAG_REMEDIES, IMPORT_NAMES
 from repair.diagnose.signature import RebuildHelps

@@ -14,7 +14,8 @@ from typing import Any
 
 from repair import fsops
 from repair.app.launchargs import card_advice, write_launch_args
-from repair.app.requirements import ReqSet, parse_file
+from repair.app.reqfiles import parse_file
+from repair.app.requirements import ReqSet
 from repair.app.target import resolve
 from repair.backup.store import create_backup
 from repair.checks.runner import check

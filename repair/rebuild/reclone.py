@@ -52,6 +52,7 @@ from repair.errors import (
 )
 from repair.proc import redact, run
 from repair.progress import Reporter
+from repair.rebuild.userfiles import count, plan_moves, tracked_paths
 from repair.transaction.journal import Journal, JournalError, crash_point
 
 if TYPE_CHECKING:
@@ -122,60 +123,6 @@ def _read_journal(app: Path) -> dict[str, Any]:
                            "not written by this tool",
                            hint=f"remove {journal_path(app)} if no reclone was interrupted")
     return data
-
-
-def _count(root: Path, entries: list[str]) -> tuple[int, int]:
-    """Files (links count as files, never followed) and bytes under each entry of ``root``."""
-    files = size = 0
-    for rel in entries:
-        path = root / rel
-        if path.is_symlink() or not path.is_dir():
-            files += 1
-            size += path.lstat().st_size
-            continue
-        for dirpath, dirnames, filenames in os.walk(path):
-            links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
-            for name in filenames + links:
-                files += 1
-                size += os.lstat(os.path.join(dirpath, name)).st_size
-    return files, size
-
-
-def _tracked(new: Path) -> tuple[set[str], set[str]]:
-    out = git(new, "ls-files", "-z", check=True, timeout=300).stdout
-    tracked = {p for p in out.split("\0") if p}
-    dirs: set[str] = set()
-    for p in tracked:
-        parts = p.split("/")
-        for i in range(1, len(parts)):
-            dirs.add("/".join(parts[:i]))
-    return tracked, dirs
-
-
-def plan_moves(old: Path, tracked: set[str], tracked_dirs: set[str]) -> list[str]:
-    """Every path of ``old`` that the new checkout does not track, as few entries as possible: a
-    folder with nothing tracked below it moves whole."""
-    out: list[str] = []
-
-    def walk(rel_dir: str) -> None:
-        with os.scandir(old / rel_dir if rel_dir else old) as it:
-            entries = sorted(it, key=lambda e: e.name)
-        for entry in entries:
-            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            if rel == ".git":
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                if rel in tracked:
-                    continue  # a submodule: the old one stays in the backup
-                if rel in tracked_dirs:
-                    walk(rel)
-                else:
-                    out.append(rel)
-            elif rel not in tracked:
-                out.append(rel)
-
-    walk("")
-    return out
 
 
 def _move(src: Path, dst: Path, displaced: Path) -> None:
@@ -367,9 +314,9 @@ def _run(ctx: Context, app: Path, new: Path, aside: Path, url: str, target: str,
         (records / PATCH_NAME).write_text(patch_text, encoding="utf-8")
 
     _step("plan", reporter, "finding the user data to move")
-    tracked, tracked_dirs = _tracked(new)
+    tracked, tracked_dirs = tracked_paths(new)
     entries = plan_moves(app, tracked, tracked_dirs)
-    before = _count(app, entries)
+    before = count(app, entries)
     user_data = [p for p in ctx.install.manifest.user_data if os.path.lexists(app / p)]
     journal.update(phase="move", entries=entries, sha=sha, branch=branch,
                    counted={"files": before[0], "bytes": before[1]})
@@ -385,7 +332,7 @@ def _run(ctx: Context, app: Path, new: Path, aside: Path, url: str, target: str,
         _move(app / rel, new / rel, displaced)
 
     _step("verify", reporter, "counting files and bytes")
-    after = _count(new, entries)
+    after = count(new, entries)
     if after != before:
         raise RepairError(f"counted {before[0]} files / {before[1]} bytes before the move and "
                           f"{after[0]} / {after[1]} after")

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from repair.app.reqfiles import parse_file
 from repair.app.reqlines import index_urls
-from repair.app.requirements import parse_file
 from tests.integration.reqcorpus import (
     FIELD_CASES,
     PIP_CASES,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from repair.app.requirements import parse_file
+from repair.app.reqfiles import parse_file
 
 
 def write(path: Path, text: str) -> Path:
