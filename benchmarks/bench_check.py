@@ -27,8 +27,14 @@ from repair.env.wheelkit import build_wheel, unpack_wheel  # noqa: E402
 
 def isolated_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
-    env.update(PIP_CONFIG_FILE=os.devnull, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1",
-               UV_NO_CONFIG="1", PYTHONPATH=str(ROOT), NO_COLOR="1")
+    env.update(
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_NO_INDEX="1",
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        UV_NO_CONFIG="1",
+        PYTHONPATH=str(ROOT),
+        NO_COLOR="1",
+    )
     return env
 
 
@@ -36,8 +42,11 @@ def build(root: Path, n: int, big_mb: int) -> Path:
     app = root / "app"
     app.mkdir()
     venv = app / "venv"
-    subprocess.run([sys.executable, "-m", "virtualenv", "-q", "--no-periodic-update", str(venv)],
-                   check=True, env=isolated_env())
+    subprocess.run(
+        [sys.executable, "-m", "virtualenv", "-q", "--no-periodic-update", str(venv)],
+        check=True,
+        env=isolated_env(),
+    )
     site = next((venv / "lib").glob("python3*/site-packages"))
     wheels = root / "wheels"
     reqs = []
@@ -51,8 +60,9 @@ def build(root: Path, n: int, big_mb: int) -> Path:
             files[f"{mod}/sub/m{k}.py"] = f"X = {k}\n" * 50
         if big_each and i % 10 == 0:
             files[f"{mod}/lib/native.so"] = os.urandom(big_each)
-        wheel = build_wheel(wheels, name, "1.0", requires=deps + ['colorama; os_name == "nt"'],
-                            files=files)
+        wheel = build_wheel(
+            wheels, name, "1.0", requires=deps + ['colorama; os_name == "nt"'], files=files
+        )
         unpack_wheel(wheel, site)
         reqs.append(f"{name}>=1.0")
     (app / "requirements.txt").write_text("\n".join(reqs) + "\n")
@@ -78,8 +88,15 @@ def main() -> None:
         venv = app / "venv"
         python = str(venv / "bin" / "python")
         cmds = {
-            "repair check --json": [sys.executable, "-m", "repair", "check", "--json", "--dir",
-                                    str(app)],
+            "repair check --json": [
+                sys.executable,
+                "-m",
+                "repair",
+                "check",
+                "--json",
+                "--dir",
+                str(app),
+            ],
             "pip check": [python, "-m", "pip", "check"],
         }
         if uv:
@@ -119,8 +136,10 @@ def main() -> None:
         mb = total / 1e6
         print(f"verify-files: {len(files)} files, {mb:.0f} MB")
         print(f"  cat          {c * 1000:8.1f} ms  {mb / c:8.0f} MB/s")
-        print(f"  --verify-files {v * 1000:6.1f} ms  {mb / v:8.0f} MB/s  "
-              f"= {c / v:4.2f}x of the cat floor (goal >= 0.8x)")
+        print(
+            f"  --verify-files {v * 1000:6.1f} ms  {mb / v:8.0f} MB/s  "
+            f"= {c / v:4.2f}x of the cat floor (goal >= 0.8x)"
+        )
 
 
 if __name__ == "__main__":

@@ -49,8 +49,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--before", type=Path, default=None,
-                        help="another checkout of the tool, timed in the same rounds")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        help="another checkout of the tool, timed in the same rounds",
+    )
     parser.add_argument("--big-gb", type=float, default=5.0)
     args = parser.parse_args()
     uv = find_uv()
@@ -60,15 +64,18 @@ def main() -> None:
     try:
         wheels = work / "wheels"
         for i in range(args.n):
-            files = {f"bench_pkg_{i:03d}/__init__.py": f"VALUE = {i}\n" + "# pad\n" * 200,
-                     f"bench_pkg_{i:03d}/core.py": "def f():\n    return 1\n" * 50}
+            files = {
+                f"bench_pkg_{i:03d}/__init__.py": f"VALUE = {i}\n" + "# pad\n" * 200,
+                f"bench_pkg_{i:03d}/core.py": "def f():\n    return 1\n" * 50,
+            }
             build_wheel(wheels, f"bench-pkg-{i:03d}", "1.0.0", files=files)
         app = work / "app"
         app.mkdir()
         reqs = app / "requirements.txt"
         reqs.write_text("".join(f"bench-pkg-{i:03d}==1.0.0\n" for i in range(args.n)))
-        env = pip_env(wheels, extra={"UV_CACHE_DIR": str(work / "uv-cache"),
-                                     "PYTHONPATH": str(ROOT)})
+        env = pip_env(
+            wheels, extra={"UV_CACHE_DIR": str(work / "uv-cache"), "PYTHONPATH": str(ROOT)}
+        )
         env.pop("PIP_NO_CACHE_DIR", None)
         py = sys.executable
         trees = {"": ROOT}
@@ -78,37 +85,91 @@ def main() -> None:
             timed([py, "-m", "compileall", "-q", str(tree / "repair")], env)
         # The app's venv, and warm caches (pip's http cache is not used: wheels are local).
         timed([py, "-m", "virtualenv", "-q", "--no-periodic-update", str(app / "venv")], env)
-        timed([uv, "pip", "install", "--python", str(app / "venv" / "bin" / "python"),
-               "-r", str(reqs), "--no-index", "--find-links", str(wheels)], env)
+        timed(
+            [
+                uv,
+                "pip",
+                "install",
+                "--python",
+                str(app / "venv" / "bin" / "python"),
+                "-r",
+                str(reqs),
+                "--no-index",
+                "--find-links",
+                str(wheels),
+            ],
+            env,
+        )
         # The same pinned set, as a user would write it down: the venv's own pip freeze.
-        frozen = subprocess.run([str(app / "venv" / "bin" / "python"), "-m", "pip", "freeze"],
-                                env={k: v for k, v in env.items() if k != "PYTHONPATH"},
-                                capture_output=True, text=True, check=True).stdout
+        frozen = subprocess.run(
+            [str(app / "venv" / "bin" / "python"), "-m", "pip", "freeze"],
+            env={k: v for k, v in env.items() if k != "PYTHONPATH"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         pins = work / "pinned.txt"
         pins.write_text(frozen)
 
         variants = [(f"repair --clean-venv{label}", tree, []) for label, tree in trees.items()]
-        variants += [(f"repair --clean-venv --installer uv{label}", tree, ["--installer", "uv"])
-                     for label, tree in trees.items()]
-        results: dict[str, list[float]] = {k: [] for k in
-                                           ("virtualenv + pip install -r pins",
-                                            "uv venv + uv pip install -r pins",
-                                            *(v[0] for v in variants))}
+        variants += [
+            (f"repair --clean-venv --installer uv{label}", tree, ["--installer", "uv"])
+            for label, tree in trees.items()
+        ]
+        results: dict[str, list[float]] = {
+            k: []
+            for k in (
+                "virtualenv + pip install -r pins",
+                "uv venv + uv pip install -r pins",
+                *(v[0] for v in variants),
+            )
+        }
         for n in range(args.repeat):
             fresh = work / f"fresh-pip-{n}"
             results["virtualenv + pip install -r pins"].append(
                 timed([py, "-m", "virtualenv", "-q", "--no-periodic-update", str(fresh)], env)
-                + timed([str(fresh / "bin" / "python"), "-m", "pip", "install", "-q",
-                         "--no-compile", "-r", str(pins)], env))
+                + timed(
+                    [
+                        str(fresh / "bin" / "python"),
+                        "-m",
+                        "pip",
+                        "install",
+                        "-q",
+                        "--no-compile",
+                        "-r",
+                        str(pins),
+                    ],
+                    env,
+                )
+            )
             fresh = work / f"fresh-uv-{n}"
             results["uv venv + uv pip install -r pins"].append(
                 timed([uv, "venv", "-q", str(fresh)], env)
-                + timed([uv, "pip", "install", "-q", "--python", str(fresh / "bin" / "python"),
-                         "-r", str(pins), "--no-index", "--find-links", str(wheels)], env))
+                + timed(
+                    [
+                        uv,
+                        "pip",
+                        "install",
+                        "-q",
+                        "--python",
+                        str(fresh / "bin" / "python"),
+                        "-r",
+                        str(pins),
+                        "--no-index",
+                        "--find-links",
+                        str(wheels),
+                    ],
+                    env,
+                )
+            )
             for key, tree, extra in variants:
-                results[key].append(timed([py, "-m", "repair", "--clean-venv", "--yes",
-                                           "--dir", str(app), *extra],
-                                          {**env, "PYTHONPATH": str(tree)}, cwd=tree))
+                results[key].append(
+                    timed(
+                        [py, "-m", "repair", "--clean-venv", "--yes", "--dir", str(app), *extra],
+                        {**env, "PYTHONPATH": str(tree)},
+                        cwd=tree,
+                    )
+                )
         print(f"{args.n} distributions, wheels local, median of {args.repeat} (seconds):")
         for key, times in results.items():
             print(f"  {key:<47} {best(times):7.2f}  (best {min(times):.2f})")
@@ -116,12 +177,16 @@ def main() -> None:
         uv_t = best(results["uv venv + uv pip install -r pins"])
         rp = best(results["repair --clean-venv"])
         print(f"  ratio repair(pip) / virtualenv + pip   {rp / pip_t:5.2f}  (goal: below 1)")
-        print(f"  ratio repair(uv)  / uv venv + uv pip   "
-              f"{best(results['repair --clean-venv --installer uv']) / uv_t:5.2f}  "
-              "(goal: 1.5 at most)")
+        print(
+            f"  ratio repair(uv)  / uv venv + uv pip   "
+            f"{best(results['repair --clean-venv --installer uv']) / uv_t:5.2f}  "
+            "(goal: 1.5 at most)"
+        )
         if args.before is not None:
-            print(f"  ratio before: repair(pip) {best(results[variants[1][0]]) / pip_t:5.2f}, "
-                  f"repair(uv) {best(results[variants[3][0]]) / uv_t:5.2f}")
+            print(
+                f"  ratio before: repair(pip) {best(results[variants[1][0]]) / pip_t:5.2f}, "
+                f"repair(uv) {best(results[variants[3][0]]) / uv_t:5.2f}"
+            )
 
         # Backup by rename: the same for 50 MB and for 5 GB.
         from repair.app.target import resolve
@@ -147,8 +212,10 @@ def main() -> None:
                 times.append(time.perf_counter() - started)
                 assert info.venv_path is not None
                 os.rename(info.venv_path, venv)  # put it back for the next round
-            print(f"  backup by rename, {label:<8} venv: {best(times) * 1000:7.1f} ms "
-                  "(snapshot included)")
+            print(
+                f"  backup by rename, {label:<8} venv: {best(times) * 1000:7.1f} ms "
+                "(snapshot included)"
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

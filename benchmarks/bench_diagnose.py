@@ -111,8 +111,9 @@ def main() -> None:
         log = tmp / "bench.log"
         size = make_log(log, int(args.size_mb * 1024 * 1024))
         patterns = tmp / "patterns.ere"
-        patterns.write_text("\n".join(to_ere(s.pattern) for s in load_catalogue()) + "\n",
-                            encoding="utf-8")
+        patterns.write_text(
+            "\n".join(to_ere(s.pattern) for s in load_catalogue()) + "\n", encoding="utf-8"
+        )
         _ = load_catalogue().keys  # the prefilter is built once per process; time the scan
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         t = time.perf_counter()
@@ -121,25 +122,34 @@ def main() -> None:
         rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         grep = shutil.which("grep")
         t = time.perf_counter()
-        proc = subprocess.run([grep or "grep", "-E", "-c", "-f", str(patterns), str(log)],
-                              capture_output=True, text=True, env={"LC_ALL": "C"})
+        proc = subprocess.run(
+            [grep or "grep", "-E", "-c", "-f", str(patterns), str(log)],
+            capture_output=True,
+            text=True,
+            env={"LC_ALL": "C"},
+        )
         theirs = time.perf_counter() - t
         mb = size / 1024 / 1024
-        print(json.dumps({
-            "log_mb": round(mb, 1),
-            "lines": result.lines,
-            "patterns": len(load_catalogue()),
-            "prefilter_keys": sum(len(t.keys) for t in load_catalogue().keys),
-            "matching_lines": sum(c.count for c in result.causes),
-            "grep_matching_lines": int(proc.stdout.strip() or 0),
-            "diagnose_s": round(ours, 2),
-            "grep_s": round(theirs, 2),
-            "diagnose_mb_s": round(mb / ours, 1),
-            "grep_mb_s": round(mb / theirs, 1),
-            "ratio": round(ours / theirs, 2),
-            "peak_rss_mb_before": round(rss0 / 1024, 1),
-            "peak_rss_mb_after": round(rss1 / 1024, 1),
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "log_mb": round(mb, 1),
+                    "lines": result.lines,
+                    "patterns": len(load_catalogue()),
+                    "prefilter_keys": sum(len(t.keys) for t in load_catalogue().keys),
+                    "matching_lines": sum(c.count for c in result.causes),
+                    "grep_matching_lines": int(proc.stdout.strip() or 0),
+                    "diagnose_s": round(ours, 2),
+                    "grep_s": round(theirs, 2),
+                    "diagnose_mb_s": round(mb / ours, 1),
+                    "grep_mb_s": round(mb / theirs, 1),
+                    "ratio": round(ours / theirs, 2),
+                    "peak_rss_mb_before": round(rss0 / 1024, 1),
+                    "peak_rss_mb_after": round(rss1 / 1024, 1),
+                },
+                indent=2,
+            )
+        )
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)

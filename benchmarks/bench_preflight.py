@@ -38,15 +38,19 @@ def host_target() -> dict[str, str]:
     libc = ""
     with contextlib.suppress(AttributeError, OSError, ValueError):  # not glibc, or Windows
         libc = os.confstr("CS_GNU_LIBC_VERSION") or ""
-    return {"version": ".".join(map(str, sys.version_info[:3])), "sys_platform": sys.platform,
-            "platform": sysconfig.get_platform(), "libc": libc}
+    return {
+        "version": ".".join(map(str, sys.version_info[:3])),
+        "sys_platform": sys.platform,
+        "platform": sysconfig.get_platform(),
+        "libc": libc,
+    }
 
 
 def build(folder: Path) -> list[str]:
     tag = f"cp{sys.version_info[0]}{sys.version_info[1]}"
     plat = sysconfig.get_platform().replace("-", "_").replace(".", "_")
     if plat.startswith("linux_"):
-        plat = "manylinux_2_17_" + plat[len("linux_"):]
+        plat = "manylinux_2_17_" + plat[len("linux_") :]
     reqs = []
     for i in range(N):
         name = f"bench-pkg{i:03d}"
@@ -70,8 +74,12 @@ def median_time(fn, runs: int) -> float:
 
 def pip_env(cache: Path) -> dict[str, str]:
     env = proc.clean_env(keep_pip=False)
-    env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1",
-               PIP_CACHE_DIR=str(cache), NO_PROXY="127.0.0.1,localhost")
+    env.update(
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PIP_CACHE_DIR=str(cache),
+        NO_PROXY="127.0.0.1,localhost",
+    )
     return env
 
 
@@ -90,8 +98,12 @@ def main() -> int:
         reqfile = work / "requirements.txt"
         reqfile.write_text("\n".join(reqs) + "\n", encoding="utf-8")
         venv = work / "venv"
-        proc.run([sys.executable, "-m", "virtualenv", "-q", "--no-setuptools", "--no-wheel",
-                  str(venv)], check=True, timeout=300, env=pip_env(work / "pipcache-x"))
+        proc.run(
+            [sys.executable, "-m", "virtualenv", "-q", "--no-setuptools", "--no-wheel", str(venv)],
+            check=True,
+            timeout=300,
+            env=pip_env(work / "pipcache-x"),
+        )
         vpy = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
         pip_version = proc.run([vpy, "-m", "pip", "--version"], env=pip_env(work / "x")).stdout
         target = host_target()
@@ -112,20 +124,44 @@ def main() -> int:
                 r = preflight(reqs, target, cfg, cache_dir=warm_cache)
                 assert r.stats["not_modified"] == N, r.stats
 
-            script = ("import sys; from repair.index.config import isolated_config; "
-                      "from repair.index.preflight import preflight; "
-                      f"r = preflight(open({str(reqfile)!r}).read().split(), {target!r}, "
-                      f"isolated_config(index_url={index.simple()!r}), cache_dir=__import__("
-                      "'pathlib').Path(sys.argv[1])); assert len(r.checked) == " + str(N))
+            script = (
+                "import sys; from repair.index.config import isolated_config; "
+                "from repair.index.preflight import preflight; "
+                f"r = preflight(open({str(reqfile)!r}).read().split(), {target!r}, "
+                f"isolated_config(index_url={index.simple()!r}), cache_dir=__import__("
+                "'pathlib').Path(sys.argv[1])); assert len(r.checked) == " + str(N)
+            )
 
             def sub(cache: str) -> None:
-                proc.run([sys.executable, "-c", script, cache], check=True, timeout=120,
-                         cwd=ROOT, env=pip_env(work / "unused"))
+                proc.run(
+                    [sys.executable, "-c", script, cache],
+                    check=True,
+                    timeout=120,
+                    cwd=ROOT,
+                    env=pip_env(work / "unused"),
+                )
 
             def pip(cache: Path) -> None:
-                res = proc.run([vpy, "-m", "pip", "install", "--dry-run", "--report", "-",
-                                "--ignore-installed", "-q", "--index-url", index.simple(),
-                                "-r", reqfile], timeout=600, env=pip_env(cache), check=True)
+                res = proc.run(
+                    [
+                        vpy,
+                        "-m",
+                        "pip",
+                        "install",
+                        "--dry-run",
+                        "--report",
+                        "-",
+                        "--ignore-installed",
+                        "-q",
+                        "--index-url",
+                        index.simple(),
+                        "-r",
+                        reqfile,
+                    ],
+                    timeout=600,
+                    env=pip_env(cache),
+                    check=True,
+                )
                 report = json.loads(res.stdout)
                 assert len(report["install"]) == N, len(report["install"])
 
@@ -149,8 +185,10 @@ def main() -> int:
             pip(work / "pipcache-warm")
             t_pip_warm = median_time(lambda: pip(work / "pipcache-warm"), args.runs)
 
-    print(f"requirements: {N}, runs: {args.runs} (medians), python {target['version']} "
-          f"{target['platform']}, {pip_version.split(' from ')[0].strip()}")
+    print(
+        f"requirements: {N}, runs: {args.runs} (medians), python {target['version']} "
+        f"{target['platform']}, {pip_version.split(' from ')[0].strip()}"
+    )
     rows = [
         ("preflight cold (in-process)", t_cold),
         ("preflight warm (in-process)", t_warm),
@@ -161,10 +199,14 @@ def main() -> int:
     ]
     for label, value in rows:
         print(f"  {label:34s} {value * 1000:8.0f} ms")
-    print(f"ratio cold: pip / preflight = {t_pip_cold / t_cold:5.1f}x in-process, "
-          f"{t_pip_cold / t_sub_cold:5.1f}x fresh process (goal >= 3x)")
-    print(f"ratio warm: pip / preflight = {t_pip_warm / t_warm:5.1f}x in-process, "
-          f"{t_pip_warm / t_sub_warm:5.1f}x fresh process (goal >= 10x)")
+    print(
+        f"ratio cold: pip / preflight = {t_pip_cold / t_cold:5.1f}x in-process, "
+        f"{t_pip_cold / t_sub_cold:5.1f}x fresh process (goal >= 3x)"
+    )
+    print(
+        f"ratio warm: pip / preflight = {t_pip_warm / t_warm:5.1f}x in-process, "
+        f"{t_pip_warm / t_sub_warm:5.1f}x fresh process (goal >= 10x)"
+    )
     return 0
 
 

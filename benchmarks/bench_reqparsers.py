@@ -33,7 +33,7 @@ from tests.integration.reqcorpus import (  # noqa: E402
     write_case,
 )
 
-LIBS = r'''
+LIBS = r"""
 import json, os, re, sys
 
 def canon(n):
@@ -70,7 +70,7 @@ for lib, fn in (("pip-api", pip_api_reqs), ("requirements-parser", requirements_
             answers.append({"error": True, "reqs": []})
     out[lib] = answers
 print(json.dumps(out))
-'''
+"""
 
 
 def _canon(name: str | None) -> str:
@@ -106,20 +106,48 @@ def main() -> None:
             env.update(case.env)
         os.environ.update({k: v for c in cases for k, v in c.env.items()})
         oracle = ROOT / "tests" / "pip_oracle.py"
-        pip = json.loads(subprocess.run([args.pip_python, str(oracle)], text=True, env=env,
-                                        input=json.dumps({"files": jobs}), capture_output=True,
-                                        check=True).stdout)
-        libs = json.loads(subprocess.run([args.libs_python, "-c", LIBS], text=True, env=env,
-                                         input=json.dumps(jobs), capture_output=True,
-                                         check=True).stdout)
-        truth = [(a["error"] is not None,
-                  _norm([[e["name"], e["specifier"]] for e in a["reqs"]])) for a in pip]
+        pip = json.loads(
+            subprocess.run(
+                [args.pip_python, str(oracle)],
+                text=True,
+                env=env,
+                input=json.dumps({"files": jobs}),
+                capture_output=True,
+                check=True,
+            ).stdout
+        )
+        libs = json.loads(
+            subprocess.run(
+                [args.libs_python, "-c", LIBS],
+                text=True,
+                env=env,
+                input=json.dumps(jobs),
+                capture_output=True,
+                check=True,
+            ).stdout
+        )
+        truth = [
+            (a["error"] is not None, _norm([[e["name"], e["specifier"]] for e in a["reqs"]]))
+            for a in pip
+        ]
         tool = []
         for job in jobs:
             result = parse_file(Path(job["path"]), cwd=Path(job["cwd"]))
-            tool.append((bool(result.errors), _norm(
-                [[line.name or "", str(line.requirement.specifier) if line.requirement else ""]
-                 for line in result.lines if line.error is None])))
+            tool.append(
+                (
+                    bool(result.errors),
+                    _norm(
+                        [
+                            [
+                                line.name or "",
+                                str(line.requirement.specifier) if line.requirement else "",
+                            ]
+                            for line in result.lines
+                            if line.error is None
+                        ]
+                    ),
+                )
+            )
         rows = {"repair (this tool)": tool}
         for lib, answers in libs.items():
             rows[lib] = [(a["error"], _norm(a["reqs"]) if not a["error"] else []) for a in answers]
@@ -128,8 +156,13 @@ def main() -> None:
         for name, answers in rows.items():
             tally: Counter[str] = Counter()
             for (p_err, p_reqs), (a_err, a_reqs) in zip(truth, answers, strict=True):
-                tally["stops" if p_err != a_err else
-                      "reads" if not p_err and p_reqs != a_reqs else "agree"] += 1
+                tally[
+                    "stops"
+                    if p_err != a_err
+                    else "reads"
+                    if not p_err and p_reqs != a_reqs
+                    else "agree"
+                ] += 1
             print(f"{name:26} {tally['agree']:>6} {tally['stops']:>13} {tally['reads']:>13}")
 
 

@@ -85,31 +85,46 @@ def main() -> None:
         times["reuse"].append(t_reuse)
         times["venv + reuse"].append(t_venv + t_reuse)
         if n == 0:
-            print(f"reused {len(result.reused)}, left {len(result.left_to_install)} "
-                  f"{result.reasons}, {result.files} files, "
-                  f"{result.bytes_linked / 2**30:.2f} GiB linked, "
-                  f"{result.bytes_copied / 2**20:.1f} MiB copied, 0 bytes downloaded")
+            print(
+                f"reused {len(result.reused)}, left {len(result.left_to_install)} "
+                f"{result.reasons}, {result.files} files, "
+                f"{result.bytes_linked / 2**30:.2f} GiB linked, "
+                f"{result.bytes_copied / 2**20:.1f} MiB copied, 0 bytes downloaded"
+            )
         if not checked:
             python = str(_layout(new).python)
-            mods = [m for m in ("torch", "numpy", "transformers")
-                    if any(k[0].lower() == m for k in keep)]
+            mods = [
+                m
+                for m in ("torch", "numpy", "transformers")
+                if any(k[0].lower() == m for k in keep)
+            ]
             t_import = run([python, "-c", f"import {', '.join(mods)}"])
             out = subprocess.run([python, "-m", "pip", "check"], capture_output=True, text=True)
-            print(f"import {', '.join(mods)}: ok in {t_import:.1f} s; pip check: "
-                  f"{out.stdout.strip() or out.stderr.strip()} (exit {out.returncode})")
+            print(
+                f"import {', '.join(mods)}: ok in {t_import:.1f} s; pip check: "
+                f"{out.stdout.strip() or out.stderr.strip()} (exit {out.returncode})"
+            )
             checked = True
         shutil.rmtree(new)
     frozen = scratch / "pinned.txt"
-    frozen.write_text("".join(f"{name}=={version}\n" for name, version in keep
-                              if name.lower() not in ("pip", "setuptools", "wheel")))
+    frozen.write_text(
+        "".join(
+            f"{name}=={version}\n"
+            for name, version in keep
+            if name.lower() not in ("pip", "setuptools", "wheel")
+        )
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("PIP_NO_CACHE_DIR",)}
     if args.pip:
         env["PIP_CACHE_DIR"] = str(scratch / "pip-cache")
         for label in ("pip install (filling the cache)", "venv + pip install (warm cache)"):
             target = scratch / "pip-venv"
             t = run([args.python, "-m", "venv", str(target)])
-            t += run([str(target / "bin" / "pip"), "install", "-q", "-r", str(frozen)], env=env,
-                     stderr=subprocess.DEVNULL)
+            t += run(
+                [str(target / "bin" / "pip"), "install", "-q", "-r", str(frozen)],
+                env=env,
+                stderr=subprocess.DEVNULL,
+            )
             times[label] = [t]
             shutil.rmtree(target)
     if args.uv:
@@ -117,8 +132,19 @@ def main() -> None:
         for label in ("uv install (filling the cache)", "uv venv + uv pip install (warm)"):
             target = scratch / "uv-venv"
             t = run([args.uv, "venv", "-q", "--python", args.python, str(target)], env=env)
-            t += run([args.uv, "pip", "install", "-q", "--python", str(target / "bin" / "python"),
-                      "-r", str(frozen)], env=env)
+            t += run(
+                [
+                    args.uv,
+                    "pip",
+                    "install",
+                    "-q",
+                    "--python",
+                    str(target / "bin" / "python"),
+                    "-r",
+                    str(frozen),
+                ],
+                env=env,
+            )
             times[label] = [t]
             shutil.rmtree(target)
     after = digest(old, args.hash)

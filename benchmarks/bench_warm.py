@@ -54,8 +54,11 @@ def main() -> None:
     venv = Path(args.venv).resolve() if args.venv else app / "venv"
     python = str(venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
     # An installed tool has its bytecode; a checkout run with PYTHONDONTWRITEBYTECODE has not.
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "repair")],
-                   env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""}, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(ROOT / "repair")],
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""},
+        stdout=subprocess.DEVNULL,
+    )
     tool = [sys.executable, "-m", "repair"]
     target = ["--dir", str(app), "--venv", str(venv)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,8 +74,9 @@ def main() -> None:
         if args.uv:
             cmds["uv pip check"] = ([args.uv, "pip", "check", "--python", python], "warm")
         for cmd, _ in cmds.values():  # warm the page cache and the check cache
-            subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           env=env_for(warm_cache))
+            subprocess.run(
+                cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env_for(warm_cache)
+            )
         times: dict[str, list[float]] = {name: [] for name in cmds}
         cpu: dict[str, list[float]] = {name: [] for name in cmds}
         for n in range(args.rounds):
@@ -84,8 +88,10 @@ def main() -> None:
     med = {name: statistics.median(v) for name, v in times.items()}
     med_cpu = {name: statistics.median(v) for name, v in cpu.items()}
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"{app} ({venv}), {args.rounds} rounds, {os.cpu_count()} cores, load {load:.1f}, "
-          "medians (wall, CPU):")
+    print(
+        f"{app} ({venv}), {args.rounds} rounds, {os.cpu_count()} cores, load {load:.1f}, "
+        "medians (wall, CPU):"
+    )
     for name, value in med.items():
         print(f"  {name:22s} {value * 1000:8.1f} ms  {med_cpu[name] * 1000:8.1f} ms CPU")
     pip = med["pip check"]
@@ -96,9 +102,11 @@ def main() -> None:
             line += f", {med[name] / med['uv pip check']:5.1f}x uv pip check's time"
         print(line)
     added = med["guard run (warm)"]
-    print(f"  the guard adds {added * 1000:.0f} ms to a launch "
-          f"({(added - med['python -c pass']) * 1000:.0f} ms over a bare python start-up; "
-          f"{med_cpu['guard run (warm)'] * 1000:.0f} ms of CPU)")
+    print(
+        f"  the guard adds {added * 1000:.0f} ms to a launch "
+        f"({(added - med['python -c pass']) * 1000:.0f} ms over a bare python start-up; "
+        f"{med_cpu['guard run (warm)'] * 1000:.0f} ms of CPU)"
+    )
 
 
 if __name__ == "__main__":

@@ -68,16 +68,22 @@ def cache_root() -> Path:
 
 def ready(app: Path) -> bool:
     log = app / "build.log"
-    return (app / "venv").is_dir() and log.is_file() and \
-        log.read_text(errors="replace").rstrip().endswith(DONE)
+    return (
+        (app / "venv").is_dir()
+        and log.is_file()
+        and log.read_text(errors="replace").rstrip().endswith(DONE)
+    )
 
 
 def find_python(xy: str) -> str:
     """``pythonX.Y`` on PATH (it must say it is X.Y), else a pyenv install of X.Y."""
     path = shutil.which(f"python{xy}")
     if path:
-        probe = subprocess.run([path, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                               capture_output=True, text=True)
+        probe = subprocess.run(
+            [path, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+        )
         if probe.stdout.strip() == xy:
             return path
     pyenv = Path.home() / ".pyenv" / "versions"
@@ -103,8 +109,10 @@ def build(name: str, app: Path) -> None:
     python = find_python(spec["python"])
     subprocess.run([python, "-m", "venv", str(app / "venv")], check=True, stdout=log, stderr=log)
     vpy = str(app / "venv" / "bin" / "python")
-    for args in (["-m", "pip", "install", *spec["torch"]],
-                 ["-m", "pip", "install", "-r", str(app / spec["requirements"])]):
+    for args in (
+        ["-m", "pip", "install", *spec["torch"]],
+        ["-m", "pip", "install", "-r", str(app / spec["requirements"])],
+    ):
         subprocess.run([vpy, *args], check=True, stdout=log, stderr=log)
     log.write(f"{DONE}\n")
     log.close()
@@ -116,7 +124,7 @@ def site_of(venv: Path) -> Path:
 
 def dist_version(site: Path, name: str) -> str | None:
     for p in site.glob(f"{name}-*.dist-info"):
-        return p.name[len(name) + 1:-len(".dist-info")]
+        return p.name[len(name) + 1 : -len(".dist-info")]
     return None
 
 
@@ -125,14 +133,31 @@ def wheel(app: Path, spec: str, wheels: Path) -> Path:
     wheels.mkdir(parents=True, exist_ok=True)
     name, _, version = spec.partition("==")
     py = str(app / "venv" / "bin" / "python")
-    tag = subprocess.run([py, "-c", "import sys; print('cp%d%d' % sys.version_info[:2])"],
-                         capture_output=True, text=True).stdout.strip()
+    tag = subprocess.run(
+        [py, "-c", "import sys; print('cp%d%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     stem = name.replace("-", "_")
     for w in wheels.glob(f"{stem}-{version}-*.whl"):
         if f"-{tag}-" in w.name or "-abi3-" in w.name or "-none-" in w.name:
             return w
-    subprocess.run([py, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:",
-                    "-d", str(wheels), spec], check=True)
+    subprocess.run(
+        [
+            py,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "-d",
+            str(wheels),
+            spec,
+        ],
+        check=True,
+    )
     return wheel(app, spec, wheels)
 
 
@@ -158,6 +183,7 @@ def other_numpy(site: Path) -> str:
 
 
 # -- the cases ---------------------------------------------------------------------------------
+
 
 @dataclass
 class Case:
@@ -201,24 +227,60 @@ def _tilde(app: Path, site: Path, wheels: Path) -> None:
 
 CASES = [
     Case("healthy", "the install as built", None, None, set(), ["numpy"]),
-    Case("numpy2", "numpy files of another major version laid over the installed one",
-         "mixed-version", "numpy", {"purge", "reinstall"}, ["numpy"], _numpy2_over),
-    Case("stride", "only numpy/lib/stride_tricks.py of the other numpy", "mixed-version",
-         "numpy", {"purge", "reinstall"}, ["numpy"], _stride_tricks),
-    Case("opencv3", "opencv-python, -headless and -contrib in one cv2/", "shared-files", None,
-         {"purge", "reinstall"}, ["cv2"], _opencv3),
-    Case("dupmeta", "two .dist-info folders for numpy", "duplicate-distribution", "numpy",
-         {"purge", "reinstall"}, ["numpy"], _two_dist_infos),
-    Case("tilde", "a ~umpy folder of an interrupted upgrade", "stale-residue", "~umpy",
-         {"remove"}, ["numpy"], _tilde),
+    Case(
+        "numpy2",
+        "numpy files of another major version laid over the installed one",
+        "mixed-version",
+        "numpy",
+        {"purge", "reinstall"},
+        ["numpy"],
+        _numpy2_over,
+    ),
+    Case(
+        "stride",
+        "only numpy/lib/stride_tricks.py of the other numpy",
+        "mixed-version",
+        "numpy",
+        {"purge", "reinstall"},
+        ["numpy"],
+        _stride_tricks,
+    ),
+    Case(
+        "opencv3",
+        "opencv-python, -headless and -contrib in one cv2/",
+        "shared-files",
+        None,
+        {"purge", "reinstall"},
+        ["cv2"],
+        _opencv3,
+    ),
+    Case(
+        "dupmeta",
+        "two .dist-info folders for numpy",
+        "duplicate-distribution",
+        "numpy",
+        {"purge", "reinstall"},
+        ["numpy"],
+        _two_dist_infos,
+    ),
+    Case(
+        "tilde",
+        "a ~umpy folder of an interrupted upgrade",
+        "stale-residue",
+        "~umpy",
+        {"remove"},
+        ["numpy"],
+        _tilde,
+    ),
 ]
 
 
 def tool(*args: str, cwd: Path | None = None) -> tuple[int, dict[str, Any], float]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "repair", *args], capture_output=True,
-                          text=True, env=env, cwd=cwd)
+    proc = subprocess.run(
+        [sys.executable, "-m", "repair", *args], capture_output=True, text=True, env=env, cwd=cwd
+    )
     seconds = time.monotonic() - started
     try:
         data = json.loads(proc.stdout) if proc.stdout.strip() else {}
@@ -230,8 +292,11 @@ def tool(*args: str, cwd: Path | None = None) -> tuple[int, dict[str, Any], floa
 
 
 def errors(report: dict[str, Any]) -> list[str]:
-    return [f"{f['id']}:{f['subject']}" for f in report.get("findings", [])
-            if f.get("severity") == "error"]
+    return [
+        f"{f['id']}:{f['subject']}"
+        for f in report.get("findings", [])
+        if f.get("severity") == "error"
+    ]
 
 
 def run_case(name: str, app: Path, case: Case, work: Path, wheels: Path) -> dict[str, Any]:
@@ -253,7 +318,8 @@ def run_case(name: str, app: Path, case: Case, work: Path, wheels: Path) -> dict
         else:
             row["finding_ok"] = code == 1 and any(
                 f["id"] == case.finding and (case.subject is None or f["subject"] == case.subject)
-                for f in found)
+                for f in found
+            )
         row["found"] = sorted({f["id"] for f in found})
         code, dry, row["dry_s"] = tool("--dry-run", "--json", "--dir", str(copy))
         kinds = {s["kind"] for s in dry.get("plan", [])}
@@ -265,15 +331,22 @@ def run_case(name: str, app: Path, case: Case, work: Path, wheels: Path) -> dict
         _, after, _ = tool("check", "--json", "--dir", str(copy))
         left_after = errors(after)
         py = copy / "venv" / "bin" / "python"
-        imp = subprocess.run([str(py), "-c", "import " + ", ".join(case.imports)],
-                             capture_output=True, text=True) if case.imports else None
+        imp = (
+            subprocess.run(
+                [str(py), "-c", "import " + ", ".join(case.imports)], capture_output=True, text=True
+            )
+            if case.imports
+            else None
+        )
         row["import_ok"] = imp is None or imp.returncode == 0
         row["repaired"] = code == 0 and not left and not left_after and row["import_ok"]
         if not row["repaired"]:
             row["left"] = left or left_after
-            row["detail"] = (done.get("error") or done.get("stderr") or
-                             (imp.stderr.strip().splitlines()[-1:] if imp and imp.returncode
-                              else ""))
+            row["detail"] = (
+                done.get("error")
+                or done.get("stderr")
+                or (imp.stderr.strip().splitlines()[-1:] if imp and imp.returncode else "")
+            )
     finally:
         shutil.rmtree(copy, ignore_errors=True)
     return row
@@ -283,24 +356,48 @@ def table(rows: list[dict[str, Any]]) -> str:
     def yn(v: Any) -> str:
         return "yes" if v else "NO"
 
-    head = ("install", "case", "finding right", "plan right", "repaired", "check s", "dry-run s",
-            "repair s")
+    head = (
+        "install",
+        "case",
+        "finding right",
+        "plan right",
+        "repaired",
+        "check s",
+        "dry-run s",
+        "repair s",
+    )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        lines.append("| " + " | ".join([
-            r["install"], r["case"], yn(r.get("finding_ok")), yn(r.get("plan_ok")),
-            yn(r.get("repaired")), f"{r.get('check_s', 0):.2f}", f"{r.get('dry_s', 0):.2f}",
-            f"{r.get('repair_s', 0):.1f}"]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    r["install"],
+                    r["case"],
+                    yn(r.get("finding_ok")),
+                    yn(r.get("plan_ok")),
+                    yn(r.get("repaired")),
+                    f"{r.get('check_s', 0):.2f}",
+                    f"{r.get('dry_s', 0):.2f}",
+                    f"{r.get('repair_s', 0):.1f}",
+                ]
+            )
+            + " |"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", default="a1111,comfyui", help="installs, comma-separated")
-    ap.add_argument("--cases", default=",".join(c.name for c in CASES),
-                    help="cases, comma-separated")
-    ap.add_argument("--work", default=None, help="where the copies go (default: a temp folder "
-                    "beside the cache, on its filesystem)")
+    ap.add_argument(
+        "--cases", default=",".join(c.name for c in CASES), help="cases, comma-separated"
+    )
+    ap.add_argument(
+        "--work",
+        default=None,
+        help="where the copies go (default: a temp folder beside the cache, on its filesystem)",
+    )
     ap.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = ap.parse_args(argv)
     root = cache_root()

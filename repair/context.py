@@ -37,7 +37,9 @@ if TYPE_CHECKING:
 
 class Context:
     def __init__(
-        self, install: Install, options: CheckOptions | None = None,
+        self,
+        install: Install,
+        options: CheckOptions | None = None,
         reporter: Reporter | None = None,
     ) -> None:
         self.install = install
@@ -195,8 +197,9 @@ class Context:
         out: list[tuple[RequirementSource, ReqSet]] = []
         for source in self.install.requirement_sources():
             if not source.is_app:
-                out.append((source, parse_file(source.path, constraint=source.constraint,
-                                               _seen=set())))
+                out.append(
+                    (source, parse_file(source.path, constraint=source.constraint, _seen=set()))
+                )
         return out
 
     def requirement_sets(self) -> list[tuple[RequirementSource | None, ReqSet]]:
@@ -222,8 +225,11 @@ class Context:
     @property
     def backend_wanted(self) -> bool:
         """Whether the machine's backend is worth probing for in this run."""
-        return bool(self.options.backend or self.options.deep
-                    or (self.venv_exists and "torch" in self.installed))
+        return bool(
+            self.options.backend
+            or self.options.deep
+            or (self.venv_exists and "torch" in self.installed)
+        )
 
     @cached_property
     def torch_build(self) -> TorchBuild | None:
@@ -246,6 +252,10 @@ class Context:
             except InvalidRequirement:
                 return False
 
-        return from_dist(dist, self.installed, sys_platform=markers.get("sys_platform", ""),
-                         platform_machine=markers.get("platform_machine", ""),
-                         marker_ok=marker_ok)
+        return from_dist(
+            dist,
+            self.installed,
+            sys_platform=markers.get("sys_platform", ""),
+            platform_machine=markers.get("platform_machine", ""),
+            marker_ok=marker_ok,
+        )

@@ -61,7 +61,11 @@ class ProcessError(RepairError):
     exit_code = ExitCode.PROBLEMS
 
     def __init__(
-        self, message: str, *, returncode: int | None = None, output: str = "",
+        self,
+        message: str,
+        *,
+        returncode: int | None = None,
+        output: str = "",
         hint: str | None = None,
     ) -> None:
         super().__init__(message, hint=hint)

@@ -171,8 +171,10 @@ def refuse_root(root: Path, *, protect: Iterable[Path] = ()) -> str | None:
 
 def _running_hint(reason: str) -> str | None:
     if "runs from" in reason:
-        return ("install webui-repair outside the web UI's venv (pipx install webui-repair, "
-                "or 'python -m pip install --user webui-repair') and run it from there")
+        return (
+            "install webui-repair outside the web UI's venv (pipx install webui-repair, "
+            "or 'python -m pip install --user webui-repair') and run it from there"
+        )
     return None
 
 
@@ -183,8 +185,10 @@ def check_venv_target(venv: Path, app: Path) -> None:
         return
     reason = refuse_root(venv, protect=[app])
     if reason is not None:
-        raise UnsafeDeleteError(f"refusing to change {venv}: {reason}", hint=_running_hint(reason)
-                                or "point --venv (or VENV_DIR) at the web UI's own venv")
+        raise UnsafeDeleteError(
+            f"refusing to change {venv}: {reason}",
+            hint=_running_hint(reason) or "point --venv (or VENV_DIR) at the web UI's own venv",
+        )
 
 
 def check_deletable(path: Path, *, venv_root: Path, protect: Iterable[Path] = ()) -> None:
@@ -206,8 +210,7 @@ def check_deletable(path: Path, *, venv_root: Path, protect: Iterable[Path] = ()
     else:
         reason = _root_verdict(venv_root, tuple(str(p) for p in protect))
     if reason is not None and not (path != venv_root and venv_kind(real_root) == "embedded"):
-        raise UnsafeDeleteError(f"refusing to delete {path}: {reason}",
-                                hint=_running_hint(reason))
+        raise UnsafeDeleteError(f"refusing to delete {path}: {reason}", hint=_running_hint(reason))
 
 
 _VERDICT: dict[tuple[object, ...], str | None] = {}
@@ -216,6 +219,7 @@ _VERDICT: dict[tuple[object, ...], str | None] = {}
 def _root_verdict(root: Path, protect: tuple[str, ...]) -> str | None:
     """``refuse_root`` for the many deletes inside one venv (a purge of a large distribution):
     kept while the root folder and its ``pyvenv.cfg`` are the same (inode and mtime)."""
+
     def ident(p: Path) -> tuple[int, int] | None:
         try:
             st = os.lstat(p)
@@ -417,8 +421,14 @@ def copy_tree(src: Path, dest: Path, on_file: Callable[[int], None] | None = Non
             on_file(os.lstat(b).st_size)
         return str(out)
 
-    shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True, copy_function=copy,
-                    ignore=lambda _d, names: [PARTIAL_MARKER] if PARTIAL_MARKER in names else [])
+    shutil.copytree(
+        src,
+        dest,
+        symlinks=True,
+        dirs_exist_ok=True,
+        copy_function=copy,
+        ignore=lambda _d, names: [PARTIAL_MARKER] if PARTIAL_MARKER in names else [],
+    )
     if own_marker and not (Path(src) / PARTIAL_MARKER).exists():
         marker.unlink()
     shutil.copystat(src, dest, follow_symlinks=False)

@@ -76,7 +76,6 @@ class StepKind:
     RECLONE = "reclone"
 
 
-
 class Severity(str, enum.Enum):
     ERROR = "error"
     WARNING = "warning"
@@ -155,8 +154,9 @@ class FindingType:
             message=message,
             remedy=remedy,
             fix=fix or self.fix,
-            restart_required=(self.restart_required if restart_required is None
-                              else restart_required),
+            restart_required=(
+                self.restart_required if restart_required is None else restart_required
+            ),
             details=details,
         )
 
@@ -230,7 +230,14 @@ class Report:
 
 
 # Step kinds that replace files a running application may have loaded.
-REPLACING = {StepKind.RECREATE_VENV, StepKind.REMOVE, StepKind.PURGE, StepKind.REINSTALL, StepKind.INSTALL_TORCH, StepKind.RECLONE}
+REPLACING = {
+    StepKind.RECREATE_VENV,
+    StepKind.REMOVE,
+    StepKind.PURGE,
+    StepKind.REINSTALL,
+    StepKind.INSTALL_TORCH,
+    StepKind.RECLONE,
+}
 
 
 @dataclass(frozen=True)
@@ -249,8 +256,11 @@ class Step:
 
     def to_json(self) -> dict[str, Any]:
         """As shown and journaled: credentials in index URLs redacted."""
-        return {"kind": self.kind, "summary": redact(self.summary),
-                "params": redact_data(self.params)}
+        return {
+            "kind": self.kind,
+            "summary": redact(self.summary),
+            "params": redact_data(self.params),
+        }
 
 
 @dataclass(frozen=True)
@@ -288,8 +298,12 @@ class StepResult:
     detail: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind, "summary": self.summary, "status": self.status,
-                               "duration_ms": self.duration_ms}
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "summary": self.summary,
+            "status": self.status,
+            "duration_ms": self.duration_ms,
+        }
         if self.detail:
             out["detail"] = self.detail
         return out

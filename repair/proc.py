@@ -22,7 +22,11 @@ _TOKEN_RE = re.compile(r"(?i)((?:token|password|passwd|secret|api[_-]?key)=)[^&\
 
 # Variables of the tool's own interpreter that would leak into the venv's python.
 _PYTHON_VARS = (
-    "PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONEXECUTABLE", "__PYVENV_LAUNCHER__",
+    "PYTHONHOME",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "PYTHONEXECUTABLE",
+    "__PYVENV_LAUNCHER__",
 )
 
 
@@ -163,9 +167,16 @@ def stream(
         out.flush()
         try:
             child = subprocess.Popen(
-                argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=dict(env) if env is not None else clean_env(), cwd=cwd, text=True,
-                encoding="utf-8", errors="replace", bufsize=1,
+                argv,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=dict(env) if env is not None else clean_env(),
+                cwd=cwd,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                bufsize=1,
                 start_new_session=on_start is not None and os.name != "nt",
             )
         except FileNotFoundError as exc:

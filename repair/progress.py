@@ -35,8 +35,15 @@ class Progress:
             self.done += amount
             self._maybe_draw()
 
-    def update(self, *, done: int | None = None, total: int | None = None,
-               note: str | None = None, label: str | None = None, force: bool = False) -> None:
+    def update(
+        self,
+        *,
+        done: int | None = None,
+        total: int | None = None,
+        note: str | None = None,
+        label: str | None = None,
+        force: bool = False,
+    ) -> None:
         """Set any of the counter, the total, the note and the label; redraws (throttled)."""
         with self._lock:
             if label is not None and label != self.label:
@@ -74,8 +81,9 @@ class Progress:
         self.reporter._draw(self)
         return self
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.reporter._finish(self, ok=et is None)
 
 
@@ -130,8 +138,10 @@ def progress_line(progress: Progress, width: int) -> str:
         frac = min(progress.done / progress.total, 1.0)
         cells = 20 if width >= 80 else 10
         bar = "#" * int(cells * frac) + "-" * (cells - int(cells * frac))
-        parts.append(f"[{bar}] {human(progress.done, progress.unit)}/"
-                     f"{human(progress.total, progress.unit)} {frac:4.0%}")
+        parts.append(
+            f"[{bar}] {human(progress.done, progress.unit)}/"
+            f"{human(progress.total, progress.unit)} {frac:4.0%}"
+        )
         eta = progress.eta()
         if eta is not None and eta >= 0.5 and progress.done < progress.total:
             parts.append(f"{duration(eta)} left")
@@ -148,8 +158,9 @@ def progress_line(progress: Progress, width: int) -> str:
 class StreamReporter(Reporter):
     """Narration to a stream (stderr by default); a live line only on a terminal."""
 
-    def __init__(self, stream: TextIO | None = None, *, quiet: bool = False,
-                 width: int | None = None) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, *, quiet: bool = False, width: int | None = None
+    ) -> None:
         self.stream = stream or sys.stderr
         self.quiet = quiet
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())

@@ -14,8 +14,12 @@ def open_regular(path: Path | str) -> int:
     """Open ``path`` for reading only if it is a regular file (links followed): a FIFO or a
     device named like a metadata file would block or never end. Returns the descriptor;
     raises ``OSError`` ("not a regular file") without blocking."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) \
+    flags = (
+        os.O_RDONLY
+        | getattr(os, "O_NONBLOCK", 0)
+        | getattr(os, "O_NOCTTY", 0)
         | getattr(os, "O_BINARY", 0)
+    )
     fd = os.open(path, flags)
     try:
         mode = os.fstat(fd).st_mode

@@ -57,9 +57,13 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build_wheel(d, "accelerate", "0.21.0", requires=["numpy>=1.17", "packaging>=20.0"])
     build_wheel(d, "accelerate", "1.2.0", requires=["numpy<3,>=1.17", "packaging>=20.0"])
     build_wheel(d, "packaging", "24.0")
-    build_wheel(d, "transformers", "4.40.0",
-                requires=["numpy>=1.17", "accelerate>=0.21.0; extra == 'torch'"],
-                extras={"sentencepiece": ["sentencepiece>=0.1.91"]})
+    build_wheel(
+        d,
+        "transformers",
+        "4.40.0",
+        requires=["numpy>=1.17", "accelerate>=0.21.0; extra == 'torch'"],
+        extras={"sentencepiece": ["sentencepiece>=0.1.91"]},
+    )
     build_wheel(d, "bitsandbytes", "0.43.0", requires=["numpy"])
     build_wheel(d, "sentencepiece", "0.2.0")
     build_wheel(d, "safetensors", "0.4.3")
@@ -74,16 +78,22 @@ def template_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def template_app_venv(tmp_path_factory: pytest.TempPathFactory, template_venv: Path,
-                      wheelhouse: Path) -> Path:
+def template_app_venv(
+    tmp_path_factory: pytest.TempPathFactory, template_venv: Path, wheelhouse: Path
+) -> Path:
     """A healthy venv for the test app's requirements, built once per session with real pip."""
     venv = copy_venv(template_venv, tmp_path_factory.mktemp("templates") / "app")
     pip_install(venv, *APP_REQUIREMENTS, find_links=[wheelhouse])
     return venv
 
 
-APP_REQUIREMENTS = ["numpy==1.26.4", "accelerate==1.2.0", "transformers==4.40.0", "safetensors",
-                    "einops"]
+APP_REQUIREMENTS = [
+    "numpy==1.26.4",
+    "accelerate==1.2.0",
+    "transformers==4.40.0",
+    "safetensors",
+    "einops",
+]
 
 
 @pytest.fixture

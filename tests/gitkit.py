@@ -16,8 +16,10 @@ import pytest
 from tests.kit import copy_venv
 
 IDENTITY = {
-    "GIT_AUTHOR_NAME": "Test Author", "GIT_AUTHOR_EMAIL": "author@example.invalid",
-    "GIT_COMMITTER_NAME": "Test Author", "GIT_COMMITTER_EMAIL": "author@example.invalid",
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.invalid",
+    "GIT_COMMITTER_NAME": "Test Author",
+    "GIT_COMMITTER_EMAIL": "author@example.invalid",
     "GIT_CONFIG_NOSYSTEM": "1",
 }
 
@@ -26,9 +28,22 @@ def git(cwd: Path, *args: str, check: bool = True) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(IDENTITY)
     proc = subprocess.run(
-        ["git", "-c", "user.name=Test Author", "-c", "user.email=author@example.invalid",
-         "-c", "init.defaultBranch=master", "-c", "advice.detachedHead=false", *args],
-        cwd=cwd, env=env, capture_output=True, text=True,
+        [
+            "git",
+            "-c",
+            "user.name=Test Author",
+            "-c",
+            "user.email=author@example.invalid",
+            "-c",
+            "init.defaultBranch=master",
+            "-c",
+            "advice.detachedHead=false",
+            *args,
+        ],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
@@ -66,11 +81,11 @@ APP_FILES = {
     "modules/__init__.py": "",
     "modules/shared.py": "OPTS = {}\n",
     "requirements.txt": "numpy==1.26.4\naccelerate==1.2.0\ntransformers==4.40.0\nsafetensors\n"
-                        "einops\n",
+    "einops\n",
     "models/Stable-diffusion/Put checkpoints here.txt": "",
     "extensions/put extensions here.txt": "",
     ".gitignore": "__pycache__/\n*.ckpt\n*.safetensors\n/venv\n/outputs\n/config.json\n"
-                  "/cache.json\n/repositories\n",
+    "/cache.json\n/repositories\n",
 }
 
 # Every kind of user data, relative to the install: (path, content).
@@ -78,12 +93,12 @@ USER_FILES = {
     "models/Stable-diffusion/model.safetensors": b"\x00weights" * 1000,  # ignored, tracked folder
     "models/Lora/style.safetensors": b"\x01lora" * 500,  # ignored, in an untracked folder
     "models/VAE/old.ckpt": b"\x02pickle" * 100,
-    "outputs/txt2img/00001.png": b"\x89PNG fake image",                    # ignored folder
-    "config.json": '{"sd_model_checkpoint": "model.safetensors"}\n',       # ignored file
-    "styles.csv": "name,prompt\nmine,a cat\n",                            # untracked, not ignored
-    "embeddings/cat.pt": b"\x03emb",                                       # untracked folder
-    "scripts/my_script.py": "# my own script\n",                          # untracked
-    "modules/__pycache__/shared.cpython-310.pyc": b"\x04pyc",              # ignored under tracked
+    "outputs/txt2img/00001.png": b"\x89PNG fake image",  # ignored folder
+    "config.json": '{"sd_model_checkpoint": "model.safetensors"}\n',  # ignored file
+    "styles.csv": "name,prompt\nmine,a cat\n",  # untracked, not ignored
+    "embeddings/cat.pt": b"\x03emb",  # untracked folder
+    "scripts/my_script.py": "# my own script\n",  # untracked
+    "modules/__pycache__/shared.cpython-310.pyc": b"\x04pyc",  # ignored under tracked
 }
 
 MANIFEST = """schema = 1
@@ -113,9 +128,9 @@ packages = ["accelerate"]
 
 @dataclass
 class GitInstall:
-    root: Path          # the install (a clone of upstream)
-    upstream: Path      # the bare upstream
-    seed: Path          # the maintainer's working copy (commits here reach upstream)
+    root: Path  # the install (a clone of upstream)
+    upstream: Path  # the bare upstream
+    seed: Path  # the maintainer's working copy (commits here reach upstream)
     manifest: Path
     ext_upstream: Path
     ext_seed: Path
@@ -131,8 +146,9 @@ class GitInstall:
 def build_git_install(base: Path, venv_template: Path | None) -> GitInstall:
     base.mkdir(parents=True, exist_ok=True)
     upstream, seed = make_upstream(base, "app", dict(APP_FILES))
-    ext_upstream, ext_seed = make_upstream(base, "ext-a", {"scripts/ext.py": "X = 1\n",
-                                                           "install.py": "pass\n"})
+    ext_upstream, ext_seed = make_upstream(
+        base, "ext-a", {"scripts/ext.py": "X = 1\n", "install.py": "pass\n"}
+    )
     root = base / "app"
     git(base, "clone", "-q", str(upstream), str(root))
     git(root / "extensions", "clone", "-q", str(ext_upstream), "ext-a")

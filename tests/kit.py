@@ -32,18 +32,23 @@ def dist_folder_name(name: str) -> str:
 
 def pip_env(*find_links: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a pip run that sees nothing of the machine's pip configuration."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PIP_", "UV_")) and k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    env.update({
-        "PIP_CONFIG_FILE": os.devnull,
-        "PIP_NO_INDEX": "1",
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        "PIP_NO_WARN_SCRIPT_LOCATION": "1",
-        "PIP_NO_INPUT": "1",
-        "PIP_NO_CACHE_DIR": "1",
-        "UV_NO_CONFIG": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    })
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PIP_", "UV_")) and k not in ("VIRTUAL_ENV", "PYTHONPATH")
+    }
+    env.update(
+        {
+            "PIP_CONFIG_FILE": os.devnull,
+            "PIP_NO_INDEX": "1",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PIP_NO_WARN_SCRIPT_LOCATION": "1",
+            "PIP_NO_INPUT": "1",
+            "PIP_NO_CACHE_DIR": "1",
+            "UV_NO_CONFIG": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
     if find_links:
         env["PIP_FIND_LINKS"] = " ".join(str(p) for p in find_links)
     if extra:
@@ -81,8 +86,9 @@ _VENV_HELP: str | None = None
 def _virtualenv_knows(flag: str) -> bool:
     global _VENV_HELP
     if _VENV_HELP is None:
-        _VENV_HELP = subprocess.run([sys.executable, "-m", "virtualenv", "--help"],
-                                    capture_output=True, text=True).stdout
+        _VENV_HELP = subprocess.run(
+            [sys.executable, "-m", "virtualenv", "--help"], capture_output=True, text=True
+        ).stdout
     return flag in _VENV_HELP
 
 
@@ -95,8 +101,9 @@ def copy_venv(template: Path, dest: Path) -> Path:
     return dest
 
 
-def pip_install(venv: Path, *args: str, find_links: Iterable[Path] = (), check: bool = True
-                ) -> subprocess.CompletedProcess[str]:
+def pip_install(
+    venv: Path, *args: str, find_links: Iterable[Path] = (), check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Real pip, in the venv, from local folders only."""
     cmd = [str(venv_python(venv)), "-m", "pip", "install", "-q", "--no-compile", *args]
     proc = subprocess.run(cmd, env=pip_env(*find_links), capture_output=True, text=True)

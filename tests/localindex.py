@@ -46,11 +46,18 @@ def _hash(data: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def build_wheel(folder: Path, name: str, version: str, tag: str = "py3-none-any",
-                requires_python: str | None = None, requires: tuple[str, ...] = ()) -> Path:
+def build_wheel(
+    folder: Path,
+    name: str,
+    version: str,
+    tag: str = "py3-none-any",
+    requires_python: str | None = None,
+    requires: tuple[str, ...] = (),
+) -> Path:
     """A wheel named for ``tag`` (a platform wheel when the tag says so)."""
-    return wheelkit.build_wheel(folder, name, version, requires=requires,
-                                requires_python=requires_python, tag=tag)
+    return wheelkit.build_wheel(
+        folder, name, version, requires=requires, requires_python=requires_python, tag=tag
+    )
 
 
 def build_sdist(folder: Path, name: str, version: str) -> Path:
@@ -98,8 +105,7 @@ class LocalIndex:
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,),
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
 
     @property
     def url(self) -> str:
@@ -129,8 +135,13 @@ class LocalIndex:
         return self._listing[1].get(project, [])
 
     def _page(self, project: str, as_json: bool) -> bytes | None:
-        key = (project, as_json, tuple(sorted(self.yanked.items())),
-               tuple(sorted(self.requires_python.items())), self.folder.stat().st_mtime_ns)
+        key = (
+            project,
+            as_json,
+            tuple(sorted(self.yanked.items())),
+            tuple(sorted(self.requires_python.items())),
+            self.folder.stat().st_mtime_ns,
+        )
         with self._lock:
             if key in self._pages:
                 return self._pages[key]
@@ -146,15 +157,19 @@ class LocalIndex:
         if as_json:
             out = []
             for p in files:
-                entry: dict[str, object] = {"filename": p.name, "url": f"/files/{p.name}",
-                                            "hashes": {}}
+                entry: dict[str, object] = {
+                    "filename": p.name,
+                    "url": f"/files/{p.name}",
+                    "hashes": {},
+                }
                 if p.name in self.requires_python:
                     entry["requires-python"] = self.requires_python[p.name]
                 if p.name in self.yanked:
                     entry["yanked"] = self.yanked[p.name] or True
                 if p.name.endswith(".whl"):
                     entry["core-metadata"] = {
-                        "sha256": hashlib.sha256(wheel_metadata(p)).hexdigest()}
+                        "sha256": hashlib.sha256(wheel_metadata(p)).hexdigest()
+                    }
                 out.append(entry)
             doc = {"meta": {"api-version": "1.1"}, "name": project, "files": out}
             return json.dumps(doc).encode()
@@ -167,12 +182,16 @@ class LocalIndex:
                 attrs += f' data-yanked="{html.escape(self.yanked[p.name])}"'
             if p.name.endswith(".whl"):
                 digest = hashlib.sha256(wheel_metadata(p)).hexdigest()
-                attrs += (f' data-dist-info-metadata="sha256={digest}"'
-                          f' data-core-metadata="sha256={digest}"')
+                attrs += (
+                    f' data-dist-info-metadata="sha256={digest}"'
+                    f' data-core-metadata="sha256={digest}"'
+                )
             rows.append(f"<a {attrs}>{p.name}</a><br/>")
-        body = ("<!DOCTYPE html><html><head><meta name=\"pypi:repository-version\" "
-                f"content=\"1.1\"><title>Links for {project}</title></head><body>"
-                f"<h1>Links for {project}</h1>{''.join(rows)}</body></html>")
+        body = (
+            '<!DOCTYPE html><html><head><meta name="pypi:repository-version" '
+            f'content="1.1"><title>Links for {project}</title></head><body>'
+            f"<h1>Links for {project}</h1>{''.join(rows)}</body></html>"
+        )
         return body.encode()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -184,8 +203,13 @@ class LocalIndex:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-            def _send(self, code: int, body: bytes = b"", ctype: str = "text/plain",
-                      headers: dict[str, str] | None = None) -> None:
+            def _send(
+                self,
+                code: int,
+                body: bytes = b"",
+                ctype: str = "text/plain",
+                headers: dict[str, str] | None = None,
+            ) -> None:
                 with index._lock:
                     index.status[code] += 1
                 try:
@@ -211,7 +235,7 @@ class LocalIndex:
                 chunk = max(rate // 20, 1024)
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     for start in range(0, len(body), chunk):
-                        self.wfile.write(body[start:start + chunk])
+                        self.wfile.write(body[start : start + chunk])
                         self.wfile.flush()
                         time.sleep(chunk / rate)
 
@@ -225,7 +249,7 @@ class LocalIndex:
                 if path.startswith("/files/"):
                     from urllib.parse import unquote
 
-                    name = unquote(path[len("/files/"):])  # "+" of a local version: %2B
+                    name = unquote(path[len("/files/") :])  # "+" of a local version: %2B
                     target = index.folder / name
                     if name.endswith(".metadata"):
                         wheel = index.folder / name[: -len(".metadata")]
@@ -259,14 +283,16 @@ class LocalIndex:
                 if body is None:
                     return self._send(404, b"not found")
                 etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
-                headers = {"ETag": etag, "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT",
-                           "Vary": "Accept"}
+                headers = {
+                    "ETag": etag,
+                    "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT",
+                    "Vary": "Accept",
+                }
                 if index.max_age is not None:
                     headers["Cache-Control"] = f"max-age={index.max_age}"
                 if self.headers.get("If-None-Match") == etag:
                     return self._send(304, headers=headers)
-                ctype = JSON_TYPE if as_json else ("text/html" if prefix == "/html"
-                                                   else HTML_TYPE)
+                ctype = JSON_TYPE if as_json else ("text/html" if prefix == "/html" else HTML_TYPE)
                 return self._send(200, body, ctype, headers)
 
         return Handler

@@ -59,8 +59,9 @@ def read_files(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             finder.set_release_control(ReleaseControl())
         entry: dict[str, Any] = {"error": None, "reqs": []}
         try:
-            for parsed in parse_requirements(job["path"], session, finder=finder,
-                                             constraint=job.get("constraint", False)):
+            for parsed in parse_requirements(
+                job["path"], session, finder=finder, constraint=job.get("constraint", False)
+            ):
                 ireq = install_req_from_parsed_requirement(parsed)
                 entry["reqs"].append(_req_entry(ireq, parsed.is_editable, parsed.constraint))
         except Exception as exc:  # noqa: BLE001 - every way pip stops is an answer
@@ -82,16 +83,21 @@ def check_envs(sites: list[str]) -> list[dict[str, Any]]:
         check.get_default_environment = lambda env=env: env  # type: ignore[assignment]
         package_set, problems = check.create_package_set_from_installed()
         missing, conflicting = check.check_package_set(package_set)
-        unsupported = list(check.check_unsupported(
-            env.iter_installed_distributions(local_only=False), supported))
-        out.append({
-            "missing": sorted({(str(name), str(dep[0])) for name in missing
-                               for dep in missing[name]}),
-            "conflicting": sorted({(str(name), str(c[0])) for name in conflicting
-                                   for c in conflicting[name]}),
-            "unsupported": sorted(str(p.canonical_name) for p in unsupported),
-            "problems": problems,
-        })
+        unsupported = list(
+            check.check_unsupported(env.iter_installed_distributions(local_only=False), supported)
+        )
+        out.append(
+            {
+                "missing": sorted(
+                    {(str(name), str(dep[0])) for name in missing for dep in missing[name]}
+                ),
+                "conflicting": sorted(
+                    {(str(name), str(c[0])) for name in conflicting for c in conflicting[name]}
+                ),
+                "unsupported": sorted(str(p.canonical_name) for p in unsupported),
+                "problems": problems,
+            }
+        )
     return out
 
 

@@ -17,9 +17,16 @@ class Seen:
     chunks: list[tuple[float, str]]  # (seconds since start, text) as it arrived
 
 
-def run_in_pty(argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: str | None = None,
-               answers: Sequence[tuple[str, str]] = (), columns: int = 80,
-               interrupt_on: str | None = None, timeout: float = 120.0) -> Seen:
+def run_in_pty(
+    argv: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: str | None = None,
+    answers: Sequence[tuple[str, str]] = (),
+    columns: int = 80,
+    interrupt_on: str | None = None,
+    timeout: float = 120.0,
+) -> Seen:
     """Run ``argv`` with stdin, stdout and stderr on one pseudo-terminal of ``columns`` columns.
     ``answers``: (text to wait for, text to type) pairs, in order. ``interrupt_on``: when this
     text appears, Ctrl-C: SIGINT to the whole process group, as a terminal sends it. The process
@@ -34,8 +41,16 @@ def run_in_pty(argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: s
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     env = dict(os.environ if env is None else env, COLUMNS=str(columns), TERM="xterm")
     started = time.monotonic()
-    proc = subprocess.Popen(list(argv), stdin=slave, stdout=slave, stderr=slave, env=env,
-                            cwd=cwd, start_new_session=True, close_fds=True)
+    proc = subprocess.Popen(
+        list(argv),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+        close_fds=True,
+    )
     os.close(slave)
     chunks: list[tuple[float, str]] = []
     text = ""

@@ -25,12 +25,27 @@ DATA = Path(__file__).resolve().parent / "data" / "real-shapes"
 _SMALL = 4096  # metadata files up to this size are kept whole
 _HASH_KEEP = 12  # characters of a shared path's hash that are kept
 # Metadata files kept whole (small, and read by the checks); METADATA/PKG-INFO keep their headers.
-_KEEP = {"INSTALLER", "top_level.txt", "requires.txt", "installed-files.txt", "direct_url.json",
-         "entry_points.txt", "REQUESTED", "WHEEL", "dependency_links.txt"}
+_KEEP = {
+    "INSTALLER",
+    "top_level.txt",
+    "requires.txt",
+    "installed-files.txt",
+    "direct_url.json",
+    "entry_points.txt",
+    "REQUESTED",
+    "WHEEL",
+    "dependency_links.txt",
+}
 
 
-_HEADERS = ("metadata-version", "name", "version", "requires-dist", "provides-extra",
-            "requires-python")
+_HEADERS = (
+    "metadata-version",
+    "name",
+    "version",
+    "requires-dist",
+    "provides-extra",
+    "requires-python",
+)
 
 
 _CFG_KEEP = {"include-system-site-packages", "version", "version_info", "implementation"}
@@ -41,8 +56,11 @@ def _headers_only(text: str) -> str:
     classifiers are left out."""
     end = text.find("\n\n")
     head = text if end == -1 else text[:end]
-    keep = [line for line in head.splitlines()
-            if line[:1] not in (" ", "\t") and line.partition(":")[0].lower() in _HEADERS]
+    keep = [
+        line
+        for line in head.splitlines()
+        if line[:1] not in (" ", "\t") and line.partition(":")[0].lower() in _HEADERS
+    ]
     return "\n".join(keep) + "\n"
 
 
@@ -67,7 +85,7 @@ def _slim_record(text: str, shared: set[str]) -> str:
             out.append(line)
             continue
         path, digest, size = parts
-        out.append(f"{path},{digest[:7 + _HASH_KEEP] if path in shared else ''},{size}")
+        out.append(f"{path},{digest[: 7 + _HASH_KEEP] if path in shared else ''},{size}")
     return "\n".join(out) + "\n"
 
 
@@ -81,8 +99,11 @@ def capture_venv(venv: Path, app: Path | None, name: str) -> Path:
     site = layout.site_packages(cfg.version)
     info = probe(layout.python)
     folders = sorted(p for p in site.iterdir() if p.name.endswith((".dist-info", ".egg-info")))
-    records = {p.name: (p / "RECORD").read_text(encoding="utf-8")
-               for p in folders if (p / "RECORD").is_file()}
+    records = {
+        p.name: (p / "RECORD").read_text(encoding="utf-8")
+        for p in folders
+        if (p / "RECORD").is_file()
+    }
     shared = _shared_hashes(records)
     dists = []
     for folder in folders:
@@ -99,19 +120,29 @@ def capture_venv(venv: Path, app: Path | None, name: str) -> Path:
             else:
                 files[f.name] = f.stat().st_size
         dists.append({"folder": folder.name, "files": files})
-    pth = {p.name: p.read_text(encoding="utf-8", errors="replace")
-           for p in sorted(site.glob("*.pth")) if p.stat().st_size <= _SMALL}
+    pth = {
+        p.name: p.read_text(encoding="utf-8", errors="replace")
+        for p in sorted(site.glob("*.pth"))
+        if p.stat().st_size <= _SMALL
+    }
     app_files = {}
     if app is not None:
         for f in sorted(app.glob("requirements*.txt")):
             app_files[f.name] = f.read_text(encoding="utf-8")
     data = {
-        "schema": 1, "name": name, "site": site.relative_to(venv).as_posix(),
+        "schema": 1,
+        "name": name,
+        "site": site.relative_to(venv).as_posix(),
         # Only what names no machine path: the base Python's folder is the test runner's.
-        "pyvenv": "".join(line + "\n" for line in layout.cfg_path.read_text(
-            encoding="utf-8").splitlines() if line.partition("=")[0].strip() in _CFG_KEEP),
+        "pyvenv": "".join(
+            line + "\n"
+            for line in layout.cfg_path.read_text(encoding="utf-8").splitlines()
+            if line.partition("=")[0].strip() in _CFG_KEEP
+        ),
         "python": {"version": info.version, "markers": info.markers},
-        "app_files": app_files, "dists": dists, "pth": pth,
+        "app_files": app_files,
+        "dists": dists,
+        "pth": pth,
     }
     return _write(name, data)
 
@@ -121,14 +152,16 @@ def capture_wheels(wheels: list[Path], name: str) -> Path:
     dists = []
     for wheel in wheels:
         with zipfile.ZipFile(wheel) as zf:
-            meta = next(n.split("/")[0] for n in zf.namelist()
-                        if n.split("/")[0].endswith(".dist-info"))
+            meta = next(
+                n.split("/")[0] for n in zf.namelist() if n.split("/")[0].endswith(".dist-info")
+            )
             record = zf.read(f"{meta}/RECORD").decode()
             paths = {line.rsplit(",", 2)[0] for line in record.splitlines()}
-            files: dict[str, Any] = {"RECORD": _slim_record(record, paths),
-                                     "METADATA": _headers_only(zf.read(f"{meta}/METADATA")
-                                                               .decode("utf-8", "replace")),
-                                     "INSTALLER": "pip\n"}
+            files: dict[str, Any] = {
+                "RECORD": _slim_record(record, paths),
+                "METADATA": _headers_only(zf.read(f"{meta}/METADATA").decode("utf-8", "replace")),
+                "INSTALLER": "pip\n",
+            }
             dists.append({"folder": meta, "files": files, "wheel": wheel.name})
     return _write(name, {"schema": 1, "name": name, "dists": dists})
 
@@ -179,14 +212,17 @@ def lay_dist(site: Path, dist: dict[str, Any], *, payload: bool = True) -> None:
                 entries.append((parts[0], int(size) if size.isdigit() else 0))
     else:
         listed = dist["files"].get("installed-files.txt", "")
-        entries = [(os.path.normpath(os.path.join(dist["folder"], ln.strip())), 0)
-                   for ln in listed.splitlines() if ln.strip()]
+        entries = [
+            (os.path.normpath(os.path.join(dist["folder"], ln.strip())), 0)
+            for ln in listed.splitlines()
+            if ln.strip()
+        ]
     prefix = dist["folder"] + "/"
     base = str(site)
     for rel, size in entries:
         rel = rel.replace("\\", "/")
         in_meta = rel.startswith(prefix)
-        if in_meta and "/" not in rel[len(prefix):]:
+        if in_meta and "/" not in rel[len(prefix) :]:
             continue  # written above
         if not payload and not in_meta:
             continue
@@ -223,8 +259,12 @@ def interpreter(data: dict[str, Any]) -> Any:
     py = data["python"]
     # The real probe reports the C library; the shapes were captured on a glibc 2.36 system,
     # whose manylinux_2_27/2_28 wheels (llvmlite, torch's CUDA libraries) its venvs hold.
-    return InterpreterInfo(version=py["version"], markers=dict(py["markers"]),
-                           executable="python", facts={"libc": py.get("libc", "glibc 2.36")})
+    return InterpreterInfo(
+        version=py["version"],
+        markers=dict(py["markers"]),
+        executable="python",
+        facts={"libc": py.get("libc", "glibc 2.36")},
+    )
 
 
 def main(argv: list[str]) -> int:

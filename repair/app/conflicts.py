@@ -35,10 +35,27 @@ if TYPE_CHECKING:
     from repair.env.torchbuild import TorchBuild
 
 BACKENDS = ("cuda", "rocm", "directml", "zluda", "openvino", "ipex", "cpu", "mps")
-_RULE_KEYS = {"rule", "severity", "message", "remedy", "fix", "when", "backend", "torch",
-              "restart", "source"}
-_COND_KEYS = {"package", "version", "absent", "violates", "requires_unmet", "local_differs",
-              "torch_cuda"}
+_RULE_KEYS = {
+    "rule",
+    "severity",
+    "message",
+    "remedy",
+    "fix",
+    "when",
+    "backend",
+    "torch",
+    "restart",
+    "source",
+}
+_COND_KEYS = {
+    "package",
+    "version",
+    "absent",
+    "violates",
+    "requires_unmet",
+    "local_differs",
+    "torch_cuda",
+}
 _SEVERITIES = ("error", "warning", "info")
 _FIXES = ("remove", "reinstall", "recreate-venv", "reclone", "config", "manual", "none")
 _RULE_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -84,7 +101,7 @@ def _validate_condition(cond: Any, where: str) -> list[str]:
     if cond.get("absent") is True and len(cond.keys() - {"package", "absent"}) > 0:
         problems.append(f"{where}: absent cannot be combined with other tests")
     if "violates" in cond and cond["violates"] not in ("app", "app-major"):
-        problems.append(f"{where}.violates: expected \"app\" or \"app-major\"")
+        problems.append(f'{where}.violates: expected "app" or "app-major"')
     for key in ("requires_unmet", "local_differs"):
         if key in cond and not (isinstance(cond[key], str) and cond[key]):
             problems.append(f"{where}.{key}: expected a package name")
@@ -118,8 +135,9 @@ def validate_rules(rules: Any, key: str = "conflicts") -> list[str]:
             if not isinstance(rule.get(text_key), str) or not rule.get(text_key):
                 problems.append(f"{where}.{text_key}: missing or not a string")
         if rule.get("severity", "error") not in _SEVERITIES:
-            problems.append(f"{where}.severity: {rule.get('severity')!r} is not one of "
-                            f"{', '.join(_SEVERITIES)}")
+            problems.append(
+                f"{where}.severity: {rule.get('severity')!r} is not one of {', '.join(_SEVERITIES)}"
+            )
         if rule.get("fix", "manual") not in _FIXES:
             problems.append(f"{where}.fix: {rule.get('fix')!r} is not one of {', '.join(_FIXES)}")
         if "restart" in rule and not isinstance(rule["restart"], bool):
@@ -128,10 +146,10 @@ def validate_rules(rules: Any, key: str = "conflicts") -> list[str]:
             values = rule.get(limit)
             if values is None:
                 continue
-            if not isinstance(values, list) or not values or not all(
-                    v in BACKENDS for v in values):
-                problems.append(f"{where}.{limit}: expected a list of backends "
-                                f"({', '.join(BACKENDS)})")
+            if not isinstance(values, list) or not values or not all(v in BACKENDS for v in values):
+                problems.append(
+                    f"{where}.{limit}: expected a list of backends ({', '.join(BACKENDS)})"
+                )
         when = rule.get("when")
         if not isinstance(when, list) or not when:
             problems.append(f"{where}.when: expected a non-empty list of conditions")
@@ -197,8 +215,11 @@ def _own_requirement_unmet(dist: Dist, target: str, facts: Facts) -> bool:
             req = Requirement(text)
         except InvalidRequirement:
             continue
-        if canonical(req.name) != canonical(target) or req.marker is not None and "extra" in str(
-                req.marker):
+        if (
+            canonical(req.name) != canonical(target)
+            or req.marker is not None
+            and "extra" in str(req.marker)
+        ):
             continue
         if other_version is None or not req.specifier.contains(other_version, prereleases=True):
             return True
@@ -227,8 +248,9 @@ def _condition(cond: Mapping[str, Any], facts: Facts) -> tuple[bool, str | None]
         if dist is None:
             continue
         version = _version(dist.version)
-        if "version" in cond and (version is None or not _specifier(cond["version"]).contains(
-                version, prereleases=True)):
+        if "version" in cond and (
+            version is None or not _specifier(cond["version"]).contains(version, prereleases=True)
+        ):
             continue
         violates = cond.get("violates")
         if violates:
@@ -238,7 +260,8 @@ def _condition(cond: Mapping[str, Any], facts: Facts) -> tuple[bool, str | None]
             if violates == "app-major" and (not _majors(spec) or version.major in _majors(spec)):
                 continue
         if "requires_unmet" in cond and not _own_requirement_unmet(
-                dist, cond["requires_unmet"], facts):
+            dist, cond["requires_unmet"], facts
+        ):
             continue
         if "local_differs" in cond:
             other = facts.installed.get(canonical(cond["local_differs"]))
@@ -296,14 +319,16 @@ def evaluate(rules: Iterable[Mapping[str, Any]], facts: Facts) -> list[Hit]:
         values["subject"] = subject
         subject_dist = facts.installed.get(canonical(subject))
         values["subject_version"] = subject_dist.version if subject_dist else ""
-        hits.append(Hit(
-            rule=str(rule["rule"]),
-            severity=str(rule.get("severity", "error")),
-            fix=str(rule.get("fix", "manual")),
-            restart=bool(rule.get("restart", True)),
-            subject=subject,
-            message=_fill(str(rule["message"]), values),
-            remedy=_fill(str(rule["remedy"]), values),
-            packages={n: facts.installed[canonical(n)].version for n in matched},
-        ))
+        hits.append(
+            Hit(
+                rule=str(rule["rule"]),
+                severity=str(rule.get("severity", "error")),
+                fix=str(rule.get("fix", "manual")),
+                restart=bool(rule.get("restart", True)),
+                subject=subject,
+                message=_fill(str(rule["message"]), values),
+                remedy=_fill(str(rule["remedy"]), values),
+                packages={n: facts.installed[canonical(n)].version for n in matched},
+            )
+        )
     return hits

@@ -21,12 +21,14 @@ DUBIOUS_MARK = "dubious ownership"
 
 
 def git_env(path: Path | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = clean_env({
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_OPTIONAL_LOCKS": "0",  # a read never rewrites the index
-        "LC_ALL": "C",
-        "LANGUAGE": "C",
-    })
+    env = clean_env(
+        {
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_OPTIONAL_LOCKS": "0",  # a read never rewrites the index
+            "LC_ALL": "C",
+            "LANGUAGE": "C",
+        }
+    )
     for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
         env.pop(name, None)
     if path is not None:
@@ -36,11 +38,22 @@ def git_env(path: Path | None = None, extra: dict[str, str] | None = None) -> di
     return env
 
 
-def git(path: Path, *args: str, timeout: float | None = 60.0, check: bool = False,
-        env: dict[str, str] | None = None, input: str | None = None) -> Result:
+def git(
+    path: Path,
+    *args: str,
+    timeout: float | None = 60.0,
+    check: bool = False,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+) -> Result:
     """Run ``git -C path args...``. A missing git program raises ``ProcessError``."""
-    return run(["git", "-C", str(path), *args], timeout=timeout, check=check,
-               env=env if env is not None else git_env(path), input=input)
+    return run(
+        ["git", "-C", str(path), *args],
+        timeout=timeout,
+        check=check,
+        env=env if env is not None else git_env(path),
+        input=input,
+    )
 
 
 def has_git() -> bool:
@@ -114,8 +127,16 @@ def inspect(path: Path, *, timeout: float = 60.0) -> RepoState:
     if not (path / ".git").exists():
         return RepoState(path, "no-git")
     try:
-        res = git(path, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=no",
-                  "--ignore-submodules=dirty", timeout=timeout)
+        res = git(
+            path,
+            "status",
+            "--porcelain=v2",
+            "--branch",
+            "-z",
+            "--untracked-files=no",
+            "--ignore-submodules=dirty",
+            timeout=timeout,
+        )
     except ProcessError as exc:
         status = "no-program" if "program not found" in exc.message else "corrupt"
         return RepoState(path, status, error=exc.message)
@@ -134,11 +155,14 @@ def inspect(path: Path, *, timeout: float = 60.0) -> RepoState:
         a, _, b = ab.partition(" ")
         ahead, behind = int(a.lstrip("+")), int(b.lstrip("-"))
     return RepoState(
-        path, "ok",
+        path,
+        "ok",
         head=None if oid in (None, "(initial)") else oid,
         branch=None if head_name in (None, "(detached)") else head_name,
         upstream=headers.get("branch.upstream"),
-        ahead=ahead, behind=behind, dirty=tuple(paths),
+        ahead=ahead,
+        behind=behind,
+        dirty=tuple(paths),
     )
 
 
@@ -243,7 +267,7 @@ def git_dir(path: Path) -> Path | None:
         except OSError:
             return None
         if text.startswith("gitdir:"):
-            target = Path(text[len("gitdir:"):].strip())
+            target = Path(text[len("gitdir:") :].strip())
             return target if target.is_absolute() else (path / target)
     return None
 
@@ -290,7 +314,7 @@ def read_git_files(path: Path) -> GitFiles:
     head = None
     if head_text.startswith("ref:"):
         ref = head_text[4:].strip()
-        branch = ref[len("refs/heads/"):] if ref.startswith("refs/heads/") else None
+        branch = ref[len("refs/heads/") :] if ref.startswith("refs/heads/") else None
         loose = read(ref).strip()
         if _is_sha(loose):
             head = loose

@@ -40,11 +40,14 @@ def card_advice(backend: str, devices: tuple[str, ...] | list[str]) -> list[str]
         series = int(m.group(1))
         series = series * 10 if series < 1000 else series  # "RX 580" -> 5800
         if backend == "directml" and series >= 6000:
-            notes.append(f"{device} does better with ZLUDA than with DirectML: run again with "
-                         "--backend zluda (ZLUDA needs the HIP SDK)")
+            notes.append(
+                f"{device} does better with ZLUDA than with DirectML: run again with "
+                "--backend zluda (ZLUDA needs the HIP SDK)"
+            )
         elif backend in ("directml", "zluda") and series < 6000:
-            notes.append(f"{device} is an older card: keep --no-half (it does not handle half "
-                         "precision)")
+            notes.append(
+                f"{device} is an older card: keep --no-half (it does not handle half precision)"
+            )
     return notes
 
 
@@ -102,14 +105,17 @@ def edit_text(text: str, wanted: list[str], *, bat: bool) -> str:
 
 def new_file_text(wanted: list[str], *, bat: bool) -> str:
     if bat:
-        return edit_text("@echo off\r\n\r\nset PYTHON=\r\nset GIT=\r\nset VENV_DIR=\r\n"
-                         "\r\ncall webui.bat\r\n", wanted, bat=True)
-    return edit_text("#!/bin/bash\n# Settings for the web UI, read by webui.sh.\n", wanted,
-                     bat=False)
+        return edit_text(
+            "@echo off\r\n\r\nset PYTHON=\r\nset GIT=\r\nset VENV_DIR=\r\n\r\ncall webui.bat\r\n",
+            wanted,
+            bat=True,
+        )
+    return edit_text(
+        "#!/bin/bash\n# Settings for the web UI, read by webui.sh.\n", wanted, bat=False
+    )
 
 
-def write_launch_args(root: Path, wanted: list[str], *, windows: bool | None = None
-                      ) -> list[Path]:
+def write_launch_args(root: Path, wanted: list[str], *, windows: bool | None = None) -> list[Path]:
     """Put ``wanted`` into the webui-user files of ``root``: each one that exists, and the
     host's own (``.bat`` on Windows, ``.sh`` elsewhere) created when missing. Returns the files
     that changed. A file whose content would not change is not touched."""

@@ -239,8 +239,9 @@ class _ParsedCache:
         key = self._key(path)
         if key is None or self.file is None:
             return
-        self.entries = {k: v for k, v in self.entries.items()
-                        if not k.startswith(f"{path.resolve()}|")}
+        self.entries = {
+            k: v for k, v in self.entries.items() if not k.startswith(f"{path.resolve()}|")
+        }
         self.entries[key] = data
         try:
             self.file.parent.mkdir(parents=True, exist_ok=True)
@@ -396,16 +397,28 @@ def list_entries() -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for name, path in sorted(available().items()):
         origin = "user" if any(_is_in(path, d) for d in user_dirs) else "built-in"
-        row: dict[str, Any] = {"name": name, "title": None, "file": str(path), "origin": origin,
-                               "error": None}
+        row: dict[str, Any] = {
+            "name": name,
+            "title": None,
+            "file": str(path),
+            "origin": origin,
+            "error": None,
+        }
         try:
             row["title"] = load_file(path).title
         except ManifestError as exc:
             row["error"] = exc.message
         rows.append(row)
     if "generic" not in available():
-        rows.append({"name": "generic", "title": GENERIC.title, "file": None,
-                     "origin": "built-in", "error": None})
+        rows.append(
+            {
+                "name": "generic",
+                "title": GENERIC.title,
+                "file": None,
+                "origin": "built-in",
+                "error": None,
+            }
+        )
     return rows
 
 

@@ -56,8 +56,13 @@ class Ask:
         return f"{req.name}{req.specifier}" if req is not None else self.line.raw
 
     def to_json(self) -> dict[str, Any]:
-        return {"who": self.who, "requirement": self.text, "file": str(self.line.source),
-                "line": self.line.lineno, "app": self.is_app}
+        return {
+            "who": self.who,
+            "requirement": self.text,
+            "file": str(self.line.source),
+            "line": self.line.lineno,
+            "app": self.is_app,
+        }
 
 
 @dataclass(frozen=True)
@@ -95,13 +100,17 @@ def asks(ctx: Context) -> dict[str, list[Ask]]:
     if out and ctx.venv_exists:
         for name, kinds in sorted(protected(ctx).items()):
             dist = ctx.installed.get(name)
-            if "version" not in kinds or dist is None or not any(
-                    not a.is_app for a in out.get(name, [])):
+            if (
+                "version" not in kinds
+                or dist is None
+                or not any(not a.is_app for a in out.get(name, []))
+            ):
                 continue
             text = f"{name}=={dist.version}"
             line = ReqLine(ctx.venv, 0, text, Requirement(text), name)
-            out[name].insert(0, Ask(name, f"the installed {name} {dist.version} (protected)",
-                                    True, line))
+            out[name].insert(
+                0, Ask(name, f"the installed {name} {dist.version} (protected)", True, line)
+            )
     return out
 
 
@@ -143,12 +152,11 @@ def conflicts(ctx: Context) -> list[Conflict]:
     out: list[Conflict] = []
     for name, items in sorted(asks(ctx).items()):
         for i, first in enumerate(items):
-            for second in items[i + 1:]:
+            for second in items[i + 1 :]:
                 if first.is_app and second.is_app or first.who == second.who:
                     continue
                 if not satisfiable([first.spec, second.spec]):
-                    a, b = (first, second) if first.is_app or not second.is_app else (second,
-                                                                                       first)
+                    a, b = (first, second) if first.is_app or not second.is_app else (second, first)
                     out.append(Conflict(name, a, b))
     return out
 
@@ -191,15 +199,20 @@ def protected(ctx: Context) -> dict[str, set[str]]:
     (``app-pin``)."""
     manifest = ctx.install.manifest
     out: dict[str, set[str]] = {}
-    for key, kind, default in (("protect.packages", "version", DEFAULT_PROTECT),
-                               ("protect.no_downgrade", "no-downgrade", ()),
-                               ("protect.major", "major", DEFAULT_MAJOR)):
+    for key, kind, default in (
+        ("protect.packages", "version", DEFAULT_PROTECT),
+        ("protect.no_downgrade", "no-downgrade", ()),
+        ("protect.major", "major", DEFAULT_MAJOR),
+    ):
         for name in manifest.get(key, list(default)):
             out.setdefault(canonical(name), set()).add(kind)
     for line in ctx.app_requirements.lines:
         req = line.requirement
-        if line.name and req is not None and any(s.operator in ("==", "===") for s in
-                                                  req.specifier):
+        if (
+            line.name
+            and req is not None
+            and any(s.operator in ("==", "===") for s in req.specifier)
+        ):
             out.setdefault(line.name, set()).add("app-pin")
     return out
 
@@ -223,9 +236,14 @@ def move_breaks(kinds: set[str], old: str | None, new: str) -> str | None:
     for kind in ("version", "app-pin", "no-downgrade", "major"):
         if kind not in kinds:
             continue
-        if kind in ("version", "app-pin") and ov != nv \
-                or kind == "no-downgrade" and nv < ov \
-                or kind == "major" and ov.major != nv.major:
+        if (
+            kind in ("version", "app-pin")
+            and ov != nv
+            or kind == "no-downgrade"
+            and nv < ov
+            or kind == "major"
+            and ov.major != nv.major
+        ):
             return REASONS[kind]
     return None
 
@@ -293,8 +311,9 @@ def _import_name(dist: Any) -> str | None:
         seen: list[str] = []
         for rec in records:
             first, _, rest = rec.path.partition("/")
-            if first.startswith(("_", "..")) or first.endswith((".dist-info", ".data",
-                                                                ".egg-info", ".pth")):
+            if first.startswith(("_", "..")) or first.endswith(
+                (".dist-info", ".data", ".egg-info", ".pth")
+            ):
                 continue
             name = first[:-3] if not rest and first.endswith(".py") else first if rest else None
             if name and name.isidentifier() and name not in seen:
@@ -322,8 +341,14 @@ def node_modules(ctx: Context) -> dict[str, list[str]]:
     return out
 
 
-def pip_left_out(ctx: Context, reqs: list[str], cons: list[str], keep: list[str],
-                 index_args: list[str], dry_run: DryRun) -> dict[str, str]:
+def pip_left_out(
+    ctx: Context,
+    reqs: list[str],
+    cons: list[str],
+    keep: list[str],
+    index_args: list[str],
+    dry_run: DryRun,
+) -> dict[str, str]:
     """Nodes that pip cannot install with the application and the other nodes, through their
     dependencies (what the specifiers alone do not show: a node's package that needs numpy 2
     beside a node that pins numpy 1): ``{label: pip's reason}``. Asks pip's resolver (a dry
@@ -342,8 +367,9 @@ def pip_left_out(ctx: Context, reqs: list[str], cons: list[str], keep: list[str]
             inputs.append(("-c", str(path)))
 
         def attempt(files: list[str]) -> tuple[bool | None, str | None]:
-            items, why, unresolvable = dry_run(ctx, [("-r", f) for f in files] + inputs,
-                                               extra=index_args)
+            items, why, unresolvable = dry_run(
+                ctx, [("-r", f) for f in files] + inputs, extra=index_args
+            )
             return (True if items is not None else False if unresolvable else None), why
 
         ok, why = attempt(reqs)

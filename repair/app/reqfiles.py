@@ -21,8 +21,14 @@ from repair.app.requirements import ReqLine, ReqSet, parse_requirement
 _SCHEME_RE = re.compile(r"^(http|https|file):", re.I)
 
 
-def parse_file(path: Path, *, constraint: bool = False, cwd: Path | None = None,
-               _set: ReqSet | None = None, _seen: set[Path] | None = None) -> ReqSet:
+def parse_file(
+    path: Path,
+    *,
+    constraint: bool = False,
+    cwd: Path | None = None,
+    _set: ReqSet | None = None,
+    _seen: set[Path] | None = None,
+) -> ReqSet:
     """Parse ``path`` and everything it includes. ``cwd`` is the folder pip would run in
     (relative paths of requirements resolve there); by default the folder of ``path``.
 
@@ -36,8 +42,7 @@ def parse_file(path: Path, *, constraint: bool = False, cwd: Path | None = None,
         return result
     if not path.exists() and _set is None:
         raise FileNotFoundError(str(path))
-    _parse(path, constraint, cwd if cwd is not None else top.parent, result, seen,
-           {str(top): None})
+    _parse(path, constraint, cwd if cwd is not None else top.parent, result, seen, {str(top): None})
     return result
 
 
@@ -52,8 +57,14 @@ def _read(path: Path) -> str:
     return text
 
 
-def _parse(path: Path, constraint: bool, cwd: Path, result: ReqSet, seen: set[Path],
-           chain: dict[str, str | None]) -> None:
+def _parse(
+    path: Path,
+    constraint: bool,
+    cwd: Path,
+    result: ReqSet,
+    seen: set[Path],
+    chain: dict[str, str | None],
+) -> None:
     seen.add(Path(os.path.abspath(path)))
     try:
         text = _read(path)
@@ -66,29 +77,44 @@ def _parse(path: Path, constraint: bool, cwd: Path, result: ReqSet, seen: set[Pa
         try:
             values = parse_options(options)
         except LineError as exc:
-            result.lines.append(ReqLine(path, lineno, line, constraint=constraint,
-                                        error=str(exc)))
+            result.lines.append(ReqLine(path, lineno, line, constraint=constraint, error=str(exc)))
             continue
         if args or values.editables:
             # With -e anywhere on the line, the requirement is editable (pip's rule), even one
             # written before the option.
-            result.lines.append(parse_requirement(args or values.editables[0], path, lineno,
-                                                  constraint=constraint,
-                                                  editable=bool(values.editables), cwd=cwd))
+            result.lines.append(
+                parse_requirement(
+                    args or values.editables[0],
+                    path,
+                    lineno,
+                    constraint=constraint,
+                    editable=bool(values.editables),
+                    cwd=cwd,
+                )
+            )
         elif values.requirements or values.constraints:
             nested = values.requirements[0] if values.requirements else values.constraints[0]
-            _include(path, lineno, line, nested, not values.requirements, cwd, result, seen,
-                     chain)
+            _include(path, lineno, line, nested, not values.requirements, cwd, result, seen, chain)
         else:
             try:
                 apply_options(values, result.options)
             except LineError as exc:
-                result.lines.append(ReqLine(path, lineno, line, constraint=constraint,
-                                            error=str(exc)))
+                result.lines.append(
+                    ReqLine(path, lineno, line, constraint=constraint, error=str(exc))
+                )
 
 
-def _include(path: Path, lineno: int, line: str, target: str, constraint: bool, cwd: Path,
-             result: ReqSet, seen: set[Path], chain: dict[str, str | None]) -> None:
+def _include(
+    path: Path,
+    lineno: int,
+    line: str,
+    target: str,
+    constraint: bool,
+    cwd: Path,
+    result: ReqSet,
+    seen: set[Path],
+    chain: dict[str, str | None],
+) -> None:
     if _SCHEME_RE.search(target):
         if target.lower().startswith("file:"):
             from urllib.request import url2pathname  # lazy: pulls in http.client; only for paths
@@ -102,11 +128,25 @@ def _include(path: Path, lineno: int, line: str, target: str, constraint: bool, 
     child = os.path.abspath(os.path.join(os.path.dirname(path), target))
     if child in chain:
         again = f" and again in {chain[child]}" if chain[child] else ""
-        result.lines.append(ReqLine(path, lineno, line, constraint=constraint,
-                                    error=f"{target} includes itself (from {path.name}{again})"))
+        result.lines.append(
+            ReqLine(
+                path,
+                lineno,
+                line,
+                constraint=constraint,
+                error=f"{target} includes itself (from {path.name}{again})",
+            )
+        )
         return
     if not os.path.isfile(child):
-        result.lines.append(ReqLine(path, lineno, line, constraint=constraint,
-                                    error=f"included file not found: {target}"))
+        result.lines.append(
+            ReqLine(
+                path,
+                lineno,
+                line,
+                constraint=constraint,
+                error=f"included file not found: {target}",
+            )
+        )
         return
     _parse(Path(child), constraint, cwd, result, seen, {**chain, child: str(path)})

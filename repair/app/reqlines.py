@@ -17,12 +17,22 @@ from typing import Any, NoReturn
 _ENV_RE = re.compile(r"\$\{([A-Z0-9_]+)\}")
 _PEP263_RE = re.compile(rb"coding[:=]\s*([-\w.]+)")
 # Byte-order marks, longest first (the UTF-16-LE mark begins the UTF-32-LE one).
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF32_BE, "utf-32-be"),
-         (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF16_BE, "utf-16-be"),
-         (codecs.BOM_UTF16_LE, "utf-16-le"))
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+)
 _HASHES = ("sha256", "sha384", "sha512")
-_FEATURES = ("fast-deps", "inprocess-build-deps", "venv-isolation", "truststore",
-             "no-binary-enable-wheel-cache", "build-constraint")
+_FEATURES = (
+    "fast-deps",
+    "inprocess-build-deps",
+    "venv-isolation",
+    "truststore",
+    "no-binary-enable-wheel-cache",
+    "build-constraint",
+)
 
 
 def strip_comment(line: str) -> str:
@@ -56,7 +66,7 @@ def decode(data: bytes) -> str:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
-                return data[len(bom):].decode(encoding)
+                return data[len(bom) :].decode(encoding)
             except UnicodeDecodeError as exc:
                 raise LineError(f"not valid {encoding} after its byte-order mark") from exc
     for line in data.split(b"\n")[:2]:
@@ -141,15 +151,16 @@ class _Parser(optparse.OptionParser):
 
 
 def _callback(kind: str) -> Any:
-    def check(option: optparse.Option, opt: str, value: str, parser: optparse.OptionParser
-              ) -> None:
+    def check(option: optparse.Option, opt: str, value: str, parser: optparse.OptionParser) -> None:
         if kind in ("binary", "release") and value.startswith("-"):
             raise LineError(f"{opt} needs a value")
         if kind == "hash":
             algo, sep, _ = value.partition(":")
             if not sep:
-                raise LineError(f"arguments to {opt} must be a hash name followed by a value, "
-                                f"like --hash=sha256:abcde...")
+                raise LineError(
+                    f"arguments to {opt} must be a hash name followed by a value, "
+                    f"like --hash=sha256:abcde..."
+                )
             if algo not in _HASHES:
                 raise LineError(f"allowed hash algorithms for {opt} are {', '.join(_HASHES)}")
         if kind == "config" and "=" not in value:
@@ -169,19 +180,28 @@ def _build_parser() -> _Parser:
     p.add_option("-r", "--requirement", dest="requirements", action="append")
     p.add_option("-e", "--editable", dest="editables", action="append")
     p.add_option("-f", "--find-links", dest="find_links", action="append")
-    for name, dest, kind in (("--no-binary", "no_binary", "binary"),
-                             ("--only-binary", "only_binary", "binary"),
-                             ("--all-releases", "all_releases", "release"),
-                             ("--only-final", "only_final", "release"),
-                             ("--hash", "hashes", "hash")):
+    for name, dest, kind in (
+        ("--no-binary", "no_binary", "binary"),
+        ("--only-binary", "only_binary", "binary"),
+        ("--all-releases", "all_releases", "release"),
+        ("--only-final", "only_final", "release"),
+        ("--hash", "hashes", "hash"),
+    ):
         p.add_option(name, dest=dest, action="callback", type="str", callback=_callback(kind))
-    p.add_option("-C", "--config-settings", dest="config_settings", action="callback",
-                 type="str", callback=_callback("config"))
+    p.add_option(
+        "-C",
+        "--config-settings",
+        dest="config_settings",
+        action="callback",
+        type="str",
+        callback=_callback("config"),
+    )
     for name in ("prefer-binary", "require-hashes", "no-require-hashes", "pre"):
         p.add_option(f"--{name}", dest=name.replace("-", "_"), action="store_true")
     p.add_option("--trusted-host", dest="trusted_hosts", action="append")
-    p.add_option("--use-feature", dest="use_feature", action="append", type="choice",
-                 choices=list(_FEATURES))
+    p.add_option(
+        "--use-feature", dest="use_feature", action="append", type="choice", choices=list(_FEATURES)
+    )
     return p
 
 
@@ -195,8 +215,17 @@ def parse_options(text: str) -> optparse.Values:
     values, _ = parser.parse_args(args, parser.get_default_values())
     return values
 
-_LIST_OPTIONS = ("extra_index_urls", "find_links", "trusted_hosts", "no_binary", "only_binary",
-                 "all_releases", "only_final", "use_feature")
+
+_LIST_OPTIONS = (
+    "extra_index_urls",
+    "find_links",
+    "trusted_hosts",
+    "no_binary",
+    "only_binary",
+    "all_releases",
+    "only_final",
+    "use_feature",
+)
 
 _FLAG_OPTIONS = ("no_index", "prefer_binary", "require_hashes", "no_require_hashes", "pre")
 

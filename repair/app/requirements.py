@@ -48,15 +48,47 @@ _PROJECT_RE = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.I)
 _EXTRAS_RE = re.compile(r"^(.+)(\[[^\]]+\])$")
 
 _VCS = ("bzr", "git", "hg", "svn")
-_VCS_SCHEMES = frozenset({
-    "bzr+http", "bzr+https", "bzr+ssh", "bzr+sftp", "bzr+ftp", "bzr+lp", "bzr+file",
-    "git+http", "git+https", "git+ssh", "git+git", "git+file",
-    "hg+file", "hg+http", "hg+https", "hg+ssh", "hg+static-http",
-    "svn+ssh", "svn+http", "svn+https", "svn+svn", "svn+file",
-})
+_VCS_SCHEMES = frozenset(
+    {
+        "bzr+http",
+        "bzr+https",
+        "bzr+ssh",
+        "bzr+sftp",
+        "bzr+ftp",
+        "bzr+lp",
+        "bzr+file",
+        "git+http",
+        "git+https",
+        "git+ssh",
+        "git+git",
+        "git+file",
+        "hg+file",
+        "hg+http",
+        "hg+https",
+        "hg+ssh",
+        "hg+static-http",
+        "svn+ssh",
+        "svn+http",
+        "svn+https",
+        "svn+svn",
+        "svn+file",
+    }
+)
 _URL_SCHEMES = frozenset({"http", "https", "file", "ftp"}) | _VCS_SCHEMES
-_ARCHIVES = (".zip", ".whl", ".tar.bz2", ".tbz", ".tar.gz", ".tgz", ".tar", ".tar.xz", ".txz",
-             ".tlz", ".tar.lz", ".tar.lzma")
+_ARCHIVES = (
+    ".zip",
+    ".whl",
+    ".tar.bz2",
+    ".tbz",
+    ".tar.gz",
+    ".tgz",
+    ".tar",
+    ".tar.xz",
+    ".txz",
+    ".tlz",
+    ".tar.lz",
+    ".tar.lzma",
+)
 
 
 @dataclass(frozen=True)
@@ -188,8 +220,9 @@ def _wheel_pin(filename: str) -> str:
     return f"{name}=={version}"
 
 
-def _line_parts(text: str, cwd: Path) -> tuple[Requirement | None, str | None, frozenset[str],
-                                                   Marker | None]:
+def _line_parts(
+    text: str, cwd: Path
+) -> tuple[Requirement | None, str | None, frozenset[str], Marker | None]:
     """pip's reading of one requirement (not editable): (requirement, url, extras, marker)."""
     url_line = _is_url(text)
     sep = "; " if url_line else ";"
@@ -209,10 +242,14 @@ def _line_parts(text: str, cwd: Path) -> tuple[Requirement | None, str | None, f
             path = m.group(1).rstrip()
             extras = _extras(m.group(2))
         if _looks_like_path(name) and os.path.isdir(path):
-            if not (os.path.isfile(os.path.join(path, "pyproject.toml"))
-                    or os.path.isfile(os.path.join(path, "setup.py"))):
-                raise LineError(f"directory {name!r} is not installable: neither setup.py nor "
-                                f"pyproject.toml found")
+            if not (
+                os.path.isfile(os.path.join(path, "pyproject.toml"))
+                or os.path.isfile(os.path.join(path, "setup.py"))
+            ):
+                raise LineError(
+                    f"directory {name!r} is not installable: neither setup.py nor "
+                    f"pyproject.toml found"
+                )
             url = _path_to_url(path)
         elif _is_archive(path):
             before, at, _ = name.partition("@")
@@ -241,12 +278,15 @@ def _editable_url(text: str, url: str) -> None:
     except ValueError:
         scheme = ""
     if scheme not in _VCS_SCHEMES and not url.lower().startswith("file:"):
-        raise LineError(f"{text} is not a valid editable requirement: it should be a path to a "
-                        f"local project or a VCS URL (git+https://...)")
+        raise LineError(
+            f"{text} is not a valid editable requirement: it should be a path to a "
+            f"local project or a VCS URL (git+https://...)"
+        )
 
 
-def _editable_parts(text: str, cwd: Path) -> tuple[Requirement | None, str, frozenset[str],
-                                                       Marker | None]:
+def _editable_parts(
+    text: str, cwd: Path
+) -> tuple[Requirement | None, str, frozenset[str], Marker | None]:
     from packaging.requirements import InvalidRequirement, Requirement  # lazy: packaging is heavy
 
     try:
@@ -276,13 +316,19 @@ def _editable_parts(text: str, cwd: Path) -> tuple[Requirement | None, str, froz
     _editable_url(text, url)
     egg = _egg(url)
     if not egg:
-        raise LineError(f"cannot tell the project's name of {text!r}: write it as "
-                        f"'name @ URL'")
+        raise LineError(f"cannot tell the project's name of {text!r}: write it as 'name @ URL'")
     return _requirement(egg), url, frozenset(), None
 
 
-def parse_requirement(text: str, source: Path, lineno: int, *, constraint: bool = False,
-                      editable: bool = False, cwd: Path | None = None) -> ReqLine:
+def parse_requirement(
+    text: str,
+    source: Path,
+    lineno: int,
+    *,
+    constraint: bool = False,
+    editable: bool = False,
+    cwd: Path | None = None,
+) -> ReqLine:
     """One requirement (PEP 508, URL, path or VCS) -> ReqLine, read as pip reads it."""
     base = cwd if cwd is not None else source.parent
     url: str | None
@@ -296,10 +342,21 @@ def parse_requirement(text: str, source: Path, lineno: int, *, constraint: bool 
         if req is not None and (marker is not None and req.marker is None or req.url):
             req = _requirement(_plain(req, marker))
     except LineError as exc:
-        return ReqLine(source, lineno, text, constraint=constraint, editable=editable,
-                       error=str(exc))
-    return ReqLine(source, lineno, text, req, canonical(req.name) if req is not None else None,
-                   url, editable, constraint, extras=extras, marker=marker)
+        return ReqLine(
+            source, lineno, text, constraint=constraint, editable=editable, error=str(exc)
+        )
+    return ReqLine(
+        source,
+        lineno,
+        text,
+        req,
+        canonical(req.name) if req is not None else None,
+        url,
+        editable,
+        constraint,
+        extras=extras,
+        marker=marker,
+    )
 
 
 def _plain(req: Requirement, marker: Marker | None) -> str:

@@ -45,9 +45,27 @@ _TYPES: dict[str, tuple[type, ...]] = {
 
 # Keys a manifest may have at the top level and in each table; anything else is a typo.
 _KNOWN_TABLES: dict[str, set[str]] = {
-    "": {"schema", "name", "title", "description", "repository", "detect", "venv", "python",
-         "requirements", "torch", "user_data", "restart", "deep", "launch", "models", "include",
-         "conflicts", "extensions", "protect"},
+    "": {
+        "schema",
+        "name",
+        "title",
+        "description",
+        "repository",
+        "detect",
+        "venv",
+        "python",
+        "requirements",
+        "torch",
+        "user_data",
+        "restart",
+        "deep",
+        "launch",
+        "models",
+        "include",
+        "conflicts",
+        "extensions",
+        "protect",
+    },
     "repository": {"url", "branch"},
     "detect": {"all", "any", "none", "priority"},
     "venv": {"dirs", "settings"},
@@ -87,8 +105,10 @@ def validate(data: dict[str, Any]) -> list[str]:
     for key, types in _TYPES.items():
         if key == "conflicts" and isinstance(flat.get(key), list):
             continue  # a list of tables; checked by the conflict-rule validator
-        if key in flat and not isinstance(flat[key], types) or (
-            key in flat and isinstance(flat[key], bool) and bool not in types
+        if (
+            key in flat
+            and not isinstance(flat[key], types)
+            or (key in flat and isinstance(flat[key], bool) and bool not in types)
         ):
             problems.append(f"{key}: expected {types[0].__name__}, got {type(flat[key]).__name__}")
         elif key in flat and isinstance(flat[key], list):
@@ -165,8 +185,9 @@ def _validate_torch(data: dict[str, Any]) -> list[str]:
 
 
 def _validate_launch(data: dict[str, Any]) -> list[str]:
-    recommended = data.get("launch", {}).get("recommended") if isinstance(
-        data.get("launch"), dict) else None
+    recommended = (
+        data.get("launch", {}).get("recommended") if isinstance(data.get("launch"), dict) else None
+    )
     if not isinstance(recommended, dict):
         return []
     problems = []
@@ -181,9 +202,16 @@ def _validate_launch(data: dict[str, Any]) -> list[str]:
 def _validate_paths(data: dict[str, Any]) -> list[str]:
     """Relative paths only, never out of the application folder."""
     problems = []
-    for table, key in (("detect", "all"), ("detect", "any"), ("detect", "none"),
-                       ("user_data", "paths"), ("models", "paths"), ("venv", "dirs"),
-                       ("requirements", "files"), ("requirements", "constraints")):
+    for table, key in (
+        ("detect", "all"),
+        ("detect", "any"),
+        ("detect", "none"),
+        ("user_data", "paths"),
+        ("models", "paths"),
+        ("venv", "dirs"),
+        ("requirements", "files"),
+        ("requirements", "constraints"),
+    ):
         node = data.get(table)
         values = node.get(key) if isinstance(node, dict) else None
         if not isinstance(values, list):
@@ -206,5 +234,9 @@ def validate_conflicts(data: dict[str, Any]) -> list[str]:
 
 # Further validators append themselves here; each takes the data and returns ``key: problem``s.
 EXTRA_VALIDATORS: list[Any] = [
-    _validate_keys, _validate_torch, _validate_launch, _validate_paths, validate_conflicts,
+    _validate_keys,
+    _validate_torch,
+    _validate_launch,
+    _validate_paths,
+    validate_conflicts,
 ]

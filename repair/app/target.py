@@ -116,10 +116,13 @@ class Install:
         application loads them)."""
         manifest = self.manifest
         title = manifest.title
-        out = [RequirementSource(self.dir / rel, "app", title) for rel in
-               manifest.requirement_files]
-        out += [RequirementSource(self.dir / rel, "app", title, constraint=True)
-                for rel in manifest.constraint_files]
+        out = [
+            RequirementSource(self.dir / rel, "app", title) for rel in manifest.requirement_files
+        ]
+        out += [
+            RequirementSource(self.dir / rel, "app", title, constraint=True)
+            for rel in manifest.constraint_files
+        ]
         disabled = _disabled_extensions(self.dir)
         for rel in manifest.get("extensions.paths", ["extensions", "custom_nodes"]):
             folder = self.dir / rel
@@ -132,8 +135,7 @@ class Install:
                 name = child.name
                 # ComfyUI skips hidden folders and names ending in .disabled (ComfyUI-Manager
                 # moves disabled nodes to custom_nodes/.disabled); A1111 lists its own.
-                if name.startswith((".", "__")) or name.endswith(".disabled") \
-                        or name in disabled:
+                if name.startswith((".", "__")) or name.endswith(".disabled") or name in disabled:
                     continue
                 req = child / "requirements.txt"
                 if req.is_file():
@@ -206,8 +208,9 @@ def resolve(
         sources["manifest"] = f"the {found.layout} layout"
     else:
         chosen = manifests.detect(root)
-        sources["manifest"] = ("detected from marker files" if chosen.name != "generic"
-                               else "default")
+        sources["manifest"] = (
+            "detected from marker files" if chosen.name != "generic" else "default"
+        )
         if chosen.name == "generic" and not venv and found is None:
             _refuse_if_not_webui(root, chosen)
 
@@ -284,12 +287,17 @@ def _portable(root: Path) -> FoundLayout | None:
     # lazy: start-up time
     from repair.env.layout import embedded_version
 
-    launchers = ("run_nvidia_gpu.bat", "run_cpu.bat", "run_amd_gpu.bat",
-                 "run_nvidia_gpu_fast_fp16_accumulation.bat")
+    launchers = (
+        "run_nvidia_gpu.bat",
+        "run_cpu.bat",
+        "run_amd_gpu.bat",
+        "run_nvidia_gpu_fast_fp16_accumulation.bat",
+    )
     for base in (root, root.parent):
         embedded, app = base / "python_embeded", base / "ComfyUI"
-        if not app.is_dir() or not (embedded.is_dir()
-                                    or any((base / n).is_file() for n in launchers)):
+        if not app.is_dir() or not (
+            embedded.is_dir() or any((base / n).is_file() for n in launchers)
+        ):
             continue
         if root not in (base, app, embedded):
             continue
@@ -298,8 +306,13 @@ def _portable(root: Path) -> FoundLayout | None:
         if version:
             markers.append(f"python_embeded/{version[1]} (Python {version[0]})")
         markers += [n for n in launchers if (base / n).is_file()]
-        return FoundLayout("comfyui-portable", app, embedded, "comfyui",
-                           f"ComfyUI portable build: {', '.join(markers)} in {base.name}")
+        return FoundLayout(
+            "comfyui-portable",
+            app,
+            embedded,
+            "comfyui",
+            f"ComfyUI portable build: {', '.join(markers)} in {base.name}",
+        )
     if root.name == "python_embeded" and (root.parent / "ComfyUI").is_dir():
         return _portable(root.parent)
     return None
@@ -315,29 +328,62 @@ def detect_layout(root: Path) -> FoundLayout | None:
         data = root.parent.parent
         portable = (data / ".sm-portable").exists() or (data.parent / ".sm-portable").exists()
         venv = root / "venv"
-        return FoundLayout("stabilitymatrix", root, venv if venv.is_dir() else None, None,
-                           f"StabilityMatrix package Data/Packages/{root.name}"
-                           + (" (portable: .sm-portable)" if portable else ""))
+        return FoundLayout(
+            "stabilitymatrix",
+            root,
+            venv if venv.is_dir() else None,
+            None,
+            f"StabilityMatrix package Data/Packages/{root.name}"
+            + (" (portable: .sm-portable)" if portable else ""),
+        )
     pinokio_files = ("pinokio.js", "pinokio.json", "install.js", "start.js")
     for app in (root, root / "app"):
-        if app.name == "app" and (app / "env").is_dir() \
-                and any((app.parent / n).is_file() for n in pinokio_files) \
-                and not any((app / d).is_dir() for d in ("venv", ".venv")):
+        if (
+            app.name == "app"
+            and (app / "env").is_dir()
+            and any((app.parent / n).is_file() for n in pinokio_files)
+            and not any((app / d).is_dir() for d in ("venv", ".venv"))
+        ):
             marker = next(n for n in pinokio_files if (app.parent / n).is_file())
-            return FoundLayout("pinokio", app, app / "env", None,
-                               f"Pinokio app: app/env beside {marker}")
-    if (root / ".venv").is_dir() and (root / "custom_nodes").is_dir() \
-            and not (root / "main.py").exists():
+            return FoundLayout(
+                "pinokio", app, app / "env", None, f"Pinokio app: app/env beside {marker}"
+            )
+    if (
+        (root / ".venv").is_dir()
+        and (root / "custom_nodes").is_dir()
+        and not (root / "main.py").exists()
+    ):
         uv = " made by uv" if made_by_uv(root / ".venv") else ""
-        return FoundLayout("comfyui-desktop", root, root / ".venv", "comfyui",
-                           f"ComfyUI Desktop base folder: .venv{uv} and custom_nodes, the app "
-                           "code in the Desktop application")
+        return FoundLayout(
+            "comfyui-desktop",
+            root,
+            root / ".venv",
+            "comfyui",
+            f"ComfyUI Desktop base folder: .venv{uv} and custom_nodes, the app "
+            "code in the Desktop application",
+        )
     return None
 
 
 # Folders never searched for installs below a folder that is none.
-_SKIP_SEARCH = {"proc", "sys", "dev", "node_modules", "site-packages", "__pycache__", "venv",
-                ".venv", "env", "Lib", "lib", "bin", "Scripts", "models", "outputs", "output"}
+_SKIP_SEARCH = {
+    "proc",
+    "sys",
+    "dev",
+    "node_modules",
+    "site-packages",
+    "__pycache__",
+    "venv",
+    ".venv",
+    "env",
+    "Lib",
+    "lib",
+    "bin",
+    "Scripts",
+    "models",
+    "outputs",
+    "output",
+}
 
 
 def webui_folders(root: Path, *, depth: int = 3, limit: int = 3000) -> list[Path]:
@@ -354,8 +400,7 @@ def webui_folders(root: Path, *, depth: int = 3, limit: int = 3000) -> list[Path
         folder, level = queue.pop(0)
         try:
             with os.scandir(folder) as entries:
-                children = sorted(e.name for e in entries
-                                  if e.is_dir(follow_symlinks=False))
+                children = sorted(e.name for e in entries if e.is_dir(follow_symlinks=False))
         except OSError:
             continue
         for name in children:
@@ -384,12 +429,21 @@ def _refuse_if_not_webui(root: Path, generic: Manifest) -> None:
     if any((root / d / "pyvenv.cfg").is_file() for d in generic.venv_dirs):
         return  # an app of its own with its venv: checked as generic
     below = webui_folders(root)
-    hint = ("web UI installs below it: " + ", ".join(str(p) for p in below[:5])
+    hint = (
+        (
+            "web UI installs below it: "
+            + ", ".join(str(p) for p in below[:5])
             + (f" (and {len(below) - 5} more)" if len(below) > 5 else "")
-            + "; pass one with --dir") if below else \
-        "pass the web UI's folder with --dir (or --manifest NAME to say what it is)"
-    raise UsageError(f"{root} is not a web UI install: no marker of any manifest, no "
-                     "requirements file and no venv", hint=hint)
+            + "; pass one with --dir"
+        )
+        if below
+        else "pass the web UI's folder with --dir (or --manifest NAME to say what it is)"
+    )
+    raise UsageError(
+        f"{root} is not a web UI install: no marker of any manifest, no "
+        "requirements file and no venv",
+        hint=hint,
+    )
 
 
 def _venv_from_settings(root: Path, manifest: Manifest, files: list[Path]) -> tuple[Path, str]:
@@ -430,8 +484,9 @@ def _python_prefix(python: str | None) -> Path:
 
     exe = python or shutil.which("python3") or shutil.which("python") or sys.executable
     try:
-        res = proc.run([exe, "-c", "import sys; print(sys.prefix)"], timeout=30,
-                       env=proc.clean_env())
+        res = proc.run(
+            [exe, "-c", "import sys; print(sys.prefix)"], timeout=30, env=proc.clean_env()
+        )
         if res.ok and res.stdout.strip():
             return Path(res.stdout.strip().splitlines()[-1])
     except ProcessError:

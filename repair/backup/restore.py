@@ -33,8 +33,9 @@ if TYPE_CHECKING:
     from repair.app.target import Install
 
 
-def restore_backup(install: Install, backup_id: str, reporter: Reporter | None = None
-                   ) -> BackupInfo:
+def restore_backup(
+    install: Install, backup_id: str, reporter: Reporter | None = None
+) -> BackupInfo:
     """Put the backup's venv back exactly. The current venv is first kept as a new backup
     (moved aside), so a restore can itself be undone. A backup that is a moved venv is put
     back by a rename (instant whatever its size; the backup then keeps its snapshot only); a
@@ -46,10 +47,11 @@ def restore_backup(install: Install, backup_id: str, reporter: Reporter | None =
     recover(install, reporter)
     info = get_backup(install, backup_id)
     if not info.has_venv or info.venv_path is None or not os.path.lexists(info.venv_path):
-        raise UsageError(f"backup {backup_id} holds no venv (only a snapshot)",
-                         hint="use 'repair install --from-snapshot' with its snapshot.json")
-    by_rename = info.kind == "moved" and fsops.same_filesystem(info.venv_path,
-                                                                install.venv.parent)
+        raise UsageError(
+            f"backup {backup_id} holds no venv (only a snapshot)",
+            hint="use 'repair install --from-snapshot' with its snapshot.json",
+        )
+    by_rename = info.kind == "moved" and fsops.same_filesystem(info.venv_path, install.venv.parent)
     if info.kind != "archive":
         reason = fsops.refuse_root(info.venv_path)
         if reason is not None:
@@ -58,19 +60,35 @@ def restore_backup(install: Install, backup_id: str, reporter: Reporter | None =
     venv = install.venv
 
     def on_ready(made: BackupInfo, dest: Path) -> None:
-        journal = Journal(made.path / JOURNAL, {
-            "schema": "repair.journal/1", "kind": "restore", "pid": os.getpid(),
-            "started": time.time(), "venv": str(venv), "venv_backup": str(dest),
-            "restoring": backup_id, "old_fp": fingerprint(venv), "new_fp": None,
-            "token": new_token(),
-            "created": False, "state": "backing-up"})
+        journal = Journal(
+            made.path / JOURNAL,
+            {
+                "schema": "repair.journal/1",
+                "kind": "restore",
+                "pid": os.getpid(),
+                "started": time.time(),
+                "venv": str(venv),
+                "venv_backup": str(dest),
+                "restoring": backup_id,
+                "old_fp": fingerprint(venv),
+                "new_fp": None,
+                "token": new_token(),
+                "created": False,
+                "state": "backing-up",
+            },
+        )
         journal.set()
         box.append(journal)
         crash_point("restore:journal")
 
     reporter.step("keeping the current venv as a backup")
-    before = create_backup(Context(install), move_venv=True, reporter=reporter,
-                           reason=f"before restoring {backup_id}", on_ready=on_ready)
+    before = create_backup(
+        Context(install),
+        move_venv=True,
+        reporter=reporter,
+        reason=f"before restoring {backup_id}",
+        on_ready=on_ready,
+    )
     journal = box[0]
     journal.set(state="running")
     crash_point("restore:moved")
@@ -95,14 +113,21 @@ def restore_backup(install: Install, backup_id: str, reporter: Reporter | None =
         raise
     (venv / fsops.PARTIAL_MARKER).unlink(missing_ok=True)
     if by_rename:
-        write_meta(replace(info, has_venv=False, kind="snapshot", venv_path=None),
-                   reason=f"{info.reason} (restored by rename; its venv is the live one)")
+        write_meta(
+            replace(info, has_venv=False, kind="snapshot", venv_path=None),
+            reason=f"{info.reason} (restored by rename; its venv is the live one)",
+        )
     journal.set(state="committed")
     return before
 
 
-_MEMBER_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE,
-                 tarfile.LNKTYPE)
+_MEMBER_TYPES = (
+    tarfile.REGTYPE,
+    tarfile.AREGTYPE,
+    tarfile.DIRTYPE,
+    tarfile.SYMTYPE,
+    tarfile.LNKTYPE,
+)
 
 
 def _check_member(member: tarfile.TarInfo, links: set[str]) -> str | None:
@@ -122,14 +147,22 @@ def _check_member(member: tarfile.TarInfo, links: set[str]) -> str | None:
     if member.issym():
         target = member.linkname
         inner = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
-        interpreter = parts[:2] == ["venv", "bin"] and len(parts) == 3 \
-            and parts[2].startswith("python") and target.startswith("/")
+        interpreter = (
+            parts[:2] == ["venv", "bin"]
+            and len(parts) == 3
+            and parts[2].startswith("python")
+            and target.startswith("/")
+        )
         if not interpreter and (target.startswith("/") or inner.split("/")[0] != "venv"):
             return f"{name!r} links to {target!r}, outside the venv"
     if member.islnk():
         target = posixpath.normpath(member.linkname)
-        if target.startswith("/") or ".." in target.split("/") or \
-                target.split("/")[0] != "venv" or target in links:
+        if (
+            target.startswith("/")
+            or ".." in target.split("/")
+            or target.split("/")[0] != "venv"
+            or target in links
+        ):
             return f"{name!r} is a hard link to {member.linkname!r}, outside the venv"
     return None
 
@@ -157,8 +190,10 @@ def _extract(archive: Path, venv: Path, journal: Any = None) -> None:
         for member in members:
             why = _check_member(member, links)
             if why is not None:
-                raise BackupError(f"the archive {archive} was not written by this tool: {why}; "
-                                  "nothing was extracted")
+                raise BackupError(
+                    f"the archive {archive} was not written by this tool: {why}; "
+                    "nothing was extracted"
+                )
         staging.mkdir()
         try:
             (staging / fsops.PARTIAL_MARKER).write_text("extract\n")

@@ -74,8 +74,11 @@ def pip_sources(ctx: Context) -> dict[str, Any]:
         for section in ("global", "install"):
             if not parser.has_section(section):
                 continue
-            for key, dest in (("index-url", "index_url"), ("extra-index-url", "extra_index_urls"),
-                              ("find-links", "find_links")):
+            for key, dest in (
+                ("index-url", "index_url"),
+                ("extra-index-url", "extra_index_urls"),
+                ("find-links", "find_links"),
+            ):
                 if parser.has_option(section, key):
                     value = parser.get(section, key)
                     found[dest] = value.split() if dest != "index_url" else value.strip()
@@ -104,8 +107,11 @@ def torch_source(ctx: Context) -> dict[str, Any]:
         return {"backend": None, "index_url": None, "version": None}
     tag = build.version.partition("+")[2]
     index = index_for_build(ctx.install.manifest, build.kind, tag) if tag else None
-    return {"backend": build.kind if build.kind != "unknown" else None,
-            "index_url": redact(index) if index else None, "version": build.version}
+    return {
+        "backend": build.kind if build.kind != "unknown" else None,
+        "index_url": redact(index) if index else None,
+        "version": build.version,
+    }
 
 
 def _git_commit(folder: Path) -> dict[str, Any] | None:
@@ -117,8 +123,11 @@ def _git_commit(folder: Path) -> dict[str, Any] | None:
     found = read_git_files(folder)
     if found.head is None:  # a damaged repo is recorded, not fatal
         return {"commit": None, "error": "HEAD names no commit"}
-    return {"commit": found.head, "branch": found.branch,
-            "remote": redact(found.url) if found.url else None}
+    return {
+        "commit": found.head,
+        "branch": found.branch,
+        "remote": redact(found.url) if found.url else None,
+    }
 
 
 def _source(dist: Dist, indexes: dict[str, Any], redacted: bool = True) -> dict[str, Any]:
@@ -138,8 +147,9 @@ def _source(dist: Dist, indexes: dict[str, Any], redacted: bool = True) -> dict[
     return {"type": "index", "index_url": indexes.get("index_url")}
 
 
-def distributions(ctx: Context, *, redacted: bool = True,
-                  indexes: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def distributions(
+    ctx: Context, *, redacted: bool = True, indexes: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Every distribution of the venv: name, exact version, installer, source, RECORD hash.
     ``redacted=False`` keeps credentials in URLs (for a rebuild on this machine, never
     written to a file)."""
@@ -184,8 +194,11 @@ def take_snapshot(ctx: Context) -> dict[str, Any]:
     python: dict[str, Any] = {"version": None, "implementation": None}
     if ctx.venv_exists:
         interp = ctx.python_info
-        python = {"version": interp.version, "estimated": interp.estimated,
-                  "implementation": interp.markers.get("implementation_name")}
+        python = {
+            "version": interp.version,
+            "estimated": interp.estimated,
+            "implementation": interp.markers.get("implementation_name"),
+        }
     return {
         "schema": SCHEMA,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -193,7 +206,8 @@ def take_snapshot(ctx: Context) -> dict[str, Any]:
             "manifest": install.manifest.name,
             "dir": str(install.dir),
             "venv": os.path.relpath(install.venv, install.dir)
-            if _inside(install.venv, install.dir) else str(install.venv),
+            if _inside(install.venv, install.dir)
+            else str(install.venv),
             "git": _git_commit(install.dir),
             "launch_args": install.launch_args or None,
         },

@@ -95,22 +95,29 @@ def venv_belongs(install: Install, folder: Path, path: Path) -> bool:
     path = Path(os.path.abspath(path))
     if path.parent == Path(os.path.abspath(folder)) and inside(path, folder):
         return True
-    return path == install.venv.with_name(f".{install.venv.name}.repair-backup-{folder.name}") \
-        and inside(path, install.venv.parent)
+    return path == install.venv.with_name(
+        f".{install.venv.name}.repair-backup-{folder.name}"
+    ) and inside(path, install.venv.parent)
 
 
-def _info_from(folder: Path, data: dict[str, Any], install: Install | None = None
-               ) -> BackupInfo:
+def _info_from(folder: Path, data: dict[str, Any], install: Install | None = None) -> BackupInfo:
     venv = data.get("venv_path")
-    if venv is not None and (not isinstance(venv, str)
-                             or (install is not None
-                                 and not venv_belongs(install, folder, Path(venv)))):
-        raise UsageError(f"{folder / META} names a venv outside its backup: {venv!r}",
-                         hint="it was not written by this tool; remove that backup folder")
+    if venv is not None and (
+        not isinstance(venv, str)
+        or (install is not None and not venv_belongs(install, folder, Path(venv)))
+    ):
+        raise UsageError(
+            f"{folder / META} names a venv outside its backup: {venv!r}",
+            hint="it was not written by this tool; remove that backup folder",
+        )
     return BackupInfo(
-        id=str(data["id"]), path=folder, snapshot_path=folder / "snapshot.json",
-        created=str(data.get("created", "")), has_venv=bool(data.get("has_venv")),
-        kind=str(data.get("kind", "snapshot")), venv_path=Path(venv) if venv else None,
+        id=str(data["id"]),
+        path=folder,
+        snapshot_path=folder / "snapshot.json",
+        created=str(data.get("created", "")),
+        has_venv=bool(data.get("has_venv")),
+        kind=str(data.get("kind", "snapshot")),
+        venv_path=Path(venv) if venv else None,
         reason=str(data.get("reason", "")),
     )
 
@@ -168,8 +175,10 @@ def _archive(venv: Path, dest: Path, reporter: Reporter) -> None:
     try:
         with open(part, "wb") as raw:
             out: IO[bytes] = _LimitedWriter(raw, int(limit)) if limit else raw  # type: ignore[assignment]
-            with tarfile.open(fileobj=out, mode="w:gz", compresslevel=1) as tar, \
-                    reporter.progress("archiving the venv", size, unit="B") as bar:
+            with (
+                tarfile.open(fileobj=out, mode="w:gz", compresslevel=1) as tar,
+                reporter.progress("archiving the venv", size, unit="B") as bar,
+            ):
                 for root, dirs, names in os.walk(venv):
                     rel_root = os.path.relpath(root, venv)
                     for name in sorted(dirs) + sorted(names):
@@ -203,8 +212,13 @@ class _LimitedWriter:
 
 
 def create_backup(
-    ctx: Context, *, move_venv: bool = False, archive: bool = False,
-    snapshot_only: bool = False, reporter: Reporter | None = None, reason: str = "manual",
+    ctx: Context,
+    *,
+    move_venv: bool = False,
+    archive: bool = False,
+    snapshot_only: bool = False,
+    reporter: Reporter | None = None,
+    reason: str = "manual",
     on_ready: Callable[[BackupInfo, Path], None] | None = None,
 ) -> BackupInfo:
     """Snapshot the install and keep its venv: moved aside (``move_venv``, the pipeline's way:
@@ -225,8 +239,9 @@ def create_backup(
     folder.mkdir()
     now = time.time()  # microseconds: two backups in one second still sort newest first
     created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
-    info = BackupInfo(backup_id, folder, folder / "snapshot.json", created, False, "snapshot",
-                      None, reason)
+    info = BackupInfo(
+        backup_id, folder, folder / "snapshot.json", created, False, "snapshot", None, reason
+    )
     moved: Path | None = None
     try:
         snapshot = take_snapshot(ctx)
@@ -250,16 +265,18 @@ def create_backup(
                     reporter.step(f"copying {install.venv}")
                     copy_with_progress(install.venv, dest, reporter, "copying the venv")
                     kind = "copy"
-            info = BackupInfo(backup_id, folder, info.snapshot_path, created, True, kind, dest,
-                              reason)
+            info = BackupInfo(
+                backup_id, folder, info.snapshot_path, created, True, kind, dest, reason
+            )
             write_meta(info, venv_origin=str(install.venv))
     except BaseException as exc:
         if moved is not None and not os.path.lexists(install.venv):
             fsops.move_aside(moved, install.venv)
         _discard(info, install)
         if isinstance(exc, OSError):
-            raise BackupError(f"the backup could not be written: {exc.strerror or exc}; "
-                              "nothing was changed") from exc
+            raise BackupError(
+                f"the backup could not be written: {exc.strerror or exc}; nothing was changed"
+            ) from exc
         raise
     return info
 
@@ -323,4 +340,3 @@ def prune_backups(install: Install, keep: int) -> list[BackupInfo]:
         remove_backup(install, info)
         removed.append(info)
     return removed
-

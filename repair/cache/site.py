@@ -30,12 +30,21 @@ if TYPE_CHECKING:
 
 # The modules whose checks depend only on the venv's files and the requirement files: their
 # findings are kept with the stat of everything they read (``env_stamp``).
-ENV_MODULES = ("repair.checks.venv", "repair.checks.site", "repair.checks.requirements",
-               "repair.checks.conflicts")
+ENV_MODULES = (
+    "repair.checks.venv",
+    "repair.checks.site",
+    "repair.checks.requirements",
+    "repair.checks.conflicts",
+)
 # The checks whose findings depend only on the files the site memo stamps.
 MEMO_CHECKS = ("stale_residue", "duplicate_distribution", "orphan_files", "missing_file")
-_CACHED_TYPES: dict[str, type] = {"str": str, "list[str]": list, "frozenset[str]": frozenset,
-                                  "int": int, "bool": bool}
+_CACHED_TYPES: dict[str, type] = {
+    "str": str,
+    "list[str]": list,
+    "frozenset[str]": frozenset,
+    "int": int,
+    "bool": bool,
+}
 
 
 def open_store(ctx: Context) -> Store | None:
@@ -123,8 +132,12 @@ class DistCache:
         for dist in dists:
             stamp = self.stamps.get(dist.path.name)
             value = self._records.get("record_paths", dist.path.name, stamp)
-            if (stamp is not None and isinstance(value, list) and len(value) == 2
-                    and all(isinstance(v, str) for v in value)):
+            if (
+                stamp is not None
+                and isinstance(value, list)
+                and len(value) == 2
+                and all(isinstance(v, str) for v in value)
+            ):
                 dist.set_record_paths(_split(value[0]), _split(value[1]))
 
     def finish(self, dists: list[Dist]) -> None:
@@ -142,12 +155,19 @@ class DistCache:
                     value[name] = sorted(item) if kind is frozenset else item
                 self.store.put("dists", dist.path.name, stamp, value)
             record = dist.record_paths_read()
-            if (self._records is not None and record is not None
-                    and not any("\n" in p for part in record for p in part)):
+            if (
+                self._records is not None
+                and record is not None
+                and not any("\n" in p for part in record for p in part)
+            ):
                 self._records.get("record_paths", dist.path.name, stamp)  # keep if there
                 if self._records.section("record_paths").get(dist.path.name, [None])[0] != stamp:
-                    self._records.put("record_paths", dist.path.name, stamp,
-                                      ["\n".join(record[0]), "\n".join(record[1])])
+                    self._records.put(
+                        "record_paths",
+                        dist.path.name,
+                        stamp,
+                        ["\n".join(record[0]), "\n".join(record[1])],
+                    )
         if self._records is not None and self.store.path is not None:
             self._records.save(str(self.store.path))
 
@@ -159,8 +179,12 @@ def _split(text: str) -> list[str]:
 # -- the interpreter probe -----------------------------------------------------------------------
 def _probe_stamp(ctx: Context) -> list[Any]:
     python = ctx.layout.python
-    stamp: list[Any] = [str(python), stat_key(python), stat_key(python, follow=False),
-                        stat_key(ctx.layout.cfg_path)]
+    stamp: list[Any] = [
+        str(python),
+        stat_key(python),
+        stat_key(python, follow=False),
+        stat_key(ctx.layout.cfg_path),
+    ]
     cfg = ctx.cfg
     if cfg is not None and cfg.home:
         stamp.append(stat_key(cfg.home))
@@ -177,14 +201,28 @@ def probe(ctx: Context, store: Store | None) -> InterpreterInfo:
     if isinstance(value, dict):
         version, markers = value.get("version"), value.get("markers")
         executable, facts = value.get("executable"), value.get("facts")
-        if (isinstance(version, str) and isinstance(executable, str)
-                and isinstance(facts, dict) and isinstance(markers, dict)
-                and all(isinstance(k, str) and isinstance(v, str) for k, v in markers.items())):
-            return InterpreterInfo(version=version, markers=markers, executable=executable,
-                                   facts=facts)
+        if (
+            isinstance(version, str)
+            and isinstance(executable, str)
+            and isinstance(facts, dict)
+            and isinstance(markers, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in markers.items())
+        ):
+            return InterpreterInfo(
+                version=version, markers=markers, executable=executable, facts=facts
+            )
     info = run_probe(ctx.layout.python)
-    store.put("probe", "python", stamp, {"version": info.version, "markers": info.markers,
-                                         "executable": info.executable, "facts": info.facts})
+    store.put(
+        "probe",
+        "python",
+        stamp,
+        {
+            "version": info.version,
+            "markers": info.markers,
+            "executable": info.executable,
+            "facts": info.facts,
+        },
+    )
     return info
 
 
@@ -204,8 +242,7 @@ def memo_lookup(ctx: Context) -> dict[str, list[Finding]] | None:
     """The findings of ``MEMO_CHECKS`` from the last run, when nothing they read changed."""
     cache = ctx.dist_cache
     store = ctx.cache_store
-    if (cache is None or store is None or ctx.options.verify_files
-            or not ctx.scan.exists):
+    if cache is None or store is None or ctx.options.verify_files or not ctx.scan.exists:
         return None
     entry: Any = store.section("memo").get("site")
     try:
@@ -221,8 +258,7 @@ def memo_lookup(ctx: Context) -> dict[str, list[Finding]] | None:
     ctx.memo_dirs = dirs
     ctx.memo_dir_keys = stamp[2] if stamp else None
     try:
-        return {name: [_finding(item) for item in value["findings"][name]]
-                for name in MEMO_CHECKS}
+        return {name: [_finding(item) for item in value["findings"][name]] for name in MEMO_CHECKS}
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
 
@@ -255,7 +291,7 @@ def memo_store(ctx: Context, produced: dict[str, list[Finding]]) -> None:
             continue  # no folder inside the metadata folder
         prefix = dist.path.name + "/"
         for rel in inside:
-            if rel.startswith(prefix) and "/" in rel[len(prefix):]:
+            if rel.startswith(prefix) and "/" in rel[len(prefix) :]:
                 dirs.add(os.path.dirname(os.path.join(site, rel)))
     ordered = sorted(dirs)
     stamp = _memo_stamp(ctx, ordered, cache)
@@ -285,8 +321,9 @@ def env_lookup(ctx: Context) -> dict[str, list[Finding]] | None:
         return None
     value = store.get("memo", key, entry[0])
     try:
-        found = {name: [_finding(item) for item in items]
-                 for name, items in value["findings"].items()}
+        found = {
+            name: [_finding(item) for item in items] for name, items in value["findings"].items()
+        }
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
     store.keep_section("dists")
@@ -348,14 +385,15 @@ def env_stamp(ctx: Context) -> list[Any] | None:
     dirs = ctx.memo_dirs or []
     keys = ctx.memo_dir_keys or [stat_key(d, follow=False) for d in dirs]
     out.extend([d, False, key] for d, key in zip(dirs, keys, strict=True))
-    paths = [install.dir / rel for rel in
-             [*install.manifest.requirement_files, *install.manifest.constraint_files]]
+    paths = [
+        install.dir / rel
+        for rel in [*install.manifest.requirement_files, *install.manifest.constraint_files]
+    ]
     if ctx.computed("app_requirements"):
         paths += ctx.app_requirements.files
     for path in dict.fromkeys(paths):
         add(path)
     return out
-
 
 
 def _finding(data: dict[str, Any]) -> Finding:
@@ -365,9 +403,16 @@ def _finding(data: dict[str, Any]) -> Finding:
     details = data.get("details", {})
     if not isinstance(details, dict) or not isinstance(data["restart_required"], bool):
         raise TypeError("bad finding")
-    return Finding(id=texts[0], severity=Severity(data["severity"]), subject=texts[1],
-                   message=texts[2], remedy=texts[3], fix=Fix(data["fix"]),
-                   restart_required=data["restart_required"], details=details)
+    return Finding(
+        id=texts[0],
+        severity=Severity(data["severity"]),
+        subject=texts[1],
+        message=texts[2],
+        remedy=texts[3],
+        fix=Fix(data["fix"]),
+        restart_required=data["restart_required"],
+        details=details,
+    )
 
 
 def finish(ctx: Context) -> None:

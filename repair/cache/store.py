@@ -119,12 +119,18 @@ class Store:
         """Write the entries of this run, atomically; never raises."""
         if self.path is None:
             return
-        if not self.dirty and self._new.keys() == self._old.keys() and all(
-                len(v) == len(self.section(k)) for k, v in self._new.items()):
+        if (
+            not self.dirty
+            and self._new.keys() == self._old.keys()
+            and all(len(v) == len(self.section(k)) for k, v in self._new.items())
+        ):
             return
         try:
-            data = json.dumps({"format": FORMAT, "scope": scope, "sections": self._new},
-                              separators=(",", ":"), ensure_ascii=False)
+            data = json.dumps(
+                {"format": FORMAT, "scope": scope, "sections": self._new},
+                separators=(",", ":"),
+                ensure_ascii=False,
+            )
             raw = data.encode("utf-8", "surrogatepass")
             if len(raw) > MAX_FILE_BYTES:
                 self.path.unlink(missing_ok=True)

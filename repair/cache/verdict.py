@@ -20,13 +20,15 @@ from repair.cache.store import Store, fingerprint_ok
 from repair.options import GuardRun, InstallSelection
 
 KIND = "guard"
-USAGE = ("usage: repair guard run [--dir PATH] [--venv PATH] [--manifest NAME|FILE] "
-         "[--warn | --stop]")
+USAGE = (
+    "usage: repair guard run [--dir PATH] [--venv PATH] [--manifest NAME|FILE] [--warn | --stop]"
+)
 
 
 def scope(where: InstallSelection) -> str:
-    return "\0".join([__version__, os.path.abspath(where.dir or "."), where.venv or "",
-                      where.manifest or ""])
+    return "\0".join(
+        [__version__, os.path.abspath(where.dir or "."), where.venv or "", where.manifest or ""]
+    )
 
 
 def parse_args(argv: list[str]) -> GuardRun | None:
@@ -61,8 +63,11 @@ def lookup(where: InstallSelection) -> dict[str, Any] | None:
         return None
     errors = value.get("errors")
     fix = value.get("fix")
-    if not isinstance(errors, list) or not all(isinstance(e, str) for e in errors) or \
-            not isinstance(fix, str):
+    if (
+        not isinstance(errors, list)
+        or not all(isinstance(e, str) for e in errors)
+        or not isinstance(fix, str)
+    ):
         return None
     return {"errors": errors, "fix": fix}
 

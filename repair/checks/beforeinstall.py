@@ -55,8 +55,10 @@ def parse_input(app_dir: Path, value: str) -> tuple[Path | None, list[str]]:
         try:
             Requirement(text)
         except InvalidRequirement as exc:
-            raise UsageError(f"--before-install: {text!r} is neither a path nor a requirement "
-                             f"({str(exc).splitlines()[0]})") from exc
+            raise UsageError(
+                f"--before-install: {text!r} is neither a path nor a requirement "
+                f"({str(exc).splitlines()[0]})"
+            ) from exc
     return None, lines
 
 
@@ -65,8 +67,7 @@ def requirements_input(ctx: Context, value: str, work: Path) -> tuple[Path, str]
     how to name it."""
     path, lines = parse_input(ctx.install.dir, value)
     if path is not None:
-        shown = f"{path.parent.name}/{path.name}" if path.name == "requirements.txt" \
-            else path.name
+        shown = f"{path.parent.name}/{path.name}" if path.name == "requirements.txt" else path.name
         return path, shown
     req = work / "requirements.txt"
     req.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -84,19 +85,34 @@ def _moves(ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if old == new:
             continue
         why = move_breaks(guard[key], old, new) if key in guard else None
-        moves.append({"name": key, "from": old, "to": new, "protected": why is not None,
-                      **({"reason": why} if why else {})})
+        moves.append(
+            {
+                "name": key,
+                "from": old,
+                "to": new,
+                "protected": why is not None,
+                **({"reason": why} if why else {}),
+            }
+        )
     return moves
 
 
-def before_install_findings(ctx: Context, risky_type: FindingType,
-                            unresolvable_type: FindingType) -> Iterator[Finding]:
+def before_install_findings(
+    ctx: Context, risky_type: FindingType, unresolvable_type: FindingType
+) -> Iterator[Finding]:
     """The findings of ``--before-install``: ``risky_type`` for each move of a protected
     package, ``unresolvable_type`` when pip cannot install the requirements (the ids are the
     ``before_install`` check's, in ``repair.checks.requirements``)."""
     value = str(ctx.options.before_install)
-    out: dict[str, Any] = {"input": value, "file": None, "packages": [], "protected": [],
-                           "prediction": None, "constraints": None, "safe": False}
+    out: dict[str, Any] = {
+        "input": value,
+        "file": None,
+        "packages": [],
+        "protected": [],
+        "prediction": None,
+        "constraints": None,
+        "safe": False,
+    }
     ctx.report_extra["before_install"] = out
     index = ctx.options.index.pip_args()
     with tempfile.TemporaryDirectory(prefix="repair-before-install-") as tmp:
@@ -108,9 +124,11 @@ def before_install_findings(ctx: Context, risky_type: FindingType,
         if items is None:
             if unresolvable:
                 yield unresolvable_type(
-                    shown, f"pip cannot install {shown} into this venv: {why}",
+                    shown,
+                    f"pip cannot install {shown} into this venv: {why}",
                     "the node's requirements cannot be met here; do not install it as it is",
-                    detail=why)
+                    detail=why,
+                )
             return
         moves = _moves(ctx, items)
         out["packages"] = moves
@@ -119,27 +137,37 @@ def before_install_findings(ctx: Context, risky_type: FindingType,
         target = ctx.options.write_constraints
         for m in risky:
             yield risky_type(
-                m["name"], f"installing {shown} moves {m['name']} {m['from']} -> {m['to']}: "
-                f"{m['reason']}",
+                m["name"],
+                f"installing {shown} moves {m['name']} {m['from']} -> {m['to']}: {m['reason']}",
                 "install it with the constraints that keep it: 'repair check --before-install "
                 f"{value} --write-constraints constraints.txt', then 'pip install -r ... -c "
-                "constraints.txt'", **{k: m[k] for k in ("from", "to")})
+                "constraints.txt'",
+                **{k: m[k] for k in ("from", "to")},
+            )
         if target:
             lines = keep_lines(ctx)
             path = Path(str(target)).expanduser()
             try:
-                path.write_text("# Keeps the protected packages of this install where they are "
-                                "(repair check --before-install)\n" + "\n".join(lines) + "\n",
-                                encoding="utf-8")
+                path.write_text(
+                    "# Keeps the protected packages of this install where they are "
+                    "(repair check --before-install)\n" + "\n".join(lines) + "\n",
+                    encoding="utf-8",
+                )
             except OSError as exc:
-                raise UsageError(f"--write-constraints: cannot write {path}: "
-                                 f"{exc.strerror or exc}") from exc
-            con: dict[str, Any] = {"file": str(path), "lines": lines, "resolves": None,
-                                   "packages": []}
+                raise UsageError(
+                    f"--write-constraints: cannot write {path}: {exc.strerror or exc}"
+                ) from exc
+            con: dict[str, Any] = {
+                "file": str(path),
+                "lines": lines,
+                "resolves": None,
+                "packages": [],
+            }
             out["constraints"] = con
             ctx.reporter.step("asking pip again, with the constraints")
-            again, why2, unresolvable2 = dry_run(ctx, [("-r", str(req)), ("-c", str(path))],
-                                                 cwd=req.parent, extra=index)
+            again, why2, unresolvable2 = dry_run(
+                ctx, [("-r", str(req)), ("-c", str(path))], cwd=req.parent, extra=index
+            )
             if again is not None:
                 con["resolves"] = True
                 con["packages"] = _moves(ctx, again)
@@ -149,7 +177,10 @@ def before_install_findings(ctx: Context, risky_type: FindingType,
                 con["why"] = why2
                 if unresolvable2:
                     yield unresolvable_type(
-                        shown, f"{shown} cannot be installed without moving a protected package:"
-                        f" {why2}", "do not install this node here, or find a version of it "
-                        "whose requirements fit the installed torch/numpy", detail=why2)
+                        shown,
+                        f"{shown} cannot be installed without moving a protected package: {why2}",
+                        "do not install this node here, or find a version of it "
+                        "whose requirements fit the installed torch/numpy",
+                        detail=why2,
+                    )
         out["safe"] = not risky

@@ -14,17 +14,26 @@ if TYPE_CHECKING:
     from repair.context import Context
 
 KNOWN_CONFLICT = finding_type(
-    FindingId.KNOWN_CONFLICT, "A combination of packages known to break", Severity.ERROR, Fix.REINSTALL,
+    FindingId.KNOWN_CONFLICT,
+    "A combination of packages known to break",
+    Severity.ERROR,
+    Fix.REINSTALL,
     restart_required=True,
 )
 REQUIRES_DIST_INVALID = finding_type(
-    FindingId.REQUIRES_DIST_INVALID, "An installed distribution's metadata has a requirement that "
-    "cannot be read", Severity.WARNING, Fix.MANUAL,
+    FindingId.REQUIRES_DIST_INVALID,
+    "An installed distribution's metadata has a requirement that cannot be read",
+    Severity.WARNING,
+    Fix.MANUAL,
 )
 WHEEL_UNSUPPORTED = finding_type(
-    FindingId.WHEEL_UNSUPPORTED, "An installed wheel was built for another platform or Python",
-    Severity.ERROR, Fix.REINSTALL, restart_required=True,
+    FindingId.WHEEL_UNSUPPORTED,
+    "An installed wheel was built for another platform or Python",
+    Severity.ERROR,
+    Fix.REINSTALL,
+    restart_required=True,
 )
+
 
 def app_specs(ctx: Context) -> dict[str, SpecifierSet]:
     """The application's own version specifiers per package (requirements and constraints, with
@@ -59,13 +68,18 @@ def known_conflict(ctx: Context) -> Iterator[Finding]:
     machine = None
     if needs_machine and ctx.backend_wanted:
         machine = ctx.machine_backend.backend
-    facts = Facts(installed=installed, app_specs=app_specs(ctx), machine=machine,
-                  torch=ctx.torch_build)
+    facts = Facts(
+        installed=installed, app_specs=app_specs(ctx), machine=machine, torch=ctx.torch_build
+    )
     for hit in evaluate(rules, facts):
         details: dict[str, Any] = {"rule": hit.rule, "packages": hit.packages}
         yield KNOWN_CONFLICT(
-            hit.subject, hit.message, hit.remedy,
-            severity=Severity(hit.severity), fix=Fix(hit.fix), restart_required=hit.restart,
+            hit.subject,
+            hit.message,
+            hit.remedy,
+            severity=Severity(hit.severity),
+            fix=Fix(hit.fix),
+            restart_required=hit.restart,
             **details,
         )
 
@@ -89,7 +103,9 @@ def requires_dist_invalid(ctx: Context) -> Iterator[Finding]:
             f"{bad.dist.name} {bad.dist.version}: Requires-Dist {bad.line!r} cannot be read "
             f"({bad.error}); its dependencies are checked without it",
             f"upgrade {bad.dist.name}, or report the line to its maintainers",
-            line=bad.line, error=bad.error, file=where,
+            line=bad.line,
+            error=bad.error,
+            file=where,
         )
 
 

@@ -20,7 +20,10 @@ if TYPE_CHECKING:
     from repair.context import Context
 
 IMPORT_FAILURE = finding_type(
-    FindingId.IMPORT_FAILURE, "A key module fails to import", Severity.ERROR, Fix.REINSTALL,
+    FindingId.IMPORT_FAILURE,
+    "A key module fails to import",
+    Severity.ERROR,
+    Fix.REINSTALL,
     restart_required=True,
 )
 
@@ -32,8 +35,12 @@ DEFAULT_MODULES: dict[str, tuple[str, ...]] = {
     "xformers": ("xformers",),
     "bitsandbytes": ("bitsandbytes",),
     "accelerate": ("accelerate",),
-    "cv2": ("opencv-python", "opencv-python-headless", "opencv-contrib-python",
-            "opencv-contrib-python-headless"),
+    "cv2": (
+        "opencv-python",
+        "opencv-python-headless",
+        "opencv-contrib-python",
+        "opencv-contrib-python-headless",
+    ),
     "transformers": ("transformers",),
     "diffusers": ("diffusers",),
 }
@@ -125,8 +132,11 @@ def modules_to_probe(ctx: Context) -> list[str]:
         if module in names:
             continue
         top = module.split(".")[0]
-        if canonical(top) in installed or (ctx.site / top).exists() or (
-                ctx.site / f"{top}.py").exists():
+        if (
+            canonical(top) in installed
+            or (ctx.site / top).exists()
+            or (ctx.site / f"{top}.py").exists()
+        ):
             names.append(module)
     # lazy: start-up time
     from repair.app.nodes import node_modules
@@ -144,20 +154,25 @@ def run_probe(ctx: Context, modules: list[str], timeout: float = DEEP_TIMEOUT) -
     env = proc.clean_env(venv=ctx.venv)
     env["PYTHONNOUSERSITE"] = "1"
     try:
-        result = proc.run([python, "-I", "-c", PROBE, json.dumps(modules)], timeout=timeout,
-                          env=env, cwd=ctx.install.dir)
+        result = proc.run(
+            [python, "-I", "-c", PROBE, json.dumps(modules)],
+            timeout=timeout,
+            env=env,
+            cwd=ctx.install.dir,
+        )
     except ProcessError as exc:
         raise DeepError(str(exc)) from exc
     for line in reversed(result.stdout.splitlines()):
         if line.startswith(_MARK):
             try:
-                data = json.loads(line[len(_MARK):])
+                data = json.loads(line[len(_MARK) :])
             except ValueError:
                 break
             return DeepResult(data.get("modules", {}), data.get("torch"))
     tail = (result.stderr or result.stdout).strip().splitlines()
-    raise DeepError(f"the import probe exited with code {result.returncode}"
-                    + (f": {tail[-1]}" if tail else ""))
+    raise DeepError(
+        f"the import probe exited with code {result.returncode}" + (f": {tail[-1]}" if tail else "")
+    )
 
 
 def _signature(text: str) -> dict[str, Any] | None:
@@ -172,8 +187,10 @@ def _signature(text: str) -> dict[str, Any] | None:
     for m in matches or ():
         data = m.to_json() if hasattr(m, "to_json") else m
         if isinstance(data, dict) and data.get("id"):
-            return {k: data.get(k) for k in ("id", "family", "cause", "remedy", "rebuild_helps",
-                                             "restart_needed")}
+            return {
+                k: data.get(k)
+                for k in ("id", "family", "cause", "remedy", "rebuild_helps", "restart_needed")
+            }
     return None
 
 
@@ -224,8 +241,9 @@ def first_cause(info: dict[str, Any]) -> str:
     return f"{info.get('type', 'Error')}: {info.get('message', '')}".strip()
 
 
-def _failure(names: list[str], cause: str, result: DeepResult,
-             needs: dict[str, list[str]]) -> Finding:
+def _failure(
+    names: list[str], cause: str, result: DeepResult, needs: dict[str, list[str]]
+) -> Finding:
     """One finding for the modules that fail from one first cause; its subject is the module
     the cause names (numpy, for cv2, torch and transformers failing on numpy), else the first."""
     subject = next((n for n in names if re.search(rf"\b{re.escape(n)}\b", cause)), names[0])
@@ -235,10 +253,16 @@ def _failure(names: list[str], cause: str, result: DeepResult,
     error = f"{info.get('type', 'Error')}: {info.get('message', '')}".strip()
     remedy = (signature or {}).get("remedy") or (
         "run 'repair' (it reinstalls the package and what it needs); if it persists, "
-        "run 'repair --clean-venv'")
-    details: dict[str, Any] = {"module": subject, "error_type": info.get("type"),
-                               "error": info.get("message"), "last_line": info.get("last"),
-                               "first_cause": cause, "modules": names}
+        "run 'repair --clean-venv'"
+    )
+    details: dict[str, Any] = {
+        "module": subject,
+        "error_type": info.get("type"),
+        "error": info.get("message"),
+        "last_line": info.get("last"),
+        "first_cause": cause,
+        "modules": names,
+    }
     if signature:
         details["signature"] = signature
     message = f"import {subject} fails: {error.splitlines()[0][:300] if error else 'unknown'}"
@@ -284,17 +308,29 @@ def _loaded_versions(ctx: Context, result: DeepResult) -> Iterator[Finding]:
         loaded, where = str(info.get("version") or ""), str(info.get("file") or "")
         outside = bool(where) and not os.path.realpath(where).startswith(site + os.sep)
         if loaded and dist.version and not _same_release(loaded, dist.version):
-            message = (f"import {module} loads version {loaded}, but the installed metadata says "
-                       f"{dist.name} {dist.version}")
+            message = (
+                f"import {module} loads version {loaded}, but the installed metadata says "
+                f"{dist.name} {dist.version}"
+            )
         elif outside:
-            message = (f"import {module} loads {where}, outside the venv's site-packages, not "
-                       f"the installed {dist.name} {dist.version}")
+            message = (
+                f"import {module} loads {where}, outside the venv's site-packages, not "
+                f"the installed {dist.name} {dist.version}"
+            )
         else:
             continue
         yield MIXED_VERSION(
-            dist.name, message,
+            dist.name,
+            message,
             f"run 'repair' to reinstall {dist.name} cleanly; if the module comes from outside "
             "the venv, remove what puts it on the path (PYTHONPATH, a .pth file, user site)",
-            loaded=loaded, file=where, version=dist.version, folder=str(dist.path), tops=[],
-            files=[], count=0, unlisted=0, size_differs=0,
+            loaded=loaded,
+            file=where,
+            version=dist.version,
+            folder=str(dist.path),
+            tops=[],
+            files=[],
+            count=0,
+            unlisted=0,
+            size_differs=0,
         )

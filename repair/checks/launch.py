@@ -16,18 +16,29 @@ if TYPE_CHECKING:
     from repair.context import Context
 
 LAUNCH_ARGS = finding_type(
-    FindingId.LAUNCH_ARGS, "Launch arguments that do not fit the machine", Severity.WARNING, Fix.CONFIG,
+    FindingId.LAUNCH_ARGS,
+    "Launch arguments that do not fit the machine",
+    Severity.WARNING,
+    Fix.CONFIG,
     restart_required=True,
 )
 PICKLE_MODELS = finding_type(
-    FindingId.PICKLE_MODELS, "Model files in a format that can run code when loaded", Severity.INFO,
+    FindingId.PICKLE_MODELS,
+    "Model files in a format that can run code when loaded",
+    Severity.INFO,
     Fix.MANUAL,
 )
 
 PICKLE_SUFFIXES = (".ckpt", ".pt")
-_BACKEND_FLAGS = {"--use-directml": "directml", "--use-zluda": "zluda", "--use-ipex": "ipex",
-                  "--use-rocm": "rocm", "--use-cuda": "cuda", "--use-openvino": "openvino",
-                  "--use-cpu-torch": "cpu"}
+_BACKEND_FLAGS = {
+    "--use-directml": "directml",
+    "--use-zluda": "zluda",
+    "--use-ipex": "ipex",
+    "--use-rocm": "rocm",
+    "--use-cuda": "cuda",
+    "--use-openvino": "openvino",
+    "--use-cpu-torch": "cpu",
+}
 
 
 def _where(ctx: Context) -> str:
@@ -53,8 +64,7 @@ def launch_args_check(ctx: Context) -> Iterator[Finding]:
             "--disable-safe-unpickle",
             f"{where} has --disable-safe-unpickle: .ckpt/.pt files are loaded without the check "
             "that stops them from running code",
-            "remove --disable-safe-unpickle and convert the models that needed it to "
-            ".safetensors",
+            "remove --disable-safe-unpickle and convert the models that needed it to .safetensors",
             argument="--disable-safe-unpickle",
         )
     directml = "--use-directml" in flags or "--directml" in flags or torch == "directml"
@@ -63,16 +73,18 @@ def launch_args_check(ctx: Context) -> Iterator[Finding]:
         yield LAUNCH_ARGS(
             "--no-half",
             f"DirectML is in use ({where}) without --no-half: many AMD cards fail in half "
-            "precision (\"mat1 and mat2 must have the same dtype\", or black images)",
-            "add --no-half to COMMANDLINE_ARGS" + (
-                f" (recommended for DirectML: {recommended})" if recommended else ""),
-            argument="--no-half", backend="directml",
+            'precision ("mat1 and mat2 must have the same dtype", or black images)',
+            "add --no-half to COMMANDLINE_ARGS"
+            + (f" (recommended for DirectML: {recommended})" if recommended else ""),
+            argument="--no-half",
+            backend="directml",
         )
     machine = ctx.machine_backend if ctx.backend_wanted else None
     if "--skip-torch-cuda-test" in flags and torch is not None:
         gpu = machine is not None and bool(machine.accepts())
-        if torch in ("cpu", "unknown") or (gpu and machine is not None
-                                            and torch not in machine.accepts()):
+        if torch in ("cpu", "unknown") or (
+            gpu and machine is not None and torch not in machine.accepts()
+        ):
             on_gpu = f" on a machine with a {machine.backend} GPU" if gpu and machine else ""
             yield LAUNCH_ARGS(
                 "--skip-torch-cuda-test",
@@ -80,14 +92,16 @@ def launch_args_check(ctx: Context) -> Iterator[Finding]:
                 f"build{on_gpu}: the check is skipped and everything runs on the CPU",
                 "install the torch build for the GPU ('repair --reinstall --backend ...'), then "
                 "remove --skip-torch-cuda-test",
-                argument="--skip-torch-cuda-test", torch=torch,
+                argument="--skip-torch-cuda-test",
+                torch=torch,
             )
     if machine is not None and not machine.overridden and machine.vendor is not None:
         for flag, backend in _BACKEND_FLAGS.items():
             if flag not in flags or backend == "cpu":
                 continue
-            fits = backend in machine.accepts() or (backend == "openvino"
-                                                    and machine.vendor == "intel")
+            fits = backend in machine.accepts() or (
+                backend == "openvino" and machine.vendor == "intel"
+            )
             if backend == "zluda" and machine.system != "Windows":
                 fits = False
             if not fits:
@@ -95,17 +109,22 @@ def launch_args_check(ctx: Context) -> Iterator[Finding]:
                     flag,
                     f"{where} has {flag}, but the machine's GPU is {machine.vendor} "
                     f"({machine.backend}, found by {machine.source})",
-                    f"remove {flag}" + (
+                    f"remove {flag}"
+                    + (
                         f"; for this machine: {manifest.recommended_args(machine.backend)}"
-                        if manifest.recommended_args(machine.backend) else ""),
-                    argument=flag, machine=machine.backend,
+                        if manifest.recommended_args(machine.backend)
+                        else ""
+                    ),
+                    argument=flag,
+                    machine=machine.backend,
                 )
     if "--xformers" in flags and torch is not None and torch not in ("cuda",):
         yield LAUNCH_ARGS(
             "--xformers",
             f"{where} has --xformers, but xformers needs a CUDA torch and this one is {torch}",
             "remove --xformers (use --opt-sdp-attention or --opt-sub-quad-attention instead)",
-            argument="--xformers", torch=torch,
+            argument="--xformers",
+            torch=torch,
         )
 
 
@@ -145,8 +164,9 @@ def pickle_models(ctx: Context) -> Iterator[Finding]:
     for folder in _model_roots(ctx):
         for dirpath, dirnames, filenames in os.walk(folder):
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-            found.extend(Path(dirpath) / f for f in filenames
-                         if f.lower().endswith(PICKLE_SUFFIXES))
+            found.extend(
+                Path(dirpath) / f for f in filenames if f.lower().endswith(PICKLE_SUFFIXES)
+            )
     if found:
         # lazy: start-up time
         from repair.app.gitrepo import tracked_files
@@ -169,5 +189,6 @@ def pickle_models(ctx: Context) -> Iterator[Finding]:
         f"loaded: {sample}",
         "prefer .safetensors versions of these models, or convert them; load pickles only "
         "from sources you trust",
-        count=len(found), files=shown[:100],
+        count=len(found),
+        files=shown[:100],
     )

@@ -46,13 +46,26 @@ def run_preflight(ctx: Context) -> PreflightResult:
         spec = None
     # The index only: which torch packages the requirements ask for is theirs to say.
     torch = {"index_url": spec.get("index_url")} if spec else None
-    return index_preflight(wanted, target, ctx.options.index, torch=torch, reporter=ctx.reporter,
-                           requirement_options=reqs.options,
-                           venv=ctx.venv if ctx.venv_exists else None)
+    return index_preflight(
+        wanted,
+        target,
+        ctx.options.index,
+        torch=torch,
+        reporter=ctx.reporter,
+        requirement_options=reqs.options,
+        venv=ctx.venv if ctx.venv_exists else None,
+    )
 
 
-@check(WHEEL_UNAVAILABLE, INDEX_UNREACHABLE, YANKED_PIN, SOURCE_BUILD_REQUIRED,
-       TORCH_INDEX_FALLBACK, PREFLIGHT_UNCHECKED, option="online")
+@check(
+    WHEEL_UNAVAILABLE,
+    INDEX_UNREACHABLE,
+    YANKED_PIN,
+    SOURCE_BUILD_REQUIRED,
+    TORCH_INDEX_FALLBACK,
+    PREFLIGHT_UNCHECKED,
+    option="online",
+)
 def online_preflight(ctx: Context) -> Iterator[Finding]:
     """Ask the package indexes whether every requirement has a file this venv's Python can
     install (see the preflight finding ids)."""

@@ -35,18 +35,31 @@ if TYPE_CHECKING:
 
 FETCH_TIMEOUT = 60.0
 RESOLVE_TIMEOUT = 600.0
-_OFFLINE_MARKS = ("could not resolve host", "unable to access", "could not read from remote",
-                  "connection timed out", "connection refused", "network is unreachable",
-                  "timed out after", "failed to connect", "temporary failure in name resolution")
+_OFFLINE_MARKS = (
+    "could not resolve host",
+    "unable to access",
+    "could not read from remote",
+    "connection timed out",
+    "connection refused",
+    "network is unreachable",
+    "timed out after",
+    "failed to connect",
+    "temporary failure in name resolution",
+)
 _INCLUDE_RE = re.compile(r"^\s*(?:-r|--requirement|-c|--constraint)(?:\s+|=)?(\S+)", re.M)
 
 UPDATE_RISKY = finding_type(
-    FindingId.UPDATE_RISKY, "An update would move a package that often breaks the application",
-    Severity.WARNING, Fix.NONE, restart_required=True,
+    FindingId.UPDATE_RISKY,
+    "An update would move a package that often breaks the application",
+    Severity.WARNING,
+    Fix.NONE,
+    restart_required=True,
 )
 UPDATE_UNRESOLVABLE = finding_type(
-    FindingId.UPDATE_UNRESOLVABLE, "The updated requirements cannot be installed together",
-    Severity.ERROR, Fix.MANUAL,
+    FindingId.UPDATE_UNRESOLVABLE,
+    "The updated requirements cannot be installed together",
+    Severity.ERROR,
+    Fix.MANUAL,
 )
 
 
@@ -109,8 +122,9 @@ def _spec_map(folder: Path, name: str, constraint: bool) -> dict[str, str]:
     return {k: " | ".join(v) for k, v in out.items()}
 
 
-def requirement_changes(root: Path, head: str, upstream: str, files: list[str],
-                        constraints: list[str], work: Path) -> list[dict[str, Any]]:
+def requirement_changes(
+    root: Path, head: str, upstream: str, files: list[str], constraints: list[str], work: Path
+) -> list[dict[str, Any]]:
     """Each requirement the update adds, removes or changes: ``{"name", "from", "to", "file"}``."""
     old_dir, new_dir = work / "head", work / "upstream"
     _extract(root, head, files + constraints, old_dir)
@@ -122,8 +136,9 @@ def requirement_changes(root: Path, head: str, upstream: str, files: list[str],
         new = _spec_map(new_dir, name, constraint)
         for key in sorted(set(old) | set(new)):
             if old.get(key) != new.get(key):
-                changes.append({"name": key, "from": old.get(key), "to": new.get(key),
-                                "file": name})
+                changes.append(
+                    {"name": key, "from": old.get(key), "to": new.get(key), "file": name}
+                )
     return changes
 
 
@@ -134,8 +149,10 @@ def _risk(name: str, old: str | None, new: str, restart: set[str]) -> str | None
     except InvalidVersion:
         ov = nv = None
     if name == "numpy" and ov is not None and nv is not None and ov.major != nv.major:
-        return (f"numpy {ov.major} -> {nv.major}: compiled modules built for numpy {ov.major} "
-                "fail to import")
+        return (
+            f"numpy {ov.major} -> {nv.major}: compiled modules built for numpy {ov.major} "
+            "fail to import"
+        )
     if name in TORCH_STACK and old is not None:
         if ov is not None and nv is not None and ov.local != nv.local:
             return f"the {name} build changes ({ov.local or 'default'} -> {nv.local or 'default'})"
@@ -145,32 +162,55 @@ def _risk(name: str, old: str | None, new: str, restart: set[str]) -> str | None
     return None
 
 
-def dry_run(ctx: Context, inputs: list[tuple[str, str]], cwd: Path | None = None,
-            extra: list[str] | None = None) -> tuple[list[dict[str, Any]] | None, str | None,
-                                                    bool]:
+def dry_run(
+    ctx: Context,
+    inputs: list[tuple[str, str]],
+    cwd: Path | None = None,
+    extra: list[str] | None = None,
+) -> tuple[list[dict[str, Any]] | None, str | None, bool]:
     """pip's resolver in the venv (``pip install --dry-run --report``) on ``inputs`` (pairs of
     ``-r``/``-c`` and a file): (what it would install, why there is no answer, unresolvable)."""
     if not ctx.venv_exists or ctx.interp is None:
         return None, "the venv's python does not run here", False
     if "pip" not in ctx.installed:
         return None, "the venv has no pip (made by uv?): no prediction", False
-    args: list[str] = [str(ctx.layout.python), *(["-s"] if ctx.layout.embedded else []),
-                       "-m", "pip", "install", "--dry-run", "--report", "-", "--quiet",
-                       "--no-input", "--disable-pip-version-check"]
+    args: list[str] = [
+        str(ctx.layout.python),
+        *(["-s"] if ctx.layout.embedded else []),
+        "-m",
+        "pip",
+        "install",
+        "--dry-run",
+        "--report",
+        "-",
+        "--quiet",
+        "--no-input",
+        "--disable-pip-version-check",
+    ]
     for flag, path in inputs:
         args += [flag, path]
     args += list(extra or [])
     try:
-        res = run(args, timeout=RESOLVE_TIMEOUT, env=clean_env(venv=ctx.venv),
-                  cwd=str(cwd) if cwd else None)
+        res = run(
+            args,
+            timeout=RESOLVE_TIMEOUT,
+            env=clean_env(venv=ctx.venv),
+            cwd=str(cwd) if cwd else None,
+        )
     except ProcessError as exc:
         return None, exc.message, False
     if not res.ok:
         text = res.stderr + res.stdout
         if "no such option: --report" in text or "no such option: --dry-run" in text:
             return None, "the venv's pip is older than 22.2 (no --dry-run --report)", False
-        unresolvable = any(m in text for m in ("ResolutionImpossible", "conflicting dependencies",
-                                               "No matching distribution found"))
+        unresolvable = any(
+            m in text
+            for m in (
+                "ResolutionImpossible",
+                "conflicting dependencies",
+                "No matching distribution found",
+            )
+        )
         return None, pip_error(text) or f"pip exit {res.returncode}", unresolvable
     try:
         report = json.loads(res.stdout)
@@ -190,7 +230,7 @@ def pip_error(text: str) -> str:
     if "The conflict is caused by:" in lines:
         start = lines.index("The conflict is caused by:") + 1
         causes = []
-        for line in lines[start:start + 6]:
+        for line in lines[start : start + 6]:
             if not line:
                 break
             causes.append(line)
@@ -202,8 +242,12 @@ def pip_error(text: str) -> str:
     return first_error_line(text)
 
 
-def predict(ctx: Context, upstream_dir: Path, files: list[str], constraints: list[str],
-            ) -> tuple[list[dict[str, Any]], str | None, bool]:
+def predict(
+    ctx: Context,
+    upstream_dir: Path,
+    files: list[str],
+    constraints: list[str],
+) -> tuple[list[dict[str, Any]], str | None, bool]:
     """Ask pip's resolver in the venv what ``pip install -r`` of the upstream requirements would
     install. Returns (packages that move, why there is no prediction, unresolvable)."""
     inputs = [("-r", n) for n in files] + [("-c", n) for n in constraints]
@@ -223,8 +267,15 @@ def predict(ctx: Context, upstream_dir: Path, files: list[str], constraints: lis
         if old == new:
             continue
         reason = _risk(key, old, new, restart)
-        moves.append({"name": key, "from": old, "to": new, "risky": reason is not None,
-                      **({"reason": reason} if reason else {})})
+        moves.append(
+            {
+                "name": key,
+                "from": old,
+                "to": new,
+                "risky": reason is not None,
+                **({"reason": reason} if reason else {}),
+            }
+        )
     return moves, None, False
 
 
@@ -238,11 +289,17 @@ def ensure_snapshot(ctx: Context) -> dict[str, Any]:
     changed = max((p.stat().st_mtime for p in (ctx.venv, ctx.site) if p.exists()), default=0.0)
     for info in sorted(list_backups(ctx.install), key=_created, reverse=True)[:1]:
         if _created(info) >= changed:
-            return {"status": "fresh", "id": str(getattr(info, "id", "")),
-                    "path": str(getattr(info, "path", ""))}
+            return {
+                "status": "fresh",
+                "id": str(getattr(info, "id", "")),
+                "path": str(getattr(info, "path", "")),
+            }
     info = create_backup(ctx, snapshot_only=True, reporter=ctx.reporter, reason="pre-update")
-    return {"status": "created", "id": str(getattr(info, "id", "")),
-            "path": str(getattr(info, "path", ""))}
+    return {
+        "status": "created",
+        "id": str(getattr(info, "id", "")),
+        "path": str(getattr(info, "path", "")),
+    }
 
 
 def _created(info: Any) -> float:
@@ -259,8 +316,15 @@ def _created(info: Any) -> float:
     return 0.0
 
 
-@check(REPO_BEHIND, REPO_DIVERGED, REPO_DIRTY, REPO_DETACHED, UPDATE_RISKY, UPDATE_UNRESOLVABLE,
-       option="pre_update")
+@check(
+    REPO_BEHIND,
+    REPO_DIVERGED,
+    REPO_DIRTY,
+    REPO_DETACHED,
+    UPDATE_RISKY,
+    UPDATE_UNRESOLVABLE,
+    option="pre_update",
+)
 def pre_update(ctx: Context) -> Iterator[Finding]:
     """With ``--pre-update``: fetch upstream (offline: says so and goes on), count the commits
     behind, diff the requirements and constraints files between HEAD and upstream, and predict
@@ -273,17 +337,32 @@ def pre_update_findings(ctx: Context) -> Iterator[Finding]:
     root = ctx.install.dir
     manifest = ctx.install.manifest
     update: dict[str, Any] = {
-        "fetched": False, "offline": False, "fetch_error": None, "head": None, "branch": None,
-        "upstream": None, "upstream_commit": None, "behind": None, "ahead": None,
-        "files_changed": [], "requirements": [], "packages": [], "risky": [],
-        "prediction": None, "snapshot": None, "refused": [], "safe": False,
-        "compared": False, "not_compared": None,
+        "fetched": False,
+        "offline": False,
+        "fetch_error": None,
+        "head": None,
+        "branch": None,
+        "upstream": None,
+        "upstream_commit": None,
+        "behind": None,
+        "ahead": None,
+        "files_changed": [],
+        "requirements": [],
+        "packages": [],
+        "risky": [],
+        "prediction": None,
+        "snapshot": None,
+        "refused": [],
+        "safe": False,
+        "compared": False,
+        "not_compared": None,
     }
     ctx.report_extra["update"] = update
     state = inspect(root)
     if not state.ok:
         update["refused"].append(
-            "the repository cannot be read" if state.status != "no-git" else "not a git checkout")
+            "the repository cannot be read" if state.status != "no-git" else "not a git checkout"
+        )
         return
     update["head"], update["branch"] = state.head, state.branch
     update["snapshot"] = ensure_snapshot(ctx)
@@ -292,12 +371,14 @@ def pre_update_findings(ctx: Context) -> Iterator[Finding]:
     if state.branch:
         res = git(root, "config", "--get", f"branch.{state.branch}.remote", timeout=15)
         remote = res.stdout.strip() or "origin"
-    fetched, error, offline = _fetch(root, remote, float(ctx.options.fetch_timeout
-                                                          or FETCH_TIMEOUT))
+    fetched, error, offline = _fetch(
+        root, remote, float(ctx.options.fetch_timeout or FETCH_TIMEOUT)
+    )
     update.update(fetched=fetched, fetch_error=error, offline=offline)
     if not fetched:
-        ctx.reporter.warn(f"could not fetch from {remote} ({error}); "
-                          "using the last fetched upstream state")
+        ctx.reporter.warn(
+            f"could not fetch from {remote} ({error}); using the last fetched upstream state"
+        )
     upstream = state.upstream
     if upstream is None and rev_parse(root, f"{remote}/{manifest.branch}"):
         upstream = f"{remote}/{manifest.branch}"
@@ -309,20 +390,28 @@ def pre_update_findings(ctx: Context) -> Iterator[Finding]:
     if state.detached:
         refused.append("no branch checked out (detached HEAD)")
         yield REPO_DETACHED(
-            subject, f"the checkout is at {state.head[:10] if state.head else '?'} with no branch: "
+            subject,
+            f"the checkout is at {state.head[:10] if state.head else '?'} with no branch: "
             "'git pull' refuses to update it",
             f"run 'git checkout {manifest.branch}' to follow the branch again, or update by hand",
-            severity=Severity.ERROR, commit=state.head,
+            severity=Severity.ERROR,
+            commit=state.head,
         )
     if upstream_commit is None or state.head is None:
         if state.dirty:
-            yield REPO_DIRTY(subject, f"{len(state.dirty)} tracked file(s) changed",
-                             "commit or stash them ('git stash')", files=list(state.dirty[:100]))
+            yield REPO_DIRTY(
+                subject,
+                f"{len(state.dirty)} tracked file(s) changed",
+                "commit or stash them ('git stash')",
+                files=list(state.dirty[:100]),
+            )
         # Nothing to compare with: no remote, never fetched, or no upstream branch. That is not
         # "safe to update": the update's effect is unknown.
         update["not_compared"] = (
-            f"no upstream state of {remote} to compare with ({error})" if not fetched and error
-            else f"no upstream branch found ({remote}/{manifest.branch})")
+            f"no upstream state of {remote} to compare with ({error})"
+            if not fetched and error
+            else f"no upstream branch found ({remote}/{manifest.branch})"
+        )
         update["safe"] = False
         return
     update["compared"] = True
@@ -336,37 +425,50 @@ def pre_update_findings(ctx: Context) -> Iterator[Finding]:
     if touched:
         refused.append("local changes to files the update changes: " + ", ".join(touched[:5]))
         yield REPO_DIRTY(
-            subject, f"'git pull' would refuse: local changes to {len(touched)} file(s) that the "
+            subject,
+            f"'git pull' would refuse: local changes to {len(touched)} file(s) that the "
             f"update changes: {', '.join(touched[:5])}",
             "keep the changes with 'git stash' (then 'git stash pop' after the update) or commit "
-            "them", severity=Severity.ERROR, files=touched[:100],
+            "them",
+            severity=Severity.ERROR,
+            files=touched[:100],
         )
     elif state.dirty:
         yield REPO_DIRTY(
-            subject, f"{len(state.dirty)} tracked file(s) have local changes; the update does "
-            "not touch them", "nothing blocks the update; 'git stash' keeps them safe",
+            subject,
+            f"{len(state.dirty)} tracked file(s) have local changes; the update does "
+            "not touch them",
+            "nothing blocks the update; 'git stash' keeps them safe",
             files=list(state.dirty[:100]),
         )
     if update["ahead"] and update["behind"]:
         refused.append("local commits: the branch has diverged from upstream")
         yield REPO_DIVERGED(
-            subject, f"{update['ahead']} local commit(s) and {update['behind']} upstream: "
-            "'git pull --ff-only' refuses", "rebase or merge your commits onto the upstream "
-            "branch, or reset to it", severity=Severity.ERROR,
-            ahead=update["ahead"], behind=update["behind"], upstream=upstream,
+            subject,
+            f"{update['ahead']} local commit(s) and {update['behind']} upstream: "
+            "'git pull --ff-only' refuses",
+            "rebase or merge your commits onto the upstream branch, or reset to it",
+            severity=Severity.ERROR,
+            ahead=update["ahead"],
+            behind=update["behind"],
+            upstream=upstream,
         )
     elif update["behind"]:
         yield REPO_BEHIND(
-            subject, f"{update['behind']} commit(s) behind {upstream}"
+            subject,
+            f"{update['behind']} commit(s) behind {upstream}"
             + ("" if fetched else " (as of the last fetch: offline)"),
-            "'git pull --ff-only' updates it", behind=update["behind"], upstream=upstream,
+            "'git pull --ff-only' updates it",
+            behind=update["behind"],
+            upstream=upstream,
         )
     if update["behind"]:
         files, constraints = manifest.requirement_files, manifest.constraint_files
         with tempfile.TemporaryDirectory(prefix="repair-update-") as tmp:
             work = Path(tmp)
-            update["requirements"] = requirement_changes(root, "HEAD", upstream_commit, files,
-                                                         constraints, work)
+            update["requirements"] = requirement_changes(
+                root, "HEAD", upstream_commit, files, constraints, work
+            )
             if update["requirements"]:
                 ctx.reporter.step("asking pip what the new requirements would install")
                 moves, why, unresolvable = predict(ctx, work / "upstream", files, constraints)
@@ -375,19 +477,23 @@ def pre_update_findings(ctx: Context) -> Iterator[Finding]:
                 if unresolvable and not offline:
                     refused.append("the new requirements cannot be installed")
                     yield UPDATE_UNRESOLVABLE(
-                        subject, f"pip cannot install the updated requirements: {why}",
+                        subject,
+                        f"pip cannot install the updated requirements: {why}",
                         "wait for upstream to fix its requirements, or check your package index "
-                        "settings", detail=why,
+                        "settings",
+                        detail=why,
                     )
                 for move in moves:
                     if move["risky"]:
                         update["risky"].append(move["name"])
                         yield UPDATE_RISKY(
-                            move["name"], f"the update moves {move['name']} "
+                            move["name"],
+                            f"the update moves {move['name']} "
                             f"{move['from'] or '(not installed)'} -> {move['to']}: "
                             f"{move['reason']}",
                             "make sure a snapshot exists ('repair backup create'); restart the "
-                            "web UI after the update", **{k: move[k] for k in ("from", "to")},
+                            "web UI after the update",
+                            **{k: move[k] for k in ("from", "to")},
                         )
             else:
                 update["prediction"] = "requirements unchanged"

@@ -17,8 +17,11 @@ if TYPE_CHECKING:
     from repair.context import Context
 
 RESTART_REQUIRED = finding_type(
-    FindingId.RESTART_REQUIRED, "The application must be restarted for a change to take effect",
-    Severity.WARNING, Fix.MANUAL, restart_required=True,
+    FindingId.RESTART_REQUIRED,
+    "The application must be restarted for a change to take effect",
+    Severity.WARNING,
+    Fix.MANUAL,
+    restart_required=True,
 )
 
 
@@ -112,9 +115,16 @@ def processes_using(venv: Path) -> list[VenvProcess]:
             except (psutil.Error, OSError):
                 pass
         if hits:
-            out.append(VenvProcess(info["pid"], info.get("name") or "?", " ".join(cmd)[:200],
-                                   float(info.get("create_time") or 0.0), tuple(deleted),
-                                   tuple(maps)))
+            out.append(
+                VenvProcess(
+                    info["pid"],
+                    info.get("name") or "?",
+                    " ".join(cmd)[:200],
+                    float(info.get("create_time") or 0.0),
+                    tuple(deleted),
+                    tuple(maps),
+                )
+            )
     return out
 
 
@@ -139,8 +149,11 @@ def loaded_by(ctx: Context, names: list[str], mapped: tuple[str, ...]) -> list[s
     if not mapped:
         return []
     site = os.path.realpath(ctx.site)
-    tops = {os.path.relpath(os.path.realpath(m), site).split(os.sep)[0] for m in mapped
-            if os.path.realpath(m).startswith(site + os.sep)}
+    tops = {
+        os.path.relpath(os.path.realpath(m), site).split(os.sep)[0]
+        for m in mapped
+        if os.path.realpath(m).startswith(site + os.sep)
+    }
     by_key = ctx.scan.by_key()
     # lazy: start-up time
     from repair.env.dists import MetadataError, canonical
@@ -191,6 +204,9 @@ def restart_required(ctx: Context) -> Iterator[Finding]:
             p.describe(),
             f"{p.describe()} runs on this venv; " + "; ".join(parts),
             f"restart it ({p.cmdline or p.name}) so that it loads the packages now installed",
-            pid=p.pid, process=p.name, packages=changed, loaded=loaded,
+            pid=p.pid,
+            process=p.name,
+            packages=changed,
+            loaded=loaded,
             deleted=list(p.deleted_maps[:20]),
         )

@@ -18,27 +18,42 @@ if TYPE_CHECKING:
     from repair.env.dists import Dist
 
 REQUIREMENT_UNMET = finding_type(
-    FindingId.REQUIREMENT_UNMET, "A requirement of the application is not installed or not satisfied",
-    Severity.ERROR, Fix.REINSTALL, restart_required=True,
+    FindingId.REQUIREMENT_UNMET,
+    "A requirement of the application is not installed or not satisfied",
+    Severity.ERROR,
+    Fix.REINSTALL,
+    restart_required=True,
 )
 DEPENDENCY_CONFLICT = finding_type(
-    FindingId.DEPENDENCY_CONFLICT, "An installed distribution's own requirement is not satisfied",
-    Severity.ERROR, Fix.REINSTALL, restart_required=True,
+    FindingId.DEPENDENCY_CONFLICT,
+    "An installed distribution's own requirement is not satisfied",
+    Severity.ERROR,
+    Fix.REINSTALL,
+    restart_required=True,
 )
 REQUIREMENT_CONFLICT = finding_type(
-    FindingId.REQUIREMENT_CONFLICT, "Two requirement sources ask for versions no single version satisfies",
-    Severity.ERROR, Fix.MANUAL, restart_required=True,
+    FindingId.REQUIREMENT_CONFLICT,
+    "Two requirement sources ask for versions no single version satisfies",
+    Severity.ERROR,
+    Fix.MANUAL,
+    restart_required=True,
 )
 INSTALL_RISKY = finding_type(
-    FindingId.INSTALL_RISKY, "Installing a node's or extension's requirements would move a protected "
-    "package", Severity.ERROR, Fix.NONE,
+    FindingId.INSTALL_RISKY,
+    "Installing a node's or extension's requirements would move a protected package",
+    Severity.ERROR,
+    Fix.NONE,
 )
 INSTALL_UNRESOLVABLE = finding_type(
-    FindingId.INSTALL_UNRESOLVABLE, "A node's or extension's requirements cannot be installed here",
-    Severity.ERROR, Fix.NONE,
+    FindingId.INSTALL_UNRESOLVABLE,
+    "A node's or extension's requirements cannot be installed here",
+    Severity.ERROR,
+    Fix.NONE,
 )
 REQUIREMENT_INVALID = finding_type(
-    FindingId.REQUIREMENT_INVALID, "A requirements file has a line that cannot be read", Severity.ERROR,
+    FindingId.REQUIREMENT_INVALID,
+    "A requirements file has a line that cannot be read",
+    Severity.ERROR,
     Fix.MANUAL,
 )
 
@@ -98,7 +113,9 @@ def requirement_unmet(ctx: Context) -> Iterator[Finding]:
                         f"{dist.name} {dist.version} is installed, but the constraint "
                         f"{line.raw!r} ({where}) forbids it",
                         f"run 'repair' to install a version that fits {req.specifier}",
-                        requirement=line.raw, installed=dist.version, where=line.where,
+                        requirement=line.raw,
+                        installed=dist.version,
+                        where=line.where,
                         requested_by=by,
                     )
                 continue
@@ -108,14 +125,20 @@ def requirement_unmet(ctx: Context) -> Iterator[Finding]:
                     f"{shown} is required ({where}: {line.raw}) but not installed",
                     f"run 'repair' to install it, or {_pip(ctx)} install "
                     f"{shell_arg(req if req is not None else line.raw)}",
-                    requirement=line.raw, installed=None, where=line.where, requested_by=by,
+                    requirement=line.raw,
+                    installed=None,
+                    where=line.where,
+                    requested_by=by,
                 )
             elif req is not None and not _satisfied(req, dist):
                 yield REQUIREMENT_UNMET(
                     dist.name,
                     f"{dist.name} {dist.version} is installed, but {where} requires {line.raw}",
                     f"run 'repair' to install a version that fits {req.specifier}",
-                    requirement=line.raw, installed=dist.version, where=line.where, requested_by=by,
+                    requirement=line.raw,
+                    installed=dist.version,
+                    where=line.where,
+                    requested_by=by,
                 )
 
 
@@ -147,25 +170,38 @@ def requirement_conflict(ctx: Context) -> Iterator[Finding]:
 
     for c in conflicts(ctx):
         a, b = c.first, c.second
-        first = f"{a.who} asks {a.text} ({_rel(ctx, a.line)})" if a.line.lineno else \
-            f"{a.who} must stay"
-        message = (f"{first} and {b.who} asks {b.text} ({_rel(ctx, b.line)}): no version of "
-                   f"{c.name} satisfies both")
+        first = (
+            f"{a.who} asks {a.text} ({_rel(ctx, a.line)})"
+            if a.line.lineno
+            else f"{a.who} must stay"
+        )
+        message = (
+            f"{first} and {b.who} asks {b.text} ({_rel(ctx, b.line)}): no version of "
+            f"{c.name} satisfies both"
+        )
         folder = b.line.source.parent
         try:
             folder_rel = folder.relative_to(ctx.install.dir).as_posix()
         except ValueError:
             folder_rel = str(folder)
-        disable = (f"disable {b.who} (move {folder_rel} into {folder.parent.name}/.disabled)"
-                   if not b.is_app else f"change {b.who}'s requirement")
-        want = f"a version of {b.who} that accepts {c.name}{a.spec}" if str(a.spec) else \
-            f"a version of {b.who} without the pin"
+        disable = (
+            f"disable {b.who} (move {folder_rel} into {folder.parent.name}/.disabled)"
+            if not b.is_app
+            else f"change {b.who}'s requirement"
+        )
+        want = (
+            f"a version of {b.who} that accepts {c.name}{a.spec}"
+            if str(a.spec)
+            else f"a version of {b.who} without the pin"
+        )
         kept = f"keeps {a.text}" if a.line.lineno == 0 else f"installs {a.who}"
         yield REQUIREMENT_CONFLICT(
-            c.name, message,
+            c.name,
+            message,
             f"'repair' {kept} and leaves {b.who} out; to have both, {disable} or "
             f"update it to {want}",
-            sources=[a.to_json(), b.to_json()], left_out=c.blocked,
+            sources=[a.to_json(), b.to_json()],
+            left_out=c.blocked,
         )
 
 
@@ -212,7 +248,9 @@ def dependency_conflict(ctx: Context) -> Iterator[Finding]:
                 f"{who} requires {req}, which is not installed",
                 f"run 'repair' to install it, "
                 f"or {shell_arg(str(ctx.layout.python))} -m pip install {shell_arg(req)}",
-                required_by=dist.name, requirement=str(req), installed=None,
+                required_by=dist.name,
+                requirement=str(req),
+                installed=None,
             )
         else:
             yield DEPENDENCY_CONFLICT(
@@ -220,5 +258,7 @@ def dependency_conflict(ctx: Context) -> Iterator[Finding]:
                 f"{who} requires {req}, but {target.name} {target.version} is installed",
                 f"run 'repair' to install a version of {target.name} that fits both, "
                 f"or update {dist.name}",
-                required_by=dist.name, requirement=str(req), installed=target.version,
+                required_by=dist.name,
+                requirement=str(req),
+                installed=target.version,
             )

@@ -21,8 +21,9 @@ def describe_target(ctx: Context) -> dict[str, Any]:
     if ctx.venv_exists:
         info = ctx.python_info
         python = {
-            "version": info.version if not info.estimated or ctx.cfg and ctx.cfg.version
-            or ctx.layout.embedded else None,
+            "version": info.version
+            if not info.estimated or ctx.cfg and ctx.cfg.version or ctx.layout.embedded
+            else None,
             "executable": str(ctx.layout.python),
         }
     target: dict[str, Any] = {
@@ -78,11 +79,14 @@ def run_checks(ctx: Context, select: Callable[[Check], bool] | None = None) -> l
             findings.extend(found)
         except Exception as exc:  # noqa: BLE001 - reported as a finding, see docstring
             ftype = FINDING_TYPES[FindingId.CHECK_FAILED]
-            findings.append(ftype(
-                chk.name, f"the check '{chk.name}' failed: {type(exc).__name__}: {exc}",
-                "please report this as a bug, with the output of 'repair check --json'",
-                check=chk.name,
-            ))
+            findings.append(
+                ftype(
+                    chk.name,
+                    f"the check '{chk.name}' failed: {type(exc).__name__}: {exc}",
+                    "please report this as a bug, with the output of 'repair check --json'",
+                    check=chk.name,
+                )
+            )
     if memo is None:
         cache.memo_store(ctx, produced)
     if env is None:

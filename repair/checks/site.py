@@ -19,41 +19,71 @@ if TYPE_CHECKING:
     from repair.env.dists import Dist
 
 STALE_RESIDUE = finding_type(
-    FindingId.STALE_RESIDUE, "Leftovers of an interrupted install or uninstall", Severity.ERROR, Fix.REMOVE
+    FindingId.STALE_RESIDUE,
+    "Leftovers of an interrupted install or uninstall",
+    Severity.ERROR,
+    Fix.REMOVE,
 )
 DUPLICATE_DISTRIBUTION = finding_type(
-    FindingId.DUPLICATE_DISTRIBUTION, "Two metadata folders for one project", Severity.ERROR, Fix.REINSTALL,
+    FindingId.DUPLICATE_DISTRIBUTION,
+    "Two metadata folders for one project",
+    Severity.ERROR,
+    Fix.REINSTALL,
     restart_required=True,
 )
 ORPHAN_FILES = finding_type(
-    FindingId.ORPHAN_FILES, "Files in site-packages that no installed distribution owns", Severity.WARNING,
+    FindingId.ORPHAN_FILES,
+    "Files in site-packages that no installed distribution owns",
+    Severity.WARNING,
     Fix.REINSTALL,
 )
 MISSING_FILE = finding_type(
-    FindingId.MISSING_FILE, "A file listed in RECORD is absent", Severity.ERROR, Fix.REINSTALL,
+    FindingId.MISSING_FILE,
+    "A file listed in RECORD is absent",
+    Severity.ERROR,
+    Fix.REINSTALL,
     restart_required=True,
 )
 MIXED_VERSION = finding_type(
-    FindingId.MIXED_VERSION, "A distribution's folders hold files of another version", Severity.ERROR,
-    Fix.REINSTALL, restart_required=True,
+    FindingId.MIXED_VERSION,
+    "A distribution's folders hold files of another version",
+    Severity.ERROR,
+    Fix.REINSTALL,
+    restart_required=True,
 )
 SHARED_FILES = finding_type(
-    FindingId.SHARED_FILES, "Several distributions own the same files", Severity.ERROR, Fix.REINSTALL,
+    FindingId.SHARED_FILES,
+    "Several distributions own the same files",
+    Severity.ERROR,
+    Fix.REINSTALL,
     restart_required=True,
 )
 RECORD_MISMATCH = finding_type(
-    FindingId.RECORD_MISMATCH, "A file's content differs from its RECORD hash", Severity.ERROR,
-    Fix.REINSTALL, restart_required=True,
+    FindingId.RECORD_MISMATCH,
+    "A file's content differs from its RECORD hash",
+    Severity.ERROR,
+    Fix.REINSTALL,
+    restart_required=True,
 )
 
 RECORD_OUTSIDE_VENV = finding_type(
-    FindingId.RECORD_OUTSIDE_VENV, "A distribution's files reach outside the venv", Severity.ERROR,
+    FindingId.RECORD_OUTSIDE_VENV,
+    "A distribution's files reach outside the venv",
+    Severity.ERROR,
     Fix.REINSTALL,
 )
 
 # Top-level entries that belong to the venv, not to a distribution.
-_VENV_OWNED = {"__pycache__", "_virtualenv.py", "_virtualenv.pth", "README.txt", "README",
-               "easy-install.pth", "sitecustomize.py", "usercustomize.py"}
+_VENV_OWNED = {
+    "__pycache__",
+    "_virtualenv.py",
+    "_virtualenv.pth",
+    "README.txt",
+    "README",
+    "easy-install.pth",
+    "sitecustomize.py",
+    "usercustomize.py",
+}
 # Legacy eggs and virtualenv's own markers (pip-26.3.virtualenv) sit at the top level too.
 _VENV_SUFFIXES = (".egg-link", ".egg", ".virtualenv")
 _MAX_EXAMPLES = 5
@@ -61,8 +91,9 @@ _MAX_EXAMPLES = 5
 _norm = _norm_rel
 
 
-def _per_dist(ftype: FindingType, groups: dict[str, list[str]], dists: dict[str, Dist],
-              what: str) -> Iterator[Finding]:
+def _per_dist(
+    ftype: FindingType, groups: dict[str, list[str]], dists: dict[str, Dist], what: str
+) -> Iterator[Finding]:
     """One finding per distribution, naming how many of its files are affected and a few."""
     for folder, files in sorted(groups.items()):
         dist = dists[folder]
@@ -222,9 +253,13 @@ def mixed_version(ctx: Context) -> Iterator[Finding]:
     for dist, _inside in own.owned:
         if dist.kind != "dist-info" or _shadowed(ctx, dist):
             continue
-        bad = [rel for rel, size in dist.record_sizes.items()
-               if sizes.get(rel, size) not in (size, -1) and rel not in own.shared
-               and not is_bytecode(rel)]
+        bad = [
+            rel
+            for rel, size in dist.record_sizes.items()
+            if sizes.get(rel, size) not in (size, -1)
+            and rel not in own.shared
+            and not is_bytecode(rel)
+        ]
         if bad:
             changed[dist.path.name] = bad
             dists[dist.path.name] = dist
@@ -233,22 +268,35 @@ def mixed_version(ctx: Context) -> Iterator[Finding]:
         new, diff = sorted(extra.get(folder, [])), sorted(changed.get(folder, []))
         parts = []
         if new:
-            parts.append(f"{len(new)} file(s) that no RECORD lists ({_where(new)}: "
-                         f"{_examples(new)})")
+            parts.append(
+                f"{len(new)} file(s) that no RECORD lists ({_where(new)}: {_examples(new)})"
+            )
         if diff:
-            parts.append(f"{len(diff)} file(s) whose size differs from {dist.record_label} "
-                         f"({_examples(diff)})")
+            parts.append(
+                f"{len(diff)} file(s) whose size differs from {dist.record_label} "
+                f"({_examples(diff)})"
+            )
         files = new + diff
-        tops = sorted({rel.partition("/")[0] for rel in files
-                       if own.top_owners.get(rel.partition("/")[0]) == {folder}})
+        tops = sorted(
+            {
+                rel.partition("/")[0]
+                for rel in files
+                if own.top_owners.get(rel.partition("/")[0]) == {folder}
+            }
+        )
         yield MIXED_VERSION(
             dist.name,
             f"{dist.name} {dist.version} on disk is not the version its metadata declares: its "
             f"folders hold {' and '.join(parts)}",
             f"run 'repair' to reinstall {dist.name} cleanly (remove its files and folders, "
             "then install it again)",
-            files=files[:50], count=len(files), unlisted=len(new), size_differs=len(diff),
-            tops=tops, folder=str(dist.path), version=dist.version,
+            files=files[:50],
+            count=len(files),
+            unlisted=len(new),
+            size_differs=len(diff),
+            tops=tops,
+            folder=str(dist.path),
+            version=dist.version,
         )
 
 
@@ -287,16 +335,23 @@ def shared_files(ctx: Context) -> Iterator[Finding]:
             f"content ({listed}): {_examples(files)}; the files on disk are {keep.name}'s",
             f"run 'repair' to remove them all and reinstall only {keep.name}; install one of "
             "them only (custom nodes that ask for another flavour share its module)",
-            dists=[d.name for d in owners], folders=[str(d.path) for d in owners],
-            keep=keep.name, keep_version=keep.version, files=files[:50], count=len(files),
+            dists=[d.name for d in owners],
+            folders=[str(d.path) for d in owners],
+            keep=keep.name,
+            keep_version=keep.version,
+            files=files[:50],
+            count=len(files),
         )
 
 
 def _wanted_names(ctx: Context) -> set[str]:
     """Names the application's requirements or an installed distribution's own requirements
     (extras aside) ask for: facexlib asks for opencv-python, so that one is kept."""
-    wanted = {line.name for line in ctx.app_requirements.requirements if line.name} \
-        if ctx.venv_exists else set()
+    wanted = (
+        {line.name for line in ctx.app_requirements.requirements if line.name}
+        if ctx.venv_exists
+        else set()
+    )
     for dist in ctx.scan.dists:
         for req in dist.requires:
             if "extra" in req.partition(";")[2]:
@@ -335,8 +390,9 @@ def missing_file(ctx: Context) -> Iterator[Finding]:
     for dist, inside in own.owned:
         if _shadowed(ctx, dist):
             continue
-        gone = [rel for rel in inside - own.existing
-                if not is_bytecode(rel) and not rel.endswith("/")]
+        gone = [
+            rel for rel in inside - own.existing if not is_bytecode(rel) and not rel.endswith("/")
+        ]
         if gone:
             missing[dist.path.name] = gone
             dists[dist.path.name] = dist
@@ -359,11 +415,13 @@ def record_mismatch(ctx: Context) -> Iterator[Finding]:
     from repair.env.records import verify_hashes  # lazy: only --verify-files hashes
 
     own = ownership(ctx)
-    result = verify_hashes(ctx.site, ctx.scan.dists, own.existing, ctx.reporter,
-                           workers=ctx.options.jobs)
+    result = verify_hashes(
+        ctx.site, ctx.scan.dists, own.existing, ctx.reporter, workers=ctx.options.jobs
+    )
     ctx.verify_stats = result.stats
-    yield from _per_dist(RECORD_MISMATCH, result.mismatched, result.dists,
-                         "differ from the hash in {file}")
+    yield from _per_dist(
+        RECORD_MISMATCH, result.mismatched, result.dists, "differ from the hash in {file}"
+    )
 
 
 def _leaves(path: str, root: str) -> bool:
@@ -397,8 +455,11 @@ def record_outside_venv(ctx: Context) -> Iterator[Finding]:
             paths, outside = dist.record_paths
         except MetadataError:
             continue
-        leaving = [rel for rel in outside + [p for p in paths if ".." in p]
-                   if _leaves(os.path.normpath(os.path.join(site, rel)), venv)]
+        leaving = [
+            rel
+            for rel in outside + [p for p in paths if ".." in p]
+            if _leaves(os.path.normpath(os.path.join(site, rel)), venv)
+        ]
         linked = sorted(top for top, d in owners.items() if d is dist and top in links)
         if not leaving and not linked:
             continue
@@ -406,8 +467,10 @@ def record_outside_venv(ctx: Context) -> Iterator[Finding]:
         if leaving:
             what.append(f"{len(leaving)} RECORD path(s) outside the venv: {_examples(leaving)}")
         if linked:
-            what.append("package folder(s) linked outside the venv: "
-                        + ", ".join(f"{top} -> {links[top]}" for top in linked))
+            what.append(
+                "package folder(s) linked outside the venv: "
+                + ", ".join(f"{top} -> {links[top]}" for top in linked)
+            )
         yield RECORD_OUTSIDE_VENV(
             dist.name,
             f"{dist.name} {dist.version}: " + "; ".join(what),

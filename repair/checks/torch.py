@@ -14,22 +14,38 @@ if TYPE_CHECKING:
     from repair.context import Context
 
 TORCH_BACKEND_MISMATCH = finding_type(
-    FindingId.TORCH_BACKEND_MISMATCH, "The installed torch build does not fit the GPU backend",
-    Severity.ERROR, Fix.REINSTALL, restart_required=True,
+    FindingId.TORCH_BACKEND_MISMATCH,
+    "The installed torch build does not fit the GPU backend",
+    Severity.ERROR,
+    Fix.REINSTALL,
+    restart_required=True,
 )
 
 
 TORCH_GPU_UNSUPPORTED = finding_type(
-    FindingId.TORCH_GPU_UNSUPPORTED, "The GPU's compute capability is not in the torch build",
-    Severity.ERROR, Fix.MANUAL, restart_required=True,
+    FindingId.TORCH_GPU_UNSUPPORTED,
+    "The GPU's compute capability is not in the torch build",
+    Severity.ERROR,
+    Fix.MANUAL,
+    restart_required=True,
 )
 
 # The first CUDA version whose torch builds carry kernels for a compute capability (torch ships
 # sm_XY kernels only for the architectures its CUDA toolkit can build): Blackwell consumer
 # cards (RTX 50xx, 12.0) and data-centre Blackwell (10.0) need CUDA 12.8 builds.
-_MIN_CUDA = {(12, 0): (12, 8), (12, 1): (12, 9), (10, 0): (12, 8), (10, 1): (12, 8),
-             (10, 3): (12, 9), (9, 0): (11, 8), (8, 9): (11, 8), (8, 7): (11, 4),
-             (8, 6): (11, 1), (8, 0): (11, 0), (7, 5): (10, 0)}
+_MIN_CUDA = {
+    (12, 0): (12, 8),
+    (12, 1): (12, 9),
+    (10, 0): (12, 8),
+    (10, 1): (12, 8),
+    (10, 3): (12, 9),
+    (9, 0): (11, 8),
+    (8, 9): (11, 8),
+    (8, 7): (11, 4),
+    (8, 6): (11, 1),
+    (8, 0): (11, 0),
+    (7, 5): (10, 0),
+}
 # CUDA 13 builds no longer carry kernels for Maxwell, Pascal and Volta (below 7.5).
 _CUDA13_MIN_CC = (7, 5)
 
@@ -42,11 +58,17 @@ def gpu_unsupported(cc: str, cuda: str) -> tuple[str, str] | None:
         return None
     need = _MIN_CUDA.get((have[0], have[1]))
     if need is not None and build < need:
-        return (f"compute capability {cc} (sm_{have[0]}{have[1]}) needs a CUDA "
-                f"{need[0]}.{need[1]} build or newer", f"{need[0]}.{need[1]}")
+        return (
+            f"compute capability {cc} (sm_{have[0]}{have[1]}) needs a CUDA "
+            f"{need[0]}.{need[1]} build or newer",
+            f"{need[0]}.{need[1]}",
+        )
     if build >= (13, 0) and have < _CUDA13_MIN_CC:
-        return (f"CUDA 13 builds dropped compute capability {cc} (sm_{have[0]}{have[1]}); "
-                "the newest build for it is CUDA 12.6", "12.6")
+        return (
+            f"CUDA 13 builds dropped compute capability {cc} (sm_{have[0]}{have[1]}); "
+            "the newest build for it is CUDA 12.6",
+            "12.6",
+        )
     return None
 
 
@@ -68,8 +90,11 @@ def effective_torch(ctx: Context) -> str | None:
     args = launch_args(ctx)
     if build.kind == "cuda" and ((ctx.install.dir / ".zluda").is_dir() or "--use-zluda" in args):
         return "zluda"
-    if build.kind == "cpu" and "openvino" in ctx.installed and (
-            "--use-openvino" in args or ctx.options.backend == "openvino"):
+    if (
+        build.kind == "cpu"
+        and "openvino" in ctx.installed
+        and ("--use-openvino" in args or ctx.options.backend == "openvino")
+    ):
         return "openvino"
     return build.kind
 
@@ -115,21 +140,28 @@ def torch_backend_mismatch(ctx: Context) -> Iterator[Finding]:
     where = "asked for with --backend" if machine.overridden else f"found by {machine.source}"
     devices = f" ({', '.join(machine.devices)})" if machine.devices else ""
     hidden = "--skip-torch-cuda-test" in launch_args(ctx)
-    details: dict[str, Any] = {"torch": build.to_json(), "machine": machine.backend,
-                               "source": machine.source}
+    details: dict[str, Any] = {
+        "torch": build.to_json(),
+        "machine": machine.backend,
+        "source": machine.source,
+    }
     if accepts and kind not in accepts:
         wanted = machine.backend if machine.backend in accepts else accepts[0]
         command = torch_command(ctx, wanted)
         if command:
             remedy = f"run 'repair --reinstall --backend {wanted}', or: {command}"
         elif manifest.torch_backends:
-            remedy = (f"{manifest.title} has no torch for {wanted} in its manifest "
-                      f"(it has: {', '.join(manifest.torch_backends)}); install a {wanted} "
-                      "build of torch by hand, or pass --backend for the one you mean to use")
+            remedy = (
+                f"{manifest.title} has no torch for {wanted} in its manifest "
+                f"(it has: {', '.join(manifest.torch_backends)}); install a {wanted} "
+                "build of torch by hand, or pass --backend for the one you mean to use"
+            )
         else:
             remedy = f"install a {wanted} build of torch ('repair --reinstall --backend {wanted}')"
-        message = (f"torch {build.version} is a {kind} build ({build.evidence}), but the "
-                   f"backend is {machine.backend}{devices}, {where}")
+        message = (
+            f"torch {build.version} is a {kind} build ({build.evidence}), but the "
+            f"backend is {machine.backend}{devices}, {where}"
+        )
         if hidden:
             message += "; --skip-torch-cuda-test in COMMANDLINE_ARGS hides this"
             details["hidden_by"] = "--skip-torch-cuda-test"
@@ -144,7 +176,10 @@ def torch_backend_mismatch(ctx: Context) -> Iterator[Finding]:
                 f"{machine.driver or ''} supports CUDA up to {machine.cuda}".replace("  ", " "),
                 f"update the NVIDIA driver, or install a torch built for CUDA {machine.cuda} or "
                 "older",
-                fix=Fix.MANUAL, driver=machine.driver, driver_cuda=machine.cuda, **details,
+                fix=Fix.MANUAL,
+                driver=machine.driver,
+                driver_cuda=machine.cuda,
+                **details,
             )
 
 
@@ -173,7 +208,10 @@ def torch_gpu_unsupported(ctx: Context) -> Iterator[Finding]:
             f"install a torch built for CUDA {cuda} or newer, with its matching torchvision: "
             f"{ctx.layout.python} -m pip install --force-reinstall torch torchvision "
             f"--index-url https://download.pytorch.org/whl/{tag}",
-            device=device, compute_cap=cc, torch_cuda=build.cuda, needs_cuda=cuda,
+            device=device,
+            compute_cap=cc,
+            torch_cuda=build.cuda,
+            needs_cuda=cuda,
         )
         return
 

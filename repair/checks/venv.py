@@ -15,22 +15,32 @@ if TYPE_CHECKING:
     from repair.context import Context
 
 VENV_MISSING = finding_type(
-    FindingId.VENV_MISSING, "No environment where the install expects one", Severity.ERROR,
+    FindingId.VENV_MISSING,
+    "No environment where the install expects one",
+    Severity.ERROR,
     Fix.RECREATE_VENV,
 )
 VENV_INTERPRETER_BROKEN = finding_type(
-    FindingId.VENV_INTERPRETER_BROKEN, "The venv's interpreter is missing or does not run", Severity.ERROR,
+    FindingId.VENV_INTERPRETER_BROKEN,
+    "The venv's interpreter is missing or does not run",
+    Severity.ERROR,
     Fix.RECREATE_VENV,
 )
 VENV_HOME_MOVED = finding_type(
-    FindingId.VENV_HOME_MOVED, "The venv's base Python moved; a Python of the same version can take its "
-    "place", Severity.ERROR, Fix.CONFIG,
+    FindingId.VENV_HOME_MOVED,
+    "The venv's base Python moved; a Python of the same version can take its place",
+    Severity.ERROR,
+    Fix.CONFIG,
 )
 PYTHON_UNSUPPORTED = finding_type(
-    FindingId.PYTHON_UNSUPPORTED, "The venv's Python version is not supported by the application",
-    Severity.ERROR, Fix.RECREATE_VENV,
+    FindingId.PYTHON_UNSUPPORTED,
+    "The venv's Python version is not supported by the application",
+    Severity.ERROR,
+    Fix.RECREATE_VENV,
 )
-PIP_MISSING = finding_type(FindingId.PIP_MISSING, "The venv has no pip", Severity.WARNING, Fix.REINSTALL)
+PIP_MISSING = finding_type(
+    FindingId.PIP_MISSING, "The venv has no pip", Severity.WARNING, Fix.REINSTALL
+)
 
 
 @check(VENV_MISSING)
@@ -103,8 +113,11 @@ def _home_moved(ctx: Context, home: str) -> Finding | None:
         from repair.env.pythons import find_pythons
 
         # Not a venv's python (this venv's, or the tool's own): a base installation.
-        found = [p for p in find_pythons() if not _inside(p.path, ctx.venv)
-                 and not (p.path.parent.parent / "pyvenv.cfg").is_file()]
+        found = [
+            p
+            for p in find_pythons()
+            if not _inside(p.path, ctx.venv) and not (p.path.parent.parent / "pyvenv.cfg").is_file()
+        ]
         exact = [p for p in found if p.version == version]
         same = [p for p in found if p.xy == xy]
         if not (exact or same):
@@ -118,7 +131,11 @@ def _home_moved(ctx: Context, home: str) -> Finding | None:
         f"{xy} at {target} can take its place",
         f"run 'repair' to point the venv at {target} (pyvenv.cfg's home and the venv's python "
         "links): no rebuild needed",
-        severity=severity, home=home, python=str(target), version=version, starts=starts,
+        severity=severity,
+        home=home,
+        python=str(target),
+        version=version,
+        starts=starts,
     )
 
 

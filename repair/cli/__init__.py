@@ -21,16 +21,28 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "check": ("repair.cli.check", "check", "Inspect the install and report what is wrong."),
     "backup": ("repair.cli.backup", "backup", "Create, list, restore and prune snapshots."),
     "install": ("repair.cli.install", "install", "Install a web UI from nothing, verified."),
-    "diagnose": ("repair.cli.diagnose", "diagnose",
-                 "Read a crash log: cause, remedy, whether a rebuild helps."),
-    "report": ("repair.cli.report", "report",
-               "A support report to paste into an issue or a thread, secrets hidden."),
+    "diagnose": (
+        "repair.cli.diagnose",
+        "diagnose",
+        "Read a crash log: cause, remedy, whether a rebuild helps.",
+    ),
+    "report": (
+        "repair.cli.report",
+        "report",
+        "A support report to paste into an issue or a thread, secrets hidden.",
+    ),
     "schedule": ("repair.cli.schedule", "schedule", "A recurring or pre-update health check."),
     "guard": ("repair.cli.guard", "guard", "A check before every launch, in the launcher."),
-    "manifests": ("repair.cli.manifests", "manifests",
-                  "List, show and validate application manifests."),
-    "demo": ("repair.cli.demo", "demo",
-             "Build a throwaway broken install, then check and repair it."),
+    "manifests": (
+        "repair.cli.manifests",
+        "manifests",
+        "List, show and validate application manifests.",
+    ),
+    "demo": (
+        "repair.cli.demo",
+        "demo",
+        "Build a throwaway broken install, then check and repair it.",
+    ),
 }
 
 

@@ -32,22 +32,47 @@ def backup() -> None:
 
 @backup.command("create")
 @install_options
-@click.option("--archive", is_flag=True, help="A portable .tar.gz of the venv (checks free space "
-              "first) instead of an instant hard-link copy.")
-@click.option("--snapshot-only", is_flag=True, help="Only the snapshot file (versions, sources, "
-              "hashes, commits): what 'repair install --from-snapshot' reproduces.")
+@click.option(
+    "--archive",
+    is_flag=True,
+    help="A portable .tar.gz of the venv (checks free space "
+    "first) instead of an instant hard-link copy.",
+)
+@click.option(
+    "--snapshot-only",
+    is_flag=True,
+    help="Only the snapshot file (versions, sources, "
+    "hashes, commits): what 'repair install --from-snapshot' reproduces.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print {id, path, snapshot} as JSON.")
 @click.pass_context
-def create(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
-           archive: bool, snapshot_only: bool, as_json: bool) -> None:
+def create(
+    ctx: click.Context,
+    dir: str | None,
+    venv: str | None,
+    manifest: str | None,
+    archive: bool,
+    snapshot_only: bool,
+    as_json: bool,
+) -> None:
     """Snapshot the install and keep a copy of its venv."""
 
-    info = backup_create(merged_install_options(ctx, dir, venv, manifest),
-                         StreamReporter(quiet=as_json), archive=archive,
-                         snapshot_only=snapshot_only)
+    info = backup_create(
+        merged_install_options(ctx, dir, venv, manifest),
+        StreamReporter(quiet=as_json),
+        archive=archive,
+        snapshot_only=snapshot_only,
+    )
     if as_json:
-        echo_json({"id": info.id, "path": str(info.path), "snapshot": str(info.snapshot_path),
-                   "kind": info.kind, "has_venv": info.has_venv})
+        echo_json(
+            {
+                "id": info.id,
+                "path": str(info.path),
+                "snapshot": str(info.snapshot_path),
+                "kind": info.kind,
+                "has_venv": info.has_venv,
+            }
+        )
     else:
         click.echo(f"Backup {info.id} ({info.kind}) in {info.path}")
 
@@ -56,8 +81,9 @@ def create(ctx: click.Context, dir: str | None, venv: str | None, manifest: str 
 @install_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @click.pass_context
-def list_(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
-          as_json: bool) -> None:
+def list_(
+    ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None, as_json: bool
+) -> None:
     """List the backups of the install, newest first."""
 
     infos = backup_list(merged_install_options(ctx, dir, venv, manifest))
@@ -73,12 +99,23 @@ def list_(ctx: click.Context, dir: str | None, venv: str | None, manifest: str |
 @click.option("--yes", is_flag=True, help="Do not ask (scripted use).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def restore(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
-            backup_id: str, yes: bool, as_json: bool) -> None:
+def restore(
+    ctx: click.Context,
+    dir: str | None,
+    venv: str | None,
+    manifest: str | None,
+    backup_id: str,
+    yes: bool,
+    as_json: bool,
+) -> None:
     """Put backup ID's venv back exactly (the current venv is kept as a new backup)."""
 
-    before = backup_restore(merged_install_options(ctx, dir, venv, manifest), backup_id,
-                            StreamReporter(quiet=as_json), None if yes else _ask)
+    before = backup_restore(
+        merged_install_options(ctx, dir, venv, manifest),
+        backup_id,
+        StreamReporter(quiet=as_json),
+        None if yes else _ask,
+    )
     if as_json:
         echo_json({"restored": backup_id, "previous": before.id, "path": str(before.path)})
     else:
@@ -91,12 +128,20 @@ def restore(ctx: click.Context, dir: str | None, venv: str | None, manifest: str
 @click.option("--yes", is_flag=True, help="Do not ask (scripted use).")
 @click.option("--json", "as_json", is_flag=True, help="Print the removed ids as JSON.")
 @click.pass_context
-def prune(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
-          keep: int, yes: bool, as_json: bool) -> None:
+def prune(
+    ctx: click.Context,
+    dir: str | None,
+    venv: str | None,
+    manifest: str | None,
+    keep: int,
+    yes: bool,
+    as_json: bool,
+) -> None:
     """Delete all but the newest N backups."""
 
-    removed = backup_prune(merged_install_options(ctx, dir, venv, manifest), keep,
-                           None if yes else _ask)
+    removed = backup_prune(
+        merged_install_options(ctx, dir, venv, manifest), keep, None if yes else _ask
+    )
     if as_json:
         echo_json({"removed": [i.id for i in removed], "kept": keep})
     else:

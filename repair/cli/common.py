@@ -49,18 +49,30 @@ def install_options(func: F) -> F:
 
 def index_options(func: F) -> F:
     """Package-source options that pass through to pip."""
-    func = click.option("--offline", is_flag=True,
-                        help="Use only local caches and --find-links.")(func)
-    func = click.option("--find-links", "find_links", multiple=True, metavar="URL|DIR",
-                        help="Passed to pip (repeatable).")(func)
-    func = click.option("--extra-index-url", "extra_index_urls", multiple=True, metavar="URL",
-                        help="Passed to pip (repeatable).")(func)
+    func = click.option("--offline", is_flag=True, help="Use only local caches and --find-links.")(
+        func
+    )
+    func = click.option(
+        "--find-links",
+        "find_links",
+        multiple=True,
+        metavar="URL|DIR",
+        help="Passed to pip (repeatable).",
+    )(func)
+    func = click.option(
+        "--extra-index-url",
+        "extra_index_urls",
+        multiple=True,
+        metavar="URL",
+        help="Passed to pip (repeatable).",
+    )(func)
     func = click.option("--index-url", "index_url", metavar="URL", help="Passed to pip.")(func)
     return func
 
 
-def check_python_option(ctx: click.Context, param: click.Parameter, value: str | None
-                        ) -> str | None:
+def check_python_option(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> str | None:
     """``--python PATH|X.Y``, checked when it is given rather than when a venv is built: a path
     must exist, a version must be one that CPython has and that this machine has."""
     if not value:
@@ -77,17 +89,29 @@ def check_python_option(ctx: click.Context, param: click.Parameter, value: str |
         raise UsageError(f"--python {value}: give a path or a version such as 3.10")
     major, minor = int(m.group(1)), int(m.group(2) or 0)
     if major != 3 or (m.group(2) is not None and not 6 <= minor <= 30):
-        raise UsageError(f"--python {value}: not a Python version the web UIs run on "
-                         "(give a version such as 3.10, or a path)")
+        raise UsageError(
+            f"--python {value}: not a Python version the web UIs run on "
+            "(give a version such as 3.10, or a path)"
+        )
     # lazy: start-up time
     from repair.env.pythons import find_pythons
 
     found = find_pythons()
     if not any(p.version == value or p.version.startswith(value + ".") for p in found):
-        shown = ", ".join(sorted({p.xy for p in found}, reverse=True,
-                                  key=lambda v: tuple(int(x) for x in v.split(".")))) or "none"
-        raise UsageError(f"--python {value}: no such Python on this machine (found: {shown})",
-                         hint="install it (python.org, or pyenv), or give its path")
+        shown = (
+            ", ".join(
+                sorted(
+                    {p.xy for p in found},
+                    reverse=True,
+                    key=lambda v: tuple(int(x) for x in v.split(".")),
+                )
+            )
+            or "none"
+        )
+        raise UsageError(
+            f"--python {value}: no such Python on this machine (found: {shown})",
+            hint="install it (python.org, or pyenv), or give its path",
+        )
     return value
 
 
@@ -96,43 +120,78 @@ def pipeline_options(func: F) -> F:
     func = index_options(func)
     for decl, help_text in reversed(
         [
-            ("--clean-venv", "Delete and recreate the venv (the old one is kept as a backup; its "
-             "intact files are reused unless --no-reuse)."),
-            ("--no-reuse", "With a new venv: install every distribution from the index "
-             "rather than reuse the intact files of the old venv (its backup)."),
-            ("--fresh", "With a new venv: resolve anew from the requirement files rather than "
-             "bring back the old venv's versions."),
+            (
+                "--clean-venv",
+                "Delete and recreate the venv (the old one is kept as a backup; its "
+                "intact files are reused unless --no-reuse).",
+            ),
+            (
+                "--no-reuse",
+                "With a new venv: install every distribution from the index "
+                "rather than reuse the intact files of the old venv (its backup).",
+            ),
+            (
+                "--fresh",
+                "With a new venv: resolve anew from the requirement files rather than "
+                "bring back the old venv's versions.",
+            ),
             ("--reinstall", "Reinstall all requirements."),
             ("--reclone", "Reclone the repository, keeping user data."),
             ("--dry-run", "Print the plan and change nothing."),
             ("--yes", "Answer yes to prompts (scheduled and scripted use)."),
             ("--json", "Print a JSON report on stdout."),
             ("--force", "Go on even when the preflight says the plan cannot finish."),
-            ("--verify-files", "Also hash every file against its RECORD, as 'check "
-             "--verify-files' does, and repair what differs (also before files of the old "
-             "venv are reused)."),
+            (
+                "--verify-files",
+                "Also hash every file against its RECORD, as 'check "
+                "--verify-files' does, and repair what differs (also before files of the old "
+                "venv are reused).",
+            ),
         ]
     ):
         func = click.option(decl, is_flag=True, help=help_text)(func)
-    func = click.option("--python", "python", metavar="PATH|X.Y", default=None,
-                        callback=check_python_option,
-                        help="Interpreter for a recreated venv.")(func)
-    func = click.option("--ref", default=None, metavar="REF",
-                        help="With --reclone: the commit, branch or tag to check out "
-                        "(default: the commit the install is on).")(func)
-    func = click.option("--repo-url", "repo_url", default=None, metavar="URL",
-                        help="With --reclone: clone this URL (default: the checkout's remote, "
-                        "else the manifest's repository).")(func)
-    func = click.option("--installer", type=click.Choice(["pip", "uv"]), default="pip",
-                        show_default=True, help="What installs packages.")(func)
-    func = click.option("--backend", default=None, metavar="NAME",
-                        help="GPU backend: auto, cuda, rocm, directml, zluda, openvino, ipex, "
-                        "cpu, mps.")(func)
+    func = click.option(
+        "--python",
+        "python",
+        metavar="PATH|X.Y",
+        default=None,
+        callback=check_python_option,
+        help="Interpreter for a recreated venv.",
+    )(func)
+    func = click.option(
+        "--ref",
+        default=None,
+        metavar="REF",
+        help="With --reclone: the commit, branch or tag to check out "
+        "(default: the commit the install is on).",
+    )(func)
+    func = click.option(
+        "--repo-url",
+        "repo_url",
+        default=None,
+        metavar="URL",
+        help="With --reclone: clone this URL (default: the checkout's remote, "
+        "else the manifest's repository).",
+    )(func)
+    func = click.option(
+        "--installer",
+        type=click.Choice(["pip", "uv"]),
+        default="pip",
+        show_default=True,
+        help="What installs packages.",
+    )(func)
+    func = click.option(
+        "--backend",
+        default=None,
+        metavar="NAME",
+        help="GPU backend: auto, cuda, rocm, directml, zluda, openvino, ipex, cpu, mps.",
+    )(func)
     return func
 
 
-def merged_install_options(ctx: click.Context, dir: str | None, venv: str | None,
-                           manifest: str | None) -> InstallSelection:
+def merged_install_options(
+    ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None
+) -> InstallSelection:
     """The command's own --dir/--venv/--manifest, else the ones given before the command name."""
     group = InstallSelection()
     root = ctx.find_root()
@@ -147,9 +206,12 @@ def merged_install_options(ctx: click.Context, dir: str | None, venv: str | None
 
 def index_of(params: dict[str, Any]) -> IndexOptions:
     """The package sources of a command's ``index_options`` parameters."""
-    return IndexOptions(index_url=params["index_url"],
-                        extra_index_urls=tuple(params["extra_index_urls"]),
-                        find_links=tuple(params["find_links"]), offline=params["offline"])
+    return IndexOptions(
+        index_url=params["index_url"],
+        extra_index_urls=tuple(params["extra_index_urls"]),
+        find_links=tuple(params["find_links"]),
+        offline=params["offline"],
+    )
 
 
 def use_color(stream: Any = None) -> bool:

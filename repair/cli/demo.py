@@ -16,8 +16,12 @@ from repair.render.report import report_text, terminal_width
 
 @click.command("demo")
 @click.option("--keep", is_flag=True, help="Keep the demo's folder afterwards (its path is shown).")
-@click.option("--where", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              default=None, help="Make the demo's folder inside this one (default: the temp dir).")
+@click.option(
+    "--where",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Make the demo's folder inside this one (default: the temp dir).",
+)
 @click.option("--no-repair", is_flag=True, help="Only build and check; do not repair.")
 def demo(keep: bool, where: Path | None, no_repair: bool) -> None:
     """Build a throwaway broken web UI install offline, then check and repair it, narrating.

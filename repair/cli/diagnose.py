@@ -17,8 +17,15 @@ from repair.render.diagnose import diagnosis_text
 @click.argument("log", metavar="[LOG|-]", default=None, required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print a repair.diagnosis/1 JSON object.")
 @click.pass_context
-def diagnose(ctx: click.Context, /, log: str | None, as_json: bool, dir: str | None,
-             venv: str | None, manifest: str | None) -> None:
+def diagnose(
+    ctx: click.Context,
+    /,
+    log: str | None,
+    as_json: bool,
+    dir: str | None,
+    venv: str | None,
+    manifest: str | None,
+) -> None:
     """Read a start-up or crash log (a file, or - for standard input) and say what is wrong,
     what to do, and whether rebuilding the environment would help at all. With --dir (or
     --venv), each cause is tied to that install: the distribution that owns the module, its
@@ -34,11 +41,18 @@ def diagnose(ctx: click.Context, /, log: str | None, as_json: bool, dir: str | N
     """
 
     def on_paste() -> None:
-        click.echo("reading the log from standard input: paste it, then press Ctrl-D "
-                   "(Ctrl-Z Enter on Windows)", err=True)
+        click.echo(
+            "reading the log from standard input: paste it, then press Ctrl-D "
+            "(Ctrl-Z Enter on Windows)",
+            err=True,
+        )
 
-    result = diagnose_input(merged_install_options(ctx, dir, venv, manifest), log, sys.stdin,
-                            on_paste=None if as_json else on_paste)
+    result = diagnose_input(
+        merged_install_options(ctx, dir, venv, manifest),
+        log,
+        sys.stdin,
+        on_paste=None if as_json else on_paste,
+    )
     if as_json:
         echo_json(result.to_json())
     else:

@@ -16,8 +16,9 @@ from repair.commands.guard import guard_status, install_guard, remove_guard
 from repair.render.guard import guard_text
 
 
-def _resolve(ctx: click.Context, dir: str | None, venv: str | None,
-             manifest: str | None) -> tuple[Any, str | None]:
+def _resolve(
+    ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None
+) -> tuple[Any, str | None]:
     where = merged_install_options(ctx, dir, venv, manifest)
     chosen = where.manifest
     if chosen and (chosen.endswith(".toml") or os.sep in chosen or "/" in chosen):
@@ -32,8 +33,12 @@ def _print(result: Any, as_json: bool) -> None:
         click.echo(guard_text(result), nl=False)
 
 
-_LAUNCHER = click.option("--launcher", metavar="FILE", default=None,
-                         help="The launcher file (default: the app's, for this system).")
+_LAUNCHER = click.option(
+    "--launcher",
+    metavar="FILE",
+    default=None,
+    help="The launcher file (default: the app's, for this system).",
+)
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 
 
@@ -49,8 +54,16 @@ def guard() -> None:
 @click.option("--warn", is_flag=True, help="On an error, warn and go on (default: stop).")
 @_JSON
 @click.pass_context
-def install(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: str | None,
-            launcher: str | None, warn: bool, as_json: bool) -> None:
+def install(
+    ctx: click.Context,
+    /,
+    dir: str | None,
+    venv: str | None,
+    manifest: str | None,
+    launcher: str | None,
+    warn: bool,
+    as_json: bool,
+) -> None:
     """Add the guard line to the launcher."""
 
     inst, chosen = _resolve(ctx, dir, venv, manifest)
@@ -62,8 +75,15 @@ def install(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: 
 @_LAUNCHER
 @_JSON
 @click.pass_context
-def remove(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: str | None,
-           launcher: str | None, as_json: bool) -> None:
+def remove(
+    ctx: click.Context,
+    /,
+    dir: str | None,
+    venv: str | None,
+    manifest: str | None,
+    launcher: str | None,
+    as_json: bool,
+) -> None:
     """Take the guard line out (the launcher is byte for byte as before)."""
 
     inst, _ = _resolve(ctx, dir, venv, manifest)
@@ -75,8 +95,15 @@ def remove(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: s
 @_LAUNCHER
 @_JSON
 @click.pass_context
-def status(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: str | None,
-           launcher: str | None, as_json: bool) -> None:
+def status(
+    ctx: click.Context,
+    /,
+    dir: str | None,
+    venv: str | None,
+    manifest: str | None,
+    launcher: str | None,
+    as_json: bool,
+) -> None:
     """Which launchers carry the guard line."""
 
     inst, _ = _resolve(ctx, dir, venv, manifest)

@@ -14,17 +14,35 @@ from repair.render.plan import reclone_text
 
 @click.command("reclone")
 @install_options
-@click.option("--ref", default=None, metavar="REF", help="Check out REF instead of the commit "
-              "the install is on.")
-@click.option("--repo-url", default=None, metavar="URL", help="Clone from URL (default: the old "
-              "checkout's origin, else the manifest's repository).")
+@click.option(
+    "--ref",
+    default=None,
+    metavar="REF",
+    help="Check out REF instead of the commit the install is on.",
+)
+@click.option(
+    "--repo-url",
+    default=None,
+    metavar="URL",
+    help="Clone from URL (default: the old checkout's origin, else the manifest's repository).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
-def reclone(dir: str | None, venv: str | None, manifest: str | None, ref: str | None,
-            repo_url: str | None, as_json: bool) -> None:
+def reclone(
+    dir: str | None,
+    venv: str | None,
+    manifest: str | None,
+    ref: str | None,
+    repo_url: str | None,
+    as_json: bool,
+) -> None:
     """Reclone the application's repository, keeping every piece of user data."""
 
-    result = reclone_install(InstallSelection(dir, venv, manifest),
-                             StreamReporter(quiet=as_json), ref=ref, repo_url=repo_url)
+    result = reclone_install(
+        InstallSelection(dir, venv, manifest),
+        StreamReporter(quiet=as_json),
+        ref=ref,
+        repo_url=repo_url,
+    )
     if as_json:
         echo_json(result.to_json())
     else:

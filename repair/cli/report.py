@@ -24,15 +24,33 @@ from repair.render.support import support_markdown
 @install_options
 @index_options
 @click.option("--json", "as_json", is_flag=True, help="A repair.support/1 JSON object.")
-@click.option("--log", "log", metavar="FILE", default=None,
-              help="The crash log to diagnose (default: the app's own log, when it writes one).")
-@click.option("--copy", "copy", is_flag=True,
-              help="Also put the report on the clipboard (where the platform has one).")
+@click.option(
+    "--log",
+    "log",
+    metavar="FILE",
+    default=None,
+    help="The crash log to diagnose (default: the app's own log, when it writes one).",
+)
+@click.option(
+    "--copy",
+    "copy",
+    is_flag=True,
+    help="Also put the report on the clipboard (where the platform has one).",
+)
 @click.option("--backend", default=None, metavar="NAME", help="The GPU backend to check against.")
 @click.pass_context
-def report(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: str | None,
-           as_json: bool, log: str | None, copy: bool, backend: str | None,
-           **params: Any) -> None:
+def report(
+    ctx: click.Context,
+    /,
+    dir: str | None,
+    venv: str | None,
+    manifest: str | None,
+    as_json: bool,
+    log: str | None,
+    copy: bool,
+    backend: str | None,
+    **params: Any,
+) -> None:
     """A support report to paste into an issue or a forum thread: the install, the machine, the
     torch build, the health findings, the last diagnosis of the log and what 'repair' would do.
     Changes nothing.
@@ -42,9 +60,12 @@ def report(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: s
     scripts.
     """
 
-    data = support_report(merged_install_options(ctx, dir, venv, manifest),
-                          CheckOptions(backend=backend, index=index_of(params)),
-                          StreamReporter(quiet=True), log=log)
+    data = support_report(
+        merged_install_options(ctx, dir, venv, manifest),
+        CheckOptions(backend=backend, index=index_of(params)),
+        StreamReporter(quiet=True),
+        log=log,
+    )
     if as_json:
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
         echo_json(data)
@@ -53,6 +74,9 @@ def report(ctx: click.Context, /, dir: str | None, venv: str | None, manifest: s
         click.echo(text, nl=False)
     if copy:
         tool = copy_to_clipboard(text)
-        click.echo(f"copied to the clipboard ({tool})" if tool else
-                   "no clipboard here (wl-copy, xclip, xsel, pbcopy or clip): copy the text "
-                   "above", err=True)
+        click.echo(
+            f"copied to the clipboard ({tool})"
+            if tool
+            else "no clipboard here (wl-copy, xclip, xsel, pbcopy or clip): copy the text above",
+            err=True,
+        )

@@ -22,11 +22,22 @@ if TYPE_CHECKING:
 def repair_options(params: dict[str, Any]) -> RepairOptions:
     """The repair pipeline's options from the group's parameters (``pipeline_options``)."""
     return RepairOptions(
-        backend=params["backend"], index=index_of(params), verify_files=params["verify_files"],
-        dry_run=params["dry_run"], yes=params["yes"], force=params["force"],
-        clean_venv=params["clean_venv"], no_reuse=params["no_reuse"], fresh=params["fresh"],
-        reinstall=params["reinstall"], reclone=params["reclone"], ref=params["ref"],
-        repo_url=params["repo_url"], python=params["python"], installer=params["installer"])
+        backend=params["backend"],
+        index=index_of(params),
+        verify_files=params["verify_files"],
+        dry_run=params["dry_run"],
+        yes=params["yes"],
+        force=params["force"],
+        clean_venv=params["clean_venv"],
+        no_reuse=params["no_reuse"],
+        fresh=params["fresh"],
+        reinstall=params["reinstall"],
+        reclone=params["reclone"],
+        ref=params["ref"],
+        repo_url=params["repo_url"],
+        python=params["python"],
+        installer=params["installer"],
+    )
 
 
 def run_pipeline(where: InstallSelection, params: dict[str, Any]) -> None:
@@ -41,8 +52,13 @@ def run_pipeline(where: InstallSelection, params: dict[str, Any]) -> None:
         raise _Declined
 
     try:
-        result = repair(where, options, StreamReporter(quiet=as_json), confirm,
-                        interactive=lambda: sys.stdin.isatty())
+        result = repair(
+            where,
+            options,
+            StreamReporter(quiet=as_json),
+            confirm,
+            interactive=lambda: sys.stdin.isatty(),
+        )
     except _Declined:
         # A "no" is an answer, not an error: the lock is released, nothing was touched.
         click.echo("Nothing was changed.", err=True)
@@ -50,8 +66,10 @@ def run_pipeline(where: InstallSelection, params: dict[str, Any]) -> None:
     if as_json:
         echo_json(result.report.to_json())
     else:
-        click.echo(repair_text(result, dry_run=options.dry_run, color=use_color(),
-                               width=terminal_width()), nl=False)
+        click.echo(
+            repair_text(result, dry_run=options.dry_run, color=use_color(), width=terminal_width()),
+            nl=False,
+        )
     if result.error:
         click.echo(f"repair: error: {result.error}", err=True)
     sys.exit(result.exit_code)

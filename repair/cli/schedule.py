@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from repair.commands.schedule import Spec
 
 
-def _spec(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
-          **kw: Any) -> Spec:
+def _spec(
+    ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None, **kw: Any
+) -> Spec:
     return spec_for(merged_install_options(ctx, dir, venv, manifest), **kw)
 
 
@@ -35,19 +36,43 @@ def schedule() -> None:
 
 @schedule.command("install")
 @install_options
-@click.option("--every", type=click.Choice(["daily", "weekly"]), default="daily",
-              show_default=True, help="How often.")
-@click.option("--at", "at", default="03:30", show_default=True, metavar="HH:MM",
-              help="Time of day (weekly: on Sundays).")
-@click.option("--pre-update", is_flag=True, help="Run 'check --pre-update' (fetch upstream, "
-              "predict what an update changes, make sure a snapshot exists).")
+@click.option(
+    "--every",
+    type=click.Choice(["daily", "weekly"]),
+    default="daily",
+    show_default=True,
+    help="How often.",
+)
+@click.option(
+    "--at",
+    "at",
+    default="03:30",
+    show_default=True,
+    metavar="HH:MM",
+    help="Time of day (weekly: on Sundays).",
+)
+@click.option(
+    "--pre-update",
+    is_flag=True,
+    help="Run 'check --pre-update' (fetch upstream, "
+    "predict what an update changes, make sure a snapshot exists).",
+)
 @click.option("--scheduler", type=_SCHEDULER_CHOICE, default="auto", show_default=True)
 @click.option("--dry-run", is_flag=True, help="Show the files and commands; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def install(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
-            every: str, at: str, pre_update: bool, scheduler: str, dry_run: bool,
-            as_json: bool) -> None:
+def install(
+    ctx: click.Context,
+    dir: str | None,
+    venv: str | None,
+    manifest: str | None,
+    every: str,
+    at: str,
+    pre_update: bool,
+    scheduler: str,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
     """Schedule the check of this install."""
 
     spec = _spec(ctx, dir, venv, manifest, every=every, at=at, pre_update=pre_update)
@@ -63,8 +88,9 @@ def install(ctx: click.Context, dir: str | None, venv: str | None, manifest: str
     if as_json:
         echo_json(result.to_json())
     elif result.done:
-        click.echo(f"scheduled: {spec.flavour} of {spec.dir}, {every} at {at} ({chosen}, "
-                   f"{spec.name})")
+        click.echo(
+            f"scheduled: {spec.flavour} of {spec.dir}, {every} at {at} ({chosen}, {spec.name})"
+        )
     else:
         click.echo(schedule_plan_text(the_plan), nl=False)
         click.echo(f"repair: error: not scheduled: {result.problem}", err=True)
@@ -76,8 +102,14 @@ def install(ctx: click.Context, dir: str | None, venv: str | None, manifest: str
 @click.option("--pre-update", is_flag=True, help="Remove the pre-update check.")
 @click.option("--scheduler", type=_SCHEDULER_CHOICE, default="auto", show_default=True)
 @click.pass_context
-def remove(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
-           pre_update: bool, scheduler: str) -> None:
+def remove(
+    ctx: click.Context,
+    dir: str | None,
+    venv: str | None,
+    manifest: str | None,
+    pre_update: bool,
+    scheduler: str,
+) -> None:
     """Remove the scheduled check of this install."""
 
     spec = _spec(ctx, dir, venv, manifest, pre_update=pre_update)
@@ -95,8 +127,15 @@ def remove(ctx: click.Context, dir: str | None, venv: str | None, manifest: str 
 @click.option("--scheduler", type=_SCHEDULER_CHOICE, default="auto", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.pass_context
-def status(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
-           pre_update: bool, scheduler: str, as_json: bool) -> None:
+def status(
+    ctx: click.Context,
+    dir: str | None,
+    venv: str | None,
+    manifest: str | None,
+    pre_update: bool,
+    scheduler: str,
+    as_json: bool,
+) -> None:
     """Is a check scheduled for this install, and how did its last runs go?"""
 
     spec = _spec(ctx, dir, venv, manifest, pre_update=pre_update)
@@ -113,16 +152,22 @@ def status(ctx: click.Context, dir: str | None, venv: str | None, manifest: str 
 @click.option("--pre-update", is_flag=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def run_scheduled(ctx: click.Context, dir: str | None, venv: str | None, manifest: str | None,
-                  pre_update: bool, as_json: bool) -> None:
+def run_scheduled(
+    ctx: click.Context,
+    dir: str | None,
+    venv: str | None,
+    manifest: str | None,
+    pre_update: bool,
+    as_json: bool,
+) -> None:
     """What the scheduler runs: the check, one line appended to the history, what is new."""
     spec = _spec(ctx, dir, venv, manifest, pre_update=pre_update)
-    report, change = scheduled_check(spec, merged_install_options(ctx, dir, venv, manifest),
-                                     StreamReporter(quiet=True))
+    report, change = scheduled_check(
+        spec, merged_install_options(ctx, dir, venv, manifest), StreamReporter(quiet=True)
+    )
     if as_json:
         echo_json({**report.to_json(), "history": change})
     else:
-
         click.echo(check_text(report, color=use_color(), width=terminal_width()), nl=False)
         click.echo("\n" + history_text(change), nl=False)
     sys.exit(0 if report.summary.healthy else 1)

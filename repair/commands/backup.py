@@ -26,13 +26,18 @@ if TYPE_CHECKING:
 Confirm = Callable[[str], None] | None
 
 
-def backup_create(where: InstallSelection, reporter: Reporter, *, archive: bool,
-                  snapshot_only: bool) -> BackupInfo:
+def backup_create(
+    where: InstallSelection, reporter: Reporter, *, archive: bool, snapshot_only: bool
+) -> BackupInfo:
     """Snapshot the install at ``where`` and keep a copy of its venv."""
     install = resolve_selection(where)
     with install_lock(install):
-        return create_backup(Context(install, reporter=reporter), archive=archive,
-                             snapshot_only=snapshot_only, reporter=reporter)
+        return create_backup(
+            Context(install, reporter=reporter),
+            archive=archive,
+            snapshot_only=snapshot_only,
+            reporter=reporter,
+        )
 
 
 def backup_list(where: InstallSelection) -> list[BackupInfo]:
@@ -40,20 +45,22 @@ def backup_list(where: InstallSelection) -> list[BackupInfo]:
     return list_backups(resolve_selection(where))
 
 
-def backup_restore(where: InstallSelection, backup_id: str, reporter: Reporter,
-                   confirm: Confirm) -> BackupInfo:
+def backup_restore(
+    where: InstallSelection, backup_id: str, reporter: Reporter, confirm: Confirm
+) -> BackupInfo:
     """Put backup ``backup_id``'s venv back; returns the backup that keeps the venv it
     replaced."""
     install = resolve_selection(where)
     if confirm is not None:
-        confirm(f"Replace {install.venv} with backup {backup_id}? (the current venv is kept as "
-                "a backup)")
+        confirm(
+            f"Replace {install.venv} with backup {backup_id}? (the current venv is kept as "
+            "a backup)"
+        )
     with install_lock(install):
         return restore_backup(install, backup_id, reporter)
 
 
-def backup_prune(where: InstallSelection, keep: int, confirm: Confirm
-                 ) -> list[BackupInfo]:
+def backup_prune(where: InstallSelection, keep: int, confirm: Confirm) -> list[BackupInfo]:
     """Delete all but the newest ``keep`` backups; returns the removed ones."""
     install = resolve_selection(where)
     if confirm is not None:

@@ -60,10 +60,19 @@ class DemoResult:
 
 def _isolated_pip_env(wheels: Path) -> dict[str, str]:
     """The demo never reads the user's pip configuration and never touches the network."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PIP_", "PYTHON")) and k != "VIRTUAL_ENV"}
-    env.update(PIP_CONFIG_FILE=os.devnull, PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheels),
-               PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1", PIP_NO_CACHE_DIR="1")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PIP_", "PYTHON")) and k != "VIRTUAL_ENV"
+    }
+    env.update(
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_NO_INDEX="1",
+        PIP_FIND_LINKS=str(wheels),
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PIP_NO_INPUT="1",
+        PIP_NO_CACHE_DIR="1",
+    )
     return env
 
 
@@ -92,29 +101,56 @@ def build_broken_install(root: Path, reporter: Reporter) -> Path:
     proc.run(virtualenv_args(sys.executable, venv), env=env, timeout=300, check=True)
     python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     reporter.step("Installing its requirements with pip, from the demo's wheels")
-    proc.run([python, "-m", "pip", "install", "-q", "--no-compile", "numpy==1.26.4",
-              "accelerate==0.30.1", "transformers==4.40.0", "safetensors", "einops"],
-             env=env, timeout=300, check=True)
+    proc.run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-compile",
+            "numpy==1.26.4",
+            "accelerate==0.30.1",
+            "transformers==4.40.0",
+            "safetensors",
+            "einops",
+        ],
+        env=env,
+        timeout=300,
+        check=True,
+    )
 
     site = VenvLayout.detect(venv).site_packages()
     reporter.step("Breaking it the way real installs break")
-    reporter.info("1. numpy 2.1.0 unpacked over numpy 1.26.4: an upgrade killed halfway "
-                  "(\"cannot import name 'broadcast_to'\")")
+    reporter.info(
+        "1. numpy 2.1.0 unpacked over numpy 1.26.4: an upgrade killed halfway "
+        "(\"cannot import name 'broadcast_to'\")"
+    )
     unpack_wheel(wheels / "numpy-2.1.0-py3-none-any.whl", site)
     reporter.info("2. a '~umpy' folder: pip's leftover when a running UI held a file open")
     shutil.copytree(site / "numpy", site / "~umpy")
     reporter.info("3. einops uninstalled: a requirement that is missing")
-    proc.run([python, "-m", "pip", "uninstall", "-q", "-y", "einops"], env=env, timeout=120,
-             check=True)
+    proc.run(
+        [python, "-m", "pip", "uninstall", "-q", "-y", "einops"], env=env, timeout=120, check=True
+    )
     reporter.info("4. accelerate downgraded to 0.21.0 by an extension: transformers needs >=0.26")
-    proc.run([python, "-m", "pip", "install", "-q", "--no-deps", "--no-compile",
-              "accelerate==0.21.0"], env=env, timeout=120, check=True)
+    proc.run(
+        [python, "-m", "pip", "install", "-q", "--no-deps", "--no-compile", "accelerate==0.21.0"],
+        env=env,
+        timeout=120,
+        check=True,
+    )
     return app
 
 
-def run_demo(reporter: Reporter, *, where: Path | None = None, keep: bool = False,
-             repair: bool = True,
-             on_report: Callable[[str, Report], None] | None = None) -> DemoResult:
+def run_demo(
+    reporter: Reporter,
+    *,
+    where: Path | None = None,
+    keep: bool = False,
+    repair: bool = True,
+    on_report: Callable[[str, Report], None] | None = None,
+) -> DemoResult:
     """Build, check and (with ``repair``) repair the demo install. ``on_report(stage, report)``
     is called with each report as soon as it exists (stage ``before`` or ``after``)."""
 
@@ -134,8 +170,9 @@ def run_demo(reporter: Reporter, *, where: Path | None = None, keep: bool = Fals
         return result
     except (OSError, subprocess.SubprocessError, RepairError) as exc:
         keep = True
-        raise RepairError(f"the demo could not build its install: {exc}",
-                          hint=f"its files are kept in {root}") from exc
+        raise RepairError(
+            f"the demo could not build its install: {exc}", hint=f"its files are kept in {root}"
+        ) from exc
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)

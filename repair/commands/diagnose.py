@@ -18,8 +18,13 @@ if TYPE_CHECKING:
     from repair.options import InstallSelection
 
 
-def diagnose_input(where: InstallSelection, log: str | None, stdin: TextIO, *,
-                   on_paste: Callable[[], None] | None = None) -> Diagnosis:
+def diagnose_input(
+    where: InstallSelection,
+    log: str | None,
+    stdin: TextIO,
+    *,
+    on_paste: Callable[[], None] | None = None,
+) -> Diagnosis:
     """The diagnosis of ``log`` (a file; ``-`` or None: ``stdin``). With a folder or a venv in
     ``where``, each cause is tied to that install; with a manifest alone, worded for that
     application. ``on_paste`` runs before a log is read from a terminal (to say how to end it)."""
@@ -30,18 +35,18 @@ def diagnose_input(where: InstallSelection, log: str | None, stdin: TextIO, *,
     if log is None:
         if stdin.isatty():
             # Nothing piped in and no file named: say how, rather than wait for a paste.
-            raise UsageError("name a log file, or pipe one in: 'repair diagnose webui.log' or "
-                             "'python launch.py 2>&1 | repair diagnose -'",
-                             hint="'repair diagnose -' reads a pasted log (end it with Ctrl-D, "
-                             "Ctrl-Z Enter on Windows)")
+            raise UsageError(
+                "name a log file, or pipe one in: 'repair diagnose webui.log' or "
+                "'python launch.py 2>&1 | repair diagnose -'",
+                hint="'repair diagnose -' reads a pasted log (end it with Ctrl-D, "
+                "Ctrl-Z Enter on Windows)",
+            )
         log = "-"
     elif log == "-" and stdin.isatty() and on_paste is not None:
         on_paste()
     result = diagnose_stream(stdin.buffer) if log == "-" else diagnose_log(log)
     if install is not None:
-
         result = tie(result, Context(install))
     elif where.manifest:
-
         result = for_app(result, load(where.manifest))
     return result

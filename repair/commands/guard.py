@@ -71,8 +71,11 @@ class Launcher:
     line: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": str(self.path), "guarded": self.guarded,
-                "mode": ("warn" if self.warn else "stop") if self.guarded else None}
+        return {
+            "path": str(self.path),
+            "guarded": self.guarded,
+            "mode": ("warn" if self.warn else "stop") if self.guarded else None,
+        }
 
 
 @dataclass
@@ -82,8 +85,11 @@ class GuardResult:
     changed: list[Path] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"action": self.action, "launchers": [lc.to_json() for lc in self.launchers],
-                "changed": [str(p) for p in self.changed]}
+        return {
+            "action": self.action,
+            "launchers": [lc.to_json() for lc in self.launchers],
+            "changed": [str(p) for p in self.changed],
+        }
 
 
 def _is_bat(path: Path) -> bool:
@@ -106,10 +112,22 @@ def candidates(install: Install, *, every_os: bool = False) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def guard_line(launcher: Path, install: Install, *, warn: bool,
-               manifest_arg: str | None = None) -> str:
-    argv = [sys.executable, "-m", "repair", "guard", "run", "--dir", str(install.dir),
-            "--venv", str(install.venv), "--manifest", manifest_arg or install.manifest.name]
+def guard_line(
+    launcher: Path, install: Install, *, warn: bool, manifest_arg: str | None = None
+) -> str:
+    argv = [
+        sys.executable,
+        "-m",
+        "repair",
+        "guard",
+        "run",
+        "--dir",
+        str(install.dir),
+        "--venv",
+        str(install.venv),
+        "--manifest",
+        manifest_arg or install.manifest.name,
+    ]
     if warn:
         argv.append("--warn")
     if _is_bat(launcher):
@@ -193,13 +211,19 @@ def _targets(install: Install, launcher: str | None, *, every_os: bool) -> list[
     return candidates(install, every_os=every_os)
 
 
-def install_guard(install: Install, *, launcher: str | None = None, warn: bool = False,
-                  manifest_arg: str | None = None) -> GuardResult:
+def install_guard(
+    install: Install,
+    *,
+    launcher: str | None = None,
+    warn: bool = False,
+    manifest_arg: str | None = None,
+) -> GuardResult:
     targets = _targets(install, launcher, every_os=False)
     if not targets:
         raise UsageError(
             f"no launcher of {install.manifest.name} found in {install.dir} for this system "
-            "(name one with --launcher FILE)")
+            "(name one with --launcher FILE)"
+        )
     result = GuardResult("install")
     for path in targets:
         if add_line(path, guard_line(path, install, warn=warn, manifest_arg=manifest_arg)):

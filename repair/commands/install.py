@@ -83,8 +83,11 @@ class InstallResult:
         }
 
 
-def install(request: InstallRequest, reporter: Reporter,
-            confirm: Callable[[InstallPlan], bool] | None = None) -> InstallResult:
+def install(
+    request: InstallRequest,
+    reporter: Reporter,
+    confirm: Callable[[InstallPlan], bool] | None = None,
+) -> InstallResult:
     """``repair install``: plan (``plan_install``: bad input raises before anything changes),
     then do the plan (``run_install``)."""
     return run_install(plan_install(request, reporter), reporter, confirm)
@@ -98,8 +101,9 @@ def default_log_path() -> Path:
     return folder / f"install-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
 
 
-def run_install(plan: InstallPlan, reporter: Reporter,
-                confirm: Callable[[InstallPlan], bool] | None = None) -> InstallResult:
+def run_install(
+    plan: InstallPlan, reporter: Reporter, confirm: Callable[[InstallPlan], bool] | None = None
+) -> InstallResult:
     """Do the plan. Asks ``confirm`` once (when given) before changing anything.
 
     Raises ``UsageError`` (bad input, exit 2), ``BusyError`` (another install runs, 6) and
@@ -107,8 +111,9 @@ def run_install(plan: InstallPlan, reporter: Reporter,
     started = time.monotonic()
     if plan.finished:
         reporter.step(f"{plan.request.dir} is already installed; nothing to do")
-        result = InstallResult(plan, [InstallStepResult(s, "skipped", 0.0, "already done")
-                                      for s in all_steps(plan)])
+        result = InstallResult(
+            plan, [InstallStepResult(s, "skipped", 0.0, "already done") for s in all_steps(plan)]
+        )
         result.backend = plan.state.facts.get("backend")
         result.python = dict(plan.state.facts.get("python") or {})
         result.launch_args = launch_args_for(plan.manifest, result.backend)
@@ -128,8 +133,15 @@ def run_install(plan: InstallPlan, reporter: Reporter,
             raise _failed(runner, exc) from exc
         except OSError as exc:
             raise _failed(runner, RepairError(f"{type(exc).__name__}: {exc}")) from exc
-    result = InstallResult(plan, runner.results, runner.backend, runner.python, runner.launch,
-                           runner.changed, runner.report)
+    result = InstallResult(
+        plan,
+        runner.results,
+        runner.backend,
+        runner.python,
+        runner.launch,
+        runner.changed,
+        runner.report,
+    )
     result.duration_ms = int((time.monotonic() - started) * 1000)
     return result
 
@@ -150,8 +162,11 @@ def _failed(runner: InstallRunner, exc: RepairError) -> RepairError:
     kept = ""
     if (runner.req.dir / ".git").exists():
         kept = f"; the checkout {runner.req.dir} is kept, and the next run goes on from there"
-    message = (f"install failed at step '{failed}': {exc.message}"
-               + (f"; removed the half-built {', '.join(removed)}" if removed else "") + kept)
+    message = (
+        f"install failed at step '{failed}': {exc.message}"
+        + (f"; removed the half-built {', '.join(removed)}" if removed else "")
+        + kept
+    )
     log = runner.req.log_path
     hint = exc.hint or (f"the log is {log}" if log is not None and log.exists() else None)
     return RolledBackError(message, hint=hint)

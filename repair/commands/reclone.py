@@ -16,9 +16,11 @@ if TYPE_CHECKING:
     from repair.progress import Reporter
 
 
-def reclone_install(where: InstallSelection, reporter: Reporter, *, ref: str | None,
-                    repo_url: str | None) -> RecloneResult:
+def reclone_install(
+    where: InstallSelection, reporter: Reporter, *, ref: str | None, repo_url: str | None
+) -> RecloneResult:
     install = resolve_selection(where)
     with install_lock(install):  # the app's and the venv's locks, as every changing command
-        return reclone(Context(install, reporter=reporter), ref=ref, repo_url=repo_url,
-                       reporter=reporter)
+        return reclone(
+            Context(install, reporter=reporter), ref=ref, repo_url=repo_url, reporter=reporter
+        )

@@ -18,9 +18,14 @@ if TYPE_CHECKING:
     from repair.transaction.pipeline import PipelineResult
 
 
-def repair(where: InstallSelection, options: RepairOptions, reporter: Reporter,
-           confirm: Callable[[Plan], bool], *, interactive: Callable[[], bool]
-           ) -> PipelineResult:
+def repair(
+    where: InstallSelection,
+    options: RepairOptions,
+    reporter: Reporter,
+    confirm: Callable[[Plan], bool],
+    *,
+    interactive: Callable[[], bool],
+) -> PipelineResult:
     """Repair the install at ``where``. ``confirm`` sees the plan before anything changes
     (``--yes`` answers it); ``interactive()``: someone is at a terminal to answer. Without
     either (a script or a schedule), ``UsageError``."""
@@ -28,8 +33,10 @@ def repair(where: InstallSelection, options: RepairOptions, reporter: Reporter,
     context = Context(install, options, reporter=reporter)
     if not (options.yes or options.dry_run) and not interactive():
         # No one can answer a prompt: a script or a schedule says so with --yes.
-        raise UsageError("repair changes the venv and needs a yes: run it at a terminal, "
-                         "or pass --yes (or --dry-run to only see the plan)")
+        raise UsageError(
+            "repair changes the venv and needs a yes: run it at a terminal, "
+            "or pass --yes (or --dry-run to only see the plan)"
+        )
 
     def ask(plan: Plan) -> bool:
         return options.yes or confirm(plan)

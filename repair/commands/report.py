@@ -37,12 +37,19 @@ if TYPE_CHECKING:
 
 SCHEMA = "repair.support/1"
 # Where the web UIs write their own log (newest wins); --log names another.
-LOG_NAMES = ("sdnext.log", "comfyui.log", "user/comfyui*.log", "webui.log", "log/*.log",
-             "logs/*.log")
+LOG_NAMES = (
+    "sdnext.log",
+    "comfyui.log",
+    "user/comfyui*.log",
+    "webui.log",
+    "log/*.log",
+    "logs/*.log",
+)
 # Launch arguments whose value is a secret.
 _SECRET_FLAG = re.compile(r"(?i)^--?[\w-]*(auth|token|password|passwd|secret|key|ngrok)[\w-]*$")
 _SECRET_INLINE = re.compile(
-    r"(?i)(--?[\w-]*(?:auth|token|password|passwd|secret|key|ngrok)[\w-]*[= ])(\S+)")
+    r"(?i)(--?[\w-]*(?:auth|token|password|passwd|secret|key|ngrok)[\w-]*[= ])(\S+)"
+)
 _HF_TOKEN = re.compile(r"\b(hf_|ghp_|github_pat_|sk-)[A-Za-z0-9_]{8,}")
 _USER_PATH = re.compile(r"(?i)([\\/](?:Users|home)[\\/])([^\\/\s\"'`]+)")
 
@@ -116,9 +123,16 @@ def _install_facts(ctx: Context) -> dict[str, Any]:
     install = ctx.install
     manifest = install.manifest
     facts: dict[str, Any] = {
-        "app": manifest.name, "title": manifest.title, "dir": str(install.dir),
-        "venv": str(install.venv), "version": None, "commit": None, "branch": None,
-        "remote": None, "dirty_files": 0, "launch_args": launch_args(ctx),
+        "app": manifest.name,
+        "title": manifest.title,
+        "dir": str(install.dir),
+        "venv": str(install.venv),
+        "version": None,
+        "commit": None,
+        "branch": None,
+        "remote": None,
+        "dirty_files": 0,
+        "launch_args": launch_args(ctx),
         "settings_file": str(install.settings_file) if install.settings_file else None,
     }
     if has_git() and (install.dir / ".git").exists():
@@ -135,37 +149,49 @@ def _install_facts(ctx: Context) -> dict[str, Any]:
 def _machine_facts(ctx: Context, target: dict[str, Any]) -> dict[str, Any]:
     backend = dict(target.get("backend") or {})
     machine: dict[str, Any] = {
-        "os": platform.platform(), "system": platform.system(), "arch": platform.machine(),
+        "os": platform.platform(),
+        "system": platform.system(),
+        "arch": platform.machine(),
         "tool_python": platform.python_version(),
         "venv_python": (target.get("python") or {}).get("version"),
-        "backend": backend.get("machine"), "gpus": backend.get("devices", []),
-        "driver": backend.get("driver"), "driver_cuda": backend.get("driver_cuda"),
-        "torch": backend.get("torch"), "torch_version": backend.get("torch_version"),
+        "backend": backend.get("machine"),
+        "gpus": backend.get("devices", []),
+        "driver": backend.get("driver"),
+        "driver_cuda": backend.get("driver_cuda"),
+        "torch": backend.get("torch"),
+        "torch_version": backend.get("torch_version"),
     }
     return machine
 
 
 def _sources(ctx: Context) -> dict[str, Any]:
     try:
-        config = load_pip_config(venv=ctx.venv if ctx.venv_exists else None,
-                                 index=ctx.options.index)
+        config = load_pip_config(
+            venv=ctx.venv if ctx.venv_exists else None, index=ctx.options.index
+        )
     except Exception as exc:  # noqa: BLE001 - a report never fails on one part
         return {"error": str(exc)}
-    return {"index_urls": list(config.index_urls), "find_links": list(config.find_links),
-            "no_index": config.no_index, "proxy": config.proxy,
-            "files": [str(f) for f in config.files]}
+    return {
+        "index_urls": list(config.index_urls),
+        "find_links": list(config.find_links),
+        "no_index": config.no_index,
+        "proxy": config.proxy,
+        "files": [str(f) for f in config.files],
+    }
 
 
-def support_report(where: InstallSelection, options: CheckOptions, reporter: Reporter,
-                   *, log: str | None = None) -> dict[str, Any]:
+def support_report(
+    where: InstallSelection, options: CheckOptions, reporter: Reporter, *, log: str | None = None
+) -> dict[str, Any]:
     """The support report of the install at ``where``, as data, scrubbed (``build_report``)."""
     install = resolve_selection(where)
     options = replace(options, backend=options.backend or "auto")  # the GPU belongs in it
     return build_report(Context(install, options, reporter=reporter), log=log)
 
 
-def build_report(ctx: Context, *, log: str | None = None,
-                 scrubber: Scrubber | None = None) -> dict[str, Any]:
+def build_report(
+    ctx: Context, *, log: str | None = None, scrubber: Scrubber | None = None
+) -> dict[str, Any]:
     """The support report as data, scrubbed."""
 
     started = time.perf_counter()
@@ -173,10 +199,12 @@ def build_report(ctx: Context, *, log: str | None = None,
     log_path = Path(log) if log else find_log(ctx.install.dir)
     diagnosis: dict[str, Any] | None = None
     if log_path is not None:  # first: a log named wrong is one line, before any work
-
         d = diagnose_log(log_path)
-        diagnosis = {"log": str(log_path), "modified": time.strftime(
-            "%Y-%m-%d %H:%M", time.localtime(log_path.stat().st_mtime)), **d.to_json()}
+        diagnosis = {
+            "log": str(log_path),
+            "modified": time.strftime("%Y-%m-%d %H:%M", time.localtime(log_path.stat().st_mtime)),
+            **d.to_json(),
+        }
     report = check(ctx)
     plan = make_plan(ctx, report.findings)  # what a plain 'repair' would do
     install = _install_facts(ctx)
@@ -193,8 +221,9 @@ def build_report(ctx: Context, *, log: str | None = None,
         "running": report.extra.get("running", []),
         "diagnosis": diagnosis,
         "plan": plan.to_json(),
-        "not_fixed": [{"id": f.id, "message": f.message, "remedy": f.remedy}
-                      for f in plan.unresolved],
+        "not_fixed": [
+            {"id": f.id, "message": f.message, "remedy": f.remedy} for f in plan.unresolved
+        ],
         "duration_ms": 0,
     }
     data = scrubber.data(data)
@@ -213,16 +242,20 @@ def copy_to_clipboard(text: str) -> str | None:
     elif sys.platform == "darwin":
         candidates = [["pbcopy"]]
     else:
-        candidates = [["wl-copy"], ["xclip", "-selection", "clipboard"],
-                      ["xsel", "--clipboard", "--input"]]
+        candidates = [
+            ["wl-copy"],
+            ["xclip", "-selection", "clipboard"],
+            ["xsel", "--clipboard", "--input"],
+        ]
     for argv in candidates:
         if proc.which(argv[0]) is None:
             continue
 
         try:
             # clip.exe reads the console's code page unless the text says it is UTF-16
-            data = ("\ufeff" + text).encode("utf-16-le") if argv == ["clip"] \
-                else text.encode("utf-8")
+            data = (
+                ("\ufeff" + text).encode("utf-16-le") if argv == ["clip"] else text.encode("utf-8")
+            )
             done = subprocess.run(argv, input=data, capture_output=True, timeout=10)
         except (OSError, subprocess.SubprocessError):
             continue

@@ -99,13 +99,22 @@ def _systemd_quote(arg: str) -> str:
 
 def systemd_units(spec: Spec) -> dict[str, str]:
     """``<name>.service`` and ``<name>.timer`` for the systemd user manager."""
-    calendar = (f"*-*-* {spec.hour:02d}:{spec.minute:02d}:00" if spec.every == "daily"
-                else f"Sun *-*-* {spec.hour:02d}:{spec.minute:02d}:00")
-    values = {"flavour": spec.flavour, "dir": str(spec.dir), "every": spec.every,
-              "calendar": calendar,
-              "command": " ".join(_systemd_quote(a).replace("%", "%%") for a in spec.command())}
-    return {f"{spec.name}.service": _template("webui-repair.service.in").format(**values),
-            f"{spec.name}.timer": _template("webui-repair.timer.in").format(**values)}
+    calendar = (
+        f"*-*-* {spec.hour:02d}:{spec.minute:02d}:00"
+        if spec.every == "daily"
+        else f"Sun *-*-* {spec.hour:02d}:{spec.minute:02d}:00"
+    )
+    values = {
+        "flavour": spec.flavour,
+        "dir": str(spec.dir),
+        "every": spec.every,
+        "calendar": calendar,
+        "command": " ".join(_systemd_quote(a).replace("%", "%%") for a in spec.command()),
+    }
+    return {
+        f"{spec.name}.service": _template("webui-repair.service.in").format(**values),
+        f"{spec.name}.timer": _template("webui-repair.timer.in").format(**values),
+    }
 
 
 def cron_line(spec: Spec) -> str:
@@ -130,8 +139,19 @@ def _windows_quote(arg: str) -> str:
 def schtasks_create(spec: Spec) -> list[str]:
     """The ``schtasks /Create`` command line (Windows Task Scheduler)."""
     task = " ".join(_windows_quote(a) for a in spec.command())
-    args = ["schtasks", "/Create", "/F", "/TN", f"webui-repair\\{spec.name}", "/TR", task,
-            "/SC", spec.every.upper(), "/ST", f"{spec.hour:02d}:{spec.minute:02d}"]
+    args = [
+        "schtasks",
+        "/Create",
+        "/F",
+        "/TN",
+        f"webui-repair\\{spec.name}",
+        "/TR",
+        task,
+        "/SC",
+        spec.every.upper(),
+        "/ST",
+        f"{spec.hour:02d}:{spec.minute:02d}",
+    ]
     if spec.every == "weekly":
         args += ["/D", "SUN"]
     return args
@@ -151,13 +171,16 @@ def launchd_plist(spec: Spec, log: Path) -> str:
     if spec.every == "weekly":
         interval.append(("Weekday", 0))
     return _template("launchd.plist.in").format(
-        label=launchd_label(spec), arguments=arguments, log=escape(str(log)),
+        label=launchd_label(spec),
+        arguments=arguments,
+        log=escape(str(log)),
         interval="\n".join(f"    <key>{k}</key>\n    <integer>{v}</integer>" for k, v in interval),
     )
 
 
-def spec_for(where: InstallSelection, *, every: str = "daily", at: str = "03:30",
-             pre_update: bool = False) -> Spec:
+def spec_for(
+    where: InstallSelection, *, every: str = "daily", at: str = "03:30", pre_update: bool = False
+) -> Spec:
     """The job of the install at ``where``; a manifest file and a venv are given to the
     scheduler by their absolute paths."""
     install = resolve_selection(where)
@@ -165,8 +188,9 @@ def spec_for(where: InstallSelection, *, every: str = "daily", at: str = "03:30"
     if chosen and (chosen.endswith(".toml") or os.sep in chosen or "/" in chosen):
         chosen = str(Path(chosen).resolve())
     venv_opt = str(Path(where.venv).resolve()) if where.venv else None
-    return Spec(dir=install.dir, manifest=chosen, venv=venv_opt, every=every, at=at,
-                pre_update=pre_update)
+    return Spec(
+        dir=install.dir, manifest=chosen, venv=venv_opt, every=every, at=at, pre_update=pre_update
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -225,9 +249,10 @@ def pick_scheduler(name: str) -> str:
         return name
     found, why = detect()
     if found is None:
-        raise UsageError(f"no scheduler found here: {why}",
-                         hint="install cron, or run in a systemd user session "
-                         "(loginctl enable-linger $USER)")
+        raise UsageError(
+            f"no scheduler found here: {why}",
+            hint="install cron, or run in a systemd user session (loginctl enable-linger $USER)",
+        )
     return found
 
 
@@ -241,9 +266,12 @@ class SchedulePlan:
     crontab: str | None = None  # cron: the job's line (install) or "" (remove)
 
     def to_json(self) -> dict[str, Any]:
-        return {"scheduler": self.scheduler,
-                "files": {str(k): v for k, v in self.files.items()},
-                "commands": [list(c) for c in self.commands], "crontab": self.crontab}
+        return {
+            "scheduler": self.scheduler,
+            "files": {str(k): v for k, v in self.files.items()},
+            "commands": [list(c) for c in self.commands],
+            "crontab": self.crontab,
+        }
 
 
 def plan(spec: Spec, scheduler: str, *, remove: bool = False) -> SchedulePlan:
@@ -252,26 +280,43 @@ def plan(spec: Spec, scheduler: str, *, remove: bool = False) -> SchedulePlan:
         units = systemd_units(spec)
         timer = f"{spec.name}.timer"
         if remove:
-            return SchedulePlan(scheduler, {folder / n: None for n in units},
-                                (("systemctl", "--user", "disable", "--now", timer),
-                                 ("systemctl", "--user", "daemon-reload")))
-        return SchedulePlan(scheduler, {folder / n: t for n, t in units.items()},
-                            (("systemctl", "--user", "daemon-reload"),
-                             ("systemctl", "--user", "enable", "--now", timer)))
+            return SchedulePlan(
+                scheduler,
+                {folder / n: None for n in units},
+                (
+                    ("systemctl", "--user", "disable", "--now", timer),
+                    ("systemctl", "--user", "daemon-reload"),
+                ),
+            )
+        return SchedulePlan(
+            scheduler,
+            {folder / n: t for n, t in units.items()},
+            (
+                ("systemctl", "--user", "daemon-reload"),
+                ("systemctl", "--user", "enable", "--now", timer),
+            ),
+        )
     if scheduler == "cron":
-        return SchedulePlan(scheduler, {}, (("crontab", "-l"), ("crontab", "-")),
-                            crontab="" if remove else cron_line(spec))
+        return SchedulePlan(
+            scheduler,
+            {},
+            (("crontab", "-l"), ("crontab", "-")),
+            crontab="" if remove else cron_line(spec),
+        )
     if scheduler == "schtasks":
-        return SchedulePlan(scheduler, {}, (tuple(schtasks_delete(spec) if remove
-                                                  else schtasks_create(spec)),))
+        return SchedulePlan(
+            scheduler, {}, (tuple(schtasks_delete(spec) if remove else schtasks_create(spec)),)
+        )
     if scheduler == "launchd":
         path = launch_agents_dir() / f"{launchd_label(spec)}.plist"
         if remove:
-            return SchedulePlan(scheduler, {path: None},
-                                (("launchctl", "unload", "-w", str(path)),))
+            return SchedulePlan(
+                scheduler, {path: None}, (("launchctl", "unload", "-w", str(path)),)
+            )
         log = state_dir() / "logs" / f"{spec.name}.log"
-        return SchedulePlan(scheduler, {path: launchd_plist(spec, log)},
-                            (("launchctl", "load", "-w", str(path)),))
+        return SchedulePlan(
+            scheduler, {path: launchd_plist(spec, log)}, (("launchctl", "load", "-w", str(path)),)
+        )
     raise UsageError(f"unknown scheduler {scheduler!r} (known: {', '.join(SCHEDULERS)})")
 
 
@@ -298,15 +343,23 @@ def apply(p: SchedulePlan, spec: Spec, *, remove: bool = False) -> Applied:
         if p.scheduler == "cron":
             current = run(["crontab", "-l"], timeout=30)
             existing = current.stdout if current.ok else ""  # "no crontab for user" is empty
-            run(["crontab", "-"], input=cron_merge(existing, spec, remove=remove), timeout=30,
-                check=True)
+            run(
+                ["crontab", "-"],
+                input=cron_merge(existing, spec, remove=remove),
+                timeout=30,
+                check=True,
+            )
         else:
             for command in p.commands:
                 res = run(list(command), timeout=60)
                 if not res.ok and not remove:  # removing what is not there is fine
                     lines = (res.stderr or res.stdout).strip().splitlines()
-                    return Applied(p, False, f"{' '.join(command)} failed: "
-                                   + (lines[0] if lines else f"exit {res.returncode}"))
+                    return Applied(
+                        p,
+                        False,
+                        f"{' '.join(command)} failed: "
+                        + (lines[0] if lines else f"exit {res.returncode}"),
+                    )
     except ProcessError as exc:
         return Applied(p, False, exc.message)
     return Applied(p, True)
@@ -315,8 +368,13 @@ def apply(p: SchedulePlan, spec: Spec, *, remove: bool = False) -> Applied:
 def status(spec: Spec, scheduler: str | None) -> dict[str, Any]:
     """Whether the job is installed (as far as the files and the scheduler say) and its last
     runs from the history file."""
-    out: dict[str, Any] = {"name": spec.name, "scheduler": scheduler, "installed": False,
-                           "history": str(history_file(spec)), "last_runs": []}
+    out: dict[str, Any] = {
+        "name": spec.name,
+        "scheduler": scheduler,
+        "installed": False,
+        "history": str(history_file(spec)),
+        "last_runs": [],
+    }
     if scheduler in ("systemd", "launchd"):
         files = [p for p in plan(spec, scheduler).files if p.exists()]
         out["installed"] = bool(files)
@@ -359,36 +417,52 @@ def _key(finding: dict[str, Any]) -> str:
     return f"{finding['id']}:{finding['subject']}"
 
 
-def record_run(path: Path, report: Report, *, pre_update: bool, exit_code: int
-               ) -> dict[str, Any]:
+def record_run(path: Path, report: Report, *, pre_update: bool, exit_code: int) -> dict[str, Any]:
     """Append this run to the history and return what changed since the run before:
     ``{"file", "previous", "new", "resolved"}`` (findings as ``id:subject``)."""
     data = report.to_json()
     keys = sorted({_key(f) for f in data["findings"]})
-    previous = next((e for e in reversed(read_history(path))
-                     if e.get("pre_update") == pre_update), None)
+    previous = next(
+        (e for e in reversed(read_history(path)) if e.get("pre_update") == pre_update), None
+    )
     before = set(previous["findings"]) if previous else set()
-    entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "dir": data["target"]["dir"],
-             "pre_update": pre_update, "exit": exit_code, "summary": data["summary"],
-             "findings": keys}
+    entry = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "dir": data["target"]["dir"],
+        "pre_update": pre_update,
+        "exit": exit_code,
+        "summary": data["summary"],
+        "findings": keys,
+    }
     if "update" in data:
         entry["update"] = {k: data["update"].get(k) for k in ("behind", "safe", "risky")}
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as f:
         f.write(json.dumps(entry) + "\n")
-    return {"file": str(path), "previous": previous["time"] if previous else None,
-            "new": [k for k in keys if k not in before],
-            "resolved": sorted(before - set(keys))}
+    return {
+        "file": str(path),
+        "previous": previous["time"] if previous else None,
+        "new": [k for k in keys if k not in before],
+        "resolved": sorted(before - set(keys)),
+    }
 
 
-def scheduled_check(spec: Spec, where: InstallSelection, reporter: Reporter
-                    ) -> tuple[Report, dict[str, Any]]:
+def scheduled_check(
+    spec: Spec, where: InstallSelection, reporter: Reporter
+) -> tuple[Report, dict[str, Any]]:
     """What the scheduler runs: the check (``--pre-update`` when the job is one), one line
     appended to the job's history; returns the report and what changed since the run before."""
     # Start-up time: only the scheduled run itself needs the check engine.
 
-    report = check(Context(resolve_selection(where), CheckOptions(pre_update=spec.pre_update),
-                           reporter=reporter))
-    change = record_run(history_file(spec), report, pre_update=spec.pre_update,
-                        exit_code=0 if report.summary.healthy else 1)
+    report = check(
+        Context(
+            resolve_selection(where), CheckOptions(pre_update=spec.pre_update), reporter=reporter
+        )
+    )
+    change = record_run(
+        history_file(spec),
+        report,
+        pre_update=spec.pre_update,
+        exit_code=0 if report.summary.healthy else 1,
+    )
     return report, change

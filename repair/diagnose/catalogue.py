@@ -106,4 +106,3 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
         text = (files("repair") / "data" / "signatures.jsonl").read_text(encoding="utf-8")
         _DEFAULT = parse_catalogue(text.splitlines(), "signatures.jsonl")
     return _DEFAULT
-

@@ -217,8 +217,9 @@ class Diagnosis:
         }
 
 
-def _catalogue_causes(catalogue: Catalogue, kept: dict[str, list[Match]],
-                      counts: dict[str, int]) -> list[Cause]:
+def _catalogue_causes(
+    catalogue: Catalogue, kept: dict[str, list[Match]], counts: dict[str, int]
+) -> list[Cause]:
     ids = [s.id for s in catalogue if s.id in kept]  # catalogue order: the first one leads
     parent = {i: i for i in ids}
 
@@ -248,17 +249,22 @@ def _catalogue_causes(catalogue: Catalogue, kept: dict[str, list[Match]],
     return causes
 
 
-def group(catalogue: Catalogue, kept: dict[str, list[Match]], counts: dict[str, int],
-          shaped: dict[tuple[str, str], list[Match]] | None = None,
-          shape_counts: dict[tuple[str, str], int] | None = None) -> tuple[Cause, ...]:
+def group(
+    catalogue: Catalogue,
+    kept: dict[str, list[Match]],
+    counts: dict[str, int],
+    shaped: dict[tuple[str, str], list[Match]] | None = None,
+    shape_counts: dict[tuple[str, str], int] | None = None,
+) -> tuple[Cause, ...]:
     """The causes of a log: catalogue entries grouped by relation, then the structural matches
     attached to them or told as causes of their own."""
     causes = _catalogue_causes(catalogue, kept, counts)
     shaped = shaped or {}
     shape_counts = shape_counts or {}
     # Non-node shapes first: a node that failed is told only when nothing else says why.
-    order = sorted(shaped, key=lambda k: (catalogue.get(k[0]).shape == NODE,
-                                          min(m.line for m in shaped[k])))
+    order = sorted(
+        shaped, key=lambda k: (catalogue.get(k[0]).shape == NODE, min(m.line for m in shaped[k]))
+    )
     for key in order:
         matches = shaped[key]
         lines = {m.line for m in matches}
@@ -268,26 +274,42 @@ def group(catalogue: Catalogue, kept: dict[str, list[Match]], counts: dict[str, 
         if at is not None:
             cause = causes[at]
             seen = {m.line for m in cause.matches}
-            merged = tuple(sorted(cause.matches + tuple(m for m in matches if m.line not in seen),
-                                  key=lambda m: m.line))
+            merged = tuple(
+                sorted(
+                    cause.matches + tuple(m for m in matches if m.line not in seen),
+                    key=lambda m: m.line,
+                )
+            )
             if cause.lead.generic and first.signature.shape != NODE:
                 # The entry only says that something failed to load; the shape says what.
-                causes[at] = replace(cause, signatures=(first.signature, *cause.signatures),
-                                     matches=merged, names=first.names, node=cause.node or node,
-                                     count=cause.count + shape_counts.get(key, 1))
+                causes[at] = replace(
+                    cause,
+                    signatures=(first.signature, *cause.signatures),
+                    matches=merged,
+                    names=first.names,
+                    node=cause.node or node,
+                    count=cause.count + shape_counts.get(key, 1),
+                )
             else:
-                causes[at] = replace(cause, names=cause.names or first.names, matches=merged,
-                                     node=cause.node or node)
+                causes[at] = replace(
+                    cause, names=cause.names or first.names, matches=merged, node=cause.node or node
+                )
             continue
         if first.signature.shape == NODE and any(c.node == node for c in causes):
             continue
-        causes.append(Cause((first.signature,), tuple(matches), shape_counts.get(key, 1),
-                            names=first.names, node=node))
+        causes.append(
+            Cause(
+                (first.signature,),
+                tuple(matches),
+                shape_counts.get(key, 1),
+                names=first.names,
+                node=node,
+            )
+        )
 
     def rank(c: Cause) -> tuple[int, int]:
         fam = c.lead.family
-        return (FAMILY_ORDER.index(fam) if fam in FAMILY_ORDER else len(FAMILY_ORDER),
-                c.first_line)
+        return (FAMILY_ORDER.index(fam) if fam in FAMILY_ORDER else len(FAMILY_ORDER), c.first_line)
 
     return tuple(sorted(causes, key=rank))
 

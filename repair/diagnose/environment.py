@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from repair.context import Context
     from repair.env.dists import Dist
 
+
 @dataclass
 class Wanted:
     where: str
@@ -63,12 +64,16 @@ class Install:
                 installed = dict(ctx.installed)
                 duplicates = {k: v for k, v in ctx.scan.by_key().items() if len(v) > 1}
                 tops = dict(ownership(ctx).tops)
-                stray = {canonical(e.name[1:].split("-")[0]) for e in ctx.scan.entries
-                         if e.name.startswith("~")}
+                stray = {
+                    canonical(e.name[1:].split("-")[0])
+                    for e in ctx.scan.entries
+                    if e.name.startswith("~")
+                }
             except OSError:
                 pass
         reqs: list[tuple[ReqLine, str | None]] = [
-            (line, None) for line in ctx.app_requirements.requirements]
+            (line, None) for line in ctx.app_requirements.requirements
+        ]
         for folder in manifest.get("extensions.paths", []):
             base = app_dir / folder
             try:
@@ -174,10 +179,17 @@ def _tie_cause(cause: Cause, env: Install) -> Cause:
         facts = Tie(node=cause.node, note=note, rebuild_helps=RebuildHelps.NO)
         if key is not None:
             version = dist.version if dist is not None else None
-            facts = replace(facts, distribution=dist.name if dist is not None else key,
-                            module=top, installed=dist is not None, version=version,
-                            wanted=tuple(f"{w.where} asks for {key}{w.spec or ' (any version)'}"
-                                         for w in env.wanted(key, version)))
+            facts = replace(
+                facts,
+                distribution=dist.name if dist is not None else key,
+                module=top,
+                installed=dist is not None,
+                version=version,
+                wanted=tuple(
+                    f"{w.where} asks for {key}{w.spec or ' (any version)'}"
+                    for w in env.wanted(key, version)
+                ),
+            )
         return replace(cause, tie=facts)
     if key is None and top is None:
         return cause
@@ -190,89 +202,167 @@ def _tie_cause(cause: Cause, env: Install) -> Cause:
     mixed = bool(key) and (key in env.duplicates or key in env.stray)
     lines = tuple(
         f"{w.where} asks for {key}{w.spec or ' (any version)'}"
-        + ("" if w.met is None else " (met)" if w.met else " (not met)") for w in wanted)
+        + ("" if w.met is None else " (met)" if w.met else " (not met)")
+        for w in wanted
+    )
     have = cause.named.get("have")
-    if version is not None and have and kind == "version" and have != version and \
-            canonical(cause.named.get("have_name", key or "")) == key:
+    if (
+        version is not None
+        and have
+        and kind == "version"
+        and have != version
+        and canonical(cause.named.get("have_name", key or "")) == key
+    ):
         moved = f"The log's {key} {have} is no longer installed ({version} now). "
     else:
         moved = ""
-    tie = Tie(distribution=dist.name if dist is not None else key, module=top,
-              installed=dist is not None, version=version, mixed=mixed, wanted=lines,
-              declared=bool(wanted), node=node)
+    tie = Tie(
+        distribution=dist.name if dist is not None else key,
+        module=top,
+        installed=dist is not None,
+        version=version,
+        mixed=mixed,
+        wanted=lines,
+        declared=bool(wanted),
+        node=node,
+    )
     name = tie.distribution or top or "it"
     ask = f"node '{node}'" if node else "the node or extension that imports it"
     if top and top in env.app_names and (dist is None or kind == "module"):
         if dist is not None:
-            note = (f"'{top}' is a folder of the application, and the distribution '{dist.name}' "
-                    f"{dist.version} installed in the venv shadows it.")
-            remedy = (f"Uninstall '{dist.name}' from the venv ('python -m pip uninstall "
-                      f"{dist.name}'); it is not the application's '{top}'.")
-            return replace(cause, tie=replace(tie, note=note, remedy=remedy, command=None,
-                                              rebuild_helps=RebuildHelps.NO))
+            note = (
+                f"'{top}' is a folder of the application, and the distribution '{dist.name}' "
+                f"{dist.version} installed in the venv shadows it."
+            )
+            remedy = (
+                f"Uninstall '{dist.name}' from the venv ('python -m pip uninstall "
+                f"{dist.name}'); it is not the application's '{top}'."
+            )
+            return replace(
+                cause,
+                tie=replace(
+                    tie, note=note, remedy=remedy, command=None, rebuild_helps=RebuildHelps.NO
+                ),
+            )
         note = f"'{top}' is part of the application itself, not a package."
         tie = replace(tie, distribution=None, installed=None)
         if "No module named" not in cause.matches[0].text:
-            remedy = (f"The code that imports from '{top}' ({ask}) was written for another "
-                      "version of the application: update the application and then it.")
-            return replace(cause, tie=replace(tie, note=note, remedy=remedy, command=None,
-                                              rebuild_helps=RebuildHelps.NO))
-        remedy = (f"Start the application from its own folder with its own launcher; when "
-                  f"'{top}' is missing from the application's folder, 'repair --reclone' "
-                  "restores the application's files (user data kept).")
-        return replace(cause, tie=replace(tie, note=note, remedy=remedy,
-                                          command="repair --reclone",
-                                          rebuild_helps=RebuildHelps.PARTLY))
+            remedy = (
+                f"The code that imports from '{top}' ({ask}) was written for another "
+                "version of the application: update the application and then it."
+            )
+            return replace(
+                cause,
+                tie=replace(
+                    tie, note=note, remedy=remedy, command=None, rebuild_helps=RebuildHelps.NO
+                ),
+            )
+        remedy = (
+            f"Start the application from its own folder with its own launcher; when "
+            f"'{top}' is missing from the application's folder, 'repair --reclone' "
+            "restores the application's files (user data kept)."
+        )
+        return replace(
+            cause,
+            tie=replace(
+                tie,
+                note=note,
+                remedy=remedy,
+                command="repair --reclone",
+                rebuild_helps=RebuildHelps.PARTLY,
+            ),
+        )
     if mixed:
         note = f"Two versions of '{name}' are mixed in site-packages."
         remedy = f"Plain 'repair' reinstalls '{name}' in place at the version the install asks for."
-        return replace(cause, tie=replace(tie, note=note, remedy=remedy, command="repair",
-                                          rebuild_helps=RebuildHelps.YES))
+        return replace(
+            cause,
+            tie=replace(
+                tie, note=note, remedy=remedy, command="repair", rebuild_helps=RebuildHelps.YES
+            ),
+        )
     if dist is not None and unmet:
-        who = "; ".join(f"{w.where}{' (node ' + w.node + ')' if w.node else ''} asks for "
-                        f"{w.spec}" for w in unmet[:3])
+        who = "; ".join(
+            f"{w.where}{' (node ' + w.node + ')' if w.node else ''} asks for {w.spec}"
+            for w in unmet[:3]
+        )
         note = f"'{dist.name}' {dist.version} is installed; {who}."
         if app_unmet:
-            remedy = (f"Plain 'repair' installs the '{dist.name}' version the application's "
-                      "requirements ask for.")
-            return replace(cause, tie=replace(tie, note=note, remedy=remedy, command="repair",
-                                              rebuild_helps=RebuildHelps.YES))
+            remedy = (
+                f"Plain 'repair' installs the '{dist.name}' version the application's "
+                "requirements ask for."
+            )
+            return replace(
+                cause,
+                tie=replace(
+                    tie, note=note, remedy=remedy, command="repair", rebuild_helps=RebuildHelps.YES
+                ),
+            )
         nodes = sorted({w.node for w in unmet if w.node})
-        remedy = (f"The application's own pin is met; node {', '.join(nodes)} asks for another "
-                  f"'{dist.name}': update it, or remove it if it still asks for that version.")
-        return replace(cause, tie=replace(tie, note=note, remedy=remedy, command=None,
-                                          rebuild_helps=RebuildHelps.NO))
+        remedy = (
+            f"The application's own pin is met; node {', '.join(nodes)} asks for another "
+            f"'{dist.name}': update it, or remove it if it still asks for that version."
+        )
+        return replace(
+            cause,
+            tie=replace(tie, note=note, remedy=remedy, command=None, rebuild_helps=RebuildHelps.NO),
+        )
     if dist is not None:
-        note = moved + f"'{dist.name}' {dist.version} is installed" + (
-            ", at a version its requirements accept." if wanted else ".")
+        note = (
+            moved
+            + f"'{dist.name}' {dist.version} is installed"
+            + (", at a version its requirements accept." if wanted else ".")
+        )
         if kind == "module" and "No module named" in cause.matches[0].text:
             note += " Its files are incomplete or it is installed for another Python."
             remedy = f"Plain 'repair' reinstalls '{dist.name}' when its files do not match RECORD."
-            return replace(cause, tie=replace(tie, note=note, remedy=remedy, command="repair",
-                                              rebuild_helps=RebuildHelps.YES))
+            return replace(
+                cause,
+                tie=replace(
+                    tie, note=note, remedy=remedy, command="repair", rebuild_helps=RebuildHelps.YES
+                ),
+            )
         if kind in ("module", "api") and cause.lead.shape:
-            remedy = (f"The code that uses '{top or name}' expects another version of it: update "
-                      f"{ask}; a rebuild installs the same '{dist.name}' again.")
-            return replace(cause, tie=replace(tie, note=note, remedy=remedy, command=None,
-                                              rebuild_helps=RebuildHelps.NO))
+            remedy = (
+                f"The code that uses '{top or name}' expects another version of it: update "
+                f"{ask}; a rebuild installs the same '{dist.name}' again."
+            )
+            return replace(
+                cause,
+                tie=replace(
+                    tie, note=note, remedy=remedy, command=None, rebuild_helps=RebuildHelps.NO
+                ),
+            )
         return replace(cause, tie=replace(tie, note=note))
     if wanted:
         by = ", ".join(w.where for w in wanted[:3])
         note = f"'{name}' is not installed, though {by} asks for it."
         remedy = f"Plain 'repair' installs '{name}' as the requirements ask."
-        return replace(cause, tie=replace(tie, note=note, remedy=remedy, command="repair",
-                                          rebuild_helps=RebuildHelps.YES))
+        return replace(
+            cause,
+            tie=replace(
+                tie, note=note, remedy=remedy, command="repair", rebuild_helps=RebuildHelps.YES
+            ),
+        )
     if kind == "module" and top and "No module named" not in cause.matches[0].text:
-        note = (f"'{name}' is not installed in this install's venv: the log may come from "
-                "another Python or another venv.")
+        note = (
+            f"'{name}' is not installed in this install's venv: the log may come from "
+            "another Python or another venv."
+        )
         return replace(cause, tie=replace(tie, note=note))
     if kind in ("module", "") and top:
-        note = (f"'{name}' is not installed, and no requirement file of the application or of "
-                "any node declares it: a rebuild will not install it.")
-        remedy = (f"Install it into the venv with the venv's own python ('python -m pip install "
-                  f"{name}'), and ask the author of {ask} to declare it in its requirements.")
-        return replace(cause, tie=replace(tie, note=note, remedy=remedy, command=None,
-                                          rebuild_helps=RebuildHelps.NO))
+        note = (
+            f"'{name}' is not installed, and no requirement file of the application or of "
+            "any node declares it: a rebuild will not install it."
+        )
+        remedy = (
+            f"Install it into the venv with the venv's own python ('python -m pip install "
+            f"{name}'), and ask the author of {ask} to declare it in its requirements."
+        )
+        return replace(
+            cause,
+            tie=replace(tie, note=note, remedy=remedy, command=None, rebuild_helps=RebuildHelps.NO),
+        )
     return replace(cause, tie=replace(tie, note=f"'{name}' is not installed."))
 
 
@@ -285,8 +375,11 @@ def _for_app(cause: Cause, manifest: Manifest) -> Cause:
     flag = manifest.launch_flag(purpose)
     if not flag:
         return cause
-    return replace(cause, app_remedy=f"{first} Or start {manifest.title} with {flag} {why}: "
-                                     f"{where_arguments_go(manifest)}")
+    return replace(
+        cause,
+        app_remedy=f"{first} Or start {manifest.title} with {flag} {why}: "
+        f"{where_arguments_go(manifest)}",
+    )
 
 
 def where_arguments_go(manifest: Manifest) -> str:
@@ -295,8 +388,10 @@ def where_arguments_go(manifest: Manifest) -> str:
         return f"add it to COMMANDLINE_ARGS in {' or '.join(settings)}."
     scripts = manifest.launch_scripts
     if scripts:
-        return (f"add it to the command line that starts main.py ({', '.join(scripts)} in the "
-                "portable build).")
+        return (
+            f"add it to the command line that starts main.py ({', '.join(scripts)} in the "
+            "portable build)."
+        )
     return "add it to the command line that starts the application."
 
 
@@ -314,5 +409,8 @@ def for_app(diagnosis: Diagnosis, manifest: Manifest) -> Diagnosis:
 
 
 def describe(env: Install) -> dict[str, Any]:
-    return {"manifest": env.manifest.name, "installed": len(env.installed),
-            "requirements": len(env.requirements)}
+    return {
+        "manifest": env.manifest.name,
+        "installed": len(env.installed),
+        "requirements": len(env.requirements),
+    }

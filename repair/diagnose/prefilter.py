@@ -115,4 +115,3 @@ def _key_set(sigs: list[Signature], ordinary: bytes) -> KeySet:
         for key in keys
     }
     return KeySet(tuple(keys), re.compile(_trie_pattern(keys)), pairs)
-

@@ -183,8 +183,10 @@ class Matcher:
             kept.append(Match(sig, line_no, text, names, node))
 
     def result(self) -> Diagnosis:
-        return Diagnosis(group(self.catalogue, self.kept, self.counts, self.shaped,
-                               self.shape_counts), self.lines)
+        return Diagnosis(
+            group(self.catalogue, self.kept, self.counts, self.shaped, self.shape_counts),
+            self.lines,
+        )
 
 
 def _names(m: re.Match[str]) -> Names:
@@ -214,7 +216,6 @@ def _clip(line: str, start: int, end: int) -> str:
         return line
     lo = max(0, min(start, len(line) - MAX_TEXT))
     return ("..." if lo else "") + line[lo : lo + MAX_TEXT] + "..."
-
 
 
 def diagnose_lines(lines: Iterable[str | bytes], catalogue: Catalogue | None = None) -> Diagnosis:
@@ -327,4 +328,3 @@ def match_text(text: str, catalogue: Catalogue | None = None) -> tuple[Match, ..
     """The signatures that one message (an import error, a traceback) matches, in line order.
     What ``check --deep`` calls with the output of a failed import probe."""
     return diagnose_lines(text.splitlines(), catalogue).matches
-

@@ -48,10 +48,10 @@ _RAW: list[dict[str, Any]] = [
             "ImportError: No module named skimage",
         ],
         "cause": "Python cannot find the module '{module}': what provides it is not installed in "
-                 "the environment the application runs in, or its files are incomplete.",
+        "the environment the application runs in, or its files are incomplete.",
         "remedy": "Install what provides '{top}' into the application's venv (with the venv's own "
-                  "python: 'python -m pip install <distribution>'); when a requirement file of the "
-                  "application or of a node names it, plain 'repair' installs it.",
+        "python: 'python -m pip install <distribution>'); when a requirement file of the "
+        "application or of a node names it, plain 'repair' installs it.",
         "rebuild_fixes": "partly",
     },
     {
@@ -59,7 +59,7 @@ _RAW: list[dict[str, Any]] = [
         "kind": "module",
         "family": "python-deps",
         "pattern": rf"cannot import name {_Q}(?P<name>\w+){_Q}"
-                   rf"(?: from {_Q}(?P<module>{_MOD}|\w){_Q})?(?: \((?P<path>[^()]+)\))?",
+        rf"(?: from {_Q}(?P<module>{_MOD}|\w){_Q})?(?: \((?P<path>[^()]+)\))?",
         "examples": [
             "ImportError: cannot import name 'cached_download' from 'huggingface_hub' "
             "(C:\\sd\\venv\\lib\\site-packages\\huggingface_hub\\__init__.py)",
@@ -68,12 +68,12 @@ _RAW: list[dict[str, Any]] = [
             "ImportError: cannot import name 'VectorQuantizer2'",
         ],
         "cause": "The module '{module}' has no '{name}': the installed version of the distribution "
-                 "that provides it is not the one the importing code was written for (too new or "
-                 "too old), or its files are mixed from two versions.",
+        "that provides it is not the one the importing code was written for (too new or "
+        "too old), or its files are mixed from two versions.",
         "remedy": "Install the version of '{top}' that the application (or the node that imports "
-                  "it) asks for; plain 'repair' does when a requirement file pins it. When the "
-                  "version is already the one asked for, update the node or extension that imports "
-                  "'{name}'.",
+        "it) asks for; plain 'repair' does when a requirement file pins it. When the "
+        "version is already the one asked for, update the node or extension that imports "
+        "'{name}'.",
         "rebuild_fixes": "partly",
     },
     {
@@ -81,7 +81,7 @@ _RAW: list[dict[str, Any]] = [
         "kind": "module",
         "family": "python-deps",
         "pattern": rf"DLL load failed(?: while importing (?P<module>{_MOD}|\w))?"
-                   r"(?::\s*(?P<reason>[^\r\n]{0,200}))?",
+        r"(?::\s*(?P<reason>[^\r\n]{0,200}))?",
         "examples": [
             "ImportError: DLL load failed while importing _C: The specified module could not be "
             "found.",
@@ -90,12 +90,12 @@ _RAW: list[dict[str, Any]] = [
             "ImportError: DLL load failed: The specified module could not be found.",
         ],
         "cause": "Windows could not load the compiled module '{module}' or a DLL it needs: a file "
-                 "of the distribution is missing or from another build, a system runtime (the "
-                 "Visual C++ redistributable, a CUDA or driver DLL) is missing, or an antivirus "
-                 "holds or removed a file.",
+        "of the distribution is missing or from another build, a system runtime (the "
+        "Visual C++ redistributable, a CUDA or driver DLL) is missing, or an antivirus "
+        "holds or removed a file.",
         "remedy": "Reinstall the distribution that provides '{module}' (plain 'repair' does when "
-                  "its files do not match its RECORD); install the latest Visual C++ "
-                  "redistributable (x64) when the DLL is a system one.",
+        "its files do not match its RECORD); install the latest Visual C++ "
+        "redistributable (x64) when the DLL is a system one.",
         "rebuild_fixes": "partly",
     },
     {
@@ -103,22 +103,22 @@ _RAW: list[dict[str, Any]] = [
         "kind": VERSION,
         "family": "python-deps",
         "pattern": rf"(?P<dist>{_DIST}) (?P<dist_version>[^\s,]+) (?:requires|has requirement) "
-                   rf"(?P<req>{_DIST})(?:\[[\w,-]*\])?(?P<spec>[<>=!~][^\s]*?)?(?:;[^,]*)?, "
-                   rf"but you(?: have|'ll have) (?P<have_name>{_DIST}) (?P<have>[^\s,]+)",
+        rf"(?P<req>{_DIST})(?:\[[\w,-]*\])?(?P<spec>[<>=!~][^\s]*?)?(?:;[^,]*)?, "
+        rf"but you(?: have|'ll have) (?P<have_name>{_DIST}) (?P<have>[^\s,]+)",
         "examples": [
             "torchvision 0.16.2 requires torch==2.1.2, but you have torch 2.3.0 which is "
             "incompatible.",
-            "opencv-python 4.12.0.88 requires numpy<2.3.0,>=2; python_version >= \"3.9\", but you "
+            'opencv-python 4.12.0.88 requires numpy<2.3.0,>=2; python_version >= "3.9", but you '
             "have numpy 1.26.4 which is incompatible.",
             "onnx 1.14.0 has requirement protobuf>=3.20.2, but you'll have protobuf 3.19.6 which "
             "is incompatible.",
         ],
         "cause": "pip installed a set in which '{dist}' {dist_version} needs {req}{spec}, but "
-                 "{have_name} {have} is installed: the two were pinned by different requirement "
-                 "files, or one install replaced what another needs.",
+        "{have_name} {have} is installed: the two were pinned by different requirement "
+        "files, or one install replaced what another needs.",
         "remedy": "Make the versions agree: plain 'repair' installs what the application's "
-                  "requirements pin; when a node or an extension asks for the other version, "
-                  "update it or remove it.",
+        "requirements pin; when a node or an extension asks for the other version, "
+        "update it or remove it.",
         "rebuild_fixes": "partly",
     },
     {
@@ -126,8 +126,8 @@ _RAW: list[dict[str, Any]] = [
         "kind": VERSION,
         "family": "python-deps",
         "pattern": rf"(?P<req>{_DIST})(?P<spec>[<>=!~]=?[^\s]+) is required for a normal "
-                   r"functioning of this module, but found "
-                   rf"(?P<have_name>{_DIST})==(?P<have>[^\s]*\w)",
+        r"functioning of this module, but found "
+        rf"(?P<have_name>{_DIST})==(?P<have>[^\s]*\w)",
         "examples": [
             "ImportError: huggingface-hub>=0.19.3,<1.0 is required for a normal functioning of "
             "this module, but found huggingface-hub==0.17.3.",
@@ -135,10 +135,10 @@ _RAW: list[dict[str, Any]] = [
             "of this module, but found tokenizers==0.15.0.",
         ],
         "cause": "A library (transformers, diffusers or one built the same way) checks its "
-                 "dependencies at import: it needs {req}{spec} and found {have}.",
+        "dependencies at import: it needs {req}{spec} and found {have}.",
         "remedy": "Install the {req} version it asks for, or the version of the library that "
-                  "fits the installed {req}; plain 'repair' does when the application's "
-                  "requirements pin them.",
+        "fits the installed {req}; plain 'repair' does when the application's "
+        "requirements pin them.",
         "rebuild_fixes": "partly",
     },
     {
@@ -146,11 +146,11 @@ _RAW: list[dict[str, Any]] = [
         "kind": VERSION,
         "family": "python-deps",
         "pattern": rf"(?i)(?P<dist>{_DIST}) requires (?:the )?(?P<req>{_DIST}) ?(?:version )?"
-                   r"(?P<spec>(?:[<>=!~]=?|at least |>= ?)\s?v?\d[\w.*]*)(?: or (?:newer|later|"
-                   r"higher|above))?[,.;]? ?(?:but|while|however,?) (?:found|got|you have|"
-                   r"the installed version is|installed version is|version|it is|is installed:?"
-                   rf"|only found|detected) (?:version )?(?P<have_name>{_DIST}(?: |==))?v?"
-                   r"(?P<have>\d[\w.+-]*\w|\d)",
+        r"(?P<spec>(?:[<>=!~]=?|at least |>= ?)\s?v?\d[\w.*]*)(?: or (?:newer|later|"
+        r"higher|above))?[,.;]? ?(?:but|while|however,?) (?:found|got|you have|"
+        r"the installed version is|installed version is|version|it is|is installed:?"
+        rf"|only found|detected) (?:version )?(?P<have_name>{_DIST}(?: |==))?v?"
+        r"(?P<have>\d[\w.+-]*\w|\d)",
         "examples": [
             "ImportError: gradio requires pydantic>=2.0 but found 1.10.13",
             "RuntimeError: xformers requires torch >= 2.1 but found 2.0.1",
@@ -158,8 +158,8 @@ _RAW: list[dict[str, Any]] = [
         ],
         "cause": "'{dist}' needs {req} {spec} and the installed one is {have}.",
         "remedy": "Install the {req} version it asks for, or the version of '{dist}' that fits "
-                  "the installed one; plain 'repair' does when the application's requirements "
-                  "pin them.",
+        "the installed one; plain 'repair' does when the application's requirements "
+        "pin them.",
         "rebuild_fixes": "partly",
     },
     {
@@ -167,7 +167,7 @@ _RAW: list[dict[str, Any]] = [
         "kind": VERSION,
         "family": "python-deps",
         "pattern": rf"VersionConflict: \(?(?P<have_name>{_DIST}) (?P<have>[^\s(]+) \([^)]*\),? "
-                   rf"Requirement\.parse\(['\"](?P<req>{_DIST})(?P<spec>[^'\"]*)['\"]",
+        rf"Requirement\.parse\(['\"](?P<req>{_DIST})(?P<spec>[^'\"]*)['\"]",
         "examples": [
             "pkg_resources.VersionConflict: (tokenizers 0.13.3 "
             "(/opt/sd/venv/lib/python3.10/site-packages), Requirement.parse('tokenizers<0.19,"
@@ -175,7 +175,7 @@ _RAW: list[dict[str, Any]] = [
         ],
         "cause": "pkg_resources found {have_name} {have} where {req}{spec} is required.",
         "remedy": "Install the {req} version asked for; plain 'repair' does when the "
-                  "application's requirements pin it.",
+        "application's requirements pin it.",
         "rebuild_fixes": "partly",
     },
     {
@@ -183,9 +183,9 @@ _RAW: list[dict[str, Any]] = [
         "kind": VERSION,
         "family": "python-deps",
         "pattern": rf"(?:DistributionNotFound: The {_Q}(?P<req>{_DIST})"
-                   rf"(?P<spec>[<>=!~][^'\"]*)?{_Q} "
-                   r"distribution was not found|No package metadata was found for "
-                   rf"(?P<req2>{_DIST}))",
+        rf"(?P<spec>[<>=!~][^'\"]*)?{_Q} "
+        r"distribution was not found|No package metadata was found for "
+        rf"(?P<req2>{_DIST}))",
         "examples": [
             "pkg_resources.DistributionNotFound: The 'tqdm>=4.27' distribution was not found "
             "and is required by transformers",
@@ -193,9 +193,9 @@ _RAW: list[dict[str, Any]] = [
             "bitsandbytes",
         ],
         "cause": "Code asked for the installed version of '{req}' and no metadata of it is in the "
-                 "environment: it is not installed, or was installed without its metadata folder.",
+        "environment: it is not installed, or was installed without its metadata folder.",
         "remedy": "Install '{req}' into the application's venv; plain 'repair' does when a "
-                  "requirement file names it.",
+        "requirement file names it.",
         "rebuild_fixes": "partly",
     },
     {
@@ -203,13 +203,13 @@ _RAW: list[dict[str, Any]] = [
         "kind": VERSION,
         "family": "pip-venv",
         "pattern": rf"Package {_Q}(?P<dist>{_DIST}){_Q} requires a different Python: "
-                   rf"(?P<have>\d[\w.]*) not in {_Q}(?P<spec>[^'\"]+){_Q}",
+        rf"(?P<have>\d[\w.]*) not in {_Q}(?P<spec>[^'\"]+){_Q}",
         "examples": [
             "ERROR: Package 'insightface' requires a different Python: 3.8.10 not in '>=3.9'",
         ],
         "cause": "'{dist}' does not support Python {have} (it asks for {spec}).",
         "remedy": "Use a Python that fits (the application's manifest names the recommended one) "
-                  "and rebuild the venv with it, or pin an older '{dist}'.",
+        "and rebuild the venv with it, or pin an older '{dist}'.",
         "rebuild_fixes": "partly",
     },
     {
@@ -217,8 +217,8 @@ _RAW: list[dict[str, Any]] = [
         "kind": VERSION,
         "family": "pip-venv",
         "pattern": rf"No matching distribution found for (?P<req>{_DIST})(?P<spec>[<>=!~][^\s]*)?"
-                   rf"|Could not find a version that satisfies the requirement (?P<req2>{_DIST})"
-                   r"(?P<spec2>[<>=!~][^\s]*)?",
+        rf"|Could not find a version that satisfies the requirement (?P<req2>{_DIST})"
+        r"(?P<spec2>[<>=!~][^\s]*)?",
         "examples": [
             "ERROR: No matching distribution found for torch==2.1.2",
             "ERROR: No matching distribution found for mediapipe",
@@ -226,11 +226,11 @@ _RAW: list[dict[str, Any]] = [
             "versions: none)",
         ],
         "cause": "pip found no file of '{req}{spec}' for this Python and platform on the "
-                 "indexes it was given: the version is too old or too new for the Python, the "
-                 "platform has no wheel, or the index (the torch index for a GPU build) was "
-                 "not given.",
+        "indexes it was given: the version is too old or too new for the Python, the "
+        "platform has no wheel, or the index (the torch index for a GPU build) was "
+        "not given.",
         "remedy": "Check the venv's Python against what '{req}' supports, and that the index is "
-                  "reachable; 'repair check' names the Python the application recommends.",
+        "reachable; 'repair check' names the Python the application recommends.",
         "rebuild_fixes": "no",
     },
     {
@@ -238,18 +238,18 @@ _RAW: list[dict[str, Any]] = [
         "kind": "build",
         "family": "pip-venv",
         "pattern": rf"(?:Failed building wheel for|Could not build wheels for) (?P<req>{_DIST})"
-                   rf"|Building (?:wheel|editable) for (?P<req2>{_DIST}) \([\w.]+\) did not run "
-                   r"successfully",
+        rf"|Building (?:wheel|editable) for (?P<req2>{_DIST}) \([\w.]+\) did not run "
+        r"successfully",
         "examples": [
             "ERROR: Failed building wheel for pycocotools",
             "  × Building wheel for basicsr (setup.py) did not run successfully.",
         ],
         "cause": "pip had no wheel of '{req}' for this Python and platform and could not build it "
-                 "from source (no compiler, no Python headers, or a build script that no longer "
-                 "works with current setuptools).",
+        "from source (no compiler, no Python headers, or a build script that no longer "
+        "works with current setuptools).",
         "remedy": "Use a Python for which '{req}' ships wheels (the application's recommended "
-                  "Python), install a prebuilt wheel, or install the build tools it needs; a "
-                  "rebuild with the same Python fails the same way.",
+        "Python), install a prebuilt wheel, or install the build tools it needs; a "
+        "rebuild with the same Python fails the same way.",
         "rebuild_fixes": "no",
     },
     {
@@ -257,14 +257,14 @@ _RAW: list[dict[str, Any]] = [
         "kind": "api",
         "family": "python-deps",
         "pattern": r"(?P<func>[\w.]+)\(\) missing \d+ required (?:positional |keyword-only )?"
-                   rf"arguments?: {_Q}(?P<name>\w+){_Q}",
+        rf"arguments?: {_Q}(?P<name>\w+){_Q}",
         "examples": [
             "TypeError: Thing.__init__() missing 1 required positional argument: 'config'",
         ],
         "cause": "'{func}' needs '{name}' and the caller does not pass it: the caller and the "
-                 "code it calls come from different versions.",
+        "code it calls come from different versions.",
         "remedy": "Update the node or extension that makes the call (or the application, when "
-                  "the traceback is inside it); plain 'repair' when a library's version is off.",
+        "the traceback is inside it); plain 'repair' when a library's version is off.",
         "rebuild_fixes": "partly",
     },
     {
@@ -272,7 +272,7 @@ _RAW: list[dict[str, Any]] = [
         "kind": "path",
         "family": "python-deps",
         "pattern": r"(?P<path>[^\s:'\"]+\.(?:so|pyd|dylib)[\w.]*): undefined symbol: "
-                   r"(?P<symbol>\w+)",
+        r"(?P<symbol>\w+)",
         "examples": [
             "ImportError: /opt/sd/venv/lib/python3.10/site-packages/xformers/_C.so: undefined "
             "symbol: _ZN3c104cuda9SetDeviceEi",
@@ -280,9 +280,9 @@ _RAW: list[dict[str, Any]] = [
             "undefined symbol: _ZNK5torch8autograd4Node4nameEv",
         ],
         "cause": "The compiled module {path} was built against another version of a library it "
-                 "links to (most often another torch): a symbol it needs is not there.",
+        "links to (most often another torch): a symbol it needs is not there.",
         "remedy": "Install the build of the distribution that owns it which matches the installed "
-                  "torch (or the torch it was built for); plain 'repair' aligns the torch family.",
+        "torch (or the torch it was built for); plain 'repair' aligns the torch family.",
         "rebuild_fixes": "partly",
     },
     {
@@ -296,9 +296,9 @@ _RAW: list[dict[str, Any]] = [
             "OSError: libGL.so.1: cannot open shared object file: No such file or directory",
         ],
         "cause": "A shared library ({path}) that a compiled module links to is not found: a "
-                 "system package, or a CUDA runtime wheel of another version.",
+        "system package, or a CUDA runtime wheel of another version.",
         "remedy": "Install the system package that provides it, or the CUDA runtime of the "
-                  "version the module was built for.",
+        "version the module was built for.",
         "rebuild_fixes": "partly",
     },
     {
@@ -312,10 +312,10 @@ _RAW: list[dict[str, Any]] = [
             "GStreamerPipeline' (most likely due to a circular import)",
         ],
         "cause": "The module '{module}' has no '{name}': the installed version removed it (or is "
-                 "too old to have it), or its files are mixed from two versions.",
+        "too old to have it), or its files are mixed from two versions.",
         "remedy": "Install the version of '{top}' that the application (or the node that uses "
-                  "it) asks for; plain 'repair' does when a requirement file pins it. When it is "
-                  "already that version, update the node or extension that uses '{name}'.",
+        "it) asks for; plain 'repair' does when a requirement file pins it. When it is "
+        "already that version, update the node or extension that uses '{name}'.",
         "rebuild_fixes": "partly",
     },
     {
@@ -323,16 +323,16 @@ _RAW: list[dict[str, Any]] = [
         "kind": "api",
         "family": "python-deps",
         "pattern": r"(?P<func>[\w.]+)\(\) got an unexpected keyword argument "
-                   rf"{_Q}(?P<name>\w+){_Q}",
+        rf"{_Q}(?P<name>\w+){_Q}",
         "examples": [
             "TypeError: AsyncConnectionPool.__init__() got an unexpected keyword argument "
             "'socket_options'",
         ],
         "cause": "'{func}' does not take '{name}': the caller and the library come from "
-                 "different versions.",
+        "different versions.",
         "remedy": "Install the version of the library that the application's requirements pin "
-                  "(plain 'repair'); when it already is that version, update the node or "
-                  "extension that makes the call.",
+        "(plain 'repair'); when it already is that version, update the node or "
+        "extension that makes the call.",
         "rebuild_fixes": "partly",
     },
     {
@@ -340,8 +340,8 @@ _RAW: list[dict[str, Any]] = [
         "kind": NODE,
         "family": "extensions",
         "pattern": r"Cannot import (?P<path>.+?) module for custom nodes:|\(IMPORT FAILED\):? "
-                   r"(?P<path2>\S.*)|Error (?:running install\.py for extension|loading script:?)"
-                   r" (?P<path3>\S.*?)\.?$",
+        r"(?P<path2>\S.*)|Error (?:running install\.py for extension|loading script:?)"
+        r" (?P<path3>\S.*?)\.?$",
         "examples": [
             "Cannot import C:\\ComfyUI\\custom_nodes\\ComfyUI-Impact-Pack module for custom "
             "nodes: cannot import name 'x' from 'y'",
@@ -349,9 +349,9 @@ _RAW: list[dict[str, Any]] = [
             "*** Error running install.py for extension /opt/sd/extensions/sd-webui-controlnet.",
         ],
         "cause": "The node or extension '{node}' failed to load; the lines before this one say "
-                 "why.",
+        "why.",
         "remedy": "Update '{node}' (its own folder: 'git pull', or the manager's Update), then run "
-                  "'repair' so that its requirements are installed; disable it if it still fails.",
+        "'repair' so that its requirements are installed; disable it if it still fails.",
         "rebuild_fixes": "no",
     },
     {
@@ -359,9 +359,9 @@ _RAW: list[dict[str, Any]] = [
         "kind": FRAME,
         "family": "extensions",
         "pattern": r"File \"(?P<path>[^\"]*?[\\/](?:custom_nodes|extensions)[\\/]"
-                   r"(?P<node>[^\\/\"]+)[\\/][^\"]*)\", line",
+        r"(?P<node>[^\\/\"]+)[\\/][^\"]*)\", line",
         "examples": [
-            "  File \"C:\\ComfyUI\\custom_nodes\\was-node-suite-comfyui\\WAS_Node_Suite.py\", "
+            '  File "C:\\ComfyUI\\custom_nodes\\was-node-suite-comfyui\\WAS_Node_Suite.py", '
             "line 12, in <module>",
         ],
         "cause": "A traceback frame inside '{node}'.",
@@ -396,8 +396,19 @@ def fill(template: str, names: dict[str, str]) -> str:
     values = dict(names)
     module = values.get("module") or values.get("req") or ""
     values.setdefault("top", module.split(".")[0] if module else "it")
-    for key in ("module", "name", "req", "have", "have_name", "dist", "dist_version", "path",
-                "func", "symbol", "node"):
+    for key in (
+        "module",
+        "name",
+        "req",
+        "have",
+        "have_name",
+        "dist",
+        "dist_version",
+        "path",
+        "func",
+        "symbol",
+        "node",
+    ):
         values.setdefault(key, "")
     values.setdefault("spec", "")
     try:

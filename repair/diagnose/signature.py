@@ -35,10 +35,20 @@ class RebuildHelps(str, enum.Enum):
         """Lower is more pessimistic: a group of causes is as fixable as its worst member."""
         return {"no": 0, "partly": 1, "yes": 2}[self.value]
 
+
 _ID_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
-_FIELDS = ("id", "family", "pattern", "examples", "cause", "remedy", "rebuild_fixes",
-           "restart_needed", "source")
+_FIELDS = (
+    "id",
+    "family",
+    "pattern",
+    "examples",
+    "cause",
+    "remedy",
+    "rebuild_fixes",
+    "restart_needed",
+    "source",
+)
 
 
 @dataclass(frozen=True, eq=False)  # identity: hashed per candidate line, it must be cheap
@@ -157,8 +167,10 @@ def _compile(raw: dict[str, Any], where: str) -> Signature:
     except ValueError as exc:
         raise CatalogueError(f"{where}: {sid}: rebuild_fixes must be yes, partly or no") from exc
     examples = raw["examples"]
-    if not isinstance(examples, list) or not examples or not all(
-        isinstance(e, str) for e in examples
+    if (
+        not isinstance(examples, list)
+        or not examples
+        or not all(isinstance(e, str) for e in examples)
     ):
         raise CatalogueError(f"{where}: {sid}: examples must be a non-empty list of lines")
     if not isinstance(raw["source"], list) or not raw["source"]:

@@ -45,7 +45,8 @@ class MachineBackend:
         """Torch builds that fit this machine."""
         if self.overridden:
             return {"zluda": ("zluda",), "openvino": ("openvino", "cpu")}.get(
-                self.backend, (self.backend,))
+                self.backend, (self.backend,)
+            )
         if self.vendor == "nvidia":
             return ("cuda",)
         if self.vendor == "amd":
@@ -57,10 +58,17 @@ class MachineBackend:
         return ()  # no GPU seen: any build runs (on the CPU)
 
     def to_json(self) -> dict[str, Any]:
-        return {"backend": self.backend, "vendor": self.vendor, "source": self.source,
-                "devices": list(self.devices), "driver": self.driver, "cuda": self.cuda,
-                "rocm": self.rocm, "probes": dict(self.probes),
-                "compute_caps": list(self.compute_caps)}
+        return {
+            "backend": self.backend,
+            "vendor": self.vendor,
+            "source": self.source,
+            "devices": list(self.devices),
+            "driver": self.driver,
+            "cuda": self.cuda,
+            "rocm": self.rocm,
+            "probes": dict(self.probes),
+            "compute_caps": list(self.compute_caps),
+        }
 
 
 class _Prober:
@@ -79,8 +87,9 @@ class _Prober:
                     return str(candidate)
         return None
 
-    def run(self, name: str, args: list[str], key: str | None = None,
-            extra: tuple[str, ...] = ()) -> str | None:
+    def run(
+        self, name: str, args: list[str], key: str | None = None, extra: tuple[str, ...] = ()
+    ) -> str | None:
         """The tool's stdout when it ran and exited 0; otherwise None, recorded in probes."""
         key = key or name
         exe = self.which(name, extra)
@@ -116,8 +125,9 @@ def parse_nvidia_query(text: str) -> tuple[list[str], str | None]:
 
 def parse_compute_caps(text: str) -> tuple[str, ...]:
     """``compute_cap`` CSV lines (``12.0``), one per GPU; anything else is skipped."""
-    return tuple(line.strip() for line in text.splitlines()
-                 if re.fullmatch(r"\d+\.\d+", line.strip()))
+    return tuple(
+        line.strip() for line in text.splitlines() if re.fullmatch(r"\d+\.\d+", line.strip())
+    )
 
 
 def parse_nvidia_header(text: str) -> tuple[str | None, str | None]:
@@ -142,7 +152,8 @@ def parse_rocminfo(text: str) -> list[tuple[str, str]]:
 
 
 _LSPCI_GPU = re.compile(
-    r"(VGA compatible controller|Display controller|3D controller)(?: \[\w+\])?:\s*(.+)")
+    r"(VGA compatible controller|Display controller|3D controller)(?: \[\w+\])?:\s*(.+)"
+)
 
 
 def parse_lspci(text: str) -> list[tuple[str | None, str]]:
@@ -196,8 +207,14 @@ def detect(
     if override and override != "auto":
         if override not in BACKENDS:
             raise UsageError(f"--backend: {override!r} is not one of auto, {', '.join(BACKENDS)}")
-        vendor = {"cuda": "nvidia", "rocm": "amd", "directml": "amd", "zluda": "amd",
-                  "ipex": "intel", "mps": "apple"}.get(override)
+        vendor = {
+            "cuda": "nvidia",
+            "rocm": "amd",
+            "directml": "amd",
+            "zluda": "amd",
+            "ipex": "intel",
+            "mps": "apple",
+        }.get(override)
         return MachineBackend(override, vendor, "--backend", system)
     p = _Prober(env, timeout)
     if system == "Darwin":
@@ -208,31 +225,54 @@ def detect(
     windows = system == "Windows"
     system32 = (str(Path(p.env.get("SystemRoot", r"C:\Windows")) / "System32"),) if windows else ()
     # NVIDIA
-    out = p.run("nvidia-smi", ["--query-gpu=name,driver_version", "--format=csv,noheader"],
-                key="nvidia-smi", extra=system32)
+    out = p.run(
+        "nvidia-smi",
+        ["--query-gpu=name,driver_version", "--format=csv,noheader"],
+        key="nvidia-smi",
+        extra=system32,
+    )
     if out is not None:
         devices, driver = parse_nvidia_query(out)
         if devices:
             header = p.run("nvidia-smi", [], key="nvidia-smi (header)", extra=system32)
             head_driver, cuda = parse_nvidia_header(header or "")
             # A query of its own: drivers before 510 do not know the field and fail the query.
-            caps = p.run("nvidia-smi", ["--query-gpu=compute_cap", "--format=csv,noheader"],
-                         key="nvidia-smi (compute_cap)", extra=system32)
-            return MachineBackend("cuda", "nvidia", "nvidia-smi", system, tuple(devices),
-                                  driver or head_driver, cuda, probes=p.probes,
-                                  compute_caps=parse_compute_caps(caps or ""))
+            caps = p.run(
+                "nvidia-smi",
+                ["--query-gpu=compute_cap", "--format=csv,noheader"],
+                key="nvidia-smi (compute_cap)",
+                extra=system32,
+            )
+            return MachineBackend(
+                "cuda",
+                "nvidia",
+                "nvidia-smi",
+                system,
+                tuple(devices),
+                driver or head_driver,
+                cuda,
+                probes=p.probes,
+                compute_caps=parse_compute_caps(caps or ""),
+            )
 
     names: list[tuple[str | None, str]] = []
     if windows:
-        cim = p.run("powershell", ["-NoProfile", "-Command",
-                                   "Get-CimInstance Win32_VideoController | Select Name | "
-                                   "ConvertTo-Json"], key="powershell Win32_VideoController")
+        cim = p.run(
+            "powershell",
+            [
+                "-NoProfile",
+                "-Command",
+                "Get-CimInstance Win32_VideoController | Select Name | ConvertTo-Json",
+            ],
+            key="powershell Win32_VideoController",
+        )
         names = [(_vendor(n), n) for n in parse_video_controllers(cim or "")]
         for vendor, backend in (("nvidia", "cuda"), ("amd", "directml"), ("intel", "ipex")):
             found = tuple(n for v, n in names if v == vendor)
             if found:
-                return MachineBackend(backend, vendor, "Win32_VideoController", system, found,
-                                      probes=p.probes)
+                return MachineBackend(
+                    backend, vendor, "Win32_VideoController", system, found, probes=p.probes
+                )
     else:
         # AMD: rocminfo lists the GPU agents; the other probes only say ROCm is there.
         rocm_version = _rocm_version(p, root)
@@ -240,25 +280,31 @@ def detect(
         gpus = parse_rocminfo(info or "")
         if gpus:
             agents = tuple(f"{market} ({gfx})" if market else gfx for gfx, market in gpus)
-            return MachineBackend("rocm", "amd", "rocminfo", system, agents, rocm=rocm_version,
-                                  probes=p.probes)
+            return MachineBackend(
+                "rocm", "amd", "rocminfo", system, agents, rocm=rocm_version, probes=p.probes
+            )
         smi = p.run("rocm-smi", ["--showproductname"])
         if smi and re.search(r"GPU\[\d+\]", smi):
             cards = tuple(sorted(set(re.findall(r"Card (?:series|SKU|Series):\s*(.+)", smi))))
-            return MachineBackend("rocm", "amd", "rocm-smi", system, cards, rocm=rocm_version,
-                                  probes=p.probes)
+            return MachineBackend(
+                "rocm", "amd", "rocm-smi", system, cards, rocm=rocm_version, probes=p.probes
+            )
         lspci = p.run("lspci", [])
         names = [(v, d) for v, d in parse_lspci(lspci or "")]
         for vendor, backend in (("nvidia", "cuda"), ("amd", "rocm"), ("intel", "ipex")):
             found = tuple(d for v, d in names if v == vendor)
             if found:
-                return MachineBackend(backend, vendor, "lspci", system, found, rocm=rocm_version,
-                                      probes=p.probes)
+                return MachineBackend(
+                    backend, vendor, "lspci", system, found, rocm=rocm_version, probes=p.probes
+                )
     # Intel: sycl-ls lists level-zero GPUs; oneAPI folders only say the toolkit is there.
     sycl = p.run("sycl-ls", [])
     if sycl:
-        gpus_sycl = tuple(line.split("]", 1)[-1].strip() for line in sycl.splitlines()
-                          if re.search(r"level_zero:gpu|ext_oneapi_level_zero:gpu", line))
+        gpus_sycl = tuple(
+            line.split("]", 1)[-1].strip()
+            for line in sycl.splitlines()
+            if re.search(r"level_zero:gpu|ext_oneapi_level_zero:gpu", line)
+        )
         if gpus_sycl:
             return MachineBackend("ipex", "intel", "sycl-ls", system, gpus_sycl, probes=p.probes)
     return MachineBackend("cpu", None, "no GPU found", system, probes=p.probes)

@@ -165,8 +165,11 @@ class Dist:
             if not text:
                 return []
             if '"' in text:  # quoted paths (commas in names): the csv module's job
-                return [(r[0], r[1] if len(r) > 1 else "", r[2] if len(r) > 2 else "")
-                        for r in csv.reader(io.StringIO(text)) if r and r[0]]
+                return [
+                    (r[0], r[1] if len(r) > 1 else "", r[2] if len(r) > 2 else "")
+                    for r in csv.reader(io.StringIO(text))
+                    if r and r[0]
+                ]
             # The common case, several times faster than csv.
             split = [line.rsplit(",", 2) for line in text.splitlines() if line and line[0] != ","]
             if all(len(r) == 3 for r in split):
@@ -258,8 +261,9 @@ class Dist:
 
         Raises ``MetadataError`` when the file is there but unreadable.
         """
-        return [RecordEntry(p, h, int(s) if s.strip().isdigit() else None)
-                for p, h, s in self._rows]
+        return [
+            RecordEntry(p, h, int(s) if s.strip().isdigit() else None) for p, h, s in self._rows
+        ]
 
 
 _LEAVING = ("../", "/") if os.name != "nt" else ("../", "/", *"abcdefghijklmnopqrstuvwxyz")
@@ -398,6 +402,7 @@ def disk_match(dist: Dist, limit: int = 400) -> tuple[int, int]:
 def live_dist(group: list[Dist]) -> Dist:
     """Of several metadata folders for one name, the one the files on disk belong to: the most
     RECORD entries present with their size; on a tie, the highest version."""
+
     def score(d: Dist) -> tuple[float, Any]:
         good, seen = disk_match(d)
         version = d.parsed_version
@@ -407,8 +412,9 @@ def live_dist(group: list[Dist]) -> Dist:
     best_score = score(best)
     for d in group[1:]:
         s = score(d)
-        if s[0] > best_score[0] or (s[0] == best_score[0] and s[1][0] and best_score[1][0]
-                                    and s[1][1] > best_score[1][1]):
+        if s[0] > best_score[0] or (
+            s[0] == best_score[0] and s[1][0] and best_score[1][0] and s[1][1] > best_score[1][1]
+        ):
             best, best_score = d, s
     return best
 
@@ -423,8 +429,11 @@ def _project_dists(folder: Path, site: Path, seen: set[Path]) -> list[Dist]:
         names = os.listdir(folder)
     except OSError:
         return []
-    return [load_dist(folder / n, folder) for n in sorted(names)
-            if n.endswith((".egg-info", ".dist-info"))]
+    return [
+        load_dist(folder / n, folder)
+        for n in sorted(names)
+        if n.endswith((".egg-info", ".dist-info"))
+    ]
 
 
 def _linked_dists(site: Path, entries: list[os.DirEntry[str]]) -> list[Dist]:

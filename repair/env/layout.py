@@ -107,8 +107,11 @@ class VenvLayout:
     @classmethod
     def detect(cls, root: Path) -> VenvLayout:
         """Tell the layout from what is on disk; fall back to the host's own layout."""
-        if not (root / "pyvenv.cfg").exists() and (root / "python.exe").exists() \
-                and embedded_version(root) is not None:
+        if (
+            not (root / "pyvenv.cfg").exists()
+            and (root / "python.exe").exists()
+            and embedded_version(root) is not None
+        ):
             return cls(root, EMBEDDED)
         if (root / "Scripts").is_dir() or (root / "Lib" / "site-packages").is_dir():
             # A case-insensitive filesystem shows lib/ as Lib/ too: bin/ settles it.
@@ -186,5 +189,3 @@ def home_python_exists(home: str, *, windows: bool) -> bool:
         return any(p.name.startswith("python") for p in base.iterdir())
     except OSError:
         return False
-
-

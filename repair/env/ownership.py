@@ -66,8 +66,11 @@ def _walk(base: str, prefix: str, out: dict[str, int], dirs: list[str]) -> None:
                     if entry.name != "__pycache__":
                         _walk(entry.path, rel, out, dirs)
                 else:
-                    out[rel] = -1 if entry.name.endswith(_BUILD_ONLY) else \
-                        entry.stat(follow_symlinks=False).st_size
+                    out[rel] = (
+                        -1
+                        if entry.name.endswith(_BUILD_ONLY)
+                        else entry.stat(follow_symlinks=False).st_size
+                    )
             except OSError:
                 continue
 
@@ -108,8 +111,11 @@ def ownership(ctx: Context) -> Ownership:
         # The metadata folder was listed when it was scanned: no walk needed for its files.
         own.existing.update(meta_prefix + name for name in listing)
         for rel in inside:
-            if rel.startswith(meta_prefix) and "/" in rel[len(meta_prefix):] and \
-                    os.path.lexists(os.path.join(site, rel)):
+            if (
+                rel.startswith(meta_prefix)
+                and "/" in rel[len(meta_prefix) :]
+                and os.path.lexists(os.path.join(site, rel))
+            ):
                 own.existing.add(rel)
     for entry in ctx.scan.entries:
         name = _norm(entry.name)
@@ -137,8 +143,9 @@ def ownership(ctx: Context) -> Ownership:
     return own
 
 
-def _note_shared(own: Ownership, dist: Dist, overlap: set[str],
-                 first_owner: dict[str, Dist]) -> None:
+def _note_shared(
+    own: Ownership, dist: Dist, overlap: set[str], first_owner: dict[str, Dist]
+) -> None:
     """Record the paths ``dist`` shares with a distribution of another name whose RECORD gives
     them other content. Equal hashes (the empty ``__init__.py`` of a namespace package that
     every ``nvidia-*`` wheel ships) are no conflict; two versions of one name are

@@ -101,8 +101,9 @@ class _InstallWatch:
         m = _COLLECT.match(line)
         if m:
             self.collected += 1
-            self.bar.update(label="collecting", total=0, done=0,
-                            note=f"{self.collected}: {m.group(1)}")
+            self.bar.update(
+                label="collecting", total=0, done=0, note=f"{self.collected}: {m.group(1)}"
+            )
             return
         m = _DOWNLOAD.match(line)
         if m and m.group(1).endswith(".metadata"):
@@ -113,18 +114,25 @@ class _InstallWatch:
             self.current = _short(m.group(1))
             self.bar.unit = "B"
             if self.raw:  # pip counts the bytes: a bar against the size
-                self.bar.update(label=f"downloading {self.current}", total=size, done=0,
-                                note="")
+                self.bar.update(label=f"downloading {self.current}", total=size, done=0, note="")
             else:  # no count to come: the size and the time spent, not a bar stuck at 0%
-                self.bar.update(label=f"downloading {self.current}", total=0, done=0,
-                                note=f"({human(size, 'B')})" if size else "")
+                self.bar.update(
+                    label=f"downloading {self.current}",
+                    total=0,
+                    done=0,
+                    note=f"({human(size, 'B')})" if size else "",
+                )
             return
         m = _INSTALLING.match(line)
         if m:
             self.to_install = [n.strip() for n in m.group(1).split(",") if n.strip()]
             self.bar.unit = ""
-            self.bar.update(label="installing", total=len(self.to_install), done=0,
-                            note=self.to_install[0] if self.to_install else "")
+            self.bar.update(
+                label="installing",
+                total=len(self.to_install),
+                done=0,
+                note=self.to_install[0] if self.to_install else "",
+            )
             self._start_poller()
             return
         m = _UNINSTALL.match(line)
@@ -210,10 +218,21 @@ def pip_install(
         # --no-compile: like uv, no bytecode at install time (Python writes it on first import).
         # --no-warn-conflicts: pip's own scan of every installed distribution after the install;
         # the check that follows each repair reports conflicts as findings.
-        argv = [str(venv_python), *(["-s"] if embedded else []), "-m", "pip", "install",
-                "--no-input", "--progress-bar", "off",
-                "--disable-pip-version-check", "--no-compile", "--no-warn-conflicts", *args,
-                *index.pip_args()]
+        argv = [
+            str(venv_python),
+            *(["-s"] if embedded else []),
+            "-m",
+            "pip",
+            "install",
+            "--no-input",
+            "--progress-bar",
+            "off",
+            "--disable-pip-version-check",
+            "--no-compile",
+            "--no-warn-conflicts",
+            *args,
+            *index.pip_args(),
+        ]
         tool = "pip"
     stats = InstallStats()
     raw = tool == "pip" and pip_version(venv_python) >= (24, 1)
@@ -245,9 +264,15 @@ def pip_install(
     with reporter.progress("resolving", 0) as bar:
         watch = _InstallWatch(bar, venv_python, raw=raw)
         try:
-            code = proc.stream(argv, log=log_path, env=proc.clean_env(venv=venv),
-                               timeout=timeout, on_line=on_line,
-                               log_line=lambda line: not _RAW.match(line), on_start=on_start)
+            code = proc.stream(
+                argv,
+                log=log_path,
+                env=proc.clean_env(venv=venv),
+                timeout=timeout,
+                on_line=on_line,
+                log_line=lambda line: not _RAW.match(line),
+                on_start=on_start,
+            )
         finally:
             watch.stop()
     stats.seconds = time.monotonic() - started
@@ -255,7 +280,8 @@ def pip_install(
         tail = _last_error(log_path)
         raise ProcessError(
             f"{label} failed ({tool} exit code {code})" + (f": {tail}" if tail else ""),
-            returncode=code, hint=f"the installer's output is in {log_path}",
+            returncode=code,
+            hint=f"the installer's output is in {log_path}",
         )
     reporter.info(f"{len(stats.installed)} package(s) installed in {stats.seconds:.1f}s")
     return stats

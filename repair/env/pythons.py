@@ -18,9 +18,11 @@ from pathlib import Path
 from repair import proc
 from repair.errors import ProcessError, UsageError
 
-_PROBE = ("import json, platform, sys; print(json.dumps({'version': platform.python_version(), "
-          "'executable': sys.executable, 'implementation': sys.implementation.name, "
-          "'bits': 64 if sys.maxsize > 2**32 else 32}))")
+_PROBE = (
+    "import json, platform, sys; print(json.dumps({'version': platform.python_version(), "
+    "'executable': sys.executable, 'implementation': sys.implementation.name, "
+    "'bits': 64 if sys.maxsize > 2**32 else 32}))"
+)
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ def _candidates() -> list[tuple[Path, str]]:
         if not folder:
             continue
         for name in names:
-            for suffix in ((".exe",) if windows else ("",)):
+            for suffix in (".exe",) if windows else ("",):
                 p = Path(folder) / (name + suffix)
                 if p.is_file():
                     out.append((p, "PATH"))
@@ -91,8 +93,9 @@ def probe_python(path: Path, found_in: str = "") -> PythonInfo | None:
         data = json.loads(result.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
         return None
-    return PythonInfo(Path(path), str(data["version"]), str(data["implementation"]),
-                      int(data["bits"]), found_in)
+    return PythonInfo(
+        Path(path), str(data["version"]), str(data["implementation"]), int(data["bits"]), found_in
+    )
 
 
 def find_pythons() -> list[PythonInfo]:
@@ -132,8 +135,13 @@ def _fits(info: PythonInfo, spec: str | None) -> bool:
         return False
 
 
-def choose_python(spec: str | None, requested: str | None, recommended: str | None,
-                  *, found: list[PythonInfo] | None = None) -> PythonInfo:
+def choose_python(
+    spec: str | None,
+    requested: str | None,
+    recommended: str | None,
+    *,
+    found: list[PythonInfo] | None = None,
+) -> PythonInfo:
     """The interpreter for a new venv.
 
     ``requested`` (``--python``): a path, or a version such as ``3.10``; it must run, and it
@@ -142,27 +150,39 @@ def choose_python(spec: str | None, requested: str | None, recommended: str | No
     ``UsageError`` naming what was found and what is needed.
     """
     need = f"Python {recommended}" if recommended else (f"a Python {spec}" if spec else "Python 3")
-    if requested and (os.sep in requested or "/" in requested or requested.endswith(".exe")
-                      or Path(requested).exists()):
+    if requested and (
+        os.sep in requested
+        or "/" in requested
+        or requested.endswith(".exe")
+        or Path(requested).exists()
+    ):
         info = probe_python(Path(requested), "--python")
         if info is None:
             raise UsageError(f"--python {requested}: not a Python that runs")
         if not _fits(info, spec):
-            raise UsageError(f"--python {requested} is Python {info.version}; the application "
-                             f"supports {spec} (it needs {need})")
+            raise UsageError(
+                f"--python {requested} is Python {info.version}; the application "
+                f"supports {spec} (it needs {need})"
+            )
         return info
     pythons = found if found is not None else find_pythons()
     candidates = [p for p in pythons if _fits(p, spec) and p.bits == 64]
     if requested:
         if not re.fullmatch(r"\d+(\.\d+){0,2}", requested):
             raise UsageError(f"--python {requested}: give a path or a version such as 3.10")
-        candidates = [p for p in candidates
-                      if p.version == requested or p.version.startswith(requested + ".")]
+        candidates = [
+            p for p in candidates if p.version == requested or p.version.startswith(requested + ".")
+        ]
         need = f"Python {requested}" + (f" (the application supports {spec})" if spec else "")
     if recommended:
         rxy = ".".join(recommended.split(".")[:2])
-        candidates.sort(key=lambda p: (p.version != recommended, p.xy != rxy,
-                                       tuple(-x for x in _vkey(p.version))))
+        candidates.sort(
+            key=lambda p: (
+                p.version != recommended,
+                p.xy != rxy,
+                tuple(-x for x in _vkey(p.version)),
+            )
+        )
     if candidates:
         return candidates[0]
     shown = ", ".join(p.describe() for p in pythons[:8]) or "none"

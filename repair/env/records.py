@@ -58,7 +58,10 @@ def _digest(path: str, algo: str) -> tuple[str, int]:
 
 
 def verify_hashes(
-    site: Path, dists: list[Dist], existing: set[str], reporter: Reporter,
+    site: Path,
+    dists: list[Dist],
+    existing: set[str],
+    reporter: Reporter,
     workers: int | None = None,
 ) -> VerifyResult:
     """Compare each existing RECORD-listed file with its hash. Missing files are left to the
@@ -98,8 +101,10 @@ def verify_hashes(
 
     hashed_bytes = 0
     n = workers or min(32, (os.cpu_count() or 2) * 2)
-    with reporter.progress("verifying files", total, unit="B") as bar, \
-            ThreadPoolExecutor(max_workers=n) as pool:
+    with (
+        reporter.progress("verifying files", total, unit="B") as bar,
+        ThreadPoolExecutor(max_workers=n) as pool,
+    ):
         for job, (ok, size) in zip(jobs, pool.map(work, jobs, chunksize=16), strict=True):
             hashed_bytes += size
             bar.advance(size or job[4])

@@ -56,8 +56,9 @@ def parse_requires(text: str) -> Requirement | str:
         return str(exc).splitlines()[0]
 
 
-def marker_holds(marker: Marker | None, env: Mapping[str, str],
-                 extras: tuple[str, ...] = ("",)) -> bool:
+def marker_holds(
+    marker: Marker | None, env: Mapping[str, str], extras: tuple[str, ...] = ("",)
+) -> bool:
     """``marker`` evaluated for the venv's interpreter (``env``), for any of ``extras``."""
     if marker is None:
         return True
@@ -91,8 +92,11 @@ class BadRequires:
     error: str
 
 
-def requested_extras(installed: Mapping[str, Dist], env: Mapping[str, str],
-                     wanted: Mapping[str, set[str]] | None = None) -> dict[str, set[str]]:
+def requested_extras(
+    installed: Mapping[str, Dist],
+    env: Mapping[str, str],
+    wanted: Mapping[str, set[str]] | None = None,
+) -> dict[str, set[str]]:
     """Which extras of each installed distribution something asks for (``wanted``: the
     application's own requests, canonical names), followed through chains of extras."""
     out: dict[str, set[str]] = {k: set(v) for k, v in (wanted or {}).items()}
@@ -104,8 +108,11 @@ def requested_extras(installed: Mapping[str, Dist], env: Mapping[str, str],
                 if "[" not in text.partition(";")[0] or skip_for_extras(text, extras):
                     continue
                 req = parse_requires(text)
-                if isinstance(req, str) or not req.extras or not marker_holds(
-                        req.marker, env, extras):
+                if (
+                    isinstance(req, str)
+                    or not req.extras
+                    or not marker_holds(req.marker, env, extras)
+                ):
                     continue
                 target = canonical(req.name)
                 before = len(out.setdefault(target, set()))
@@ -116,8 +123,11 @@ def requested_extras(installed: Mapping[str, Dist], env: Mapping[str, str],
     return out
 
 
-def unmet_dependencies(installed: Mapping[str, Dist], env: Mapping[str, str],
-                       wanted: Mapping[str, set[str]] | None = None) -> list[Unmet]:
+def unmet_dependencies(
+    installed: Mapping[str, Dist],
+    env: Mapping[str, str],
+    wanted: Mapping[str, set[str]] | None = None,
+) -> list[Unmet]:
     """Each installed distribution's requirements that are missing or not satisfied, markers
     evaluated for ``env`` and the extras something asks for (``wanted``, see
     ``requested_extras``): what ``pip check`` reports, and more (pip ignores extras)."""
@@ -149,9 +159,11 @@ def satisfies(req: Requirement, dist: Dist) -> bool:
 _V = r"(?:\d+!)?\d+(?:\.\d+)*(?:(?:a|b|rc)\d+)?(?:\.post\d+)?(?:\.dev\d+)?"
 _LOCAL = r"(?:\+[a-z0-9]+(?:\.[a-z0-9]+)*)?"
 _SPEC = rf"(?:(?:==|!=)\s*{_V}(?:\.\*|{_LOCAL})|(?:<=|>=|<|>|~=)\s*{_V})"
-_VAR = (r"(?:python_version|python_full_version|os_name|sys_platform|platform_release"
-        r"|platform_system|platform_version|platform_machine|platform_python_implementation"
-        r"|implementation_name|implementation_version|extra)")
+_VAR = (
+    r"(?:python_version|python_full_version|os_name|sys_platform|platform_release"
+    r"|platform_system|platform_version|platform_machine|platform_python_implementation"
+    r"|implementation_name|implementation_version|extra)"
+)
 _TEST = rf"""{_VAR}\s*(?:==|!=|<=|>=|<|>|~=|not\s+in|in)\s*(?:"[^"]*"|'[^']*')"""
 _ATOM = rf"(?:{_TEST}|\(\s*{_TEST}\s*\))"
 # Requires-Dist lines of the common shapes that are certainly valid: they need no parsing to
@@ -161,7 +173,8 @@ _SURELY_VALID_RE = re.compile(  # each optional part starts with its own mandato
     rf"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
     rf"(?:\s*\[\s*[A-Za-z0-9._-]+(?:\s*,\s*[A-Za-z0-9._-]+)*\s*\])?"
     rf"(?:\s*{_SPEC}(?:\s*,\s*{_SPEC})*|\s*\(\s*{_SPEC}(?:\s*,\s*{_SPEC})*\s*\))?"
-    rf"(?:\s*;\s*{_ATOM}(?:\s+(?:and|or)\s+{_ATOM})*)?\s*")
+    rf"(?:\s*;\s*{_ATOM}(?:\s+(?:and|or)\s+{_ATOM})*)?\s*"
+)
 
 
 def bad_requires(installed: Mapping[str, Dist]) -> list[BadRequires]:

@@ -45,8 +45,13 @@ class TorchBuild:
     evidence: str = ""  # what decided it, for the report
 
     def to_json(self) -> dict[str, str | None]:
-        return {"kind": self.kind, "version": self.version, "cuda": self.cuda, "hip": self.hip,
-                "evidence": self.evidence}
+        return {
+            "kind": self.kind,
+            "version": self.version,
+            "cuda": self.cuda,
+            "hip": self.hip,
+            "evidence": self.evidence,
+        }
 
 
 def _cuda_from_tag(digits: str) -> str:
@@ -152,15 +157,28 @@ def _cuda_from_deps(deps: list[tuple[str, str]]) -> str | None:
     return None
 
 
-def from_dist(dist: Dist, installed: Mapping[str, Dist], *, sys_platform: str,
-              platform_machine: str, marker_ok: Callable[[str], bool] | None = None) -> TorchBuild:
+def from_dist(
+    dist: Dist,
+    installed: Mapping[str, Dist],
+    *,
+    sys_platform: str,
+    platform_machine: str,
+    marker_ok: Callable[[str], bool] | None = None,
+) -> TorchBuild:
     """Classify the installed torch distribution ``dist`` (its site-packages holds torch/)."""
     version_py: str | None
     try:
         version_py = (Path(dist.site) / "torch" / "version.py").read_text(
-            encoding="utf-8", errors="replace")
+            encoding="utf-8", errors="replace"
+        )
     except OSError:
         version_py = None
-    return classify(dist.version, dist.requires, version_py=version_py, installed=installed,
-                    sys_platform=sys_platform, platform_machine=platform_machine,
-                    marker_ok=marker_ok)
+    return classify(
+        dist.version,
+        dist.requires,
+        version_py=version_py,
+        installed=installed,
+        sys_platform=sys_platform,
+        platform_machine=platform_machine,
+        marker_ok=marker_ok,
+    )

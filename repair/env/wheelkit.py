@@ -54,8 +54,9 @@ def build_wheel(
         f"Wheel-Version: 1.0\nGenerator: webui-repair\nRoot-Is-Purelib: "
         f"{'true' if tag.endswith('-none-any') else 'false'}\nTag: {tag}\n"
     ).encode()
-    tops = sorted({p.split("/", 1)[0].removesuffix(".py") for p in contents
-                   if not p.startswith(info)})
+    tops = sorted(
+        {p.split("/", 1)[0].removesuffix(".py") for p in contents if not p.startswith(info)}
+    )
     contents[f"{info}/top_level.txt"] = ("\n".join(tops) + "\n").encode()
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -76,8 +77,9 @@ def unpack_wheel(wheel: Path, site: Path, *, installer: str = "pip") -> Path:
     site.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(site)
-        info = next(n.split("/")[0] for n in zf.namelist()
-                    if n.split("/")[0].endswith(".dist-info"))
+        info = next(
+            n.split("/")[0] for n in zf.namelist() if n.split("/")[0].endswith(".dist-info")
+        )
     (site / info / "INSTALLER").write_text(installer + "\n")
     with (site / info / "RECORD").open("a", newline="") as f:
         csv.writer(f, lineterminator="\n").writerow([f"{info}/INSTALLER", "", ""])

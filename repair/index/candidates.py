@@ -81,8 +81,10 @@ def _working_pythons(cands: list[_Cand], target: Target) -> list[str]:
     for xy in KNOWN_PYTHONS:
         other = target.with_python(xy)
         tagset = other.tags()
-        if any(c.tags is not None and not c.link.yanked
-               and _installable(c, other, tagset, f"{xy}.0") for c in cands):
+        if any(
+            c.tags is not None and not c.link.yanked and _installable(c, other, tagset, f"{xy}.0")
+            for c in cands
+        ):
             out.append(xy)
     return out
 
@@ -91,16 +93,21 @@ def _tag_label(target: Target) -> str:
     return f"cp{target.version[0]}{target.version[1]}-{target.platform}"
 
 
-def _newest_not_yanked(cands: list[_Cand], tgt: Target, tagset: frozenset[Tag],
-                       pyver: str) -> str | None:
+def _newest_not_yanked(
+    cands: list[_Cand], tgt: Target, tagset: frozenset[Tag], pyver: str
+) -> str | None:
     ok = [c.version for c in cands if not c.link.yanked and _installable(c, tgt, tagset, pyver)]
     return str(max(ok)) if ok else None
 
 
-def _newest_wheel(cands: list[_Cand], tgt: Target, tagset: frozenset[Tag],
-                  pyver: str) -> str | None:
-    ok = [c.version for c in cands if c.tags is not None and not c.link.yanked
-          and _installable(c, tgt, tagset, pyver)]
+def _newest_wheel(
+    cands: list[_Cand], tgt: Target, tagset: frozenset[Tag], pyver: str
+) -> str | None:
+    ok = [
+        c.version
+        for c in cands
+        if c.tags is not None and not c.link.yanked and _installable(c, tgt, tagset, pyver)
+    ]
     return str(max(ok)) if ok else None
 
 
@@ -111,36 +118,59 @@ def _source_remedy(name: str, pythons: list[str], newest_wheel: str | None) -> s
     if pythons:
         parts.append(f"use Python {', '.join(pythons)}, for which this version has wheels")
     if not parts:
-        return ("Make sure a compiler and the library's headers are installed, or pin another "
-                "version.")
+        return (
+            "Make sure a compiler and the library's headers are installed, or pin another version."
+        )
     text = " or ".join(parts)
     return ("Either " + text if len(parts) > 1 else text[0].upper() + text[1:]) + "."
 
 
-def _unavailable(name: str, text: str, spec: SpecifierSet, cands: list[_Cand],
-                 allowed: list[_Cand], tgt: Target, label: str) -> Finding:
+def _unavailable(
+    name: str,
+    text: str,
+    spec: SpecifierSet,
+    cands: list[_Cand],
+    allowed: list[_Cand],
+    tgt: Target,
+    label: str,
+) -> Finding:
     if not cands:
         return WHEEL_UNAVAILABLE(
-            name, f"{text}: no project named {name} on any configured index",
+            name,
+            f"{text}: no project named {name} on any configured index",
             "Check the name, or add the index or --find-links folder that carries it.",
-            working_pythons=[], versions=[])
+            working_pythons=[],
+            versions=[],
+        )
     if not allowed:
         versions = sorted({c.version for c in cands}, reverse=True)
         shown = ", ".join(str(v) for v in versions[:5])
         return WHEEL_UNAVAILABLE(
-            name, f"{text}: no version of {name} matches '{spec}' (the index has {shown}"
-            + (", ..." if len(versions) > 5 else "") + ")",
+            name,
+            f"{text}: no version of {name} matches '{spec}' (the index has {shown}"
+            + (", ..." if len(versions) > 5 else "")
+            + ")",
             "Pin a version the index carries.",
-            working_pythons=[], versions=[str(v) for v in versions[:20]])
+            working_pythons=[],
+            versions=[str(v) for v in versions[:20]],
+        )
     pythons = _working_pythons(allowed, tgt)
     versions = sorted({c.version for c in allowed}, reverse=True)
     if pythons:
-        remedy = (f"Use Python {', '.join(pythons)} for this venv (recreate it with --python), "
-                  f"or pin a {name} version that has wheels for Python {tgt.xy}.")
+        remedy = (
+            f"Use Python {', '.join(pythons)} for this venv (recreate it with --python), "
+            f"or pin a {name} version that has wheels for Python {tgt.xy}."
+        )
     else:
-        remedy = (f"No Python has a wheel of {name} '{spec}' for {tgt.platform}: pin another "
-                  "version, or use an index that builds it for this platform.")
+        remedy = (
+            f"No Python has a wheel of {name} '{spec}' for {tgt.platform}: pin another "
+            "version, or use an index that builds it for this platform."
+        )
     return WHEEL_UNAVAILABLE(
-        name, f"{text}: no file of {name} {versions[0]} installs on {label}"
+        name,
+        f"{text}: no file of {name} {versions[0]} installs on {label}"
         + (f"; Python {', '.join(pythons)} would work" if pythons else ""),
-        remedy, working_pythons=pythons, versions=[str(v) for v in versions[:20]])
+        remedy,
+        working_pythons=pythons,
+        versions=[str(v) for v in versions[:20]],
+    )

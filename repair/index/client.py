@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 CACHE_ENV = "REPAIR_INDEX_CACHE"  # a folder for the page cache; "0"/"off" disables it
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
-ACCEPT = (f"{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01")
+ACCEPT = f"{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
 RETRY_STATUS = (500, 502, 503, 504, 520, 527)  # pip's list, plus 504 (gateway timeout)
 _ARCHIVES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar")
 
@@ -122,8 +122,9 @@ def parse_html(text: str, page_url: str, source: str) -> list[FileLink]:
             continue
         yanked = "data-yanked" in a
         reason = a.get("data-yanked") or None
-        out.append(FileLink(name, url, source, a.get("data-requires-python") or None, yanked,
-                            reason))
+        out.append(
+            FileLink(name, url, source, a.get("data-requires-python") or None, yanked, reason)
+        )
     return out
 
 
@@ -137,8 +138,9 @@ def parse_json(data: dict[str, Any], page_url: str, source: str) -> list[FileLin
         name = str(f.get("filename") or _filename(_strip_fragment(url)))
         yanked = f.get("yanked", False)
         reason = yanked if isinstance(yanked, str) and yanked else None
-        out.append(FileLink(name, url, source, f.get("requires-python") or None, bool(yanked),
-                            reason))
+        out.append(
+            FileLink(name, url, source, f.get("requires-python") or None, bool(yanked), reason)
+        )
     return out
 
 
@@ -194,9 +196,14 @@ class IndexClient:
             from urllib3.util.retry import Retry
 
             session = requests.Session()
-            retry = Retry(total=self.config.retries, backoff_factor=0.25,
-                          status_forcelist=RETRY_STATUS, allowed_methods=("GET",),
-                          raise_on_status=False, respect_retry_after_header=True)
+            retry = Retry(
+                total=self.config.retries,
+                backoff_factor=0.25,
+                status_forcelist=RETRY_STATUS,
+                allowed_methods=("GET",),
+                raise_on_status=False,
+                respect_retry_after_header=True,
+            )
             adapter = HTTPAdapter(max_retries=retry, pool_maxsize=4)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
@@ -303,11 +310,16 @@ class IndexClient:
         try:
             self._count("requests")
             session = self._session()
-            response = session.get(url, headers=headers, timeout=self.config.timeout,
-                                   verify=session.verify if verify is None else verify)
+            response = session.get(
+                url,
+                headers=headers,
+                timeout=self.config.timeout,
+                verify=session.verify if verify is None else verify,
+            )
         except requests.exceptions.RetryError as exc:
-            raise IndexUnreachable(url, f"gave up after {self.config.retries} retries: "
-                                   f"{_reason(exc)}", network=False) from None
+            raise IndexUnreachable(
+                url, f"gave up after {self.config.retries} retries: {_reason(exc)}", network=False
+            ) from None
         except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as exc:
             raise IndexUnreachable(url, _reason(exc), network=True) from None
         except requests.exceptions.RequestException as exc:
@@ -315,8 +327,9 @@ class IndexClient:
         if response.status_code == 304 and cached:
             self._count("not_modified")
             self._refresh(url, cached, response)
-            return Page(url, _from_cache(cached, source), cached["found"], from_cache=True,
-                        requests=1)
+            return Page(
+                url, _from_cache(cached, source), cached["found"], from_cache=True, requests=1
+            )
         self._count("bytes", len(response.content))
         if response.status_code in (404, 410):
             files: list[FileLink] = []
@@ -334,14 +347,19 @@ class IndexClient:
                 try:
                     files = parse_json(response.json(), page_url, source)
                 except ValueError as exc:
-                    raise IndexUnreachable(url, f"malformed JSON page: {exc}",
-                                           network=False) from None
+                    raise IndexUnreachable(
+                        url, f"malformed JSON page: {exc}", network=False
+                    ) from None
             else:
                 files = parse_html(response.text, page_url, source)
         # Credentials stay out of the cache: file URLs are kept redacted (the preflight never
         # downloads them) and the source is the caller's own on the way back.
-        entry = {"v": 1, "url": redact(url), "found": found,
-                 "files": [dict(asdict(f), url=redact(f.url), source="") for f in files]}
+        entry = {
+            "v": 1,
+            "url": redact(url),
+            "found": found,
+            "files": [dict(asdict(f), url=redact(f.url), source="") for f in files],
+        }
         self._refresh(url, entry, response)
         return Page(url, tuple(files), found, requests=1)
 
@@ -382,7 +400,7 @@ def _reason(exc: BaseException) -> str:
     text = str(exc)
     for marker in ("Caused by ", "Read timed out", "Connection refused", "Name or service"):
         if marker in text:
-            text = text[text.index(marker):]
+            text = text[text.index(marker) :]
             break
     if "timed out" in text.lower():
         return "timed out"

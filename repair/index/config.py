@@ -102,14 +102,16 @@ class PipConfig:
             "trusted_hosts": list(self.trusted_hosts),
             "timeout": self.timeout,
             "retries": self.retries,
-            "origins": [{"key": o.key, "value": o.value, "source": o.source}
-                        for o in self.origins],
+            "origins": [{"key": o.key, "value": o.value, "source": o.source} for o in self.origins],
             "problems": list(self.problems),
         }
 
 
 def config_file_locations(
-    *, environ: Mapping[str, str], platform: str = sys.platform, venv: Path | None = None,
+    *,
+    environ: Mapping[str, str],
+    platform: str = sys.platform,
+    venv: Path | None = None,
     global_dirs: Sequence[Path] | None = None,
 ) -> dict[str, list[Path]]:
     """pip's config file candidates by kind (``global``, ``user``, ``site``, ``env``)."""
@@ -156,8 +158,9 @@ def _read_file(path: Path) -> dict[str, dict[str, str]] | str:
     except (OSError, UnicodeDecodeError, configparser.Error) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return f"pip config file {path} cannot be read: {reason}"
-    return {s: {k.lower().replace("_", "-"): v for k, v in parser.items(s)}
-            for s in parser.sections()}
+    return {
+        s: {k.lower().replace("_", "-"): v for k, v in parser.items(s)} for s in parser.sections()
+    }
 
 
 class _Builder:
@@ -218,8 +221,9 @@ def load_pip_config(
     env = dict(os.environ if environ is None else environ)
     b = _Builder()
     files: list[Path] = []
-    locations = config_file_locations(environ=env, platform=platform, venv=venv,
-                                      global_dirs=global_dirs)
+    locations = config_file_locations(
+        environ=env, platform=platform, venv=venv, global_dirs=global_dirs
+    )
     env_file = locations["env"][0] if locations["env"] else None
     kinds = ["global", "user", "site", "env"]
     if env_file is not None and os.path.exists(env_file):
@@ -248,8 +252,10 @@ def load_pip_config(
     index = index or IndexOptions()
     if index.index_url:
         b.set("index-url", index.index_url, "--index-url")
-    for key, given in (("extra-index-url", index.extra_index_urls),
-                       ("find-links", index.find_links)):
+    for key, given in (
+        ("extra-index-url", index.extra_index_urls),
+        ("find-links", index.find_links),
+    ):
         if given:
             b.set(key, list(given), f"--{key}", add=True)
     req = dict(requirements_options or {})
@@ -258,8 +264,11 @@ def load_pip_config(
     if req.get("index_url") and not b.values.get("no_index"):
         b.set("index-url", str(req["index_url"]), requirements_source)
         b.values["extra_index_urls"] = []  # pip: a file's --index-url replaces every index
-    for key, opt in (("extra-index-url", "extra_index_urls"), ("find-links", "find_links"),
-                     ("trusted-host", "trusted_hosts")):
+    for key, opt in (
+        ("extra-index-url", "extra_index_urls"),
+        ("find-links", "find_links"),
+        ("trusted-host", "trusted_hosts"),
+    ):
         if req.get(opt):
             b.set(key, list(req[opt]), requirements_source, add=True)
     if index.offline:
@@ -289,5 +298,13 @@ def isolated_config(**values: Any) -> PipConfig:
     return replace(base, **values) if values else base
 
 
-__all__ = ["DEFAULT_RETRIES", "DEFAULT_TIMEOUT", "PYPI_SIMPLE", "Origin", "PipConfig",
-           "config_file_locations", "isolated_config", "load_pip_config"]
+__all__ = [
+    "DEFAULT_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "PYPI_SIMPLE",
+    "Origin",
+    "PipConfig",
+    "config_file_locations",
+    "isolated_config",
+    "load_pip_config",
+]

@@ -76,9 +76,15 @@ class Resolved:
     yanked: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"requirement": self.requirement, "name": self.name, "version": self.version,
-                "filename": self.filename, "source": self.source, "wheel": self.wheel,
-                "yanked": self.yanked}
+        return {
+            "requirement": self.requirement,
+            "name": self.name,
+            "version": self.version,
+            "filename": self.filename,
+            "source": self.source,
+            "wheel": self.wheel,
+            "yanked": self.yanked,
+        }
 
 
 @dataclass(frozen=True)
@@ -99,8 +105,13 @@ class SourceStatus:
     reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"url": self.url, "kind": self.kind, "asked": self.asked,
-                "reachable": self.reachable, "reason": self.reason}
+        return {
+            "url": self.url,
+            "kind": self.kind,
+            "asked": self.asked,
+            "reachable": self.reachable,
+            "reason": self.reason,
+        }
 
 
 @dataclass(frozen=True)
@@ -156,6 +167,7 @@ class _Fetcher:
 
     def run(self, jobs: list[tuple[str, str, str]]) -> None:
         """jobs: (kind, location, project); kind "index" or "find-links"."""
+
         def one(job: tuple[str, str, str]) -> None:
             kind, location, project = job
             if location in self.errors:
@@ -269,15 +281,17 @@ def preflight(
             if kind == "torch-index" and name not in torch_names:
                 continue
             jobs.append(("index", loc, name))
-    reporter.step(f"Preflight: {len(wanted)} requirements for {_tag_label(tgt)}, "
-                  f"{sum(asked.values())} of {len(sources)} sources"
-                  + (" (offline)" if offline else ""))
+    reporter.step(
+        f"Preflight: {len(wanted)} requirements for {_tag_label(tgt)}, "
+        f"{sum(asked.values())} of {len(sources)} sources" + (" (offline)" if offline else "")
+    )
     fetcher = _Fetcher(client, reporter, workers)
     fetcher.run(jobs)
 
     remote = [loc for loc, _ in sources if not is_local(loc) and asked[loc]]
     no_network = bool(remote) and all(
-        loc in fetcher.errors and fetcher.errors[loc].network for loc in remote)
+        loc in fetcher.errors and fetcher.errors[loc].network for loc in remote
+    )
     online = not offline and not no_network
 
     # Every parsed link per project, with the sources that answered for it.
@@ -302,8 +316,7 @@ def preflight(
     for name, (req, texts) in wanted.items():
         text = texts[0] if len(texts) == 1 else ", ".join(texts)
         spec = req.specifier
-        relevant = [loc for loc, kind in sources
-                    if kind != "torch-index" or name in torch_names]
+        relevant = [loc for loc, kind in sources if kind != "torch-index" or name in torch_names]
         failed = [loc for loc in relevant if loc in fetcher.errors]
         not_asked = [loc for loc in relevant if not asked[loc]]
         cands = by_project.get(name, [])
@@ -312,50 +325,87 @@ def preflight(
         best = _best(usable)
         if best is None:
             if not online or not_asked:
-                why = ("offline: not in the local sources" if offline else
-                       "no network: not in the local sources")
+                why = (
+                    "offline: not in the local sources"
+                    if offline
+                    else "no network: not in the local sources"
+                )
                 unchecked.append(Unchecked(text, why))
                 continue
             if failed:
                 needed_errors.update(failed)
-                unchecked.append(Unchecked(text, "an index that might have it did not answer: "
-                                           + ", ".join(redact(u) for u in failed)))
+                unchecked.append(
+                    Unchecked(
+                        text,
+                        "an index that might have it did not answer: "
+                        + ", ".join(redact(u) for u in failed),
+                    )
+                )
                 continue
             findings.append(_unavailable(name, text, spec, cands, allowed, tgt, label))
             checked.append(Resolved(text, name))
             continue
         link = best.link
-        checked.append(Resolved(text, name, str(best.version), link.filename,
-                                redact(link.source), best.tags is not None, link.yanked))
+        checked.append(
+            Resolved(
+                text,
+                name,
+                str(best.version),
+                link.filename,
+                redact(link.source),
+                best.tags is not None,
+                link.yanked,
+            )
+        )
         if link.yanked:
             reason = f" ({link.yanked_reason})" if link.yanked_reason else ""
-            findings.append(YANKED_PIN(
-                name, f"{text}: {name} {best.version} was yanked from "
-                f"{redact(link.source)}{reason}; pip installs it only because nothing else fits",
-                f"Pin a version that was not yanked (newest: "
-                f"{_newest_not_yanked(cands, tgt, tagset, pyver) or 'none for this target'}).",
-                version=str(best.version), reason=link.yanked_reason))
+            findings.append(
+                YANKED_PIN(
+                    name,
+                    f"{text}: {name} {best.version} was yanked from "
+                    f"{redact(link.source)}{reason}; "
+                    "pip installs it only because nothing else fits",
+                    f"Pin a version that was not yanked (newest: "
+                    f"{_newest_not_yanked(cands, tgt, tagset, pyver) or 'none for this target'}).",
+                    version=str(best.version),
+                    reason=link.yanked_reason,
+                )
+            )
         if best.tags is None:
             wheel_pys = _working_pythons(allowed, tgt)
-            findings.append(SOURCE_BUILD_REQUIRED(
-                name, f"{text}: no wheel for {label}; pip would build {link.filename} from "
-                "source (slow, and it needs a compiler and headers: on Windows it often fails)",
-                _source_remedy(name, wheel_pys, _newest_wheel(cands, tgt, tagset, pyver)),
-                version=str(best.version), wheel_pythons=wheel_pys))
-        if (torch_src and name in torch_names
-                and _norm(link.source) != _norm(torch_src)):
+            findings.append(
+                SOURCE_BUILD_REQUIRED(
+                    name,
+                    f"{text}: no wheel for {label}; pip would build {link.filename} from "
+                    "source (slow, and it needs a compiler and headers: on Windows it often fails)",
+                    _source_remedy(name, wheel_pys, _newest_wheel(cands, tgt, tagset, pyver)),
+                    version=str(best.version),
+                    wheel_pythons=wheel_pys,
+                )
+            )
+        if torch_src and name in torch_names and _norm(link.source) != _norm(torch_src):
             on_torch = [c for c in usable if _norm(c.link.source) == _norm(torch_src)]
             torch_failed = torch_src in fetcher.errors
-            why = ("did not answer" if torch_failed else
-                   f"has no {name} matching '{spec or 'any'}' for {label}" if not on_torch else
-                   "offers an older build")
-            findings.append(TORCH_INDEX_FALLBACK(
-                name, f"{text}: the backend's index {redact(torch_src)} {why}; pip would take "
-                f"{link.filename} from {redact(link.source)} instead (on Windows and macOS "
-                "PyPI's torch is a CPU build)",
-                f"Use a {name} version that {redact(torch_src)} carries for Python {tgt.xy}, "
-                "another Python, or the index of another backend.",
-                index=redact(torch_src), chosen=link.filename, source=redact(link.source)))
+            why = (
+                "did not answer"
+                if torch_failed
+                else f"has no {name} matching '{spec or 'any'}' for {label}"
+                if not on_torch
+                else "offers an older build"
+            )
+            findings.append(
+                TORCH_INDEX_FALLBACK(
+                    name,
+                    f"{text}: the backend's index {redact(torch_src)} {why}; pip would take "
+                    f"{link.filename} from {redact(link.source)} instead (on Windows and macOS "
+                    "PyPI's torch is a CPU build)",
+                    f"Use a {name} version that {redact(torch_src)} carries for Python {tgt.xy}, "
+                    "another Python, or the index of another backend.",
+                    index=redact(torch_src),
+                    chosen=link.filename,
+                    source=redact(link.source),
+                )
+            )
 
     for loc, kind in sources:
         if loc not in fetcher.errors:
@@ -367,27 +417,45 @@ def preflight(
             severity = Severity.ERROR
         else:
             severity = Severity.WARNING
-        findings.append(INDEX_UNREACHABLE(
-            redact(loc), f"{kind} {redact(loc)} does not answer: {err.reason}",
-            "Check the network, the proxy and certificate settings, or the address in the pip "
-            "configuration; pass --offline to use only local caches and --find-links folders.",
-            severity=severity, kind=kind, source=config.source_of(
-                {"index": "index_url", "find-links": "find_links"}.get(kind, "torch_index"))))
+        findings.append(
+            INDEX_UNREACHABLE(
+                redact(loc),
+                f"{kind} {redact(loc)} does not answer: {err.reason}",
+                "Check the network, the proxy and certificate settings, or the address in the pip "
+                "configuration; pass --offline to use only local caches and --find-links folders.",
+                severity=severity,
+                kind=kind,
+                source=config.source_of(
+                    {"index": "index_url", "find-links": "find_links"}.get(kind, "torch_index")
+                ),
+            )
+        )
 
     if unchecked:
         names = ", ".join(u.requirement for u in unchecked[:10])
         more = f" and {len(unchecked) - 10} more" if len(unchecked) > 10 else ""
-        findings.append(PREFLIGHT_UNCHECKED(
-            "preflight", f"{len(unchecked)} requirement(s) not checked against an index: "
-            f"{names}{more}",
-            "Run again with the network available, or add a --find-links folder that holds them.",
-            requirements=[u.to_json() for u in unchecked]))
+        findings.append(
+            PREFLIGHT_UNCHECKED(
+                "preflight",
+                f"{len(unchecked)} requirement(s) not checked against an index: {names}{more}",
+                "Run again with the network available, "
+                "or add a --find-links folder that holds them.",
+                requirements=[u.to_json() for u in unchecked],
+            )
+        )
 
     statuses = tuple(
-        SourceStatus(redact(loc), kind, asked[loc], asked[loc] and loc not in fetcher.errors,
-                     fetcher.errors[loc].reason if loc in fetcher.errors else
-                     (None if asked[loc] else "offline"))
-        for loc, kind in sources)
+        SourceStatus(
+            redact(loc),
+            kind,
+            asked[loc],
+            asked[loc] and loc not in fetcher.errors,
+            fetcher.errors[loc].reason
+            if loc in fetcher.errors
+            else (None if asked[loc] else "offline"),
+        )
+        for loc, kind in sources
+    )
     return PreflightResult(
         findings=tuple(sort_findings(findings)),
         checked=tuple(checked),
@@ -399,5 +467,3 @@ def preflight(
         duration_ms=int((time.monotonic() - started) * 1000),
         stats=dict(client.stats),
     )
-
-

@@ -55,8 +55,9 @@ class Target:
 
     def with_python(self, xy: str) -> Target:
         major, minor = (int(p) for p in xy.split(".")[:2])
-        return Target((major, minor, 0), self.sys_platform, self.platform, self.glibc,
-                      self.musl, False, {})
+        return Target(
+            (major, minor, 0), self.sys_platform, self.platform, self.glibc, self.musl, False, {}
+        )
 
     def tags(self) -> frozenset[Tag]:
         return _tags(self.version[:2], self.platform, self.glibc, self.musl, self.free_threaded)
@@ -64,7 +65,8 @@ class Target:
     def marker_env(self) -> dict[str, str]:
         """Environment-marker values: what the probe reported, else estimates from the facts."""
         system = {"win32": "Windows", "darwin": "Darwin", "linux": "Linux"}.get(
-            self.sys_platform, self.sys_platform.capitalize())
+            self.sys_platform, self.sys_platform.capitalize()
+        )
         arch = self.platform.split("_", 1)[1] if "_" in self.platform else ""
         if self.platform.startswith("macosx"):
             arch = self.platform.rsplit("_", 1)[-1]
@@ -125,8 +127,13 @@ def target_from(facts: Mapping[str, Any] | Target) -> Target:
         raise TargetError("target facts need a 'platform' tag (e.g. linux_x86_64, win_amd64)")
     platform = normalize_platform(str(plat))
     if not sys_platform:
-        sys_platform = ("win32" if platform.startswith("win") else
-                        "darwin" if platform.startswith("macosx") else "linux")
+        sys_platform = (
+            "win32"
+            if platform.startswith("win")
+            else "darwin"
+            if platform.startswith("macosx")
+            else "linux"
+        )
     glibc = musl = None
     libc = str(facts.get("glibc") or facts.get("libc") or "")
     if platform.startswith("linux"):
@@ -134,12 +141,20 @@ def target_from(facts: Mapping[str, Any] | Target) -> Target:
             musl = _pair(str(facts.get("musl") or libc)) or (1, 2)
         else:
             glibc = _pair(libc) or _DEFAULT_GLIBC
-    return Target(_version(str(version)), sys_platform, platform, glibc, musl,
-                  bool(facts.get("free_threaded", False)), markers)
+    return Target(
+        _version(str(version)),
+        sys_platform,
+        platform,
+        glibc,
+        musl,
+        bool(facts.get("free_threaded", False)),
+        markers,
+    )
 
 
-def _linux_platforms(arch: str, glibc: tuple[int, int] | None,
-                     musl: tuple[int, int] | None) -> list[str]:
+def _linux_platforms(
+    arch: str, glibc: tuple[int, int] | None, musl: tuple[int, int] | None
+) -> list[str]:
     out: list[str] = []
     if musl is not None:
         out += [f"musllinux_{musl[0]}_{m}_{arch}" for m in range(musl[1], -1, -1)]
@@ -154,11 +169,12 @@ def _linux_platforms(arch: str, glibc: tuple[int, int] | None,
     return out
 
 
-def platforms_for(platform: str, glibc: tuple[int, int] | None = None,
-                  musl: tuple[int, int] | None = None) -> list[str]:
+def platforms_for(
+    platform: str, glibc: tuple[int, int] | None = None, musl: tuple[int, int] | None = None
+) -> list[str]:
     """Platform tags in pip's order of preference."""
     if platform.startswith("linux_"):
-        return _linux_platforms(platform[len("linux_"):], glibc, musl)
+        return _linux_platforms(platform[len("linux_") :], glibc, musl)
     m = re.match(r"^macosx_(\d+)_(\d+)_(.+)$", platform)
     if m:
         from packaging.tags import mac_platforms  # lazy: packaging is heavy
@@ -168,8 +184,13 @@ def platforms_for(platform: str, glibc: tuple[int, int] | None = None,
 
 
 @lru_cache(maxsize=64)
-def _tags(xy: tuple[int, ...], platform: str, glibc: tuple[int, int] | None,
-          musl: tuple[int, int] | None, free_threaded: bool) -> frozenset[Tag]:
+def _tags(
+    xy: tuple[int, ...],
+    platform: str,
+    glibc: tuple[int, int] | None,
+    musl: tuple[int, int] | None,
+    free_threaded: bool,
+) -> frozenset[Tag]:
     from packaging.tags import compatible_tags, cpython_tags  # lazy: packaging is heavy
 
     plats = platforms_for(platform, glibc, musl)

@@ -32,7 +32,11 @@ from repair.rebuild.workingset import plan_working_set
 if TYPE_CHECKING:
     from repair.context import Context
 
-RECREATE_IDS = {FindingId.VENV_MISSING, FindingId.VENV_INTERPRETER_BROKEN, FindingId.PYTHON_UNSUPPORTED}
+RECREATE_IDS = {
+    FindingId.VENV_MISSING,
+    FindingId.VENV_INTERPRETER_BROKEN,
+    FindingId.PYTHON_UNSUPPORTED,
+}
 
 
 def _spec_for(ctx: Context, name: str, installed_version: str | None) -> str:
@@ -41,8 +45,12 @@ def _spec_for(ctx: Context, name: str, installed_version: str | None) -> str:
     key = canonical(name)
     for line in ctx.app_requirements.requirements:
         req = line.requirement
-        if line.name == key and req is not None and not line.editable \
-                and ctx.marker_matches(req.marker):
+        if (
+            line.name == key
+            and req is not None
+            and not line.editable
+            and ctx.marker_matches(req.marker)
+        ):
             return str(req).split(";")[0].strip()
     return f"{name}=={installed_version}" if installed_version else name
 
@@ -53,8 +61,9 @@ def _files(ctx: Context) -> tuple[list[str], list[str]]:
     return install_files(ctx)
 
 
-def _torch_step(ctx: Context, options: RepairOptions, *, force: bool,
-                changes_only: bool = False) -> Step | None:
+def _torch_step(
+    ctx: Context, options: RepairOptions, *, force: bool, changes_only: bool = False
+) -> Step | None:
     """The torch step (``repair.rebuild.torch.choose_torch``); ``changes_only``: only when the build
     changes (the old one does not fit the backend)."""
     choice = choose_torch(ctx, backend=options.backend)
@@ -63,8 +72,14 @@ def _torch_step(ctx: Context, options: RepairOptions, *, force: bool,
     return Step(StepKind.INSTALL_TORCH, choice.summary(), choice.to_params(force))
 
 
-def _install_all(ctx: Context, *, force: bool, extra: list[str] | None = None,
-                 changes_versions: bool = True, index: IndexOptions) -> Step:
+def _install_all(
+    ctx: Context,
+    *,
+    force: bool,
+    extra: list[str] | None = None,
+    changes_versions: bool = True,
+    index: IndexOptions,
+) -> Step:
     reqs, cons = _files(ctx)
     keep = plan_keep(ctx) if ctx.venv_exists and not force else []
     left_out = sorted(blocked(ctx))
@@ -77,7 +92,7 @@ def _install_all(ctx: Context, *, force: bool, extra: list[str] | None = None,
     nodes = len(reqs) - sum(1 for r in reqs if Path(r).parent == ctx.install.dir)
     if nodes:
         names += f" and {nodes} custom node/extension file(s)"
-    what = ("reinstall every requirement" if force else "install the requirements")
+    what = "reinstall every requirement" if force else "install the requirements"
     if extra:
         what += f" and {', '.join(extra)}"
     if keep:
@@ -85,30 +100,54 @@ def _install_all(ctx: Context, *, force: bool, extra: list[str] | None = None,
     if left_out:
         what += f"; leaving out {', '.join(left_out)} (requirement-conflict)"
     if unresolvable:
-        what += (f"; leaving out {', '.join(sorted(unresolvable))} (pip cannot install it with "
-                 f"the rest: {next(iter(unresolvable.values()))})")
-    return Step(StepKind.INSTALL_REQUIREMENTS, f"{what} ({names})",
-                {"files": reqs, "constraints": cons, "extra": extra or [], "keep": keep,
-                 "left_out": left_out + sorted(unresolvable), "unresolvable": unresolvable,
-                 "force_reinstall": force, "changes_versions": changes_versions})
+        what += (
+            f"; leaving out {', '.join(sorted(unresolvable))} (pip cannot install it with "
+            f"the rest: {next(iter(unresolvable.values()))})"
+        )
+    return Step(
+        StepKind.INSTALL_REQUIREMENTS,
+        f"{what} ({names})",
+        {
+            "files": reqs,
+            "constraints": cons,
+            "extra": extra or [],
+            "keep": keep,
+            "left_out": left_out + sorted(unresolvable),
+            "unresolvable": unresolvable,
+            "force_reinstall": force,
+            "changes_versions": changes_versions,
+        },
+    )
 
 
-def _rebuild_steps(ctx: Context, findings: list[Finding], options: RepairOptions,
-                   why: str) -> list[Step]:
+def _rebuild_steps(
+    ctx: Context, findings: list[Finding], options: RepairOptions, why: str
+) -> list[Step]:
     """A new venv: its Python, torch, the working set (``repair.rebuild``)."""
     manifest = ctx.install.manifest
     old_version, old_interpreter = old_python(ctx)
-    python = choose_python(manifest, requested=options.python,
-                           old_version=old_version, old_interpreter=old_interpreter)
-    steps = [Step(StepKind.RECREATE_VENV,
-                  f"recreate the venv ({why}) with Python {python.version} ({python.path}: "
-                  f"{python.reason})",
-                  {"reason": why, "python": python.path, "version": python.version,
-                   "why_python": python.reason, "old_version": old_version})]
+    python = choose_python(
+        manifest, requested=options.python, old_version=old_version, old_interpreter=old_interpreter
+    )
+    steps = [
+        Step(
+            StepKind.RECREATE_VENV,
+            f"recreate the venv ({why}) with Python {python.version} ({python.path}: "
+            f"{python.reason})",
+            {
+                "reason": why,
+                "python": python.path,
+                "version": python.version,
+                "why_python": python.reason,
+                "old_version": old_version,
+            },
+        )
+    ]
     torch = choose_torch(ctx, backend=options.backend)
     work = plan_working_set(ctx, findings, torch, fresh=options.fresh)
-    reuse = plan_reuse(work, torch, findings, enabled=not options.no_reuse,
-                       verify_hashes=options.verify_files)
+    reuse = plan_reuse(
+        work, torch, findings, enabled=not options.no_reuse, verify_hashes=options.verify_files
+    )
     if torch is not None:
         summary = torch.summary()
         if reuse.torch:
@@ -119,13 +158,27 @@ def _rebuild_steps(ctx: Context, findings: list[Finding], options: RepairOptions
     if work.fresh or not work.pins:
         summary = f"install the requirements anew ({names})"
     else:
-        summary = (f"bring back the {len(work.pins)} distributions of the old venv at their "
-                   f"versions: {reuse.text()}")
+        summary = (
+            f"bring back the {len(work.pins)} distributions of the old venv at their "
+            f"versions: {reuse.text()}"
+        )
         if work.moves:
             summary += f"; {len(work.moves)} move on purpose, then the requirements ({names})"
-    steps.append(Step(StepKind.INSTALL_REQUIREMENTS, summary,
-                      {"files": reqs, "constraints": cons, "extra": [], "force_reinstall": False,
-                       "changes_versions": True, **work.to_params(), **reuse.to_params()}))
+    steps.append(
+        Step(
+            StepKind.INSTALL_REQUIREMENTS,
+            summary,
+            {
+                "files": reqs,
+                "constraints": cons,
+                "extra": [],
+                "force_reinstall": False,
+                "changes_versions": True,
+                **work.to_params(),
+                **reuse.to_params(),
+            },
+        )
+    )
     return steps
 
 
@@ -139,8 +192,14 @@ def make_plan(ctx: Context, findings: list[Finding]) -> Plan:
     if ctx.install.layout == "no-venv":
         # The launcher runs the user's own Python (VENV_DIR=-, SKIP_VENV=1): the tool changes
         # no Python installation; what is wrong is said, with its remedy.
-        return Plan((), tuple(f for f in findings if f.severity is not Severity.INFO
-                              and f.id != FindingId.RESTART_REQUIRED))
+        return Plan(
+            (),
+            tuple(
+                f
+                for f in findings
+                if f.severity is not Severity.INFO and f.id != FindingId.RESTART_REQUIRED
+            ),
+        )
     if options.reclone:
         steps.append(Step(StepKind.RECLONE, "reclone the application, keeping user data"))
     recreate_for = sorted(ids & RECREATE_IDS)
@@ -157,8 +216,10 @@ def make_plan(ctx: Context, findings: list[Finding]) -> Plan:
         why = "--clean-venv" if options.clean_venv else ", ".join(recreate_for)
         steps += _rebuild_steps(ctx, findings, options, why)
         for f in findings:
-            if f.id not in RECREATE_IDS | {FindingId.VENV_HOME_MOVED} and f.fix in (Fix.MANUAL,
-                                                                             Fix.CONFIG):
+            if f.id not in RECREATE_IDS | {FindingId.VENV_HOME_MOVED} and f.fix in (
+                Fix.MANUAL,
+                Fix.CONFIG,
+            ):
                 unresolved.append(f)
         return Plan(tuple(steps), tuple(unresolved))
 
@@ -185,9 +246,15 @@ def make_plan(ctx: Context, findings: list[Finding]) -> Plan:
             continue
         if f.id == FindingId.VENV_HOME_MOVED:
             # Before any other step: the venv's python must run for pip to.
-            steps.insert(0, Step(StepKind.RELINK_VENV, f"point the venv at {d.get('python')} "
-                                 "(pyvenv.cfg's home and the python links; no rebuild)",
-                                 {"python": d.get("python"), "home": d.get("home")}))
+            steps.insert(
+                0,
+                Step(
+                    StepKind.RELINK_VENV,
+                    f"point the venv at {d.get('python')} "
+                    "(pyvenv.cfg's home and the python links; no rebuild)",
+                    {"python": d.get("python"), "home": d.get("home")},
+                ),
+            )
         elif f.id == FindingId.STALE_RESIDUE:
             if f.fix is Fix.REMOVE and d.get("path"):
                 removes.append(str(d["path"]))
@@ -267,33 +334,61 @@ def make_plan(ctx: Context, findings: list[Finding]) -> Plan:
         elif f.severity is not Severity.INFO or f.fix is not Fix.NONE:
             unresolved.append(f)
 
-    if ensure_pip or (install_missing or reinstall or options.reinstall) \
-            and _needs_pip_seed(ctx):
-        steps.append(Step(StepKind.ENSURE_PIP, "install pip into the venv (ensurepip)"
-                          + (": it was made by uv, and uv is not here" if not ensure_pip
-                             else "")))
+    if ensure_pip or (install_missing or reinstall or options.reinstall) and _needs_pip_seed(ctx):
+        steps.append(
+            Step(
+                StepKind.ENSURE_PIP,
+                "install pip into the venv (ensurepip)"
+                + (": it was made by uv, and uv is not here" if not ensure_pip else ""),
+            )
+        )
     if removes:
         shown = ", ".join(sorted({p.rsplit("/", 1)[-1] for p in removes}))
-        steps.append(Step(StepKind.REMOVE, f"remove residue: {shown}", {"paths": sorted(set(removes))}))
+        steps.append(
+            Step(StepKind.REMOVE, f"remove residue: {shown}", {"paths": sorted(set(removes))})
+        )
     if purge:
-        steps.append(Step(StepKind.PURGE, f"remove every trace of {', '.join(sorted(purge))}",
-                          {"dists": {k: {"folders": sorted(set(v["folders"])),
-                                         "tops": sorted(set(v["tops"])),
-                                         "record_files": bool(v.get("record_files"))}
-                                     for k, v in sorted(purge.items())}}))
+        steps.append(
+            Step(
+                StepKind.PURGE,
+                f"remove every trace of {', '.join(sorted(purge))}",
+                {
+                    "dists": {
+                        k: {
+                            "folders": sorted(set(v["folders"])),
+                            "tops": sorted(set(v["tops"])),
+                            "record_files": bool(v.get("record_files")),
+                        }
+                        for k, v in sorted(purge.items())
+                    }
+                },
+            )
+        )
     if reinstall:
         reqs = [reinstall[k] for k in sorted(reinstall)]
         _, cons = _files(ctx)
-        steps.append(Step(StepKind.REINSTALL, f"reinstall {', '.join(reqs)} (forced, dependencies kept)",
-                          {"requirements": reqs, "constraints": cons}))
+        steps.append(
+            Step(
+                StepKind.REINSTALL,
+                f"reinstall {', '.join(reqs)} (forced, dependencies kept)",
+                {"requirements": reqs, "constraints": cons},
+            )
+        )
     if options.reinstall:
         torch = _torch_step(ctx, options, force=False, changes_only=True)
         if torch and not any(s.kind == StepKind.INSTALL_TORCH for s in steps):
             steps.append(torch)
         steps.append(_install_all(ctx, force=True, extra=extra, index=options.index))
     elif install_missing:
-        steps.append(_install_all(ctx, force=False, extra=extra, changes_versions=changes_versions,
-                                  index=options.index))
+        steps.append(
+            _install_all(
+                ctx,
+                force=False,
+                extra=extra,
+                changes_versions=changes_versions,
+                index=options.index,
+            )
+        )
     return Plan(tuple(steps), tuple(unresolved))
 
 

@@ -27,8 +27,10 @@ def clone_app(plan: InstallPlan, reporter: Reporter) -> str:
     if root.is_dir() and (root / ".git").exists():
         return _adopt_checkout(plan, root)
     if root.exists() and any(root.iterdir()):
-        raise UsageError(f"{root} is not empty and is not a git checkout",
-                         hint="choose a new or empty folder with --dir")
+        raise UsageError(
+            f"{root} is not empty and is not a git checkout",
+            hint="choose a new or empty folder with --dir",
+        )
     temp = partial_path(root, "partial-clone")
     fsops.remove_own_folder(temp, marker=".partial-clone")  # a clone killed halfway
     reporter.info(f"cloning {proc.redact(plan.repo_url)}")
@@ -39,8 +41,7 @@ def clone_app(plan: InstallPlan, reporter: Reporter) -> str:
         commit = _git(temp, "rev-parse", "HEAD")
     except ProcessError as exc:
         fsops.remove_own_folder(temp, marker=".partial-clone")
-        raise ProcessError(f"cannot clone {proc.redact(plan.repo_url)}: "
-                           f"{exc.message}") from exc
+        raise ProcessError(f"cannot clone {proc.redact(plan.repo_url)}: {exc.message}") from exc
     except BaseException:
         fsops.remove_own_folder(temp, marker=".partial-clone")
         raise
@@ -60,14 +61,15 @@ def _adopt_checkout(plan: InstallPlan, root: Path) -> str:
         raise UsageError(f"{root} is a broken git checkout: HEAD names no commit", hint=hint)
     if plan.ref and rev_parse(root, plan.ref) != commit:
         if inspect(root).dirty:
-            raise UsageError(f"{root} has local changes; cannot check out {plan.ref}",
-                             hint="commit or stash them first")
+            raise UsageError(
+                f"{root} has local changes; cannot check out {plan.ref}",
+                hint="commit or stash them first",
+            )
         try:
             _checkout(root, plan.ref)
             commit = _git(root, "rev-parse", "HEAD")
         except ProcessError as exc:
-            raise UsageError(f"{root} is a broken git checkout: {exc.message}",
-                             hint=hint) from exc
+            raise UsageError(f"{root} is a broken git checkout: {exc.message}", hint=hint) from exc
     plan.state.attach(root)
     return f"existing checkout {root} at {commit[:12]}"
 
@@ -76,17 +78,24 @@ def _git(path: Path, *args: str) -> str:
     """``git -C path args``: its output; a failure raises ``ProcessError`` with git's own line."""
     res = git(path, *args, timeout=GIT_TIMEOUT, env=git_env(path, NO_PROMPT))
     if not res.ok:
-        raise ProcessError(_git_message(res.stderr or res.stdout)
-                           or f"git {args[0]} failed with exit code {res.returncode}")
+        raise ProcessError(
+            _git_message(res.stderr or res.stdout)
+            or f"git {args[0]} failed with exit code {res.returncode}"
+        )
     return res.stdout.strip()
 
 
 def _clone(url: str, dest: Path) -> None:
-    res = proc.run(["git", "clone", "-q", "--", url, str(dest)], timeout=GIT_TIMEOUT,
-                   env=git_env(dest, NO_PROMPT))
+    res = proc.run(
+        ["git", "clone", "-q", "--", url, str(dest)],
+        timeout=GIT_TIMEOUT,
+        env=git_env(dest, NO_PROMPT),
+    )
     if not res.ok:
-        raise ProcessError(_git_message(res.stderr or res.stdout)
-                           or f"git clone failed with exit code {res.returncode}")
+        raise ProcessError(
+            _git_message(res.stderr or res.stdout)
+            or f"git clone failed with exit code {res.returncode}"
+        )
 
 
 def _checkout(path: Path, ref: str) -> None:
@@ -114,8 +123,12 @@ def clone_extensions(plan: InstallPlan) -> str:
         if not remote or "****" in str(remote) or not commit:
             missed.append(rel)
             plan.not_reproduced.append(
-                {"what": rel, "why": "the snapshot has no usable remote or commit for it",
-                 "instead": "not installed"})
+                {
+                    "what": rel,
+                    "why": "the snapshot has no usable remote or commit for it",
+                    "instead": "not installed",
+                }
+            )
             continue
         try:
             if not (target / ".git").exists():
@@ -130,10 +143,15 @@ def clone_extensions(plan: InstallPlan) -> str:
             missed.append(rel)
             why = exc.message if isinstance(exc, ProcessError) else str(exc)
             plan.not_reproduced.append(
-                {"what": rel, "why": f"cannot clone or check out: {proc.redact(why)}",
-                 "instead": "not installed"})
+                {
+                    "what": rel,
+                    "why": f"cannot clone or check out: {proc.redact(why)}",
+                    "instead": "not installed",
+                }
+            )
     return f"{done} extension(s) at their recorded commits" + (
-        f"; not reproduced: {', '.join(missed)}" if missed else "")
+        f"; not reproduced: {', '.join(missed)}" if missed else ""
+    )
 
 
 def _git_message(text: str) -> str:

@@ -34,14 +34,25 @@ from repair.rebuild.workingset import pin_line
 from repair.saferead import read_regular_text
 from repair.transaction.journal import Journal, JournalError, crash_point
 
-STEPS = ("clone", "extensions", "python", "backend", "venv", "torch", "requirements",
-         "launch-args", "verify")
+STEPS = (
+    "clone",
+    "extensions",
+    "python",
+    "backend",
+    "venv",
+    "torch",
+    "requirements",
+    "launch-args",
+    "verify",
+)
 VENV_STEPS = ("venv", "torch", "requirements")
 # Seeded by virtualenv into every venv; a snapshot's versions of them are not reproduced.
 SEED_PACKAGES = ("pip", "setuptools", "wheel", "distribute")
 # Wheels that only exist for one OS or GPU stack: dropped when the snapshot came from another.
-PLATFORM_ONLY = re.compile(r"^(nvidia-.*|triton|pytorch-triton.*|torch-directml|intel-.*|"
-                           r"onnxruntime-(gpu|directml|openvino))$")
+PLATFORM_ONLY = re.compile(
+    r"^(nvidia-.*|triton|pytorch-triton.*|torch-directml|intel-.*|"
+    r"onnxruntime-(gpu|directml|openvino))$"
+)
 SNAPSHOT_SCHEMA = "repair.snapshot/1"
 STATE_SCHEMA = "repair.install-state/1"
 STATE_NAME = "install.json"
@@ -65,8 +76,12 @@ class InstallState:
 
     def __init__(self, path: Path | None, data: dict[str, Any] | None = None) -> None:
         self.path = path
-        self.data: dict[str, Any] = data or {"schema": STATE_SCHEMA, "state": "new",
-                                             "steps": {}, "facts": {}}
+        self.data: dict[str, Any] = data or {
+            "schema": STATE_SCHEMA,
+            "state": "new",
+            "steps": {},
+            "facts": {},
+        }
 
     @classmethod
     def load(cls, app_dir: Path) -> InstallState:
@@ -101,8 +116,11 @@ class InstallState:
         return entry is not None and entry.get("key") == key
 
     def record(self, step: str, key: str, seconds: float, **facts: Any) -> None:
-        self.steps[step] = {"key": key, "seconds": round(seconds, 3),
-                            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        self.steps[step] = {
+            "key": key,
+            "seconds": round(seconds, 3),
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         self.facts.update(facts)
         self.data["state"] = step
         self.save()
@@ -138,7 +156,6 @@ class InstallRequest:
     force: bool = False  # go on when the preflight says the install cannot finish
 
 
-
 @dataclass
 class InstallStepResult:
     name: str
@@ -147,9 +164,12 @@ class InstallStepResult:
     detail: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status, "seconds": round(self.seconds, 3),
-                "detail": self.detail}
-
+        return {
+            "name": self.name,
+            "status": self.status,
+            "seconds": round(self.seconds, 3),
+            "detail": self.detail,
+        }
 
 
 @dataclass
@@ -180,8 +200,9 @@ def load_snapshot(path: Path) -> dict[str, Any]:
     except FileNotFoundError as exc:
         raise UsageError(f"--from-snapshot: no such file: {path}") from exc
     except (OSError, ValueError, RecursionError) as exc:
-        raise UsageError(f"--from-snapshot: {path} is not a readable JSON file "
-                         f"({type(exc).__name__})") from exc
+        raise UsageError(
+            f"--from-snapshot: {path} is not a readable JSON file ({type(exc).__name__})"
+        ) from exc
     if not isinstance(data, dict) or data.get("schema") != SNAPSHOT_SCHEMA:
         raise UsageError(f"--from-snapshot: {path} is not a snapshot ({SNAPSHOT_SCHEMA})")
     if not isinstance(data.get("distributions", []), list):
@@ -253,8 +274,9 @@ def plan_install(request: InstallRequest, reporter: Reporter | None = None) -> I
 def _venv_path(root: Path, manifest: Manifest) -> Path:
     if root.is_dir():
         try:
-            return resolve(str(root), None, manifest.source if manifest.source != "built-in"
-                           else manifest.name).venv
+            return resolve(
+                str(root), None, manifest.source if manifest.source != "built-in" else manifest.name
+            ).venv
         except UsageError:
             pass
     dirs = manifest.venv_dirs
@@ -275,8 +297,11 @@ def _todo(plan: InstallPlan) -> list[str]:
     # Reality beats the record: a venv that is gone (or still aside) redoes the venv steps.
     if first > steps.index("requirements") and not venv_python(plan.venv).exists():
         first = min(first, steps.index("venv"))
-    if first >= steps.index("python") and req.python and state.facts.get("python_requested") \
-            != req.python:
+    if (
+        first >= steps.index("python")
+        and req.python
+        and state.facts.get("python_requested") != req.python
+    ):
         first = min(first, steps.index("python"))
     return steps[first:]
 
@@ -292,14 +317,16 @@ def _static_keys(plan: InstallPlan) -> dict[str, str | None]:
     return {
         "clone": state_key(plan.repo_url, plan.ref),
         "extensions": state_key(snap_key),
-        "python": python_key if (not req.python or facts.get("python_requested") == req.python)
+        "python": python_key
+        if (not req.python or facts.get("python_requested") == req.python)
         else None,
         "venv": state_key(python_key, str(plan.venv)),
         "backend": state_key(backend) if backend else None,
         "torch": state_key(backend, torch_spec(plan, backend)) if backend else None,
         "requirements": facts.get("requirements_key"),
         "launch-args": state_key(backend, launch_args_for(plan.manifest, backend))
-        if backend else None,
+        if backend
+        else None,
         "verify": state_key("deep"),
     }
 
@@ -315,15 +342,21 @@ def torch_spec(plan: InstallPlan, backend: str | None) -> dict[str, Any] | None:
     spec = manifest_torch(plan.manifest, backend)
     if spec is None:
         return None
-    out = {"requirements": list(spec["packages"]), "index_url": spec["index_url"],
-           "extra_index_url": spec["extra_index_url"], "backend": backend}
+    out = {
+        "requirements": list(spec["packages"]),
+        "index_url": spec["index_url"],
+        "extra_index_url": spec["extra_index_url"],
+        "backend": backend,
+    }
     snap = plan.snapshot
     if snap is not None:
         torch = snapshot_part(snap.get("torch"))
         if torch.get("backend") in (None, backend):
-            pins = [pin_line(str(d["name"]), str(d["version"]), None)
-                    for d in snap.get("distributions", [])
-                    if canonical(str(d.get("name", ""))) in TORCH_FAMILY]
+            pins = [
+                pin_line(str(d["name"]), str(d["version"]), None)
+                for d in snap.get("distributions", [])
+                if canonical(str(d.get("name", ""))) in TORCH_FAMILY
+            ]
             if pins:
                 out["requirements"] = pins
                 if torch.get("index_url") and "****" not in str(torch["index_url"]):

@@ -52,8 +52,9 @@ from repair.rebuild.workingset import pin_line
 class InstallRunner:
     """Runs the plan's steps in order, each recorded in the install state when it finishes."""
 
-    def __init__(self, plan: InstallPlan, reporter: Reporter,
-                 confirm: Callable[[InstallPlan], bool] | None) -> None:
+    def __init__(
+        self, plan: InstallPlan, reporter: Reporter, confirm: Callable[[InstallPlan], bool] | None
+    ) -> None:
         self.plan = plan
         self.req = plan.request
         self.reporter = reporter
@@ -110,31 +111,46 @@ class InstallRunner:
 
     @staticmethod
     def _title(name: str) -> str:
-        return {"clone": "getting the application", "extensions": "extensions",
-                "python": "choosing Python", "venv": "creating the venv",
-                "backend": "GPU backend", "torch": "installing torch",
-                "requirements": "installing the requirements",
-                "launch-args": "launch arguments", "verify": "repair check --deep"}[name]
+        return {
+            "clone": "getting the application",
+            "extensions": "extensions",
+            "python": "choosing Python",
+            "venv": "creating the venv",
+            "backend": "GPU backend",
+            "torch": "installing torch",
+            "requirements": "installing the requirements",
+            "launch-args": "launch arguments",
+            "verify": "repair check --deep",
+        }[name]
 
     def pip(self, args: list[str], label: str) -> None:
-        pip_install(venv_python(self.work_venv()), args, log_path=self.log(),
-                    reporter=self.reporter, installer=self.req.installer, label=label)
+        pip_install(
+            venv_python(self.work_venv()),
+            args,
+            log_path=self.log(),
+            reporter=self.reporter,
+            installer=self.req.installer,
+            label=label,
+        )
 
     # -- the steps -----------------------------------------------------------------------------
     def run(self) -> None:
         plan = self.plan
-        self.step("clone", state_key(plan.repo_url, plan.ref),
-                  lambda: clone_app(plan, self.reporter))
+        self.step(
+            "clone", state_key(plan.repo_url, plan.ref), lambda: clone_app(plan, self.reporter)
+        )
         self.state.attach(self.req.dir)
         if plan.snapshot is not None:
-            self.step("extensions", state_key(state_key(plan.snapshot)),
-                      lambda: clone_extensions(plan))
+            self.step(
+                "extensions", state_key(state_key(plan.snapshot)), lambda: clone_extensions(plan)
+            )
         self.choose_python()
         self.choose_backend()
         spec = torch_spec(plan, self.backend)
         self.preflight(spec)
-        self.step("venv", state_key(self.state.facts.get("python_key"), str(self.venv)),
-                  self.create_venv)
+        self.step(
+            "venv", state_key(self.state.facts.get("python_key"), str(self.venv)), self.create_venv
+        )
         self.step("torch", state_key(self.backend, spec), lambda: self.install_torch(spec))
         self.install_requirements()
         self.launch = launch_args_for(plan.manifest, self.backend)
@@ -144,8 +160,12 @@ class InstallRunner:
     def choose_python(self) -> None:
         facts = self.state.facts
         recorded = facts.get("python")
-        if (not self.redo and "python" not in self.plan.todo and isinstance(recorded, dict)
-                and Path(recorded.get("path", "")).exists()):
+        if (
+            not self.redo
+            and "python" not in self.plan.todo
+            and isinstance(recorded, dict)
+            and Path(recorded.get("path", "")).exists()
+        ):
             self.python = recorded
             self.results.append(InstallStepResult("python", "skipped", 0.0, "already done"))
             return
@@ -159,20 +179,28 @@ class InstallRunner:
                 if version:
                     xy = ".".join(str(version).split(".")[:2])
                     try:
-                        info = choose_python(self.plan.manifest.python_supported or None, xy,
-                                             recommended)
+                        info = choose_python(
+                            self.plan.manifest.python_supported or None, xy, recommended
+                        )
                     except UsageError:
-                        info = choose_python(self.plan.manifest.python_supported or None, None,
-                                             recommended)
+                        info = choose_python(
+                            self.plan.manifest.python_supported or None, None, recommended
+                        )
                         self.plan.notes.append(
                             f"the snapshot used Python {version}; none found here, so Python "
-                            f"{info['version']} was chosen instead")
+                            f"{info['version']} was chosen instead"
+                        )
                         self.plan.not_reproduced.append(
-                            {"what": f"Python {version}", "why": "not found on this machine",
-                             "instead": f"Python {info['version']}"})
+                            {
+                                "what": f"Python {version}",
+                                "why": "not found on this machine",
+                                "instead": f"Python {info['version']}",
+                            }
+                        )
                     return self._set_python(info)
-            info = choose_python(self.plan.manifest.python_supported or None, requested,
-                                 recommended)
+            info = choose_python(
+                self.plan.manifest.python_supported or None, requested, recommended
+            )
             return self._set_python(info)
 
         self.step("python", lambda: str(self.state.facts.get("python_key")), pick)
@@ -189,14 +217,24 @@ class InstallRunner:
         for path in self.plan.manifest.files_under(self.req.dir)[0]:
             parse_file(path, _set=reqs, _seen=seen)
         wanted = reqs.for_index()
-        preflight(wanted, str(self.python["path"]), self.req.index, torch=torch,
-                          reporter=self.reporter, requirement_options=reqs.options,
-                          hint="nothing was built", needs="the install")
+        preflight(
+            wanted,
+            str(self.python["path"]),
+            self.req.index,
+            torch=torch,
+            reporter=self.reporter,
+            requirement_options=reqs.options,
+            hint="nothing was built",
+            needs="the install",
+        )
 
     def _set_python(self, info: dict[str, Any]) -> str:
         self.python = info
-        self.state.facts.update(python=info, python_key=state_key(info["path"], info["version"]),
-                                python_requested=self.req.python)
+        self.state.facts.update(
+            python=info,
+            python_key=state_key(info["path"], info["version"]),
+            python_requested=self.req.python,
+        )
         return f"Python {info['version']} ({info['path']})"
 
     def create_venv(self) -> str:
@@ -210,9 +248,13 @@ class InstallRunner:
             fsops.check_venv_target(self.venv, self.req.dir)
         self.state.forget("torch", "requirements")
         building.mkdir(parents=True)
-        how = create_venv(str(self.python["path"]), building, prompt=self.venv.name,
-                                  installer=self.req.installer,
-                                  version=str(self.python["version"]))
+        how = create_venv(
+            str(self.python["path"]),
+            building,
+            prompt=self.venv.name,
+            installer=self.req.installer,
+            version=str(self.python["version"]),
+        )
         return f"built aside in {building.name} ({how})"
 
     def choose_backend(self) -> None:
@@ -228,10 +270,15 @@ class InstallRunner:
             if snap_backend and asked is None and snap_backend != backend:
                 self.plan.notes.append(
                     f"the snapshot's torch was built for {snap_backend}; this machine has "
-                    f"{backend}: torch for {backend} is installed from the manifest instead")
+                    f"{backend}: torch for {backend} is installed from the manifest instead"
+                )
                 self.plan.not_reproduced.append(
-                    {"what": f"torch for {snap_backend}", "why": f"this machine is {backend}",
-                     "instead": f"torch for {backend} from the manifest"})
+                    {
+                        "what": f"torch for {snap_backend}",
+                        "why": f"this machine is {backend}",
+                        "instead": f"torch for {backend} from the manifest",
+                    }
+                )
             self.backend, self.devices = backend, tuple(devices)
             facts.update(backend=backend, devices=list(devices))
             return f"{backend} ({source}" + (f": {', '.join(devices)}" if devices else "") + ")"
@@ -246,9 +293,16 @@ class InstallRunner:
     def install_torch(self, spec: dict[str, Any] | None) -> str:
         if spec is None:
             return "the manifest installs no torch"
-        install_torch(venv_python(self.work_venv()), spec, work=self.venv.parent,
-                              keep=None, index=self.req.index, log=self.log(),
-                              reporter=self.reporter, installer=self.req.installer)
+        install_torch(
+            venv_python(self.work_venv()),
+            spec,
+            work=self.venv.parent,
+            keep=None,
+            index=self.req.index,
+            log=self.log(),
+            reporter=self.reporter,
+            installer=self.req.installer,
+        )
         return " ".join(spec["requirements"])
 
     def install_requirements(self) -> None:
@@ -261,8 +315,9 @@ class InstallRunner:
         else:
             pins, skipped = [], []
             files, constraints = manifest.files_under(root)
-            content = "\n".join(p.read_text(encoding="utf-8", errors="replace")
-                                for p in files + constraints)
+            content = "\n".join(
+                p.read_text(encoding="utf-8", errors="replace") for p in files + constraints
+            )
         key = state_key(content, self.backend)
 
         def install() -> str:
@@ -283,10 +338,13 @@ class InstallRunner:
             self._put_venv_in_place()
             if self.plan.snapshot is not None:
                 return f"{len(pins)} exact version(s)" + (
-                    f"; left out: {', '.join(skipped)}" if skipped else "")
+                    f"; left out: {', '.join(skipped)}" if skipped else ""
+                )
             if not files:
-                self.reporter.warn("the app has none of its requirement files "
-                                   f"({', '.join(manifest.requirement_files)})")
+                self.reporter.warn(
+                    "the app has none of its requirement files "
+                    f"({', '.join(manifest.requirement_files)})"
+                )
             return f"from {', '.join(f.name for f in files) or 'nothing'}"
 
         self.state.facts["requirements_key"] = key
@@ -299,9 +357,11 @@ class InstallRunner:
         snap_backend = snapshot_part(snap.get("torch")).get("backend")
         other_backend = bool(snap_backend) and snap_backend != self.backend
         if other_os:
-            self.plan.notes.append(f"the snapshot comes from {system}; this is "
-                                   f"{platform.system()}: wheels made for one system only are "
-                                   "left out")
+            self.plan.notes.append(
+                f"the snapshot comes from {system}; this is "
+                f"{platform.system()}: wheels made for one system only are "
+                "left out"
+            )
         pins, skipped = [], []
         for dist in snap.get("distributions", []):
             name = canonical(str(dist.get("name", "")))
@@ -313,11 +373,14 @@ class InstallRunner:
                 skipped.append(f"{name}=={dist.get('version')}")
                 why = f"made for {system}" if other_os else f"part of torch for {snap_backend}"
                 self.plan.not_reproduced.append(
-                    {"what": f"{name}=={dist.get('version')}", "why": why,
-                     "instead": "what torch for this machine needs"})
+                    {
+                        "what": f"{name}=={dist.get('version')}",
+                        "why": why,
+                        "instead": "what torch for this machine needs",
+                    }
+                )
                 continue
-            pins.append(pin_line(str(dist["name"]), str(dist["version"]),
-                                         dist.get("source")))
+            pins.append(pin_line(str(dist["name"]), str(dist["version"]), dist.get("source")))
         return pins, skipped
 
     def _put_venv_in_place(self) -> None:
@@ -327,10 +390,17 @@ class InstallRunner:
         if os.path.lexists(self.venv):
             # Backed up first (moved into the app's backups by a rename), never deleted.
             manifest = self.plan.manifest
-            install = resolve(str(self.req.dir), str(self.venv),
-                              manifest.source if manifest.source != "built-in" else manifest.name)
-            kept = create_backup(Context(install, reporter=self.reporter), move_venv=True,
-                                 reporter=self.reporter, reason="before repair install")
+            install = resolve(
+                str(self.req.dir),
+                str(self.venv),
+                manifest.source if manifest.source != "built-in" else manifest.name,
+            )
+            kept = create_backup(
+                Context(install, reporter=self.reporter),
+                move_venv=True,
+                reporter=self.reporter,
+                reason="before repair install",
+            )
             self.reporter.info(f"the venv that was there is kept as backup {kept.id}")
             kill_point("venv-kept")
         fsops.move_aside(building, self.venv)
@@ -348,14 +418,21 @@ class InstallRunner:
 
     def verify(self) -> str:
         manifest = self.plan.manifest
-        ctx = Context(resolve(str(self.req.dir), str(self.venv),
-                              manifest.source if manifest.source != "built-in" else manifest.name),
-                      CheckOptions(deep=True, backend=self.backend), self.reporter)
+        ctx = Context(
+            resolve(
+                str(self.req.dir),
+                str(self.venv),
+                manifest.source if manifest.source != "built-in" else manifest.name,
+            ),
+            CheckOptions(deep=True, backend=self.backend),
+            self.reporter,
+        )
         self.report = check(ctx)
         summary = self.report.summary
         if not summary.healthy:
-            ids = ", ".join(sorted({f.id for f in self.report.findings
-                                    if f.severity.value == "error"}))
+            ids = ", ".join(
+                sorted({f.id for f in self.report.findings if f.severity.value == "error"})
+            )
             raise Unhealthy(f"the check found {summary.errors} error(s): {ids}")
         return f"healthy ({summary.warnings} warning(s), {summary.infos} info)"
 
@@ -390,8 +467,9 @@ def relocate_venv(venv: Path, old: Path) -> int:
     return changed
 
 
-def choose_python(spec: str | None, requested: str | None, recommended: str | None
-                  ) -> dict[str, Any]:
+def choose_python(
+    spec: str | None, requested: str | None, recommended: str | None
+) -> dict[str, Any]:
     """``{"path", "version"}`` of the interpreter for the venv (``repair.env.pythons``)."""
     info = pythons.choose_python(spec, requested, recommended)
     return {"path": str(info.path), "version": str(info.version)}

@@ -50,8 +50,9 @@ def _virtualenv_has_redirect() -> bool:
     return _REDIRECT
 
 
-def virtualenv_args(python: str | Path, dest: Path, *, prompt: str | None = None,
-                    setuptools: bool = True) -> list[str]:
+def virtualenv_args(
+    python: str | Path, dest: Path, *, prompt: str | None = None, setuptools: bool = True
+) -> list[str]:
     """The one virtualenv command line: quiet, offline seeding, nothing written outside
     ``dest`` (no VCS ignore file, no ``.venv`` redirect file beside it)."""
     args = [sys.executable, "-m", "virtualenv", "-q", "--no-periodic-update", "--no-vcs-ignore"]
@@ -64,16 +65,26 @@ def virtualenv_args(python: str | Path, dest: Path, *, prompt: str | None = None
     return [*args, "-p", str(python), str(dest)]
 
 
-def create_venv(python: str | Path, dest: Path, *, prompt: str | None = None,
-                installer: str = "pip", version: str | None = None,
-                setuptools: bool = True) -> str:
+def create_venv(
+    python: str | Path,
+    dest: Path,
+    *,
+    prompt: str | None = None,
+    installer: str = "pip",
+    version: str | None = None,
+    setuptools: bool = True,
+) -> str:
     """A new venv at ``dest`` (which may exist, empty or holding only the partial marker).
     ``version``: the interpreter's, when known (spares a probe); ``setuptools``: seed it (pip
     is always seeded)."""
     if installer == "uv" and _uv_venv(Path(python), dest, version):
         return "uv venv"
-    proc.run(virtualenv_args(python, dest, prompt=prompt, setuptools=setuptools), timeout=600,
-             env=proc.clean_env(), check=True)
+    proc.run(
+        virtualenv_args(python, dest, prompt=prompt, setuptools=setuptools),
+        timeout=600,
+        env=proc.clean_env(),
+        check=True,
+    )
     return "virtualenv"
 
 
@@ -86,8 +97,12 @@ def _uv_venv(python: Path, venv: Path, version: str | None) -> bool:
     before = set(os.listdir(venv)) if venv.is_dir() else set()
     try:
         env = proc.clean_env(extra={"UV_NO_CONFIG": "1"})
-        proc.run([uv, "venv", "-q", "--allow-existing", "-p", str(python), str(venv)],
-                 timeout=300, env=env, check=True)
+        proc.run(
+            [uv, "venv", "-q", "--allow-existing", "-p", str(python), str(venv)],
+            timeout=300,
+            env=env,
+            check=True,
+        )
         if version is None:
             info = probe_python(python)
             here = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -96,12 +111,28 @@ def _uv_venv(python: Path, venv: Path, version: str | None) -> bool:
         from virtualenv.seed.wheels import embed
 
         xy = ".".join(version.split(".")[:2])
-        wheels = [w.path for w in (embed.get_embed_wheel(n, xy) for n in ("pip", "setuptools"))
-                  if w is not None]
+        wheels = [
+            w.path
+            for w in (embed.get_embed_wheel(n, xy) for n in ("pip", "setuptools"))
+            if w is not None
+        ]
         if wheels:
-            proc.run([uv, "pip", "install", "-q", "--no-index", "--no-deps", "--python",
-                      str(VenvLayout.detect(venv).python), *map(str, wheels)],
-                     timeout=300, env=env, check=True)
+            proc.run(
+                [
+                    uv,
+                    "pip",
+                    "install",
+                    "-q",
+                    "--no-index",
+                    "--no-deps",
+                    "--python",
+                    str(VenvLayout.detect(venv).python),
+                    *map(str, wheels),
+                ],
+                timeout=300,
+                env=env,
+                check=True,
+            )
         return True
     except Exception:  # noqa: BLE001 - virtualenv is the fallback
         if venv.is_dir():
@@ -116,8 +147,9 @@ def app_folder_written(install: Any, before: set[str], reporter: Reporter) -> li
     level, against ``before``); said either way."""
     allowed = {install.venv.name, backups_root(install).name}
     aside = f".{install.venv.name}.repair-backup-"  # a backup kept beside a venv on another disk
-    new = sorted(n for n in set(os.listdir(install.dir)) - before - allowed
-                 if not n.startswith(aside))
+    new = sorted(
+        n for n in set(os.listdir(install.dir)) - before - allowed if not n.startswith(aside)
+    )
     if new:
         reporter.warn(f"the rebuild left {', '.join(new)} in {install.dir}")
     else:
@@ -137,82 +169,151 @@ def exact_pins(expect: Mapping[str, str], pins: Iterable[str]) -> list[str]:
     return [f"{k}=={v}" for k, v in sorted(expect.items()) if k in wanted]
 
 
-def _reuse(params: Mapping[str, Any], pins: list[str], old_venv: Path | None,
-           new_venv: Path, reporter: Reporter, *, quiet: bool = False) -> Reused:
+def _reuse(
+    params: Mapping[str, Any],
+    pins: list[str],
+    old_venv: Path | None,
+    new_venv: Path,
+    reporter: Reporter,
+    *,
+    quiet: bool = False,
+) -> Reused:
     """``reuse_from_old`` as a plan step's parameters ask (``reuse``, ``verify_hashes``,
     ``suspects``), said on the reporter (``quiet``: what is left was said before)."""
     if not params.get("reuse", True) or not pins:
         return Reused(left=list(pins))
-    done = reuse_from_old(pins, old_venv, new_venv, expect=params.get("expect", {}),
-                          verify_hashes=bool(params.get("verify_hashes")),
-                          suspects=params.get("suspects", []))
+    done = reuse_from_old(
+        pins,
+        old_venv,
+        new_venv,
+        expect=params.get("expect", {}),
+        verify_hashes=bool(params.get("verify_hashes")),
+        suspects=params.get("suspects", []),
+    )
     if done.reused:
-        reporter.info(f"{done.reused} distribution(s) reused from the old venv "
-                      f"({human_bytes(done.bytes_linked)} linked)")
+        reporter.info(
+            f"{done.reused} distribution(s) reused from the old venv "
+            f"({human_bytes(done.bytes_linked)} linked)"
+        )
     for name, why in sorted(done.reasons.items()) if not quiet else ():
         reporter.info(f"{name}: installed, not reused ({why})")
     return done
 
 
-def install_torch(python: Path, params: Mapping[str, Any], *, work: Path, keep: Mapping[str, Any]
-                  | None, index: IndexOptions, log: Path, reporter: Reporter,
-                  installer: str, old_venv: Path | None = None,
-                  on_start: Callable[[int], None] | None = None) -> str:
+def install_torch(
+    python: Path,
+    params: Mapping[str, Any],
+    *,
+    work: Path,
+    keep: Mapping[str, Any] | None,
+    index: IndexOptions,
+    log: Path,
+    reporter: Reporter,
+    installer: str,
+    old_venv: Path | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> str:
     """The torch step: its packages first, the kept set's versions as constraints for its
     dependencies (so that they come back at the versions they had). With the old venv: the
     kept set and, when the build is kept, torch itself are reused from it first; only what is
     left is installed (nothing at all when everything was intact)."""
-    choice = TorchChoice(params.get("backend"), tuple(params["requirements"]),
-                         params.get("index_url"), params.get("extra_index_url"))
+    choice = TorchChoice(
+        params.get("backend"),
+        tuple(params["requirements"]),
+        params.get("index_url"),
+        params.get("extra_index_url"),
+    )
     packages = list(choice.packages)
     done = Reused()
     if keep and old_venv is not None:
         kept = list(keep.get("pins", []))
         own = packages if params.get("keep") and not params.get("force_reinstall") else []
-        done = _reuse({**keep, "reuse": keep.get("reuse", True) and params.get("reuse", True)},
-                      [*kept, *own], old_venv, python.parent.parent, reporter)
+        done = _reuse(
+            {**keep, "reuse": keep.get("reuse", True) and params.get("reuse", True)},
+            [*kept, *own],
+            old_venv,
+            python.parent.parent,
+            reporter,
+        )
         packages = [p for p in packages if p in done.left or p not in own]
         if own and not packages:
             return f"0 installed, {reuse_note(done, 0)}"
     args = list(packages)
     if keep and keep.get("expect"):
-        args += ["-c", str(write_lines(work / "keep-constraints.txt",
-                                       exact_pins(keep["expect"], keep.get("pins", []))))]
+        args += [
+            "-c",
+            str(
+                write_lines(
+                    work / "keep-constraints.txt", exact_pins(keep["expect"], keep.get("pins", []))
+                )
+            ),
+        ]
     if params.get("force_reinstall"):
         args.append("--force-reinstall")
-    stats = pip_install(python, args, log_path=log, reporter=reporter, installer=installer,
-                        index=torch_index(choice, index),
-                        label=f"installing torch for {choice.backend or 'this machine'}",
-                        on_start=on_start)
+    stats = pip_install(
+        python,
+        args,
+        log_path=log,
+        reporter=reporter,
+        installer=installer,
+        index=torch_index(choice, index),
+        label=f"installing torch for {choice.backend or 'this machine'}",
+        on_start=on_start,
+    )
     note = f"{len(stats.installed)} installed"
-    return f"{note}, {reuse_note(done, stats.downloaded)}" if done.reused else \
-        f"{note}, {human_bytes(stats.downloaded)} downloaded"
+    return (
+        f"{note}, {reuse_note(done, stats.downloaded)}"
+        if done.reused
+        else f"{note}, {human_bytes(stats.downloaded)} downloaded"
+    )
 
 
 def human_bytes(n: int) -> str:
     return human(n, "B")
 
 
-def install_set(python: Path, params: Mapping[str, Any], *, work: Path, old_venv: Path | None,
-                index: IndexOptions, log: Path, reporter: Reporter, installer: str,
-                torch_pins: Iterable[str] = (),
-                on_start: Callable[[int], None] | None = None) -> str:
+def install_set(
+    python: Path,
+    params: Mapping[str, Any],
+    *,
+    work: Path,
+    old_venv: Path | None,
+    index: IndexOptions,
+    log: Path,
+    reporter: Reporter,
+    installer: str,
+    torch_pins: Iterable[str] = (),
+    on_start: Callable[[int], None] | None = None,
+) -> str:
     """The kept set as exact pins (``--no-deps``: what worked comes back as it was), then the
     requirement files, resolved, when something moves (or for a fresh set); torch and the kept
     versions constrain that resolution. Pins whose files are intact in the old venv are
     reused from it (``reuse_from_old``) rather than installed."""
     torch_pins = list(torch_pins)
     # After a torch step the kept set was reused there: only what it left is installed here.
-    done = _reuse(params, list(params.get("pins", [])), old_venv, python.parent.parent,
-                  reporter, quiet=bool(torch_pins))
+    done = _reuse(
+        params,
+        list(params.get("pins", [])),
+        old_venv,
+        python.parent.parent,
+        reporter,
+        quiet=bool(torch_pins),
+    )
     pins = done.left
     installed = 0
     downloaded = 0
     if pins:
         args = ["--no-deps", "-r", str(write_lines(work / "keep.txt", pins))]
-        stats = pip_install(python, args, log_path=log, reporter=reporter, installer=installer,
-                            index=index, label=f"installing the {len(pins)} kept distributions",
-                            on_start=on_start)
+        stats = pip_install(
+            python,
+            args,
+            log_path=log,
+            reporter=reporter,
+            installer=installer,
+            index=index,
+            label=f"installing the {len(pins)} kept distributions",
+            on_start=on_start,
+        )
         installed += len(stats.installed)
         downloaded += stats.downloaded
     files = list(params.get("files", []))
@@ -228,9 +329,16 @@ def install_set(python: Path, params: Mapping[str, Any], *, work: Path, old_venv
         if constraints:
             args += ["-c", str(write_lines(work / "constraints.txt", constraints))]
         args += [str(m["requirement"]) for m in moves if m.get("requirement")]
-        stats = pip_install(python, args, log_path=log, reporter=reporter, installer=installer,
-                            index=index, label="installing the requirements",
-                            on_start=on_start)
+        stats = pip_install(
+            python,
+            args,
+            log_path=log,
+            reporter=reporter,
+            installer=installer,
+            index=index,
+            label="installing the requirements",
+            on_start=on_start,
+        )
         installed += len(stats.installed)
         downloaded += stats.downloaded
     if not done.reused and (torch_pins or not params.get("reuse", True)):

@@ -57,9 +57,14 @@ def old_python(ctx: Context) -> tuple[str | None, Path | None]:
     return version, None
 
 
-def choose_python(manifest: Manifest, *, requested: str | None, old_version: str | None,
-                  old_interpreter: Path | None,
-                  found: list[PythonInfo] | None = None) -> PythonChoice:
+def choose_python(
+    manifest: Manifest,
+    *,
+    requested: str | None,
+    old_version: str | None,
+    old_interpreter: Path | None,
+    found: list[PythonInfo] | None = None,
+) -> PythonChoice:
     """The interpreter for the new venv, with the reason for it (see the module's text)."""
     spec = manifest.python_supported or None
     recommended = manifest.python_recommended or None
@@ -75,14 +80,15 @@ def choose_python(manifest: Manifest, *, requested: str | None, old_version: str
         if fits and old_interpreter is not None:
             own = pythons.probe_python(old_interpreter, "the old venv")
             if own is not None and own.xy == old_xy:
-                return PythonChoice(str(own.path), own.version,
-                                    "the old venv's own interpreter")
+                return PythonChoice(str(own.path), own.version, "the old venv's own interpreter")
         if fits:
             try:
                 info = pythons.choose_python(spec, old_xy, recommended, found=found)
-                return PythonChoice(str(info.path), info.version,
-                                    f"the old venv's Python {old_xy} (its own interpreter is "
-                                    "gone)")
+                return PythonChoice(
+                    str(info.path),
+                    info.version,
+                    f"the old venv's Python {old_xy} (its own interpreter is gone)",
+                )
             except UsageError:
                 why = f"no Python {old_xy} (the old venv's) was found on this machine"
         else:
@@ -90,9 +96,13 @@ def choose_python(manifest: Manifest, *, requested: str | None, old_version: str
         info = pythons.choose_python(spec, None, recommended, found=found)
         return PythonChoice(str(info.path), info.version, why)
     info = pythons.choose_python(spec, None, recommended, found=found)
-    return PythonChoice(str(info.path), info.version,
-                        f"the manifest recommends {recommended}" if recommended
-                        else "the newest supported Python found")
+    return PythonChoice(
+        str(info.path),
+        info.version,
+        f"the manifest recommends {recommended}"
+        if recommended
+        else "the newest supported Python found",
+    )
 
 
 def _fits(version: str, spec: str | None) -> bool:

@@ -58,8 +58,19 @@ from repair.transaction.journal import Journal, JournalError, crash_point
 if TYPE_CHECKING:
     from repair.context import Context
 
-STEPS = ("inspect", "clone", "checkout", "patch", "plan", "move", "move-half", "verify", "swap",
-         "swap-half", "finish")
+STEPS = (
+    "inspect",
+    "clone",
+    "checkout",
+    "patch",
+    "plan",
+    "move",
+    "move-half",
+    "verify",
+    "swap",
+    "swap-half",
+    "finish",
+)
 CLONE_TIMEOUT = 3600.0
 RECORD_DIR = "repair-reclone"
 PATCH_NAME = "local-changes.patch"
@@ -87,10 +98,16 @@ class RecloneResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "dir": str(self.dir), "old": str(self.old), "commit": self.commit,
-            "branch": self.branch, "repo_url": self.repo_url,
-            "patch": str(self.patch) if self.patch else None, "moved": list(self.moved),
-            "files": self.files, "bytes": self.bytes, "notes": list(self.notes),
+            "dir": str(self.dir),
+            "old": str(self.old),
+            "commit": self.commit,
+            "branch": self.branch,
+            "repo_url": self.repo_url,
+            "patch": str(self.patch) if self.patch else None,
+            "moved": list(self.moved),
+            "files": self.files,
+            "bytes": self.bytes,
+            "notes": list(self.notes),
         }
 
 
@@ -112,16 +129,24 @@ def _read_journal(app: Path) -> dict[str, Any]:
     ident = str(data.get("id", ""))
     new, aside = data.get("new"), data.get("aside")
     entries = data.get("entries", [])
-    ok = (isinstance(new, str) and isinstance(aside, str) and ident
-          and Path(new) == app.parent / f".{app.name}.repair-new-{ident}"
-          and Path(aside) == app.parent / f"{app.name}.repair-old-{ident}"
-          and isinstance(entries, list)
-          and all(isinstance(e, str) and e and not os.path.isabs(e)
-                  and ".." not in Path(e).parts for e in entries))
+    ok = (
+        isinstance(new, str)
+        and isinstance(aside, str)
+        and ident
+        and Path(new) == app.parent / f".{app.name}.repair-new-{ident}"
+        and Path(aside) == app.parent / f"{app.name}.repair-old-{ident}"
+        and isinstance(entries, list)
+        and all(
+            isinstance(e, str) and e and not os.path.isabs(e) and ".." not in Path(e).parts
+            for e in entries
+        )
+    )
     if not ok:
-        raise JournalError(f"{journal_path(app)} names paths this tool does not use: it was "
-                           "not written by this tool",
-                           hint=f"remove {journal_path(app)} if no reclone was interrupted")
+        raise JournalError(
+            f"{journal_path(app)} names paths this tool does not use: it was "
+            "not written by this tool",
+            hint=f"remove {journal_path(app)} if no reclone was interrupted",
+        )
     return data
 
 
@@ -170,13 +195,15 @@ def recover(app: Path, reporter: Reporter | None = None) -> str | None:
         if left:
             raise RollbackFailedError(
                 f"the reclone could not be rolled back: {', '.join(left[:3])} exist in both "
-                f"{app} and {new}; the journal {jpath} lists every moved path")
+                f"{app} and {new}; the journal {jpath} lists every moved path"
+            )
         if new.exists():
             fsops.remove_own_folder(new, marker=".repair-new-")
     except OSError as exc:
         raise RollbackFailedError(
             f"the reclone could not be rolled back ({exc}); the moved paths are listed in "
-            f"{jpath}, the new checkout is {new}") from exc
+            f"{jpath}, the new checkout is {new}"
+        ) from exc
     jpath.unlink()
     reporter.info(f"the old checkout is back in place at {app}")
     return "rolled back"
@@ -205,8 +232,13 @@ def _resolve_target(new: Path, old: Path, old_ok: bool, target: str) -> str | No
     return sha
 
 
-def reclone(ctx: Context, *, ref: str | None = None, repo_url: str | None = None,
-            reporter: Reporter | None = None) -> RecloneResult:
+def reclone(
+    ctx: Context,
+    *,
+    ref: str | None = None,
+    repo_url: str | None = None,
+    reporter: Reporter | None = None,
+) -> RecloneResult:
     """Reclone the install's repository keeping every piece of user data (see the module doc)."""
     reporter = reporter or ctx.reporter
     app = ctx.install.dir
@@ -218,16 +250,24 @@ def reclone(ctx: Context, *, ref: str | None = None, repo_url: str | None = None
     if state.status == "no-program":
         raise UsageError("git is not installed: a reclone needs it")
     if state.status == "dubious":
-        raise UsageError(f"git refuses {app}: {state.error}",
-                         hint=f"git config --global --add safe.directory \"{app}\"")
+        raise UsageError(
+            f"git refuses {app}: {state.error}",
+            hint=f'git config --global --add safe.directory "{app}"',
+        )
     old_ok = state.ok
     # A damaged object store leaves .git/config, HEAD and the refs readable as files.
     files = read_git_files(app) if not old_ok else None
-    url = repo_url or (remote_url(app) if old_ok else None) or (files.url if files else None) \
+    url = (
+        repo_url
+        or (remote_url(app) if old_ok else None)
+        or (files.url if files else None)
         or manifest.repository_url
+    )
     if not url:
-        raise UsageError("no repository URL: the old checkout has none and neither has the "
-                         "manifest (pass --repo-url URL)")
+        raise UsageError(
+            "no repository URL: the old checkout has none and neither has the "
+            "manifest (pass --repo-url URL)"
+        )
     notes: list[str] = []
     if ref:
         target, branch = ref, None
@@ -236,12 +276,16 @@ def reclone(ctx: Context, *, ref: str | None = None, repo_url: str | None = None
     elif files is not None and files.head:
         target, branch = files.head, files.branch
         where = f"the branch '{files.branch}'" if files.branch else "a detached HEAD"
-        notes.append(f"the old repository is damaged: its commit {files.head[:12]} on {where} "
-                     "and its origin were read from the files in .git")
+        notes.append(
+            f"the old repository is damaged: its commit {files.head[:12]} on {where} "
+            "and its origin were read from the files in .git"
+        )
     else:
         target, branch = manifest.branch, manifest.branch
-        notes.append(f"the old repository is unreadable, so its commit is unknown: checked out "
-                     f"the branch '{target}' (choose another with --ref)")
+        notes.append(
+            f"the old repository is unreadable, so its commit is unknown: checked out "
+            f"the branch '{target}' (choose another with --ref)"
+        )
     base = time.strftime("%Y%m%d-%H%M%S")
     for n in range(1, 1000):
         stamp = base if n == 1 else f"{base}-{n}"
@@ -249,9 +293,17 @@ def reclone(ctx: Context, *, ref: str | None = None, repo_url: str | None = None
         aside = app.parent / f"{app.name}.repair-old-{stamp}"
         if not os.path.lexists(new) and not os.path.lexists(aside):
             break
-    journal: dict[str, Any] = {"version": 1, "id": stamp, "app": str(app), "new": str(new),
-                               "aside": str(aside), "url": redact(url), "phase": "clone",
-                               "state": "reclone", "entries": []}
+    journal: dict[str, Any] = {
+        "version": 1,
+        "id": stamp,
+        "app": str(app),
+        "new": str(new),
+        "aside": str(aside),
+        "url": redact(url),
+        "phase": "clone",
+        "state": "reclone",
+        "entries": [],
+    }
     try:
         _write_journal(app, journal)
     except OSError as exc:
@@ -262,8 +314,9 @@ def reclone(ctx: Context, *, ref: str | None = None, repo_url: str | None = None
         if isinstance(exc, RollbackFailedError):
             raise
         _rollback(app, reporter)
-        raise RolledBackError(f"reclone failed and the old checkout was put back: {exc.message}",
-                              hint=exc.hint) from exc
+        raise RolledBackError(
+            f"reclone failed and the old checkout was put back: {exc.message}", hint=exc.hint
+        ) from exc
     except (OSError, ValueError) as exc:
         _rollback(app, reporter)
         raise RolledBackError(f"reclone failed and the old checkout was put back: {exc}") from exc
@@ -279,12 +332,27 @@ def _rollback(app: Path, reporter: Reporter) -> None:
             recover(app, reporter)
 
 
-def _run(ctx: Context, app: Path, new: Path, aside: Path, url: str, target: str,
-         branch: str | None, old_ok: bool, notes: list[str], journal: dict[str, Any],
-         reporter: Reporter) -> RecloneResult:
+def _run(
+    ctx: Context,
+    app: Path,
+    new: Path,
+    aside: Path,
+    url: str,
+    target: str,
+    branch: str | None,
+    old_ok: bool,
+    notes: list[str],
+    journal: dict[str, Any],
+    reporter: Reporter,
+) -> RecloneResult:
     _step("clone", reporter, f"cloning {redact(url)}")
-    run(["git", "clone", "-q", "--no-checkout", "--origin", "origin", url, str(new)],
-        cwd=str(app.parent), env=git_env(new), timeout=CLONE_TIMEOUT, check=True)
+    run(
+        ["git", "clone", "-q", "--no-checkout", "--origin", "origin", url, str(new)],
+        cwd=str(app.parent),
+        env=git_env(new),
+        timeout=CLONE_TIMEOUT,
+        check=True,
+    )
     (new / ".git" / _MARKER).write_text(journal["id"])
 
     _step("checkout", reporter, f"checking out {target[:12]}")
@@ -306,8 +374,12 @@ def _run(ctx: Context, app: Path, new: Path, aside: Path, url: str, target: str,
     index = records / "index"
     shutil.copyfile(new / ".git" / "index", index)
     env = git_env(new, {"GIT_INDEX_FILE": str(index)})
-    diff = run(["git", f"--git-dir={new / '.git'}", f"--work-tree={app}", "diff", "--binary",
-                "HEAD"], env=env, timeout=600, check=True)
+    diff = run(
+        ["git", f"--git-dir={new / '.git'}", f"--work-tree={app}", "diff", "--binary", "HEAD"],
+        env=env,
+        timeout=600,
+        check=True,
+    )
     index.unlink()
     patch_text = diff.stdout
     if patch_text.strip():
@@ -318,8 +390,13 @@ def _run(ctx: Context, app: Path, new: Path, aside: Path, url: str, target: str,
     entries = plan_moves(app, tracked, tracked_dirs)
     before = count(app, entries)
     user_data = [p for p in ctx.install.manifest.user_data if os.path.lexists(app / p)]
-    journal.update(phase="move", entries=entries, sha=sha, branch=branch,
-                   counted={"files": before[0], "bytes": before[1]})
+    journal.update(
+        phase="move",
+        entries=entries,
+        sha=sha,
+        branch=branch,
+        counted={"files": before[0], "bytes": before[1]},
+    )
     _write_journal(app, journal)
     reporter.info(f"{len(entries)} path(s), {before[0]} file(s), {before[1]} bytes to move")
 
@@ -334,8 +411,10 @@ def _run(ctx: Context, app: Path, new: Path, aside: Path, url: str, target: str,
     _step("verify", reporter, "counting files and bytes")
     after = count(new, entries)
     if after != before:
-        raise RepairError(f"counted {before[0]} files / {before[1]} bytes before the move and "
-                          f"{after[0]} / {after[1]} after")
+        raise RepairError(
+            f"counted {before[0]} files / {before[1]} bytes before the move and "
+            f"{after[0]} / {after[1]} after"
+        )
     missing = [p for p in user_data if not os.path.lexists(new / p)]
     if missing:
         raise RepairError(f"user data missing after the move: {', '.join(missing)}")
@@ -358,5 +437,15 @@ def _run(ctx: Context, app: Path, new: Path, aside: Path, url: str, target: str,
     reporter.info(f"the old checkout is kept at {aside}; delete it once the new one works")
     if patch:
         reporter.info(f"local changes to tracked files are saved in {patch}")
-    return RecloneResult(app, aside, sha, branch, redact(url), patch, tuple(entries),
-                         before[0], before[1], tuple(notes))
+    return RecloneResult(
+        app,
+        aside,
+        sha,
+        branch,
+        redact(url),
+        patch,
+        tuple(entries),
+        before[0],
+        before[1],
+        tuple(notes),
+    )

@@ -41,7 +41,8 @@ from repair.env.layout import VenvLayout, read_pyvenv_cfg
 __all__ = ["ReuseResult", "reuse_distributions"]
 
 _SHEBANG_PY = re.compile(
-    rb"^#!\s*\"?(?P<path>[^\"\r\n]*?python[^\"\s\\/]*)\"?(?P<rest>[ \t][^\r\n]*)?(?P<eol>\r?\n)")
+    rb"^#!\s*\"?(?P<path>[^\"\r\n]*?python[^\"\s\\/]*)\"?(?P<rest>[ \t][^\r\n]*)?(?P<eol>\r?\n)"
+)
 _SH_EXEC = re.compile(rb"^'''exec' (?P<q>[\"']?)(?P<path>[^\"'\r\n]*python[^\"'\s]*)(?P=q) ")
 _ZIP_LOCAL = b"PK\x03\x04"
 
@@ -78,8 +79,14 @@ def _layout(root: Path) -> _Layout:
     root = Path(root)
     if (root / "python.exe").exists() and not (root / "pyvenv.cfg").exists():
         # An embedded Python (portable builds): the interpreter sits beside Lib.
-        return _Layout(root, root / "Lib" / "site-packages", root / "Scripts",
-                       root / "python.exe", _embedded_xy(root), True)
+        return _Layout(
+            root,
+            root / "Lib" / "site-packages",
+            root / "Scripts",
+            root / "python.exe",
+            _embedded_xy(root),
+            True,
+        )
     layout = VenvLayout.detect(root)
     xy = None
     try:
@@ -89,14 +96,14 @@ def _layout(root: Path) -> _Layout:
         xy = None
     site = layout.site_packages(xy)
     if xy is None and layout.kind == "posix" and site.parent.name.startswith("python"):
-        xy = site.parent.name[len("python"):].rstrip("t")
+        xy = site.parent.name[len("python") :].rstrip("t")
     return _Layout(root, site, layout.bin_dir, layout.python, xy, layout.kind == "windows")
 
 
 def _embedded_xy(root: Path) -> str | None:
     for pattern in ("python3*._pth", "python3*.zip", "python3*.dll"):
         for path in root.glob(pattern):
-            digits = path.name.split(".")[0][len("python"):]
+            digits = path.name.split(".")[0][len("python") :]
             if digits.isdigit() and len(digits) >= 2:
                 return f"{digits[0]}.{digits[1:]}"
     return None
@@ -156,8 +163,7 @@ def _place(src: str, dst: str, result: ReuseResult, size: int) -> None:
         result.bytes_linked += size
         return
     except OSError as exc:
-        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP,
-                             errno.EACCES):
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES):
             raise
     if os.path.lexists(dst):
         raise FileExistsError(errno.EEXIST, "already in the new venv", dst)
@@ -183,15 +189,15 @@ def _rewrite_script(data: bytes, new_python: str) -> bytes | None:
     target = new_python.encode("utf-8")
     m = _SHEBANG_PY.match(data)
     if m and _venv_python(m.group("path")):
-        quoted = _quote(target, data[2:m.end()].lstrip().startswith(b'"'))
-        return b"#!" + quoted + (m.group("rest") or b"") + m.group("eol") + data[m.end():]
+        quoted = _quote(target, data[2 : m.end()].lstrip().startswith(b'"'))
+        return b"#!" + quoted + (m.group("rest") or b"") + m.group("eol") + data[m.end() :]
     if data.startswith(b"#!/bin/sh"):
         # pip's trampoline for interpreter paths too long for a #! line.
         lines = data.split(b"\n", 2)
         if len(lines) == 3:
             sm = _SH_EXEC.match(lines[1])
             if sm and _venv_python(sm.group("path")):
-                line = b"'''exec' \"" + target + b"\" " + lines[1][sm.end():]
+                line = b"'''exec' \"" + target + b'" ' + lines[1][sm.end() :]
                 return lines[0] + b"\n" + line + b"\n" + lines[2]
     if data[:2] == b"MZ":
         # A Windows launcher: the .exe, then "#!python\r\n", then a zip with __main__.py.
@@ -200,8 +206,8 @@ def _rewrite_script(data: bytes, new_python: str) -> bytes | None:
             bang = data.rfind(b"#!", 0, zip_at)
             line_end = data.find(b"\n", bang) + 1 if bang >= 0 else 0
             if bang >= 0 and line_end == zip_at:
-                eol = b"\r\n" if data[zip_at - 2:zip_at] == b"\r\n" else b"\n"
-                quoted = _quote(target, data[bang + 2:bang + 3] == b'"')
+                eol = b"\r\n" if data[zip_at - 2 : zip_at] == b"\r\n" else b"\n"
+                quoted = _quote(target, data[bang + 2 : bang + 3] == b'"')
                 return data[:bang] + b"#!" + quoted + eol + data[zip_at:]
             zip_at = data.rfind(_ZIP_LOCAL, 0, zip_at)
     return None
@@ -216,8 +222,13 @@ class _Plan:
     rewrite_record: bool = True  # RECORD has hashes to update; installed-files.txt has none
 
 
-def _plan(dist: Dist, old: _Layout, new: _Layout, verify_hashes: bool,
-          shared: dict[str, set[int | str]] | None = None) -> _Plan | str:
+def _plan(
+    dist: Dist,
+    old: _Layout,
+    new: _Layout,
+    verify_hashes: bool,
+    shared: dict[str, set[int | str]] | None = None,
+) -> _Plan | str:
     """Where each file goes, or the reason the distribution cannot be reused. ``shared``: the
     sizes and hashes each path has in the RECORDs of the kept distributions that share it; a
     file of another size or hash than this RECORD says, which another kept distribution lists,
@@ -247,11 +258,11 @@ def _plan(dist: Dist, old: _Layout, new: _Layout, verify_hashes: bool,
         if rel == record_name:
             continue
         if _inside(src, old_site):
-            dst = str(new.site) + src[len(old_site):]
+            dst = str(new.site) + src[len(old_site) :]
         elif _inside(src, old_scripts):
-            dst = str(new.scripts) + src[len(old_scripts):]
+            dst = str(new.scripts) + src[len(old_scripts) :]
         else:
-            dst = str(new.root) + src[len(old_root):]
+            dst = str(new.root) + src[len(old_root) :]
         bytecode = rel.endswith((".pyc", ".pyo"))
         try:
             st = os.lstat(src)
@@ -356,8 +367,9 @@ def _apply(plan: _Plan, new: _Layout, result: ReuseResult, made: set[str]) -> No
         raise
 
 
-def _shared_files(installed: dict[str, list[Dist]], wanted: list[tuple[str, str]]
-                  ) -> dict[str, set[int | str]]:
+def _shared_files(
+    installed: dict[str, list[Dist]], wanted: list[tuple[str, str]]
+) -> dict[str, set[int | str]]:
     """Path -> the sizes and hashes the RECORDs of the kept distributions give it, for the paths
     that more than one of them lists (files several distributions share)."""
     sizes: dict[str, set[int | str]] = {}
@@ -380,9 +392,13 @@ def _shared_files(installed: dict[str, list[Dist]], wanted: list[tuple[str, str]
     return {rel: s for rel, s in sizes.items() if owners[rel] > 1}
 
 
-def reuse_distributions(old_venv: Path | str, new_venv: Path | str,
-                        keep: Iterable[tuple[str, str]], verify_hashes: bool = False,
-                        kept_with: Iterable[tuple[str, str]] = ()) -> ReuseResult:
+def reuse_distributions(
+    old_venv: Path | str,
+    new_venv: Path | str,
+    keep: Iterable[tuple[str, str]],
+    verify_hashes: bool = False,
+    kept_with: Iterable[tuple[str, str]] = (),
+) -> ReuseResult:
     """Put each ``(name, version)`` of ``keep`` from ``old_venv`` into ``new_venv`` (see the
     module's documentation); return what was reused and what is left to install.
     ``kept_with``: the other distributions that come back (reused in another call, or
@@ -392,8 +408,12 @@ def reuse_distributions(old_venv: Path | str, new_venv: Path | str,
     wanted = list(keep)
     if old.xy is None or old.xy != new.xy:
         for name, version in wanted:
-            result.leave(name, version, f"the old venv's Python ({old.xy or 'unknown'}) is not "
-                         f"the new one's ({new.xy or 'unknown'})")
+            result.leave(
+                name,
+                version,
+                f"the old venv's Python ({old.xy or 'unknown'}) is not "
+                f"the new one's ({new.xy or 'unknown'})",
+            )
         return result
     made: set[str] = set()  # folders known to exist in the new venv
     installed = scan_site(old.site).by_key()
@@ -409,8 +429,13 @@ def reuse_distributions(old_venv: Path | str, new_venv: Path | str,
             continue  # already there at this version: nothing to do
         group = installed.get(key, [])
         if len(group) != 1:
-            result.leave(name, version, "not in the old venv" if not group else
-                         "more than one metadata folder in the old venv")
+            result.leave(
+                name,
+                version,
+                "not in the old venv"
+                if not group
+                else "more than one metadata folder in the old venv",
+            )
             continue
         dist = group[0]
         if dist.version != version:

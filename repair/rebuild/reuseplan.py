@@ -51,9 +51,15 @@ class Reused:
     reasons: dict[str, str] = field(default_factory=dict)
 
 
-def reuse_from_old(pins: list[str], old_venv: Path | None, new_venv: Path, *,
-                   expect: Mapping[str, str] | None = None, verify_hashes: bool = False,
-                   suspects: Iterable[str] = ()) -> Reused:
+def reuse_from_old(
+    pins: list[str],
+    old_venv: Path | None,
+    new_venv: Path,
+    *,
+    expect: Mapping[str, str] | None = None,
+    verify_hashes: bool = False,
+    suspects: Iterable[str] = (),
+) -> Reused:
     """The one place where intact distributions of the old venv (its backup) are brought into
     the new one without an installer (``rebuild.reuse``): each pin kept at the version the old
     venv has, with its files intact there (RECORD sizes; hashes too with ``verify_hashes`` and
@@ -77,8 +83,9 @@ def reuse_from_old(pins: list[str], old_venv: Path | None, new_venv: Path, *,
     for hashes, keep in groups.items():
         if not keep:
             continue
-        result = reuse_distributions(old_venv, new_venv, keep, verify_hashes=hashes,
-                                     kept_with=groups[not hashes])
+        result = reuse_distributions(
+            old_venv, new_venv, keep, verify_hashes=hashes, kept_with=groups[not hashes]
+        )
         out.reused += len(result.reused)
         out.bytes_linked += result.bytes_linked
         out.bytes_copied += result.bytes_copied
@@ -103,16 +110,27 @@ class ReusePlan:
     def text(self) -> str:
         if not self.enabled:
             return f"{self.installed} installed (--no-reuse)"
-        return (f"{self.reused} reused from the old venv where their files are intact, "
-                f"{self.installed} installed")
+        return (
+            f"{self.reused} reused from the old venv where their files are intact, "
+            f"{self.installed} installed"
+        )
 
     def to_params(self) -> dict[str, Any]:
-        return {"reuse": self.enabled, "verify_hashes": self.verify_hashes,
-                "suspects": list(self.suspects)}
+        return {
+            "reuse": self.enabled,
+            "verify_hashes": self.verify_hashes,
+            "suspects": list(self.suspects),
+        }
 
 
-def plan_reuse(work: WorkingSet, torch: TorchChoice | None, findings: Iterable[Finding], *,
-               enabled: bool, verify_hashes: bool = False) -> ReusePlan:
+def plan_reuse(
+    work: WorkingSet,
+    torch: TorchChoice | None,
+    findings: Iterable[Finding],
+    *,
+    enabled: bool,
+    verify_hashes: bool = False,
+) -> ReusePlan:
     """The reuse a rebuild plans: every pin but an editable one and one whose files a finding
     says are broken (a reinstall is its fix); a finding's subject is suspect, its files are
     verified by hash."""
@@ -122,10 +140,14 @@ def plan_reuse(work: WorkingSet, torch: TorchChoice | None, findings: Iterable[F
     findings = list(findings)
     suspects = tuple(sorted({canonical(f.subject) for f in findings if f.subject}))
     broken = {canonical(f.subject) for f in findings if f.subject and f.fix is Fix.REINSTALL}
-    reused = sum(1 for key, pin in pins if key not in broken
-                 and _pin_version(pin, work.versions) is not None)
-    keep_torch = torch is not None and torch.keep and not any(
-        canonical(req_name(p)) in broken for p in torch.packages)
+    reused = sum(
+        1 for key, pin in pins if key not in broken and _pin_version(pin, work.versions) is not None
+    )
+    keep_torch = (
+        torch is not None
+        and torch.keep
+        and not any(canonical(req_name(p)) in broken for p in torch.packages)
+    )
     return ReusePlan(True, reused, len(pins) - reused, keep_torch, verify_hashes, suspects)
 
 

@@ -49,10 +49,17 @@ class TorchChoice:
         return f"install {what} for {self.backend} from {where}: {self.reason}"
 
     def to_params(self, force: bool = False) -> dict[str, Any]:
-        return {"requirements": list(self.packages), "index_url": self.index_url,
-                "extra_index_url": self.extra_index_url, "backend": self.backend,
-                "keep": self.keep, "reason": self.reason, "was": self.was,
-                "drop": list(self.drop), "force_reinstall": force}
+        return {
+            "requirements": list(self.packages),
+            "index_url": self.index_url,
+            "extra_index_url": self.extra_index_url,
+            "backend": self.backend,
+            "keep": self.keep,
+            "reason": self.reason,
+            "was": self.was,
+            "drop": list(self.drop),
+            "force_reinstall": force,
+        }
 
 
 def manifest_torch(manifest: Manifest, backend: str | None) -> dict[str, Any] | None:
@@ -63,27 +70,46 @@ def manifest_torch(manifest: Manifest, backend: str | None) -> dict[str, Any] | 
     spec = manifest.torch_for(backend)
     if spec is None:
         known = ", ".join(manifest.torch_backends)
-        raise UsageError(f"the manifest {manifest.name!r} has no torch for the backend "
-                         f"{backend!r} (it knows: {known})",
-                         hint="choose one of those with --backend")
-    return {"packages": [str(p) for p in spec.get("packages", [])],
-            "index_url": spec.get("index_url"), "extra_index_url": spec.get("extra_index_url")}
+        raise UsageError(
+            f"the manifest {manifest.name!r} has no torch for the backend "
+            f"{backend!r} (it knows: {known})",
+            hint="choose one of those with --backend",
+        )
+    return {
+        "packages": [str(p) for p in spec.get("packages", [])],
+        "index_url": spec.get("index_url"),
+        "extra_index_url": spec.get("extra_index_url"),
+    }
 
 
-def from_manifest(manifest: Manifest, backend: str | None, *, reason: str,
-                  was: str | None = None, drop: Iterable[str] = ()) -> TorchChoice | None:
+def from_manifest(
+    manifest: Manifest,
+    backend: str | None,
+    *,
+    reason: str,
+    was: str | None = None,
+    drop: Iterable[str] = (),
+) -> TorchChoice | None:
     spec = manifest_torch(manifest, backend)
     if spec is None or not spec["packages"]:
         return None
-    return TorchChoice(backend, tuple(spec["packages"]), spec["index_url"],
-                       spec["extra_index_url"], keep=False, reason=reason, was=was,
-                       drop=tuple(drop))
+    return TorchChoice(
+        backend,
+        tuple(spec["packages"]),
+        spec["index_url"],
+        spec["extra_index_url"],
+        keep=False,
+        reason=reason,
+        was=was,
+        drop=tuple(drop),
+    )
 
 
 def index_for_build(manifest: Manifest, kind: str, tag: str) -> str:
     """The index that serves torch builds tagged ``+tag``: the manifest's index for the build's
     backend when its URL names that tag or no tag at all (a mirror), else any of the manifest's
     indexes named for the tag, else PyTorch's own index for it."""
+
     def last(url: str) -> str:
         return url.rstrip("/").rsplit("/", 1)[-1]
 
@@ -118,42 +144,68 @@ def choose_torch(ctx: Context, *, backend: str | None = None) -> TorchChoice | N
             return None  # the manifest has no torch for the machine: the old one stays
 
     if torch is None or build is None:
-        return manifest_choice(backend or machine.backend,
-                               reason="the old venv has no torch" if ctx.venv_exists
-                               else "there is no old venv")
+        return manifest_choice(
+            backend or machine.backend,
+            reason="the old venv has no torch" if ctx.venv_exists else "there is no old venv",
+        )
     kind = effective_torch(ctx) or build.kind
     family = [installed[n] for n in TORCH_FAMILY if n in installed]
-    parts = sorted(d.name for d in installed.values() if BUILD_PARTS.match(d.key)
-                   and d.key in {canonical(req_name(r)) for r in torch.requires})
+    parts = sorted(
+        d.name
+        for d in installed.values()
+        if BUILD_PARTS.match(d.key) and d.key in {canonical(req_name(r)) for r in torch.requires}
+    )
     was = f"torch {torch.version} ({build.kind} build, {build.evidence})"
     accepts = machine.accepts()
     where = "asked for with --backend" if machine.overridden else f"found by {machine.source}"
     if build.kind == "unknown":
-        choice = manifest_choice(backend or machine.backend, was=was, drop=parts,
-                                 reason=f"the build of {was} is not known")
+        choice = manifest_choice(
+            backend or machine.backend,
+            was=was,
+            drop=parts,
+            reason=f"the build of {was} is not known",
+        )
         if choice is not None:
             return choice
     elif accepts and kind not in accepts:
         wanted = machine.backend if machine.backend in accepts else accepts[0]
-        choice = manifest_choice(wanted, was=was, drop=parts,
-                                 reason=f"{was} does not fit the backend {machine.backend}, "
-                                 f"{where}")
+        choice = manifest_choice(
+            wanted,
+            was=was,
+            drop=parts,
+            reason=f"{was} does not fit the backend {machine.backend}, {where}",
+        )
         if choice is not None:
             return choice
-    elif kind == "cuda" and machine.vendor == "nvidia" and _major(build.cuda) > _major(
-            machine.cuda) > 0:
-        choice = manifest_choice("cuda", was=was, drop=parts,
-                                 reason=f"{was} needs CUDA {build.cuda}; the NVIDIA driver "
-                                 f"{machine.driver or ''} supports CUDA up to {machine.cuda}")
+    elif (
+        kind == "cuda"
+        and machine.vendor == "nvidia"
+        and _major(build.cuda) > _major(machine.cuda) > 0
+    ):
+        choice = manifest_choice(
+            "cuda",
+            was=was,
+            drop=parts,
+            reason=f"{was} needs CUDA {build.cuda}; the NVIDIA driver "
+            f"{machine.driver or ''} supports CUDA up to {machine.cuda}",
+        )
         if choice is not None and choice.packages != tuple(
-                f"{d.name}=={d.version}" for d in family):
+            f"{d.name}=={d.version}" for d in family
+        ):
             return choice
     # Keep the build: the same versions (local tags included) from the index that serves them.
     tag = torch.version.partition("+")[2]
     index = index_for_build(manifest, build.kind, tag) if tag else None
     pins = tuple(f"{d.name}=={d.version}" for d in family)
-    return TorchChoice(build.kind if build.kind != "unknown" else machine.backend, pins, index,
-                       None, keep=True, reason=f"keeps {was}", was=was)
+    return TorchChoice(
+        build.kind if build.kind != "unknown" else machine.backend,
+        pins,
+        index,
+        None,
+        keep=True,
+        reason=f"keeps {was}",
+        was=was,
+    )
 
 
 def _major(version: str | None) -> int:
@@ -175,8 +227,11 @@ def torch_index(choice: TorchChoice, user: IndexOptions) -> IndexOptions:
         return user
     folders = [str(f) for f in map(local_folder, extras) if f is not None]
     urls = [u for u in extras if local_folder(u) is None]
-    return replace(user, find_links=(*user.find_links, *folders),
-                   extra_index_urls=tuple(dict.fromkeys([*urls, *user.extra_index_urls])))
+    return replace(
+        user,
+        find_links=(*user.find_links, *folders),
+        extra_index_urls=tuple(dict.fromkeys([*urls, *user.extra_index_urls])),
+    )
 
 
 def local_folder(url: str | None) -> Path | None:
@@ -185,5 +240,6 @@ def local_folder(url: str | None) -> Path | None:
     if not url:
         return None
     path = index_local_folder(url)
-    return path if path is not None and path.is_dir() and not (path / "index.html").exists() \
-        else None
+    return (
+        path if path is not None and path.is_dir() and not (path / "index.html").exists() else None
+    )

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 SEEDED = ("pip", "wheel", "distribute")
 
 
-
 def pin_line(name: str, version: str, source: Mapping[str, Any] | None) -> str:
     """The requirement line that brings back one distribution: ``name==version``, or its
     recorded URL / VCS source (at the recorded commit), or ``-e`` for an editable folder."""
@@ -39,8 +38,7 @@ def pin_line(name: str, version: str, source: Mapping[str, Any] | None) -> str:
     if url and "****" not in url:
         if source.get("type") == "vcs":
             commit = source.get("commit")
-            return f"{name} @ {source.get('vcs') or 'git'}+{url}" + (f"@{commit}" if commit
-                                                                     else "")
+            return f"{name} @ {source.get('vcs') or 'git'}+{url}" + (f"@{commit}" if commit else "")
         if source.get("type") == "editable":
             return f"-e {url}"
         if source.get("type") in ("direct", "archive"):
@@ -57,8 +55,13 @@ class Move:
     requirement: str | None = None  # passed to the installer (None: the app's files bring it)
 
     def to_json(self) -> dict[str, str | None]:
-        return {"name": self.name, "from": self.old, "to": self.new, "why": self.why,
-                "requirement": self.requirement}
+        return {
+            "name": self.name,
+            "from": self.old,
+            "to": self.new,
+            "why": self.why,
+            "requirement": self.requirement,
+        }
 
 
 @dataclass
@@ -69,13 +72,17 @@ class WorkingSet:
     fresh: bool = False
 
     def to_params(self) -> dict[str, Any]:
-        return {"pins": [self.pins[k] for k in sorted(self.pins)],
-                "expect": dict(sorted(self.versions.items())),
-                "moves": [m.to_json() for m in self.moves], "fresh": self.fresh}
+        return {
+            "pins": [self.pins[k] for k in sorted(self.pins)],
+            "expect": dict(sorted(self.versions.items())),
+            "moves": [m.to_json() for m in self.moves],
+            "fresh": self.fresh,
+        }
 
 
-def plan_working_set(ctx: Context, findings: Iterable[Finding], torch: TorchChoice | None, *,
-                     fresh: bool = False) -> WorkingSet:
+def plan_working_set(
+    ctx: Context, findings: Iterable[Finding], torch: TorchChoice | None, *, fresh: bool = False
+) -> WorkingSet:
     """What the new venv will hold besides torch (see the module's text)."""
     out = WorkingSet(fresh=fresh)
     if fresh or not ctx.venv_exists:
@@ -86,8 +93,14 @@ def plan_working_set(ctx: Context, findings: Iterable[Finding], torch: TorchChoi
         if key in SEEDED or key in TORCH_FAMILY or _seeded(ctx.site, entry):
             continue
         if key in drop:
-            out.moves.append(Move(str(entry["name"]), str(entry["version"]), "removed",
-                                  "part of the old torch build"))
+            out.moves.append(
+                Move(
+                    str(entry["name"]),
+                    str(entry["version"]),
+                    "removed",
+                    "part of the old torch build",
+                )
+            )
             continue
         out.pins[key] = pin_line(str(entry["name"]), str(entry["version"]), entry.get("source"))
         out.versions[key] = str(entry["version"])
@@ -114,8 +127,9 @@ def plan_working_set(ctx: Context, findings: Iterable[Finding], torch: TorchChoi
         have = out.versions.get(key)
         if have is None:
             if key not in drop and not any(m.name == req.name for m in out.moves):
-                out.moves.append(Move(req.name, None, str(req.specifier) or "any version", why,
-                                      line_text))
+                out.moves.append(
+                    Move(req.name, None, str(req.specifier) or "any version", why, line_text)
+                )
             continue
         try:
             ok = req.specifier.contains(Version(have), prereleases=True)
@@ -132,5 +146,6 @@ def _seeded(site: Path, entry: Mapping[str, Any]) -> bool:
     """Put there by virtualenv's seeder (``setuptools-X.virtualenv`` beside it): the new venv is
     seeded the same way."""
     folder = re.sub(r"[-_.]+", "_", str(entry["name"]))
-    return any((site / f"{n}-{entry['version']}.virtualenv").exists()
-               for n in {folder, str(entry["name"])})
+    return any(
+        (site / f"{n}-{entry['version']}.virtualenv").exists() for n in {folder, str(entry["name"])}
+    )

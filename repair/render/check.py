@@ -11,8 +11,9 @@ if TYPE_CHECKING:
     from repair.model import Report
 
 
-def check_text(report: Report, *, color: bool = False, verbose: bool = False,
-               width: int = 0) -> str:
+def check_text(
+    report: Report, *, color: bool = False, verbose: bool = False, width: int = 0
+) -> str:
     """``repair check``: the report, then what ``--pre-update`` and ``--before-install`` found."""
     text = report_text(report, color=color, verbose=verbose, width=width)
     if "update" in report.extra:
@@ -32,8 +33,10 @@ def update_text(update: dict[str, Any]) -> str:
     if update.get("behind") is not None:
         lines.append(f"  behind   {update['behind']} commit(s), ahead {update['ahead']}")
     for change in update.get("requirements", []):
-        lines.append(f"  require  {change['name']}: {change['from'] or '(new)'} -> "
-                     f"{change['to'] or '(removed)'}  [{change['file']}]")
+        lines.append(
+            f"  require  {change['name']}: {change['from'] or '(new)'} -> "
+            f"{change['to'] or '(removed)'}  [{change['file']}]"
+        )
     for move in update.get("packages", []):
         flag = "  RISKY" if move.get("risky") else ""
         lines.append(f"  moves    {move['name']} {move['from'] or '(new)'} -> {move['to']}{flag}")
@@ -41,13 +44,17 @@ def update_text(update: dict[str, Any]) -> str:
         lines.append(f"  predict  unavailable: {update['prediction']}")
     snap = update.get("snapshot") or {}
     if snap:
-        lines.append(f"  snapshot {snap.get('status')}" + (f" {snap['id']}" if snap.get("id")
-                                                             else ""))
+        lines.append(
+            f"  snapshot {snap.get('status')}" + (f" {snap['id']}" if snap.get("id") else "")
+        )
     for reason in update.get("refused", []):
         lines.append(f"  refused  {reason}")
     if update.get("not_compared") or (not update.get("compared") and not update.get("refused")):
-        verdict = ("nothing could be compared: " + (update.get("not_compared") or "no upstream")
-                   + "; what an update would change is unknown")
+        verdict = (
+            "nothing could be compared: "
+            + (update.get("not_compared") or "no upstream")
+            + "; what an update would change is unknown"
+        )
     elif update.get("safe"):
         verdict = "safe to update" + ("" if update.get("fetched") else " (as of the last fetch)")
     else:
@@ -68,11 +75,20 @@ def before_install_text(data: dict[str, Any]) -> str:
     if con:
         lines.append(f"  wrote    {con['file']} ({len(con['lines'])} constraint(s))")
         if con.get("resolves"):
-            kept = "no protected package moves" if not con.get("protected") else \
-                "still moves " + ", ".join(con["protected"])
+            kept = (
+                "no protected package moves"
+                if not con.get("protected")
+                else "still moves " + ", ".join(con["protected"])
+            )
             lines.append(f"  with it  pip installs {len(con['packages'])} package(s); {kept}")
         elif con.get("resolves") is False:
             lines.append(f"  with it  pip cannot install it: {con.get('why')}")
-    lines.append("  verdict  " + ("safe to install" if data.get("safe") else
-                                  "installing it as it is breaks the environment"))
+    lines.append(
+        "  verdict  "
+        + (
+            "safe to install"
+            if data.get("safe")
+            else "installing it as it is breaks the environment"
+        )
+    )
     return "\n".join(lines) + "\n"

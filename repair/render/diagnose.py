@@ -12,9 +12,11 @@ if TYPE_CHECKING:
     from repair.diagnose.causes import Diagnosis
 
 # Whether a rebuild helps, as said and coloured.
-_MARK = {RebuildHelps.YES: ("rebuild fixes it", "ok"),
-         RebuildHelps.PARTLY: ("rebuild may help", "warning"),
-         RebuildHelps.NO: ("rebuild will NOT help", "error")}
+_MARK = {
+    RebuildHelps.YES: ("rebuild fixes it", "ok"),
+    RebuildHelps.PARTLY: ("rebuild may help", "warning"),
+    RebuildHelps.NO: ("rebuild will NOT help", "error"),
+}
 
 
 def diagnosis_text(result: Diagnosis, *, color: bool = False) -> str:
@@ -37,9 +39,10 @@ def diagnosis_text(result: Diagnosis, *, color: bool = False) -> str:
         lines.append(f"   cause:  {cause.cause}")
         tie = cause.tie
         if tie is not None and tie.distribution:
-            state = (f"{tie.version} installed" if tie.installed else "not installed")
-            lines.append(f"   owner:  {tie.distribution} ({state}"
-                         + (", mixed" if tie.mixed else "") + ")")
+            state = f"{tie.version} installed" if tie.installed else "not installed"
+            lines.append(
+                f"   owner:  {tie.distribution} ({state}" + (", mixed" if tie.mixed else "") + ")"
+            )
             for line in tie.wanted[:5]:
                 lines.append(f"           {line}")
         if cause.node:

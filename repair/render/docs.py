@@ -18,8 +18,10 @@ def list_text(types: Mapping[str, FindingType]) -> str:
     width = max(len(i) for i in types)
     fix_width = max(len(t.fix.value) for t in types.values())
     lines = [f"{'id':<{width}}  {'severity':<8}  {'fix':<{fix_width}}  title"]
-    lines += [f"{t.id:<{width}}  {t.severity.value:<8}  {t.fix.value:<{fix_width}}  {t.title}"
-              for t in sorted(types.values(), key=lambda t: t.id)]
+    lines += [
+        f"{t.id:<{width}}  {t.severity.value:<8}  {t.fix.value:<{fix_width}}  {t.title}"
+        for t in sorted(types.values(), key=lambda t: t.id)
+    ]
     return "\n".join(lines) + "\n"
 
 

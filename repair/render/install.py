@@ -25,17 +25,20 @@ def _plan_lines(plan: InstallPlan) -> list[str]:
     req = plan.request
     what = {
         "clone": f"clone {redact(plan.repo_url)}"
-        + (f" at {plan.ref}" if plan.ref else "") + f" into {req.dir}",
+        + (f" at {plan.ref}" if plan.ref else "")
+        + f" into {req.dir}",
         "extensions": "clone the snapshot's extensions at their recorded commits",
         "python": "pick a Python the app supports"
         + (f" ({plan.manifest.python_supported})" if plan.manifest.python_supported else "")
         + (f", asked for {req.python}" if req.python else ""),
         "venv": f"create the venv {plan.venv} (built aside, moved into place when complete)",
-        "backend": f"GPU backend: {req.backend}" if req.backend and req.backend != "auto"
+        "backend": f"GPU backend: {req.backend}"
+        if req.backend and req.backend != "auto"
         else "detect the GPU backend",
         "torch": "install torch for the backend from the manifest's index"
         + (" (the snapshot's versions)" if plan.snapshot else ""),
-        "requirements": "install the snapshot's exact versions" if plan.snapshot
+        "requirements": "install the snapshot's exact versions"
+        if plan.snapshot
         else "install the app's requirements",
         "launch-args": "write the launch arguments into webui-user.sh/.bat",
         "verify": "verify: repair check --deep",
@@ -50,12 +53,15 @@ def install_text(result: InstallResult) -> str:
     if result.already_installed:
         lines.append(f"Already installed: {result.plan.request.dir} (nothing changed).")
     else:
-        lines.append(f"Installed {result.plan.manifest.name} in {result.plan.request.dir}"
-                     + ("" if result.healthy else " (the check found problems)"))
+        lines.append(
+            f"Installed {result.plan.manifest.name} in {result.plan.request.dir}"
+            + ("" if result.healthy else " (the check found problems)")
+        )
         for step in result.steps:
-            lines.append(f"  {step.name:<13} {step.status:<8} {step.seconds:7.1f}s"
-                         + (f"  {step.detail}" if step.detail and step.status != "skipped"
-                            else ""))
+            lines.append(
+                f"  {step.name:<13} {step.status:<8} {step.seconds:7.1f}s"
+                + (f"  {step.detail}" if step.detail and step.status != "skipped" else "")
+            )
         lines.append(f"  total {result.duration_ms / 1000:.1f}s")
     for note in result.plan.notes:
         lines.append(f"note: {note}")

@@ -18,8 +18,7 @@ if TYPE_CHECKING:
 
 def move_text(move: Mapping[str, Any]) -> str:
     """One line of the plan: what moves, from which version to which, and why."""
-    return f"{move['name']} {move.get('from') or '(not installed)'} -> {move['to']} " \
-        f"({move['why']})"
+    return f"{move['name']} {move.get('from') or '(not installed)'} -> {move['to']} ({move['why']})"
 
 
 def plan_text(plan: Plan) -> str:
@@ -45,8 +44,9 @@ def steps_text(result: PipelineResult, width: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
-def repair_text(result: PipelineResult, *, dry_run: bool, color: bool = False,
-                width: int = 0) -> str:
+def repair_text(
+    result: PipelineResult, *, dry_run: bool, color: bool = False, width: int = 0
+) -> str:
     """What ``repair`` shows when it is done: with ``--dry-run`` the report and the plan; else
     the steps (the plan when it is empty), the report after them unless the repair was rolled
     back or the rollback failed (exit 4, 5), and the backup."""
@@ -66,7 +66,6 @@ def repair_text(result: PipelineResult, *, dry_run: bool, color: bool = False,
 
 def reclone_text(result: RecloneResult) -> str:
     """``python -m repair.cli.reclone``: where the new checkout is and where the old one went."""
-    lines = [f"recloned {result.dir} at {result.commit[:12]}; the old checkout is at "
-             f"{result.old}"]
+    lines = [f"recloned {result.dir} at {result.commit[:12]}; the old checkout is at {result.old}"]
     lines += [f"note: {note}" for note in result.notes]
     return "\n".join(lines) + "\n"

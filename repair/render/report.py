@@ -45,24 +45,39 @@ def wrap(text: str, width: int, first: str, rest: str) -> list[str]:
     Long words (paths, URLs) are never broken: they overflow rather than become uncopyable."""
     if not width:
         return [first + text]
-    return textwrap.wrap(text, width=max(width - 1, 20), initial_indent=first,
-                         subsequent_indent=rest, break_long_words=False,
-                         break_on_hyphens=False) or [first]
+    return textwrap.wrap(
+        text,
+        width=max(width - 1, 20),
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [first]
 
 
 _INDENT = " " * 10
 # Groups of findings with one id told as one line: (phrase for n of them, remedy for them all).
 _GROUP_TEXT = {
-    (FindingId.REQUIREMENT_UNMET, "missing"): ("{n} requirements are not installed",
-                                       "run 'repair' to install them"),
-    (FindingId.REQUIREMENT_UNMET, "version"): ("{n} requirements are installed at versions that do not "
-                                       "fit", "run 'repair' to install versions that fit"),
-    (FindingId.DEPENDENCY_CONFLICT, ""): ("{n} installed distributions need what is missing or at the "
-                                  "wrong version", "run 'repair' to install what they need"),
-    (FindingId.ORPHAN_FILES, ""): ("{n} files or folders in site-packages belong to no installed "
-                           "distribution", None),
-    (FindingId.MISSING_FILE, ""): ("{n} distributions miss files listed in their RECORD",
-                           "run 'repair' to reinstall them"),
+    (FindingId.REQUIREMENT_UNMET, "missing"): (
+        "{n} requirements are not installed",
+        "run 'repair' to install them",
+    ),
+    (FindingId.REQUIREMENT_UNMET, "version"): (
+        "{n} requirements are installed at versions that do not fit",
+        "run 'repair' to install versions that fit",
+    ),
+    (FindingId.DEPENDENCY_CONFLICT, ""): (
+        "{n} installed distributions need what is missing or at the wrong version",
+        "run 'repair' to install what they need",
+    ),
+    (FindingId.ORPHAN_FILES, ""): (
+        "{n} files or folders in site-packages belong to no installed distribution",
+        None,
+    ),
+    (FindingId.MISSING_FILE, ""): (
+        "{n} distributions miss files listed in their RECORD",
+        "run 'repair' to reinstall them",
+    ),
     (FindingId.STALE_RESIDUE, ""): ("{n} leftovers of interrupted installs or uninstalls", None),
     (FindingId.DUPLICATE_DISTRIBUTION, ""): ("{n} projects have two metadata folders", None),
     (FindingId.MIXED_VERSION, ""): ("{n} distributions hold files of another version", None),
@@ -117,9 +132,12 @@ def _group_lines(group: list[Finding], color: bool, width: int) -> list[str]:
         items = list(dict.fromkeys(_item(g) for g in group))  # once each, in order
         message = phrase.format(n=len(group)) + ": " + fold(items)
         remedies = {g.remedy for g in group}
-        remedy = (remedy_text or (f.remedy if len(remedies) == 1 else None)
-                  or _FIX_TEXT.get(f.fix.value)
-                  or f"{f.remedy} (and the like for the others: -v shows each)")
+        remedy = (
+            remedy_text
+            or (f.remedy if len(remedies) == 1 else None)
+            or _FIX_TEXT.get(f.fix.value)
+            or f"{f.remedy} (and the like for the others: -v shows each)"
+        )
     lines = wrap(f"{f.id}  {message}", width, f"  {label} ", _INDENT)
     if color:
         lines[0] = lines[0].replace(label, paint(label, f.severity.value, color), 1)
@@ -133,23 +151,37 @@ def _group_lines(group: list[Finding], color: bool, width: int) -> list[str]:
 CHECK_HINT = "Run 'repair --dry-run' to see what a repair would do."
 
 
-def report_text(report: Report, *, color: bool = False, verbose: bool = False,
-                hint: str | None = CHECK_HINT, width: int = 0,
-                findings_only: bool = False) -> str:
+def report_text(
+    report: Report,
+    *,
+    color: bool = False,
+    verbose: bool = False,
+    hint: str | None = CHECK_HINT,
+    width: int = 0,
+    findings_only: bool = False,
+) -> str:
     """The text report, credentials in URLs redacted. Findings of one cause are one entry with
     their list folded (``-v``: every finding on its own); lines are wrapped at ``width`` (0: not
     wrapped). ``findings_only``: the findings without the install's head (a part of a larger
     report)."""
-    return redact(_report_text(report, color=color, verbose=verbose, hint=hint, width=width,
-                               findings_only=findings_only))
+    return redact(
+        _report_text(
+            report,
+            color=color,
+            verbose=verbose,
+            hint=hint,
+            width=width,
+            findings_only=findings_only,
+        )
+    )
 
 
-def _report_text(report: Report, *, color: bool, verbose: bool, hint: str | None, width: int,
-                 findings_only: bool) -> str:
+def _report_text(
+    report: Report, *, color: bool, verbose: bool, hint: str | None, width: int, findings_only: bool
+) -> str:
     if findings_only:
         lines: list[str] = []
-        for part in ([[f] for f in report.findings] if verbose
-                     else group_findings(report.findings)):
+        for part in [[f] for f in report.findings] if verbose else group_findings(report.findings):
             lines.extend(_group_lines(part, color, width))
         return "\n".join(lines) + "\n"
     t = report.target
@@ -163,8 +195,11 @@ def _report_text(report: Report, *, color: bool, verbose: bool, hint: str | None
     ]
     layout_source = (t.get("sources") or {}).get("layout")
     if t.get("layout", "venv") != "venv" or layout_source:
-        head.insert(3, f"  layout   {t.get('layout', 'venv')}"
-                    + (f"  ({layout_source})" if layout_source else ""))
+        head.insert(
+            3,
+            f"  layout   {t.get('layout', 'venv')}"
+            + (f"  ({layout_source})" if layout_source else ""),
+        )
     if backend.get("machine") or backend.get("torch"):
         machine = backend.get("machine") or "not probed"
         if backend.get("devices"):
@@ -191,20 +226,36 @@ def _report_text(report: Report, *, color: bool, verbose: bool, hint: str | None
             lines.append("")
         s = report.summary
         verdict = "healthy" if s.healthy else "not healthy"
-        summary = wrap(f"{s.errors} error(s), {s.warnings} warning(s), {s.infos} note(s): "
-                        f"{verdict}", width, "", "")
+        summary = wrap(
+            f"{s.errors} error(s), {s.warnings} warning(s), {s.infos} note(s): {verdict}",
+            width,
+            "",
+            "",
+        )
         summary[-1] = summary[-1].replace(
-            verdict, paint(verdict, "ok" if s.healthy else "error", color), 1)
+            verdict, paint(verdict, "ok" if s.healthy else "error", color), 1
+        )
         lines.extend(summary)
         if not s.healthy and hint:
             lines.extend(wrap(hint, width, "", ""))
         running = report.extra.get("running") or []
-        if running and any(f.restart_required for f in report.findings) \
-                and not report.restart_required:
+        if (
+            running
+            and any(f.restart_required for f in report.findings)
+            and not report.restart_required
+        ):
             # Said once, and only when the web UI runs on this venv now.
-            lines.extend(wrap(f"The web UI is running ({fold(running)}): restart it after "
-                               "the repair.", width, "", ""))
+            lines.extend(
+                wrap(
+                    f"The web UI is running ({fold(running)}): restart it after the repair.",
+                    width,
+                    "",
+                    "",
+                )
+            )
     if report.restart_required:
-        lines.extend(paint(line, "warning", color) for line in wrap(
-            "Restart the web UI for the changes to take effect.", width, "", ""))
+        lines.extend(
+            paint(line, "warning", color)
+            for line in wrap("Restart the web UI for the changes to take effect.", width, "", "")
+        )
     return "\n".join(lines).rstrip() + "\n"

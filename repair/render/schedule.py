@@ -26,13 +26,17 @@ def schedule_plan_text(plan: SchedulePlan) -> str:
 def schedule_status_text(name: str, scheduler: str | None, info: dict[str, Any]) -> str:
     """``repair schedule status``: whether the job is scheduled, its history file, its last
     runs."""
-    lines = [f"{name}: {'scheduled' if info['installed'] else 'not scheduled'} "
-             f"({scheduler or 'no scheduler found'})"]
+    lines = [
+        f"{name}: {'scheduled' if info['installed'] else 'not scheduled'} "
+        f"({scheduler or 'no scheduler found'})"
+    ]
     lines.append(f"history: {info['history']}")
     for entry in info["last_runs"]:
         s = entry.get("summary", {})
-        lines.append(f"  {entry.get('time')}  exit {entry.get('exit')}  {s.get('errors', 0)} "
-                     f"error(s), {s.get('warnings', 0)} warning(s)")
+        lines.append(
+            f"  {entry.get('time')}  exit {entry.get('exit')}  {s.get('errors', 0)} "
+            f"error(s), {s.get('warnings', 0)} warning(s)"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -64,8 +64,12 @@ def fingerprint(folder: Path) -> dict[str, Any] | None:
         st = os.lstat(folder)
     except OSError:
         return None
-    out: dict[str, Any] = {"dev": st.st_dev, "ino": st.st_ino, "mtime_ns": st.st_mtime_ns,
-                           "link": stat.S_ISLNK(st.st_mode)}
+    out: dict[str, Any] = {
+        "dev": st.st_dev,
+        "ino": st.st_ino,
+        "mtime_ns": st.st_mtime_ns,
+        "link": stat.S_ISLNK(st.st_mode),
+    }
     try:
         cfg = os.lstat(Path(folder) / "pyvenv.cfg")
         out["cfg"] = {"ino": cfg.st_ino, "mtime_ns": cfg.st_mtime_ns}
@@ -82,8 +86,12 @@ def same_folder(folder: Path, expected: dict[str, Any] | None) -> bool:
     if not isinstance(expected, dict):
         return False
     now = fingerprint(folder)
-    if now is None or now["link"] or now["dev"] != expected.get("dev") \
-            or now["ino"] != expected.get("ino"):
+    if (
+        now is None
+        or now["link"]
+        or now["dev"] != expected.get("dev")
+        or now["ino"] != expected.get("ino")
+    ):
         return False
     was = expected.get("cfg")
     return was is None or now["cfg"] == was
@@ -106,15 +114,23 @@ def made_by(folder: Path, journal_data: dict[str, Any]) -> bool:
     token = journal_data.get("token")
     marker = Path(folder) / fsops.PARTIAL_MARKER
     try:
-        marked = bool(token) and not os.path.islink(folder) and stat.S_ISREG(
-            os.lstat(marker).st_mode) and marker.read_text(encoding="utf-8").strip() == token
+        marked = (
+            bool(token)
+            and not os.path.islink(folder)
+            and stat.S_ISREG(os.lstat(marker).st_mode)
+            and marker.read_text(encoding="utf-8").strip() == token
+        )
     except (OSError, UnicodeDecodeError):
         marked = False
     if not isinstance(expected, dict):
         return marked and bool(journal_data.get("created"))
     now = fingerprint(folder)
-    if now is None or now["link"] or now["dev"] != expected.get("dev") \
-            or now["ino"] != expected.get("ino"):
+    if (
+        now is None
+        or now["link"]
+        or now["dev"] != expected.get("dev")
+        or now["ino"] != expected.get("ino")
+    ):
         return False
     return marked or (expected.get("cfg") is not None and now["cfg"] == expected["cfg"])
 
@@ -172,16 +188,22 @@ class Journal:
         except OSError:
             return None
         if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_JOURNAL_BYTES:
-            raise JournalError(f"{path} is not a journal of this tool",
-                               hint=f"remove {path} if nothing is left to recover")
+            raise JournalError(
+                f"{path} is not a journal of this tool",
+                hint=f"remove {path} if nothing is left to recover",
+            )
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError, RecursionError) as exc:
-            raise JournalError(f"{path} is unreadable ({type(exc).__name__})",
-                               hint=f"remove {path} if nothing is left to recover") from exc
+            raise JournalError(
+                f"{path} is unreadable ({type(exc).__name__})",
+                hint=f"remove {path} if nothing is left to recover",
+            ) from exc
         if not isinstance(data, dict) or not isinstance(data.get("state"), str):
-            raise JournalError(f"{path} is not a journal of this tool",
-                               hint=f"remove {path} if nothing is left to recover")
+            raise JournalError(
+                f"{path} is not a journal of this tool",
+                hint=f"remove {path} if nothing is left to recover",
+            )
         return cls(path, data)
 
 
@@ -217,8 +239,10 @@ def end_child(journal: Journal, grace: float = 10.0) -> bool:
             if not _group_alive(pgid):
                 return True
             time.sleep(0.05)
-    raise BusyError(f"the installer process group {pgid} of an interrupted run does not end",
-                    hint=f"end it (kill -9 -{pgid}), then run repair again")
+    raise BusyError(
+        f"the installer process group {pgid} of an interrupted run does not end",
+        hint=f"end it (kill -9 -{pgid}), then run repair again",
+    )
 
 
 def _group_alive(pgid: int) -> bool:
@@ -300,14 +324,21 @@ def _flock(path: Path, busy: BusyError) -> Iterator[Path]:
 def locked(app: Path, venv: Path) -> Iterator[Path]:
     """The application's lock and the venv's lock, both or neither (exit 6 when either is
     held). Yields the application's lock file."""
-    hint = ("wait for it to finish; if none is running, the lock is released when its "
-            "process ends")
+    hint = "wait for it to finish; if none is running, the lock is released when its process ends"
     app_lock = lock_path("app", app)
-    with _flock(app_lock, BusyError(f"another repair is running on {app} (it holds {app_lock})",
-                                    hint=hint)), \
-            _flock(lock_path("venv", venv),
-                   BusyError(f"another repair is running on the venv {venv} (another "
-                             "application may share it)", hint=hint)):
+    with (
+        _flock(
+            app_lock,
+            BusyError(f"another repair is running on {app} (it holds {app_lock})", hint=hint),
+        ),
+        _flock(
+            lock_path("venv", venv),
+            BusyError(
+                f"another repair is running on the venv {venv} (another application may share it)",
+                hint=hint,
+            ),
+        ),
+    ):
         yield app_lock
 
 

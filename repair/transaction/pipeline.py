@@ -49,8 +49,17 @@ from repair.transaction.journal import (
 from repair.transaction.recovery import commit, recover, rollback
 from repair.transaction.steps import planned_set, run_step
 
-CRASH_POINTS = ("journal", "moved", "venv-ready", "verify", "verified", "committed",
-                "rollback:start", "rollback:cleared", "rollback:renamed")
+CRASH_POINTS = (
+    "journal",
+    "moved",
+    "venv-ready",
+    "verify",
+    "verified",
+    "committed",
+    "rollback:start",
+    "rollback:cleared",
+    "rollback:renamed",
+)
 
 
 @dataclass
@@ -75,20 +84,36 @@ def _create_venv(ctx: Context, step: Step, reporter: Reporter, plan: Plan | None
     python, version = step.params.get("python"), step.params.get("version")
     if not python or not version:  # a plan made without a choice (an older journal)
         old_version, old_interpreter = old_python(ctx)
-        chosen = choose_python(ctx.install.manifest, requested=python,
-                               old_version=old_version, old_interpreter=old_interpreter)
+        chosen = choose_python(
+            ctx.install.manifest,
+            requested=python,
+            old_version=old_version,
+            old_interpreter=old_interpreter,
+        )
         python, version = chosen.path, chosen.version
     reporter.step(f"creating the venv with Python {version} ({python})")
     venv = ctx.install.venv
     venv.mkdir(parents=True)
     (venv / fsops.PARTIAL_MARKER).write_text("recreate\n")
-    pins: list[Any] = next((s.params.get("pins", []) for s in (plan.steps if plan else ())
-                            if s.kind == StepKind.INSTALL_REQUIREMENTS), [])
+    pins: list[Any] = next(
+        (
+            s.params.get("pins", [])
+            for s in (plan.steps if plan else ())
+            if s.kind == StepKind.INSTALL_REQUIREMENTS
+        ),
+        [],
+    )
     options = RepairOptions.of(ctx.options)
     reused_setuptools = not options.no_reuse and any(
-        str(p).lower().startswith("setuptools==") for p in pins)
-    how = create_venv(python, venv, installer=options.installer or "pip",
-                      version=version, setuptools=not reused_setuptools)
+        str(p).lower().startswith("setuptools==") for p in pins
+    )
+    how = create_venv(
+        python,
+        venv,
+        installer=options.installer or "pip",
+        version=version,
+        setuptools=not reused_setuptools,
+    )
     return f"Python {version} ({how})"
 
 
@@ -97,8 +122,9 @@ def _preflight(ctx: Context, plan: Plan) -> None:
     if RepairOptions.of(ctx.options).force or not plan.recreates:
         return
     steps = {s.kind: s.params for s in plan.steps}
-    python = steps[StepKind.RECREATE_VENV].get("python") or (ctx.layout.python if ctx.venv_exists
-                                                      else None)
+    python = steps[StepKind.RECREATE_VENV].get("python") or (
+        ctx.layout.python if ctx.venv_exists else None
+    )
     if python is None:
         return
     work = steps.get(StepKind.INSTALL_REQUIREMENTS, {})
@@ -106,15 +132,26 @@ def _preflight(ctx: Context, plan: Plan) -> None:
     wanted: list[Any] = list(reqs.for_index())
     wanted += [p for p in work.get("pins", []) if " @ " not in p and not p.startswith("-e ")]
     wanted += [m["requirement"] for m in work.get("moves", []) if m.get("requirement")]
-    hint = "nothing was changed" if work.get("fresh") or not work.get("pins") else \
-        "nothing was changed; --fresh leaves the old versions behind and resolves anew"
-    preflight(wanted, python, ctx.options.index, torch=steps.get(StepKind.INSTALL_TORCH),
-              reporter=ctx.reporter, requirement_options=reqs.options,
-              venv=ctx.venv if ctx.venv_exists else None, hint=hint)
+    hint = (
+        "nothing was changed"
+        if work.get("fresh") or not work.get("pins")
+        else "nothing was changed; --fresh leaves the old versions behind and resolves anew"
+    )
+    preflight(
+        wanted,
+        python,
+        ctx.options.index,
+        torch=steps.get(StepKind.INSTALL_TORCH),
+        reporter=ctx.reporter,
+        requirement_options=reqs.options,
+        venv=ctx.venv if ctx.venv_exists else None,
+        hint=hint,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # The pipeline
+
 
 def _report(ctx: Context) -> Report:
     return check(ctx)
@@ -129,8 +166,9 @@ def _fresh(ctx: Context, plan: Plan | None = None) -> Context:
     if plan is not None:
         if ctx.computed("machine_backend"):
             new.machine_backend = ctx.machine_backend
-        if ctx.computed("app_requirements") and not any(s.kind == StepKind.RECLONE
-                                                        for s in plan.steps):
+        if ctx.computed("app_requirements") and not any(
+            s.kind == StepKind.RECLONE for s in plan.steps
+        ):
             new.app_requirements = ctx.app_requirements
     return new
 
@@ -143,8 +181,13 @@ def _exit_for(report: Report) -> int:
     return ExitCode.OK
 
 
-def _decorate(report: Report, plan: Plan, steps: list[StepResult], backup: BackupInfo | None,
-              extra: dict[str, Any] | None = None) -> Report:
+def _decorate(
+    report: Report,
+    plan: Plan,
+    steps: list[StepResult],
+    backup: BackupInfo | None,
+    extra: dict[str, Any] | None = None,
+) -> Report:
     report.extra["plan"] = plan.to_json()
     report.extra["steps"] = [s.to_json() for s in steps]
     report.extra["backup"] = backup.id if backup else None
@@ -155,8 +198,7 @@ def _decorate(report: Report, plan: Plan, steps: list[StepResult], backup: Backu
     return report
 
 
-def repair_install(ctx: Context, confirm: Callable[[Plan], bool] | None = None
-                   ) -> PipelineResult:
+def repair_install(ctx: Context, confirm: Callable[[Plan], bool] | None = None) -> PipelineResult:
     """Check, plan, back up, act, verify; roll back on any failure or Ctrl-C, under the
     pipeline's options of ``ctx`` (``RepairOptions``).
 
@@ -183,20 +225,22 @@ def repair_install(ctx: Context, confirm: Callable[[Plan], bool] | None = None
         extra = {"recovered": recovered} if recovered else {}
         if dry_run or plan.empty:
             report = _decorate(before, plan, [], None, extra)
-            code = ExitCode.PROBLEMS if (dry_run and not plan.empty) \
-                else _exit_for(before)
+            code = ExitCode.PROBLEMS if (dry_run and not plan.empty) else _exit_for(before)
             return PipelineResult(report, code, plan, recovered=recovered)
         if ctx.venv_exists and ctx.layout.is_foreign:
             kind = "Windows" if ctx.layout.kind == "windows" else "Linux/macOS"
             raise UsageError(
                 f"{ctx.venv} is a {kind} venv: its python cannot run on this machine",
-                hint="run repair on the machine the web UI runs on; 'repair check' works here")
+                hint="run repair on the machine the web UI runs on; 'repair check' works here",
+            )
         if ctx.venv_exists and (plan.replaces_files or os.name == "nt"):
             running = processes_using(install.venv)
             if running:
                 names = ", ".join(p.describe() for p in running[:5])
-                raise BusyError(f"the application is running on this venv: {names}",
-                                hint="stop the web UI, then run repair again")
+                raise BusyError(
+                    f"the application is running on this venv: {names}",
+                    hint="stop the web UI, then run repair again",
+                )
         _preflight(ctx, plan)
         if confirm is not None and not confirm(plan):
             raise UsageError("cancelled: nothing was changed")
@@ -221,11 +265,11 @@ def _check_room(ctx: Context) -> None:
         raise PreflightError(
             f"not enough free space to rebuild the venv: about {need // (1 << 20)} MB needed, "
             f"{free // (1 << 20)} MB free on {venv.parent}",
-            hint="nothing was changed; free some space and run repair again")
+            hint="nothing was changed; free some space and run repair again",
+        )
 
 
-def _execute(ctx: Context, before: Report, plan: Plan, recovered: list[str]
-             ) -> PipelineResult:
+def _execute(ctx: Context, before: Report, plan: Plan, recovered: list[str]) -> PipelineResult:
     install = ctx.install
     reporter = ctx.reporter
     venv = install.venv
@@ -234,15 +278,25 @@ def _execute(ctx: Context, before: Report, plan: Plan, recovered: list[str]
     extra = {"recovered": recovered} if recovered else {}
 
     def on_ready(info: BackupInfo, dest: Path) -> None:
-        journal = Journal(info.path / JOURNAL, {
-            "schema": "repair.journal/1", "pid": os.getpid(), "started": time.time(),
-            "venv": str(venv), "venv_backup": str(dest), "moved": False, "created": False,
-            "old_fp": fingerprint(venv), "new_fp": None, "child_pgid": None,
-            "token": new_token(),
-            "state": "backing-up",
-            "plan": plan.to_json(), "steps": [{"kind": s.kind, "status": "pending"}
-                                               for s in plan.steps],
-        })
+        journal = Journal(
+            info.path / JOURNAL,
+            {
+                "schema": "repair.journal/1",
+                "pid": os.getpid(),
+                "started": time.time(),
+                "venv": str(venv),
+                "venv_backup": str(dest),
+                "moved": False,
+                "created": False,
+                "old_fp": fingerprint(venv),
+                "new_fp": None,
+                "child_pgid": None,
+                "token": new_token(),
+                "state": "backing-up",
+                "plan": plan.to_json(),
+                "steps": [{"kind": s.kind, "status": "pending"} for s in plan.steps],
+            },
+        )
         journal.set()
         journal_box.append(journal)
         crash_point("journal")
@@ -250,8 +304,9 @@ def _execute(ctx: Context, before: Report, plan: Plan, recovered: list[str]
     if plan.recreates:
         _check_room(ctx)
     reporter.step("backing up")
-    backup = create_backup(ctx, move_venv=True, reporter=reporter, reason="before repair",
-                           on_ready=on_ready)
+    backup = create_backup(
+        ctx, move_venv=True, reporter=reporter, reason="before repair", on_ready=on_ready
+    )
     journal = journal_box[0]
     try:
         journal.set(moved=backup.kind == "moved", state="running")
@@ -299,8 +354,11 @@ def _execute(ctx: Context, before: Report, plan: Plan, recovered: list[str]
         _verify_set(journal, venv)
         after = _report(_fresh(ctx, plan))
         was = {(f.id, f.subject) for f in before.findings}
-        new = [f for f in after.findings if f.severity is Severity.ERROR
-               and (f.id, f.subject) not in was]
+        new = [
+            f
+            for f in after.findings
+            if f.severity is Severity.ERROR and (f.id, f.subject) not in was
+        ]
         if new:
             raise _VerifyFailed("; ".join(f"{f.id}: {f.message}" for f in new[:3]))
         journal.set(state="verified", durable=False)
@@ -314,26 +372,33 @@ def _execute(ctx: Context, before: Report, plan: Plan, recovered: list[str]
                 r.status = "skipped"
         if isinstance(exc, KeyboardInterrupt):
             # Say what happens now: a second Ctrl-C mid-rollback is what loses a venv.
-            reporter.warn("interrupted: rolling back, so that the venv is as it was before; "
-                          "this takes a moment, let it finish")
+            reporter.warn(
+                "interrupted: rolling back, so that the venv is as it was before; "
+                "this takes a moment, let it finish"
+            )
         else:
             reporter.warn(f"the repair failed ({reason}); rolling back")
         try:
             rollback(journal, install, reporter)
         except Exception as exc2:  # noqa: BLE001 - reported as exit 5 with the backup's place
-            message = (f"the repair failed ({reason}) and so did the rollback ({_describe(exc2)}); "
-                       f"the old venv is kept in {journal.data.get('venv_backup')} (backup "
-                       f"{backup.id}): move it back to {venv} by hand, or run repair again")
+            message = (
+                f"the repair failed ({reason}) and so did the rollback ({_describe(exc2)}); "
+                f"the old venv is kept in {journal.data.get('venv_backup')} (backup "
+                f"{backup.id}): move it back to {venv} by hand, or run repair again"
+            )
             with contextlib.suppress(OSError):
                 journal.set(state="rollback-failed")
             report = _decorate(before, plan, results, backup, {**extra, "error": message})
-            return PipelineResult(report, ExitCode.ROLLBACK_FAILED, plan, results, backup,
-                                  message, recovered)
+            return PipelineResult(
+                report, ExitCode.ROLLBACK_FAILED, plan, results, backup, message, recovered
+            )
         message = f"the repair failed ({reason}); the venv was rolled back to how it was"
-        report = _decorate(_report(_fresh(ctx, plan)), plan, results, backup,
-                           {**extra, "error": message})
-        return PipelineResult(report, ExitCode.ROLLED_BACK, plan, results, backup, message,
-                              recovered)
+        report = _decorate(
+            _report(_fresh(ctx, plan)), plan, results, backup, {**extra, "error": message}
+        )
+        return PipelineResult(
+            report, ExitCode.ROLLED_BACK, plan, results, backup, message, recovered
+        )
     write_meta(backup, durable=False, venv_origin=str(venv), repaired=True)
     unfixed = unfixed_errors(before, after, plan)
     done: dict[str, Any] = dict(extra)
@@ -343,8 +408,9 @@ def _execute(ctx: Context, before: Report, plan: Plan, recovered: list[str]
     remain = None
     if unfixed:
         shown = ", ".join(f"{f.id} ({f.subject})" for f in unfixed[:5])
-        remain = (f"the repair ran but {len(unfixed)} of the errors it set out to fix remain: "
-                  f"{shown}")
+        remain = (
+            f"the repair ran but {len(unfixed)} of the errors it set out to fix remain: {shown}"
+        )
     return PipelineResult(report, _exit_for(after), plan, results, backup, remain, recovered)
 
 
@@ -354,10 +420,12 @@ def unfixed_errors(before: Report, after: Report, plan: Plan) -> list[Finding]:
     if plan.empty:
         return []
     left = {(f.id, f.subject) for f in plan.unresolved}
-    was = {(f.id, f.subject) for f in before.findings
-           if f.severity is Severity.ERROR and (f.id, f.subject) not in left}
-    return [f for f in after.findings
-            if f.severity is Severity.ERROR and (f.id, f.subject) in was]
+    was = {
+        (f.id, f.subject)
+        for f in before.findings
+        if f.severity is Severity.ERROR and (f.id, f.subject) not in left
+    }
+    return [f for f in after.findings if f.severity is Severity.ERROR and (f.id, f.subject) in was]
 
 
 class _VerifyFailed(Exception):
@@ -374,10 +442,17 @@ def _verify_set(journal: Journal, venv: Path) -> None:
     planned = planned_set(journal)
     if planned is None:
         return
-    torch: dict[str, Any] = next((s.get("params", {}) for s in journal.data.get("plan", [])
-                                  if s.get("kind") == StepKind.INSTALL_TORCH), {})
-    problems = verify_set(venv, planned.get("expect", {}), planned.get("moves", []),
-                          torch.get("requirements", []))
+    torch: dict[str, Any] = next(
+        (
+            s.get("params", {})
+            for s in journal.data.get("plan", [])
+            if s.get("kind") == StepKind.INSTALL_TORCH
+        ),
+        {},
+    )
+    problems = verify_set(
+        venv, planned.get("expect", {}), planned.get("moves", []), torch.get("requirements", [])
+    )
     if problems:
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise _NotAsPlanned("; ".join(problems[:5]) + more)

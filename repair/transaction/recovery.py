@@ -41,9 +41,11 @@ def _saved_venv(journal: Journal, install: Install) -> Path | None:
         return None
     path = Path(os.path.abspath(str(value)))
     if not venv_belongs(install, journal.folder, path):
-        raise JournalError(f"{journal.path} names {value} as the backup of the venv, which is "
-                           "not a backup folder of this install",
-                           hint=f"remove {journal.path} if nothing is left to recover")
+        raise JournalError(
+            f"{journal.path} names {value} as the backup of the venv, which is "
+            "not a backup folder of this install",
+            hint=f"remove {journal.path} if nothing is left to recover",
+        )
     return path
 
 
@@ -93,10 +95,18 @@ def rollback(journal: Journal, install: Install, reporter: Reporter | None = Non
     elif journal.data.get("created"):
         _make_room(journal, install, reporter)  # there was no venv before
     meta = read_meta(journal.folder)
-    if meta is not None and meta.get("has_venv") and meta.get("kind") == "moved" \
-            and not os.path.lexists(saved or journal.folder / "venv"):
-        meta.update(has_venv=False, venv_path=None, kind="snapshot",
-                    reason=f"{meta.get('reason', '')} (rolled back; venv restored)")
+    if (
+        meta is not None
+        and meta.get("has_venv")
+        and meta.get("kind") == "moved"
+        and not os.path.lexists(saved or journal.folder / "venv")
+    ):
+        meta.update(
+            has_venv=False,
+            venv_path=None,
+            kind="snapshot",
+            reason=f"{meta.get('reason', '')} (rolled back; venv restored)",
+        )
         with contextlib.suppress(OSError):  # a full disk: the listing is fixed next time
             fsops.atomic_write(journal.folder / "backup.json", json.dumps(meta, indent=2))
     _note(journal, state="rolled-back")
@@ -135,8 +145,9 @@ def recover(install: Install, reporter: Reporter) -> list[str]:
         journal = load_journal(folder)
         if journal is None or journal.state in FINAL_STATES:
             continue
-        if journal.data.get("venv") and os.path.abspath(str(journal.data["venv"])) \
-                != str(install.venv):
+        if journal.data.get("venv") and os.path.abspath(str(journal.data["venv"])) != str(
+            install.venv
+        ):
             continue  # the journal of another venv of this app (--venv): left for that one
         if end_child(journal):
             reporter.warn(f"ended the installer left running by the interrupted run {folder.name}")
@@ -146,8 +157,9 @@ def recover(install: Install, reporter: Reporter) -> list[str]:
             commit(journal, install)
             done.append(f"finished {folder.name}")
             continue
-        if journal.data.get("restore_fp") is not None \
-                and same_folder(install.venv, journal.data["restore_fp"]):
+        if journal.data.get("restore_fp") is not None and same_folder(
+            install.venv, journal.data["restore_fp"]
+        ):
             reporter.step(f"finishing the interrupted restore {folder.name}")
             journal.set(state="committed")
             done.append(f"finished {folder.name}")
@@ -171,5 +183,8 @@ def _wait_for_app(install: Install) -> None:
     running = processes_using(install.venv) if os.path.isdir(install.venv) else []
     if running:
         names = ", ".join(p.describe() for p in running[:5])
-        raise BusyError(f"an interrupted repair must be finished, and the application is running "
-                        f"on this venv: {names}", hint="stop the web UI, then run repair again")
+        raise BusyError(
+            f"an interrupted repair must be finished, and the application is running "
+            f"on this venv: {names}",
+            hint="stop the web UI, then run repair again",
+        )

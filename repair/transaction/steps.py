@@ -36,8 +36,10 @@ def _log(journal: Journal) -> Path:
 def _child_recorder(journal: Journal) -> Callable[[int], None]:
     """The installer runs in its own process group, recorded before it can change anything: a
     run killed meanwhile leaves a journal that names the group for the next run to end."""
+
     def record(pgid: int) -> None:
         journal.set(child_pgid=pgid)
+
     return record
 
 
@@ -60,8 +62,12 @@ def run_step(step: Step, ctx: Context, journal: Journal) -> str:
         done = relink_venv(ctx.venv, Path(str(step.params["python"])))
         return "; ".join(done) or "already pointed there"
     if step.kind == StepKind.ENSURE_PIP:
-        proc.run([python, "-m", "ensurepip", "--upgrade", "--default-pip"], timeout=600,
-                 env=proc.clean_env(venv=venv), check=True)
+        proc.run(
+            [python, "-m", "ensurepip", "--upgrade", "--default-pip"],
+            timeout=600,
+            env=proc.clean_env(venv=venv),
+            check=True,
+        )
         return ""
     if step.kind == StepKind.REMOVE:
         # One line for them all (the plan names each); a count on a terminal.
@@ -89,8 +95,7 @@ def run_step(step: Step, ctx: Context, journal: Journal) -> str:
                         target = Path(os.path.normpath(site / rec.path))
                         # Only what lies inside the venv, links of the path resolved: never a
                         # file a RECORD names outside it, never through a linked folder.
-                        if os.path.lexists(target) and inside(target, venv) \
-                                and not target.is_dir():
+                        if os.path.lexists(target) and inside(target, venv) and not target.is_dir():
                             fsops.guarded_rmtree(target, venv_root=venv, protect=[install.dir])
                             count += 1
                 if os.path.lexists(fpath):
@@ -104,26 +109,54 @@ def run_step(step: Step, ctx: Context, journal: Journal) -> str:
     if step.kind == StepKind.INSTALL_TORCH:
         saved = journal.data.get("venv_backup")
         return install_torch(
-            python, p, work=journal.folder / "rebuild", keep=planned_set(journal),
-            index=index, log=_log(journal), reporter=reporter, installer=installer,
-            old_venv=Path(saved) if saved else None, on_start=_child_recorder(journal))
+            python,
+            p,
+            work=journal.folder / "rebuild",
+            keep=planned_set(journal),
+            index=index,
+            log=_log(journal),
+            reporter=reporter,
+            installer=installer,
+            old_venv=Path(saved) if saved else None,
+            on_start=_child_recorder(journal),
+        )
     if step.kind == StepKind.REINSTALL:
         args = ["--force-reinstall", "--no-deps", *p["requirements"]]
         for c in p.get("constraints", []):
             args += ["-c", c]
-        stats = pip_install(python, args, log_path=_log(journal), reporter=reporter,
-                            installer=installer, index=index, label="reinstalling "
-                            + ", ".join(p["requirements"]), on_start=_child_recorder(journal))
+        stats = pip_install(
+            python,
+            args,
+            log_path=_log(journal),
+            reporter=reporter,
+            installer=installer,
+            index=index,
+            label="reinstalling " + ", ".join(p["requirements"]),
+            on_start=_child_recorder(journal),
+        )
         return f"{len(stats.installed)} installed"
     if step.kind == StepKind.INSTALL_REQUIREMENTS and "expect" in p:
         saved = journal.data.get("venv_backup")
-        torch: dict[str, Any] = next((s.get("params", {}) for s in journal.data.get("plan", [])
-                                      if s.get("kind") == StepKind.INSTALL_TORCH), {})
-        return install_set(python, p, work=journal.folder / "rebuild",
-                           old_venv=Path(saved) if saved else None, index=index,
-                           log=_log(journal), reporter=reporter, installer=installer,
-                           torch_pins=torch.get("requirements", []),
-                           on_start=_child_recorder(journal))
+        torch: dict[str, Any] = next(
+            (
+                s.get("params", {})
+                for s in journal.data.get("plan", [])
+                if s.get("kind") == StepKind.INSTALL_TORCH
+            ),
+            {},
+        )
+        return install_set(
+            python,
+            p,
+            work=journal.folder / "rebuild",
+            old_venv=Path(saved) if saved else None,
+            index=index,
+            log=_log(journal),
+            reporter=reporter,
+            installer=installer,
+            torch_pins=torch.get("requirements", []),
+            on_start=_child_recorder(journal),
+        )
     if step.kind == StepKind.INSTALL_REQUIREMENTS:
         args = []
         for f in p["files"]:
@@ -140,9 +173,16 @@ def run_step(step: Step, ctx: Context, journal: Journal) -> str:
             args.append("--force-reinstall")
         if not p["files"] and not p.get("extra"):
             return "no requirements"
-        stats = pip_install(python, args, log_path=_log(journal), reporter=reporter,
-                            installer=installer, index=index, label="installing the requirements",
-                            on_start=_child_recorder(journal))
+        stats = pip_install(
+            python,
+            args,
+            log_path=_log(journal),
+            reporter=reporter,
+            installer=installer,
+            index=index,
+            label="installing the requirements",
+            on_start=_child_recorder(journal),
+        )
         return f"{len(stats.installed)} installed"
     raise UsageError(f"unknown plan step {step.kind!r}")
 

@@ -15,9 +15,12 @@ from tests.kit import build_wheel
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Test Author", "GIT_AUTHOR_EMAIL": "author@example.invalid",
-    "GIT_COMMITTER_NAME": "Test Author", "GIT_COMMITTER_EMAIL": "author@example.invalid",
-    "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0",
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.invalid",
+    "GIT_COMMITTER_NAME": "Test Author",
+    "GIT_COMMITTER_EMAIL": "author@example.invalid",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_TERMINAL_PROMPT": "0",
 }
 
 TORCH_BUILDS = {
@@ -40,14 +43,17 @@ WEBUI_USER_SH = """#!/bin/bash
 #export COMMANDLINE_ARGS=""
 #python_cmd="python3"
 """
-WEBUI_USER_BAT = "@echo off\r\n\r\nset PYTHON=\r\nset GIT=\r\nset VENV_DIR=\r\n" \
+WEBUI_USER_BAT = (
+    "@echo off\r\n\r\nset PYTHON=\r\nset GIT=\r\nset VENV_DIR=\r\n"
     "set COMMANDLINE_ARGS=\r\n\r\ncall webui.bat\r\n"
+)
 
 
 def git(cwd: Path, *args: str) -> str:
     env = {**os.environ, **GIT_ENV, "HOME": str(cwd)}
-    out = subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True,
-                         text=True)
+    out = subprocess.run(
+        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+    )
     return out.stdout.strip()
 
 
@@ -66,10 +72,15 @@ class World:
 
 def make_torch(dest: Path, backend: str) -> Path:
     version, cuda, hip = TORCH_BUILDS[backend]
-    return build_wheel(dest, "torch", version, files={
-        "torch/__init__.py": f"__version__ = {version!r}\nfrom torch import version\n",
-        "torch/version.py": f"__version__ = {version!r}\ncuda = {cuda}\nhip = {hip}\n",
-    })
+    return build_wheel(
+        dest,
+        "torch",
+        version,
+        files={
+            "torch/__init__.py": f"__version__ = {version!r}\nfrom torch import version\n",
+            "torch/version.py": f"__version__ = {version!r}\ncuda = {cuda}\nhip = {hip}\n",
+        },
+    )
 
 
 def make_world(root: Path, *, requirements: str = REQUIREMENTS) -> World:
@@ -80,8 +91,9 @@ def make_world(root: Path, *, requirements: str = REQUIREMENTS) -> World:
     build_wheel(wheels, "einops", "0.8.0")
     for backend in TORCH_BUILDS:
         make_torch(root / "torch" / backend, backend)
-    build_wheel(root / "torch" / "directml", "torch-directml", "0.2.0.dev230426",
-                requires=["torch==2.0.0"])
+    build_wheel(
+        root / "torch" / "directml", "torch-directml", "0.2.0.dev230426", requires=["torch==2.0.0"]
+    )
 
     work = root / "upstream-work"
     work.mkdir(parents=True)
@@ -98,17 +110,28 @@ def make_world(root: Path, *, requirements: str = REQUIREMENTS) -> World:
     git(work, "remote", "add", "origin", str(upstream))
 
     lines = [
-        "schema = 1", 'name = "testui"', 'title = "A test web UI"',
-        "[repository]", f'url = "{upstream.as_posix()}"', 'branch = "master"',
-        "[python]", 'supported = ">=3.10"',
-        "[requirements]", 'files = ["requirements.txt"]',
-        "[venv]", 'dirs = ["venv"]', 'settings = ["VENV_DIR", "venv_dir"]',
+        "schema = 1",
+        'name = "testui"',
+        'title = "A test web UI"',
+        "[repository]",
+        f'url = "{upstream.as_posix()}"',
+        'branch = "master"',
+        "[python]",
+        'supported = ">=3.10"',
+        "[requirements]",
+        'files = ["requirements.txt"]',
+        "[venv]",
+        'dirs = ["venv"]',
+        'settings = ["VENV_DIR", "venv_dir"]',
     ]
     for backend in TORCH_BUILDS:
         version = TORCH_BUILDS[backend][0]
         packages = f'"torch=={version}"' + (', "torch-directml"' if backend == "directml" else "")
-        lines += [f"[torch.{backend}]", f"packages = [{packages}]",
-                  f'index_url = "{(root / "torch" / backend).as_uri()}"']
+        lines += [
+            f"[torch.{backend}]",
+            f"packages = [{packages}]",
+            f'index_url = "{(root / "torch" / backend).as_uri()}"',
+        ]
     lines.append("[launch.recommended]")
     lines += [f'{backend} = "{args}"' for backend, args in LAUNCH.items()]
     manifest = root / "testui.toml"
@@ -117,16 +140,35 @@ def make_world(root: Path, *, requirements: str = REQUIREMENTS) -> World:
 
 
 def install_args(world: World, target: Path, *extra: str, backend: str = "cpu") -> list[str]:
-    return ["install", str(world.manifest), "--dir", str(target), "--backend", backend,
-            "--python", sys.executable, "--find-links", str(world.wheels), "--yes", *extra]
+    return [
+        "install",
+        str(world.manifest),
+        "--dir",
+        str(target),
+        "--backend",
+        backend,
+        "--python",
+        sys.executable,
+        "--find-links",
+        str(world.wheels),
+        "--yes",
+        *extra,
+    ]
 
 
-def run_cli(args: list[str], env_extra: dict[str, str] | None = None, timeout: float = 300
-            ) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: list[str], env_extra: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """The CLI as its own process (for kills)."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "repair", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout, cwd=REPO_ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "repair", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO_ROOT,
+    )
 
 
 def installed_versions(venv: Path) -> dict[str, str]:

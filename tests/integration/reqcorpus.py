@@ -35,10 +35,14 @@ PIP_CASES = [
     _case("TestIgnoreComments.test_ignore_line", "\nreq1\nreq2\n"),
     _case("TestIgnoreComments.test_ignore_comment", "req1\n# comment\nreq2\n"),
     _case("TestIgnoreComments.test_strip_comment", "req1\nreq # comment\nreq2\n"),
-    _case("TestJoinLines.test_join_lines", "line 1\nline 2:1 \\\nline 2:2\nline 3:1 \\\n"
-          "line 3:2 \\\nline 3:3\nline 4\n"),
-    _case("TestJoinLines.test_join_lines[as requirements]", "pkg1\npkg2 \\\n==1.0\npkg3 \\\n"
-          ">=1 \\\n,<2\npkg4\n"),
+    _case(
+        "TestJoinLines.test_join_lines",
+        "line 1\nline 2:1 \\\nline 2:2\nline 3:1 \\\nline 3:2 \\\nline 3:3\nline 4\n",
+    ),
+    _case(
+        "TestJoinLines.test_join_lines[as requirements]",
+        "pkg1\npkg2 \\\n==1.0\npkg3 \\\n>=1 \\\n,<2\npkg4\n",
+    ),
     _case("TestJoinLines.test_last_line_with_escape", "line1\nline2 \\"),
     _case("TestJoinLines.test_last_line_with_escape[as requirement]", "pkg1\npkg2 \\"),
     _case("TestProcessLine.test_parser_error", "--bogus"),
@@ -47,61 +51,93 @@ PIP_CASES = [
     _case("TestProcessLine.test_only_one_req_per_line", "req1 req2"),
     _case("TestProcessLine.test_error_message", "\n\nmy-package=1.0"),
     _case("TestProcessLine.test_yield_line_requirement", "SomeProject"),
-    _case("TestProcessLine.test_yield_pep440_line_requirement",
-          "SomeProject @ https://url/SomeProject-py2-py3-none-any.whl"),
+    _case(
+        "TestProcessLine.test_yield_pep440_line_requirement",
+        "SomeProject @ https://url/SomeProject-py2-py3-none-any.whl",
+    ),
     _case("TestProcessLine.test_yield_line_constraint", "SomeProject", constraint=True),
-    _case("TestProcessLine.test_yield_line_requirement_with_spaces_in_specifier",
-          "SomeProject >= 2"),
+    _case(
+        "TestProcessLine.test_yield_line_requirement_with_spaces_in_specifier", "SomeProject >= 2"
+    ),
     _case("TestProcessLine.test_yield_editable_requirement", "-e git+https://url#egg=SomeProject"),
-    FileCase("TestProcessLine.test_nested_constraints_file",
-             {"parent/req_file.txt": "-c reqs.txt", "parent/reqs.txt": "hello"},
-             top="parent/req_file.txt"),
-    FileCase("TestProcessLine.test_repeated_requirement_files",
-             {"a.txt": "requests", "b.txt": "-r a.txt", "c.txt": "-r a.txt\n-r b.txt"},
-             top="c.txt"),
-    FileCase("TestProcessLine.test_recursive_requirements_file",
-             {"0.txt": "-r 1.txt", "1.txt": "-r 2.txt", "2.txt": "-r 3.txt", "3.txt": "-r 0.txt"},
-             top="0.txt"),
-    FileCase("TestProcessLine.test_recursive_requirements_file[inner cycle]",
-             {"0.txt": "-r 1.txt", "1.txt": "-r 2.txt", "2.txt": "-r 3.txt", "3.txt": "-r 2.txt"},
-             top="0.txt"),
-    FileCase("TestProcessLine.test_recursive_relative_requirements_file",
-             {"root.txt": "-r nest/level_1.txt", "nest/level_1.txt": "-r nest/level_2.txt",
-              "nest/nest/level_2.txt": "-r ../../root.txt"}, top="root.txt"),
-    _case("TestProcessLine.test_options_on_a_requirement_line",
-          'SomeProject --config-settings="yo3=yo4" --config-settings "yo1=yo2"'),
-    _case("TestProcessLine.test_hash_options",
-          "SomeProject --hash=sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e730433629"
-          "38b9824"
-          " --hash=sha384:59e1748777448c69de6b800d7a33bbfb9ff1b463e44354c3553bcdb9c666fa90125a3c79f"
-          "90397bdf5f6a13de828684f --hash=sha256:486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a"
-          "6c65260e9cb8a7"),
+    FileCase(
+        "TestProcessLine.test_nested_constraints_file",
+        {"parent/req_file.txt": "-c reqs.txt", "parent/reqs.txt": "hello"},
+        top="parent/req_file.txt",
+    ),
+    FileCase(
+        "TestProcessLine.test_repeated_requirement_files",
+        {"a.txt": "requests", "b.txt": "-r a.txt", "c.txt": "-r a.txt\n-r b.txt"},
+        top="c.txt",
+    ),
+    FileCase(
+        "TestProcessLine.test_recursive_requirements_file",
+        {"0.txt": "-r 1.txt", "1.txt": "-r 2.txt", "2.txt": "-r 3.txt", "3.txt": "-r 0.txt"},
+        top="0.txt",
+    ),
+    FileCase(
+        "TestProcessLine.test_recursive_requirements_file[inner cycle]",
+        {"0.txt": "-r 1.txt", "1.txt": "-r 2.txt", "2.txt": "-r 3.txt", "3.txt": "-r 2.txt"},
+        top="0.txt",
+    ),
+    FileCase(
+        "TestProcessLine.test_recursive_relative_requirements_file",
+        {
+            "root.txt": "-r nest/level_1.txt",
+            "nest/level_1.txt": "-r nest/level_2.txt",
+            "nest/nest/level_2.txt": "-r ../../root.txt",
+        },
+        top="root.txt",
+    ),
+    _case(
+        "TestProcessLine.test_options_on_a_requirement_line",
+        'SomeProject --config-settings="yo3=yo4" --config-settings "yo1=yo2"',
+    ),
+    _case(
+        "TestProcessLine.test_hash_options",
+        "SomeProject --hash=sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e730433629"
+        "38b9824"
+        " --hash=sha384:59e1748777448c69de6b800d7a33bbfb9ff1b463e44354c3553bcdb9c666fa90125a3c79f"
+        "90397bdf5f6a13de828684f --hash=sha256:486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a"
+        "6c65260e9cb8a7",
+    ),
     _case("TestProcessLine.test_set_isolated", "SomeProject"),
     _case("TestProcessLine.test_set_finder_no_index", "--no-index"),
-    _case("TestProcessLine.test_set_finder_no_index_is_remembered_for_later_invocations",
-          "--no-index\n--index-url=url"),
+    _case(
+        "TestProcessLine.test_set_finder_no_index_is_remembered_for_later_invocations",
+        "--no-index\n--index-url=url",
+    ),
     _case("TestProcessLine.test_set_finder_index_url", "--index-url=url"),
     _case("TestProcessLine.test_set_finder_find_links", "--find-links=url"),
     _case("TestProcessLine.test_set_finder_extra_index_urls", "--extra-index-url=url"),
-    _case("TestProcessLine.test_set_finder_trusted_host",
-          "--trusted-host=host1 --trusted-host=host2:8080"),
+    _case(
+        "TestProcessLine.test_set_finder_trusted_host",
+        "--trusted-host=host1 --trusted-host=host2:8080",
+    ),
     _case("TestProcessLine.test_set_finder_allow_all_prereleases", "--pre"),
     _case("TestProcessLine.test_set_finder_all_releases", "--all-releases :all:"),
-    _case("TestProcessLine.test_set_finder_all_releases_specific_package",
-          "--all-releases pkg1,pkg2"),
+    _case(
+        "TestProcessLine.test_set_finder_all_releases_specific_package", "--all-releases pkg1,pkg2"
+    ),
     _case("TestProcessLine.test_set_finder_only_final", "--only-final :all:"),
     _case("TestProcessLine.test_set_finder_only_final_specific_package", "--only-final pkg1,pkg2"),
     _case("TestProcessLine.test_use_feature", "--use-feature=fast-deps"),
     _case("TestProcessLine.test_use_feature_with_error", "--use-feature=resolvelib"),
-    FileCase("TestProcessLine.test_relative_local_find_links",
-             {"path/req_file.txt": "--find-links=rel_path", "path/rel_path/.keep": ""},
-             top="path/req_file.txt"),
-    FileCase("TestProcessLine.test_relative_local_nested_req_files",
-             {"parent/req_file.txt": "-r reqs.txt", "parent/reqs.txt": "hello"},
-             top="parent/req_file.txt"),
-    FileCase("TestProcessLine.test_absolute_local_nested_req_files",
-             {"parent/req_file.txt": "-r {root}/other/reqs.txt", "other/reqs.txt": "hello"},
-             top="parent/req_file.txt"),
+    FileCase(
+        "TestProcessLine.test_relative_local_find_links",
+        {"path/req_file.txt": "--find-links=rel_path", "path/rel_path/.keep": ""},
+        top="path/req_file.txt",
+    ),
+    FileCase(
+        "TestProcessLine.test_relative_local_nested_req_files",
+        {"parent/req_file.txt": "-r reqs.txt", "parent/reqs.txt": "hello"},
+        top="parent/req_file.txt",
+    ),
+    FileCase(
+        "TestProcessLine.test_absolute_local_nested_req_files",
+        {"parent/req_file.txt": "-r {root}/other/reqs.txt", "other/reqs.txt": "hello"},
+        top="parent/req_file.txt",
+    ),
     _case("TestBreakOptionsArgs.test_no_args", "--option"),
     _case("TestBreakOptionsArgs.test_no_options", "arg arg"),
     _case("TestBreakOptionsArgs.test_args_short_options", "arg arg -s"),
@@ -111,39 +147,67 @@ PIP_CASES = [
     _case("TestOptionVariants.test_variant3", "--index-url=url"),
     _case("TestOptionVariants.test_variant4", "--index-url url"),
     _case("TestOptionVariants.test_variant5", "--index-url='url'"),
-    _case("TestParseRequirements.test_multiple_appending_options",
-          "--extra-index-url url1 \n--extra-index-url url2 "),
-    _case("TestParseRequirements.test_expand_existing_env_variables",
-          "https://${GITHUB_TOKEN}:x-oauth-basic@github.com/user/${DO_12_FACTOR}/archive/"
-          "master.zip",
-          env={"GITHUB_TOKEN": "notarealtoken", "DO_12_FACTOR": "awwyeah"}),
-    _case("TestParseRequirements.test_expand_missing_env_variables",
-          "https://${NON_EXISTENT_VARIABLE}:$WRONG_FORMAT@%WINDOWS_FORMAT%github.com/user/repo/"
-          "archive/master.zip"),
-    _case("TestParseRequirements.test_join_lines",
-          "--extra-index-url url1 \\\n--extra-index-url url2"),
-    _case("TestParseRequirements.test_req_file_parse_no_only_binary",
-          "# default is no constraints\n# We're not testing the format control logic here, just "
-          "that the options are\n# accepted\n--no-binary fred\n--only-binary wilma\n"),
+    _case(
+        "TestParseRequirements.test_multiple_appending_options",
+        "--extra-index-url url1 \n--extra-index-url url2 ",
+    ),
+    _case(
+        "TestParseRequirements.test_expand_existing_env_variables",
+        "https://${GITHUB_TOKEN}:x-oauth-basic@github.com/user/${DO_12_FACTOR}/archive/master.zip",
+        env={"GITHUB_TOKEN": "notarealtoken", "DO_12_FACTOR": "awwyeah"},
+    ),
+    _case(
+        "TestParseRequirements.test_expand_missing_env_variables",
+        "https://${NON_EXISTENT_VARIABLE}:$WRONG_FORMAT@%WINDOWS_FORMAT%github.com/user/repo/"
+        "archive/master.zip",
+    ),
+    _case(
+        "TestParseRequirements.test_join_lines", "--extra-index-url url1 \\\n--extra-index-url url2"
+    ),
+    _case(
+        "TestParseRequirements.test_req_file_parse_no_only_binary",
+        "# default is no constraints\n# We're not testing the format control logic here, just "
+        "that the options are\n# accepted\n--no-binary fred\n--only-binary wilma\n",
+    ),
     _case("TestParseRequirements.test_req_file_parse_comment_start_of_line", "# Comment "),
     _case("TestParseRequirements.test_invalid_options", "--'data\n"),
-    _case("TestParseRequirements.test_req_file_parse_comment_end_of_line_with_url",
-          "https://example.com/foo.tar.gz # Comment "),
-    _case("TestParseRequirements.test_req_file_parse_egginfo_end_of_line_with_url",
-          "https://example.com/foo.tar.gz#egg=wat"),
-    _case("TestParseRequirements.test_req_file_no_finder",
-          "\n    --find-links https://example.com/\n    --index-url https://example.com/\n"
-          "    --extra-index-url https://two.example.com/\n    --no-use-wheel\n    --no-index\n"),
+    _case(
+        "TestParseRequirements.test_req_file_parse_comment_end_of_line_with_url",
+        "https://example.com/foo.tar.gz # Comment ",
+    ),
+    _case(
+        "TestParseRequirements.test_req_file_parse_egginfo_end_of_line_with_url",
+        "https://example.com/foo.tar.gz#egg=wat",
+    ),
+    _case(
+        "TestParseRequirements.test_req_file_no_finder",
+        "\n    --find-links https://example.com/\n    --index-url https://example.com/\n"
+        "    --extra-index-url https://two.example.com/\n    --no-use-wheel\n    --no-index\n",
+    ),
     _case("TestParseRequirements.test_general_decoding[defaults to UTF-8]", b"Django==1.4.2"),
-    _case("TestParseRequirements.test_general_decoding[decodes based on PEP-263 style headers]",
-          "# coding=latin1\nDjango==1.4.2 # Pas trop de café".encode("latin-1")),
-    *[_case(f"TestParseRequirements.test_decoding_with_BOM[{enc}]",
-            bom + "Django==1.4.2".encode(enc))
-      for bom, enc in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_BE, "utf-16-be"),
-                       (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
-                       (codecs.BOM_UTF32_LE, "utf-32-le"), (b"", "utf-16"), (b"", "utf-32"))],
-    _case("TestParseRequirements.test_warns_and_falls_back_to_locale_on_utf8_decode_fail",
-          b"pip<=24.0 # some comment\xff\n"),
+    _case(
+        "TestParseRequirements.test_general_decoding[decodes based on PEP-263 style headers]",
+        "# coding=latin1\nDjango==1.4.2 # Pas trop de café".encode("latin-1"),
+    ),
+    *[
+        _case(
+            f"TestParseRequirements.test_decoding_with_BOM[{enc}]",
+            bom + "Django==1.4.2".encode(enc),
+        )
+        for bom, enc in (
+            (codecs.BOM_UTF8, "utf-8"),
+            (codecs.BOM_UTF16_BE, "utf-16-be"),
+            (codecs.BOM_UTF16_LE, "utf-16-le"),
+            (codecs.BOM_UTF32_BE, "utf-32-be"),
+            (codecs.BOM_UTF32_LE, "utf-32-le"),
+            (b"", "utf-16"),
+            (b"", "utf-32"),
+        )
+    ],
+    _case(
+        "TestParseRequirements.test_warns_and_falls_back_to_locale_on_utf8_decode_fail",
+        b"pip<=24.0 # some comment\xff\n",
+    ),
     _case("TestParseRequirements.test_errors_on_non_decodable_data", b"\xff"),
     _case("test_missing_constraint_file_message_mentions_constraints", "-c does-not-exist.txt"),
 ]
@@ -155,8 +219,9 @@ FIELD_CASES = [
     _case("comment-ending-in-backslash", "# see C:\\path\\\nnumpy\n"),
     _case("indented-comment-ending-in-backslash", "   # a \\\nnumpy\n"),
     _case("url-marker-spaced", 'foo @ https://e.com/foo-1.0.tar.gz ; python_version >= "3"\n'),
-    _case("url-marker-semicolon-space",
-          'foo @ https://e.com/foo-1.0.tar.gz; sys_platform == "x"\n'),
+    _case(
+        "url-marker-semicolon-space", 'foo @ https://e.com/foo-1.0.tar.gz; sys_platform == "x"\n'
+    ),
     _case("url-marker-tight", 'foo @ https://e.com/foo-1.0.tar.gz;sys_platform == "x"\n'),
     _case("bare-url-marker", 'https://e.com/foo-1.0-py3-none-any.whl; sys_platform == "x"\n'),
     _case("bare-url-marker-tight", 'https://e.com/foo-1.0-py3-none-any.whl;sys_platform=="x"\n'),
@@ -172,16 +237,24 @@ FIELD_CASES = [
     _case("no-deps-stops-pip", "--no-deps\nfoo\n"),
     _case("progress-bar-stops-pip", "--progress-bar off\n"),
     _case("wheel-url-pins", "https://e.com/p/foo-1.0-py3-none-any.whl\n"),
-    _case("wheel-url-pins-local",
-          "https://d.e/whl/torch-2.1.2%2Bcu121-cp310-cp310-linux_x86_64.whl\n"),
+    _case(
+        "wheel-url-pins-local", "https://d.e/whl/torch-2.1.2%2Bcu121-cp310-cp310-linux_x86_64.whl\n"
+    ),
     _case("wheel-bare-file-name", "foo-1.0-py3-none-any.whl\n"),
     _case("wheel-relative-path", "./wheels/Foo_Bar-2.0rc1-py3-none-any.whl\n"),
     _case("wheel-bad-name", "https://e.com/p/foo.whl\n"),
-    FileCase("constraints-including-requirements",
-             {"requirements.txt": "-c cons.txt\nfoo\n", "cons.txt": "-r more.txt\nbar<2\n",
-              "more.txt": "baz\n"}),
-    FileCase("include-cycle-two", {"requirements.txt": "-r b.txt\nalpha\n",
-                                   "b.txt": "-r requirements.txt\nbeta\n"}),
+    FileCase(
+        "constraints-including-requirements",
+        {
+            "requirements.txt": "-c cons.txt\nfoo\n",
+            "cons.txt": "-r more.txt\nbar<2\n",
+            "more.txt": "baz\n",
+        },
+    ),
+    FileCase(
+        "include-cycle-two",
+        {"requirements.txt": "-r b.txt\nalpha\n", "b.txt": "-r requirements.txt\nbeta\n"},
+    ),
     FileCase("include-self", {"requirements.txt": "-r requirements.txt\n"}),
     FileCase("include-missing", {"requirements.txt": "-r nowhere.txt\n"}),
     FileCase("include-twice", {"requirements.txt": "-r a.txt\n-c a.txt\n", "a.txt": "foo<2\n"}),
@@ -203,7 +276,7 @@ FIELD_CASES = [
     _case("hash-no-requirement", "--hash=sha256:abcd\n"),
     _case("env-var-empty", "foo${EMPTY_VAR}\n", env={"EMPTY_VAR": ""}),
     _case("env-var-set", "foo==${FOO_VERSION}\n", env={"FOO_VERSION": "1.2"}),
-    _case("marker-invalid", 'foo; python_version >\n'),
+    _case("marker-invalid", "foo; python_version >\n"),
     _case("marker-empty", "foo;\n"),
     _case("extras-spaces", "foo[ gpu , dev ]>=1\n"),
     _case("hash-in-name", "foo#bar\n"),
@@ -216,12 +289,13 @@ FIELD_CASES = [
     _case("requirement-and-include", "foo -r other.txt\n"),
     _case("dash-r-no-space", "-rother.txt\n"),
     _case("option-positional", "--pre foo\n"),
-    _case("extra-index-then-index", "--extra-index-url https://e.e/a\n-i https://i.e/b\n"
-          "--extra-index-url https://e.e/c\nfoo\n"),
+    _case(
+        "extra-index-then-index",
+        "--extra-index-url https://e.e/a\n-i https://i.e/b\n--extra-index-url https://e.e/c\nfoo\n",
+    ),
     _case("no-index-then-index", "--no-index\n-i https://i.e/b\n--extra-index-url https://e/c\n"),
     _case("trusted-host-bad-port", "--trusted-host=host2:80*80\n"),
-    FileCase("local-dir-bad-extras", {"requirements.txt": "./pkg[GPU--&]\n",
-                                      "pkg/setup.py": ""}),
+    FileCase("local-dir-bad-extras", {"requirements.txt": "./pkg[GPU--&]\n", "pkg/setup.py": ""}),
     _case("file-url-with-tab", "fil\te:../foo-1.0-py3-none-any.whl\n"),
     _case("editable-pep508-not-vcs", "-e foo @ https://e.com/foo-1.0.tar.gz\n"),
     _case("editable-pep508-file", "-e foo @ file:///nowhere/foo\n"),
@@ -232,31 +306,103 @@ FIELD_CASES = [
 ]
 
 _NAMES = ["Foo", "foo_bar", "Foo.Bar-baz", "torch", "TORCH", "a", "x1", "Pillow", "opencv-python"]
-_SPECS = ["", "==1.0", ">=2", " >= 2", "==2.1.2+cu121", ">=1.0rc1,<2", "~=1.4", "===1.0",
-          "==1.*", ">=1.*", "=1.0", "(>=1.0)", " (>=1.0, <3)", "==1.0.post1.dev2", "<=0.9a1"]
+_SPECS = [
+    "",
+    "==1.0",
+    ">=2",
+    " >= 2",
+    "==2.1.2+cu121",
+    ">=1.0rc1,<2",
+    "~=1.4",
+    "===1.0",
+    "==1.*",
+    ">=1.*",
+    "=1.0",
+    "(>=1.0)",
+    " (>=1.0, <3)",
+    "==1.0.post1.dev2",
+    "<=0.9a1",
+]
 _EXTRAS = ["", "", "[gpu]", "[GPU,dev]", "[ gpu ]", "[]", "[gpu"]
-_MARKERS = ["", "", "", '; python_version >= "3.8"', ';python_version>="3.8"',
-            ' ; sys_platform == "win32"', '; extra == "x"', ";", "; python_version >",
-            '; platform_machine=="x86_64"and python_version>"3"', ';\tos_name == "nt"',
-            "; python_version in '3.8 3.9 3.10'", ' ;python_version<"3"or os_name=="posix"']
-_URLS = ["name @ https://e.com/pkg-1.0.tar.gz", "https://e.com/foo-1.0-py3-none-any.whl",
-         "https://e.com/foo.tar.gz#egg=foo", "git+https://g.e/x/y.git@v1#egg=y",
-         "git+https://g.e/x/y.git", "foo-1.0-py3-none-any.whl", "./wheels/bar-2.0-py3-none-any.whl",
-         "../x.tar.gz", "file:../x.tar.gz", "https://e.com/Foo_Bar-1.0a1-cp310-cp310-win_amd64.whl",
-         "./pkgdir", "x @ file:///tmp/x-1.0.tar.gz", "hg+https://h.e/r#egg=R"]
-_REQ_OPTIONS = ["", "", "", " --hash=sha256:abc", " --pre", " -i https://i.e/simple",
-                " --extra-index-url https://e.e/simple", " --extra-index https://e.e",
-                " --no-deps", " --global-option=x", " --config-settings k=v", " -C k",
-                " --bogus", " --hash=md5:abc", " --hash abc", " -e git+https://g.e/x/w.git#egg=w",
-                " -r common.txt", " -c cons.txt"]
-_OPTION_LINES = ["--pre", "-i https://a.e/simple", "--index-url=https://a.e/simple",
-                 "--extra-index-url https://b.e/simple", "--no-index", "--prefer-binary",
-                 "--only-binary :all:", "--no-binary=foo", "-f ./wheels", "--trusted-host h.e",
-                 "--use-feature=fast-deps", "--require-hashes", "--no-require-hashes",
-                 "--progress-bar off", "--no-deps", "--pre --bogus", "--find-links", "-r",
-                 "-r common.txt", "-c common.txt", "-c cons.txt", "--requirement=common.txt",
-                 "--only-binary -x", "-e git+https://g.e/x/z.git#egg=z", "-e ./pkgdir",
-                 "--constraint 'common.txt'", '--index-url "https://q.e/simple"']
+_MARKERS = [
+    "",
+    "",
+    "",
+    '; python_version >= "3.8"',
+    ';python_version>="3.8"',
+    ' ; sys_platform == "win32"',
+    '; extra == "x"',
+    ";",
+    "; python_version >",
+    '; platform_machine=="x86_64"and python_version>"3"',
+    ';\tos_name == "nt"',
+    "; python_version in '3.8 3.9 3.10'",
+    ' ;python_version<"3"or os_name=="posix"',
+]
+_URLS = [
+    "name @ https://e.com/pkg-1.0.tar.gz",
+    "https://e.com/foo-1.0-py3-none-any.whl",
+    "https://e.com/foo.tar.gz#egg=foo",
+    "git+https://g.e/x/y.git@v1#egg=y",
+    "git+https://g.e/x/y.git",
+    "foo-1.0-py3-none-any.whl",
+    "./wheels/bar-2.0-py3-none-any.whl",
+    "../x.tar.gz",
+    "file:../x.tar.gz",
+    "https://e.com/Foo_Bar-1.0a1-cp310-cp310-win_amd64.whl",
+    "./pkgdir",
+    "x @ file:///tmp/x-1.0.tar.gz",
+    "hg+https://h.e/r#egg=R",
+]
+_REQ_OPTIONS = [
+    "",
+    "",
+    "",
+    " --hash=sha256:abc",
+    " --pre",
+    " -i https://i.e/simple",
+    " --extra-index-url https://e.e/simple",
+    " --extra-index https://e.e",
+    " --no-deps",
+    " --global-option=x",
+    " --config-settings k=v",
+    " -C k",
+    " --bogus",
+    " --hash=md5:abc",
+    " --hash abc",
+    " -e git+https://g.e/x/w.git#egg=w",
+    " -r common.txt",
+    " -c cons.txt",
+]
+_OPTION_LINES = [
+    "--pre",
+    "-i https://a.e/simple",
+    "--index-url=https://a.e/simple",
+    "--extra-index-url https://b.e/simple",
+    "--no-index",
+    "--prefer-binary",
+    "--only-binary :all:",
+    "--no-binary=foo",
+    "-f ./wheels",
+    "--trusted-host h.e",
+    "--use-feature=fast-deps",
+    "--require-hashes",
+    "--no-require-hashes",
+    "--progress-bar off",
+    "--no-deps",
+    "--pre --bogus",
+    "--find-links",
+    "-r",
+    "-r common.txt",
+    "-c common.txt",
+    "-c cons.txt",
+    "--requirement=common.txt",
+    "--only-binary -x",
+    "-e git+https://g.e/x/z.git#egg=z",
+    "-e ./pkgdir",
+    "--constraint 'common.txt'",
+    '--index-url "https://q.e/simple"',
+]
 _COMMENTS = ["# comment", "  # indented \\", "#", "# coding=utf-8"]
 
 
@@ -267,8 +413,11 @@ def _line(rnd: random.Random) -> str:
         return line + rnd.choice(_REQ_OPTIONS) + rnd.choice(["", "", " # trailing", "#tight"])
     if kind < 0.65:
         url = rnd.choice(_URLS)
-        return url + rnd.choice(["", "", '; python_version >= "3"', ';python_version>="3"',
-                                 " # c"]) + rnd.choice(_REQ_OPTIONS[:6])
+        return (
+            url
+            + rnd.choice(["", "", '; python_version >= "3"', ';python_version>="3"', " # c"])
+            + rnd.choice(_REQ_OPTIONS[:6])
+        )
     if kind < 0.85:
         return rnd.choice(_OPTION_LINES)
     if kind < 0.93:
@@ -278,8 +427,13 @@ def _line(rnd: random.Random) -> str:
 
 def generated_cases(count: int, seed: int = 19) -> list[FileCase]:
     rnd = random.Random(seed)
-    shared: Files = {"common.txt": "numpy>=1.17\n", "cons.txt": "-r more.txt\nprotobuf<4\n",
-                     "more.txt": "einops\n", "pkgdir/setup.py": "", "wheels/.keep": ""}
+    shared: Files = {
+        "common.txt": "numpy>=1.17\n",
+        "cons.txt": "-r more.txt\nprotobuf<4\n",
+        "more.txt": "einops\n",
+        "pkgdir/setup.py": "",
+        "wheels/.keep": "",
+    }
     out = []
     for i in range(count):
         text = "\n".join(_line(rnd) for _ in range(rnd.randint(1, 6)))
@@ -293,8 +447,13 @@ def generated_cases(count: int, seed: int = 19) -> list[FileCase]:
             data = text.replace("\n", "\r\n").encode("utf-16")
         elif enc < 0.12:
             data = ("# -*- coding: latin-1 -*-\n" + text + " # é").encode("latin-1")
-        out.append(FileCase(f"generated-{i:03d}", {**shared, "requirements.txt": data},
-                            constraint=rnd.random() < 0.05))
+        out.append(
+            FileCase(
+                f"generated-{i:03d}",
+                {**shared, "requirements.txt": data},
+                constraint=rnd.random() < 0.05,
+            )
+        )
     return out
 
 
@@ -323,21 +482,52 @@ class DistSpec:
     egg: bool = False  # an .egg-info folder with requires.txt instead of a .dist-info
 
 
-_SPELLINGS = {"alpha": ["alpha", "Alpha", "ALPHA"],
-              "beta-pkg": ["beta-pkg", "beta_pkg", "Beta.Pkg"],
-              "gamma": ["gamma", "Gamma"], "delta.x": ["delta.x", "delta_x", "Delta-X"],
-              "eps": ["eps", "EPS"], "zeta": ["zeta", "Zeta"]}
+_SPELLINGS = {
+    "alpha": ["alpha", "Alpha", "ALPHA"],
+    "beta-pkg": ["beta-pkg", "beta_pkg", "Beta.Pkg"],
+    "gamma": ["gamma", "Gamma"],
+    "delta.x": ["delta.x", "delta_x", "Delta-X"],
+    "eps": ["eps", "EPS"],
+    "zeta": ["zeta", "Zeta"],
+}
 _VERSIONS = ["1.0", "2.0", "2.0rc1", "1.0+cu121", "0.9.post1", "1.0.dev3", "3.1.4", "2.1.2+cpu"]
-_DEP_SPECS = ["", ">=1.0", "<2", "==1.0", ">=2.0rc1", "==1.0+cu121", "==1.0.*", "!=2.0",
-              "~=0.9", ">=3", "<1.0.dev4"]
-_DEP_MARKERS = ["", "", '; extra == "gpu"', '; extra=="gpu"', '; extra == "gpu"or sys_platform == '
-                '"linux"', '; extra\t==\t"gpu"\tor\tos_name == "posix"', '; python_version < "3"',
-                '; sys_platform == "linux"', '; os_name == "nt"', ';python_version>="3.6"',
-                '; platform_system == "Linux" and extra == "cuda"', '; (extra == "gpu")']
+_DEP_SPECS = [
+    "",
+    ">=1.0",
+    "<2",
+    "==1.0",
+    ">=2.0rc1",
+    "==1.0+cu121",
+    "==1.0.*",
+    "!=2.0",
+    "~=0.9",
+    ">=3",
+    "<1.0.dev4",
+]
+_DEP_MARKERS = [
+    "",
+    "",
+    '; extra == "gpu"',
+    '; extra=="gpu"',
+    '; extra == "gpu"or sys_platform == "linux"',
+    '; extra\t==\t"gpu"\tor\tos_name == "posix"',
+    '; python_version < "3"',
+    '; sys_platform == "linux"',
+    '; os_name == "nt"',
+    ';python_version>="3.6"',
+    '; platform_system == "Linux" and extra == "cuda"',
+    '; (extra == "gpu")',
+]
 _BAD_LINES = ["foo (>=1.0", "bar; python_version >", "baz==", "qux @", "[x]"]
-_TAGS = [("py3-none-any",), ("py2.py3-none-any",), ("cp310-cp310-manylinux_2_17_x86_64",),
-         ("cp311-cp311-win_amd64",), ("cp38-abi3-macosx_11_0_arm64",), (),
-         ("cp310-cp310-linux_x86_64", "cp310-cp310-win_amd64")]
+_TAGS = [
+    ("py3-none-any",),
+    ("py2.py3-none-any",),
+    ("cp310-cp310-manylinux_2_17_x86_64",),
+    ("cp311-cp311-win_amd64",),
+    ("cp38-abi3-macosx_11_0_arm64",),
+    (),
+    ("cp310-cp310-linux_x86_64", "cp310-cp310-win_amd64"),
+]
 
 
 def generated_envs(count: int, seed: int = 4086) -> list[list[DistSpec]]:
@@ -352,14 +542,25 @@ def generated_envs(count: int, seed: int = 4086) -> list[list[DistSpec]]:
             for _ in range(rnd.randint(0, 4)):
                 target = rnd.choice(keys)  # may be missing, may be itself or a cycle
                 extra = rnd.choice(["", "", "", "[gpu]", "[cuda]"])
-                reqs.append(rnd.choice(_SPELLINGS[target]) + extra + rnd.choice(_DEP_SPECS)
-                            + rnd.choice(_DEP_MARKERS))
+                reqs.append(
+                    rnd.choice(_SPELLINGS[target])
+                    + extra
+                    + rnd.choice(_DEP_SPECS)
+                    + rnd.choice(_DEP_MARKERS)
+                )
             if rnd.random() < 0.12:
                 reqs.append(rnd.choice(_BAD_LINES))
             tags = rnd.choice(_TAGS) if rnd.random() < 0.6 else None
             egg = rnd.random() < 0.2
-            dists.append(DistSpec(rnd.choice(_SPELLINGS[key]), rnd.choice(_VERSIONS),
-                                  tuple(reqs), None if egg else tags, egg))
+            dists.append(
+                DistSpec(
+                    rnd.choice(_SPELLINGS[key]),
+                    rnd.choice(_VERSIONS),
+                    tuple(reqs),
+                    None if egg else tags,
+                    egg,
+                )
+            )
         out.append(dists)
     return out
 
@@ -389,8 +590,9 @@ def _write_egg(d: DistSpec, site: Path) -> None:
     sections (``[extra]``, ``[:marker]``, ``[extra:marker]``) carry the markers."""
     folder = site / f"{d.name.replace('-', '_')}-{d.version}-py3.10.egg-info"
     folder.mkdir()
-    (folder / "PKG-INFO").write_text(f"Metadata-Version: 1.2\nName: {d.name}\n"
-                                     f"Version: {d.version}\n\n", encoding="utf-8")
+    (folder / "PKG-INFO").write_text(
+        f"Metadata-Version: 1.2\nName: {d.name}\nVersion: {d.version}\n\n", encoding="utf-8"
+    )
     sections: dict[str, list[str]] = {}
     for req in d.requires:
         text, _, marker = req.partition(";")

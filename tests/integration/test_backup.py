@@ -67,10 +67,13 @@ def test_archive_is_portable_and_restorable(app: Path) -> None:
     assert tree_digest(app / "venv") == original
 
 
-@pytest.mark.parametrize("hook", [("WEBUI_REPAIR_TEST_FREE_SPACE", "1000"),
-                                  ("WEBUI_REPAIR_TEST_DISK_FULL_AFTER", "200000")])
+@pytest.mark.parametrize(
+    "hook",
+    [("WEBUI_REPAIR_TEST_FREE_SPACE", "1000"), ("WEBUI_REPAIR_TEST_DISK_FULL_AFTER", "200000")],
+)
 def test_full_disk_during_archive_leaves_everything_as_it_was(
-        app: Path, monkeypatch: pytest.MonkeyPatch, hook: tuple[str, str]) -> None:
+    app: Path, monkeypatch: pytest.MonkeyPatch, hook: tuple[str, str]
+) -> None:
     monkeypatch.setenv(*hook)
     before = tree_digest(app)
     code, _, err = backup_cmd(app, "create", "--archive")

@@ -13,8 +13,9 @@ import pytest
 def repair(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     root = Path(__file__).resolve().parents[2]
     env = dict(os.environ, PYTHONPATH=str(root))
-    return subprocess.run([sys.executable, "-m", "repair", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "repair", *args], capture_output=True, text=True, env=env, cwd=cwd
+    )
 
 
 def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
@@ -52,10 +53,14 @@ def test_venv_option_is_a_file(tmp_path: Path) -> None:
         ('name = "x"\ntitle = "X"\n', "schema: missing"),
         ('schema = 99\nname = "x"\ntitle = "X"\n', "schema: 99 is not supported"),
         ('schema = 1\nname = "x"\n', "title: missing"),
-        ('schema = 1\nname = "x"\ntitle = "X"\n[python]\nsupported = "three"\n',
-         "python.supported"),
-        ('schema = 1\nname = "x"\ntitle = "X"\n[venv]\ndirs = "venv"\n',
-         "venv.dirs: expected list"),
+        (
+            'schema = 1\nname = "x"\ntitle = "X"\n[python]\nsupported = "three"\n',
+            "python.supported",
+        ),
+        (
+            'schema = 1\nname = "x"\ntitle = "X"\n[venv]\ndirs = "venv"\n',
+            "venv.dirs: expected list",
+        ),
     ],
 )
 def test_malformed_manifest(tmp_path: Path, content: str, expected: str) -> None:

@@ -62,8 +62,10 @@ def test_python_does_not_run(app: Path) -> None:
 
 def test_python_unsupported(app: Path, tmp_path: Path) -> None:
     manifest = tmp_path / "old.toml"
-    manifest.write_text('schema = 1\nname = "old"\ntitle = "Old app"\n'
-                        '[python]\nsupported = ">=3.6,<3.9"\nrecommended = "3.8.10"\n')
+    manifest.write_text(
+        'schema = 1\nname = "old"\ntitle = "Old app"\n'
+        '[python]\nsupported = ">=3.6,<3.9"\nrecommended = "3.8.10"\n'
+    )
     code, report = run_check(app, "--manifest", str(manifest))
     found = [f for f in report["findings"] if f["id"] == "python-unsupported"]
     assert found and "3.8.10" in found[0]["remedy"]
@@ -92,12 +94,14 @@ def test_stale_residue_tilde_folder_and_lost_metadata(app: Path) -> None:
     assert code == 1
 
 
-def test_duplicate_distribution_numpy_side_by_side(app: Path, wheelhouse: Path,
-                                                   tmp_path: Path) -> None:
+def test_duplicate_distribution_numpy_side_by_side(
+    app: Path, wheelhouse: Path, tmp_path: Path
+) -> None:
     # What an interrupted upgrade leaves: numpy 2's files and metadata over numpy 1's.
     other = tmp_path / "target"
-    pip_install(app / "venv", "--target", str(other), "--no-deps", "numpy==2.1.0",
-                find_links=[wheelhouse])
+    pip_install(
+        app / "venv", "--target", str(other), "--no-deps", "numpy==2.1.0", find_links=[wheelhouse]
+    )
     site = site_packages(app / "venv")
     shutil.copytree(other / "numpy-2.1.0.dist-info", site / "numpy-2.1.0.dist-info")
     shutil.copytree(other / "numpy", site / "numpy", dirs_exist_ok=True)
@@ -175,8 +179,9 @@ def test_requirement_invalid_line(app: Path) -> None:
 def test_dependency_conflict_says_who_requires_what(app: Path, wheelhouse: Path) -> None:
     pip_install(app / "venv", "--no-deps", "accelerate==0.21.0", find_links=[wheelhouse])
     (app / "requirements.txt").write_text("transformers[torch]\n")
-    pip_install(app / "venv", "--no-deps", "--force-reinstall", "packaging==24.0",
-                find_links=[wheelhouse])
+    pip_install(
+        app / "venv", "--no-deps", "--force-reinstall", "packaging==24.0", find_links=[wheelhouse]
+    )
     shutil.rmtree(site_packages(app / "venv") / "packaging-24.0.dist-info")
     code, report = run_check(app)
     conflicts = [f for f in report["findings"] if f["id"] == "dependency-conflict"]
@@ -212,7 +217,8 @@ def test_windows_venv_dir_setting_is_honoured(tmp_path: Path, wheelhouse: Path) 
     (root / "requirements.txt").write_text("numpy\n")
     (root / "webui-user.bat").write_text(
         "@echo off\nset PYTHON=\nset GIT=\nset VENV_DIR=D:\\envs\\sd\nset VENV_DIR=envs\\sd\n"
-        "set COMMANDLINE_ARGS=--xformers\ncall webui.bat\n")
+        "set COMMANDLINE_ARGS=--xformers\ncall webui.bat\n"
+    )
     make_windows_tree(root / "envs" / "sd", [wheelhouse / "numpy-2.1.0-py3-none-any.whl"])
     code, report = run_check(root)
     assert report["target"]["venv"] == str(root / "envs" / "sd")

@@ -60,13 +60,15 @@ def _findings(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("tree", sorted(p.stem for p in TREES.glob("*.txt")))
-def test_same_findings_cold_and_warm(tmp_path: Path, tree: str, template_app_venv: Path,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_same_findings_cold_and_warm(
+    tmp_path: Path, tree: str, template_app_venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(cache.ENV_DIR, str(tmp_path / "cache"))
     root = build_install(tmp_path / tree, tree, template_app_venv)
     code_cold, cold = _check(root)
-    assert {"missing-file", "mixed-version", "stale-residue", "requirement-unmet"} <= \
-        set(finding_ids(cold)), finding_ids(cold)
+    assert {"missing-file", "mixed-version", "stale-residue", "requirement-unmet"} <= set(
+        finding_ids(cold)
+    ), finding_ids(cold)
     assert list((tmp_path / "cache").glob("*.venv.json"))
 
     # Warm: the file checks' findings come from the cache, without walking site-packages.
@@ -108,8 +110,9 @@ def test_same_findings_cold_and_warm(tmp_path: Path, tree: str, template_app_ven
     assert any("sentencepiece" in f["message"] for f in _findings(cold))
 
 
-def test_only_changed_metadata_is_read_again(app: Path, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_only_changed_metadata_is_read_again(
+    app: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(cache.ENV_DIR, str(tmp_path / "cache"))
     _age(app)
     _, first = run_check(app)
@@ -137,8 +140,9 @@ def test_only_changed_metadata_is_read_again(app: Path, tmp_path: Path,
     assert "requirement-unmet" in finding_ids(changed)
 
 
-def test_a_corrupt_cache_changes_nothing(app: Path, tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_corrupt_cache_changes_nothing(
+    app: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = tmp_path / "cache"
     monkeypatch.setenv(cache.ENV_DIR, str(folder))
     site = site_packages(app / "venv")
@@ -149,8 +153,10 @@ def test_a_corrupt_cache_changes_nothing(app: Path, tmp_path: Path,
     files = list(folder.iterdir())
     assert files
     for f in files:
-        f.write_bytes(b'{"format": "webui-repair.cache/1", "scope": 1, "sections": {"dists": '
-                      b'{"x": [[], {"name": 5}]}}}')
+        f.write_bytes(
+            b'{"format": "webui-repair.cache/1", "scope": 1, "sections": {"dists": '
+            b'{"x": [[], {"name": 5}]}}}'
+        )
     again = run_check(app)
     assert (again[0], again[1]["findings"]) == (code, first["findings"])
     # Right format, right scope, wrong shapes everywhere.
@@ -160,15 +166,18 @@ def test_a_corrupt_cache_changes_nothing(app: Path, tmp_path: Path,
         data = json.loads(f.read_text())
         for section in data["sections"].values():
             for key in section:
-                section[key] = [section[key][0], {"name": 5, "findings": {"missing_file": [7]},
-                                                  "dirs": ["/"], "version": []}]
+                section[key] = [
+                    section[key][0],
+                    {"name": 5, "findings": {"missing_file": [7]}, "dirs": ["/"], "version": []},
+                ]
         f.write_text(json.dumps(data))
     again = run_check(app)
     assert (again[0], again[1]["findings"]) == (code, first["findings"])
 
 
-def test_verify_files_never_comes_from_the_cache(app: Path, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_verify_files_never_comes_from_the_cache(
+    app: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(cache.ENV_DIR, str(tmp_path / "cache"))
     _age(app)
     run_check(app)

@@ -16,15 +16,21 @@ def test_online_reports_a_pin_without_wheels_for_this_python(
 ) -> None:
     monkeypatch.delenv("PIP_NO_INDEX")  # the test's own index is the only source
     wheels = tmp_path / "index"
-    for name, version in [("numpy", "1.26.4"), ("accelerate", "1.2.0"), ("transformers", "4.40.0"),
-                          ("safetensors", "0.4.3"), ("einops", "0.8.0")]:
+    for name, version in [
+        ("numpy", "1.26.4"),
+        ("accelerate", "1.2.0"),
+        ("transformers", "4.40.0"),
+        ("safetensors", "0.4.3"),
+        ("einops", "0.8.0"),
+    ]:
         build_wheel(wheels, name, version)
     build_wheel(wheels, "oldtorch", "2.1.2", tag="cp38-cp38-manylinux1_x86_64")
     reqs = app / "requirements.txt"
     reqs.write_text(reqs.read_text() + "oldtorch==2.1.2\n")
     with LocalIndex(wheels) as index:
-        result = invoke("check", "--json", "--online", "--dir", str(app),
-                        "--index-url", index.simple())
+        result = invoke(
+            "check", "--json", "--online", "--dir", str(app), "--index-url", index.simple()
+        )
     report = json.loads(result.stdout)
     unavailable = [f for f in report["findings"] if f["id"] == "wheel-unavailable"]
     assert [f["subject"] for f in unavailable] == ["oldtorch"], report["findings"]
@@ -32,7 +38,8 @@ def test_online_reports_a_pin_without_wheels_for_this_python(
 
 
 def test_without_online_nothing_is_asked(app: Path) -> None:
-    result = invoke("check", "--json", "--dir", str(app),
-                    "--index-url", "http://127.0.0.1:9/simple/")
+    result = invoke(
+        "check", "--json", "--dir", str(app), "--index-url", "http://127.0.0.1:9/simple/"
+    )
     report = json.loads(result.stdout)
     assert report["findings"] == []

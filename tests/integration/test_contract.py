@@ -14,8 +14,13 @@ from tests.cli import invoke, run_check
 # The contract's example report, as keys and value types. Kept here so the test runs anywhere;
 # when the design folder sits beside the checkout, the test also reads it from there.
 CONTRACT_REPORT = {
-    "schema": str, "tool": dict, "target": dict, "findings": list, "summary": dict,
-    "restart_required": bool, "duration_ms": int,
+    "schema": str,
+    "tool": dict,
+    "target": dict,
+    "findings": list,
+    "summary": dict,
+    "restart_required": bool,
+    "duration_ms": int,
 }
 CONTRACT_TARGET = {"dir", "venv", "manifest", "python", "backend"}
 CONTRACT_FINDING = {"id", "severity", "subject", "message", "remedy", "fix", "restart_required"}

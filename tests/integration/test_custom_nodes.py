@@ -58,8 +58,9 @@ def comfy_app(root: Path, nodes: dict[str, str]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def comfy_venv(tmp_path_factory: pytest.TempPathFactory, template_venv: Path,
-               node_wheels: Path) -> Path:
+def comfy_venv(
+    tmp_path_factory: pytest.TempPathFactory, template_venv: Path, node_wheels: Path
+) -> Path:
     """ComfyUI's requirements, then each node's, one pip run per node, as ComfyUI-Manager does:
     the later node moves numpy to 2, the old inpainting node moves transformers down."""
     venv = copy_venv(template_venv, tmp_path_factory.mktemp("comfy") / "venv")
@@ -75,7 +76,7 @@ def comfy_venv(tmp_path_factory: pytest.TempPathFactory, template_venv: Path,
 def _installed(venv: Path) -> dict[str, str]:
     out = {}
     for meta in site_packages(venv).glob("*.dist-info"):
-        name, _, version = meta.name[:-len(".dist-info")].partition("-")
+        name, _, version = meta.name[: -len(".dist-info")].partition("-")
         out[name.lower()] = version
     return out
 
@@ -84,8 +85,9 @@ def _by_id(report: dict[str, Any], fid: str) -> list[dict[str, Any]]:
     return [f for f in report["findings"] if f["id"] == fid]
 
 
-def test_nodes_that_agree_are_healthy(tmp_path: Path, template_venv: Path,
-                                      node_wheels: Path) -> None:
+def test_nodes_that_agree_are_healthy(
+    tmp_path: Path, template_venv: Path, node_wheels: Path
+) -> None:
     app = comfy_app(tmp_path / "ComfyUI", {"ComfyUI-Agreeable": NODES["ComfyUI-Agreeable"]})
     venv = copy_venv(template_venv, app / "venv")
     pip_install(venv, "-r", str(app / "requirements.txt"), find_links=[node_wheels])
@@ -94,10 +96,16 @@ def test_nodes_that_agree_are_healthy(tmp_path: Path, template_venv: Path,
     unmet = _by_id(report, "requirement-unmet")
     assert [f["subject"] for f in unmet] == ["einops"]
     assert unmet[0]["details"]["requested_by"] == "custom node ComfyUI-Agreeable"
-    assert "custom node ComfyUI-Agreeable (custom_nodes/ComfyUI-Agreeable/requirements.txt:1)" \
+    assert (
+        "custom node ComfyUI-Agreeable (custom_nodes/ComfyUI-Agreeable/requirements.txt:1)"
         in unmet[0]["message"]
-    pip_install(venv, "-r", str(app / "custom_nodes/ComfyUI-Agreeable/requirements.txt"),
-                find_links=[node_wheels])
+    )
+    pip_install(
+        venv,
+        "-r",
+        str(app / "custom_nodes/ComfyUI-Agreeable/requirements.txt"),
+        find_links=[node_wheels],
+    )
     code, report = run_check(app)
     assert finding_ids(report) == ["repo-missing"] and code == 0  # a warning: no .git
 
@@ -109,32 +117,43 @@ def test_check_names_each_broken_node(tmp_path: Path, comfy_venv: Path) -> None:
     assert _installed(app / "venv")["transformers"] == "4.30.0"
     code, report = run_check(app)
     assert code == 1
-    unmet = {(f["subject"], f["details"]["requested_by"]) for f in
-             _by_id(report, "requirement-unmet")}
+    unmet = {
+        (f["subject"], f["details"]["requested_by"]) for f in _by_id(report, "requirement-unmet")
+    }
     assert unmet == {("numpy", "custom node ComfyUI-FaceSwap"), ("transformers", None)}
     conflicts = _by_id(report, "requirement-conflict")
-    sides = {(f["subject"], f["details"]["sources"][0]["who"], f["details"]["sources"][1]["who"])
-             for f in conflicts}
-    assert sides == {("numpy", "custom node ComfyUI-FaceSwap", "custom node ComfyUI-NumpyTwo"),
-                     ("transformers", "ComfyUI", "custom node ComfyUI-OldInpaint")}
+    sides = {
+        (f["subject"], f["details"]["sources"][0]["who"], f["details"]["sources"][1]["who"])
+        for f in conflicts
+    }
+    assert sides == {
+        ("numpy", "custom node ComfyUI-FaceSwap", "custom node ComfyUI-NumpyTwo"),
+        ("transformers", "ComfyUI", "custom node ComfyUI-OldInpaint"),
+    }
     old = next(f for f in conflicts if f["subject"] == "transformers")
     assert "transformers>=4.37.2" in old["message"] and "transformers==4.30.0" in old["message"]
     assert "custom_nodes/.disabled" in old["remedy"]
     assert old["details"]["left_out"] == "custom node ComfyUI-OldInpaint"
 
 
-def test_plan_installs_what_fits_and_leaves_out_the_rest(tmp_path: Path, comfy_venv: Path,
-                                                         node_wheels: Path) -> None:
+def test_plan_installs_what_fits_and_leaves_out_the_rest(
+    tmp_path: Path, comfy_venv: Path, node_wheels: Path
+) -> None:
     app = comfy_app(tmp_path / "ComfyUI", NODES)
     copy_venv(comfy_venv, app / "venv")
     result = invoke("--json", "--dry-run", "--dir", str(app), "--find-links", str(node_wheels))
     plan = json.loads(result.stdout)["plan"]
     step = next(s for s in plan if s["kind"] == "install-requirements")
     files = [Path(f).relative_to(app).as_posix() for f in step["params"]["files"]]
-    assert files == ["requirements.txt", "custom_nodes/ComfyUI-Agreeable/requirements.txt",
-                     "custom_nodes/ComfyUI-FaceSwap/requirements.txt"]
-    assert step["params"]["left_out"] == ["custom node ComfyUI-NumpyTwo",
-                                          "custom node ComfyUI-OldInpaint"]
+    assert files == [
+        "requirements.txt",
+        "custom_nodes/ComfyUI-Agreeable/requirements.txt",
+        "custom_nodes/ComfyUI-FaceSwap/requirements.txt",
+    ]
+    assert step["params"]["left_out"] == [
+        "custom node ComfyUI-NumpyTwo",
+        "custom node ComfyUI-OldInpaint",
+    ]
     assert "torch==2.1.2" in step["params"]["keep"]
     # transformers stays in its major version (ComfyUI's manifest), numpy's pin is dropped:
     # the kept FaceSwap node asks numpy 1 where numpy 2 is installed.
@@ -150,29 +169,49 @@ def test_plan_installs_what_fits_and_leaves_out_the_rest(tmp_path: Path, comfy_v
     assert installed["transformers"] == "4.40.0"
     assert installed["torch"] == "2.1.2"
     assert result.exit_code == 1  # the two left-out nodes remain, and say so
-    left = {f["details"].get("requested_by") for f in report["findings"]
-            if f["id"] == "requirement-unmet"}
+    left = {
+        f["details"].get("requested_by")
+        for f in report["findings"]
+        if f["id"] == "requirement-unmet"
+    }
     assert left == {"custom node ComfyUI-NumpyTwo", "custom node ComfyUI-OldInpaint"}
-    assert {f["subject"] for f in _by_id(report, "requirement-conflict")} == {"numpy",
-                                                                           "transformers"}
+    assert {f["subject"] for f in _by_id(report, "requirement-conflict")} == {
+        "numpy",
+        "transformers",
+    }
 
 
-def test_before_install_predicts_a_torch_move(tmp_path: Path, template_venv: Path,
-                                              node_wheels: Path) -> None:
+def test_before_install_predicts_a_torch_move(
+    tmp_path: Path, template_venv: Path, node_wheels: Path
+) -> None:
     app = comfy_app(tmp_path / "ComfyUI", {})
     venv = copy_venv(template_venv, app / "venv")
-    pip_install(venv, "torch==2.1.2", "numpy==1.26.4", "-r", str(app / "requirements.txt"),
-                find_links=[node_wheels])
+    pip_install(
+        venv,
+        "torch==2.1.2",
+        "numpy==1.26.4",
+        "-r",
+        str(app / "requirements.txt"),
+        find_links=[node_wheels],
+    )
     node = app / "custom_nodes" / "ComfyUI-NewTorch"
     node.mkdir(parents=True)
     (node / "requirements.txt").write_text("torch>=2.5\n")
     before = sorted(p.name for p in site_packages(venv).iterdir())
-    code, report = run_check(app, "--before-install", str(node), "--find-links",
-                             str(node_wheels), "--write-constraints", str(tmp_path / "keep.txt"))
+    code, report = run_check(
+        app,
+        "--before-install",
+        str(node),
+        "--find-links",
+        str(node_wheels),
+        "--write-constraints",
+        str(tmp_path / "keep.txt"),
+    )
     assert sorted(p.name for p in site_packages(venv).iterdir()) == before  # nothing installed
     risky = _by_id(report, "install-risky")
     assert [(f["subject"], f["details"]["from"], f["details"]["to"]) for f in risky] == [
-        ("torch", "2.1.2", "2.5.0")]
+        ("torch", "2.1.2", "2.5.0")
+    ]
     data = report["before_install"]
     assert data["protected"] == ["torch"] and data["safe"] is False
     keep = (tmp_path / "keep.txt").read_text()
@@ -183,14 +222,23 @@ def test_before_install_predicts_a_torch_move(tmp_path: Path, template_venv: Pat
     assert code == 1
 
 
-def test_before_install_constraints_prevent_the_damage(tmp_path: Path, template_venv: Path,
-                                                       node_wheels: Path) -> None:
+def test_before_install_constraints_prevent_the_damage(
+    tmp_path: Path, template_venv: Path, node_wheels: Path
+) -> None:
     app = comfy_app(tmp_path / "ComfyUI", {})
     venv = copy_venv(template_venv, app / "venv")
-    pip_install(venv, "numpy==1.26.4", "-r", str(app / "requirements.txt"),
-                find_links=[node_wheels])
-    code, report = run_check(app, "--before-install", "facetool", "--find-links",
-                             str(node_wheels), "--write-constraints", str(tmp_path / "c.txt"))
+    pip_install(
+        venv, "numpy==1.26.4", "-r", str(app / "requirements.txt"), find_links=[node_wheels]
+    )
+    code, report = run_check(
+        app,
+        "--before-install",
+        "facetool",
+        "--find-links",
+        str(node_wheels),
+        "--write-constraints",
+        str(tmp_path / "c.txt"),
+    )
     moves = {m["name"]: (m["to"], m["protected"]) for m in report["before_install"]["packages"]}
     assert moves == {"facetool": ("2.0", False), "numpy": ("2.1.0", True)}
     con = report["before_install"]["constraints"]
@@ -211,12 +259,19 @@ def test_before_install_bad_input_is_one_line(tmp_path: Path, template_venv: Pat
     assert result.exit_code == 2
 
 
-def test_a_node_never_moves_the_installed_torch(tmp_path: Path, template_venv: Path,
-                                                node_wheels: Path) -> None:
+def test_a_node_never_moves_the_installed_torch(
+    tmp_path: Path, template_venv: Path, node_wheels: Path
+) -> None:
     app = comfy_app(tmp_path / "ComfyUI", {"ComfyUI-NewTorch": "torch>=2.5\neinops\n"})
     venv = copy_venv(template_venv, app / "venv")
-    pip_install(venv, "torch==2.1.2", "numpy==1.26.4", "-r", str(app / "requirements.txt"),
-                find_links=[node_wheels])
+    pip_install(
+        venv,
+        "torch==2.1.2",
+        "numpy==1.26.4",
+        "-r",
+        str(app / "requirements.txt"),
+        find_links=[node_wheels],
+    )
     code, report = run_check(app)
     conflict = _by_id(report, "requirement-conflict")
     assert [f["subject"] for f in conflict] == ["torch"]
@@ -229,20 +284,23 @@ def test_a_node_never_moves_the_installed_torch(tmp_path: Path, template_venv: P
     assert "einops" not in _installed(venv)  # the node is left out whole, not in part
 
 
-def test_nodes_pip_cannot_install_together(tmp_path: Path, template_venv: Path,
-                                           node_wheels: Path) -> None:
+def test_nodes_pip_cannot_install_together(
+    tmp_path: Path, template_venv: Path, node_wheels: Path
+) -> None:
     """No specifier conflict, but FaceTool 2 needs numpy 2 where FaceSwap pins numpy 1: pip's
     resolver tells, and the later node is left out with its reason."""
-    app = comfy_app(tmp_path / "ComfyUI", {"ComfyUI-FaceSwap": "numpy==1.26.4\n",
-                                           "ComfyUI-FaceTool": "facetool>=2\n"})
+    app = comfy_app(
+        tmp_path / "ComfyUI",
+        {"ComfyUI-FaceSwap": "numpy==1.26.4\n", "ComfyUI-FaceTool": "facetool>=2\n"},
+    )
     venv = copy_venv(template_venv, app / "venv")
-    pip_install(venv, "numpy==1.26.4", "-r", str(app / "requirements.txt"),
-                find_links=[node_wheels])
+    pip_install(
+        venv, "numpy==1.26.4", "-r", str(app / "requirements.txt"), find_links=[node_wheels]
+    )
     code, report = run_check(app)
     assert "requirement-conflict" not in finding_ids(report)
     result = invoke("--json", "--dry-run", "--dir", str(app), "--find-links", str(node_wheels))
-    step = next(s for s in json.loads(result.stdout)["plan"]
-                if s["kind"] == "install-requirements")
+    step = next(s for s in json.loads(result.stdout)["plan"] if s["kind"] == "install-requirements")
     assert step["params"]["left_out"] == ["custom node ComfyUI-FaceTool"]
     assert "numpy" in step["params"]["unresolvable"]["custom node ComfyUI-FaceTool"]
     assert not any("FaceTool" in f for f in step["params"]["files"])

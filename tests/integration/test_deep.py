@@ -20,8 +20,10 @@ TORCH_CPU = (
     "    def is_available():\n"
     "        return False\n"
 )
-TORCH_VERSION_PY = ("__version__ = '2.1.2+cpu'\ndebug = False\ncuda = None\n"
-                    "git_version = 'a8e7c98cb95ff97bb30a728c6b2a1ce6bff946eb'\nhip = None\n")
+TORCH_VERSION_PY = (
+    "__version__ = '2.1.2+cpu'\ndebug = False\ncuda = None\n"
+    "git_version = 'a8e7c98cb95ff97bb30a728c6b2a1ce6bff946eb'\nhip = None\n"
+)
 CV2_BROKEN = (
     "import numpy\n"
     "def _load():\n"
@@ -34,23 +36,40 @@ CV2_BROKEN = (
 def deep_app(tmp_path: Path, template_venv: Path) -> Path:
     wheels = tmp_path / "wheels"
     build_wheel(wheels, "numpy", "1.26.4", files=NUMPY1_FILES)
-    build_wheel(wheels, "opencv-python", "4.12.0.88", requires=["numpy"],
-                files={"cv2/__init__.py": CV2_BROKEN})
-    build_wheel(wheels, "accelerate", "1.2.0", requires=["numpy"],
-                files={"accelerate/__init__.py": "__version__ = '1.2.0'\nimport numpy\n"})
-    build_wheel(wheels, "torch", "2.1.2+cpu", files={"torch/__init__.py": TORCH_CPU,
-                                                     "torch/version.py": TORCH_VERSION_PY})
-    build_wheel(wheels, "myextra", "1.0",
-                files={"myextra/__init__.py": "import sys\nsys.exit(3)\n"})
+    build_wheel(
+        wheels,
+        "opencv-python",
+        "4.12.0.88",
+        requires=["numpy"],
+        files={"cv2/__init__.py": CV2_BROKEN},
+    )
+    build_wheel(
+        wheels,
+        "accelerate",
+        "1.2.0",
+        requires=["numpy"],
+        files={"accelerate/__init__.py": "__version__ = '1.2.0'\nimport numpy\n"},
+    )
+    build_wheel(
+        wheels,
+        "torch",
+        "2.1.2+cpu",
+        files={"torch/__init__.py": TORCH_CPU, "torch/version.py": TORCH_VERSION_PY},
+    )
+    build_wheel(
+        wheels, "myextra", "1.0", files={"myextra/__init__.py": "import sys\nsys.exit(3)\n"}
+    )
     root = tmp_path / "app"
     root.mkdir()
     (root / "requirements.txt").write_text("numpy\nopencv-python\naccelerate\nmyextra\n")
     venv = copy_venv(template_venv, root / "venv")
-    pip_install(venv, "numpy", "opencv-python", "accelerate", "myextra", "torch",
-                find_links=[wheels])
+    pip_install(
+        venv, "numpy", "opencv-python", "accelerate", "myextra", "torch", find_links=[wheels]
+    )
     (tmp_path / "m.toml").write_text(
         'schema = 1\nname = "deepapp"\ntitle = "Deep app"\n'
-        '[deep]\nmodules = ["myextra", "gradio"]\n')
+        '[deep]\nmodules = ["myextra", "gradio"]\n'
+    )
     return root
 
 
@@ -96,7 +115,8 @@ def test_deep_probe_timeout_is_a_finding(tmp_path: Path, template_venv: Path) ->
 
 @pytest.mark.slow
 def test_deep_groups_failures_by_first_cause_and_compares_versions(
-        deep_app: Path, tmp_path: Path) -> None:
+    deep_app: Path, tmp_path: Path
+) -> None:
     from tests.kit import site_packages
 
     site = site_packages(deep_app / "venv")
@@ -105,7 +125,8 @@ def test_deep_groups_failures_by_first_cause_and_compares_versions(
     init = site / "numpy" / "__init__.py"
     init.write_text(init.read_text() + "from numpy.lib.stride_tricks import broadcast_to\n")
     (site / "numpy" / "lib" / "stride_tricks.py").write_text(
-        "def sliding_window_view(x, shape=None):\n    return x\n")
+        "def sliding_window_view(x, shape=None):\n    return x\n"
+    )
     manifest = str(tmp_path / "m.toml")
     _, report = run_check(deep_app, "--deep", "--backend", "cpu", "--manifest", manifest)
     failures = {f["subject"]: f for f in report["findings"] if f["id"] == "import-failure"}
@@ -118,7 +139,8 @@ def test_deep_groups_failures_by_first_cause_and_compares_versions(
 
 @pytest.mark.slow
 def test_deep_sees_the_loaded_version_differ_from_the_metadata(
-        deep_app: Path, tmp_path: Path) -> None:
+    deep_app: Path, tmp_path: Path
+) -> None:
     from tests.kit import site_packages
 
     site = site_packages(deep_app / "venv")

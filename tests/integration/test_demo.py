@@ -26,8 +26,13 @@ def test_demo_cleans_up_after_itself(tmp_path: Path) -> None:
 
 def test_demo_repairs_what_it_broke(tmp_path: Path) -> None:
     seen: list[str] = []
-    result = run_demo(Reporter(), where=tmp_path, keep=True, repair=True,
-                      on_report=lambda stage, report: seen.append(stage))
+    result = run_demo(
+        Reporter(),
+        where=tmp_path,
+        keep=True,
+        repair=True,
+        on_report=lambda stage, report: seen.append(stage),
+    )
     assert seen == ["before", "after"]
     assert not result.before.summary.healthy
     assert result.after is not None and result.after.summary.healthy, result.after.findings

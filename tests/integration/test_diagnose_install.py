@@ -38,7 +38,8 @@ def _by_subject(report: dict) -> dict[str, dict]:  # type: ignore[type-arg]
 
 
 def test_each_cause_names_the_distribution_and_the_remedy_for_this_install(
-        app: Path, tmp_path: Path) -> None:
+    app: Path, tmp_path: Path
+) -> None:
     node = app / "custom_nodes" / "foo-node"
     node.mkdir(parents=True)
     (node / "requirements.txt").write_text("kornia>=0.7\n", encoding="utf-8")
@@ -98,11 +99,15 @@ def test_a_mixed_numpy_is_plain_repair_never_clean_venv(app: Path, tmp_path: Pat
     site = next((app / "venv").glob("lib/python3*/site-packages"))
     extra = site / "numpy-2.0.0.dist-info"
     extra.mkdir()
-    (extra / "METADATA").write_text("Metadata-Version: 2.1\nName: numpy\nVersion: 2.0.0\n",
-                                    encoding="utf-8")
+    (extra / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: numpy\nVersion: 2.0.0\n", encoding="utf-8"
+    )
     log = tmp_path / "webui.log"
-    log.write_text("ImportError: cannot import name 'broadcast_to' from 'numpy.lib.stride_tricks' "
-                   f"({site}/numpy/lib/stride_tricks.py)\n", encoding="utf-8")
+    log.write_text(
+        "ImportError: cannot import name 'broadcast_to' from 'numpy.lib.stride_tricks' "
+        f"({site}/numpy/lib/stride_tricks.py)\n",
+        encoding="utf-8",
+    )
     result = invoke("diagnose", "--json", "--dir", str(app), str(log))
     [cause] = json.loads(result.stdout)["causes"]
     assert cause["environment"]["mixed"] is True

@@ -20,8 +20,9 @@ from tests.integration.test_pipeline_crash import run
 from tests.kit import site_packages, tree_digest
 
 
-def test_a_rebuild_without_room_changes_nothing(app: Path, wheelhouse: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_rebuild_without_room_changes_nothing(
+    app: Path, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(fsops.FREE_SPACE_ENV, "1000")
     before = tree_digest(app)
     out = Outcome(["--yes", "--clean-venv", "--dir", str(app), "--find-links", str(wheelhouse)])
@@ -30,11 +31,13 @@ def test_a_rebuild_without_room_changes_nothing(app: Path, wheelhouse: Path,
 
 
 @pytest.mark.slow
-def test_a_rollback_on_a_full_disk_is_renames_only(app: Path, wheelhouse: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_rollback_on_a_full_disk_is_renames_only(
+    app: Path, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (site_packages(app / "venv") / "einops" / "__init__.py").unlink()
     (app / "requirements.txt").write_text(
-        (app / "requirements.txt").read_text() + "no-such-package==1.0\n")
+        (app / "requirements.txt").read_text() + "no-such-package==1.0\n"
+    )
     before = tree_digest(app / "venv")
     real_write = fsops.atomic_write
     full = {"on": False}
@@ -58,8 +61,9 @@ def test_a_rollback_on_a_full_disk_is_renames_only(app: Path, wheelhouse: Path,
 
 
 @pytest.mark.slow
-def test_a_rollback_that_cannot_finish_exits_5_naming_the_backup(app: Path,
-                                                                 wheelhouse: Path) -> None:
+def test_a_rollback_that_cannot_finish_exits_5_naming_the_backup(
+    app: Path, wheelhouse: Path
+) -> None:
     (site_packages(app / "venv") / "einops" / "__init__.py").unlink()
     assert run(app, wheelhouse, "step:reinstall").returncode == 137
     backup = list_backups(resolve(str(app)))[0]

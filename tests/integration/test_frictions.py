@@ -37,8 +37,14 @@ def test_diagnose_without_a_log_at_a_terminal_says_how() -> None:
 
 
 def test_diagnose_without_a_log_reads_a_pipe() -> None:
-    proc = subprocess.run(repair_argv("diagnose", "--json"), env=_env(), capture_output=True,
-                          text=True, input="Launching Web UI with arguments:\n", timeout=60)
+    proc = subprocess.run(
+        repair_argv("diagnose", "--json"),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        input="Launching Web UI with arguments:\n",
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
 
 
@@ -46,8 +52,9 @@ def test_diagnose_without_a_log_reads_a_pipe() -> None:
 def test_answering_no_changes_nothing_and_exits_0(app: Path) -> None:
     (app / "requirements.txt").write_text("numpy==1.26.4\nbitsandbytes\n")
     before = tree_digest(app)
-    seen = run_in_pty(repair_argv("--dir", str(app)), env=_env(),
-                      answers=[("Go ahead?", "n\n")], timeout=120)
+    seen = run_in_pty(
+        repair_argv("--dir", str(app)), env=_env(), answers=[("Go ahead?", "n\n")], timeout=120
+    )
     assert seen.returncode == 0, seen.output
     assert "Nothing was changed." in seen.output
     assert "error" not in seen.output.lower().split("go ahead?")[-1]
@@ -64,8 +71,10 @@ def test_check_list_shows_the_fix_column() -> None:
 
 @pytest.mark.parametrize("value", ["3.99", "2.7", "three"])
 def test_an_impossible_python_is_refused_in_one_line(tmp_path: Path, value: str) -> None:
-    for args in (["--python", value, "--dry-run", "--dir", str(tmp_path)],
-                 ["install", "generic", "--dir", str(tmp_path / "new"), "--python", value]):
+    for args in (
+        ["--python", value, "--dry-run", "--dir", str(tmp_path)],
+        ["install", "generic", "--dir", str(tmp_path / "new"), "--python", value],
+    ):
         result = invoke(*args)
         assert result.exit_code == 2, result.output
         lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -79,8 +88,9 @@ def test_an_unreachable_index_is_named_once(app: Path, monkeypatch: pytest.Monke
     the trailing slash) is one source, reported once."""
     monkeypatch.delenv("PIP_NO_INDEX")
     monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
-    result = invoke("check", "--online", "--dir", str(app),
-                    "--extra-index-url", "http://127.0.0.1:9/simple/")
+    result = invoke(
+        "check", "--online", "--dir", str(app), "--extra-index-url", "http://127.0.0.1:9/simple/"
+    )
     unreachable = [line for line in result.stdout.splitlines() if "index-unreachable" in line]
     assert len(unreachable) == 1, result.stdout
 
@@ -95,12 +105,13 @@ def test_dry_run_lists_restart_required_with_what_to_do(app: Path) -> None:
         for info in (app / "venv").glob("lib/python3*/site-packages/einops-*.dist-info"):
             os.utime(info)  # einops was "replaced" after the process started
         (app / "requirements.txt").write_text(
-            (app / "requirements.txt").read_text() + "bitsandbytes\n")
+            (app / "requirements.txt").read_text() + "bitsandbytes\n"
+        )
         result = invoke("--dry-run", "--dir", str(app))
     finally:
         sleeper.kill()
         sleeper.wait()
     text = result.stdout
     assert "Not fixed automatically:" in text
-    tail = text[text.index("Not fixed automatically:"):]
+    tail = text[text.index("Not fixed automatically:") :]
     assert "restart-required" in tail and "what to do:" in tail

@@ -19,13 +19,25 @@ pytestmark = pytest.mark.skipif(os.name == "nt", reason="fake GPU tools are POSI
 CAT = shutil.which("cat") or "/bin/cat"
 
 
-def torch_wheel(dest: Path, version: str, cuda: str | None = None, hip: str | None = None,
-                requires: tuple[str, ...] = ()) -> Path:
-    version_py = (f"__version__ = {version!r}\ndebug = False\ncuda: Optional[str] = {cuda!r}\n"
-                  f"git_version = 'a8e7c98cb95ff97bb30a728c6b2a1ce6bff946eb'\n"
-                  f"hip: Optional[str] = {hip!r}\n")
-    return build_wheel(dest / version, "torch", version, requires=list(requires), files={
-        "torch/__init__.py": f"__version__ = {version!r}\n", "torch/version.py": version_py})
+def torch_wheel(
+    dest: Path,
+    version: str,
+    cuda: str | None = None,
+    hip: str | None = None,
+    requires: tuple[str, ...] = (),
+) -> Path:
+    version_py = (
+        f"__version__ = {version!r}\ndebug = False\ncuda: Optional[str] = {cuda!r}\n"
+        f"git_version = 'a8e7c98cb95ff97bb30a728c6b2a1ce6bff946eb'\n"
+        f"hip: Optional[str] = {hip!r}\n"
+    )
+    return build_wheel(
+        dest / version,
+        "torch",
+        version,
+        requires=list(requires),
+        files={"torch/__init__.py": f"__version__ = {version!r}\n", "torch/version.py": version_py},
+    )
 
 
 def a1111_app(root: Path, template_venv: Path, *wheels: Path, args: str = "") -> Path:
@@ -46,9 +58,11 @@ def gpu_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tool: str | None) 
     bin_dir = tmp_path / "fakebin"
     bin_dir.mkdir()
     if tool == "nvidia-smi":
-        script = (f'#!/bin/sh\ncase "$1" in --query-gpu=compute_cap*) echo 9.0; exit 0;;\n'
-                  f'--query-gpu*) {CAT} "{TOOLS}/nvidia-smi-h100-query.csv";'
-                  f' exit 0;; esac\n{CAT} "{TOOLS}/nvidia-smi-h100.txt"\n')
+        script = (
+            f'#!/bin/sh\ncase "$1" in --query-gpu=compute_cap*) echo 9.0; exit 0;;\n'
+            f'--query-gpu*) {CAT} "{TOOLS}/nvidia-smi-h100-query.csv";'
+            f' exit 0;; esac\n{CAT} "{TOOLS}/nvidia-smi-h100.txt"\n'
+        )
     elif tool == "rocminfo":
         script = f'#!/bin/sh\n{CAT} "{TOOLS}/rocminfo-rx6800xt.txt"\n'
     else:
@@ -64,9 +78,14 @@ def found(report: dict[str, Any], fid: str) -> list[dict[str, Any]]:
 
 
 def test_cpu_torch_on_nvidia_machine_hidden_by_skip_flag(
-        tmp_path: Path, template_venv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = a1111_app(tmp_path / "app", template_venv, torch_wheel(tmp_path / "w", "2.1.2+cpu"),
-                    args="--skip-torch-cuda-test --xformers")
+    tmp_path: Path, template_venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = a1111_app(
+        tmp_path / "app",
+        template_venv,
+        torch_wheel(tmp_path / "w", "2.1.2+cpu"),
+        args="--skip-torch-cuda-test --xformers",
+    )
     gpu_path(tmp_path, monkeypatch, "nvidia-smi")
     code, report = run_check(app)
     assert code == 1
@@ -86,9 +105,11 @@ def test_cpu_torch_on_nvidia_machine_hidden_by_skip_flag(
 
 
 def test_cuda_torch_on_nvidia_machine_is_fine(
-        tmp_path: Path, template_venv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = a1111_app(tmp_path / "app", template_venv,
-                    torch_wheel(tmp_path / "w", "2.1.2+cu121", cuda="12.1"))
+    tmp_path: Path, template_venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = a1111_app(
+        tmp_path / "app", template_venv, torch_wheel(tmp_path / "w", "2.1.2+cu121", cuda="12.1")
+    )
     gpu_path(tmp_path, monkeypatch, "nvidia-smi")
     _, report = run_check(app)
     assert not found(report, "torch-backend-mismatch")
@@ -96,16 +117,21 @@ def test_cuda_torch_on_nvidia_machine_is_fine(
 
 
 def test_cuda_build_newer_than_the_driver(
-        tmp_path: Path, template_venv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = a1111_app(tmp_path / "app", template_venv,
-                    torch_wheel(tmp_path / "w", "2.9.0+cu130", cuda="13.0"))
+    tmp_path: Path, template_venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = a1111_app(
+        tmp_path / "app", template_venv, torch_wheel(tmp_path / "w", "2.9.0+cu130", cuda="13.0")
+    )
     gpu_path(tmp_path, monkeypatch, "nvidia-smi")
     _, report = run_check(app)
     assert not found(report, "torch-backend-mismatch")  # the H100 driver supports CUDA 13.0
     # The same machine with a driver that supports CUDA 12.2 only.
     header = tmp_path / "old-driver.txt"
-    header.write_text((TOOLS / "nvidia-smi-h100.txt").read_text().replace(
-        "CUDA Version: 13.0", "CUDA Version: 12.2"))
+    header.write_text(
+        (TOOLS / "nvidia-smi-h100.txt")
+        .read_text()
+        .replace("CUDA Version: 13.0", "CUDA Version: 12.2")
+    )
     script = tmp_path / "fakebin" / "nvidia-smi"
     script.write_text(script.read_text().replace(str(TOOLS / "nvidia-smi-h100.txt"), str(header)))
     _, report = run_check(app)
@@ -115,9 +141,11 @@ def test_cuda_build_newer_than_the_driver(
 
 
 def test_gpu_newer_than_the_torch_build(
-        tmp_path: Path, template_venv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = a1111_app(tmp_path / "app", template_venv,
-                    torch_wheel(tmp_path / "w", "2.1.2+cu121", cuda="12.1"))
+    tmp_path: Path, template_venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = a1111_app(
+        tmp_path / "app", template_venv, torch_wheel(tmp_path / "w", "2.1.2+cu121", cuda="12.1")
+    )
     gpu_path(tmp_path, monkeypatch, "nvidia-smi")
     _, report = run_check(app)
     assert not found(report, "torch-gpu-unsupported")  # an H100 (9.0) runs CUDA 12.1 builds
@@ -133,9 +161,11 @@ def test_gpu_newer_than_the_torch_build(
 
 
 def test_cuda_torch_on_amd_linux_and_backend_override(
-        tmp_path: Path, template_venv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = a1111_app(tmp_path / "app", template_venv,
-                    torch_wheel(tmp_path / "w", "2.1.2+cu121", cuda="12.1"))
+    tmp_path: Path, template_venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = a1111_app(
+        tmp_path / "app", template_venv, torch_wheel(tmp_path / "w", "2.1.2+cu121", cuda="12.1")
+    )
     gpu_path(tmp_path, monkeypatch, "rocminfo")
     _, report = run_check(app)
     mismatch = found(report, "torch-backend-mismatch")
@@ -147,8 +177,9 @@ def test_cuda_torch_on_amd_linux_and_backend_override(
     assert report["target"]["backend"]["machine_source"] == "--backend"
 
 
-def test_no_torch_means_no_gpu_probe(tmp_path: Path, template_venv: Path,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_torch_means_no_gpu_probe(
+    tmp_path: Path, template_venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     app = a1111_app(tmp_path / "app", template_venv)
     gpu_path(tmp_path, monkeypatch, None)
     marker = tmp_path / "probed"
@@ -159,12 +190,17 @@ def test_no_torch_means_no_gpu_probe(tmp_path: Path, template_venv: Path,
     assert report["target"]["backend"].get("machine") is None
 
 
-def test_directml_launch_args_and_unpickle(tmp_path: Path, template_venv: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_directml_launch_args_and_unpickle(
+    tmp_path: Path, template_venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     wheels = tmp_path / "w"
-    app = a1111_app(tmp_path / "app", template_venv, torch_wheel(wheels, "2.4.1"),
-                    build_wheel(wheels, "torch-directml", "0.2.4.dev240913"),
-                    args="--use-directml --disable-safe-unpickle")
+    app = a1111_app(
+        tmp_path / "app",
+        template_venv,
+        torch_wheel(wheels, "2.4.1"),
+        build_wheel(wheels, "torch-directml", "0.2.4.dev240913"),
+        args="--use-directml --disable-safe-unpickle",
+    )
     gpu_path(tmp_path, monkeypatch, None)
     _, report = run_check(app, "--manifest", "amdgpu")
     subjects = {f["subject"] for f in found(report, "launch-args")}
@@ -174,8 +210,9 @@ def test_directml_launch_args_and_unpickle(tmp_path: Path, template_venv: Path,
     assert report["target"]["backend"]["torch"] == "directml"
 
 
-def test_pickle_models(tmp_path: Path, template_venv: Path,
-                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pickle_models(
+    tmp_path: Path, template_venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     app = a1111_app(tmp_path / "app", template_venv)
     gpu_path(tmp_path, monkeypatch, None)
     (app / "models" / "Stable-diffusion" / "sd15.safetensors").write_bytes(b"x")
@@ -190,12 +227,18 @@ def test_pickle_models(tmp_path: Path, template_venv: Path,
 
 
 @pytest.mark.slow
-def test_known_conflict_with_real_pip(tmp_path: Path, template_venv: Path,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_known_conflict_with_real_pip(
+    tmp_path: Path, template_venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     wheels = tmp_path / "wheels"
     build_wheel(wheels, "numpy", "2.1.0")
-    build_wheel(wheels, "opencv-python", "4.9.0.80", requires=["numpy>=1.21.2"],
-                files={"cv2/__init__.py": ""})
+    build_wheel(
+        wheels,
+        "opencv-python",
+        "4.9.0.80",
+        requires=["numpy>=1.21.2"],
+        files={"cv2/__init__.py": ""},
+    )
     root = tmp_path / "app"
     root.mkdir()
     (root / "requirements.txt").write_text("opencv-python\n")

@@ -18,13 +18,18 @@ from tests.cli import invoke
 from tests.integration.test_check_cache import _age
 from tests.kit import site_packages
 
-WEBUI_USER_SH = (b"#!/bin/bash\n#########################################################\n"
-                 b"# Uncomment and change the variables below to your need:#\n"
-                 b"#export COMMANDLINE_ARGS=\"\"\n")
-WEBUI_USER_BAT = b"@echo off\r\n\r\nset PYTHON=\r\nset GIT=\r\nset VENV_DIR=\r\n" \
-                 b"set COMMANDLINE_ARGS=\r\n\r\ncall webui.bat\r\n"
-RUN_GPU_BAT = (b".\\python_embeded\\python.exe -s ComfyUI\\main.py --windows-standalone-build\r\n"
-               b"pause\r\n")
+WEBUI_USER_SH = (
+    b"#!/bin/bash\n#########################################################\n"
+    b"# Uncomment and change the variables below to your need:#\n"
+    b'#export COMMANDLINE_ARGS=""\n'
+)
+WEBUI_USER_BAT = (
+    b"@echo off\r\n\r\nset PYTHON=\r\nset GIT=\r\nset VENV_DIR=\r\n"
+    b"set COMMANDLINE_ARGS=\r\n\r\ncall webui.bat\r\n"
+)
+RUN_GPU_BAT = (
+    b".\\python_embeded\\python.exe -s ComfyUI\\main.py --windows-standalone-build\r\npause\r\n"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -39,8 +44,9 @@ def _app_files(app: Path) -> None:
     (app / "single.bat").write_bytes(b"@echo off")
 
 
-@pytest.mark.parametrize("launcher", ["webui-user.sh", "webui-user.bat", "run_nvidia_gpu.bat",
-                                      "single.bat"])
+@pytest.mark.parametrize(
+    "launcher", ["webui-user.sh", "webui-user.bat", "run_nvidia_gpu.bat", "single.bat"]
+)
 @pytest.mark.parametrize("warn", [False, True])
 def test_install_then_remove_is_byte_identical(app: Path, launcher: str, warn: bool) -> None:
     _app_files(app)
@@ -63,8 +69,9 @@ def test_install_then_remove_is_byte_identical(app: Path, launcher: str, warn: b
     # A second install changes nothing; status sees it.
     again = json.loads(invoke(*args, *(["--warn"] if warn else [])).stdout)
     assert again["changed"] == []
-    status = json.loads(invoke("guard", "status", "--dir", str(app), "--launcher", launcher,
-                               "--json").stdout)
+    status = json.loads(
+        invoke("guard", "status", "--dir", str(app), "--launcher", launcher, "--json").stdout
+    )
     assert status["launchers"][0]["guarded"] is True
     result = invoke("guard", "remove", "--dir", str(app), "--launcher", launcher)
     assert result.exit_code == 0 and "guard removed from" in result.output
@@ -77,9 +84,9 @@ def test_install_picks_the_launchers_of_this_system(app: Path) -> None:
     _app_files(app)
     (app / "webui-user.sh").unlink() if os.name == "nt" else (app / "webui-user.bat").unlink()
     (app / "manifest.toml").write_text(
-        (Path(__file__).resolve().parents[2] / "manifests" / "a1111.toml").read_text())
-    result = invoke("guard", "install", "--dir", str(app), "--manifest",
-                    str(app / "manifest.toml"))
+        (Path(__file__).resolve().parents[2] / "manifests" / "a1111.toml").read_text()
+    )
+    result = invoke("guard", "install", "--dir", str(app), "--manifest", str(app / "manifest.toml"))
     assert result.exit_code == 0, result.output
     expected = "webui-user.bat" if os.name == "nt" else "webui-user.sh"
     assert f"guard added to {app / expected}" in result.output
@@ -92,8 +99,12 @@ def test_no_launcher_is_a_usage_error(app: Path) -> None:
 
 
 def _run_guard(app: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "repair", "guard", "run", "--dir", str(app),
-                           *extra], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "repair", "guard", "run", "--dir", str(app), *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_guard_run_cold_and_warm(app: Path) -> None:
@@ -130,9 +141,9 @@ def test_warm_guard_imports_no_checks(app: Path, tmp_path: Path) -> None:
         "except SystemExit as e:\n    code = e.code\n"
         "heavy = [m for m in ('click', 'packaging', 'repair.checks.site', 'repair.context')"
         " if m in sys.modules]\n"
-        "print(code, heavy)\n")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         timeout=60)
+        "print(code, heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "0 []", out.stdout + out.stderr
 
 
@@ -141,15 +152,18 @@ def test_guard_stops_a_real_launch(app: Path) -> None:
         pytest.skip("a POSIX shell launcher")
     (app / "webui-user.sh").write_bytes(WEBUI_USER_SH)
     (app / "webui.sh").write_text("#!/bin/bash\nsource ./webui-user.sh\necho launched\n")
-    assert invoke("guard", "install", "--dir", str(app), "--launcher", "webui-user.sh"
-                  ).exit_code == 0
+    assert (
+        invoke("guard", "install", "--dir", str(app), "--launcher", "webui-user.sh").exit_code == 0
+    )
     env = {**os.environ, "PATH": os.environ.get("PATH", "")}
-    ok = subprocess.run(["bash", "webui.sh"], cwd=app, capture_output=True, text=True, env=env,
-                        timeout=120)
+    ok = subprocess.run(
+        ["bash", "webui.sh"], cwd=app, capture_output=True, text=True, env=env, timeout=120
+    )
     assert ok.stdout == "launched\n", ok.stderr
     (site_packages(app / "venv") / "numpy" / "lib" / "stride_tricks.py").unlink()
-    stopped = subprocess.run(["bash", "webui.sh"], cwd=app, capture_output=True, text=True,
-                             env=env, timeout=120)
+    stopped = subprocess.run(
+        ["bash", "webui.sh"], cwd=app, capture_output=True, text=True, env=env, timeout=120
+    )
     assert stopped.returncode == 1 and stopped.stdout == ""
     assert "repair guard: stopped:" in stopped.stderr
 
@@ -158,8 +172,12 @@ def test_guard_never_blocks_on_its_own_failure(tmp_path: Path) -> None:
     out = _run_guard(tmp_path / "nowhere")
     assert out.returncode == 0
     assert "could not check" in out.stderr
-    bad = subprocess.run([sys.executable, "-m", "repair", "guard", "run", "--bogus"],
-                         capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "repair", "guard", "run", "--bogus"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2 and "usage" in bad.stderr
 
 

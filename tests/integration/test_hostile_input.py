@@ -31,8 +31,18 @@ from tests.kit import make_windows_tree
 
 SLOW_SECONDS = 20.0
 SPACES = " " * 40_000
-KINDS = ("fifo", "folder", "device", "dangling", "binary", "nul", "latin", "huge", "spaces",
-         "empty")
+KINDS = (
+    "fifo",
+    "folder",
+    "device",
+    "dangling",
+    "binary",
+    "nul",
+    "latin",
+    "huge",
+    "spaces",
+    "empty",
+)
 
 
 def _plant(path: Path, kind: str) -> None:
@@ -82,9 +92,13 @@ class Tally:
     wrong_exit: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        return {"runs": self.runs, "tracebacks": len(self.tracebacks),
-                "internal_errors": len(self.internal), "hangs": len(self.hangs),
-                "wrong_exit_codes": len(self.wrong_exit)}
+        return {
+            "runs": self.runs,
+            "tracebacks": len(self.tracebacks),
+            "internal_errors": len(self.internal),
+            "hangs": len(self.hangs),
+            "wrong_exit_codes": len(self.wrong_exit),
+        }
 
 
 def _site(app: Path) -> Path:
@@ -100,6 +114,7 @@ def _venv_file(rel: str, kind: str, *extra: str) -> Callable[[Path], list[str]]:
         target = app / "venv" / rel if rel == "pyvenv.cfg" else _einops(app) / rel
         _plant(target, kind)
         return ["check", "--json", "--dir", str(app), *extra]
+
     return setup
 
 
@@ -119,24 +134,27 @@ def _record_entry(kind: str) -> Callable[[Path], list[str]]:
         record = _einops(app) / "RECORD"
         record.write_text(record.read_text() + "einops/hostile.py,sha256=AAAA,1\n")
         return ["check", "--json", "--verify-files", "--dir", str(app)]
+
     return setup
 
 
-def _requirements(content: bytes | str | None, kind: str | None = None
-                  ) -> Callable[[Path], list[str]]:
+def _requirements(
+    content: bytes | str | None, kind: str | None = None
+) -> Callable[[Path], list[str]]:
     def setup(app: Path) -> list[str]:
         path = app / "requirements.txt"
         _write(path, content, kind)
         return ["check", "--json", "--dir", str(app)]
+
     return setup
 
 
-def _manifest(content: bytes | str | None, kind: str | None = None
-              ) -> Callable[[Path], list[str]]:
+def _manifest(content: bytes | str | None, kind: str | None = None) -> Callable[[Path], list[str]]:
     def setup(app: Path) -> list[str]:
         path = app / "hostile.toml"
         _write(path, content, kind)
         return ["check", "--json", "--dir", str(app), "--manifest", str(path)]
+
     return setup
 
 
@@ -148,6 +166,7 @@ def _webui_user(content: str | None, kind: str | None = None) -> Callable[[Path]
         elif content is not None:
             path.write_text(content)
         return ["check", "--json", "--dir", str(app), "--manifest", "a1111"]
+
     return setup
 
 
@@ -155,6 +174,7 @@ def _log(kind: str) -> Callable[[Path], list[str]]:
     def setup(app: Path) -> list[str]:
         _plant(app / "crash.log", kind)
         return ["diagnose", "--json", str(app / "crash.log")]
+
     return setup
 
 
@@ -164,21 +184,31 @@ def _backup_folder(app: Path) -> Path:
     return folder
 
 
-def _backup_json(content: str | bytes | None, kind: str | None, *command: str
-                 ) -> Callable[[Path], list[str]]:
+def _backup_json(
+    content: str | bytes | None, kind: str | None, *command: str
+) -> Callable[[Path], list[str]]:
     def setup(app: Path) -> list[str]:
         path = _backup_folder(app) / "backup.json"
         _write(path, content, kind)
         return ["backup", *command, "--dir", str(app)]
+
     return setup
 
 
 def _archive(kind: str) -> Callable[[Path], list[str]]:
     def setup(app: Path) -> list[str]:
         folder = _backup_folder(app)
-        (folder / "backup.json").write_text(json.dumps({
-            "id": folder.name, "created": "2025", "has_venv": True, "kind": "archive",
-            "venv_path": str(folder / "venv.tar.gz")}))
+        (folder / "backup.json").write_text(
+            json.dumps(
+                {
+                    "id": folder.name,
+                    "created": "2025",
+                    "has_venv": True,
+                    "kind": "archive",
+                    "venv_path": str(folder / "venv.tar.gz"),
+                }
+            )
+        )
         path = folder / "venv.tar.gz"
         if kind == "not-gzip":
             path.write_bytes(b"PK\x03\x04 not a tar")
@@ -194,25 +224,33 @@ def _archive(kind: str) -> Callable[[Path], list[str]]:
         else:
             _plant(path, kind)
         return ["backup", "restore", "--yes", folder.name, "--dir", str(app)]
+
     return setup
 
 
-def _journal(content: str | bytes | None, kind: str | None = None
-             ) -> Callable[[Path], list[str]]:
+def _journal(content: str | bytes | None, kind: str | None = None) -> Callable[[Path], list[str]]:
     def setup(app: Path) -> list[str]:
         path = _backup_folder(app) / "journal.json"
         _write(path, content, kind)
         return ["--yes", "--dir", str(app)]
+
     return setup
 
 
-def _snapshot(content: str | bytes | None, kind: str | None = None
-              ) -> Callable[[Path], list[str]]:
+def _snapshot(content: str | bytes | None, kind: str | None = None) -> Callable[[Path], list[str]]:
     def setup(app: Path) -> list[str]:
         path = app / "snap.json"
         _write(path, content, kind)
-        return ["install", "generic", "--yes", "--dir", str(app.parent / "new"),
-                "--from-snapshot", str(path)]
+        return [
+            "install",
+            "generic",
+            "--yes",
+            "--dir",
+            str(app.parent / "new"),
+            "--from-snapshot",
+            str(path),
+        ]
+
     return setup
 
 
@@ -225,14 +263,25 @@ USAGE = (2,)
 
 def cases() -> list[Case]:
     out: list[Case] = []
-    for rel in ("METADATA", "RECORD", "INSTALLER", "direct_url.json", "top_level.txt",
-                "pyvenv.cfg"):
+    for rel in (
+        "METADATA",
+        "RECORD",
+        "INSTALLER",
+        "direct_url.json",
+        "top_level.txt",
+        "pyvenv.cfg",
+    ):
         for kind in KINDS:
-            out.append(Case(f"{rel}:{kind}", _venv_file(rel, kind), CHECK,
-                            real=(rel, kind) in (("METADATA", "fifo"), ("pyvenv.cfg", "device"))))
+            out.append(
+                Case(
+                    f"{rel}:{kind}",
+                    _venv_file(rel, kind),
+                    CHECK,
+                    real=(rel, kind) in (("METADATA", "fifo"), ("pyvenv.cfg", "device")),
+                )
+            )
     for kind in ("fifo", "device", "folder", "dangling", "binary"):
-        out.append(Case(f"record-entry:{kind}", _record_entry(kind), CHECK,
-                        real=kind == "fifo"))
+        out.append(Case(f"record-entry:{kind}", _record_entry(kind), CHECK, real=kind == "fifo"))
     requirement_lines = {
         "spaces-comment": SPACES + "#x\n",
         "spaces-only": SPACES + "\n",
@@ -249,22 +298,29 @@ def cases() -> list[Case]:
         "equals": "x" + "=" * 40_000 + "\n",
     }
     for name, text in requirement_lines.items():
-        out.append(Case(f"requirements:{name}", _requirements(text), CHECK,
-                        real=name == "spaces-comment"))
+        out.append(
+            Case(f"requirements:{name}", _requirements(text), CHECK, real=name == "spaces-comment")
+        )
     for kind in ("fifo", "device", "folder", "binary", "nul", "latin", "huge"):
         out.append(Case(f"requirements:{kind}", _requirements(None, kind), CHECK))
-    manifests = {"deep-array": DEEP_TOML, "deep-table": DEEP_TABLE,
-                 "spaces": "name = 'x'" + SPACES + "#\n", "not-toml": "= = =\n",
-                 "wrong-types": "name = 1\nvenv = [1]\n"}
+    manifests = {
+        "deep-array": DEEP_TOML,
+        "deep-table": DEEP_TABLE,
+        "spaces": "name = 'x'" + SPACES + "#\n",
+        "not-toml": "= = =\n",
+        "wrong-types": "name = 1\nvenv = [1]\n",
+    }
     for name, text in manifests.items():
-        out.append(Case(f"manifest:{name}", _manifest(text), USAGE,
-                        real=name == "deep-array"))
+        out.append(Case(f"manifest:{name}", _manifest(text), USAGE, real=name == "deep-array"))
     for kind in ("fifo", "device", "folder", "binary", "nul", "dangling"):
         out.append(Case(f"manifest:{kind}", _manifest(None, kind), USAGE))
-    webui = {"spaces": "export COMMANDLINE_ARGS=x" + SPACES + "x\n",
-             "spaces-comment": "export VENV_DIR=venv" + SPACES + "#\n",
-             "venv-dev": "export VENV_DIR=/dev/null\n", "venv-root": "export VENV_DIR=/\n",
-             "long": "export " + "A" * 40_000 + "=1\n"}
+    webui = {
+        "spaces": "export COMMANDLINE_ARGS=x" + SPACES + "x\n",
+        "spaces-comment": "export VENV_DIR=venv" + SPACES + "#\n",
+        "venv-dev": "export VENV_DIR=/dev/null\n",
+        "venv-root": "export VENV_DIR=/\n",
+        "long": "export " + "A" * 40_000 + "=1\n",
+    }
     for name, text in webui.items():
         out.append(Case(f"webui-user:{name}", _webui_user(text), (0, 1, 2)))
     for kind in ("fifo", "device", "binary"):
@@ -272,36 +328,69 @@ def cases() -> list[Case]:
     # (A FIFO named as the log is read as the pipe it is: diagnose <(python launch.py).)
     for kind in ("device", "binary", "spaces", "huge", "folder", "nul", "latin"):
         out.append(Case(f"log:{kind}", _log(kind), (0, 1, 2)))
-    metas = {"garbage": "{not json", "list": "[1, 2]", "deep": DEEP_JSON,
-             "id-mismatch": json.dumps({"id": "other", "has_venv": True}),
-             "outside": json.dumps({"id": "20250101-000000-beef", "has_venv": True,
-                                    "kind": "copy", "venv_path": "/"}),
-             "types": json.dumps({"id": "20250101-000000-beef", "created": [],
-                                  "has_venv": "yes", "venv_path": 5})}
+    metas = {
+        "garbage": "{not json",
+        "list": "[1, 2]",
+        "deep": DEEP_JSON,
+        "id-mismatch": json.dumps({"id": "other", "has_venv": True}),
+        "outside": json.dumps(
+            {"id": "20250101-000000-beef", "has_venv": True, "kind": "copy", "venv_path": "/"}
+        ),
+        "types": json.dumps(
+            {"id": "20250101-000000-beef", "created": [], "has_venv": "yes", "venv_path": 5}
+        ),
+    }
     for name, text in metas.items():
-        out.append(Case(f"backup.json:{name}:list", _backup_json(text, None, "list", "--json"),
-                        (0,)))
-        out.append(Case(f"backup.json:{name}:prune",
-                        _backup_json(text, None, "prune", "--yes", "--keep", "0"), (0,)))
-        out.append(Case(f"backup.json:{name}:restore",
-                        _backup_json(text, None, "restore", "--yes", "20250101-000000-beef"),
-                        USAGE))
+        out.append(
+            Case(f"backup.json:{name}:list", _backup_json(text, None, "list", "--json"), (0,))
+        )
+        out.append(
+            Case(
+                f"backup.json:{name}:prune",
+                _backup_json(text, None, "prune", "--yes", "--keep", "0"),
+                (0,),
+            )
+        )
+        out.append(
+            Case(
+                f"backup.json:{name}:restore",
+                _backup_json(text, None, "restore", "--yes", "20250101-000000-beef"),
+                USAGE,
+            )
+        )
     for kind in ("fifo", "device", "folder"):
         out.append(Case(f"backup.json:{kind}", _backup_json(None, kind, "list"), (0,)))
-    for kind in ("not-gzip", "truncated", "gzip-of-garbage", "no-venv-member", "fifo", "empty",
-                 "folder"):
+    for kind in (
+        "not-gzip",
+        "truncated",
+        "gzip-of-garbage",
+        "no-venv-member",
+        "fifo",
+        "empty",
+        "folder",
+    ):
         out.append(Case(f"archive:{kind}", _archive(kind), (1, 2), real=kind == "truncated"))
-    journals = {"garbage": "{", "list": "[]", "deep": DEEP_JSON, "state-int": '{"state": 5}',
-                "outside": json.dumps({"state": "running", "venv_backup": "/usr",
-                                       "old_fp": {"dev": 0, "ino": 0}}),
-                "types": json.dumps({"state": "running", "venv_backup": 7, "new_fp": "x"})}
+    journals = {
+        "garbage": "{",
+        "list": "[]",
+        "deep": DEEP_JSON,
+        "state-int": '{"state": 5}',
+        "outside": json.dumps(
+            {"state": "running", "venv_backup": "/usr", "old_fp": {"dev": 0, "ino": 0}}
+        ),
+        "types": json.dumps({"state": "running", "venv_backup": 7, "new_fp": "x"}),
+    }
     for name, text in journals.items():
         out.append(Case(f"journal:{name}", _journal(text), USAGE, real=name == "outside"))
     for kind in ("fifo", "device", "binary", "huge"):
         out.append(Case(f"journal:{kind}", _journal(None, kind), USAGE))
-    snapshots = {"garbage": "{", "deep": DEEP_JSON, "list": "[]",
-                 "no-schema": json.dumps({"distributions": []}),
-                 "bad-dists": json.dumps({"schema": "repair.snapshot/1", "distributions": 5})}
+    snapshots = {
+        "garbage": "{",
+        "deep": DEEP_JSON,
+        "list": "[]",
+        "no-schema": json.dumps({"distributions": []}),
+        "bad-dists": json.dumps({"schema": "repair.snapshot/1", "distributions": 5}),
+    }
     for name, text in snapshots.items():
         out.append(Case(f"snapshot:{name}", _snapshot(text), USAGE))
     for kind in ("fifo", "device", "folder"):
@@ -332,8 +421,13 @@ def _in_process(args: list[str], tally: Tally, case: Case) -> None:
     if isinstance(result.exception, _Hang) or time.monotonic() - started > SLOW_SECONDS:
         tally.hangs.append(case.name)
         return
-    _judge(case, result.exit_code, result.stderr + result.stdout,
-           result.exception is not None and not isinstance(result.exception, SystemExit), tally)
+    _judge(
+        case,
+        result.exit_code,
+        result.stderr + result.stdout,
+        result.exception is not None and not isinstance(result.exception, SystemExit),
+        tally,
+    )
 
 
 def _judge(case: Case, code: int, output: str, raised: bool, tally: Tally) -> None:
@@ -350,9 +444,14 @@ def _judge(case: Case, code: int, output: str, raised: bool, tally: Tally) -> No
 def _real_process(args: list[str], tally: Tally, case: Case) -> None:
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     try:
-        proc = subprocess.run([sys.executable, "-m", "repair", *args], env=env,
-                              capture_output=True, text=True, timeout=SLOW_SECONDS * 3,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            [sys.executable, "-m", "repair", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=SLOW_SECONDS * 3,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired:
         tally.hangs.append(f"{case.name} (process)")
         return
@@ -360,8 +459,9 @@ def _real_process(args: list[str], tally: Tally, case: Case) -> None:
 
 
 @pytest.mark.skipif(os.name == "nt", reason="FIFOs, devices and SIGALRM")
-def test_hostile_inputs_never_hang_or_crash(tmp_path: Path, wheelhouse: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_hostile_inputs_never_hang_or_crash(
+    tmp_path: Path, wheelhouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from tests.conftest import APP_REQUIREMENTS
 
     # A venv read from its files alone (a Windows layout: its python never runs here), so that
@@ -369,9 +469,17 @@ def test_hostile_inputs_never_hang_or_crash(tmp_path: Path, wheelhouse: Path,
     base = tmp_path / "base"
     base.mkdir()
     (base / "requirements.txt").write_text("\n".join(APP_REQUIREMENTS) + "\n")
-    wheels = [next(wheelhouse.glob(f"{name}-{version}-*.whl")) for name, version in
-              (("numpy", "1.26.4"), ("accelerate", "1.2.0"), ("transformers", "4.40.0"),
-               ("safetensors", "0.4.3"), ("einops", "0.8.0"), ("packaging", "24.0"))]
+    wheels = [
+        next(wheelhouse.glob(f"{name}-{version}-*.whl"))
+        for name, version in (
+            ("numpy", "1.26.4"),
+            ("accelerate", "1.2.0"),
+            ("transformers", "4.40.0"),
+            ("safetensors", "0.4.3"),
+            ("einops", "0.8.0"),
+            ("packaging", "24.0"),
+        )
+    ]
     make_windows_tree(base / "venv", wheels)
     all_cases = cases()
     assert len(all_cases) >= 100
@@ -381,17 +489,22 @@ def test_hostile_inputs_never_hang_or_crash(tmp_path: Path, wheelhouse: Path,
     # An input that makes the tool read without end must fail here, not fill the machine.
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = 8 << 30
-    resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY
-                                            else min(cap, hard), hard))
+    resource.setrlimit(
+        resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard)
+    )
     try:
         _run_all(all_cases, base, tmp_path, tally)
     finally:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
     with capsys.disabled():
         print(f"\nhostile inputs: {len(all_cases)} cases, {tally.counts()}")
-    assert tally.counts() == {**tally.counts(), "tracebacks": 0, "internal_errors": 0,
-                              "hangs": 0, "wrong_exit_codes": 0}, (
-        tally.tracebacks + tally.internal + tally.hangs + tally.wrong_exit)
+    assert tally.counts() == {
+        **tally.counts(),
+        "tracebacks": 0,
+        "internal_errors": 0,
+        "hangs": 0,
+        "wrong_exit_codes": 0,
+    }, tally.tracebacks + tally.internal + tally.hangs + tally.wrong_exit
 
 
 def _run_all(all_cases: list[Case], base: Path, tmp_path: Path, tally: Tally) -> None:
@@ -409,7 +522,9 @@ def _run_all(all_cases: list[Case], base: Path, tmp_path: Path, tally: Tally) ->
             _real_process(args, tally, case)
         if os.environ.get("HOSTILE_TRACE"):  # a log of each case, for whoever debugs one
             with open(os.environ["HOSTILE_TRACE"], "a") as trace:
-                trace.write(f"{time.monotonic() - started:6.2f}s {case.name} "
-                            f"{'' if tally.counts() == {**before, 'runs': tally.runs} else 'BAD'}"
-                            "\n")
+                trace.write(
+                    f"{time.monotonic() - started:6.2f}s {case.name} "
+                    f"{'' if tally.counts() == {**before, 'runs': tally.runs} else 'BAD'}"
+                    "\n"
+                )
         shutil.rmtree(app.parent, ignore_errors=True)

@@ -19,8 +19,12 @@ from tests.localindex import SECRET, USER, LocalIndex, build_sdist, build_wheel
 
 WIN312 = {"version": "3.12.4", "sys_platform": "win32", "platform": "win_amd64"}
 WIN310 = {"version": "3.10.6", "sys_platform": "win32", "platform": "win_amd64"}
-LINUX310 = {"version": "3.10.12", "sys_platform": "linux", "platform": "linux_x86_64",
-            "glibc": "2.35"}
+LINUX310 = {
+    "version": "3.10.12",
+    "sys_platform": "linux",
+    "platform": "linux_x86_64",
+    "glibc": "2.35",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -87,25 +91,43 @@ def test_json_and_html_pages_agree(index):
     client = IndexClient(isolated_config(), cache_dir=False)
     as_json = client.project_page(index.simple(), "oldlib")
     as_html = client.project_page(index.simple("/html"), "oldlib")
-    key = lambda p: sorted((f.filename, f.yanked, f.yanked_reason, f.requires_python)  # noqa: E731
-                           for f in p.files)
+    key = lambda p: sorted(  # noqa: E731
+        (f.filename, f.yanked, f.yanked_reason, f.requires_python) for f in p.files
+    )
     assert key(as_json) == key(as_html)
     assert ("oldlib-1.0-py3-none-any.whl", True, "broken on import", None) in key(as_json)
     assert index.status[200] == 2
     newlib = client.project_page(index.simple("/html"), "newlib")
     assert {f.filename: f.requires_python for f in newlib.files}[
-        "newlib-2.0-py3-none-any.whl"] == ">=3.11"
+        "newlib-2.0-py3-none-any.whl"
+    ] == ">=3.11"
     assert not client.project_page(index.simple(), "nosuchpkg").found
 
 
 def test_a_healthy_set_has_no_findings(index):
-    r = preflight(["purelib", "oldlib>=1.0", "newlib", "numpyish==1.0", "torch==2.1.2",
-                   'winonly; sys_platform == "win32"'], WIN310,
-                  isolated_config(index_url=index.simple()), reporter=None)
+    r = preflight(
+        [
+            "purelib",
+            "oldlib>=1.0",
+            "newlib",
+            "numpyish==1.0",
+            "torch==2.1.2",
+            'winonly; sys_platform == "win32"',
+        ],
+        WIN310,
+        isolated_config(index_url=index.simple()),
+        reporter=None,
+    )
     assert r.findings == () and r.can_finish and r.online
     chosen = {c.name: c.version for c in r.checked}
-    assert chosen == {"purelib": "1.1", "oldlib": "1.1", "newlib": "1.0", "numpyish": "1.0",
-                      "torch": "2.1.2", "winonly": "1.0"}
+    assert chosen == {
+        "purelib": "1.1",
+        "oldlib": "1.1",
+        "newlib": "1.0",
+        "numpyish": "1.0",
+        "torch": "2.1.2",
+        "winonly": "1.0",
+    }
     assert all(c.wheel for c in r.checked)
 
 
@@ -150,8 +172,11 @@ def test_source_builds(index):
 
 
 def test_markers_are_evaluated_for_the_target(index):
-    r = preflight(['winonly; sys_platform == "win32"', "purelib"], LINUX310,
-                  isolated_config(index_url=index.simple()))
+    r = preflight(
+        ['winonly; sys_platform == "win32"', "purelib"],
+        LINUX310,
+        isolated_config(index_url=index.simple()),
+    )
     assert r.skipped == ('winonly; sys_platform == "win32"',)
     assert [c.name for c in r.checked] == ["purelib"]
     r = preflight(["winonly"], LINUX310, isolated_config(index_url=index.simple()))
@@ -187,15 +212,15 @@ def test_slow_index_times_out(index):
 
 
 def test_retries_then_success(index):
-    r = preflight(["purelib"], WIN310, isolated_config(index_url=index.simple("/flaky"),
-                                                       retries=3))
+    r = preflight(["purelib"], WIN310, isolated_config(index_url=index.simple("/flaky"), retries=3))
     assert r.findings == () and r.checked[0].version == "1.1"
     assert index.hits["/flaky/simple/purelib/"] == 3  # two 503s, then the page
 
 
 def test_retries_then_failure(index):
-    cfg = isolated_config(index_url=index.simple(), extra_index_urls=(index.simple("/down"),),
-                          retries=2)
+    cfg = isolated_config(
+        index_url=index.simple(), extra_index_urls=(index.simple("/down"),), retries=2
+    )
     r = preflight(["purelib", "nosuchpkg"], WIN310, cfg)
     tried = [n for path, n in index.hits.items() if path.startswith("/down/")]
     assert tried and all(n == 3 for n in tried)  # each page: once, then two retries
@@ -207,8 +232,9 @@ def test_retries_then_failure(index):
 
 
 def test_unreachable_extra_index_is_a_warning_when_nothing_needed_it(index):
-    cfg = isolated_config(index_url=index.simple(), extra_index_urls=(index.simple("/down"),),
-                          retries=0)
+    cfg = isolated_config(
+        index_url=index.simple(), extra_index_urls=(index.simple("/down"),), retries=0
+    )
     r = preflight(["purelib"], WIN310, cfg)
     (f,) = r.findings
     assert (f.id, f.severity.value) == ("index-unreachable", "warning") and r.can_finish
@@ -243,8 +269,9 @@ def test_credentials_in_urls_are_used_and_never_shown(index, isolated):
     down = index.simple("/down").replace("http://", f"http://{USER}:{SECRET}@")
     cfg = isolated_config(index_url=private, extra_index_urls=(down,), retries=0)
     out = io.StringIO()
-    r = preflight(["purelib", "nosuchpkg"], WIN310, cfg, reporter=StreamReporter(out),
-                  torch_index=down)
+    r = preflight(
+        ["purelib", "nosuchpkg"], WIN310, cfg, reporter=StreamReporter(out), torch_index=down
+    )
     assert r.checked[0].version == "1.1"
     assert index.auth_seen  # the credentials reached the server
     shown = json.dumps(r.to_json()) + out.getvalue() + repr(r) + json.dumps(cfg.to_json())
@@ -259,15 +286,19 @@ def test_offline_uses_only_local_sources(index, tmp_path):
     links = tmp_path / "links"
     build_wheel(links, "purelib", "1.0")
     cfg = isolated_config(index_url=index.simple(), find_links=(str(links),))
-    r = preflight(["purelib", "torch==2.1.2"], WIN310, cfg, offline=True,
-                  torch_index=index.simple("/down"))
+    r = preflight(
+        ["purelib", "torch==2.1.2"], WIN310, cfg, offline=True, torch_index=index.simple("/down")
+    )
     assert sum(index.hits.values()) == 0
     assert not r.online and r.can_finish
     assert [(c.name, c.version) for c in r.checked] == [("purelib", "1.0")]
     assert [u.requirement for u in r.unchecked] == ["torch==2.1.2"]
     assert ids(r) == [("preflight-unchecked", "preflight")]
     assert {s.url: s.asked for s in r.sources} == {
-        index.simple(): False, str(links): True, index.simple("/down"): False}
+        index.simple(): False,
+        str(links): True,
+        index.simple("/down"): False,
+    }
 
 
 def test_no_network_is_a_state(tmp_path):
@@ -278,7 +309,9 @@ def test_no_network_is_a_state(tmp_path):
     r = preflight(["purelib"], WIN310, cfg)
     assert not r.online and r.can_finish
     assert [(f.id, f.severity.value) for f in r.findings] == [
-        ("index-unreachable", "info"), ("preflight-unchecked", "info")]
+        ("index-unreachable", "info"),
+        ("preflight-unchecked", "info"),
+    ]
 
 
 def test_file_index_and_find_links_folder(tmp_path):
@@ -287,20 +320,28 @@ def test_file_index_and_find_links_folder(tmp_path):
     (simple / "other").mkdir()
     (simple / "other" / "index.html").write_text(
         '<a href="../../files/other-3.0-py3-none-any.whl" data-yanked="">x</a>'
-        '<a href="../../files/other-2.0-py3-none-any.whl">x</a>', encoding="utf-8")
+        '<a href="../../files/other-2.0-py3-none-any.whl">x</a>',
+        encoding="utf-8",
+    )
     links = tmp_path / "links"
     build_wheel(links, "purelib", "2.5", "cp310-cp310-win_amd64")
     build_wheel(links, "purelib", "3.0", "cp311-cp311-win_amd64")
     cfg = isolated_config(index_url=simple.as_uri(), find_links=(str(links),))
     r = preflight(["purelib", "other", "missing"], WIN310, cfg)
     assert [(c.name, c.version) for c in r.checked] == [
-        ("purelib", "2.5"), ("other", "2.0"), ("missing", None)]
+        ("purelib", "2.5"),
+        ("other", "2.0"),
+        ("missing", None),
+    ]
     assert ids(r) == [("wheel-unavailable", "missing")]
 
 
 def test_bad_requirement_strings_are_unchecked_not_crashes(index):
-    r = preflight(["purelib", "not a requirement ==", "x @ https://h.example/x.whl"], WIN310,
-                  isolated_config(index_url=index.simple()))
+    r = preflight(
+        ["purelib", "not a requirement ==", "x @ https://h.example/x.whl"],
+        WIN310,
+        isolated_config(index_url=index.simple()),
+    )
     assert len(r.unchecked) == 2 and r.checked[0].name == "purelib"
 
 
@@ -321,14 +362,39 @@ def test_the_choice_agrees_with_pip(index, torch_index, tmp_path):
 
     reqs = ["purelib", "oldlib", "newlib", "torch==2.1.2", "numpyish"]
     env = proc.clean_env(keep_pip=False)
-    env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1",
-               PIP_CACHE_DIR=str(tmp_path / "pipcache"), NO_PROXY="127.0.0.1")
-    res = proc.run([sys.executable, "-m", "pip", "install", "--dry-run", "--report", "-", "-q",
-                    "--ignore-installed", "--no-deps", "--only-binary", "numpyish",
-                    "--index-url", index.simple(), "--extra-index-url", torch_index.simple(),
-                    *[r for r in reqs if r != "numpyish"]], env=env, timeout=120, check=True)
-    pip_chose = {i["metadata"]["name"]: i["metadata"]["version"]
-                 for i in json.loads(res.stdout)["install"]}
+    env.update(
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PIP_CACHE_DIR=str(tmp_path / "pipcache"),
+        NO_PROXY="127.0.0.1",
+    )
+    res = proc.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--report",
+            "-",
+            "-q",
+            "--ignore-installed",
+            "--no-deps",
+            "--only-binary",
+            "numpyish",
+            "--index-url",
+            index.simple(),
+            "--extra-index-url",
+            torch_index.simple(),
+            *[r for r in reqs if r != "numpyish"],
+        ],
+        env=env,
+        timeout=120,
+        check=True,
+    )
+    pip_chose = {
+        i["metadata"]["name"]: i["metadata"]["version"] for i in json.loads(res.stdout)["install"]
+    }
     target = target_from_interpreter(probe(Path(sys.executable)))
     cfg = isolated_config(index_url=index.simple(), extra_index_urls=(torch_index.simple(),))
     r = preflight(reqs, target, cfg)

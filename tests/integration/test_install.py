@@ -50,8 +50,11 @@ def leftovers(target: Path) -> list[str]:
 
 
 def tree_state(folder: Path) -> dict[str, float]:
-    return {str(p.relative_to(folder)): p.stat().st_mtime for p in folder.rglob("*")
-            if p.is_file() and not p.is_symlink() and "__pycache__" not in p.parts}
+    return {
+        str(p.relative_to(folder)): p.stat().st_mtime
+        for p in folder.rglob("*")
+        if p.is_file() and not p.is_symlink() and "__pycache__" not in p.parts
+    }
 
 
 def assert_installed(target: Path, backend: str = "cpu") -> None:
@@ -78,7 +81,15 @@ def test_install_from_nothing_then_again_changes_nothing(world: World, tmp_path:
     data = json.loads(out)
     assert data["healthy"] and not data["already_installed"]
     assert [s["name"] for s in data["steps"]] == [
-        "clone", "python", "backend", "venv", "torch", "requirements", "launch-args", "verify"]
+        "clone",
+        "python",
+        "backend",
+        "venv",
+        "torch",
+        "requirements",
+        "launch-args",
+        "verify",
+    ]
     assert all(s["status"] == "done" for s in data["steps"])
     assert data["report"]["summary"]["errors"] == 0
     assert Path(data["log"]).is_file()
@@ -97,8 +108,9 @@ def test_install_from_nothing_then_again_changes_nothing(world: World, tmp_path:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["directml", "cuda"])
-def test_launch_arguments_written_for_the_backend(world: World, tmp_path: Path,
-                                                  backend: str) -> None:
+def test_launch_arguments_written_for_the_backend(
+    world: World, tmp_path: Path, backend: str
+) -> None:
     target = tmp_path / "webui"
     code, out, err = invoke(install_args(world, target, backend=backend))
     assert code == 0, out + err
@@ -110,8 +122,18 @@ def test_launch_arguments_written_for_the_backend(world: World, tmp_path: Path,
     assert version == {"directml": "2.0.0", "cuda": "2.1.2+cu121"}[backend]
 
 
-STEPS_TO_KILL = ["clone-rename", "clone", "python", "backend", "venv", "torch",
-                 "requirements-installed", "requirements", "launch-args", "verify"]
+STEPS_TO_KILL = [
+    "clone-rename",
+    "clone",
+    "python",
+    "backend",
+    "venv",
+    "torch",
+    "requirements-installed",
+    "requirements",
+    "launch-args",
+    "verify",
+]
 
 
 @pytest.mark.slow
@@ -135,8 +157,9 @@ def test_killed_at_each_step_then_resumed(world: World, tmp_path: Path, step: st
 
 def test_unreachable_repository_fails_cleanly(world: World, tmp_path: Path) -> None:
     target = tmp_path / "webui"
-    code, out, err = invoke(install_args(world, target, "--repo-url",
-                                         str(tmp_path / "nowhere.git")))
+    code, out, err = invoke(
+        install_args(world, target, "--repo-url", str(tmp_path / "nowhere.git"))
+    )
     assert code == 4
     errors = [line for line in err.splitlines() if line.startswith("repair: error:")]
     assert len(errors) == 1 and "cannot clone" in errors[0] and "Traceback" not in err
@@ -145,8 +168,9 @@ def test_unreachable_repository_fails_cleanly(world: World, tmp_path: Path) -> N
 
 
 @pytest.mark.slow
-def test_unsatisfiable_requirement_stops_before_anything_is_built(world: World,
-                                                                  tmp_path: Path) -> None:
+def test_unsatisfiable_requirement_stops_before_anything_is_built(
+    world: World, tmp_path: Path
+) -> None:
     target = tmp_path / "webui"
     code, out, err = invoke(install_args(world, target, "--ref", "broken"))
     assert code == 1, err  # the index preflight: nothing built
@@ -178,12 +202,16 @@ def test_without_yes_and_without_a_terminal_refuses(world: World, tmp_path: Path
     assert not target.exists()
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--from-snapshot", "missing.json"], "no such file"),
-    (["--backend", "quantum"], "--backend"),
-])
-def test_bad_input_is_one_line_and_exit_2(world: World, tmp_path: Path, extra: list[str],
-                                          message: str) -> None:
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--from-snapshot", "missing.json"], "no such file"),
+        (["--backend", "quantum"], "--backend"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    world: World, tmp_path: Path, extra: list[str], message: str
+) -> None:
     target = tmp_path / "webui"
     args = install_args(world, target, *extra)
     if "--from-snapshot" in extra:
@@ -214,8 +242,9 @@ def test_install_over_an_existing_venv_backs_it_up_first(world: World, tmp_path:
     assert [p.read_text() for p in kept] == ["kept\n"], out + err
 
 
-def test_install_with_a_python_installation_as_its_venv_is_refused(world: World,
-                                                                   tmp_path: Path) -> None:
+def test_install_with_a_python_installation_as_its_venv_is_refused(
+    world: World, tmp_path: Path
+) -> None:
     target = tmp_path / "webui"
     code, out, err = invoke(install_args(world, target))
     assert code == 0, out + err

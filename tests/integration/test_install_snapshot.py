@@ -83,16 +83,19 @@ def test_snapshot_on_another_backend_says_what_was_chosen_instead(tmp_path: Path
     assert code == 0, err
     ctx = Context(resolve(str(a), None, str(world.manifest)), CheckOptions(backend="cuda"))
     snapshot = take_snapshot(ctx)
-    snapshot["platform"]["system"] = "Windows" if snapshot["platform"]["system"] != "Windows" \
-        else "Linux"
-    snapshot["distributions"].append({"name": "nvidia-cudnn-cu12", "version": "8.9.2.26",
-                                      "source": {"type": "index"}})
+    snapshot["platform"]["system"] = (
+        "Windows" if snapshot["platform"]["system"] != "Windows" else "Linux"
+    )
+    snapshot["distributions"].append(
+        {"name": "nvidia-cudnn-cu12", "version": "8.9.2.26", "source": {"type": "index"}}
+    )
     snap_file = tmp_path / "snapshot.json"
     snap_file.write_text(json.dumps(snapshot))
 
     b = tmp_path / "b"
-    code, out, err = invoke(install_args(world, b, "--from-snapshot", str(snap_file),
-                                         backend="cpu"))
+    code, out, err = invoke(
+        install_args(world, b, "--from-snapshot", str(snap_file), backend="cpu")
+    )
     assert code == 0, err
     assert installed_versions(b / "venv")["torch"] == "2.1.2+cpu"
     assert "not reproduced: nvidia-cudnn-cu12==8.9.2.26" in out

@@ -33,7 +33,8 @@ def comfy_files(app: Path, nodes: dict[str, str] | None = None) -> Path:
     (app / "nodes.py").write_text("")
     # A line only for Pythons before 3.11: the embedded 3.12 must not be asked for it.
     (app / "requirements.txt").write_text(
-        "numpy>=1.25\ntransformers>=4.37\nlegacy-only; python_version < '3.11'\n")
+        "numpy>=1.25\ntransformers>=4.37\nlegacy-only; python_version < '3.11'\n"
+    )
     for name, reqs in (nodes or {}).items():
         (app / "custom_nodes" / name).mkdir(parents=True)
         (app / "custom_nodes" / name / "requirements.txt").write_text(reqs)
@@ -55,7 +56,8 @@ def portable(root: Path, wheels: dict[str, Path]) -> Path:
     for name in ("numpy", "transformers", "pip"):
         unpack_wheel(wheels[name], site)
     (base / "run_nvidia_gpu.bat").write_text(
-        ".\\python_embeded\\python.exe -s ComfyUI\\main.py --windows-standalone-build\npause\n")
+        ".\\python_embeded\\python.exe -s ComfyUI\\main.py --windows-standalone-build\npause\n"
+    )
     comfy_files(base / "ComfyUI", {"ComfyUI-Impact": "numpy==1.26.4\nultralytics\n"})
     return base
 
@@ -73,8 +75,9 @@ def _unmet(report: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("where", ["ComfyUI", ".", "python_embeded"])
-def test_portable_found_from_any_of_its_folders(tmp_path: Path, wheels: dict[str, Path],
-                                                where: str) -> None:
+def test_portable_found_from_any_of_its_folders(
+    tmp_path: Path, wheels: dict[str, Path], where: str
+) -> None:
     base = portable(tmp_path, wheels)
     code, report = run_check(base / where)
     target = report["target"]
@@ -150,13 +153,15 @@ def test_stabilitymatrix_package(tmp_path: Path, wheels: dict[str, Path]) -> Non
     (data / "Packages").mkdir(parents=True)
     (data / ".sm-portable").write_text("")
     app = comfy_files(data / "Packages" / "ComfyUI")
-    make_windows_tree(app / "venv", [wheels["numpy"], wheels["transformers"], wheels["pip"]],
-                      version="3.10.11")
+    make_windows_tree(
+        app / "venv", [wheels["numpy"], wheels["transformers"], wheels["pip"]], version="3.10.11"
+    )
     code, report = run_check(app)
     target = report["target"]
     assert target["layout"] == "stabilitymatrix" and target["manifest"] == "comfyui"
     assert target["sources"]["layout"] == (
-        "StabilityMatrix package Data/Packages/ComfyUI (portable: .sm-portable)")
+        "StabilityMatrix package Data/Packages/ComfyUI (portable: .sm-portable)"
+    )
     assert Path(target["venv"]) == app / "venv"
     assert target["python"]["version"] == "3.10.11"
     assert "legacy-only" in _unmet(report)  # a 3.10 venv is asked for it
@@ -181,7 +186,7 @@ def test_pinokio_app_env(tmp_path: Path, wheels: dict[str, Path]) -> None:
         assert "venv-missing" not in finding_ids(report)
 
 
-@pytest.mark.parametrize("setting", ["export venv_dir=\"-\"\n", "SKIP_VENV=1\n"])
+@pytest.mark.parametrize("setting", ['export venv_dir="-"\n', "SKIP_VENV=1\n"])
 def test_sdnext_without_a_venv(tmp_path: Path, setting: str) -> None:
     app = tmp_path / "sdnext"
     (app / "modules").mkdir(parents=True)

@@ -34,14 +34,21 @@ def test_unreadable_requires_dist_and_foreign_wheel_are_findings(app: Path) -> N
 
 
 def test_remedies_quote_for_every_shell(app: Path) -> None:
-    (app / "requirements.txt").write_text(
-        "numpy>=2\nsentencepiece ; python_version >= '3.0'\n")
+    (app / "requirements.txt").write_text("numpy>=2\nsentencepiece ; python_version >= '3.0'\n")
     site = site_packages(app / "venv")
-    _dist(site, "needsextra", "1.0", ['neverthere[gpu]>=2; extra == "x" or os_name != "nt" '
-                                      'or os_name == "nt"'], ["py3-none-any"])
+    _dist(
+        site,
+        "needsextra",
+        "1.0",
+        ['neverthere[gpu]>=2; extra == "x" or os_name != "nt" or os_name == "nt"'],
+        ["py3-none-any"],
+    )
     code, report = run_check(app)
-    remedies = {f["subject"]: str(f["remedy"]) for f in report["findings"]
-                if f["id"] in ("requirement-unmet", "dependency-conflict")}
+    remedies = {
+        f["subject"]: str(f["remedy"])
+        for f in report["findings"]
+        if f["id"] in ("requirement-unmet", "dependency-conflict")
+    }
     assert remedies["sentencepiece"].endswith("-m pip install sentencepiece")
     assert remedies["neverthere"].endswith('-m pip install "neverthere[gpu]>=2"')
     for text in remedies.values():

@@ -40,18 +40,22 @@ def fake_python_install(root: Path) -> Path:
     return root
 
 
-@pytest.mark.parametrize("target", ["python-install", "base-prefix", "venv-home", "app-folder",
-                                    "link"])
-def test_venv_option_naming_what_is_not_a_venv_is_refused(app: Path, tmp_path: Path,
-                                                          target: str) -> None:
+@pytest.mark.parametrize(
+    "target", ["python-install", "base-prefix", "venv-home", "app-folder", "link"]
+)
+def test_venv_option_naming_what_is_not_a_venv_is_refused(
+    app: Path, tmp_path: Path, target: str
+) -> None:
     if target == "python-install":
         venv = fake_python_install(tmp_path / "py")
     elif target == "base-prefix":
         venv = Path(sys.base_prefix)
     elif target == "venv-home":
-        home = next(line.split("=", 1)[1].strip()
-                    for line in (app / "venv" / "pyvenv.cfg").read_text().splitlines()
-                    if line.startswith("home"))
+        home = next(
+            line.split("=", 1)[1].strip()
+            for line in (app / "venv" / "pyvenv.cfg").read_text().splitlines()
+            if line.startswith("home")
+        )
         venv = Path(home).parent
     elif target == "app-folder":
         venv = app
@@ -59,8 +63,12 @@ def test_venv_option_naming_what_is_not_a_venv_is_refused(app: Path, tmp_path: P
         venv = tmp_path / "linked-venv"
         venv.symlink_to(app / "venv", target_is_directory=True)
     before = tree_digest(app)
-    for args in (["--yes", "--clean-venv"], ["backup", "create"], ["backup", "create", "--archive"],
-                 ["backup", "restore", "--yes", "x"]):
+    for args in (
+        ["--yes", "--clean-venv"],
+        ["backup", "create"],
+        ["backup", "create", "--archive"],
+        ["backup", "restore", "--yes", "x"],
+    ):
         out = Outcome([*args, "--dir", str(app), "--venv", str(venv)])
         assert out.exit_code == 2, (args, out.output)
         assert "Traceback" not in out.output and "refusing to change" in out.stderr, out.output
@@ -68,8 +76,9 @@ def test_venv_option_naming_what_is_not_a_venv_is_refused(app: Path, tmp_path: P
     assert venv.exists()
 
 
-def test_venv_dir_setting_naming_a_python_installation_is_refused(app: Path,
-                                                                  tmp_path: Path) -> None:
+def test_venv_dir_setting_naming_a_python_installation_is_refused(
+    app: Path, tmp_path: Path
+) -> None:
     py = fake_python_install(tmp_path / "py")
     (app / "webui-user.sh").write_text(f'export VENV_DIR="{py}"\n')
     out = Outcome(["--yes", "--clean-venv", "--dir", str(app), "--manifest", "a1111"])
@@ -79,7 +88,8 @@ def test_venv_dir_setting_naming_a_python_installation_is_refused(app: Path,
 
 @pytest.mark.slow
 def test_record_outside_venv_is_found_and_repaired_inside_the_venv(
-        app: Path, tmp_path: Path, wheelhouse: Path) -> None:
+    app: Path, tmp_path: Path, wheelhouse: Path
+) -> None:
     victim = canary(tmp_path / "venv.bak", "victim.txt")
     checkout = tmp_path / "checkout" / "linkedpkg"
     checkout_canary = canary(checkout, "__init__.py")
@@ -97,13 +107,17 @@ def test_record_outside_venv_is_found_and_repaired_inside_the_venv(
     (site / "linkedpkg").symlink_to(checkout, target_is_directory=True)
 
     out = Outcome(["check", "--json", "--dir", str(app)])
-    found = {f["subject"]: f for f in json.loads(out.stdout)["findings"]
-             if f["id"] == "record-outside-venv"}
+    found = {
+        f["subject"]: f
+        for f in json.loads(out.stdout)["findings"]
+        if f["id"] == "record-outside-venv"
+    }
     assert set(found) == {"einops", "linkedpkg"}, out.stdout
     assert found["einops"]["severity"] == "error"
 
-    out = Outcome(["--yes", "--dir", str(app), "--find-links", str(wheelhouse),
-                   "--find-links", str(house)])
+    out = Outcome(
+        ["--yes", "--dir", str(app), "--find-links", str(wheelhouse), "--find-links", str(house)]
+    )
     assert out.exit_code in (0, 3), out.output
     assert victim.read_text() == "must survive\n"
     assert checkout_canary.read_text() == "must survive\n"
@@ -118,8 +132,9 @@ def _archive_with(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]
             tar.addfile(info, io.BytesIO(data) if data is not None else None)
 
 
-def _member(name: str, kind: bytes = tarfile.REGTYPE, data: bytes | None = b"x",
-            link: str = "") -> tuple[tarfile.TarInfo, bytes | None]:
+def _member(
+    name: str, kind: bytes = tarfile.REGTYPE, data: bytes | None = b"x", link: str = ""
+) -> tuple[tarfile.TarInfo, bytes | None]:
     info = tarfile.TarInfo(name)
     info.type = kind
     info.linkname = link
@@ -130,16 +145,23 @@ def _member(name: str, kind: bytes = tarfile.REGTYPE, data: bytes | None = b"x",
     return info, data
 
 
-@pytest.mark.parametrize("bad", [
-    [_member("venv/pyvenv.cfg"), _member("venv/x", tarfile.LNKTYPE, link="../outside.txt")],
-    [_member("venv/pyvenv.cfg"), _member("/abs/outside.txt")],
-    [_member("venv/pyvenv.cfg"), _member("venv/../outside.txt")],
-    [_member("venv/pyvenv.cfg"), _member("venv/lib", tarfile.SYMTYPE, link="../.."),
-     _member("venv/lib/outside.txt")],
-    [_member("venv/pyvenv.cfg"), _member("venv/dev", tarfile.CHRTYPE)],
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [_member("venv/pyvenv.cfg"), _member("venv/x", tarfile.LNKTYPE, link="../outside.txt")],
+        [_member("venv/pyvenv.cfg"), _member("/abs/outside.txt")],
+        [_member("venv/pyvenv.cfg"), _member("venv/../outside.txt")],
+        [
+            _member("venv/pyvenv.cfg"),
+            _member("venv/lib", tarfile.SYMTYPE, link="../.."),
+            _member("venv/lib/outside.txt"),
+        ],
+        [_member("venv/pyvenv.cfg"), _member("venv/dev", tarfile.CHRTYPE)],
+    ],
+)
 def test_a_crafted_archive_is_refused_before_anything_is_written(
-        app: Path, bad: list[tuple[tarfile.TarInfo, bytes | None]]) -> None:
+    app: Path, bad: list[tuple[tarfile.TarInfo, bytes | None]]
+) -> None:
     out = Outcome(["backup", "create", "--archive", "--dir", str(app)])
     assert out.exit_code == 0, out.output
     info = list_backups(resolve(str(app)))[0]
@@ -154,8 +176,9 @@ def test_a_crafted_archive_is_refused_before_anything_is_written(
     assert tree_digest(app / "venv") == before  # the current venv is back in place
 
 
-def test_tampered_backup_json_cannot_make_prune_delete_another_folder(app: Path,
-                                                                     tmp_path: Path) -> None:
+def test_tampered_backup_json_cannot_make_prune_delete_another_folder(
+    app: Path, tmp_path: Path
+) -> None:
     other = tmp_path / "other-venv"
     (other / "bin").mkdir(parents=True)
     (other / "pyvenv.cfg").write_text("home = /usr/bin\n")
@@ -178,9 +201,17 @@ def test_tampered_journal_cannot_point_recovery_elsewhere(app: Path, tmp_path: P
     keep = canary(other)
     folder = app / ".repair-backups" / "20250101-000000-beef"
     folder.mkdir(parents=True)
-    (folder / "journal.json").write_text(json.dumps({
-        "state": "running", "venv": str(app / "venv"), "venv_backup": str(other),
-        "created": True, "old_fp": {"dev": 0, "ino": 0}}))
+    (folder / "journal.json").write_text(
+        json.dumps(
+            {
+                "state": "running",
+                "venv": str(app / "venv"),
+                "venv_backup": str(other),
+                "created": True,
+                "old_fp": {"dev": 0, "ino": 0},
+            }
+        )
+    )
     before = tree_digest(app / "venv")
     out = Outcome(["--yes", "--dir", str(app)])
     assert out.exit_code == 2 and "not a backup folder" in out.stderr, out.output

@@ -34,20 +34,26 @@ ORACLE = Path(__file__).resolve().parents[1] / "pip_oracle.py"
 KNOWN = {
     # Environments
     "extras": "the tool evaluates Requires-Dist for the extras other packages (or the app) ask "
-              "for; pip check ignores them (pip issue #4086), so the tool reports more, "
-              "correctly",
+    "for; pip check ignores them (pip issue #4086), so the tool reports more, "
+    "correctly",
     "unparsable": "pip check drops a distribution with an unreadable Requires-Dist line (and "
-                  "then calls it missing for whoever needs it); the tool reports the line as "
-                  "requires-dist-invalid and checks the distribution's other lines",
+    "then calls it missing for whoever needs it); the tool reports the line as "
+    "requires-dist-invalid and checks the distribution's other lines",
     "egg-section-dropped": "pip's pkg_resources backend (its default below Python 3.11) silently "
-                           "drops a requires.txt section whose marker cannot be read; its "
-                           "importlib backend reports it as the tool does",
+    "drops a requires.txt section whose marker cannot be read; its "
+    "importlib backend reports it as the tool does",
 }
 
 
 def _oracle(python: Path, job: dict[str, Any], env: dict[str, str] | None = None) -> Any:
-    proc = subprocess.run([str(python), str(ORACLE)], input=json.dumps(job), text=True,
-                          capture_output=True, env=env or pip_env(), timeout=300)
+    proc = subprocess.run(
+        [str(python), str(ORACLE)],
+        input=json.dumps(job),
+        text=True,
+        capture_output=True,
+        env=env or pip_env(),
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout)
 
@@ -64,8 +70,9 @@ def _norm_spec(text: str) -> str:
     return str(SpecifierSet(text))
 
 
-def _tool_entries(top: Path, cwd: Path, constraint: bool
-                  ) -> tuple[bool, list[dict[str, Any]], list[str]]:
+def _tool_entries(
+    top: Path, cwd: Path, constraint: bool
+) -> tuple[bool, list[dict[str, Any]], list[str]]:
     from repair.env.dists import canonical
 
     result = parse_file(top, constraint=constraint, cwd=cwd)
@@ -74,34 +81,40 @@ def _tool_entries(top: Path, cwd: Path, constraint: bool
         if line.error is not None:
             continue
         req = line.requirement
-        entries.append({
-            "name": canonical(req.name) if req is not None else None,
-            "specifier": str(req.specifier) if req is not None else "",
-            "extras": sorted(line.extras),
-            "marker": str(line.marker) if line.marker is not None else None,
-            "url": line.url,
-            "editable": line.editable,
-            "constraint": line.constraint,
-        })
+        entries.append(
+            {
+                "name": canonical(req.name) if req is not None else None,
+                "specifier": str(req.specifier) if req is not None else "",
+                "extras": sorted(line.extras),
+                "marker": str(line.marker) if line.marker is not None else None,
+                "url": line.url,
+                "editable": line.editable,
+                "constraint": line.constraint,
+            }
+        )
     return bool(result.errors), entries, index_urls(result.options)
 
 
 def _pip_entries(answer: dict[str, Any]) -> list[dict[str, Any]]:
     from repair.env.dists import canonical
 
-    return [{
-        "name": canonical(e["name"]) if e["name"] else None,
-        "specifier": _norm_spec(e["specifier"]),
-        "extras": sorted(canonical(x) for x in e["extras"]),
-        "marker": _norm_marker(e["marker"]),
-        "url": e["url"],
-        "editable": e["editable"],
-        "constraint": e["constraint"],
-    } for e in answer["reqs"]]
+    return [
+        {
+            "name": canonical(e["name"]) if e["name"] else None,
+            "specifier": _norm_spec(e["specifier"]),
+            "extras": sorted(canonical(x) for x in e["extras"]),
+            "marker": _norm_marker(e["marker"]),
+            "url": e["url"],
+            "editable": e["editable"],
+            "constraint": e["constraint"],
+        }
+        for e in answer["reqs"]
+    ]
 
 
-def test_requirements_files_agree_with_pip(tmp_path: Path, template_venv: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_requirements_files_agree_with_pip(
+    tmp_path: Path, template_venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cases = PIP_CASES + FIELD_CASES + generated_cases(460)
     assert len(cases) >= 500
     env_vars: dict[str, str] = {}
@@ -113,13 +126,13 @@ def test_requirements_files_agree_with_pip(tmp_path: Path, template_venv: Path,
         env_vars.update(case.env)
     for key, value in env_vars.items():
         monkeypatch.setenv(key, value)
-    answers = _oracle(venv_python(template_venv), {"files": jobs},
-                      pip_env(extra=env_vars))
+    answers = _oracle(venv_python(template_venv), {"files": jobs}, pip_env(extra=env_vars))
     tally: Counter[str] = Counter()
     wrong = []
     for case, job, answer in zip(cases, jobs, answers, strict=True):
-        tool_error, tool, indexes = _tool_entries(Path(job["path"]), Path(job["cwd"]),
-                                                  case.constraint)
+        tool_error, tool, indexes = _tool_entries(
+            Path(job["path"]), Path(job["cwd"]), case.constraint
+        )
         pip_error = answer["error"] is not None
         if tool_error != pip_error:
             wrong.append(f"{case.name}: tool error={tool_error}, pip: {answer['error']}")
@@ -134,8 +147,9 @@ def test_requirements_files_agree_with_pip(tmp_path: Path, template_venv: Path,
 
 
 @pytest.mark.parametrize("backend", ["pkg_resources", "importlib"])
-def test_environments_agree_with_pip_check(tmp_path: Path, template_venv: Path,
-                                           backend: str) -> None:
+def test_environments_agree_with_pip_check(
+    tmp_path: Path, template_venv: Path, backend: str
+) -> None:
     """Both of pip's metadata backends (pkg_resources is the default below Python 3.11)."""
     from repair.env.dists import scan_site
     from repair.env.interp import probe
@@ -148,12 +162,16 @@ def test_environments_agree_with_pip_check(tmp_path: Path, template_venv: Path,
     from repair.index.tags import target_from_interpreter
 
     envs = generated_envs(60)
-    sites = [write_env(dists, tmp_path / f"e{i:02d}" / "site-packages")
-             for i, dists in enumerate(envs)]
+    sites = [
+        write_env(dists, tmp_path / f"e{i:02d}" / "site-packages") for i, dists in enumerate(envs)
+    ]
     python = venv_python(template_venv)
     flag = "1" if backend == "importlib" else "0"
-    answers = _oracle(python, {"envs": [str(s) for s in sites]},
-                      pip_env(extra={"_PIP_USE_IMPORTLIB_METADATA": flag}))
+    answers = _oracle(
+        python,
+        {"envs": [str(s) for s in sites]},
+        pip_env(extra={"_PIP_USE_IMPORTLIB_METADATA": flag}),
+    )
     info = probe(python)
     tags = target_from_interpreter(info).tags()
     tally: Counter[str] = Counter()
@@ -165,14 +183,17 @@ def test_environments_agree_with_pip_check(tmp_path: Path, template_venv: Path,
         plain = unmet_dependencies(installed, info.markers)
         bad = {b.dist.key for b in bad_requires(installed)}
         tool_missing = {(u.dist.key, _key(u.requirement.name)) for u in unmet if u.target is None}
-        tool_conflict = {(u.dist.key, _key(u.requirement.name)) for u in unmet
-                         if u.target is not None}
+        tool_conflict = {
+            (u.dist.key, _key(u.requirement.name)) for u in unmet if u.target is not None
+        }
         plain_all = {(u.dist.key, _key(u.requirement.name)) for u in plain}
         pip_missing = {tuple(x) for x in answer["missing"]}
         pip_conflict = {tuple(x) for x in answer["conflicting"]}
         diffs: list[tuple[str, object]] = []
-        for kind, mine, theirs in (("missing", tool_missing, pip_missing),
-                                   ("conflicting", tool_conflict, pip_conflict)):
+        for kind, mine, theirs in (
+            ("missing", tool_missing, pip_missing),
+            ("conflicting", tool_conflict, pip_conflict),
+        ):
             for item in mine - theirs:
                 if item[0] in bad or item[1] in bad:
                     diffs.append(("unparsable", item))
@@ -190,8 +211,11 @@ def test_environments_agree_with_pip_check(tmp_path: Path, template_venv: Path,
             diffs.append(("unsupported", (sorted(tool_unsupported), answer["unsupported"])))
         if bool(bad) != answer["problems"]:
             eggs = all(installed[k].kind == "egg-info" for k in bad)
-            kind = ("egg-section-dropped" if eggs and backend == "pkg_resources"
-                    else "unparsable-report")
+            kind = (
+                "egg-section-dropped"
+                if eggs and backend == "pkg_resources"
+                else "unparsable-report"
+            )
             diffs.append((kind, (sorted(bad), answer["problems"])))
         tally["pip reports"] += len(pip_missing) + len(pip_conflict) + len(answer["unsupported"])
         tally["unsupported"] += len(answer["unsupported"])
@@ -209,4 +233,3 @@ def _key(name: str) -> str:
     from repair.env.dists import canonical
 
     return canonical(name)
-

@@ -100,8 +100,9 @@ def test_clean_venv_on_a_broken_venv(app: Path, wheelhouse: Path) -> None:
     assert not list((site_packages(app / "venv") / "numpy").rglob("*.pyc"))
 
 
-def test_mixed_numpy_is_repaired_without_a_new_venv(app: Path, wheelhouse: Path,
-                                                    tmp_path: Path) -> None:
+def test_mixed_numpy_is_repaired_without_a_new_venv(
+    app: Path, wheelhouse: Path, tmp_path: Path
+) -> None:
     site = site_packages(app / "venv")
     # numpy 2's files poured over numpy 1 (an interrupted upgrade): orphan files inside numpy/.
     (site / "numpy" / "_core").mkdir()
@@ -144,11 +145,13 @@ def test_repair_verify_files_passes_through(app: Path, wheelhouse: Path) -> None
 
 
 def test_failure_mid_install_rolls_back_to_a_byte_identical_venv(
-        app: Path, wheelhouse: Path) -> None:
+    app: Path, wheelhouse: Path
+) -> None:
     site = site_packages(app / "venv")
     (site / "einops" / "__init__.py").unlink()  # missing-file: einops gets reinstalled first ...
     (app / "requirements.txt").write_text(
-        (app / "requirements.txt").read_text() + "not-on-any-index==9.9\n")  # ... then this fails
+        (app / "requirements.txt").read_text() + "not-on-any-index==9.9\n"
+    )  # ... then this fails
     before = tree_digest(app / "venv")
     code, report = run_repair(app, wheelhouse)
     assert code == 4, report
@@ -171,12 +174,19 @@ def test_two_runs_at_once_exit_6(app: Path, wheelhouse: Path) -> None:
 
 def test_two_processes_at_once(app: Path, wheelhouse: Path) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from repair.transaction.journal import install_lock\n"
-         "from repair.app.target import resolve\n"
-         "with install_lock(resolve(sys.argv[1])):\n print('locked', flush=True); time.sleep(30)",
-         str(app)], stdout=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": os.getcwd()})
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from repair.transaction.journal import install_lock\n"
+            "from repair.app.target import resolve\n"
+            "with install_lock(resolve(sys.argv[1])):\n"
+            " print('locked', flush=True); time.sleep(30)",
+            str(app),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         result = invoke(["--yes", "--dir", str(app)])
@@ -192,8 +202,9 @@ def _sleeper(venv: Path) -> subprocess.Popen[bytes]:
     return proc
 
 
-def test_refuses_while_the_app_runs_and_the_plan_replaces_files(app: Path,
-                                                                 wheelhouse: Path) -> None:
+def test_refuses_while_the_app_runs_and_the_plan_replaces_files(
+    app: Path, wheelhouse: Path
+) -> None:
     app_proc = _sleeper(app / "venv")
     try:
         before = tree_digest(app / "venv")
@@ -208,7 +219,8 @@ def test_refuses_while_the_app_runs_and_the_plan_replaces_files(app: Path,
 
 def test_packages_added_under_a_running_app_exit_3(app: Path, wheelhouse: Path) -> None:
     (app / "requirements.txt").write_text(
-        (app / "requirements.txt").read_text() + "bitsandbytes==0.43.0\n")
+        (app / "requirements.txt").read_text() + "bitsandbytes==0.43.0\n"
+    )
     app_proc = _sleeper(app / "venv")
     time.sleep(1.1)  # file times have a 1 s resolution on some filesystems
     try:
@@ -238,16 +250,16 @@ def test_restart_only_for_what_changed_after_the_start(app: Path) -> None:
         assert "restart-required" not in ids(json.loads(result.stdout))
         os.utime(dist, (started + 5, started + 5))
         result = invoke(["check", "--json", "--dir", str(app)])
-        found = [f for f in json.loads(result.stdout)["findings"]
-                 if f["id"] == "restart-required"]
+        found = [f for f in json.loads(result.stdout)["findings"] if f["id"] == "restart-required"]
         assert found and found[0]["details"]["packages"] == ["einops"]
     finally:
         app_proc.kill()
         app_proc.wait()
 
 
-def test_refuses_the_venv_the_tool_runs_from(app: Path, wheelhouse: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_refuses_the_venv_the_tool_runs_from(
+    app: Path, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The real check compares with sys.prefix; here the test venv stands in for it."""
     from repair import fsops
 
@@ -263,8 +275,7 @@ def test_refuses_a_venv_option_that_is_not_a_venv(app: Path, wheelhouse: Path) -
     for target in (app, app / "models"):
         target.mkdir(exist_ok=True)
         before = tree_digest(app)
-        result = invoke(["--yes", "--clean-venv", "--dir", str(app),
-                                          "--venv", str(target)])
+        result = invoke(["--yes", "--clean-venv", "--dir", str(app), "--venv", str(target)])
         assert result.exit_code == 2, result.output
         assert tree_digest(app) == before
 
@@ -276,14 +287,27 @@ def test_missing_venv_is_created(tmp_path: Path, wheelhouse: Path) -> None:
     assert (site_packages(tmp_path / "venv") / "einops").is_dir()
 
 
-def test_no_suitable_python_names_what_was_found(tmp_path: Path, app: Path,
-                                                 wheelhouse: Path) -> None:
+def test_no_suitable_python_names_what_was_found(
+    tmp_path: Path, app: Path, wheelhouse: Path
+) -> None:
     manifest = tmp_path / "a1111.toml"
-    manifest.write_text('schema = 1\nname = "old"\ntitle = "Old app"\n'
-                        '[python]\nsupported = ">=3.10.6,<3.10.7"\nrecommended = "3.10.6"\n')
+    manifest.write_text(
+        'schema = 1\nname = "old"\ntitle = "Old app"\n'
+        '[python]\nsupported = ">=3.10.6,<3.10.7"\nrecommended = "3.10.6"\n'
+    )
     before = tree_digest(app / "venv")
-    result = invoke(["--yes", "--clean-venv", "--dir", str(app), "--find-links", str(wheelhouse),
-                     "--manifest", str(manifest)])
+    result = invoke(
+        [
+            "--yes",
+            "--clean-venv",
+            "--dir",
+            str(app),
+            "--find-links",
+            str(wheelhouse),
+            "--manifest",
+            str(manifest),
+        ]
+    )
     # The Python is chosen when the plan is made: refused before anything changes.
     assert result.exit_code == 2, result.output
     assert "Python 3.10.6" in result.stderr and "found:" in result.stderr
@@ -310,8 +334,9 @@ def test_without_a_terminal_and_without_yes_nothing_is_changed(app: Path) -> Non
     assert dry.exit_code == 0 and "Nothing to do." in dry.stdout
 
 
-def test_a_venv_of_another_os_is_checked_but_never_changed(tmp_path: Path,
-                                                           wheelhouse: Path) -> None:
+def test_a_venv_of_another_os_is_checked_but_never_changed(
+    tmp_path: Path, wheelhouse: Path
+) -> None:
     from tests.kit import make_windows_tree
 
     root = tmp_path / "webui"

@@ -23,34 +23,63 @@ from repair.transaction.recovery import recover
 from tests.kit import site_packages, tree_digest, venv_python
 
 RECOVERY_POINTS = ["rollback:start", "rollback:cleared", "rollback:renamed"]
-RECOVER = ("import sys\nfrom repair.transaction.journal import install_lock\n"
-           "from repair.app.target import resolve\n"
-           "from repair.transaction.recovery import recover\n"
-           "from repair.progress import Reporter\n"
-           "i = resolve(sys.argv[1])\nwith install_lock(i):\n    print(recover(i, Reporter()))\n")
+RECOVER = (
+    "import sys\nfrom repair.transaction.journal import install_lock\n"
+    "from repair.app.target import resolve\n"
+    "from repair.transaction.recovery import recover\n"
+    "from repair.progress import Reporter\n"
+    "i = resolve(sys.argv[1])\nwith install_lock(i):\n    print(recover(i, Reporter()))\n"
+)
 
 
 def recover_killed_at(app: Path, point: str) -> int:
     """The recovery alone, in its own process, killed at ``point`` (when it gets there)."""
     env = {**os.environ, "PYTHONPATH": os.getcwd(), "WEBUI_REPAIR_TEST_CRASH_AT": point}
-    return subprocess.run([sys.executable, "-c", RECOVER, str(app)], env=env,
-                          capture_output=True, text=True, timeout=120).returncode
+    return subprocess.run(
+        [sys.executable, "-c", RECOVER, str(app)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).returncode
+
 
 # Every kind of transition: before the move, after it, with the new venv half-done, between plan
 # steps, before and after verification, after the commit.
-POINTS = ["journal", "moved", "venv-ready", "step:reinstall", "step:install-requirements",
-          "verify", "verified", "committed"]
+POINTS = [
+    "journal",
+    "moved",
+    "venv-ready",
+    "step:reinstall",
+    "step:install-requirements",
+    "verify",
+    "verified",
+    "committed",
+]
 
 
-def run(app: Path, wheelhouse: Path, crash_at: str | None = None
-        ) -> subprocess.CompletedProcess[str]:
+def run(
+    app: Path, wheelhouse: Path, crash_at: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     if crash_at:
         env["WEBUI_REPAIR_TEST_CRASH_AT"] = crash_at
     return subprocess.run(
-        [sys.executable, "-m", "repair", "--yes", "--dir", str(app),
-         "--find-links", str(wheelhouse)],
-        env=env, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "repair",
+            "--yes",
+            "--dir",
+            str(app),
+            "--find-links",
+            str(wheelhouse),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.slow
@@ -58,7 +87,8 @@ def run(app: Path, wheelhouse: Path, crash_at: str | None = None
 def test_killed_at_each_step_is_recovered(app: Path, wheelhouse: Path, point: str) -> None:
     (site_packages(app / "venv") / "einops" / "__init__.py").unlink()  # -> reinstall einops
     (app / "requirements.txt").write_text(
-        (app / "requirements.txt").read_text() + "bitsandbytes==0.43.0\n")  # -> install it
+        (app / "requirements.txt").read_text() + "bitsandbytes==0.43.0\n"
+    )  # -> install it
     (app / "outputs").mkdir()
     (app / "outputs" / "00001.png").write_bytes(b"png" * 1000)
     before = tree_digest(app / "venv")
@@ -106,10 +136,12 @@ def _break(app: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("point", RECOVERY_POINTS)
 def test_a_failed_repair_killed_during_its_rollback_is_finished_by_the_next_run(
-        app: Path, wheelhouse: Path, point: str) -> None:
+    app: Path, wheelhouse: Path, point: str
+) -> None:
     _break(app)
     (app / "requirements.txt").write_text(
-        (app / "requirements.txt").read_text() + "no-such-package==1.0\n")  # the install fails
+        (app / "requirements.txt").read_text() + "no-such-package==1.0\n"
+    )  # the install fails
     before = tree_digest(app / "venv")
     assert run(app, wheelhouse, point).returncode == 137
     result = run(app, wheelhouse)
@@ -121,8 +153,9 @@ def test_a_failed_repair_killed_during_its_rollback_is_finished_by_the_next_run(
 
 
 @pytest.mark.slow
-def test_a_venv_rebuilt_by_hand_after_a_crash_is_kept(app: Path, wheelhouse: Path,
-                                                      template_app_venv: Path) -> None:
+def test_a_venv_rebuilt_by_hand_after_a_crash_is_kept(
+    app: Path, wheelhouse: Path, template_app_venv: Path
+) -> None:
     _break(app)
     assert run(app, wheelhouse, "step:reinstall").returncode == 137
     shutil.rmtree(app / "venv")  # the user gave up and made a new one
@@ -139,19 +172,20 @@ def test_a_venv_rebuilt_by_hand_after_a_crash_is_kept(app: Path, wheelhouse: Pat
 
 @pytest.mark.slow
 @pytest.mark.skipif(os.name == "nt", reason="process groups")
-def test_recovery_waits_for_the_app_and_ends_a_left_installer(app: Path,
-                                                              wheelhouse: Path) -> None:
+def test_recovery_waits_for_the_app_and_ends_a_left_installer(app: Path, wheelhouse: Path) -> None:
     _break(app)
     assert run(app, wheelhouse, "step:reinstall").returncode == 137
     folder = next(p for p in backups_root(resolve(str(app))).iterdir() if p.is_dir())
     # An installer left running by the killed run, in its own process group.
-    left = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"],
-                            start_new_session=True)
+    left = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True
+    )
     journal = json.loads((folder / "journal.json").read_text())
     journal["child_pgid"] = left.pid
     (folder / "journal.json").write_text(json.dumps(journal))
-    web_ui = subprocess.Popen([str(venv_python(app / "venv")), "-c",
-                               "import time; time.sleep(120)"])
+    web_ui = subprocess.Popen(
+        [str(venv_python(app / "venv")), "-c", "import time; time.sleep(120)"]
+    )
     time.sleep(0.3)
     try:
         result = run(app, wheelhouse)

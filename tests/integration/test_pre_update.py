@@ -18,8 +18,7 @@ REQS = "numpy==1.26.4\naccelerate==1.2.0\ntransformers==4.40.0\nsafetensors\nein
 
 
 @pytest.fixture
-def inst(git_install: GitInstall, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch
-         ) -> GitInstall:
+def inst(git_install: GitInstall, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch) -> GitInstall:
     monkeypatch.setenv("PIP_FIND_LINKS", str(wheelhouse))
     return git_install
 
@@ -38,14 +37,25 @@ def test_up_to_date_is_safe(inst: GitInstall) -> None:
 
 @pytest.mark.slow
 def test_numpy_major_bump_is_predicted_and_flagged(inst: GitInstall) -> None:
-    commit_files(inst.seed, {"requirements.txt": REQS.replace("numpy==1.26.4", "numpy==2.1.0")
-                             .replace("accelerate==1.2.0", "accelerate==0.21.0"),
-                             "launch.py": "print('v2')\n"}, "numpy 2")
+    commit_files(
+        inst.seed,
+        {
+            "requirements.txt": REQS.replace("numpy==1.26.4", "numpy==2.1.0").replace(
+                "accelerate==1.2.0", "accelerate==0.21.0"
+            ),
+            "launch.py": "print('v2')\n",
+        },
+        "numpy 2",
+    )
     code, report = pre_update(inst)
     update = report["update"]
     assert update["fetched"] and update["behind"] == 1 and update["ahead"] == 0
-    assert {"name": "numpy", "from": "==1.26.4", "to": "==2.1.0",
-            "file": "requirements.txt"} in update["requirements"]
+    assert {
+        "name": "numpy",
+        "from": "==1.26.4",
+        "to": "==2.1.0",
+        "file": "requirements.txt",
+    } in update["requirements"]
     moves = {m["name"]: m for m in update["packages"]}
     assert moves["numpy"]["from"] == "1.26.4" and moves["numpy"]["to"] == "2.1.0"
     assert moves["numpy"]["risky"] and "numpy 1 -> 2" in moves["numpy"]["reason"]
@@ -112,8 +122,9 @@ def test_offline_says_so_and_goes_on(inst: GitInstall) -> None:
 
 def test_text_report_has_the_update_section(inst: GitInstall) -> None:
     commit_files(inst.seed, {"requirements.txt": REQS.replace("einops", "einops==0.8.0")}, "pin")
-    result = invoke("check", "--pre-update", "--dir", str(inst.root),
-                    "--manifest", str(inst.manifest))
+    result = invoke(
+        "check", "--pre-update", "--dir", str(inst.root), "--manifest", str(inst.manifest)
+    )
     assert "behind   1 commit(s)" in result.stdout
     assert "require  einops: any -> ==0.8.0" in result.stdout
     assert "verdict  safe to update" in result.stdout
@@ -137,8 +148,9 @@ def test_no_remote_says_nothing_could_be_compared(inst: GitInstall) -> None:
     code, report = pre_update(inst)
     update = report["update"]
     assert not update["compared"] and not update["safe"] and update["not_compared"]
-    result = invoke("check", "--pre-update", "--dir", str(inst.root),
-                    "--manifest", str(inst.manifest))
+    result = invoke(
+        "check", "--pre-update", "--dir", str(inst.root), "--manifest", str(inst.manifest)
+    )
     assert "nothing could be compared" in result.stdout
     assert "safe to update" not in result.stdout
 
@@ -146,9 +158,9 @@ def test_no_remote_says_nothing_could_be_compared(inst: GitInstall) -> None:
 def test_unreachable_remote_never_fetched_is_not_safe(inst: GitInstall) -> None:
     git(inst.root, "remote", "set-url", "origin", "http://127.0.0.1:9/app.git")
     git(inst.root, "branch", "--unset-upstream")
-    for ref in git(inst.root, "for-each-ref", "--format=%(refname)",
-                   "refs/remotes").split():
+    for ref in git(inst.root, "for-each-ref", "--format=%(refname)", "refs/remotes").split():
         git(inst.root, "update-ref", "-d", ref)
-    result = invoke("check", "--pre-update", "--dir", str(inst.root),
-                    "--manifest", str(inst.manifest))
+    result = invoke(
+        "check", "--pre-update", "--dir", str(inst.root), "--manifest", str(inst.manifest)
+    )
     assert "verdict  nothing could be compared: no upstream state of origin" in result.stdout

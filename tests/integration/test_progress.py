@@ -66,8 +66,12 @@ def index_app(app: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # ty
     for name in SMALL:
         wheelkit.build_wheel(wheels, name, "1.0")
     # 3 MB that do not compress, served at 1 MB/s: a download of about 3 seconds
-    wheelkit.build_wheel(wheels, "bigpkg", "1.0",
-                         files={"bigpkg/__init__.py": "", "bigpkg/blob.bin": os.urandom(3_000_000)})
+    wheelkit.build_wheel(
+        wheels,
+        "bigpkg",
+        "1.0",
+        files={"bigpkg/__init__.py": "", "bigpkg/blob.bin": os.urandom(3_000_000)},
+    )
     reqs = app / "requirements.txt"
     reqs.write_text(reqs.read_text() + "\n".join(["bigpkg", *SMALL]) + "\n")
     with LocalIndex(wheels) as index:
@@ -76,8 +80,16 @@ def index_app(app: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # ty
 
 
 def _argv(app: Path, index: LocalIndex) -> list[str]:
-    return [sys.executable, "-m", "repair", "--yes", "--dir", str(app),
-            "--index-url", index.simple()]
+    return [
+        sys.executable,
+        "-m",
+        "repair",
+        "--yes",
+        "--dir",
+        str(app),
+        "--index-url",
+        index.simple(),
+    ]
 
 
 def _env() -> dict[str, str]:
@@ -110,8 +122,9 @@ def test_a_real_install_at_a_terminal(index_app) -> None:  # type: ignore[no-unt
 
 def test_without_a_terminal_one_line_per_step(index_app) -> None:  # type: ignore[no-untyped-def]
     app, index = index_app
-    proc = subprocess.run(_argv(app, index), env=_env(), capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        _argv(app, index), env=_env(), capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode in (0, 3), proc.stderr
     assert "\r" not in proc.stderr and "\x1b" not in proc.stderr
     steps = [line for line in proc.stderr.splitlines() if line.startswith("==> ")]
@@ -125,8 +138,9 @@ def test_ctrl_c_says_what_happens_next(index_app) -> None:  # type: ignore[no-un
     app, index = index_app
     index.file_rate = 200_000  # 15 s: Ctrl-C comes during the download
     before = sorted(p.name for p in (app / "venv").rglob("*.dist-info"))
-    seen = run_in_pty(_argv(app, index), env=_env(), columns=100,
-                      interrupt_on="downloading bigpkg", timeout=300)
+    seen = run_in_pty(
+        _argv(app, index), env=_env(), columns=100, interrupt_on="downloading bigpkg", timeout=300
+    )
     text = "\n".join(screen(seen.output))
     assert "interrupted: rolling back" in text, text[-3000:]
     assert seen.returncode == 4, text[-2000:]
@@ -148,8 +162,12 @@ def test_ctrl_c_during_an_install_says_how_to_go_on(world: World, tmp_path: Path
 
 
 def test_verify_files_bar_leaves_nothing_behind(app: Path) -> None:
-    seen = run_in_pty([sys.executable, "-m", "repair", "check", "--verify-files", "--dir",
-                       str(app)], env=_env(), columns=60, timeout=120)
+    seen = run_in_pty(
+        [sys.executable, "-m", "repair", "check", "--verify-files", "--dir", str(app)],
+        env=_env(),
+        columns=60,
+        timeout=120,
+    )
     assert seen.returncode == 0, seen.output
     assert "verifying files" in seen.output  # the bar was drawn ...
     for line in screen(seen.output):  # ... and left no trace

@@ -31,10 +31,15 @@ pytestmark = pytest.mark.real
 _REAL_ENV = dict(os.environ)
 
 NODES = {
-    "comfyui-faceswap": ["insightface==0.7.3", "onnx", "onnxruntime", "opencv-python",
-                         "numpy==1.26.4", "albumentations"],
-    "comfyui-facemesh": ["mediapipe", "opencv-python-headless", "scikit-image",
-                         "huggingface_hub"],
+    "comfyui-faceswap": [
+        "insightface==0.7.3",
+        "onnx",
+        "onnxruntime",
+        "opencv-python",
+        "numpy==1.26.4",
+        "albumentations",
+    ],
+    "comfyui-facemesh": ["mediapipe", "opencv-python-headless", "scikit-image", "huggingface_hub"],
     "comfyui-inpaint": ["diffusers>=0.27", "transformers==4.38.2", "accelerate", "peft"],
 }
 # What each node imports (its requirements' modules).
@@ -68,13 +73,22 @@ def real_comfy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _pip(app: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    return subprocess.run([str(app / "venv" / "bin" / "python"), "-m", "pip", "install", "-q",
-                           *args], capture_output=True, text=True, env=env, timeout=3600)
+    return subprocess.run(
+        [str(app / "venv" / "bin" / "python"), "-m", "pip", "install", "-q", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=3600,
+    )
 
 
 def _versions(app: Path) -> dict[str, str]:
-    out = subprocess.run([str(app / "venv" / "bin" / "python"), "-m", "pip", "list",
-                          "--format", "json"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [str(app / "venv" / "bin" / "python"), "-m", "pip", "list", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return {d["name"].lower().replace("_", "-"): d["version"] for d in json.loads(out.stdout)}
 
 
@@ -87,8 +101,12 @@ def _broken(app: Path, node: str) -> bool:
             if versions.get(name.lower()) != version:
                 return True
     code = "; ".join(f"import {m}" for m in MODULES[node])
-    res = subprocess.run([str(app / "venv" / "bin" / "python"), "-c", code],
-                         capture_output=True, text=True, timeout=600)
+    res = subprocess.run(
+        [str(app / "venv" / "bin" / "python"), "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     return res.returncode != 0
 
 
@@ -96,7 +114,7 @@ def _named(report: dict[str, Any]) -> set[str]:
     out: set[str] = set()
     for f in report["findings"]:
         by = f.get("details", {}).get("requested_by")
-        for who in ([by] if isinstance(by, str) else by or []):
+        for who in [by] if isinstance(by, str) else by or []:
             out.add(who.removeprefix("custom node "))
         for side in f.get("details", {}).get("sources", []):
             if not side["app"]:
@@ -110,8 +128,9 @@ def test_before_install_then_manager_installs(real_comfy: Path, tmp_path: Path) 
     start = _versions(app)
     for node in NODES:
         cons = tmp_path / f"{node}.txt"
-        code, report = run_check(app, "--before-install", f"custom_nodes/{node}",
-                                 "--write-constraints", str(cons))
+        code, report = run_check(
+            app, "--before-install", f"custom_nodes/{node}", "--write-constraints", str(cons)
+        )
         data = report["before_install"]
         assert data["prediction"] == "pip", data
         risky = {f["subject"] for f in report["findings"] if f["id"] == "install-risky"}

@@ -55,6 +55,9 @@ def test_reuse_a_real_a1111_venv(tmp_path: Path) -> None:
     assert check.returncode == 0, check.stdout
     small = next(name for name, _ in keep if name.lower() in ("six", "idna", "filelock"))
     version = dict(keep)[small]
-    subprocess.run([py, "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps",
-                    f"{small}=={version}"], check=True, timeout=600)
+    subprocess.run(
+        [py, "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", f"{small}=={version}"],
+        check=True,
+        timeout=600,
+    )
     assert _stat_digest(old) == before

@@ -18,8 +18,14 @@ from tests.gitkit import git, make_upstream
 from tests.realshapes import interpreter, lay_dist, lay_venv, load
 
 A1111 = "a1111-v1.10.1"
-FILE_IDS = {"mixed-version", "shared-files", "missing-file", "orphan-files", "stale-residue",
-            "duplicate-distribution"}
+FILE_IDS = {
+    "mixed-version",
+    "shared-files",
+    "missing-file",
+    "orphan-files",
+    "stale-residue",
+    "duplicate-distribution",
+}
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +49,9 @@ def real_a1111(tmp_path_factory: pytest.TempPathFactory, shapes: dict[str, Any])
     return app
 
 
-def _check(app: Path, data: dict[str, Any], manifest: str = "a1111",
-           **options: Any) -> dict[str, Any]:
+def _check(
+    app: Path, data: dict[str, Any], manifest: str = "a1111", **options: Any
+) -> dict[str, Any]:
     from repair.app.target import resolve
     from repair.checks.runner import check
     from repair.context import Context
@@ -62,8 +69,7 @@ def _by_id(report: dict[str, Any], fid: str) -> list[dict[str, Any]]:
     return [f for f in report["findings"] if f["id"] == fid]
 
 
-def test_healthy_real_a1111_has_no_finding_at_all(real_a1111: Path,
-                                                  shapes: dict[str, Any]) -> None:
+def test_healthy_real_a1111_has_no_finding_at_all(real_a1111: Path, shapes: dict[str, Any]) -> None:
     report = _check(real_a1111, shapes)
     assert report["findings"] == []
     assert report["summary"]["healthy"] is True
@@ -79,8 +85,9 @@ def test_healthy_real_comfyui_has_no_finding_at_all(tmp_path: Path) -> None:
     assert report["findings"] == []
 
 
-def test_legacy_egg_info_paths_are_relative_to_their_folder(real_a1111: Path,
-                                                            shapes: dict[str, Any]) -> None:
+def test_legacy_egg_info_paths_are_relative_to_their_folder(
+    real_a1111: Path, shapes: dict[str, Any]
+) -> None:
     # antlr4-python3-runtime, installed by `setup.py install`: "../../../../bin/pygrun".
     egg = next(d for d in shapes["dists"] if d["folder"].startswith("antlr4"))
     assert "../../../../bin/pygrun" in egg["files"]["installed-files.txt"]
@@ -94,9 +101,13 @@ def small(tmp_path: Path, shapes: dict[str, Any]) -> tuple[Path, Path]:
     app = tmp_path / "app"
     app.mkdir()
     (app / "requirements.txt").write_text("numpy\n")
-    only = {d["folder"] for d in shapes["dists"]
-            if d["folder"].lower().startswith(("numpy-", "opencv", "antlr4", "nvidia_cublas",
-                                                "nvidia_cudnn", "jsonmerge"))}
+    only = {
+        d["folder"]
+        for d in shapes["dists"]
+        if d["folder"]
+        .lower()
+        .startswith(("numpy-", "opencv", "antlr4", "nvidia_cublas", "nvidia_cudnn", "jsonmerge"))
+    }
     site = lay_venv(shapes, app / "venv", only=only)
     return app, site
 
@@ -125,9 +136,9 @@ def _numpy2(site: Path, wheels: dict[str, Any], *, files: set[str] | None = None
     shutil.rmtree(tmp)
 
 
-def test_numpy2_files_over_numpy_126_is_an_error(small: tuple[Path, Path],
-                                                 shapes: dict[str, Any],
-                                                 wheels: dict[str, Any]) -> None:
+def test_numpy2_files_over_numpy_126_is_an_error(
+    small: tuple[Path, Path], shapes: dict[str, Any], wheels: dict[str, Any]
+) -> None:
     app, site = small
     _numpy2(site, wheels)
     report = _check(app, shapes, "generic")
@@ -141,9 +152,9 @@ def test_numpy2_files_over_numpy_126_is_an_error(small: tuple[Path, Path],
     assert _by_id(report, "orphan-files") == []
 
 
-def test_only_stride_tricks_of_numpy2_is_an_error(small: tuple[Path, Path],
-                                                  shapes: dict[str, Any],
-                                                  wheels: dict[str, Any]) -> None:
+def test_only_stride_tricks_of_numpy2_is_an_error(
+    small: tuple[Path, Path], shapes: dict[str, Any], wheels: dict[str, Any]
+) -> None:
     app, site = small
     _numpy2(site, wheels, files={"numpy/lib/stride_tricks.py"})
     report = _check(app, shapes, "generic")
@@ -153,8 +164,9 @@ def test_only_stride_tricks_of_numpy2_is_an_error(small: tuple[Path, Path],
     assert "numpy-1.26.2.dist-info/RECORD" in mixed[0]["message"]
 
 
-def test_three_opencv_flavours_in_one_cv2(small: tuple[Path, Path], shapes: dict[str, Any],
-                                          wheels: dict[str, Any]) -> None:
+def test_three_opencv_flavours_in_one_cv2(
+    small: tuple[Path, Path], shapes: dict[str, Any], wheels: dict[str, Any]
+) -> None:
     app, site = small
     lay_dist(site, wheels["opencv_python_headless"])
     lay_dist(site, wheels["opencv_contrib_python"])  # installed last: its files are on disk
@@ -167,9 +179,9 @@ def test_three_opencv_flavours_in_one_cv2(small: tuple[Path, Path], shapes: dict
     assert any(p.startswith("cv2/") for p in shared[0]["details"]["files"])
 
 
-def test_two_dist_infos_live_version_is_the_one_on_disk(small: tuple[Path, Path],
-                                                        shapes: dict[str, Any],
-                                                        wheels: dict[str, Any]) -> None:
+def test_two_dist_infos_live_version_is_the_one_on_disk(
+    small: tuple[Path, Path], shapes: dict[str, Any], wheels: dict[str, Any]
+) -> None:
     from repair.env.dists import scan_site
 
     app, site = small
@@ -193,8 +205,9 @@ def test_tilde_residue(small: tuple[Path, Path], shapes: dict[str, Any]) -> None
     assert missing and "numpy-1.26.2.dist-info/RECORD" in missing[0]["message"]
 
 
-def test_missing_script_named_with_installed_files_txt(small: tuple[Path, Path],
-                                                       shapes: dict[str, Any]) -> None:
+def test_missing_script_named_with_installed_files_txt(
+    small: tuple[Path, Path], shapes: dict[str, Any]
+) -> None:
     app, _site = small
     (app / "venv" / "bin" / "pygrun").unlink()
     report = _check(app, shapes, "generic")

@@ -23,10 +23,15 @@ REQUIREMENTS = "numpy==1.26.4\neinops\n"
 
 
 def _torch(dest: Path, version: str, cuda: str) -> None:
-    build_wheel(dest, "torch", version, files={
-        "torch/__init__.py": f"__version__ = {version!r}\n",
-        "torch/version.py": f"__version__ = {version!r}\ncuda = {cuda}\nhip = None\n",
-    })
+    build_wheel(
+        dest,
+        "torch",
+        version,
+        files={
+            "torch/__init__.py": f"__version__ = {version!r}\n",
+            "torch/version.py": f"__version__ = {version!r}\ncuda = {cuda}\nhip = None\n",
+        },
+    )
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +44,11 @@ def indexes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalInd
     _torch(torch_dir, "2.12.1+cu130", "'13.0'")
     pypi = tmp_path_factory.mktemp("pypi")
     _torch(pypi, "2.12.1", "'13.0'")
-    for name, versions in (("numpy", ("1.26.4", "2.1.0")), ("einops", ("0.8.0", "0.9.0")),
-                           ("handmade", ("1.0", "2.0"))):
+    for name, versions in (
+        ("numpy", ("1.26.4", "2.1.0")),
+        ("einops", ("0.8.0", "0.9.0")),
+        ("handmade", ("1.0", "2.0")),
+    ):
         for v in versions:
             build_wheel(pypi, name, v)
     with LocalIndex(torch_dir) as t, LocalIndex(pypi) as p:
@@ -48,15 +56,24 @@ def indexes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalInd
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory, template_venv: Path,
-             indexes: tuple[LocalIndex, LocalIndex]) -> Path:
+def template(
+    tmp_path_factory: pytest.TempPathFactory,
+    template_venv: Path,
+    indexes: tuple[LocalIndex, LocalIndex],
+) -> Path:
     """A venv with torch 2.1.2+cu121, the app's requirements at older releases and a package
     installed by hand."""
     torch, pypi = indexes
     venv = copy_venv(template_venv, tmp_path_factory.mktemp("rebuild") / "venv")
     links = [Path(torch.folder), Path(pypi.folder)]
-    pip_install(venv, "torch==2.1.2+cu121", "numpy==1.26.4", "einops==0.8.0", "handmade==1.0",
-                find_links=links)
+    pip_install(
+        venv,
+        "torch==2.1.2+cu121",
+        "numpy==1.26.4",
+        "einops==0.8.0",
+        "handmade==1.0",
+        find_links=links,
+    )
     return venv
 
 
@@ -70,8 +87,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def app(tmp_path: Path, template: Path, indexes: tuple[LocalIndex, LocalIndex],
-        env: None) -> Path:
+def app(tmp_path: Path, template: Path, indexes: tuple[LocalIndex, LocalIndex], env: None) -> Path:
     torch, _ = indexes
     root = tmp_path / "app"
     root.mkdir()
@@ -81,25 +97,39 @@ def app(tmp_path: Path, template: Path, indexes: tuple[LocalIndex, LocalIndex],
         'schema = 1\nname = "testui"\ntitle = "A test web UI"\n'
         '[python]\nsupported = ">=3.8"\n[requirements]\nfiles = ["requirements.txt"]\n'
         f'[torch.cuda]\npackages = ["torch==2.1.2"]\nindex_url = "{torch.simple()}"\n'
-        f'[torch.cpu]\npackages = ["torch==2.1.2+cpu"]\nindex_url = "{torch.simple()}"\n')
+        f'[torch.cpu]\npackages = ["torch==2.1.2+cpu"]\nindex_url = "{torch.simple()}"\n'
+    )
     copy_venv(template, root / "venv")
     return root
 
 
 def repair(app: Path, pypi: LocalIndex, *args: str) -> tuple[int, dict[str, Any], str]:
-    result = invoke("--json", "--yes", "--dir", str(app), "--manifest",
-                    str(app / "testui.toml"), "--index-url", pypi.simple(), *args)
+    result = invoke(
+        "--json",
+        "--yes",
+        "--dir",
+        str(app),
+        "--manifest",
+        str(app / "testui.toml"),
+        "--index-url",
+        pypi.simple(),
+        *args,
+    )
     report = json.loads(result.stdout) if result.stdout.strip() else {}
     return result.exit_code, report, result.stderr
 
 
 def cfg_version(venv: Path) -> str:
-    return next(line.split("=", 1)[1].strip() for line in (venv / "pyvenv.cfg").read_text()
-                .splitlines() if line.startswith(("version =", "version_info =")))
+    return next(
+        line.split("=", 1)[1].strip()
+        for line in (venv / "pyvenv.cfg").read_text().splitlines()
+        if line.startswith(("version =", "version_info ="))
+    )
 
 
 def test_clean_venv_gives_back_the_same_torch_python_and_working_set(
-        app: Path, indexes: tuple[LocalIndex, LocalIndex]) -> None:
+    app: Path, indexes: tuple[LocalIndex, LocalIndex]
+) -> None:
     torch, pypi = indexes
     before = installed_versions(app / "venv")
     python_before = cfg_version(app / "venv")
@@ -110,21 +140,28 @@ def test_clean_venv_gives_back_the_same_torch_python_and_working_set(
     assert after["torch"] == "2.1.2+cu121"
     # The package installed by hand survives; unpinned requirements do not move.
     assert after["handmade"] == "1.0" and after["einops"] == "0.8.0"
-    assert {k: v for k, v in after.items() if k not in ("pip", "setuptools", "wheel")} == \
-        {k: v for k, v in before.items() if k not in ("pip", "setuptools", "wheel")}
+    assert {k: v for k, v in after.items() if k not in ("pip", "setuptools", "wheel")} == {
+        k: v for k, v in before.items() if k not in ("pip", "setuptools", "wheel")
+    }
     # The venv's own Python, named in the plan.
     assert cfg_version(app / "venv").rsplit(".", 1)[0] == python_before.rsplit(".", 1)[0]
     recreate = report["plan"][0]
     assert recreate["params"]["python"] in recreate["summary"]
     # Nothing written into the app folder but the venv and the backups, and the report says so.
     assert sorted(p.name for p in app.iterdir()) == [
-        ".repair-backups", "pyproject.toml", "requirements.txt", "testui.toml", "venv"]
+        ".repair-backups",
+        "pyproject.toml",
+        "requirements.txt",
+        "testui.toml",
+        "venv",
+    ]
     assert report["written_outside_venv"] == []
     assert list_backups(resolve(str(app)))
 
 
 def test_a_torch_build_change_is_a_plan_step_with_its_reason(
-        app: Path, indexes: tuple[LocalIndex, LocalIndex]) -> None:
+    app: Path, indexes: tuple[LocalIndex, LocalIndex]
+) -> None:
     _, pypi = indexes
     code, report, err = repair(app, pypi, "--clean-venv", "--backend", "cpu", "--dry-run")
     assert code == 1, err
@@ -140,12 +177,14 @@ def test_a_torch_build_change_is_a_plan_step_with_its_reason(
 
 
 def test_a_requirement_the_old_version_does_not_meet_moves_and_the_plan_says_so(
-        app: Path, indexes: tuple[LocalIndex, LocalIndex]) -> None:
+    app: Path, indexes: tuple[LocalIndex, LocalIndex]
+) -> None:
     _, pypi = indexes
     (app / "requirements.txt").write_text("numpy==1.26.4\neinops>=0.9\n")
     code, report, err = repair(app, pypi, "--clean-venv", "--dry-run")
     moves = next(s for s in report["plan"] if s["kind"] == "install-requirements")["params"][
-        "moves"]
+        "moves"
+    ]
     assert [(m["name"], m["from"], m["to"]) for m in moves] == [("einops", "0.8.0", ">=0.9")]
     code, report, err = repair(app, pypi, "--clean-venv")
     assert code == 0, err
@@ -154,7 +193,8 @@ def test_a_requirement_the_old_version_does_not_meet_moves_and_the_plan_says_so(
 
 
 def test_fresh_resolves_from_the_requirement_files_alone(
-        app: Path, indexes: tuple[LocalIndex, LocalIndex]) -> None:
+    app: Path, indexes: tuple[LocalIndex, LocalIndex]
+) -> None:
     _, pypi = indexes
     code, report, err = repair(app, pypi, "--clean-venv", "--fresh")
     assert code == 0, err
@@ -166,20 +206,27 @@ def test_fresh_resolves_from_the_requirement_files_alone(
 def test_the_new_venv_is_verified_against_the_plan(template: Path) -> None:
     from repair.rebuild.verify import verify_set
 
-    assert verify_set(template, {"numpy": "1.26.4", "handmade": "1.0"}, (),
-                      ["torch==2.1.2+cu121"]) == []
+    assert (
+        verify_set(template, {"numpy": "1.26.4", "handmade": "1.0"}, (), ["torch==2.1.2+cu121"])
+        == []
+    )
     problems = verify_set(template, {"numpy": "2.1.0", "gone": "1.0"}, (), ["torch==2.1.2"])
-    assert problems == ["gone is missing (planned: 1.0)", "numpy is 1.26.4, planned 2.1.0",
-                        "torch is 2.1.2+cu121, planned 2.1.2"]
+    assert problems == [
+        "gone is missing (planned: 1.0)",
+        "numpy is 1.26.4, planned 2.1.0",
+        "torch is 2.1.2+cu121, planned 2.1.2",
+    ]
 
 
 def test_install_stops_before_building_when_the_torch_index_is_down(
-        tmp_path: Path, env: None) -> None:
+    tmp_path: Path, env: None
+) -> None:
     from tests.integration.installkit import install_args, make_world
 
     world = make_world(tmp_path / "world")
     text = world.manifest.read_text().replace(
-        (world.root / "torch" / "cpu").as_uri(), "http://127.0.0.1:9/simple/")
+        (world.root / "torch" / "cpu").as_uri(), "http://127.0.0.1:9/simple/"
+    )
     world.manifest.write_text(text)
     target = tmp_path / "target"
     result = invoke(*install_args(world, target))
@@ -200,7 +247,8 @@ def test_virtualenv_writes_nothing_beside_the_venv(tmp_path: Path) -> None:
 
 
 def test_with_uv_the_same_torch_build_comes_back(
-        app: Path, indexes: tuple[LocalIndex, LocalIndex]) -> None:
+    app: Path, indexes: tuple[LocalIndex, LocalIndex]
+) -> None:
     from repair.env.packages import find_uv
 
     if find_uv() is None:
@@ -211,23 +259,31 @@ def test_with_uv_the_same_torch_build_comes_back(
     assert code == 0, err
     after = installed_versions(app / "venv")
     assert after["torch"] == "2.1.2+cu121" and after["handmade"] == "1.0"
-    assert {k: v for k, v in after.items() if k not in ("pip", "setuptools")} == \
-        {k: v for k, v in before.items() if k not in ("pip", "setuptools")}
+    assert {k: v for k, v in after.items() if k not in ("pip", "setuptools")} == {
+        k: v for k, v in before.items() if k not in ("pip", "setuptools")
+    }
 
 
 @pytest.mark.skipif(os.name == "nt", reason="the fake nvidia-smi is a POSIX shell script")
 def test_a_driver_too_old_for_the_build_is_a_reason_to_change_it(
-        app: Path, indexes: tuple[LocalIndex, LocalIndex], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    app: Path,
+    indexes: tuple[LocalIndex, LocalIndex],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     tools = Path(__file__).resolve().parents[1] / "data" / "tools"
     header = tmp_path / "nvidia-smi.txt"
-    header.write_text((tools / "nvidia-smi-h100.txt").read_text().replace(
-        "CUDA Version: 13.0", "CUDA Version: 11.8"))
+    header.write_text(
+        (tools / "nvidia-smi-h100.txt")
+        .read_text()
+        .replace("CUDA Version: 13.0", "CUDA Version: 11.8")
+    )
     fake = tmp_path / "fakebin"
     fake.mkdir()
     (fake / "nvidia-smi").write_text(
         f'#!/bin/sh\ncase "$1" in --query-gpu*) cat "{tools}/nvidia-smi-h100-query.csv"; '
-        f'exit 0;; esac\ncat "{header}"\n')
+        f'exit 0;; esac\ncat "{header}"\n'
+    )
     (fake / "nvidia-smi").chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ.get('PATH', '')}")
     _, pypi = indexes
@@ -259,8 +315,12 @@ def _wheels(*indexes: LocalIndex) -> set[str]:
     """The wheels the indexes served, by project."""
     from tests.localindex import project_of
 
-    return {project_of(path.rsplit("/", 1)[-1]) for index in indexes for path in index.hits
-            if path.startswith("/files/") and path.endswith(".whl")}
+    return {
+        project_of(path.rsplit("/", 1)[-1])
+        for index in indexes
+        for path in index.hits
+        if path.startswith("/files/") and path.endswith(".whl")
+    }
 
 
 def _ino(venv: Path, rel: str) -> int:
@@ -272,13 +332,16 @@ def _detail(report: dict[str, Any], kind: str) -> str:
 
 
 def test_clean_venv_with_nothing_broken_links_everything_and_downloads_nothing(
-        app: Path, indexes: tuple[LocalIndex, LocalIndex]) -> None:
+    app: Path, indexes: tuple[LocalIndex, LocalIndex]
+) -> None:
     torch, pypi = indexes
     before = installed_versions(app / "venv")
     hashes = _hashes(app / "venv")
     code, report, err = repair(app, pypi, "--clean-venv", "--dry-run")
-    assert "3 reused from the old venv where their files are intact, 0 installed" in \
-        report["plan"][-1]["summary"], report["plan"]
+    assert (
+        "3 reused from the old venv where their files are intact, 0 installed"
+        in report["plan"][-1]["summary"]
+    ), report["plan"]
     assert "reused from the old venv" in report["plan"][1]["summary"]
     torch.hits.clear()
     pypi.hits.clear()
@@ -300,7 +363,8 @@ def test_clean_venv_with_nothing_broken_links_everything_and_downloads_nothing(
 
 
 def test_a_broken_distribution_is_installed_while_the_rest_is_linked(
-        app: Path, indexes: tuple[LocalIndex, LocalIndex]) -> None:
+    app: Path, indexes: tuple[LocalIndex, LocalIndex]
+) -> None:
     torch, pypi = indexes
     # einops loses a byte of a file (a size RECORD does not give): installed again.
     target = next(p for p in (site_packages(app / "venv") / "einops").rglob("*.py"))
@@ -316,8 +380,9 @@ def test_a_broken_distribution_is_installed_while_the_rest_is_linked(
     assert b"# damaged" not in (site_packages(app / "venv") / rel).read_bytes()
     assert b"# damaged" in (site_packages(backup) / rel).read_bytes()
     assert _ino(app / "venv", "handmade/__init__.py") == _ino(backup, "handmade/__init__.py")
-    assert "1 installed" in _detail(report, "install-requirements") or \
-        "1 installed" in _detail(report, "install-torch")
+    assert "1 installed" in _detail(report, "install-requirements") or "1 installed" in _detail(
+        report, "install-torch"
+    )
 
 
 def test_no_reuse_installs_everything(app: Path, indexes: tuple[LocalIndex, LocalIndex]) -> None:
@@ -333,14 +398,17 @@ def test_no_reuse_installs_everything(app: Path, indexes: tuple[LocalIndex, Loca
 
 
 def test_verify_files_reinstalls_a_file_changed_at_the_same_size(
-        app: Path, indexes: tuple[LocalIndex, LocalIndex]) -> None:
+    app: Path, indexes: tuple[LocalIndex, LocalIndex]
+) -> None:
     torch, pypi = indexes
     target = site_packages(app / "venv") / "handmade" / "__init__.py"
     data = target.read_bytes()
     target.write_bytes(data[:-1] + (b"#" if data[-1:] != b"#" else b"!"))
     code, report, err = repair(app, pypi, "--clean-venv", "--verify-files", "--dry-run")
-    assert "2 reused from the old venv where their files are intact, 1 installed" in \
-        report["plan"][-1]["summary"], report["plan"]
+    assert (
+        "2 reused from the old venv where their files are intact, 1 installed"
+        in report["plan"][-1]["summary"]
+    ), report["plan"]
     torch.hits.clear()
     pypi.hits.clear()
     code, report, err = repair(app, pypi, "--clean-venv", "--verify-files")

@@ -33,8 +33,9 @@ def user_files(inst: GitInstall) -> dict[str, str]:
 
 
 def assert_sound(inst: GitInstall) -> None:
-    fsck = subprocess.run(["git", "fsck", "--no-dangling"], cwd=inst.root, capture_output=True,
-                          text=True)
+    fsck = subprocess.run(
+        ["git", "fsck", "--no-dangling"], cwd=inst.root, capture_output=True, text=True
+    )
     assert fsck.returncode == 0, fsck.stderr
     assert git(inst.root, "status", "--porcelain", "--untracked-files=no") == ""
 
@@ -66,8 +67,12 @@ def test_reclone_keeps_every_user_file_and_the_commit(git_install: GitInstall) -
     assert not journal_path(inst.root).exists()
     assert not list(inst.root.parent.glob(".app.repair-new-*"))
     # the venv moved with it and still runs
-    assert subprocess.run([str(inst.root / "venv" / "bin" / "python"), "-c", "import numpy"],
-                          capture_output=True).returncode == 0
+    assert (
+        subprocess.run(
+            [str(inst.root / "venv" / "bin" / "python"), "-c", "import numpy"], capture_output=True
+        ).returncode
+        == 0
+    )
     assert result.files >= len(before) and result.bytes > 0
 
 
@@ -84,8 +89,9 @@ def test_reclone_with_a_corrupt_repository(git_install_novenv: GitInstall) -> No
     assert result.patch is not None and "'mine': 1" in result.patch.read_text()
 
 
-def test_reclone_of_a_damaged_store_keeps_the_commit_and_origin(git_install_novenv: GitInstall,
-                                                                tmp_path: Path) -> None:
+def test_reclone_of_a_damaged_store_keeps_the_commit_and_origin(
+    git_install_novenv: GitInstall, tmp_path: Path
+) -> None:
     # The upstream moved on, the manifest names no URL, and git cannot read HEAD's commit: the
     # commit and the origin still come from .git's own files.
     inst = git_install_novenv
@@ -103,8 +109,9 @@ def test_reclone_of_a_damaged_store_keeps_the_commit_and_origin(git_install_nove
     assert_sound(inst)
 
 
-def test_reclone_without_git_folder_uses_repo_url(git_install_novenv: GitInstall,
-                                                  tmp_path: Path) -> None:
+def test_reclone_without_git_folder_uses_repo_url(
+    git_install_novenv: GitInstall, tmp_path: Path
+) -> None:
     inst = git_install_novenv
     shutil.rmtree(inst.root / ".git")
     before = user_files(inst)
@@ -131,7 +138,8 @@ def test_reclone_detached_keeps_the_old_commit(git_install_novenv: GitInstall) -
 
 
 def test_reclone_fetches_local_commits_from_the_old_repository(
-        git_install_novenv: GitInstall) -> None:
+    git_install_novenv: GitInstall,
+) -> None:
     inst = git_install_novenv
     (inst.root / "webui.py").write_text("import modules.shared  # local commit\n")
     git(inst.root, "commit", "-q", "-am", "my own commit")
@@ -160,8 +168,9 @@ def test_reclone_that_fails_puts_the_old_checkout_back(git_install_novenv: GitIn
     assert not list(inst.root.parent.glob(".app.repair-new-*"))
 
 
-def test_reclone_moves_a_linked_models_folder(git_install_novenv: GitInstall,
-                                              tmp_path: Path) -> None:
+def test_reclone_moves_a_linked_models_folder(
+    git_install_novenv: GitInstall, tmp_path: Path
+) -> None:
     inst = git_install_novenv
     elsewhere = tmp_path / "drive" / "models"
     shutil.move(str(inst.root / "models"), elsewhere)
@@ -178,9 +187,20 @@ def test_reclone_interrupted_at_each_step(git_install_novenv: GitInstall, step: 
     before = tree_hashes(inst.root)
     head = inst.head()
     env = dict(os.environ, PYTHONPATH=str(ROOT), **{CRASH_ENV: f"reclone:{step}"})
-    proc = subprocess.run([sys.executable, "-m", "repair.cli.reclone", "--dir", str(inst.root),
-                           "--manifest", str(inst.manifest)], env=env, capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "repair.cli.reclone",
+            "--dir",
+            str(inst.root),
+            "--manifest",
+            str(inst.manifest),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == CRASH_CODE, proc.stderr
     if STEPS.index(step) <= STEPS.index("move"):
         assert tree_hashes(inst.root) == before  # nothing of the old checkout touched yet
@@ -194,9 +214,21 @@ def test_reclone_interrupted_at_each_step(git_install_novenv: GitInstall, step: 
     assert not list(inst.root.parent.glob(".app.repair-new-*"))
     # and the next reclone goes through
     env.pop(CRASH_ENV)
-    proc = subprocess.run([sys.executable, "-m", "repair.cli.reclone", "--dir", str(inst.root),
-                           "--manifest", str(inst.manifest), "--json"], env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "repair.cli.reclone",
+            "--dir",
+            str(inst.root),
+            "--manifest",
+            str(inst.manifest),
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert tree_hashes(inst.root) == before
 
@@ -209,9 +241,18 @@ def test_repair_reclone_through_the_pipeline(git_install: GitInstall, wheelhouse
     head = inst.head()
     corrupt_object(inst.root, "HEAD")
     before = user_files(inst)
-    result = invoke("--reclone", "--yes", "--dir", str(inst.root), "--manifest",
-                    str(inst.manifest), "--repo-url", str(inst.upstream),
-                    "--find-links", str(wheelhouse))
+    result = invoke(
+        "--reclone",
+        "--yes",
+        "--dir",
+        str(inst.root),
+        "--manifest",
+        str(inst.manifest),
+        "--repo-url",
+        str(inst.upstream),
+        "--find-links",
+        str(wheelhouse),
+    )
     assert "reclone" in result.output.lower(), result.output
     assert inst.head() == head
     assert_sound(inst)

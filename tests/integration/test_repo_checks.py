@@ -16,8 +16,9 @@ pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not 
 
 
 def check_repo(inst: GitInstall, *args: str) -> tuple[int, dict[str, Any]]:
-    return run_check(inst.root, "--manifest", str(inst.manifest), "--venv", str(inst.root / "venv"),
-                     *args)
+    return run_check(
+        inst.root, "--manifest", str(inst.manifest), "--venv", str(inst.root / "venv"), *args
+    )
 
 
 def repo_findings(report: dict[str, Any]) -> list[tuple[str, str]]:
@@ -87,8 +88,9 @@ def test_repo_broken_ref(git_install_novenv: GitInstall) -> None:
     assert ("repo-corrupt", "app") in repo_findings(report)
 
 
-def test_repo_dubious_ownership_env(git_install_novenv: GitInstall,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_repo_dubious_ownership_env(
+    git_install_novenv: GitInstall, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")
     code, report = check_repo(git_install_novenv)
     found = [f for f in report["findings"] if f["id"] == "repo-dubious-ownership"]
@@ -108,8 +110,10 @@ def test_extension_states(git_install_novenv: GitInstall) -> None:
     (ext / "install.py").write_text("print('edited')\n")
     git(ext, "checkout", "-q", "--detach", "HEAD")
     _, report = check_repo(git_install_novenv)
-    assert sorted(repo_findings(report)) == [("repo-detached", "extensions/ext-a"),
-                                             ("repo-dirty", "extensions/ext-a")]
+    assert sorted(repo_findings(report)) == [
+        ("repo-detached", "extensions/ext-a"),
+        ("repo-dirty", "extensions/ext-a"),
+    ]
 
 
 def test_repo_behind_from_last_fetch_without_network(git_install_novenv: GitInstall) -> None:

@@ -26,8 +26,10 @@ def broken(app: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("USERPROFILE", str(home))
     conf = home / ".config" / "pip" / "pip.conf"
     conf.parent.mkdir(parents=True)
-    conf.write_text(f"[global]\nindex-url = https://alice:{PASSWORD}@pypi.example.invalid/simple\n"
-                    f"extra-index-url = https://pypi.example.invalid/simple?token={PASSWORD}\n")
+    conf.write_text(
+        f"[global]\nindex-url = https://alice:{PASSWORD}@pypi.example.invalid/simple\n"
+        f"extra-index-url = https://pypi.example.invalid/simple?token={PASSWORD}\n"
+    )
     monkeypatch.setenv("PIP_CONFIG_FILE", str(conf))
     monkeypatch.delenv("PIP_NO_INDEX")
     for dist in site_packages(app / "venv").glob("einops*"):
@@ -35,7 +37,8 @@ def broken(app: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (app / "webui.log").write_text(
         f"Launching Web UI with arguments: --hf-token {TOKEN}\n"
         "Traceback (most recent call last):\n"
-        "ImportError: numpy.core.multiarray failed to import\n")
+        "ImportError: numpy.core.multiarray failed to import\n"
+    )
     return app
 
 
@@ -66,8 +69,9 @@ def test_json_report(broken: Path) -> None:
     _clean(result.stdout, broken.parent)
     data = json.loads(result.stdout)
     assert data["schema"] == "repair.support/1"
-    assert {"install", "machine", "findings", "summary", "diagnosis", "plan",
-            "sources"} <= set(data)
+    assert {"install", "machine", "findings", "summary", "diagnosis", "plan", "sources"} <= set(
+        data
+    )
     assert data["install"]["dir"] == "~/app"
     assert data["machine"]["os"] and data["machine"]["venv_python"]
     assert [f for f in data["findings"] if f["id"] == "requirement-unmet"]
@@ -75,8 +79,9 @@ def test_json_report(broken: Path) -> None:
     assert any(s["kind"] == "install-requirements" for s in data["plan"])
 
 
-def test_copy_uses_the_clipboard_tool(broken: Path, tmp_path: Path,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_copy_uses_the_clipboard_tool(
+    broken: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if os.name == "nt":
         pytest.skip("POSIX clipboard tools")
     bin_dir = tmp_path / "bin"
@@ -101,8 +106,13 @@ def test_scrubber() -> None:
     assert s.text("https://me:pw@host/simple") == "https://****@host/simple"
     assert s.text("run by artist today") == "run by <user> today"
     assert s.text(f"token {TOKEN}") == "token hf_****"
-    assert s.args(["--listen", "--gradio-auth", "me:pw", "--api-auth=me:pw", "--xformers"]) \
-        == ["--listen", "--gradio-auth", "****", "--api-auth=****", "--xformers"]
+    assert s.args(["--listen", "--gradio-auth", "me:pw", "--api-auth=me:pw", "--xformers"]) == [
+        "--listen",
+        "--gradio-auth",
+        "****",
+        "--api-auth=****",
+        "--xformers",
+    ]
 
 
 def test_a_missing_log_is_one_line(app: Path, tmp_path: Path) -> None:

@@ -25,16 +25,27 @@ from tests.kit import (
     venv_python,
 )
 
-KEEP = [("numpy", "1.26.4"), ("accelerate", "1.2.0"), ("transformers", "4.40.0"),
-        ("safetensors", "0.4.3"), ("einops", "0.8.0"), ("packaging", "24.0"),
-        ("tooly", "1.0")]
+KEEP = [
+    ("numpy", "1.26.4"),
+    ("accelerate", "1.2.0"),
+    ("transformers", "4.40.0"),
+    ("safetensors", "0.4.3"),
+    ("einops", "0.8.0"),
+    ("packaging", "24.0"),
+    ("tooly", "1.0"),
+]
 
 
 def _tooly(folder: Path) -> Path:
-    return build_wheel(folder, "tooly", "1.0", files={
-        "tooly/__init__.py": "def main():\n    print('tooly ok')\n",
-        "tooly-1.0.dist-info/entry_points.txt": "[console_scripts]\ntooly = tooly:main\n",
-    })
+    return build_wheel(
+        folder,
+        "tooly",
+        "1.0",
+        files={
+            "tooly/__init__.py": "def main():\n    print('tooly ok')\n",
+            "tooly-1.0.dist-info/entry_points.txt": "[console_scripts]\ntooly = tooly:main\n",
+        },
+    )
 
 
 @pytest.fixture
@@ -44,15 +55,15 @@ def old_venv(tmp_path: Path, template_app_venv: Path, wheelhouse: Path) -> Path:
     return venv
 
 
-def test_reuse_into_a_fresh_venv(tmp_path: Path, old_venv: Path, template_venv: Path,
-                                 wheelhouse: Path) -> None:
+def test_reuse_into_a_fresh_venv(
+    tmp_path: Path, old_venv: Path, template_venv: Path, wheelhouse: Path
+) -> None:
     # The rebuild's situation: the old venv is moved into the backup, the new one takes its
     # place, so the scripts' #! lines name the new venv's path; here the old one stays where it
     # was to prove that they are rewritten for wherever the new venv is.
     before = tree_digest(old_venv)
     new = copy_venv(template_venv, tmp_path / "new" / "venv")
-    result = reuse_distributions(old_venv, new, [*KEEP, ("not-there", "1.0"),
-                                                 ("einops", "0.7.0")])
+    result = reuse_distributions(old_venv, new, [*KEEP, ("not-there", "1.0"), ("einops", "0.7.0")])
     assert sorted(result.reused) == sorted(KEEP)
     assert result.left_to_install == [("not-there", "1.0"), ("einops", "0.7.0")]
     assert "not in the old venv" in result.reasons["not-there"]
@@ -65,20 +76,26 @@ def test_reuse_into_a_fresh_venv(tmp_path: Path, old_venv: Path, template_venv: 
     script = new / ("Scripts/tooly.exe" if WINDOWS_HOST else "bin/tooly")
     out = subprocess.run([str(script)], capture_output=True, text=True, timeout=60)
     assert out.stdout == "tooly ok\n", out.stderr
-    check = subprocess.run([str(venv_python(new)), "-m", "pip", "check"], capture_output=True,
-                           text=True, timeout=120)
+    check = subprocess.run(
+        [str(venv_python(new)), "-m", "pip", "check"], capture_output=True, text=True, timeout=120
+    )
     assert check.returncode == 0, check.stdout
 
     # pip replaces files, never edits them: the backup stays as it was.
     pip_install(new, "--upgrade", "numpy==2.1.0", find_links=[wheelhouse])
     pip_install(new, "--force-reinstall", "--no-deps", "einops==0.8.0", find_links=[wheelhouse])
-    subprocess.run([str(venv_python(new)), "-m", "pip", "uninstall", "-y", "tooly"],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [str(venv_python(new)), "-m", "pip", "uninstall", "-y", "tooly"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     assert tree_digest(old_venv) == before
 
 
-def test_broken_files_are_left_to_install(tmp_path: Path, old_venv: Path,
-                                          template_venv: Path) -> None:
+def test_broken_files_are_left_to_install(
+    tmp_path: Path, old_venv: Path, template_venv: Path
+) -> None:
     site = site_packages(old_venv)
     (site / "einops" / "__init__.py").write_text("# truncated\n")
     target = site / "safetensors" / "__init__.py"
@@ -145,8 +162,9 @@ def test_windows_and_embedded_layouts(tmp_path: Path, embedded: bool) -> None:
     rows = (new / "Lib/site-packages/tooly-1.0.dist-info/RECORD").read_text().splitlines()
     assert f"../../Scripts/tooly.exe,{_record_hash(data)},{len(data)}" in rows
     assert tree_digest(old) == before
-    assert (new / "Lib/site-packages/tooly/__init__.py").stat().st_ino == \
-        (site / "tooly/__init__.py").stat().st_ino
+    assert (new / "Lib/site-packages/tooly/__init__.py").stat().st_ino == (
+        site / "tooly/__init__.py"
+    ).stat().st_ino
 
 
 def test_another_python_reuses_nothing(tmp_path: Path) -> None:
@@ -158,8 +176,9 @@ def test_another_python_reuses_nothing(tmp_path: Path) -> None:
     assert "3.10" in result.reasons["tooly"] and "3.11" in result.reasons["tooly"]
 
 
-def test_record_escaping_the_venv_is_refused(tmp_path: Path, old_venv: Path,
-                                             template_venv: Path) -> None:
+def test_record_escaping_the_venv_is_refused(
+    tmp_path: Path, old_venv: Path, template_venv: Path
+) -> None:
     record = next(site_packages(old_venv).glob("einops-*.dist-info")) / "RECORD"
     with record.open("a") as f:
         f.write("../../../../../../etc/hostname,,\n")
@@ -170,8 +189,9 @@ def test_record_escaping_the_venv_is_refused(tmp_path: Path, old_venv: Path,
     assert not os.path.exists(site_packages(new) / "einops")
 
 
-def test_a_clash_midway_leaves_nothing_behind(tmp_path: Path, old_venv: Path,
-                                              template_venv: Path) -> None:
+def test_a_clash_midway_leaves_nothing_behind(
+    tmp_path: Path, old_venv: Path, template_venv: Path
+) -> None:
     new = copy_venv(template_venv, tmp_path / "new")
     site = site_packages(new)
     (site / "numpy" / "lib").mkdir(parents=True)
@@ -180,15 +200,20 @@ def test_a_clash_midway_leaves_nothing_behind(tmp_path: Path, old_venv: Path,
     result = reuse_distributions(old_venv, new, [("numpy", "1.26.4"), ("einops", "0.8.0")])
     assert result.reused == [("einops", "0.8.0")]
     assert "could not place" in result.reasons["numpy"]
-    after = sorted(str(p.relative_to(new)) for p in new.rglob("*")
-                   if "einops" not in str(p) and "/bin/" not in f"/{p.relative_to(new)}")
+    after = sorted(
+        str(p.relative_to(new))
+        for p in new.rglob("*")
+        if "einops" not in str(p) and "/bin/" not in f"/{p.relative_to(new)}"
+    )
     assert after == [p for p in before if "/bin/" not in f"/{p}"]
 
 
-@pytest.mark.parametrize("fancy, verify", [("FLAVOUR = 'fancy, longer'\n", False),
-                                           ("FLAVOUR = 'fanc'\n", True)])
+@pytest.mark.parametrize(
+    "fancy, verify", [("FLAVOUR = 'fancy, longer'\n", False), ("FLAVOUR = 'fanc'\n", True)]
+)
 def test_files_two_distributions_share_come_back_as_they_were_on_disk(
-        tmp_path: Path, template_venv: Path, fancy: str, verify: bool) -> None:
+    tmp_path: Path, template_venv: Path, fancy: str, verify: bool
+) -> None:
     # Two opencv-like flavours in one folder, installed one after the other as custom nodes do:
     # the second wrote the shared module; its content is what worked and what comes back, told
     # by its size, or by its hash when the sizes are equal and hashes are checked.
@@ -196,14 +221,25 @@ def test_files_two_distributions_share_come_back_as_they_were_on_disk(
     old = copy_venv(template_venv, tmp_path / "old" / "venv")
     flavours = (("cvflat", "FLAVOUR = 'flat'\n"), ("cvfancy", fancy))
     for name, body in flavours:
-        pip_install(old, "--no-deps", str(build_wheel(wheels, name, "1.0", files={
-            "cvshared/__init__.py": body, f"{name}_extra.py": ""})))
+        pip_install(
+            old,
+            "--no-deps",
+            str(
+                build_wheel(
+                    wheels,
+                    name,
+                    "1.0",
+                    files={"cvshared/__init__.py": body, f"{name}_extra.py": ""},
+                )
+            ),
+        )
     on_disk = (site_packages(old) / "cvshared" / "__init__.py").read_text()
     assert on_disk == fancy
     before = tree_digest(old)
     new = copy_venv(template_venv, tmp_path / "new" / "venv")
-    result = reuse_distributions(old, new, [("cvflat", "1.0"), ("cvfancy", "1.0")],
-                                 verify_hashes=verify)
+    result = reuse_distributions(
+        old, new, [("cvflat", "1.0"), ("cvfancy", "1.0")], verify_hashes=verify
+    )
     assert sorted(result.reused) == [("cvfancy", "1.0"), ("cvflat", "1.0")], result.reasons
     assert (site_packages(new) / "cvshared" / "__init__.py").read_text() == on_disk
     assert (site_packages(new) / "cvflat_extra.py").exists()

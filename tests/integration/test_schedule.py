@@ -27,8 +27,18 @@ def run(*args: str) -> tuple[int, str]:
 
 def test_systemd_install_writes_the_units(git_install_novenv: GitInstall) -> None:
     inst = git_install_novenv
-    code, out = run("schedule", "install", "--dir", str(inst.root), "--scheduler", "systemd",
-                       "--every", "weekly", "--pre-update", "--json")
+    code, out = run(
+        "schedule",
+        "install",
+        "--dir",
+        str(inst.root),
+        "--scheduler",
+        "systemd",
+        "--every",
+        "weekly",
+        "--pre-update",
+        "--json",
+    )
     data = json.loads(out)
     name = Spec(dir=inst.root, pre_update=True).name
     timer = systemd_user_dir() / f"{name}.timer"
@@ -38,11 +48,18 @@ def test_systemd_install_writes_the_units(git_install_novenv: GitInstall) -> Non
     # where no systemd user session runs (containers, CI) it says so and fails cleanly
     assert code == (0 if data["done"] else 1)
     assert data["done"] or "systemctl" in data["problem"]
-    code, out = run("schedule", "status", "--dir", str(inst.root), "--scheduler", "systemd",
-                       "--pre-update", "--json")
+    code, out = run(
+        "schedule",
+        "status",
+        "--dir",
+        str(inst.root),
+        "--scheduler",
+        "systemd",
+        "--pre-update",
+        "--json",
+    )
     assert json.loads(out)["installed"] is True
-    run("schedule", "remove", "--dir", str(inst.root), "--scheduler", "systemd",
-           "--pre-update")
+    run("schedule", "remove", "--dir", str(inst.root), "--scheduler", "systemd", "--pre-update")
     assert not timer.exists()
 
 
@@ -50,17 +67,19 @@ def test_auto_without_any_scheduler_is_a_one_line_error(tmp_path: Path) -> None:
     if detect()[0] is not None:
         pytest.skip("this machine has a scheduler")
     (tmp_path / "requirements.txt").write_text("numpy\n")
-    proc = subprocess.run([sys.executable, "-m", "repair", "schedule", "install", "--dir",
-                           str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "repair", "schedule", "install", "--dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("repair: error: no scheduler found here")
 
 
-def test_scheduled_runs_keep_a_history_and_say_what_is_new(
-        git_install_novenv: GitInstall) -> None:
+def test_scheduled_runs_keep_a_history_and_say_what_is_new(git_install_novenv: GitInstall) -> None:
     inst = git_install_novenv
-    args = ("schedule", "run", "--dir", str(inst.root), "--manifest", str(inst.manifest),
-            "--json")
+    args = ("schedule", "run", "--dir", str(inst.root), "--manifest", str(inst.manifest), "--json")
     code, out = run(*args)
     first = json.loads(out)
     assert first["history"]["previous"] is None
@@ -84,10 +103,17 @@ def test_scheduled_runs_keep_a_history_and_say_what_is_new(
 
 
 def run_script(inst: GitInstall) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT),
-               REPAIR=f"{sys.executable} -m repair --manifest {inst.manifest}")
-    return subprocess.run(["sh", str(ROOT / "scripts" / "update-webui.sh"), str(inst.root)],
-                          env=env, capture_output=True, text=True)
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        REPAIR=f"{sys.executable} -m repair --manifest {inst.manifest}",
+    )
+    return subprocess.run(
+        ["sh", str(ROOT / "scripts" / "update-webui.sh"), str(inst.root)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
 
 
 @pytest.mark.skipif(shutil.which("sh") is None, reason="no POSIX shell")
@@ -114,8 +140,11 @@ def test_update_script_updates_after_a_clean_check(git_install: GitInstall) -> N
 
 def test_powershell_script_runs_the_same_steps_in_order() -> None:
     text = (ROOT / "scripts" / "update-webui.ps1").read_text()
-    text = text[text.index("param("):]  # the code, not the header comment
-    steps = [text.index("check --pre-update --dir"), text.index("pull --ff-only"),
-             text.index("--yes --dir")]
+    text = text[text.index("param(") :]  # the code, not the header comment
+    steps = [
+        text.index("check --pre-update --dir"),
+        text.index("pull --ff-only"),
+        text.index("--yes --dir"),
+    ]
     assert steps == sorted(steps)
     assert text.count("exit 1") >= 1 and "$LASTEXITCODE -ne 0" in text

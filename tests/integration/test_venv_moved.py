@@ -21,8 +21,10 @@ BASE = Path(os.path.realpath(getattr(sys, "_base_executable", sys.executable)))
 
 def _set_home(venv: Path, home: str) -> None:
     cfg = venv / "pyvenv.cfg"
-    lines = [f"home = {home}" if line.startswith("home") else line
-             for line in cfg.read_text().splitlines()]
+    lines = [
+        f"home = {home}" if line.startswith("home") else line
+        for line in cfg.read_text().splitlines()
+    ]
     cfg.write_text("\n".join(lines) + "\n")
 
 
@@ -39,8 +41,7 @@ def _moved(report: dict) -> dict:  # type: ignore[type-arg]
     return f
 
 
-def test_home_gone_but_venv_starts_is_a_warning_fixed_in_place(app: Path,
-                                                                 tmp_path: Path) -> None:
+def test_home_gone_but_venv_starts_is_a_warning_fixed_in_place(app: Path, tmp_path: Path) -> None:
     venv = app / "venv"
     python = venv_python(venv)
     if not python.is_symlink():
@@ -63,7 +64,8 @@ def test_home_gone_but_venv_starts_is_a_warning_fixed_in_place(app: Path,
 
 
 def test_base_moved_and_venv_dead_is_an_error_relinked_to_the_same_version(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     xy = f"{sys.version_info.major}.{sys.version_info.minor}"
     base = tmp_path / "base" / "bin"
     base.mkdir(parents=True)
@@ -71,8 +73,11 @@ def test_base_moved_and_venv_dead_is_an_error_relinked_to_the_same_version(
     app = tmp_path / "app"
     app.mkdir()
     (app / "requirements.txt").write_text("")
-    subprocess.run([str(base / f"python{xy}"), "-m", "venv", "--without-pip", str(app / "venv")],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [str(base / f"python{xy}"), "-m", "venv", "--without-pip", str(app / "venv")],
+        check=True,
+        capture_output=True,
+    )
     assert _home(app / "venv") == str(base)
     (tmp_path / "base").rename(tmp_path / "base-moved")  # the base Python moved away
     elsewhere = tmp_path / "elsewhere"
@@ -89,6 +94,9 @@ def test_base_moved_and_venv_dead_is_an_error_relinked_to_the_same_version(
     result = invoke("--yes", "--dir", str(app))
     assert result.exit_code == 0, result.stdout + result.stderr
     assert _home(app / "venv") == str(elsewhere)
-    ran = subprocess.run([str(app / "venv" / "bin" / "python"), "-c",
-                          "import sys; print(sys.prefix)"], capture_output=True, text=True)
+    ran = subprocess.run(
+        [str(app / "venv" / "bin" / "python"), "-c", "import sys; print(sys.prefix)"],
+        capture_output=True,
+        text=True,
+    )
     assert ran.returncode == 0 and ran.stdout.strip() == str(app / "venv")

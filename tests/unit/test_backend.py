@@ -17,8 +17,15 @@ pytestmark = pytest.mark.skipif(os.name == "nt", reason="fake tools are POSIX sh
 CAT = shutil.which("cat") or "/bin/cat"
 
 
-def fake(bin_dir: Path, name: str, output: str | None = None, *, query: str | None = None,
-         code: int = 0, body: str | None = None) -> None:
+def fake(
+    bin_dir: Path,
+    name: str,
+    output: str | None = None,
+    *,
+    query: str | None = None,
+    code: int = 0,
+    body: str | None = None,
+) -> None:
     """A program ``name`` that prints a captured output (``query`` for --query-gpu calls)."""
     bin_dir.mkdir(exist_ok=True)
     lines = ["#!/bin/sh"]
@@ -84,7 +91,8 @@ def test_rocminfo_without_gpu_then_lspci(tmp_path: Path) -> None:
 
 def test_parse_rocminfo_lists_only_gpus() -> None:
     assert parse_rocminfo((TOOLS / "rocminfo-rx6800xt.txt").read_text()) == [
-        ("gfx1030", "AMD Radeon RX 6800 XT")]
+        ("gfx1030", "AMD Radeon RX 6800 XT")
+    ]
     assert parse_rocminfo((TOOLS / "rocminfo-cpu-only.txt").read_text()) == []
 
 
@@ -127,16 +135,22 @@ def test_tool_that_cannot_run(tmp_path: Path) -> None:
     assert found.probes["rocminfo"].startswith("failed:")
 
 
-@pytest.mark.parametrize(("capture", "device"), [
-    ("win32-videocontroller-radeon.json", "AMD Radeon RX 580 2048SP"),
-    ("win32-videocontroller-two.json", "AMD Radeon RX 6700 XT"),
-])
+@pytest.mark.parametrize(
+    ("capture", "device"),
+    [
+        ("win32-videocontroller-radeon.json", "AMD Radeon RX 580 2048SP"),
+        ("win32-videocontroller-two.json", "AMD Radeon RX 6700 XT"),
+    ],
+)
 def test_windows_video_controllers(tmp_path: Path, capture: str, device: str) -> None:
     bin_dir = tmp_path / "bin"
     fake(bin_dir, "powershell", capture)
     found = detect(system="Windows", env=env_for(bin_dir), root=tmp_path)
     assert (found.backend, found.vendor, found.source) == (
-        "directml", "amd", "Win32_VideoController")
+        "directml",
+        "amd",
+        "Win32_VideoController",
+    )
     assert found.devices == (device,)
     assert set(found.accepts()) == {"directml", "zluda", "rocm"}
 

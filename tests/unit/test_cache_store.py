@@ -62,15 +62,23 @@ def test_entries_not_used_in_a_run_drop_out(tmp_path: Path) -> None:
     assert third.get("dists", "a", [stat_key(f)]) == 1
 
 
-@pytest.mark.parametrize("content", [
-    b"", b"\x00\x01garbage", b"{", b"[]", b'"text"', b"null",
-    b'{"format": "webui-repair.cache/1", "scope": "scope", "sections": []}',
-    b'{"format": "webui-repair.cache/1", "scope": "scope", "sections": {"dists": 5}}',
-    b'{"format": "webui-repair.cache/1", "scope": "scope", "sections": {"dists": {"a": 7}}}',
-    b'{"format": "other", "scope": "scope", "sections": {}}',
-    b"[" * 100000 + b"]" * 100000,
-    '{"format": "webui-repair.cache/1", "scope": "\udc80"}'.encode("utf-8", "surrogatepass"),
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"\x00\x01garbage",
+        b"{",
+        b"[]",
+        b'"text"',
+        b"null",
+        b'{"format": "webui-repair.cache/1", "scope": "scope", "sections": []}',
+        b'{"format": "webui-repair.cache/1", "scope": "scope", "sections": {"dists": 5}}',
+        b'{"format": "webui-repair.cache/1", "scope": "scope", "sections": {"dists": {"a": 7}}}',
+        b'{"format": "other", "scope": "scope", "sections": {}}',
+        b"[" * 100000 + b"]" * 100000,
+        '{"format": "webui-repair.cache/1", "scope": "\udc80"}'.encode("utf-8", "surrogatepass"),
+    ],
+)
 def test_a_bad_cache_file_is_ignored(_cache_dir: Path, content: bytes) -> None:
     store = Store.open("scope", "venv")
     assert store.path is not None
@@ -106,8 +114,9 @@ def test_a_cache_file_over_the_limit_is_not_read(monkeypatch: pytest.MonkeyPatch
     assert big.path is not None and not big.path.exists()
 
 
-def test_writes_are_atomic_and_the_folder_is_bounded(_cache_dir: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_writes_are_atomic_and_the_folder_is_bounded(
+    _cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(cache, "MAX_FILES", 3)
     for n in range(6):
         store = Store.open(f"scope{n}", "venv")
@@ -118,8 +127,9 @@ def test_writes_are_atomic_and_the_folder_is_bounded(_cache_dir: Path,
     assert not [n for n in names if n.endswith(".tmp")]
 
 
-def test_an_unwritable_cache_folder_is_not_an_error(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unwritable_cache_folder_is_not_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     monkeypatch.setenv(cache.ENV_DIR, str(blocker / "sub"))

@@ -19,67 +19,115 @@ Pkg = tuple  # (name, version) or (name, version, [requires])
 CASES: dict[str, tuple[list[Pkg], list[Pkg], dict[str, str]]] = {
     "numpy2-onnxruntime-numpy1": (
         [("numpy", "2.1.0"), ("onnxruntime-directml", "1.17.1")],
-        [("numpy", "2.1.0"), ("onnxruntime-directml", "1.19.2")], {}),
+        [("numpy", "2.1.0"), ("onnxruntime-directml", "1.19.2")],
+        {},
+    ),
     "numpy2-opencv-numpy1": (
         [("numpy", "2.0.0"), ("opencv-python-headless", "4.9.0.80")],
-        [("numpy", "1.26.4"), ("opencv-python-headless", "4.9.0.80")], {}),
+        [("numpy", "1.26.4"), ("opencv-python-headless", "4.9.0.80")],
+        {},
+    ),
     "numpy2-scikit-image-numpy1": (
         [("numpy", "2.0.1"), ("scikit-image", "0.22.0")],
-        [("numpy", "2.0.1"), ("scikit-image", "0.24.0")], {}),
+        [("numpy", "2.0.1"), ("scikit-image", "0.24.0")],
+        {},
+    ),
     "numpy2-scipy-numpy1": (
-        [("numpy", "2.0.1"), ("scipy", "1.11.4")], [("numpy", "2.0.1"), ("scipy", "1.13.0")], {}),
+        [("numpy", "2.0.1"), ("scipy", "1.11.4")],
+        [("numpy", "2.0.1"), ("scipy", "1.13.0")],
+        {},
+    ),
     "numpy2-pandas-numpy1": (
-        [("numpy", "2.0.1"), ("pandas", "2.1.4")], [("numpy", "2.0.1"), ("pandas", "2.2.2")], {}),
+        [("numpy", "2.0.1"), ("pandas", "2.1.4")],
+        [("numpy", "2.0.1"), ("pandas", "2.2.2")],
+        {},
+    ),
     "numpy2-torch-numpy1": (
-        [("numpy", "2.1.2"), ("torch", "2.1.2")], [("numpy", "2.1.2"), ("torch", "2.3.1")], {}),
+        [("numpy", "2.1.2"), ("torch", "2.1.2")],
+        [("numpy", "2.1.2"), ("torch", "2.3.1")],
+        {},
+    ),
     "opencv412-numpy1": (
         [("opencv-python", "4.12.0.88"), ("numpy", "1.26.4")],
-        [("opencv-python", "4.11.0.86"), ("numpy", "1.26.4")], {}),
-    "numpy-major-off-pin": (
-        [("numpy", "2.1.2")], [("numpy", "1.26.4")], {"numpy": "==1.26.2"}),
+        [("opencv-python", "4.11.0.86"), ("numpy", "1.26.4")],
+        {},
+    ),
+    "numpy-major-off-pin": ([("numpy", "2.1.2")], [("numpy", "1.26.4")], {"numpy": "==1.26.2"}),
     "accelerate-too-old-transformers": (
         [("transformers", "4.46.1"), ("accelerate", "0.21.0")],
-        [("transformers", "4.46.1"), ("accelerate", "0.31.0")], {}),
+        [("transformers", "4.46.1"), ("accelerate", "0.31.0")],
+        {},
+    ),
     "accelerate-too-old-transformers5": (
         [("transformers", "5.0.0"), ("accelerate", "1.0.1")],
-        [("transformers", "5.0.0"), ("accelerate", "1.1.0")], {}),
+        [("transformers", "5.0.0"), ("accelerate", "1.1.0")],
+        {},
+    ),
     "accelerate-too-old-diffusers": (
         [("diffusers", "0.31.0"), ("accelerate", "0.21.0")],
-        [("diffusers", "0.31.0"), ("accelerate", "0.31.0")], {}),
+        [("diffusers", "0.31.0"), ("accelerate", "0.31.0")],
+        {},
+    ),
     "bitsandbytes-no-build-for-backend": (
         [("torch", "2.4.1+cpu"), ("torch-directml", "0.2.4.dev240913"), ("bitsandbytes", "0.43.0")],
-        [("torch", "2.1.2+cu121"), ("bitsandbytes", "0.43.0")], {}),
+        [("torch", "2.1.2+cu121"), ("bitsandbytes", "0.43.0")],
+        {},
+    ),
     "bitsandbytes-directml": (
         [("torch", "2.4.1+cpu"), ("torch-directml", "0.2.4.dev240913"), ("bitsandbytes", "0.49.0")],
-        [("torch", "2.1.2+cu121"), ("bitsandbytes", "0.49.0")], {}),
+        [("torch", "2.1.2+cu121"), ("bitsandbytes", "0.49.0")],
+        {},
+    ),
     "bitsandbytes-zluda": (
         [("torch", "2.3.1+cu118"), ("bitsandbytes", "0.49.0")],
-        [("torch", "2.3.1+cu118")], {}),
+        [("torch", "2.3.1+cu118")],
+        {},
+    ),
     "bitsandbytes-rocm-too-old": (
         [("torch", "2.5.1+rocm6.2"), ("bitsandbytes", "0.43.0")],
-        [("torch", "2.5.1+rocm6.2"), ("bitsandbytes", "0.46.0")], {}),
+        [("torch", "2.5.1+rocm6.2"), ("bitsandbytes", "0.46.0")],
+        {},
+    ),
     "bitsandbytes-too-old-for-cuda": (
         [("torch", "2.7.1+cu128"), ("bitsandbytes", "0.45.0")],
-        [("torch", "2.7.1+cu128"), ("bitsandbytes", "0.45.3")], {}),
+        [("torch", "2.7.1+cu128"), ("bitsandbytes", "0.45.3")],
+        {},
+    ),
     "bitsandbytes-too-old-for-cuda13": (
         [("torch", "2.9.0+cu130"), ("bitsandbytes", "0.45.5")],
-        [("torch", "2.9.0+cu130"), ("bitsandbytes", "0.48.1")], {}),
+        [("torch", "2.9.0+cu130"), ("bitsandbytes", "0.48.1")],
+        {},
+    ),
     "xformers-torch-mismatch": (
         [("torch", "2.3.1"), ("xformers", "0.0.23.post1", ["numpy", "torch==2.1.2"])],
-        [("torch", "2.1.2"), ("xformers", "0.0.23.post1", ["numpy", "torch==2.1.2"])], {}),
+        [("torch", "2.1.2"), ("xformers", "0.0.23.post1", ["numpy", "torch==2.1.2"])],
+        {},
+    ),
     "torchvision-torch-mismatch": (
         [("torch", "2.3.1+cu121"), ("torchvision", "0.16.2+cu121", ["numpy", "torch==2.1.2"])],
-        [("torch", "2.1.2+cu121"), ("torchvision", "0.16.2+cu121", ["numpy", "torch==2.1.2"])], {}),
+        [("torch", "2.1.2+cu121"), ("torchvision", "0.16.2+cu121", ["numpy", "torch==2.1.2"])],
+        {},
+    ),
     "torchvision-build-tag-mismatch": (
         [("torch", "2.1.2+cu121"), ("torchvision", "0.16.2+cpu")],
-        [("torch", "2.1.2+cu121"), ("torchvision", "0.16.2")], {}),
+        [("torch", "2.1.2+cu121"), ("torchvision", "0.16.2")],
+        {},
+    ),
     "protobuf4-generated-for-3": (
-        [("protobuf", "4.25.3")], [("protobuf", "3.20.3")], {"protobuf": "==3.20.0"}),
+        [("protobuf", "4.25.3")],
+        [("protobuf", "3.20.3")],
+        {"protobuf": "==3.20.0"},
+    ),
     "protobuf4-onnx-old": (
-        [("protobuf", "4.25.3"), ("onnx", "1.12.0")], [("protobuf", "4.25.3"), ("onnx", "1.16.2")],
-        {}),
+        [("protobuf", "4.25.3"), ("onnx", "1.12.0")],
+        [("protobuf", "4.25.3"), ("onnx", "1.16.2")],
+        {},
+    ),
     "setuptools-without-pkg-resources": (
-        [("setuptools", "82.0.0")], [("setuptools", "69.5.1")], {}),
+        [("setuptools", "82.0.0")],
+        [("setuptools", "69.5.1")],
+        {},
+    ),
 }
 
 
@@ -110,10 +158,17 @@ def facts_for(site: Path, specs: dict[str, str], machine: str | None = None) -> 
 
     installed = scan_site(site).installed()
     torch = installed.get("torch")
-    build = from_dist(torch, installed, sys_platform="linux", platform_machine="x86_64"
-                      ) if torch else None
-    return Facts(installed=installed, app_specs={k: SpecifierSet(v) for k, v in specs.items()},
-                 torch=build, machine=machine)
+    build = (
+        from_dist(torch, installed, sys_platform="linux", platform_machine="x86_64")
+        if torch
+        else None
+    )
+    return Facts(
+        installed=installed,
+        app_specs={k: SpecifierSet(v) for k, v in specs.items()},
+        torch=build,
+        machine=machine,
+    )
 
 
 def all_rules() -> list[dict]:
@@ -131,8 +186,9 @@ def test_every_shipped_rule_has_cases() -> None:
 @pytest.mark.parametrize("rule", sorted(CASES))
 def test_rule_fires(tmp_path: Path, wheels: Path, rule: str) -> None:
     fire, _, specs = CASES[rule]
-    hits = evaluate(all_rules(), facts_for(site_with(tmp_path, wheels, fire), specs,
-                                           MACHINE.get(rule)))
+    hits = evaluate(
+        all_rules(), facts_for(site_with(tmp_path, wheels, fire), specs, MACHINE.get(rule))
+    )
     names = [h.rule for h in hits]
     assert rule in names, names
     hit = next(h for h in hits if h.rule == rule)
@@ -143,8 +199,9 @@ def test_rule_fires(tmp_path: Path, wheels: Path, rule: str) -> None:
 @pytest.mark.parametrize("rule", sorted(CASES))
 def test_rule_does_not_fire(tmp_path: Path, wheels: Path, rule: str) -> None:
     _, calm, specs = CASES[rule]
-    hits = evaluate(all_rules(), facts_for(site_with(tmp_path, wheels, calm), specs,
-                                           MACHINE.get(rule)))
+    hits = evaluate(
+        all_rules(), facts_for(site_with(tmp_path, wheels, calm), specs, MACHINE.get(rule))
+    )
     assert rule not in [h.rule for h in hits]
 
 
@@ -157,10 +214,21 @@ def test_message_names_versions(tmp_path: Path, wheels: Path) -> None:
 
 
 def test_backend_limit_and_absent(tmp_path: Path, wheels: Path) -> None:
-    rules = [{"rule": "no-bnb-on-rocm", "backend": ["rocm"], "message": "m", "remedy": "r",
-              "when": [{"package": "bitsandbytes"}]},
-             {"rule": "needs-safetensors", "message": "m", "remedy": "r",
-              "when": [{"package": "torch"}, {"package": "safetensors", "absent": True}]}]
+    rules = [
+        {
+            "rule": "no-bnb-on-rocm",
+            "backend": ["rocm"],
+            "message": "m",
+            "remedy": "r",
+            "when": [{"package": "bitsandbytes"}],
+        },
+        {
+            "rule": "needs-safetensors",
+            "message": "m",
+            "remedy": "r",
+            "when": [{"package": "torch"}, {"package": "safetensors", "absent": True}],
+        },
+    ]
     site = site_with(tmp_path, wheels, [("bitsandbytes", "0.43.0"), ("torch", "2.1.2")])
     facts = facts_for(site, {})
     assert [h.rule for h in evaluate(rules, facts)] == ["needs-safetensors"]

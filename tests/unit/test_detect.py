@@ -50,8 +50,11 @@ def test_forks_fit_only_their_own_manifest(tmp_path: Path, tree: str) -> None:
     """A fork's tree holds all of A1111's files: A1111's manifest must refuse it, not only lose
     on score."""
     root = build_tree(tmp_path / tree, TREES / f"{tree}.txt")
-    fitting = {m.name for m in manifests.load_all()
-               if m.name != "generic" and manifests.match_score(m, root) is not None}
+    fitting = {
+        m.name
+        for m in manifests.load_all()
+        if m.name != "generic" and manifests.match_score(m, root) is not None
+    }
     assert fitting == {EXPECTED[tree]}
 
 

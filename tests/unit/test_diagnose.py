@@ -49,53 +49,65 @@ def test_access_violation_in_multiarray_umath_is_one_cause_a_rebuild_does_not_fi
 
 
 def test_accelerate_and_bitsandbytes_missing_need_a_restart() -> None:
-    text = ("ModuleNotFoundError: No module named 'accelerate'\n"
-            "ModuleNotFoundError: No module named 'bitsandbytes'\n")
+    text = (
+        "ModuleNotFoundError: No module named 'accelerate'\n"
+        "ModuleNotFoundError: No module named 'bitsandbytes'\n"
+    )
     result = diagnose_lines(text.splitlines())
-    assert {c.lead.id for c in result.causes} == {"accelerate-not-importable",
-                                                  "bitsandbytes-not-importable"}
+    assert {c.lead.id for c in result.causes} == {
+        "accelerate-not-importable",
+        "bitsandbytes-not-importable",
+    }
     assert all(c.restart_needed for c in result.causes)
     assert "Restart the application" in result.verdict
 
 
 def test_directml_float_and_half_is_a_settings_problem() -> None:
     matches = match_text(
-        "RuntimeError: mat1 and mat2 must have the same dtype, but got Float and Half")
+        "RuntimeError: mat1 and mat2 must have the same dtype, but got Float and Half"
+    )
     assert [m.signature.id for m in matches] == ["mat1-mat2-dtype-mismatch"]
     assert matches[0].signature.rebuild_fixes is RebuildHelps.NO
     assert "--no-half" in matches[0].signature.remedy
 
 
 def test_related_numpy_abi_lines_are_grouped_into_one_cause() -> None:
-    result = diagnose_lines([
-        "A module that was compiled using NumPy 1.x cannot be run in",
-        "NumPy 2.0.0 as it may crash.",
-        "ImportError: numpy.core.multiarray failed to import",
-    ])
+    result = diagnose_lines(
+        [
+            "A module that was compiled using NumPy 1.x cannot be run in",
+            "NumPy 2.0.0 as it may crash.",
+            "ImportError: numpy.core.multiarray failed to import",
+        ]
+    )
     assert len(result.causes) == 1
     assert result.causes[0].lead.id == "numpy2-abi-module-built-for-numpy1"
     assert result.causes[0].count == 2
 
 
 def test_causes_are_ordered_by_what_to_fix_first() -> None:
-    result = diagnose_lines([
-        "torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 MiB",
-        "ERROR: Cannot activate python venv, aborting...",
-    ])
+    result = diagnose_lines(
+        [
+            "torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 MiB",
+            "ERROR: Cannot activate python venv, aborting...",
+        ]
+    )
     assert [c.lead.family for c in result.causes] == ["pip-venv", "torch"]
 
 
 def test_match_text_for_deep_import_probes() -> None:
     assert match_text("ModuleNotFoundError: No module named 'insightface'")[0].signature.id == (
-        "insightface-not-installed")
+        "insightface-not-installed"
+    )
     assert match_text("everything imported fine") == ()
 
 
 def test_findings_carry_the_id_the_fix_and_the_restart() -> None:
-    result = diagnose_lines([
-        "ImportError: cannot import name 'broadcast_to' from 'numpy.lib.stride_tricks' (x)",
-        "RuntimeError: CUDA error: an illegal memory access was encountered",
-    ])
+    result = diagnose_lines(
+        [
+            "ImportError: cannot import name 'broadcast_to' from 'numpy.lib.stride_tricks' (x)",
+            "RuntimeError: CUDA error: an illegal memory access was encountered",
+        ]
+    )
     findings = {f.subject: f for f in diagnosis_findings(result)}
     assert set(findings) == {"numpy-mixed-install-broadcast-to", "cuda-illegal-memory-access"}
     assert all(f.id == "log-signature" for f in findings.values())
@@ -142,8 +154,10 @@ def test_cli_exit_codes_text_and_json(tmp_path: Path) -> None:
     assert "No known problem" in ok.output
 
     bad = tmp_path / "crash.log"
-    bad.write_text("Launching Web UI with arguments:\nAssertionError: Torch not compiled with CUDA "
-                   "enabled\n", encoding="utf-8")
+    bad.write_text(
+        "Launching Web UI with arguments:\nAssertionError: Torch not compiled with CUDA enabled\n",
+        encoding="utf-8",
+    )
     text = invoke("diagnose", str(bad))
     assert text.exit_code == 1
     assert "line 2:" in text.output and "verdict:" in text.output
@@ -153,14 +167,27 @@ def test_cli_exit_codes_text_and_json(tmp_path: Path) -> None:
     data = json.loads(js.output)
     assert data["schema"] == "repair.diagnosis/1"
     assert set(data) >= {"matches", "verdict"}
-    assert set(data["matches"][0]) == {"id", "family", "line", "text", "cause", "remedy",
-                                       "rebuild_helps", "restart_needed", "source"}
+    assert set(data["matches"][0]) == {
+        "id",
+        "family",
+        "line",
+        "text",
+        "cause",
+        "remedy",
+        "rebuild_helps",
+        "restart_needed",
+        "source",
+    }
     assert data["matches"][0]["line"] == 2
 
 
 def test_cli_reads_stdin() -> None:
-    res = invoke("diagnose", "-", "--json",
-                 input="fatal: detected dubious ownership in repository at 'C:/sd'\n")
+    res = invoke(
+        "diagnose",
+        "-",
+        "--json",
+        input="fatal: detected dubious ownership in repository at 'C:/sd'\n",
+    )
     assert res.exit_code == 1
     assert json.loads(res.output)["matches"][0]["id"] == "git-dubious-ownership"
     empty = invoke("diagnose", input="")
@@ -171,10 +198,16 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    for arg, why in [(str(tmp_path / "missing.log"), "no such log file"),
-                     (str(tmp_path), "is a directory")]:
-        proc = subprocess.run([sys.executable, "-m", "repair", "diagnose", arg],
-                              capture_output=True, text=True, cwd=Path(__file__).parents[2])
+    for arg, why in [
+        (str(tmp_path / "missing.log"), "no such log file"),
+        (str(tmp_path), "is a directory"),
+    ]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "repair", "diagnose", arg],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parents[2],
+        )
         assert proc.returncode == 2
         assert why in proc.stderr
         assert "Traceback" not in proc.stderr

@@ -24,8 +24,16 @@ IDS = [s.id for s in SIGS]
 def test_catalogue_is_large_and_covers_the_families() -> None:
     families = {s.family for s in CATALOGUE}
     assert len(CATALOGUE) >= 120  # raised as the catalogue grows
-    assert {"numpy", "torch", "amd-gpu", "hf-stack", "pip-venv", "git", "system",
-            "extensions"} <= families
+    assert {
+        "numpy",
+        "torch",
+        "amd-gpu",
+        "hf-stack",
+        "pip-venv",
+        "git",
+        "system",
+        "extensions",
+    } <= families
 
 
 @pytest.mark.parametrize("sig", SIGS, ids=IDS)
@@ -93,9 +101,11 @@ def test_linear_time_on_long_adversarial_lines(sig) -> None:  # type: ignore[no-
 
 
 def test_bad_catalogue_lines_are_refused() -> None:
-    good = ('{"id": "a-b", "family": "x", "pattern": "some error", "examples": ["some error"], '
-            '"cause": "c", "remedy": "r", "rebuild_fixes": "no", "restart_needed": false, '
-            '"source": ["https://example.org/1"]}')
+    good = (
+        '{"id": "a-b", "family": "x", "pattern": "some error", "examples": ["some error"], '
+        '"cause": "c", "remedy": "r", "rebuild_fixes": "no", "restart_needed": false, '
+        '"source": ["https://example.org/1"]}'
+    )
     assert len(parse_catalogue([good])) == 1
     for bad, why in [
         ("{", "not JSON"),
@@ -123,7 +133,9 @@ def test_prefilter_keys_cover_every_literal() -> None:
         keyset = folded if sig.ignore_case else exact
         for lit in sig.literals:
             assert any(key in lit and (sig, lit) in keyset.pairs[key] for key in keyset.keys), (
-                sig.id, lit)
+                sig.id,
+                lit,
+            )
     # One pass of one expression per case mode, whatever the size of the catalogue.
     assert exact.regex is not None
     assert all(len(key) <= KEY_LEN for key in exact.keys + folded.keys)
@@ -131,21 +143,35 @@ def test_prefilter_keys_cover_every_literal() -> None:
 
 
 def _entry(sid: str, pattern: str) -> str:
-    return json.dumps({"id": sid, "family": "x", "pattern": pattern, "examples": [pattern],
-                       "cause": "c", "remedy": "r", "rebuild_fixes": "no",
-                       "restart_needed": False, "source": ["https://example.org/1"]})
+    return json.dumps(
+        {
+            "id": sid,
+            "family": "x",
+            "pattern": pattern,
+            "examples": [pattern],
+            "cause": "c",
+            "remedy": "r",
+            "rebuild_fixes": "no",
+            "restart_needed": False,
+            "source": ["https://example.org/1"],
+        }
+    )
 
 
-@pytest.mark.parametrize("line", [
-    "XQZW1234QRS and more",       # the second literal starts inside the first
-    "xx W1234QRS XQZW1234 yy",    # both, apart
-    "VXQZW1234QRSV",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "XQZW1234QRS and more",  # the second literal starts inside the first
+        "xx W1234QRS XQZW1234 yy",  # both, apart
+        "VXQZW1234QRSV",
+    ],
+)
 def test_overlapping_keys_do_not_hide_each_other(line: str) -> None:
     from repair.diagnose.scan import diagnose_lines
 
-    cat = parse_catalogue([_entry("first", "XQZW1234"), _entry("second", "W1234QRS"),
-                           _entry("folded", "(?i)qzw1234")])
+    cat = parse_catalogue(
+        [_entry("first", "XQZW1234"), _entry("second", "W1234QRS"), _entry("folded", "(?i)qzw1234")]
+    )
     found = {m.signature.id for m in diagnose_lines([line], cat).matches}
     assert found >= {"first", "second"}
     assert ("folded" in found) == ("XQZW1234" in line)
@@ -174,11 +200,13 @@ def _variants(line: str) -> list[str]:
         parts = m.group().split(".")
         return ".".join(parts[:-1] + [str(int(parts[-1]) + 3)])
 
-    out = [re.sub(r"(?<![\w.])\d+(?:\.\d+)+(?![\w.])", bump, line),
-           re.sub(r"\b[A-Z]:\\", r"Q:\\", line),
-           re.sub(r"(?i)\\Users\\[^\\]+\\", r"\\Users\\Some One\\", line),
-           re.sub(r"/home/[^/]+/", "/home/someone/", line),
-           line.replace("stable-diffusion-webui", "sd webui 2").replace("ComfyUI", "Comfy_2")]
+    out = [
+        re.sub(r"(?<![\w.])\d+(?:\.\d+)+(?![\w.])", bump, line),
+        re.sub(r"\b[A-Z]:\\", r"Q:\\", line),
+        re.sub(r"(?i)\\Users\\[^\\]+\\", r"\\Users\\Some One\\", line),
+        re.sub(r"/home/[^/]+/", "/home/someone/", line),
+        line.replace("stable-diffusion-webui", "sd webui 2").replace("ComfyUI", "Comfy_2"),
+    ]
     return [v for v in dict.fromkeys(out) if v != line]
 
 
@@ -204,4 +232,5 @@ def test_no_remedy_loses_what_the_user_installed() -> None:
         assert "--clean-venv" not in text and "delete the venv" not in text, sig.id
         assert "delete and recreate the venv" not in text, sig.id
         assert sig.repair_command in (None, "repair") or "--clean-venv" not in str(
-            sig.repair_command), sig.id
+            sig.repair_command
+        ), sig.id

@@ -13,9 +13,11 @@ from repair.diagnose.shapes import SHAPES
 
 PACKAGES = ["requests", "zzfoo_bar", "pkg.sub.mod", "kornia", "x9lib"]
 DISTS = [("peft", "0.7.1"), ("my-lib", "2.0.0rc1"), ("Some_Pkg", "10.4"), ("a.b", "1")]
-PATHS = ["C:\\Users\\Jo Do\\sd\\venv\\Lib\\site-packages",
-         "/home/u/.venv/lib/python3.12/site-packages",
-         "D:/AI/ComfyUI_windows_portable/python_embeded/Lib/site-packages"]
+PATHS = [
+    "C:\\Users\\Jo Do\\sd\\venv\\Lib\\site-packages",
+    "/home/u/.venv/lib/python3.12/site-packages",
+    "D:/AI/ComfyUI_windows_portable/python_embeded/Lib/site-packages",
+]
 QUOTES = ["'", '"', ""]
 
 
@@ -47,26 +49,36 @@ def test_cannot_import_name_pulls_out_name_module_and_path(pkg: str, path: str) 
 
 
 @pytest.mark.parametrize(("dist", "req"), list(itertools.product(DISTS, DISTS)))
-def test_pip_requires_but_you_have_any_versions(dist: tuple[str, str],
-                                                req: tuple[str, str]) -> None:
-    line = (f"{dist[0]} {dist[1]} requires {req[0]}<3,>={req[1]}, but you have {req[0]} 9.9.9 "
-            "which is incompatible.")
+def test_pip_requires_but_you_have_any_versions(
+    dist: tuple[str, str], req: tuple[str, str]
+) -> None:
+    line = (
+        f"{dist[0]} {dist[1]} requires {req[0]}<3,>={req[1]}, but you have {req[0]} 9.9.9 "
+        "which is incompatible."
+    )
     [(sid, names)] = _causes([line])
     assert (names["dist"], names["req"], names["spec"], names["have"]) == (
-        dist[0], req[0], f"<3,>={req[1]}", "9.9.9")
+        dist[0],
+        req[0],
+        f"<3,>={req[1]}",
+        "9.9.9",
+    )
 
 
-@pytest.mark.parametrize("line", [
-    "ImportError: Pillow>=10.1 is required for a normal functioning of this module, but found "
-    "Pillow==9.5.0.",
-    "RuntimeError: kornia requires torch >= 2.0.0 but found 1.13.1",
-    "ValueError: mylib requires numpy>=2 but you have numpy 1.26.4",
-    "pkg_resources.VersionConflict: (Pillow 9.5.0 (c:\\sd\\venv\\lib\\site-packages), "
-    "Requirement.parse('Pillow>=10'))",
-    "importlib.metadata.PackageNotFoundError: No package metadata was found for xformers",
-    "ERROR: Package 'gradio' requires a different Python: 3.7.9 not in '>=3.8'",
-    "ERROR: No matching distribution found for onnxruntime-gpu==1.99",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "ImportError: Pillow>=10.1 is required for a normal functioning of this module, but found "
+        "Pillow==9.5.0.",
+        "RuntimeError: kornia requires torch >= 2.0.0 but found 1.13.1",
+        "ValueError: mylib requires numpy>=2 but you have numpy 1.26.4",
+        "pkg_resources.VersionConflict: (Pillow 9.5.0 (c:\\sd\\venv\\lib\\site-packages), "
+        "Requirement.parse('Pillow>=10'))",
+        "importlib.metadata.PackageNotFoundError: No package metadata was found for xformers",
+        "ERROR: Package 'gradio' requires a different Python: 3.7.9 not in '>=3.8'",
+        "ERROR: No matching distribution found for onnxruntime-gpu==1.99",
+    ],
+)
 def test_version_requirement_messages_are_causes(line: str) -> None:
     causes = _causes([line])
     assert len(causes) == 1 and (causes[0][1].get("req") or causes[0][1].get("dist")), causes
@@ -85,9 +97,13 @@ def test_undefined_symbol_names_the_compiled_module(path: str, ext: str) -> None
 @pytest.mark.parametrize("pkg", PACKAGES)
 def test_dll_and_attribute_shapes(pkg: str) -> None:
     name = pkg.split(".")[-1]
-    causes = _causes([f"ImportError: DLL load failed while importing {name}: The specified module "
-                      "could not be found.",
-                      f"AttributeError: module '{pkg}' has no attribute 'newThing'"])
+    causes = _causes(
+        [
+            f"ImportError: DLL load failed while importing {name}: The specified module "
+            "could not be found.",
+            f"AttributeError: module '{pkg}' has no attribute 'newThing'",
+        ]
+    )
     mods = sorted(n.get("module", "") for _, n in causes)
     assert mods == sorted([name, pkg]) or len(causes) == 2
 

@@ -18,10 +18,12 @@ def test_installed_files_txt_is_relative_to_the_egg_info_folder(tmp_path: Path) 
     site = _site(tmp_path)
     egg = site / "antlr4_python3_runtime-4.9.3-py3.10.egg-info"
     egg.mkdir()
-    (egg / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: antlr4-python3-runtime\n"
-                                  "Version: 4.9.3\n")
+    (egg / "PKG-INFO").write_text(
+        "Metadata-Version: 2.1\nName: antlr4-python3-runtime\nVersion: 4.9.3\n"
+    )
     (egg / "installed-files.txt").write_text(
-        "../../../../bin/pygrun\n../antlr4/Lexer.py\nPKG-INFO\n")
+        "../../../../bin/pygrun\n../antlr4/Lexer.py\nPKG-INFO\n"
+    )
     dist = scan_site(site).dists[0]
     inside, outside = dist.record_paths
     assert outside == ["../../../bin/pygrun"]  # site/../../../ is the venv
@@ -35,11 +37,15 @@ def test_record_outside_paths_and_sizes(tmp_path: Path) -> None:
     info = site / "tool-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Name: tool\nVersion: 1.0\n")
-    (info / "RECORD").write_text("tool/__init__.py,sha256=abc,12\n../../../bin/tool,sha256=d,40\n"
-                                 "tool-1.0.dist-info/RECORD,,\n")
+    (info / "RECORD").write_text(
+        "tool/__init__.py,sha256=abc,12\n../../../bin/tool,sha256=d,40\n"
+        "tool-1.0.dist-info/RECORD,,\n"
+    )
     dist = scan_site(site).dists[0]
-    assert dist.record_paths == (["tool/__init__.py", "tool-1.0.dist-info/RECORD"],
-                                 ["../../../bin/tool"])
+    assert dist.record_paths == (
+        ["tool/__init__.py", "tool-1.0.dist-info/RECORD"],
+        ["../../../bin/tool"],
+    )
     assert dist.record_sizes == {"tool/__init__.py": 12}
     assert dist.record_hashes["tool/__init__.py"] == "sha256=abc"
 

@@ -12,9 +12,11 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
 def _repo(tmp_path: Path, head: str, *, loose: bool = True) -> Path:
     g = tmp_path / ".git"
     (g / "refs" / "heads").mkdir(parents=True)
-    (g / "config").write_text('[core]\n\tbare = false\n[remote "upstream"]\n\turl = u2\n'
-                              '[remote "origin"]\n\turl = https://example.invalid/app.git\n'
-                              '\tfetch = +refs/heads/*:refs/remotes/origin/*\n')
+    (g / "config").write_text(
+        '[core]\n\tbare = false\n[remote "upstream"]\n\turl = u2\n'
+        '[remote "origin"]\n\turl = https://example.invalid/app.git\n'
+        "\tfetch = +refs/heads/*:refs/remotes/origin/*\n"
+    )
     (g / "HEAD").write_text(head)
     if loose:
         (g / "refs" / "heads" / "master").write_text(SHA + "\n")

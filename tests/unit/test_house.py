@@ -69,7 +69,8 @@ def sources() -> dict[str, Source]:
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _under_type_checking(src: Source, node: ast.AST) -> bool:
@@ -83,14 +84,19 @@ def _under_type_checking(src: Source, node: ast.AST) -> bool:
 
 
 def _in_function(src: Source, node: ast.AST) -> bool:
-    return any(isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
-               for a in src.ancestors(node))
+    return any(
+        isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+        for a in src.ancestors(node)
+    )
 
 
 def runtime_imports(src: Source) -> Iterator[ast.Import | ast.ImportFrom]:
     """Every import statement that can run: module level and inside functions alike."""
-    found = [node for node in ast.walk(src.tree) if isinstance(node, (ast.Import, ast.ImportFrom))
-             and not _under_type_checking(src, node)]
+    found = [
+        node
+        for node in ast.walk(src.tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and not _under_type_checking(src, node)
+    ]
     yield from sorted(found, key=lambda node: node.lineno)
 
 
@@ -117,8 +123,10 @@ def imported_modules(src: Source, node: ast.Import | ast.ImportFrom) -> list[str
             package = ".".join(base + ([node.module] if node.module else []))
         else:
             package = node.module or ""
-        names = [f"{package}.{alias.name}" if f"{package}.{alias.name}" in mods else package
-                 for alias in node.names]
+        names = [
+            f"{package}.{alias.name}" if f"{package}.{alias.name}" in mods else package
+            for alias in node.names
+        ]
     return [_known(n) for n in names if n == PACKAGE or n.startswith(PACKAGE + ".")]
 
 
@@ -135,8 +143,9 @@ def import_graph() -> dict[str, dict[str, list[ast.Import | ast.ImportFrom]]]:
     return graph
 
 
-def strongly_connected(graph: dict[str, dict[str, list[ast.Import | ast.ImportFrom]]]
-                       ) -> list[list[str]]:
+def strongly_connected(
+    graph: dict[str, dict[str, list[ast.Import | ast.ImportFrom]]],
+) -> list[list[str]]:
     """Tarjan's components with more than one module, each sorted, in a stable order."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -190,13 +199,14 @@ def _block_start(src: Source, node: ast.stmt) -> list[ast.stmt]:
     statements with nothing but blank and comment lines between them), nearest first."""
     parent = src.parents[node]
     lines = src.lines
-    body = next(value for _, value in ast.iter_fields(parent)
-                if isinstance(value, list) and node in value)
+    body = next(
+        value for _, value in ast.iter_fields(parent) if isinstance(value, list) and node in value
+    )
     i = body.index(node)
     run = [node]
     while i > 0 and isinstance(body[i - 1], (ast.Import, ast.ImportFrom)):
         prev, nxt = body[i - 1], body[i]
-        gap = lines[(prev.end_lineno or prev.lineno):nxt.lineno - 1]
+        gap = lines[(prev.end_lineno or prev.lineno) : nxt.lineno - 1]
         if not all(not line.strip() or line.strip().startswith("#") for line in gap):
             break
         run.append(prev)
@@ -221,22 +231,30 @@ def test_no_import_circle() -> None:
         report.append(f"circle of {len(component)}: {', '.join(component)}")
         for module in component:
             src = sources()[module]
-            lines = sorted((node.lineno, target, node) for target, nodes in graph[module].items()
-                           if target in members for node in nodes)
+            lines = sorted(
+                (node.lineno, target, node)
+                for target, nodes in graph[module].items()
+                if target in members
+                for node in nodes
+            )
             for _, target, node in lines:
                 kind = "in a function" if _in_function(src, node) else "module level"
                 report.append(f"  {src.where(node)}: imports {target} ({kind})")
     assert not report, (
         "import circles among repair's modules (every import counts, inside functions too; "
         "only `if TYPE_CHECKING:` is free). Break each circle at one of these lines: move the "
-        "name both sides need into a module below them both.\n" + "\n".join(report))
+        "name both sides need into a module below them both.\n" + "\n".join(report)
+    )
 
 
 def test_no_module_over_500_lines() -> None:
-    long = sorted((len(src.lines), src.rel) for src in sources().values()
-                  if len(src.lines) > MAX_LINES)
-    assert not long, (f"modules over {MAX_LINES} lines: split each by what its parts do\n"
-                      + "\n".join(f"  {rel}: {n} lines" for n, rel in long))
+    long = sorted(
+        (len(src.lines), src.rel) for src in sources().values() if len(src.lines) > MAX_LINES
+    )
+    assert not long, (
+        f"modules over {MAX_LINES} lines: split each by what its parts do\n"
+        + "\n".join(f"  {rel}: {n} lines" for n, rel in long)
+    )
 
 
 def test_package_inits_hold_only_a_docstring() -> None:
@@ -245,16 +263,24 @@ def test_package_inits_hold_only_a_docstring() -> None:
         if not src.is_package:
             continue
         body = src.tree.body
-        has_doc = bool(body) and isinstance(body[0], ast.Expr) and isinstance(
-            getattr(body[0], "value", None), ast.Constant) and isinstance(body[0].value.value, str)
+        has_doc = (
+            bool(body)
+            and isinstance(body[0], ast.Expr)
+            and isinstance(getattr(body[0], "value", None), ast.Constant)
+            and isinstance(body[0].value.value, str)
+        )
         code = body[1:] if has_doc else body
         if src.rel in INIT_WITH_CODE:
             if not code:
-                problems.append(f"{src.rel}: holds only a docstring now: take it out of "
-                                "INIT_WITH_CODE in tests/unit/test_house.py")
+                problems.append(
+                    f"{src.rel}: holds only a docstring now: take it out of "
+                    "INIT_WITH_CODE in tests/unit/test_house.py"
+                )
         elif code:
-            problems.append(f"{src.where(code[0])}: code in a package __init__ (every import of "
-                            "the package runs it): move it into a module of the package")
+            problems.append(
+                f"{src.where(code[0])}: code in a package __init__ (every import of "
+                "the package runs it): move it into a module of the package"
+            )
         if not has_doc:
             problems.append(f"{src.rel}:1: no docstring saying what the package holds")
     assert not problems, "\n".join(problems)
@@ -271,15 +297,19 @@ def test_imports_inside_functions_say_why() -> None:
         f"when it is there for start-up time, put `{LAZY} <why>` at the end of its line or on a "
         "comment line directly above it (one comment above the first of consecutive imports "
         "covers them all); never import inside a function to hide an import circle\n"
-        + "\n".join(missing))
+        + "\n".join(missing)
+    )
 
 
 def _is_call_to(node: ast.Call, names: tuple[str, ...]) -> bool:
     func = node.func
     if isinstance(func, ast.Name):
         return func.id in names
-    return (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
-            and f"{func.value.id}.{func.attr}" in names)
+    return (
+        isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Name)
+        and f"{func.value.id}.{func.attr}" in names
+    )
 
 
 def test_no_print_or_exit_below_the_cli() -> None:
@@ -288,14 +318,20 @@ def test_no_print_or_exit_below_the_cli() -> None:
         if src.rel.startswith(ENTRY_POINTS):
             continue
         for node in ast.walk(src.tree):
-            if isinstance(node, ast.Call) and _is_call_to(node, ("print", "exit", "quit",
-                                                                 "sys.exit")):
+            if isinstance(node, ast.Call) and _is_call_to(
+                node, ("print", "exit", "quit", "sys.exit")
+            ):
                 found.append(f"  {src.where(node)}: {ast.unparse(node.func)}()")
-            elif isinstance(node, ast.ImportFrom) and node.module == "sys" and any(
-                    a.name == "exit" for a in node.names):
+            elif (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "sys"
+                and any(a.name == "exit" for a in node.names)
+            ):
                 found.append(f"  {src.where(node)}: from sys import exit")
-    assert not found, ("below repair/cli a command returns a result (or raises a RepairError) and "
-                       "the cli renders it and picks the exit code:\n" + "\n".join(found))
+    assert not found, (
+        "below repair/cli a command returns a result (or raises a RepairError) and "
+        "the cli renders it and picks the exit code:\n" + "\n".join(found)
+    )
 
 
 def test_the_rules_see_what_they_look_for() -> None:

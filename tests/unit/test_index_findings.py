@@ -6,8 +6,14 @@ import repair
 from repair.checks import registry
 from repair.index import findings
 
-IDS = ("wheel-unavailable", "index-unreachable", "yanked-pin", "source-build-required",
-       "torch-index-fallback", "preflight-unchecked")
+IDS = (
+    "wheel-unavailable",
+    "index-unreachable",
+    "yanked-pin",
+    "source-build-required",
+    "torch-index-fallback",
+    "preflight-unchecked",
+)
 
 
 def test_preflight_ids_are_registered_with_docs():
@@ -24,8 +30,15 @@ def test_importing_the_preflight_does_not_import_requests():
     import subprocess
     import sys
 
-    code = ("import sys, repair.index.preflight, repair.index.config; "
-            "print('requests' in sys.modules, 'packaging.tags' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=Path(repair.__file__).parent.parent).stdout
+    code = (
+        "import sys, repair.index.preflight, repair.index.config; "
+        "print('requests' in sys.modules, 'packaging.tags' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(repair.__file__).parent.parent,
+    ).stdout
     assert out.split() == ["False", "False"]

@@ -40,8 +40,12 @@ def test_musl_and_macos():
 
 
 def test_facts_from_the_interpreter_probe():
-    facts = {"version": "3.10.12", "platform": "linux-x86_64", "libc": "glibc 2.35",
-             "markers": {"sys_platform": "linux", "platform_machine": "x86_64"}}
+    facts = {
+        "version": "3.10.12",
+        "platform": "linux-x86_64",
+        "libc": "glibc 2.35",
+        "markers": {"sys_platform": "linux", "platform_machine": "x86_64"},
+    }
     t = target_from(facts)
     assert t.version == (3, 10, 12) and t.glibc == (2, 35)
     assert t.marker_env()["platform_machine"] == "x86_64"

@@ -13,8 +13,10 @@ DML = ["--use-directml", "--opt-sub-quad-attention", "--no-half", "--disable-nan
 def test_existing_arguments_are_kept_and_not_repeated() -> None:
     text = 'export COMMANDLINE_ARGS="--listen --no-half"\n#python_cmd="python3"\n'
     out = edit_text(text, DML, bat=False)
-    assert 'export COMMANDLINE_ARGS="--listen --no-half --use-directml ' \
+    assert (
+        'export COMMANDLINE_ARGS="--listen --no-half --use-directml '
         '--opt-sub-quad-attention --disable-nan-check"' in out
+    )
     assert '#python_cmd="python3"' in out
     assert edit_text(out, DML, bat=False) == out
 

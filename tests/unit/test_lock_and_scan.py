@@ -45,18 +45,22 @@ def test_the_lock_and_filelock_see_each_other(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/<pid>/maps")
 def test_a_process_mapping_a_file_of_the_venv_is_found_and_its_deleted_maps_named(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     venv = tmp_path / "venv"
     (venv / "lib").mkdir(parents=True)
     mapped = venv / "lib" / "ext.so"
     mapped.write_bytes(b"\0" * 8192)
     # A Python that is not the venv's (its executable and command name nothing of the venv)
     # maps one of the venv's files, as an interpreter does with a loaded extension module.
-    code = ("import mmap, sys, time\n"
-            "f = open(sys.argv[1], 'rb'); m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)\n"
-            "f.close(); print('ready', flush=True); time.sleep(60)\n")
-    holder = subprocess.Popen([sys.executable, "-c", code, str(mapped)], stdout=subprocess.PIPE,
-                              text=True, cwd=tmp_path)
+    code = (
+        "import mmap, sys, time\n"
+        "f = open(sys.argv[1], 'rb'); m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)\n"
+        "f.close(); print('ready', flush=True); time.sleep(60)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(mapped)], stdout=subprocess.PIPE, text=True, cwd=tmp_path
+    )
     bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"

@@ -34,8 +34,9 @@ def test_invalid_manifest_is_never_cached(tmp_path: Path) -> None:
             manifest.load_file(path)
 
 
-def test_unwritable_cache_costs_nothing_but_time(tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unwritable_cache_costs_nothing_but_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     blocker = tmp_path / "cachefile"
     blocker.write_text("not a folder")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))

@@ -28,53 +28,75 @@ BAD = [
     ('schema = 1\nname = 3\ntitle = "X"\n', "name: expected str"),
     (HEAD + "colour = 1\n", "colour: unknown key"),
     (HEAD + '[repository]\nurl = "u"\nbrnch = "main"\n', "repository.brnch: unknown key"),
-    (HEAD + '[repository]\nurl = 5\n', "repository.url: expected str"),
+    (HEAD + "[repository]\nurl = 5\n", "repository.url: expected str"),
     (HEAD + '[detect]\nall = "launch.py"\n', "detect.all: expected list"),
-    (HEAD + '[detect]\nany = [1, 2]\n', "detect.any: expected a list of strings"),
+    (HEAD + "[detect]\nany = [1, 2]\n", "detect.any: expected a list of strings"),
     (HEAD + '[detect]\nall = ["/etc/passwd"]\n', "detect.all: '/etc/passwd' must be a relative"),
     (HEAD + '[detect]\nnone = ["../x"]\n', "detect.none: '../x' must be a relative"),
     (HEAD + '[detect]\npriority = "high"\n', "detect.priority: expected int"),
-    (HEAD + '[detect]\npriority = true\n', "detect.priority: expected int, got bool"),
+    (HEAD + "[detect]\npriority = true\n", "detect.priority: expected int, got bool"),
     (HEAD + '[venv]\ndirs = "venv"\n', "venv.dirs: expected list"),
     (HEAD + '[venv]\ndirs = ["C:/venv"]\n', "venv.dirs: 'C:/venv' must be a relative"),
-    (HEAD + '[python]\nsupported = "3.10"\n', "python.supported: '3.10' is not a version specifier"),
-    (HEAD + '[python]\nrecommended = 3.10\n', "python.recommended: expected str"),
+    (
+        HEAD + '[python]\nsupported = "3.10"\n',
+        "python.supported: '3.10' is not a version specifier",
+    ),
+    (HEAD + "[python]\nrecommended = 3.10\n", "python.recommended: expected str"),
     (HEAD + '[requirements]\nfiles = "requirements.txt"\n', "requirements.files: expected list"),
     (HEAD + '[user_data]\npaths = ["/home"]\n', "user_data.paths: '/home' must be a relative"),
     (HEAD + '[restart]\npackages = "torch"\n', "restart.packages: expected list"),
-    (HEAD + '[deep]\nmodules = [1]\n', "deep.modules: expected a list of strings"),
+    (HEAD + "[deep]\nmodules = [1]\n", "deep.modules: expected a list of strings"),
     (HEAD + '[launch]\nrecommended = "--xformers"\n', "launch.recommended: expected dict"),
     (HEAD + '[launch.recommended]\nvulkan = "--x"\n', "launch.recommended.vulkan: unknown backend"),
-    (HEAD + '[launch.recommended]\ncuda = 1\n', "launch.recommended.cuda: expected a string"),
+    (HEAD + "[launch.recommended]\ncuda = 1\n", "launch.recommended.cuda: expected a string"),
     (HEAD + 'torch = "2.1"\n', "torch: expected dict"),
     (HEAD + '[torch.vulkan]\npackages = ["torch"]\n', "torch.vulkan: unknown backend"),
     (HEAD + '[torch]\ncuda = "torch==2.1"\n', "torch.cuda: expected a table"),
     (HEAD + '[torch.cuda]\nindex_url = "https://x"\n', "torch.cuda.packages: expected a non-empty"),
-    (HEAD + '[torch.cuda]\npackages = []\n', "torch.cuda.packages: expected a non-empty"),
-    (HEAD + '[torch.cuda]\npackages = ["torch >> 2"]\n', "torch.cuda.packages: 'torch >> 2' is not a requirement"),
-    (HEAD + '[torch.cuda]\npackages = ["torch"]\nindex_url = "download.pytorch.org"\n', "torch.cuda.index_url: expected an http(s) URL"),
-    (HEAD + '[torch.cuda]\npackages = ["torch"]\nindex = "https://x"\n', "torch.cuda.index: unknown key"),
+    (HEAD + "[torch.cuda]\npackages = []\n", "torch.cuda.packages: expected a non-empty"),
+    (
+        HEAD + '[torch.cuda]\npackages = ["torch >> 2"]\n',
+        "torch.cuda.packages: 'torch >> 2' is not a requirement",
+    ),
+    (
+        HEAD + '[torch.cuda]\npackages = ["torch"]\nindex_url = "download.pytorch.org"\n',
+        "torch.cuda.index_url: expected an http(s) URL",
+    ),
+    (
+        HEAD + '[torch.cuda]\npackages = ["torch"]\nindex = "https://x"\n',
+        "torch.cuda.index: unknown key",
+    ),
     (HEAD + 'include = "rules/common.toml"\n', "include: expected list"),
     (HEAD + 'conflicts = "none"\n', "conflicts: expected an array of tables"),
-    (HEAD + 'conflicts = [1]\n', "conflicts[0]: expected a table"),
+    (HEAD + "conflicts = [1]\n", "conflicts[0]: expected a table"),
     (HEAD + '[[conflicts]]\nmessage = "m"\nremedy = "r"\n' + ONE, "conflicts[0].rule: missing"),
     (RULE.replace('"a"', '"Bad Name"') + ONE, "rule: missing or not a kebab-case"),
     (RULE + ONE + RULE.replace(HEAD, "") + ONE, "'a' is defined twice"),
     (HEAD + '[[conflicts]]\nrule = "a"\nremedy = "r"\n' + ONE, "conflicts[0] (a).message: missing"),
     (HEAD + '[[conflicts]]\nrule = "a"\nmessage = "m"\n' + ONE, "conflicts[0] (a).remedy: missing"),
-    (RULE + '', "conflicts[0] (a).when: expected a non-empty list"),
-    (RULE + 'when = []\n', "conflicts[0] (a).when: expected a non-empty list"),
+    (RULE + "", "conflicts[0] (a).when: expected a non-empty list"),
+    (RULE + "when = []\n", "conflicts[0] (a).when: expected a non-empty list"),
     (RULE + 'when = ["numpy>=2"]\n', "when[0]: expected a table"),
     (RULE + 'when = [{version = ">=2"}]\n', "when[0]: needs package"),
-    (RULE + 'when = [{package = "a", version = "2"}]\n',
-     "when[0].version: '2' is not a version specifier"),
-    (RULE + 'when = [{package = "a", verison = ">=2"}]\n', "when[0].verison: unknown condition key"),
-    (RULE + 'when = [{package = []}]\n', "when[0].package: expected a name or a list"),
+    (
+        RULE + 'when = [{package = "a", version = "2"}]\n',
+        "when[0].version: '2' is not a version specifier",
+    ),
+    (
+        RULE + 'when = [{package = "a", verison = ">=2"}]\n',
+        "when[0].verison: unknown condition key",
+    ),
+    (RULE + "when = [{package = []}]\n", "when[0].package: expected a name or a list"),
     (RULE + 'when = [{package = "a", absent = false}]\n', "when[0].absent: expected true"),
-    (RULE + 'when = [{package = "a", absent = true, version = ">1"}]\n', "absent cannot be combined"),
+    (
+        RULE + 'when = [{package = "a", absent = true, version = ">1"}]\n',
+        "absent cannot be combined",
+    ),
     (RULE + 'when = [{package = "a", violates = "pin"}]\n', "when[0].violates: expected"),
-    (RULE + 'when = [{torch_cuda = "12"}]\n',
-     "when[0].torch_cuda: '12' is not a version specifier"),
+    (
+        RULE + 'when = [{torch_cuda = "12"}]\n',
+        "when[0].torch_cuda: '12' is not a version specifier",
+    ),
     (RULE + 'severity = "fatal"\n' + ONE, "severity: 'fatal' is not one of"),
     (RULE + 'fix = "pray"\n' + ONE, "fix: 'pray' is not one of"),
     (RULE + 'backend = ["vulkan"]\n' + ONE, "backend: expected a list of backends"),
@@ -100,8 +122,9 @@ def test_validate_names_file_key_and_problem(tmp_path: Path, text: str, problem:
 def test_validate_binary_and_missing_files(tmp_path: Path) -> None:
     binary = tmp_path / "bin.toml"
     binary.write_bytes(b"\xff\xfe\x00garbage")
-    result = invoke("manifests", "validate", str(binary),
-                    str(tmp_path / "nope.toml"), str(tmp_path))
+    result = invoke(
+        "manifests", "validate", str(binary), str(tmp_path / "nope.toml"), str(tmp_path)
+    )
     assert result.exit_code == 2
     assert f"{binary}: not UTF-8 text" in result.stderr
     assert "nope.toml: no such manifest file" in result.stderr
@@ -119,7 +142,8 @@ def test_validate_missing_include(tmp_path: Path) -> None:
 def test_validate_bad_rule_in_included_file(tmp_path: Path) -> None:
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "r.toml").write_text(
-        'schema = 1\n[[conflicts]]\nrule = "r"\nmessage = "m"\nremedy = "x"\nwhen = [{}]\n')
+        'schema = 1\n[[conflicts]]\nrule = "r"\nmessage = "m"\nremedy = "x"\nwhen = [{}]\n'
+    )
     path = tmp_path / "m.toml"
     path.write_text(HEAD + 'include = ["rules/r.toml"]\n')
     result = invoke("manifests", "validate", str(path))
@@ -130,7 +154,13 @@ def test_validate_bad_rule_in_included_file(tmp_path: Path) -> None:
 def test_shipped_manifests_and_rules_are_valid() -> None:
     files = sorted(SHIPPED.glob("*.toml")) + sorted((SHIPPED / "rules").glob("*.toml"))
     assert {p.stem for p in SHIPPED.glob("*.toml")} >= {
-        "a1111", "sdnext", "forge", "amdgpu", "comfyui", "generic"}
+        "a1111",
+        "sdnext",
+        "forge",
+        "amdgpu",
+        "comfyui",
+        "generic",
+    }
     result = invoke("manifests", "validate", *map(str, files))
     assert result.exit_code == 0, result.output
     assert result.stdout.count(": ok") == len(files)
@@ -147,8 +177,12 @@ def test_shipped_manifest_holds_what_the_issue_asks(name: str) -> None:
     assert "models" in m.user_data
     assert m.torch_backends and all(m.torch_for(b)["packages"] for b in m.torch_backends)
     rules = {r["rule"] for r in m.conflicts}
-    assert {"numpy2-opencv-numpy1", "accelerate-too-old-transformers",
-            "xformers-torch-mismatch", "protobuf4-generated-for-3"} <= rules
+    assert {
+        "numpy2-opencv-numpy1",
+        "accelerate-too-old-transformers",
+        "xformers-torch-mismatch",
+        "protobuf4-generated-for-3",
+    } <= rules
 
 
 def test_a1111_family_keeps_pkg_resources_rule() -> None:
@@ -156,7 +190,8 @@ def test_a1111_family_keeps_pkg_resources_rule() -> None:
         rules = {r["rule"] for r in manifests.load(name).conflicts}
         assert "setuptools-without-pkg-resources" in rules
     assert "setuptools-without-pkg-resources" not in {
-        r["rule"] for r in manifests.load("comfyui").conflicts}
+        r["rule"] for r in manifests.load("comfyui").conflicts
+    }
 
 
 def test_list_and_show() -> None:
@@ -190,7 +225,8 @@ def test_user_manifest_from_config_folder(tmp_path: Path) -> None:
     folder.mkdir(parents=True)
     (folder / "myui.toml").write_text(
         'schema = 1\nname = "myui"\ntitle = "My UI"\ninclude = ["rules/common.toml"]\n'
-        '[detect]\nall = ["myui.py"]\n')
+        '[detect]\nall = ["myui.py"]\n'
+    )
     result = invoke("manifests", "list", "--json")
     rows = {r["name"]: r for r in json.loads(result.stdout)["manifests"]}
     assert rows["myui"]["origin"] == "user"

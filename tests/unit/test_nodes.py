@@ -11,19 +11,22 @@ from repair.app.nodes import keep_line, move_breaks, satisfiable
 from repair.env.layout import VenvLayout, embedded_version
 
 
-@pytest.mark.parametrize(("a", "b", "ok"), [
-    ("==1.26.4", ">=2", False),
-    ("<2", ">=1.25", True),
-    (">=4.37.2", "==4.30.0", False),
-    (">=4.37.2", "==4.38.2", True),
-    ("~=2.0", ">=2.5,<3", True),
-    ("~=2.0", ">=3", False),
-    ("==2.*", ">=2.1", True),
-    ("==1.*", ">=2", False),
-    (">1.0", "<1.0.1", True),
-    ("!=1.5", "==1.5", False),
-    ("", "==1.0", True),
-])
+@pytest.mark.parametrize(
+    ("a", "b", "ok"),
+    [
+        ("==1.26.4", ">=2", False),
+        ("<2", ">=1.25", True),
+        (">=4.37.2", "==4.30.0", False),
+        (">=4.37.2", "==4.38.2", True),
+        ("~=2.0", ">=2.5,<3", True),
+        ("~=2.0", ">=3", False),
+        ("==2.*", ">=2.1", True),
+        ("==1.*", ">=2", False),
+        (">1.0", "<1.0.1", True),
+        ("!=1.5", "==1.5", False),
+        ("", "==1.0", True),
+    ],
+)
 def test_satisfiable(a: str, b: str, ok: bool) -> None:
     assert satisfiable([SpecifierSet(a), SpecifierSet(b)]) is ok
 
@@ -41,8 +44,9 @@ def test_move_breaks_each_kind() -> None:
 def test_keep_line() -> None:
     assert keep_line("torch", {"version"}, "2.1.2+cu121") == "torch==2.1.2+cu121"
     assert keep_line("numpy", {"major"}, "1.26.4") == "numpy>=1,<2"
-    assert keep_line("transformers", {"no-downgrade", "major"}, "4.46.0") == \
-        "transformers>=4.46.0,<5"
+    assert (
+        keep_line("transformers", {"no-downgrade", "major"}, "4.46.0") == "transformers>=4.46.0,<5"
+    )
 
 
 def test_embedded_python(tmp_path: Path) -> None:
@@ -67,7 +71,7 @@ def test_embedded_pip_runs_with_dash_s(tmp_path: Path) -> None:
     embedded.mkdir()
     (embedded / "python312._pth").write_text("python312.zip\n.\nimport site\n")
     python = embedded / "python.exe"
-    python.write_text(f"#!/bin/sh\necho \"$@\" > {tmp_path / 'argv'}\n")
+    python.write_text(f'#!/bin/sh\necho "$@" > {tmp_path / "argv"}\n')
     python.chmod(0o755)
     pip_install(python, ["numpy==1.26.4"], log_path=tmp_path / "log")
     argv = (tmp_path / "argv").read_text().split()

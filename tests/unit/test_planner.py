@@ -13,14 +13,14 @@ from repair.plan.planner import make_plan
 from repair.render.plan import plan_text
 
 
-def ctx_for(tmp_path: Path, reqs: str = "numpy==1.26.4\nsafetensors\n",
-            **options: Any) -> Context:
+def ctx_for(tmp_path: Path, reqs: str = "numpy==1.26.4\nsafetensors\n", **options: Any) -> Context:
     (tmp_path / "requirements.txt").write_text(reqs)
     return Context(resolve(str(tmp_path), None, "generic"), RepairOptions(**options))
 
 
-def finding(id: str, subject: str, fix: Fix, severity: Severity = Severity.ERROR,
-            **details: object) -> Finding:
+def finding(
+    id: str, subject: str, fix: Fix, severity: Severity = Severity.ERROR, **details: object
+) -> Finding:
     return Finding(id, severity, subject, "msg", "remedy", fix, details=dict(details))
 
 
@@ -34,10 +34,13 @@ def test_healthy_means_nothing_to_do(tmp_path: Path) -> None:
 
 
 def test_broken_interpreter_recreates_and_installs_everything(tmp_path: Path) -> None:
-    plan = make_plan(ctx_for(tmp_path), [
-        finding("venv-interpreter-broken", "pyvenv.cfg", Fix.RECREATE_VENV),
-        finding("missing-file", "numpy", Fix.REINSTALL),
-    ])
+    plan = make_plan(
+        ctx_for(tmp_path),
+        [
+            finding("venv-interpreter-broken", "pyvenv.cfg", Fix.RECREATE_VENV),
+            finding("missing-file", "numpy", Fix.REINSTALL),
+        ],
+    )
     assert kinds(plan) == ["recreate-venv", "install-requirements"]
     assert plan.steps[1].params["files"] == [str(tmp_path / "requirements.txt")]
     assert plan.replaces_files
@@ -52,37 +55,56 @@ def test_clean_venv_forces_recreate(tmp_path: Path) -> None:
 
 
 def test_mixed_numpy_is_purged_then_force_reinstalled_at_the_required_version(
-        tmp_path: Path) -> None:
-    plan = make_plan(ctx_for(tmp_path), [
-        finding("orphan-files", "numpy", Fix.REINSTALL, Severity.WARNING,
-                files=["numpy/_core/__init__.py"], count=1),
-    ])
+    tmp_path: Path,
+) -> None:
+    plan = make_plan(
+        ctx_for(tmp_path),
+        [
+            finding(
+                "orphan-files",
+                "numpy",
+                Fix.REINSTALL,
+                Severity.WARNING,
+                files=["numpy/_core/__init__.py"],
+                count=1,
+            ),
+        ],
+    )
     assert kinds(plan) == ["purge", "reinstall"]
     assert plan.steps[0].params["dists"]["numpy"]["tops"] == ["numpy"]
     assert plan.steps[1].params["requirements"] == ["numpy==1.26.4"]
 
 
 def test_residue_is_removed_and_nothing_else(tmp_path: Path) -> None:
-    plan = make_plan(ctx_for(tmp_path), [
-        finding("stale-residue", "~umpy", Fix.REMOVE, path="/x/venv/lib/site-packages/~umpy"),
-    ])
+    plan = make_plan(
+        ctx_for(tmp_path),
+        [
+            finding("stale-residue", "~umpy", Fix.REMOVE, path="/x/venv/lib/site-packages/~umpy"),
+        ],
+    )
     assert kinds(plan) == ["remove"]
     assert not plan.steps[0].params["paths"][0].endswith("numpy")
 
 
 def test_only_the_broken_distribution_is_reinstalled(tmp_path: Path) -> None:
-    plan = make_plan(ctx_for(tmp_path), [
-        finding("missing-file", "safetensors", Fix.REINSTALL),
-        finding("record-mismatch", "numpy", Fix.REINSTALL),
-    ])
+    plan = make_plan(
+        ctx_for(tmp_path),
+        [
+            finding("missing-file", "safetensors", Fix.REINSTALL),
+            finding("record-mismatch", "numpy", Fix.REINSTALL),
+        ],
+    )
     assert kinds(plan) == ["reinstall"]
     assert plan.steps[0].params["requirements"] == ["numpy==1.26.4", "safetensors"]
 
 
 def test_unmet_requirement_installs_requirements_without_force(tmp_path: Path) -> None:
-    plan = make_plan(ctx_for(tmp_path), [
-        finding("requirement-unmet", "einops", Fix.REINSTALL, installed=None),
-    ])
+    plan = make_plan(
+        ctx_for(tmp_path),
+        [
+            finding("requirement-unmet", "einops", Fix.REINSTALL, installed=None),
+        ],
+    )
     assert kinds(plan) == ["install-requirements"]
     assert not plan.steps[0].params["force_reinstall"]
     assert not plan.replaces_files  # only adds: allowed under a running app (then exit 3)

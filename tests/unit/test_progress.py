@@ -38,11 +38,13 @@ def test_pip_23_lines(tmp_path: Path) -> None:
     rec = Recorder()
     bar = Progress(rec, "resolving", 0)
     watch = _InstallWatch(bar, tmp_path / "venv" / "bin" / "python", raw=False)
-    for line in ["Collecting numpy==1.26.2",
-                 "  Downloading numpy-1.26.2-cp310-cp310-manylinux_2_17_x86_64.whl (18.2 MB)",
-                 "Collecting einops==0.4.1",
-                 "  Using cached einops-0.4.1-py3-none-any.whl (28 kB)",
-                 "Installing collected packages: numpy, einops"]:
+    for line in [
+        "Collecting numpy==1.26.2",
+        "  Downloading numpy-1.26.2-cp310-cp310-manylinux_2_17_x86_64.whl (18.2 MB)",
+        "Collecting einops==0.4.1",
+        "  Using cached einops-0.4.1-py3-none-any.whl (28 kB)",
+        "Installing collected packages: numpy, einops",
+    ]:
         watch.line(line)
     watch.stop()
     joined = "\n".join(rec.seen)

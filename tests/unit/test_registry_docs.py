@@ -13,9 +13,17 @@ from repair.model import FindingId, Fix, Severity, StepKind
 from tests.cli import invoke
 
 CONTRACT_IDS = {
-    "venv-missing", "venv-interpreter-broken", "python-unsupported", "pip-missing",
-    "stale-residue", "duplicate-distribution", "orphan-files", "missing-file", "record-mismatch",
-    "requirement-unmet", "dependency-conflict",
+    "venv-missing",
+    "venv-interpreter-broken",
+    "python-unsupported",
+    "pip-missing",
+    "stale-residue",
+    "duplicate-distribution",
+    "orphan-files",
+    "missing-file",
+    "record-mismatch",
+    "requirement-unmet",
+    "dependency-conflict",
 }
 
 
@@ -45,9 +53,13 @@ def test_step_kinds_are_the_planner_s_and_the_pipeline_s() -> None:
     # Every kind the pipeline runs is one the planner can make, and no step kind is spelt out.
     for rel in ("repair/plan/planner.py", "repair/transaction/steps.py"):
         tree = ast.parse(Path(rel).read_text(encoding="utf-8"))
-        used = {n.attr for n in ast.walk(tree)
-                if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
-                and n.value.id == "StepKind"}
+        used = {
+            n.attr
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute)
+            and isinstance(n.value, ast.Name)
+            and n.value.id == "StepKind"
+        }
         assert {getattr(StepKind, u) for u in used} == kinds, rel
         literals = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
         assert not literals & kinds, f"{rel}: step kinds written as strings: {literals & kinds}"

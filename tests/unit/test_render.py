@@ -18,27 +18,45 @@ NAMES = [f"package-{i:02d}" for i in range(39)]
 
 
 def _unmet(name: str, installed: str | None = None) -> Finding:
-    return Finding("requirement-unmet", Severity.ERROR, name,
-                   f"{name} is required (requirements.txt:1: {name}==1.0) but not installed",
-                   f"run 'repair' to install it, or '/venv/bin/python -m pip install {name}'",
-                   Fix.REINSTALL, restart_required=True,
-                   details={"requirement": f"{name}==1.0", "installed": installed})
+    return Finding(
+        "requirement-unmet",
+        Severity.ERROR,
+        name,
+        f"{name} is required (requirements.txt:1: {name}==1.0) but not installed",
+        f"run 'repair' to install it, or '/venv/bin/python -m pip install {name}'",
+        Fix.REINSTALL,
+        restart_required=True,
+        details={"requirement": f"{name}==1.0", "installed": installed},
+    )
 
 
 def _report(findings: list[Finding], **extra: object) -> Report:
-    target = {"dir": "/sd/webui", "venv": "/sd/webui/venv", "manifest": "a1111",
-              "python": {"version": "3.10.6", "executable": "/sd/webui/venv/bin/python"},
-              "backend": {"machine": None, "torch": None},
-              "sources": {"manifest": "detected", "venv": "manifest"}}
+    target = {
+        "dir": "/sd/webui",
+        "venv": "/sd/webui/venv",
+        "manifest": "a1111",
+        "python": {"version": "3.10.6", "executable": "/sd/webui/venv/bin/python"},
+        "backend": {"machine": None, "torch": None},
+        "sources": {"manifest": "detected", "venv": "manifest"},
+    }
     return Report(target=target, findings=findings, extra=dict(extra))
 
 
 def _broken() -> Report:
-    findings = [_unmet(n) for n in NAMES] + [_unmet("numpy", installed="2.1.0"),
-                                             _unmet("einops", installed="0.3.0")]
-    findings.append(Finding("orphan-files", Severity.WARNING, "PIL",
-                            "'PIL' in site-packages belongs to no installed distribution (its "
-                            "metadata is gone)", "run 'repair' to remove it", Fix.REMOVE))
+    findings = [_unmet(n) for n in NAMES] + [
+        _unmet("numpy", installed="2.1.0"),
+        _unmet("einops", installed="0.3.0"),
+    ]
+    findings.append(
+        Finding(
+            "orphan-files",
+            Severity.WARNING,
+            "PIL",
+            "'PIL' in site-packages belongs to no installed distribution (its metadata is gone)",
+            "run 'repair' to remove it",
+            Fix.REMOVE,
+        )
+    )
     return _report(findings)
 
 
@@ -51,11 +69,15 @@ def test_fold() -> None:
 
 def test_one_cause_one_entry_with_its_list_folded() -> None:
     text = report_text(_broken())
-    assert ("39 requirements are not installed: package-00==1.0, package-01==1.0, "
-            "package-02==1.0 and 36 more") in text
+    assert (
+        "39 requirements are not installed: package-00==1.0, package-01==1.0, "
+        "package-02==1.0 and 36 more"
+    ) in text
     # the other kind of unmet requirement, apart
-    assert ("2 requirements are installed at versions that do not fit: numpy==1.0 (has 2.1.0) "
-            "and einops==1.0 (has 0.3.0)") in text
+    assert (
+        "2 requirements are installed at versions that do not fit: numpy==1.0 (has 2.1.0) "
+        "and einops==1.0 (has 0.3.0)"
+    ) in text
     assert text.count("requirement-unmet") == 2
     assert "fix: run 'repair' to install them" in text
     assert len(text.splitlines()) < 20
@@ -100,7 +122,11 @@ def test_every_finding_doc_renders_as_text(width: int) -> None:
         assert not re.search(r"\*\*|`|^#", text, re.M), (fid, text)
         assert text.splitlines()[0] == fid
         if width:
-            long = [line for line in text.splitlines() if len(line) > width
-                    and not line.startswith("    ")
-                    and max(map(len, line.split())) <= width // 2]
+            long = [
+                line
+                for line in text.splitlines()
+                if len(line) > width
+                and not line.startswith("    ")
+                and max(map(len, line.split())) <= width // 2
+            ]
             assert not long, (fid, long)

@@ -14,12 +14,15 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def test_includes_constraints_options_markers_and_urls(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_includes_constraints_options_markers_and_urls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TORCH_VERSION", "2.1.2")
     write(tmp_path / "base.txt", "numpy==1.26.4 # pinned\nsafetensors\n")
     write(tmp_path / "constraints.txt", "protobuf<4\n")
-    req = write(tmp_path / "requirements.txt", """\
+    req = write(
+        tmp_path / "requirements.txt",
+        """\
 # A comment
 -r base.txt
 -c constraints.txt
@@ -35,13 +38,22 @@ git+https://github.com/openai/CLIP.git@d50d76d#egg=clip
 https://example.com/pkgs/open_clip_torch-2.20.0-py3-none-any.whl
 -e ./local-extension
 pkg --hash=sha256:abcd
-""")
+""",
+    )
     (tmp_path / "local-extension").mkdir()
     write(tmp_path / "local-extension" / "setup.py", "")
     result = parse_file(req)
     names = [r.name for r in result.requirements]
-    assert names == ["numpy", "safetensors", "torch", "transformers", "accelerate", "clip",
-                     "open-clip-torch", "pkg"]
+    assert names == [
+        "numpy",
+        "safetensors",
+        "torch",
+        "transformers",
+        "accelerate",
+        "clip",
+        "open-clip-torch",
+        "pkg",
+    ]
     assert [c.name for c in result.constraints] == ["protobuf"]
     torch = next(r for r in result.requirements if r.name == "torch")
     assert str(torch.requirement.specifier) == "==2.1.2"
@@ -57,11 +69,14 @@ pkg --hash=sha256:abcd
 
 
 def test_errors_are_kept_with_line_numbers(tmp_path: Path) -> None:
-    req = write(tmp_path / "requirements.txt",
-                "ok-pkg\nnot a valid line\n-r nowhere.txt\n--bogus-option\n")
+    req = write(
+        tmp_path / "requirements.txt", "ok-pkg\nnot a valid line\n-r nowhere.txt\n--bogus-option\n"
+    )
     result = parse_file(req)
     assert [(e.lineno, e.error is not None) for e in result.errors] == [
-        (2, True), (3, True), (4, True),
+        (2, True),
+        (3, True),
+        (4, True),
     ]
     assert "included file not found" in result.errors[1].error
 
@@ -97,8 +112,10 @@ def test_comment_stripping_is_linear_time(tmp_path: Path) -> None:
     """A regex with ``\\s+#`` takes quadratic time on a long run of spaces (15 s on 40,000)."""
     import time
 
-    req = write(tmp_path / "requirements.txt", "foo" + " " * 100_000 + "x\n" + " " * 100_000
-                + "# c\nbar" + " " * 100_000 + "# c\n")
+    req = write(
+        tmp_path / "requirements.txt",
+        "foo" + " " * 100_000 + "x\n" + " " * 100_000 + "# c\nbar" + " " * 100_000 + "# c\n",
+    )
     start = time.perf_counter()
     result = parse_file(req)
     assert time.perf_counter() - start < 2.0
@@ -111,10 +128,13 @@ def test_issue_cases(tmp_path: Path) -> None:
     (tmp_path / "bom.txt").write_bytes(codecs.BOM_UTF8 + b"torch==2.1.2\n")
     (tmp_path / "ps5.txt").write_bytes("torch==2.1.2\r\nnumpy\r\n".encode("utf-16"))
     write(tmp_path / "comment.txt", "# C:\\path\\\nnumpy\n")
-    write(tmp_path / "url.txt", 'foo @ https://e.com/foo.tar.gz; sys_platform == "x"\n'
-          'https://e.com/bar-1.0-py3-none-any.whl;sys_platform == "x"\n'
-          "torch==2.1.2 --extra-index-url https://d.e/whl\nbaz --pre\nqux -i https://i.e\n"
-          "foo-1.0-py3-none-any.whl\n")
+    write(
+        tmp_path / "url.txt",
+        'foo @ https://e.com/foo.tar.gz; sys_platform == "x"\n'
+        'https://e.com/bar-1.0-py3-none-any.whl;sys_platform == "x"\n'
+        "torch==2.1.2 --extra-index-url https://d.e/whl\nbaz --pre\nqux -i https://i.e\n"
+        "foo-1.0-py3-none-any.whl\n",
+    )
     write(tmp_path / "bad.txt", "foo --global-option=x\n--no-deps\n")
     write(tmp_path / "cons.txt", "-r more.txt\n")
     write(tmp_path / "more.txt", "einops\n")
@@ -135,13 +155,16 @@ def test_issue_cases(tmp_path: Path) -> None:
     assert [r.name for r in top.requirements] == ["einops"] and top.constraints == []
 
 
-@pytest.mark.parametrize("value, shown", [
-    ("torch>=2", '"torch>=2"'),
-    ("numpy==1.26.4", "numpy==1.26.4"),
-    ('e; extra == "x"', "\"e; extra == 'x'\""),
-    ("diffusers[torch]", '"diffusers[torch]"'),
-    ("/opt/my app/venv/bin/python", '"/opt/my app/venv/bin/python"'),
-])
+@pytest.mark.parametrize(
+    "value, shown",
+    [
+        ("torch>=2", '"torch>=2"'),
+        ("numpy==1.26.4", "numpy==1.26.4"),
+        ('e; extra == "x"', "\"e; extra == 'x'\""),
+        ("diffusers[torch]", '"diffusers[torch]"'),
+        ("/opt/my app/venv/bin/python", '"/opt/my app/venv/bin/python"'),
+    ],
+)
 def test_shell_arg_reads_alike_in_posix_cmd_and_powershell(value: str, shown: str) -> None:
     from repair.app.requirements import shell_arg
 

@@ -9,13 +9,21 @@ from repair.env.dists import scan_site
 from repair.env.requires import bad_requires, unmet_dependencies, unsupported_wheels
 from repair.index.tags import target_from
 
-ENV = {"python_version": "3.10", "python_full_version": "3.10.6", "sys_platform": "linux",
-       "os_name": "posix", "platform_system": "Linux", "platform_machine": "x86_64",
-       "implementation_name": "cpython", "platform_python_implementation": "CPython"}
+ENV = {
+    "python_version": "3.10",
+    "python_full_version": "3.10.6",
+    "sys_platform": "linux",
+    "os_name": "posix",
+    "platform_system": "Linux",
+    "platform_machine": "x86_64",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+}
 
 
-def dist(site: Path, name: str, version: str, requires: list[str], tags: list[str] | None = None
-         ) -> None:
+def dist(
+    site: Path, name: str, version: str, requires: list[str], tags: list[str] | None = None
+) -> None:
     folder = site / f"{name}-{version}.dist-info"
     folder.mkdir(parents=True)
     lines = [f"Name: {name}", f"Version: {version}"] + [f"Requires-Dist: {r}" for r in requires]
@@ -26,13 +34,22 @@ def dist(site: Path, name: str, version: str, requires: list[str], tags: list[st
 
 
 def test_markers_without_spaces_or_with_tabs_are_evaluated(tmp_path: Path) -> None:
-    dist(tmp_path, "app", "1.0", ['numpy<2; extra == "gpu"or sys_platform == "linux"',
-                                  'torch; extra\t==\t"gpu"\tor\tos_name == "posix"',
-                                  'never; extra == "gpu"'])
+    dist(
+        tmp_path,
+        "app",
+        "1.0",
+        [
+            'numpy<2; extra == "gpu"or sys_platform == "linux"',
+            'torch; extra\t==\t"gpu"\tor\tos_name == "posix"',
+            'never; extra == "gpu"',
+        ],
+    )
     dist(tmp_path, "numpy", "2.1.0", [])
     unmet = unmet_dependencies(scan_site(tmp_path).installed(), ENV)
     assert sorted((u.requirement.name, u.target is None) for u in unmet) == [
-        ("numpy", False), ("torch", True)]
+        ("numpy", False),
+        ("torch", True),
+    ]
 
 
 def test_unparsable_requires_dist_is_reported_with_its_line(tmp_path: Path) -> None:
@@ -52,18 +69,40 @@ def test_wheel_for_another_platform_is_unsupported(tmp_path: Path) -> None:
     dist(tmp_path, "nowheel", "1.0", [])
     tags = target_from({"version": "3.10.6", "platform": "linux_x86_64", "glibc": "2.35"}).tags()
     assert sorted(d.name for d in unsupported_wheels(scan_site(tmp_path).installed(), tags)) == [
-        "notags", "py311", "windows"]
+        "notags",
+        "py311",
+        "windows",
+    ]
 
 
-INVALID = ["foo (>=1.0", "foo>=1.0.*", "foo==1.0abc", "foo; python_version >",
-           "foo; bogus_var == '1'", "foo[bar", "foo; extra == 'a' and",
-           "foo; (python_version > '3'",
-           "foo; python_version > '3')", "foo>=1.0)", "(foo>=1.0)", "foo; extra == 'a' or",
-           "foo==", "-foo", "foo bar", "foo; python_version >= \"3\" or os_name"]
-VALID = ["numpy>=1.17", "torch (>=2.0,<3)", "Foo.Bar_baz[x, y] ==1.0.*; extra == 'gpu'",
-         'nvidia-cudnn-cu12==9.1.0.70; platform_system == "Linux" and platform_machine == '
-         '"x86_64"', "foo; (extra == 'a') or sys_platform not in 'win32 cygwin'",
-         "torch==2.1.2+cu121", "a!=1.0.post1.dev2", "b~=1.4"]
+INVALID = [
+    "foo (>=1.0",
+    "foo>=1.0.*",
+    "foo==1.0abc",
+    "foo; python_version >",
+    "foo; bogus_var == '1'",
+    "foo[bar",
+    "foo; extra == 'a' and",
+    "foo; (python_version > '3'",
+    "foo; python_version > '3')",
+    "foo>=1.0)",
+    "(foo>=1.0)",
+    "foo; extra == 'a' or",
+    "foo==",
+    "-foo",
+    "foo bar",
+    'foo; python_version >= "3" or os_name',
+]
+VALID = [
+    "numpy>=1.17",
+    "torch (>=2.0,<3)",
+    "Foo.Bar_baz[x, y] ==1.0.*; extra == 'gpu'",
+    'nvidia-cudnn-cu12==9.1.0.70; platform_system == "Linux" and platform_machine == "x86_64"',
+    "foo; (extra == 'a') or sys_platform not in 'win32 cygwin'",
+    "torch==2.1.2+cu121",
+    "a!=1.0.post1.dev2",
+    "b~=1.4",
+]
 
 
 def test_unreadable_lines_are_found_whatever_their_shape(tmp_path: Path) -> None:
@@ -83,9 +122,12 @@ def test_unreadable_lines_are_found_whatever_their_shape(tmp_path: Path) -> None
 def test_the_shortcut_takes_linear_time_on_hostile_lines(tmp_path: Path) -> None:
     import time
 
-    hostile = ["a" * 20000 + " " * 20000 + "!", "a>=1" + " ,  >=1" * 5000 + " !",
-               "a; python_version == '3'" + " " * 40000 + "!",
-               "a" + " " * 30000 + "[x" + " " * 30000]
+    hostile = [
+        "a" * 20000 + " " * 20000 + "!",
+        "a>=1" + " ,  >=1" * 5000 + " !",
+        "a; python_version == '3'" + " " * 40000 + "!",
+        "a" + " " * 30000 + "[x" + " " * 30000,
+    ]
     dist(tmp_path, "hostile", "1.0", hostile)
     start = time.perf_counter()
     bad = bad_requires(scan_site(tmp_path).installed())

@@ -22,14 +22,21 @@ def test_shebang_with_an_argument() -> None:
 
 
 def test_pips_sh_trampoline_for_long_paths() -> None:
-    script = (b"#!/bin/sh\n'''exec' \"/very/long/old/venv/bin/python\" \"$0\" \"$@\"\n"
-              b"' '''\nimport sys\n")
+    script = (
+        b"#!/bin/sh\n'''exec' \"/very/long/old/venv/bin/python\" \"$0\" \"$@\"\n' '''\nimport sys\n"
+    )
     out = _rewrite_script(script, NEW)
-    assert out == (b"#!/bin/sh\n'''exec' \"/new/venv/bin/python\" \"$0\" \"$@\"\n"
-                   b"' '''\nimport sys\n")
+    assert out == (
+        b"#!/bin/sh\n'''exec' \"/new/venv/bin/python\" \"$0\" \"$@\"\n' '''\nimport sys\n"
+    )
 
 
 def test_scripts_that_name_no_venv_python_are_left_alone() -> None:
-    for script in (b"#!/usr/bin/env python3\nx\n", b"#!/bin/bash\necho\n", b"\x7fELF\x02",
-                   b"#!/usr/bin/perl\n", b""):
+    for script in (
+        b"#!/usr/bin/env python3\nx\n",
+        b"#!/bin/bash\necho\n",
+        b"\x7fELF\x02",
+        b"#!/usr/bin/perl\n",
+        b"",
+    ):
         assert _rewrite_script(script, NEW) is None

@@ -39,15 +39,22 @@ def test_name_is_stable_per_install_and_flavour() -> None:
 
 def test_command_runs_the_scheduled_check() -> None:
     assert spec(pre_update=True, manifest="a1111").command() == [
-        *PROGRAM, "schedule", "run", "--dir", str(APP), "--manifest", "a1111", "--pre-update"]
+        *PROGRAM,
+        "schedule",
+        "run",
+        "--dir",
+        str(APP),
+        "--manifest",
+        "a1111",
+        "--pre-update",
+    ]
 
 
 def test_systemd_units() -> None:
     units = systemd_units(spec())
     service, timer = units[f"{spec().name}.service"], units[f"{spec().name}.timer"]
     assert "Type=oneshot" in service
-    assert (f'ExecStart=/opt/tools/bin/python3 -m repair schedule run --dir "{APP}"'
-            in service)
+    assert f'ExecStart=/opt/tools/bin/python3 -m repair schedule run --dir "{APP}"' in service
     assert "OnCalendar=*-*-* 03:30:00" in timer and "Persistent=true" in timer
     assert "WantedBy=timers.target" in timer
     weekly = systemd_units(spec(every="weekly", at="7:05"))[f"{spec().name}.timer"]
@@ -76,9 +83,13 @@ def test_cron_line_and_merge() -> None:
 
 
 def test_schtasks_command() -> None:
-    args = schtasks_create(Spec(dir=Path(r"C:\AI\stable-diffusion-webui"), every="weekly",
-                                program=(r"C:\Program Files\Python310\python.exe", "-m",
-                                         "repair")))
+    args = schtasks_create(
+        Spec(
+            dir=Path(r"C:\AI\stable-diffusion-webui"),
+            every="weekly",
+            program=(r"C:\Program Files\Python310\python.exe", "-m", "repair"),
+        )
+    )
     assert args[:3] == ["schtasks", "/Create", "/F"]
     assert args[args.index("/SC") + 1] == "WEEKLY" and args[args.index("/D") + 1] == "SUN"
     assert args[args.index("/ST") + 1] == "03:30"
@@ -117,18 +128,44 @@ def test_bad_time_and_frequency() -> None:
 
 def test_cli_bad_time_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text("numpy\n")
-    proc = subprocess.run([sys.executable, "-m", "repair", "schedule", "install", "--dir",
-                           str(tmp_path), "--at", "noon", "--scheduler", "cron", "--dry-run"],
-                          capture_output=True, text=True, cwd=Path(__file__).parents[2])
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "repair",
+            "schedule",
+            "install",
+            "--dir",
+            str(tmp_path),
+            "--at",
+            "noon",
+            "--scheduler",
+            "cron",
+            "--dry-run",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[0] == (
-        "repair: error: --at must be HH:MM (24-hour clock), not 'noon'")
+        "repair: error: --at must be HH:MM (24-hour clock), not 'noon'"
+    )
     assert "Traceback" not in proc.stderr
 
 
 def test_cli_dry_run_shows_the_cron_line(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text("numpy\n")
-    result = invoke("schedule", "install", "--dir", str(tmp_path), "--every",
-                    "weekly", "--scheduler", "cron", "--dry-run")
+    result = invoke(
+        "schedule",
+        "install",
+        "--dir",
+        str(tmp_path),
+        "--every",
+        "weekly",
+        "--scheduler",
+        "cron",
+        "--dry-run",
+    )
     assert result.exit_code == 0
     assert "# crontab line\n30 3 * * 0 " in result.output

@@ -21,8 +21,13 @@ PLATFORM_ENV = {
 
 
 def marker_ok_for(sys_platform: str, machine: str) -> Any:
-    env = dict(PLATFORM_ENV[sys_platform], platform_machine=machine, python_version="3.10",
-               python_full_version="3.10.13", extra="")
+    env = dict(
+        PLATFORM_ENV[sys_platform],
+        platform_machine=machine,
+        python_version="3.10",
+        python_full_version="3.10.13",
+        extra="",
+    )
 
     def ok(text: str) -> bool:
         req = Requirement(text)
@@ -34,20 +39,32 @@ def marker_ok_for(sys_platform: str, machine: str) -> Any:
 @pytest.mark.parametrize("case", DATA, ids=[c["id"] for c in DATA])
 def test_classify_real_wheels(case: dict[str, Any]) -> None:
     sys_platform, machine = case["platform"]
-    build = classify(case["version"], case["requires"], version_py=case["version_py"],
-                     installed=["torch", *case.get("installed", [])], sys_platform=sys_platform,
-                     platform_machine=machine, marker_ok=marker_ok_for(sys_platform, machine))
+    build = classify(
+        case["version"],
+        case["requires"],
+        version_py=case["version_py"],
+        installed=["torch", *case.get("installed", [])],
+        sys_platform=sys_platform,
+        platform_machine=machine,
+        marker_ok=marker_ok_for(sys_platform, machine),
+    )
     assert build.kind == case["kind"], build.evidence
     assert build.cuda == case["cuda"]
     assert build.evidence
 
 
 def test_version_py_is_read_as_text() -> None:
-    text = ("__version__ = '2.5.1+rocm6.2'\ndebug = False\ncuda: Optional[str] = None\n"
-            "git_version = 'a8e7c98c'\nhip: Optional[str] = '6.2.41133-dd7f95766'\n"
-            "raise SystemExit('never executed')\n")
-    assert read_version_py(text) == {"__version__": "2.5.1+rocm6.2", "cuda": None,
-                                     "git_version": "a8e7c98c", "hip": "6.2.41133-dd7f95766"}
+    text = (
+        "__version__ = '2.5.1+rocm6.2'\ndebug = False\ncuda: Optional[str] = None\n"
+        "git_version = 'a8e7c98c'\nhip: Optional[str] = '6.2.41133-dd7f95766'\n"
+        "raise SystemExit('never executed')\n"
+    )
+    assert read_version_py(text) == {
+        "__version__": "2.5.1+rocm6.2",
+        "cuda": None,
+        "git_version": "a8e7c98c",
+        "hip": "6.2.41133-dd7f95766",
+    }
 
 
 def test_no_evidence_on_linux_is_unknown() -> None:

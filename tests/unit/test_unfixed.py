@@ -11,8 +11,10 @@ def _f(fid: str, subject: str, severity: Severity = Severity.ERROR) -> Finding:
 
 
 def test_same_error_after_the_plan_is_unfixed() -> None:
-    before = Report({}, [_f("missing-file", "antlr4-python3-runtime"), _f("pip-missing", "pip",
-                                                                          Severity.WARNING)])
+    before = Report(
+        {},
+        [_f("missing-file", "antlr4-python3-runtime"), _f("pip-missing", "pip", Severity.WARNING)],
+    )
     after = Report({}, [_f("missing-file", "antlr4-python3-runtime")])
     plan = Plan((Step("reinstall", "reinstall antlr4-python3-runtime"),))
     assert [f.subject for f in unfixed_errors(before, after, plan)] == ["antlr4-python3-runtime"]

@@ -30,9 +30,11 @@ def test_posix_layout_finds_version_folder(tmp_path: Path) -> None:
 
 def test_pyvenv_cfg_is_read_tolerantly(tmp_path: Path) -> None:
     cfg = tmp_path / "pyvenv.cfg"
-    cfg.write_bytes(b"\xef\xbb\xbfhome = C:\\Python310\r\njunk line\r\n"
-                    b"version_info = 3.10.6.final.0\r\n"
-                    b"include-system-site-packages = TRUE\r\nuv = 0.4.0\r\n")
+    cfg.write_bytes(
+        b"\xef\xbb\xbfhome = C:\\Python310\r\njunk line\r\n"
+        b"version_info = 3.10.6.final.0\r\n"
+        b"include-system-site-packages = TRUE\r\nuv = 0.4.0\r\n"
+    )
     parsed = read_pyvenv_cfg(cfg)
     assert parsed.home == "C:\\Python310"
     assert parsed.version == "3.10.6.final.0"
