@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from repair.app.requirements import ReqSet
     from repair.app.target import RequirementSource
     from repair.cache.store import StatKey, Store
+    from repair.checks.deep import DeepResult
     from repair.env.backend import MachineBackend
     from repair.env.ownership import Ownership
     from repair.env.torchbuild import TorchBuild
@@ -48,8 +49,8 @@ class Context:
         self.reporter = reporter or Reporter()
         # What checks add to the report's JSON beside the findings (--pre-update's "update").
         self.report_extra: dict[str, Any] = {}
-        # Results one check leaves for another, or for the report (e.g. "deep").
-        self.facts: dict[str, Any] = {}
+        # What ``check --deep`` saw in the venv's python, for the report's backend line.
+        self.deep: DeepResult | None = None
         # The venv's check cache, opened by the check runner (None: no venv, or caching off).
         self.cache_store: Store | None = None
         self.dist_cache: DistCache | None = None

@@ -215,7 +215,7 @@ def import_failure(ctx: Context) -> Iterator[Finding]:
             modules=modules,
         )
         return
-    ctx.facts["deep"] = result
+    ctx.deep = result
     yield from _loaded_versions(ctx, result)
     groups: dict[str, list[str]] = {}
     for name in modules:

@@ -235,7 +235,7 @@ def describe_backend(ctx: Context, target: dict[str, Any]) -> None:
     if build is not None:
         backend["torch"] = effective_torch(ctx)
         backend["torch_version"] = build.version
-    deep = ctx.facts.get("deep")
+    deep = ctx.deep
     if deep is not None and deep.torch:
         backend["torch_sees"] = deep.torch
     target["backend"] = backend
