@@ -2,28 +2,16 @@
 one constructor per command) and the commands, the context and the checks read their fields. The
 defaults are those of a plain run (no option given).
 
-- ``InstallSelection``: ``--dir``, ``--venv``, ``--manifest`` (None: found as ``app.target``
-  says);
 - ``IndexOptions``: the package sources passed through to the installer;
 - ``CheckOptions``: what ``repair check`` (and every check) reads;
 - ``RepairOptions``: the repair pipeline's, a ``CheckOptions`` (the pipeline checks first);
-- ``GuardRun``: ``repair guard run``'s arguments (read without click, see ``cache.verdict``).
 
-A leaf: it imports nothing of the tool (``guard run`` reads it before anything else).
+Which install a command works on is ``selection.InstallSelection``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-
-
-@dataclass(frozen=True)
-class InstallSelection:
-    """Which install a command works on, as given."""
-
-    dir: str | None = None
-    venv: str | None = None
-    manifest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,11 +81,3 @@ class RepairOptions(CheckOptions):
         """The pipeline's options of a context: its own, or, for a context made for a check
         (``repair report``'s plan), those of a plain ``repair``."""
         return options if isinstance(options, RepairOptions) else cls()
-
-
-@dataclass(frozen=True)
-class GuardRun:
-    """``repair guard run [--dir] [--venv] [--manifest] [--warn | --stop]``."""
-
-    where: InstallSelection = InstallSelection()
-    warn: bool = False  # on an error, warn and go on (exit 0)

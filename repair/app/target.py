@@ -14,7 +14,7 @@ from repair.app.manifest import Manifest
 from repair.errors import ProcessError, UsageError
 
 if TYPE_CHECKING:
-    from repair.options import InstallSelection
+    from repair.selection import InstallSelection
 
 _SH_ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 _BAT_ASSIGN = re.compile(r'^\s*set\s+"?([A-Za-z_][A-Za-z0-9_]*)=(.*?)"?\s*$', re.IGNORECASE)

@@ -17,7 +17,7 @@ from typing import Any
 
 from repair import __version__
 from repair.cache.store import Store, fingerprint_ok
-from repair.options import GuardRun, InstallSelection
+from repair.selection import GuardRun, InstallSelection
 
 KIND = "guard"
 USAGE = (

@@ -14,7 +14,7 @@ import click
 
 from repair import __version__
 from repair.cli.common import handle_errors, install_options, pipeline_options
-from repair.options import InstallSelection
+from repair.selection import InstallSelection
 
 # name -> (module, attribute, short help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str, str]] = {

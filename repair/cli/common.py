@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 import click
 
 from repair.errors import ExitCode, RepairError, UsageError
-from repair.options import IndexOptions, InstallSelection
+from repair.options import IndexOptions
+from repair.selection import InstallSelection
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -7,9 +7,9 @@ import click
 
 from repair.cli.common import echo_json, handle_errors, install_options
 from repair.commands.reclone import reclone_install
-from repair.options import InstallSelection
 from repair.progress import StreamReporter
 from repair.render.plan import reclone_text
+from repair.selection import InstallSelection
 
 
 @click.command("reclone")

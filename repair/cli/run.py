@@ -16,7 +16,7 @@ from repair.render.report import terminal_width
 
 if TYPE_CHECKING:
     from repair.model import Plan
-    from repair.options import InstallSelection
+    from repair.selection import InstallSelection
 
 
 def repair_options(params: dict[str, Any]) -> RepairOptions:

@@ -18,8 +18,8 @@ from repair.context import Context
 from repair.transaction.journal import install_lock
 
 if TYPE_CHECKING:
-    from repair.options import InstallSelection
     from repair.progress import Reporter
+    from repair.selection import InstallSelection
 
 # Asked before a change, with the question; raises (``UsageError``) when the answer is no.
 # None: the change goes ahead (``--yes``).

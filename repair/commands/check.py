@@ -12,8 +12,9 @@ from repair.errors import UsageError
 
 if TYPE_CHECKING:
     from repair.model import Report
-    from repair.options import CheckOptions, InstallSelection
+    from repair.options import CheckOptions
     from repair.progress import Reporter
+    from repair.selection import InstallSelection
 
 
 def check_install(where: InstallSelection, options: CheckOptions, reporter: Reporter) -> Report:

@@ -15,7 +15,7 @@ from repair.errors import UsageError
 
 if TYPE_CHECKING:
     from repair.diagnose.causes import Diagnosis
-    from repair.options import InstallSelection
+    from repair.selection import InstallSelection
 
 
 def diagnose_input(

@@ -30,7 +30,7 @@ from repair.model import Severity
 
 if TYPE_CHECKING:
     from repair.checks.registry import Check
-    from repair.options import InstallSelection
+    from repair.selection import InstallSelection
 
 MARK = " -m repair guard run "
 _WINDOWS = os.name == "nt"

@@ -12,8 +12,8 @@ from repair.rebuild.reclone import RecloneResult, reclone
 from repair.transaction.journal import install_lock
 
 if TYPE_CHECKING:
-    from repair.options import InstallSelection
     from repair.progress import Reporter
+    from repair.selection import InstallSelection
 
 
 def reclone_install(

@@ -13,8 +13,9 @@ from repair.transaction.pipeline import repair_install
 
 if TYPE_CHECKING:
     from repair.model import Plan
-    from repair.options import InstallSelection, RepairOptions
+    from repair.options import RepairOptions
     from repair.progress import Reporter
+    from repair.selection import InstallSelection
     from repair.transaction.pipeline import PipelineResult
 
 

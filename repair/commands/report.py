@@ -32,8 +32,9 @@ from repair.plan.planner import make_plan
 from repair.proc import redact
 
 if TYPE_CHECKING:
-    from repair.options import CheckOptions, InstallSelection
+    from repair.options import CheckOptions
     from repair.progress import Reporter
+    from repair.selection import InstallSelection
 
 SCHEMA = "repair.support/1"
 # Where the web UIs write their own log (newest wins); --log names another.

@@ -27,8 +27,9 @@ from repair.app.target import resolve_selection
 from repair.checks.runner import check
 from repair.context import Context
 from repair.errors import ProcessError, UsageError
-from repair.options import CheckOptions, InstallSelection
+from repair.options import CheckOptions
 from repair.proc import run, which
+from repair.selection import InstallSelection
 
 if TYPE_CHECKING:
     from repair.model import Report
