@@ -159,6 +159,15 @@ def _distribution_of(cause: Cause, env: Install) -> tuple[str | None, str | None
     return None, None, None
 
 
+def _told(cause: Cause, tie: Tie, note: str, remedy: str, *, rebuild_helps: bool) -> Cause:
+    """``cause`` tied with its note and remedy; ``repair`` is the command when a rebuild helps."""
+    helps = RebuildHelps.YES if rebuild_helps else RebuildHelps.NO
+    command = "repair" if rebuild_helps else None
+    return replace(
+        cause, tie=replace(tie, note=note, remedy=remedy, command=command, rebuild_helps=helps)
+    )
+
+
 def tie_cause(cause: Cause, env: Install) -> Cause:
     """The cause with what the install shows and the remedy for it. A catalogue entry that
     leads keeps its own remedy unless the install shows that plain ``repair`` fixes it (a mixed
@@ -238,12 +247,7 @@ def _tie_cause(cause: Cause, env: Install) -> Cause:
                 f"Uninstall '{dist.name}' from the venv ('python -m pip uninstall "
                 f"{dist.name}'); it is not the application's '{top}'."
             )
-            return replace(
-                cause,
-                tie=replace(
-                    tie, note=note, remedy=remedy, command=None, rebuild_helps=RebuildHelps.NO
-                ),
-            )
+            return _told(cause, tie, note, remedy, rebuild_helps=False)
         note = f"'{top}' is part of the application itself, not a package."
         tie = replace(tie, distribution=None, installed=None)
         if "No module named" not in cause.matches[0].text:
@@ -251,12 +255,7 @@ def _tie_cause(cause: Cause, env: Install) -> Cause:
                 f"The code that imports from '{top}' ({ask}) was written for another "
                 "version of the application: update the application and then it."
             )
-            return replace(
-                cause,
-                tie=replace(
-                    tie, note=note, remedy=remedy, command=None, rebuild_helps=RebuildHelps.NO
-                ),
-            )
+            return _told(cause, tie, note, remedy, rebuild_helps=False)
         remedy = (
             f"Start the application from its own folder with its own launcher; when "
             f"'{top}' is missing from the application's folder, 'repair --reclone' "
@@ -275,12 +274,7 @@ def _tie_cause(cause: Cause, env: Install) -> Cause:
     if mixed:
         note = f"Two versions of '{name}' are mixed in site-packages."
         remedy = f"Plain 'repair' reinstalls '{name}' in place at the version the install asks for."
-        return replace(
-            cause,
-            tie=replace(
-                tie, note=note, remedy=remedy, command="repair", rebuild_helps=RebuildHelps.YES
-            ),
-        )
+        return _told(cause, tie, note, remedy, rebuild_helps=True)
     if dist is not None and unmet:
         who = "; ".join(
             f"{w.where}{' (node ' + w.node + ')' if w.node else ''} asks for {w.spec}"
@@ -292,21 +286,13 @@ def _tie_cause(cause: Cause, env: Install) -> Cause:
                 f"Plain 'repair' installs the '{dist.name}' version the application's "
                 "requirements ask for."
             )
-            return replace(
-                cause,
-                tie=replace(
-                    tie, note=note, remedy=remedy, command="repair", rebuild_helps=RebuildHelps.YES
-                ),
-            )
+            return _told(cause, tie, note, remedy, rebuild_helps=True)
         nodes = sorted({w.node for w in unmet if w.node})
         remedy = (
             f"The application's own pin is met; node {', '.join(nodes)} asks for another "
             f"'{dist.name}': update it, or remove it if it still asks for that version."
         )
-        return replace(
-            cause,
-            tie=replace(tie, note=note, remedy=remedy, command=None, rebuild_helps=RebuildHelps.NO),
-        )
+        return _told(cause, tie, note, remedy, rebuild_helps=False)
     if dist is not None:
         note = (
             moved
@@ -316,34 +302,19 @@ def _tie_cause(cause: Cause, env: Install) -> Cause:
         if kind == "module" and "No module named" in cause.matches[0].text:
             note += " Its files are incomplete or it is installed for another Python."
             remedy = f"Plain 'repair' reinstalls '{dist.name}' when its files do not match RECORD."
-            return replace(
-                cause,
-                tie=replace(
-                    tie, note=note, remedy=remedy, command="repair", rebuild_helps=RebuildHelps.YES
-                ),
-            )
+            return _told(cause, tie, note, remedy, rebuild_helps=True)
         if kind in ("module", "api") and cause.lead.shape:
             remedy = (
                 f"The code that uses '{top or name}' expects another version of it: update "
                 f"{ask}; a rebuild installs the same '{dist.name}' again."
             )
-            return replace(
-                cause,
-                tie=replace(
-                    tie, note=note, remedy=remedy, command=None, rebuild_helps=RebuildHelps.NO
-                ),
-            )
+            return _told(cause, tie, note, remedy, rebuild_helps=False)
         return replace(cause, tie=replace(tie, note=note))
     if wanted:
         by = ", ".join(w.where for w in wanted[:3])
         note = f"'{name}' is not installed, though {by} asks for it."
         remedy = f"Plain 'repair' installs '{name}' as the requirements ask."
-        return replace(
-            cause,
-            tie=replace(
-                tie, note=note, remedy=remedy, command="repair", rebuild_helps=RebuildHelps.YES
-            ),
-        )
+        return _told(cause, tie, note, remedy, rebuild_helps=True)
     if kind == "module" and top and "No module named" not in cause.matches[0].text:
         note = (
             f"'{name}' is not installed in this install's venv: the log may come from "
@@ -359,10 +330,7 @@ def _tie_cause(cause: Cause, env: Install) -> Cause:
             f"Install it into the venv with the venv's own python ('python -m pip install "
             f"{name}'), and ask the author of {ask} to declare it in its requirements."
         )
-        return replace(
-            cause,
-            tie=replace(tie, note=note, remedy=remedy, command=None, rebuild_helps=RebuildHelps.NO),
-        )
+        return _told(cause, tie, note, remedy, rebuild_helps=False)
     return replace(cause, tie=replace(tie, note=f"'{name}' is not installed."))
 
 
